@@ -1,0 +1,227 @@
+// The domain core of confcenterd: validates requests, commits writes through one group
+// committer (consecutive revisions, one synced store write per batch), and answers reads from
+// the in-memory index. gRPC handlers translate to and from it; it knows nothing of gRPC.
+#ifndef CONFCENTER_SERVER_CONFIG_CORE_H_
+#define CONFCENTER_SERVER_CONFIG_CORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/clock.h"
+#include "server/config_state.h"
+#include "storage/records.pb.h"
+#include "storage/store.h"
+
+namespace confcenter {
+
+// Limits; each is a confcenterd flag of the same name.
+struct CoreOptions {
+  // Largest value accepted, in bytes. Default 1 MiB.
+  int64_t max_value_bytes = 1 << 20;
+  // Most own entries (values and masks) one tenant may hold. Default 100,000.
+  int64_t max_keys_per_tenant = 100'000;
+  // Most operations in one Txn. Default 128 (as etcd).
+  int max_txn_ops = 128;
+  // Most services in one Register or Deregister. Default 256.
+  int max_services_per_request = 256;
+  // Most write requests the committer puts in one store commit. Default 512.
+  int max_commit_batch = 512;
+};
+
+enum class WriteOpType { kPut, kDelete, kMask };
+
+// One write to a tenant's own entry.
+struct WriteOp {
+  WriteOpType type = WriteOpType::kPut;
+  std::string tenant;
+  std::string service;
+  std::string key;
+  std::string value;      // kPut only
+  int32_t content_type = 0;  // kPut only; 0 is stored as TEXT (1)
+  // Compare-and-set: nullopt = unconditional, 0 = no own entry, N = own entry at revision N.
+  std::optional<int64_t> expected_revision;
+};
+
+struct TxnResult {
+  int64_t revision = 0;
+  // Per op: the entry as written (put, mask) or as it was before (delete).
+  std::vector<storage::EntryRecord> entries;
+};
+
+struct ServiceSpec {
+  std::string name;
+  std::map<std::string, std::string> metadata;
+};
+
+struct RegisterCommand {
+  std::string tenant;
+  std::string parent;  // empty: integration for a new tenant, unchanged for an existing one
+  bool root = false;   // create or move the tenant to be a root
+  std::vector<ServiceSpec> services;
+};
+
+// A tenant as the API describes it.
+struct TenantInfo {
+  storage::TenantRecord record;
+  std::vector<std::string> chain;
+  std::vector<std::string> children;
+  int64_t key_count = 0;
+};
+
+struct RegisterResult {
+  int64_t revision = 0;
+  bool created = false;
+  TenantInfo tenant;
+};
+
+struct DeregisterCommand {
+  std::string tenant;
+  std::vector<std::string> services;
+  bool all = false;
+  bool force = false;  // required to remove integration wholesale
+};
+
+struct DeregisterResult {
+  int64_t revision = 0;
+  std::vector<std::string> removed_services;
+  int64_t removed_keys = 0;
+  bool tenant_removed = false;
+};
+
+struct EntryView {
+  int64_t revision = 0;  // store revision of the read
+  storage::EntryRecord entry;
+};
+
+struct ListedEntry {
+  std::string service;
+  std::string key;
+  storage::EntryRecord entry;
+};
+
+struct ListResult {
+  int64_t revision = 0;
+  std::vector<ListedEntry> entries;
+  std::string next_page_token;
+};
+
+struct ResolveResult {
+  int64_t revision = 0;
+  std::vector<std::string> chain;
+  std::vector<ResolvedEntry> entries;
+};
+
+struct ListTenantsResult {
+  int64_t revision = 0;
+  std::vector<TenantInfo> tenants;
+  std::string next_page_token;
+};
+
+// Thread-safe. Write methods are asynchronous and never block on I/O: `done` runs exactly
+// once, either inline (the request is invalid) or on the committer thread after the write is
+// durable or has failed. `done` must not block. Read methods are synchronous, from memory.
+//
+// Errors name the offending field as it is called in the API (for Txn, "ops[i].<field>"):
+// INVALID_ARGUMENT (bad names, sizes), NOT_FOUND (tenant, entry), FAILED_PRECONDITION
+// (compare-and-set mismatch, cycle, tenant with children), RESOURCE_EXHAUSTED (limits),
+// UNAVAILABLE (the store failed; nothing was applied). A failed write changes nothing.
+class ConfigCore {
+ public:
+  using TxnDone = std::function<void(absl::StatusOr<TxnResult>)>;
+  using RegisterDone = std::function<void(absl::StatusOr<RegisterResult>)>;
+  using DeregisterDone = std::function<void(absl::StatusOr<DeregisterResult>)>;
+
+  // Loads the store's state and starts the committer. Creates `integration` on a new store.
+  static absl::StatusOr<std::unique_ptr<ConfigCore>> Open(std::unique_ptr<storage::Store> store,
+                                                          const CoreOptions& options,
+                                                          Clock* clock);
+  // Stops the committer after finishing the writes already queued.
+  ~ConfigCore();
+
+  ConfigCore(const ConfigCore&) = delete;
+  ConfigCore& operator=(const ConfigCore&) = delete;
+
+  // Applies `ops` atomically under one revision. `single` names fields without the
+  // "ops[i]." prefix (Put, Delete and Mask are one-op transactions).
+  void Txn(std::vector<WriteOp> ops, bool single, TxnDone done);
+  void Register(RegisterCommand command, RegisterDone done);
+  void Deregister(DeregisterCommand command, DeregisterDone done);
+
+  absl::StatusOr<EntryView> Get(const std::string& tenant, const std::string& service,
+                                const std::string& key) const;
+  // page_size 0 = 100, at most 1000.
+  absl::StatusOr<ListResult> List(const std::string& tenant, const std::string& service,
+                                  const std::string& prefix, int page_size,
+                                  const std::string& page_token) const;
+  // services empty = every service of the chain.
+  absl::StatusOr<ResolveResult> Resolve(const std::string& tenant,
+                                        const std::vector<std::string>& services) const;
+  absl::StatusOr<TenantInfo> GetTenant(const std::string& tenant, int64_t* revision) const;
+  absl::StatusOr<ListTenantsResult> ListTenants(int page_size,
+                                                const std::string& page_token) const;
+
+  // The revision of the last committed write.
+  int64_t revision() const;
+
+  const CoreOptions& options() const { return options_; }
+
+ private:
+  struct PendingWrite;
+  class Overlay;
+  // Runs once the batch holding a planned write is committed (OK) or has failed.
+  using Completion = std::function<void(const absl::Status& committed)>;
+
+  ConfigCore(std::unique_ptr<storage::Store> store, const CoreOptions& options, Clock* clock);
+
+  absl::Status ValidateOps(const std::vector<WriteOp>& ops, bool single) const;
+  void Enqueue(PendingWrite write);
+  void CommitLoop();
+  // Plans one queued write against the state plus the batch's earlier writes. On success
+  // fills `change_set` (revision `revision`; left empty if the write changes nothing) and
+  // returns its completion; on error returns the error and leaves `overlay` as it was.
+  absl::StatusOr<Completion> Plan(PendingWrite& write, Overlay& overlay,
+                                             int64_t revision, storage::ChangeSet& change_set)
+      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  absl::StatusOr<Completion> PlanTxn(PendingWrite& write, Overlay& overlay,
+                                                int64_t revision, storage::ChangeSet& change_set)
+      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  absl::StatusOr<Completion> PlanRegister(PendingWrite& write, int64_t revision,
+                                                     storage::ChangeSet& change_set)
+      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  absl::StatusOr<Completion> PlanDeregister(PendingWrite& write, int64_t revision,
+                                                       storage::ChangeSet& change_set)
+      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  TenantInfo DescribeTenant(const TenantState& tenant) const
+      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+
+  // Const after construction.
+  const CoreOptions options_;
+  Clock* const clock_;
+  const std::unique_ptr<storage::Store> store_;  // written by the committer thread only
+
+  // Lock order: queue_mu_ and state_mu_ are never held together.
+  mutable absl::Mutex state_mu_;
+  ConfigState state_ ABSL_GUARDED_BY(state_mu_);  // written by the committer thread only
+
+  absl::Mutex queue_mu_;
+  std::deque<PendingWrite> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  std::thread committer_;
+};
+
+}  // namespace confcenter
+
+#endif  // CONFCENTER_SERVER_CONFIG_CORE_H_

@@ -1,0 +1,254 @@
+#include "server/grpc_services.h"
+
+#include <utility>
+
+namespace confcenter {
+namespace {
+
+using storage::EntryRecord;
+
+void FillEntry(const std::string& tenant, const std::string& service, const std::string& key,
+               const EntryRecord& record, v1::Entry* out) {
+  out->set_tenant(tenant);
+  out->set_service(service);
+  out->set_key(key);
+  out->set_value(record.value());
+  out->set_content_type(static_cast<v1::ContentType>(record.content_type()));
+  out->set_kind(record.mask() ? v1::ENTRY_KIND_MASK : v1::ENTRY_KIND_VALUE);
+  out->set_create_revision(record.create_revision());
+  out->set_revision(record.mod_revision());
+  out->set_version(record.version());
+}
+
+void FillTenant(const TenantInfo& info, v1::Tenant* out) {
+  out->set_name(info.record.name());
+  out->set_parent(info.record.parent());
+  for (const std::string& t : info.chain) out->add_chain(t);
+  for (const storage::ServiceRecord& s : info.record.services()) {
+    v1::ServiceDefinition* def = out->add_services();
+    def->set_name(s.name());
+    def->mutable_metadata()->insert(s.metadata().begin(), s.metadata().end());
+  }
+  for (const std::string& c : info.children) out->add_children(c);
+  out->set_key_count(info.key_count);
+  out->set_create_revision(info.record.create_revision());
+  out->set_revision(info.record.mod_revision());
+}
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// Runs a one-op transaction and lets `fill` copy its result into the response.
+template <typename Fill>
+grpc::ServerUnaryReactor* SingleOp(ConfigCore* core, grpc::CallbackServerContext* ctx,
+                                   WriteOp op, Fill fill) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  std::vector<WriteOp> ops;
+  ops.push_back(std::move(op));
+  core->Txn(std::move(ops), /*single=*/true,
+            [reactor, fill = std::move(fill)](absl::StatusOr<TxnResult> result) {
+              if (result.ok()) fill(*result);
+              reactor->Finish(ToGrpcStatus(result.status()));
+            });
+  return reactor;
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+grpc::ServerUnaryReactor* ConfigServiceImpl::Put(grpc::CallbackServerContext* ctx,
+                                                 const v1::PutRequest* req,
+                                                 v1::PutResponse* resp) {
+  WriteOp op{WriteOpType::kPut, req->tenant(), req->service(), req->key(), req->value(),
+             req->content_type(), std::nullopt};
+  if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
+  return SingleOp(core_, ctx, std::move(op), [req, resp](const TxnResult& r) {
+    resp->set_revision(r.revision);
+    FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_entry());
+  });
+}
+
+grpc::ServerUnaryReactor* ConfigServiceImpl::Delete(grpc::CallbackServerContext* ctx,
+                                                    const v1::DeleteRequest* req,
+                                                    v1::DeleteResponse* resp) {
+  WriteOp op{WriteOpType::kDelete, req->tenant(), req->service(), req->key(), "", 0,
+             std::nullopt};
+  if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
+  return SingleOp(core_, ctx, std::move(op), [req, resp](const TxnResult& r) {
+    resp->set_revision(r.revision);
+    FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_previous());
+  });
+}
+
+grpc::ServerUnaryReactor* ConfigServiceImpl::Mask(grpc::CallbackServerContext* ctx,
+                                                  const v1::MaskRequest* req,
+                                                  v1::MaskResponse* resp) {
+  WriteOp op{WriteOpType::kMask, req->tenant(), req->service(), req->key(), "", 0,
+             std::nullopt};
+  if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
+  return SingleOp(core_, ctx, std::move(op), [req, resp](const TxnResult& r) {
+    resp->set_revision(r.revision);
+    FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_entry());
+  });
+}
+
+grpc::ServerUnaryReactor* ConfigServiceImpl::Txn(grpc::CallbackServerContext* ctx,
+                                                 const v1::TxnRequest* req,
+                                                 v1::TxnResponse* resp) {
+  std::vector<WriteOp> ops;
+  ops.reserve(req->ops_size());
+  for (int i = 0; i < req->ops_size(); ++i) {
+    const v1::TxnOp& in = req->ops(i);
+    WriteOp op{WriteOpType::kPut, in.tenant(), in.service(), in.key(), in.value(),
+               in.content_type(), std::nullopt};
+    switch (in.type()) {
+      case v1::TXN_OP_TYPE_PUT:
+        break;
+      case v1::TXN_OP_TYPE_DELETE:
+        op.type = WriteOpType::kDelete;
+        break;
+      case v1::TXN_OP_TYPE_MASK:
+        op.type = WriteOpType::kMask;
+        break;
+      default:
+        return Finish(ctx, absl::InvalidArgumentError(absl::StrCat(
+                               "ops[", i, "].type: ", in.type(),
+                               " is not an operation; use PUT, DELETE or MASK")));
+    }
+    if (in.has_expected_revision()) op.expected_revision = in.expected_revision();
+    ops.push_back(std::move(op));
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  core_->Txn(std::move(ops), /*single=*/false,
+             [reactor, resp](absl::StatusOr<TxnResult> result) {
+               if (result.ok()) resp->set_revision(result->revision);
+               reactor->Finish(ToGrpcStatus(result.status()));
+             });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ConfigServiceImpl::Get(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetRequest* req,
+                                                 v1::GetResponse* resp) {
+  absl::StatusOr<EntryView> view = core_->Get(req->tenant(), req->service(), req->key());
+  if (view.ok()) {
+    resp->set_revision(view->revision);
+    FillEntry(req->tenant(), req->service(), req->key(), view->entry, resp->mutable_entry());
+  }
+  return Finish(ctx, view.status());
+}
+
+grpc::ServerUnaryReactor* ConfigServiceImpl::List(grpc::CallbackServerContext* ctx,
+                                                  const v1::ListRequest* req,
+                                                  v1::ListResponse* resp) {
+  absl::StatusOr<ListResult> list = core_->List(req->tenant(), req->service(), req->prefix(),
+                                                req->page_size(), req->page_token());
+  if (list.ok()) {
+    resp->set_revision(list->revision);
+    for (const ListedEntry& e : list->entries) {
+      FillEntry(req->tenant(), e.service, e.key, e.entry, resp->add_entries());
+    }
+    resp->set_next_page_token(list->next_page_token);
+  }
+  return Finish(ctx, list.status());
+}
+
+grpc::ServerUnaryReactor* ConfigServiceImpl::Resolve(grpc::CallbackServerContext* ctx,
+                                                     const v1::ResolveRequest* req,
+                                                     v1::ResolveResponse* resp) {
+  absl::StatusOr<ResolveResult> view = core_->Resolve(
+      req->tenant(), std::vector<std::string>(req->services().begin(), req->services().end()));
+  if (view.ok()) {
+    resp->set_revision(view->revision);
+    for (std::string& t : view->chain) resp->add_chain(std::move(t));
+    resp->mutable_entries()->Reserve(static_cast<int>(view->entries.size()));
+    for (ResolvedEntry& e : view->entries) {
+      v1::ResolvedEntry* out = resp->add_entries();
+      out->set_service(std::move(e.service));
+      out->set_key(std::move(e.key));
+      out->set_value(std::move(e.value));
+      out->set_content_type(static_cast<v1::ContentType>(e.content_type));
+      out->set_source_tenant(std::move(e.source_tenant));
+      out->set_revision(e.revision);
+    }
+  }
+  return Finish(ctx, view.status());
+}
+
+grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContext* ctx,
+                                                      const v1::RegisterRequest* req,
+                                                      v1::RegisterResponse* resp) {
+  RegisterCommand command{req->tenant(), req->parent(), req->root(), {}};
+  for (const v1::ServiceDefinition& def : req->services()) {
+    command.services.push_back(
+        {def.name(), std::map<std::string, std::string>(def.metadata().begin(),
+                                                        def.metadata().end())});
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  core_->Register(std::move(command), [reactor, resp](absl::StatusOr<RegisterResult> result) {
+    if (result.ok()) {
+      resp->set_revision(result->revision);
+      resp->set_created(result->created);
+      FillTenant(result->tenant, resp->mutable_tenant());
+    }
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TenantServiceImpl::Deregister(grpc::CallbackServerContext* ctx,
+                                                        const v1::DeregisterRequest* req,
+                                                        v1::DeregisterResponse* resp) {
+  DeregisterCommand command{req->tenant(),
+                            std::vector<std::string>(req->services().begin(),
+                                                     req->services().end()),
+                            req->all(), req->force()};
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  core_->Deregister(std::move(command),
+                    [reactor, resp](absl::StatusOr<DeregisterResult> result) {
+                      if (result.ok()) {
+                        resp->set_revision(result->revision);
+                        for (const std::string& s : result->removed_services) {
+                          resp->add_removed_services(s);
+                        }
+                        resp->set_removed_keys(result->removed_keys);
+                        resp->set_tenant_removed(result->tenant_removed);
+                      }
+                      reactor->Finish(ToGrpcStatus(result.status()));
+                    });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TenantServiceImpl::GetTenant(grpc::CallbackServerContext* ctx,
+                                                       const v1::GetTenantRequest* req,
+                                                       v1::GetTenantResponse* resp) {
+  int64_t revision = 0;
+  absl::StatusOr<TenantInfo> info = core_->GetTenant(req->tenant(), &revision);
+  if (info.ok()) {
+    resp->set_revision(revision);
+    FillTenant(*info, resp->mutable_tenant());
+  }
+  return Finish(ctx, info.status());
+}
+
+grpc::ServerUnaryReactor* TenantServiceImpl::ListTenants(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListTenantsRequest* req,
+                                                         v1::ListTenantsResponse* resp) {
+  absl::StatusOr<ListTenantsResult> list = core_->ListTenants(req->page_size(), req->page_token());
+  if (list.ok()) {
+    resp->set_revision(list->revision);
+    for (const TenantInfo& t : list->tenants) FillTenant(t, resp->add_tenants());
+    resp->set_next_page_token(list->next_page_token);
+  }
+  return Finish(ctx, list.status());
+}
+
+}  // namespace confcenter

@@ -1,0 +1,151 @@
+// confcenterd: the confcenter server. Serves ConfigService and TenantService (plus server
+// reflection and the standard health service) over gRPC, with state in RocksDB.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/grpcpp.h"
+#include "server/config_core.h"
+#include "server/grpc_services.h"
+#include "spdlog/spdlog.h"
+#include "storage/store.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
+          "Address to serve gRPC on. Port 0 picks a free port (see --port_file).");
+ABSL_FLAG(std::string, data_dir, "./data", "Directory of the RocksDB store; created if absent.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the chosen port is written to this file once the server is serving.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off.");
+ABSL_FLAG(int64_t, max_value_bytes, confcenter::CoreOptions().max_value_bytes,
+          "Largest config value accepted, in bytes.");
+ABSL_FLAG(int64_t, max_keys_per_tenant, confcenter::CoreOptions().max_keys_per_tenant,
+          "Most own entries (values and masks) one tenant may hold.");
+ABSL_FLAG(int, max_txn_ops, confcenter::CoreOptions().max_txn_ops,
+          "Most operations in one Txn.");
+ABSL_FLAG(int, max_request_bytes, 8 << 20,
+          "Largest gRPC request message accepted, in bytes (must exceed max_value_bytes).");
+ABSL_FLAG(bool, unsafe_no_fsync, false,
+          "UNSAFE: acknowledge writes before the WAL is synced to disk. A machine crash or "
+          "power loss can then lose acknowledged writes (a process crash cannot). For "
+          "throwaway environments only.");
+ABSL_FLAG(int, shutdown_grace_seconds, 10,
+          "On SIGTERM/SIGINT, how long in-flight calls get to finish before being cancelled.");
+
+namespace confcenter {
+namespace {
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+int Run() {
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+
+  // Block the stop signals in every thread; the main thread waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  CoreOptions options;
+  options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
+  options.max_keys_per_tenant = absl::GetFlag(FLAGS_max_keys_per_tenant);
+  options.max_txn_ops = absl::GetFlag(FLAGS_max_txn_ops);
+  if (options.max_value_bytes <= 0 || options.max_keys_per_tenant <= 0 ||
+      options.max_txn_ops <= 0) {
+    spdlog::error("--max_value_bytes, --max_keys_per_tenant and --max_txn_ops must be positive");
+    return 2;
+  }
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  storage::RocksDbStoreOptions store_options;
+  store_options.sync = !absl::GetFlag(FLAGS_unsafe_no_fsync);
+  if (!store_options.sync) {
+    spdlog::warn("--unsafe_no_fsync: acknowledged writes can be lost on a machine crash");
+  }
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenRocksDbStore(data_dir, store_options);
+  if (!store.ok()) {
+    spdlog::error("cannot open the store: {}", store.status().ToString());
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<ConfigCore>> core =
+      ConfigCore::Open(*std::move(store), options, SystemClock::Default());
+  if (!core.ok()) {
+    spdlog::error("cannot load the store in {}: {}", data_dir, core.status().ToString());
+    return 1;
+  }
+
+  ConfigServiceImpl config_service(core->get());
+  TenantServiceImpl tenant_service(core->get());
+  grpc::EnableDefaultHealthCheckService(true);
+  // Debian links with --as-needed: without this call the reflection plugin is dropped.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_request_bytes));
+  builder.RegisterService(&config_service);
+  builder.RegisterService(&tenant_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    spdlog::error("cannot listen on {} (address in use or invalid?)", listen);
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  for (const char* name : {"", "confcenter.v1.ConfigService", "confcenter.v1.TenantService"}) {
+    health->SetServingStatus(name, true);
+  }
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    if (absl::Status s = WritePortFile(port_file, port); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
+  }
+  spdlog::info("confcenterd serving on port {} ({}), data dir {}, revision {}", port, listen,
+               data_dir, (*core)->revision());
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received signal {}, draining", signal);
+  health->Shutdown();  // every service reports NOT_SERVING from now on
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  server->Wait();
+  core->reset();  // finishes queued writes, closes the store
+  spdlog::info("confcenterd stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace confcenter
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "confcenterd: multi-tenant configuration center.\n  confcenterd [--listen=127.0.0.1:7070] "
+      "[--data_dir=./data] [flags]");
+  absl::ParseCommandLine(argc, argv);
+  return confcenter::Run();
+}

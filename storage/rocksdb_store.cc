@@ -1,0 +1,266 @@
+// The RocksDB engine: column families for current entries, tenants and the revision-ordered
+// change log; the revision counter and format marker in the default column family. Every
+// Store::Write is one WriteBatch, so state, log and counter move together.
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+#include "storage/key_codec.h"
+#include "storage/store.h"
+
+namespace confcenter::storage {
+namespace {
+
+constexpr char kFormatKey[] = "format";
+constexpr char kFormatValue[] = "confcenter-store-1";
+constexpr char kRevisionKey[] = "revision";
+constexpr char kEntriesCf[] = "entries";
+constexpr char kTenantsCf[] = "tenants";
+constexpr char kChangesCf[] = "changes";
+
+absl::string_view ToAbsl(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+// Maps a RocksDB status to the absl code a caller acts on.
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
+  if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": the data dir is locked by another process (is another "
+                           "confcenterd running on it?): ",
+                     s.ToString()));
+  }
+  return absl::UnavailableError(msg);
+}
+
+class RocksDbStore final : public Store {
+ public:
+  RocksDbStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
+               bool sync)
+      : db_(std::move(db)), cfs_(std::move(cfs)), sync_(sync) {}
+
+  ~RocksDbStore() override {
+    for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+  }
+
+  // Reads the format marker and revision; fresh stores get them written.
+  absl::Status Init(bool fresh) {
+    std::string format;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta(), kFormatKey, &format);
+    if (s.IsNotFound()) {
+      if (!fresh) {
+        return absl::FailedPreconditionError(
+            "the data dir holds a RocksDB database that is not a confcenter store");
+      }
+      rocksdb::WriteBatch batch;
+      batch.Put(meta(), kFormatKey, kFormatValue);
+      batch.Put(meta(), kRevisionKey, EncodeRevision(0));
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      return FromRocks(db_->Write(wo, &batch), "initialise store");
+    }
+    if (!s.ok()) return FromRocks(s, "read format marker");
+    if (format != kFormatValue) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the data dir has store format \"", format, "\"; this confcenterd reads \"",
+          kFormatValue, "\""));
+    }
+    std::string rev;
+    s = db_->Get(rocksdb::ReadOptions(), meta(), kRevisionKey, &rev);
+    if (!s.ok()) return FromRocks(s, "read revision");
+    std::optional<int64_t> decoded = DecodeRevision(rev);
+    if (!decoded) return absl::DataLossError("the stored revision counter is malformed");
+    revision_.store(*decoded);
+    return absl::OkStatus();
+  }
+
+  absl::Status Commit(const std::vector<ChangeSet>& change_sets) override {
+    if (change_sets.empty()) return absl::OkStatus();
+    int64_t expected = revision_.load() + 1;
+    rocksdb::WriteBatch batch;
+    for (const ChangeSet& set : change_sets) {
+      if (set.revision() != expected) {
+        return absl::InvalidArgumentError(absl::StrCat("change set has revision ",
+                                                       set.revision(), "; expected ", expected));
+      }
+      ++expected;
+      for (const Change& change : set.changes()) {
+        switch (change.type()) {
+          case Change::ENTRY_PUT:
+            batch.Put(entries(),
+                      EncodeEntryKey({change.tenant(), change.service(), change.key()}),
+                      change.entry().SerializeAsString());
+            break;
+          case Change::ENTRY_DELETE:
+            batch.Delete(entries(),
+                         EncodeEntryKey({change.tenant(), change.service(), change.key()}));
+            break;
+          case Change::TENANT_PUT:
+            batch.Put(tenants(), change.tenant(), change.tenant_record().SerializeAsString());
+            break;
+          case Change::TENANT_DELETE:
+            batch.Delete(tenants(), change.tenant());
+            break;
+          default:
+            return absl::InvalidArgumentError(
+                absl::StrCat("change of unknown type ", change.type()));
+        }
+      }
+      batch.Put(changes(), EncodeRevision(set.revision()), set.SerializeAsString());
+    }
+    const int64_t last = change_sets.back().revision();
+    batch.Put(meta(), kRevisionKey, EncodeRevision(last));
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_;
+    absl::Status st = FromRocks(db_->Write(wo, &batch), "commit");
+    if (st.ok()) revision_.store(last);
+    return st;
+  }
+
+  int64_t CurrentRevision() const override { return revision_.load(); }
+
+  absl::StatusOr<LoadedState> LoadAll() override {
+    LoadedState state;
+    state.revision = revision_.load();
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), tenants()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      TenantRecord record;
+      if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError(
+            absl::StrCat("malformed tenant record \"", it->key().ToString(), "\""));
+      }
+      state.tenants.push_back(std::move(record));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "load tenants");
+    it.reset(db_->NewIterator(rocksdb::ReadOptions(), entries()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::optional<EntryKey> key = DecodeEntryKey(ToAbsl(it->key()));
+      EntryRecord record;
+      if (!key ||
+          !record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("malformed entry record in the store");
+      }
+      state.entries.emplace_back(std::move(*key), std::move(record));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "load entries");
+    return state;
+  }
+
+  absl::Status ReadChanges(int64_t after,
+                           const std::function<bool(const ChangeSet&)>& visit) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), changes()));
+    it->SeekToFirst();
+    if (!it->status().ok()) return FromRocks(it->status(), "read change log");
+    int64_t oldest = it->Valid() ? DecodeRevision(ToAbsl(it->key())).value_or(0) : 0;
+    int64_t current = revision_.load();
+    if (after < current && (oldest == 0 || oldest > after + 1)) {
+      return absl::OutOfRangeError(
+          absl::StrCat("the change log no longer reaches revision ", after + 1,
+                       "; the oldest revision kept is ", oldest == 0 ? current + 1 : oldest));
+    }
+    for (it->Seek(EncodeRevision(after + 1)); it->Valid(); it->Next()) {
+      ChangeSet change;
+      if (!change.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("malformed change-log record");
+      }
+      if (!visit(change)) break;
+    }
+    return FromRocks(it->status(), "read change log");
+  }
+
+  absl::StatusOr<int64_t> OldestChange() override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), changes()));
+    it->SeekToFirst();
+    if (!it->status().ok()) return FromRocks(it->status(), "read change log");
+    if (!it->Valid()) return 0;
+    return DecodeRevision(ToAbsl(it->key())).value_or(0);
+  }
+
+  absl::Status CompactChangesBefore(int64_t revision) override {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_;
+    return FromRocks(
+        db_->DeleteRange(wo, changes(), EncodeRevision(0), EncodeRevision(revision)),
+        "compact change log");
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* meta() const { return cfs_[0]; }
+  rocksdb::ColumnFamilyHandle* entries() const { return cfs_[1]; }
+  rocksdb::ColumnFamilyHandle* tenants() const { return cfs_[2]; }
+  rocksdb::ColumnFamilyHandle* changes() const { return cfs_[3]; }
+
+  const std::unique_ptr<rocksdb::DB> db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // meta, entries, tenants, changes
+  const bool sync_;
+  std::atomic<int64_t> revision_{0};
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
+                                                        const RocksDbStoreOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  bool exists = fs::exists(path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot stat data dir ", path, ": ", ec.message()));
+  if (exists && !fs::is_directory(path, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat("data dir ", path, " is not a directory"));
+  }
+  bool has_db = exists && fs::exists(fs::path(path) / "CURRENT", ec);
+  bool fresh = !has_db;
+  if (fresh && exists && !fs::is_empty(path, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data dir ", path, " is not empty and holds no confcenter store; refusing to use it"));
+  }
+  if (fresh && !options.create_if_missing) {
+    return absl::NotFoundError(absl::StrCat("no confcenter store in ", path));
+  }
+
+  const std::vector<std::string> cf_names = {rocksdb::kDefaultColumnFamilyName, kEntriesCf,
+                                             kTenantsCf, kChangesCf};
+  if (has_db) {
+    std::vector<std::string> present;
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &present);
+    if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
+    for (const std::string& name : cf_names) {
+      if (std::find(present.begin(), present.end(), name) == present.end()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "data dir ", path, " holds a RocksDB database that is not a confcenter store"));
+      }
+    }
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = fresh;
+  db_options.create_missing_column_families = fresh;
+  db_options.paranoid_checks = true;
+  db_options.max_background_jobs = 2;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : cf_names) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
+  auto store = std::make_unique<RocksDbStore>(std::unique_ptr<rocksdb::DB>(raw),
+                                              std::move(handles), options.sync);
+  absl::Status init = store->Init(fresh);
+  if (!init.ok()) {
+    return absl::Status(init.code(), absl::StrCat("data dir ", path, ": ", init.message()));
+  }
+  return store;
+}
+
+}  // namespace confcenter::storage

@@ -1,0 +1,410 @@
+// Every bad request gets the right status code, a message that starts with the offending
+// field, and changes nothing in the store.
+#include <functional>
+
+#include "confcenter/v1/config.grpc.pb.h"
+#include "confcenter/v1/tenant.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace confcenter {
+namespace {
+
+using confcenter::testing::ServerProcess;
+using confcenter::testing::TempDir;
+
+struct Stubs {
+  std::unique_ptr<v1::ConfigService::Stub> config;
+  std::unique_ptr<v1::TenantService::Stub> tenants;
+};
+
+struct BadInput {
+  std::string name;
+  std::function<grpc::Status(Stubs&)> call;
+  grpc::StatusCode code;
+  std::string field;  // the message must start with "<field>:"
+};
+
+v1::PutRequest PutReq(const std::string& tenant, const std::string& service,
+                      const std::string& key, const std::string& value = "v") {
+  v1::PutRequest r;
+  r.set_tenant(tenant);
+  r.set_service(service);
+  r.set_key(key);
+  r.set_value(value);
+  return r;
+}
+
+grpc::Status Put(Stubs& s, const v1::PutRequest& r) {
+  grpc::ClientContext ctx;
+  v1::PutResponse resp;
+  return s.config->Put(&ctx, r, &resp);
+}
+
+
+v1::TxnOp Op(v1::TxnOpType type, const std::string& tenant, const std::string& key,
+             const std::string& value = "") {
+  v1::TxnOp op;
+  op.set_type(type);
+  op.set_tenant(tenant);
+  op.set_service("a");
+  op.set_key(key);
+  op.set_value(value);
+  return op;
+}
+
+grpc::Status Txn(Stubs& s, std::vector<v1::TxnOp> ops) {
+  v1::TxnRequest r;
+  for (auto& op : ops) *r.add_ops() = op;
+  grpc::ClientContext ctx;
+  v1::TxnResponse resp;
+  return s.config->Txn(&ctx, r, &resp);
+}
+
+grpc::Status Register(Stubs& s, const v1::RegisterRequest& r) {
+  grpc::ClientContext ctx;
+  v1::RegisterResponse resp;
+  return s.tenants->Register(&ctx, r, &resp);
+}
+
+grpc::Status Deregister(Stubs& s, const v1::DeregisterRequest& r) {
+  grpc::ClientContext ctx;
+  v1::DeregisterResponse resp;
+  return s.tenants->Deregister(&ctx, r, &resp);
+}
+
+// Everything a client can observe of the store.
+std::string Fingerprint(Stubs& s) {
+  std::string out;
+  v1::ListTenantsRequest lt;
+  lt.set_page_size(1000);
+  v1::ListTenantsResponse tenants;
+  grpc::ClientContext ctx;
+  EXPECT_TRUE(s.tenants->ListTenants(&ctx, lt, &tenants).ok());
+  out += tenants.DebugString();
+  for (const v1::Tenant& t : tenants.tenants()) {
+    v1::ListRequest lr;
+    lr.set_tenant(t.name());
+    lr.set_page_size(1000);
+    v1::ListResponse list;
+    grpc::ClientContext c;
+    EXPECT_TRUE(s.config->List(&c, lr, &list).ok());
+    out += list.DebugString();
+  }
+  return out;
+}
+
+TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
+  TempDir dir;
+  ServerProcess server(dir.path() + "/data",
+                       {"--max_value_bytes=1024", "--max_txn_ops=4", "--max_keys_per_tenant=3"});
+  ASSERT_NE(server.port(), 0);
+  Stubs s{v1::ConfigService::NewStub(server.Channel()), v1::TenantService::NewStub(server.Channel())};
+
+  // Setup: f1 under integration (full: 3 keys), f1-sub under f1.
+  {
+    v1::RegisterRequest r;
+    r.set_tenant("f1");
+    r.add_services()->set_name("a");
+    ASSERT_TRUE(Register(s, r).ok());
+    r.set_tenant("f1-sub");
+    r.set_parent("f1");
+    ASSERT_TRUE(Register(s, r).ok());
+    for (const char* k : {"k1", "k2", "k3"}) ASSERT_TRUE(Put(s, PutReq("f1", "a", k)).ok());
+  }
+
+  using C = grpc::StatusCode;
+  const std::string long_name(64, 'a');
+  std::vector<BadInput> cases = {
+      {"put empty tenant", [](Stubs& s) { return Put(s, PutReq("", "a", "k")); },
+       C::INVALID_ARGUMENT, "tenant"},
+      {"put uppercase tenant", [](Stubs& s) { return Put(s, PutReq("Feat_X", "a", "k")); },
+       C::INVALID_ARGUMENT, "tenant"},
+      {"put 64-char tenant", [&](Stubs& s) { return Put(s, PutReq(long_name, "a", "k")); },
+       C::INVALID_ARGUMENT, "tenant"},
+      {"put tenant ending in dash", [](Stubs& s) { return Put(s, PutReq("f1-", "a", "k")); },
+       C::INVALID_ARGUMENT, "tenant"},
+      {"put empty service", [](Stubs& s) { return Put(s, PutReq("f1", "", "k")); },
+       C::INVALID_ARGUMENT, "service"},
+      {"put uppercase service", [](Stubs& s) { return Put(s, PutReq("f1", "A", "k")); },
+       C::INVALID_ARGUMENT, "service"},
+      {"put empty key", [](Stubs& s) { return Put(s, PutReq("f1", "a", "")); },
+       C::INVALID_ARGUMENT, "key"},
+      {"put key with empty segment", [](Stubs& s) { return Put(s, PutReq("f1", "a", "a..b")); },
+       C::INVALID_ARGUMENT, "key"},
+      {"put reserved key", [](Stubs& s) { return Put(s, PutReq("integration", "a", "_x")); },
+       C::INVALID_ARGUMENT, "key"},
+      {"put key with slash", [](Stubs& s) { return Put(s, PutReq("f1", "a", "a/b")); },
+       C::INVALID_ARGUMENT, "key"},
+      {"put 257-char key",
+       [](Stubs& s) { return Put(s, PutReq("f1", "a", std::string(257, 'k'))); },
+       C::INVALID_ARGUMENT, "key"},
+      {"put value over the limit",
+       [](Stubs& s) { return Put(s, PutReq("integration", "a", "k", std::string(1025, 'v'))); },
+       C::INVALID_ARGUMENT, "value"},
+      {"put unknown content type",
+       [](Stubs& s) {
+         auto r = PutReq("integration", "a", "k");
+         r.set_content_type(static_cast<v1::ContentType>(99));
+         return Put(s, r);
+       },
+       C::INVALID_ARGUMENT, "content_type"},
+      {"put negative expected revision",
+       [](Stubs& s) {
+         auto r = PutReq("integration", "a", "k");
+         r.set_expected_revision(-1);
+         return Put(s, r);
+       },
+       C::INVALID_ARGUMENT, "expected_revision"},
+      {"put to unknown tenant", [](Stubs& s) { return Put(s, PutReq("nope", "a", "k")); },
+       C::NOT_FOUND, "tenant"},
+      {"put with stale expected revision",
+       [](Stubs& s) {
+         auto r = PutReq("f1", "a", "k1");
+         r.set_expected_revision(1);
+         return Put(s, r);
+       },
+       C::FAILED_PRECONDITION, "expected_revision"},
+      {"put over the keys-per-tenant quota", [](Stubs& s) { return Put(s, PutReq("f1", "a", "k4")); },
+       C::RESOURCE_EXHAUSTED, "tenant"},
+      {"get missing key",
+       [](Stubs& s) {
+         v1::GetRequest r;
+         r.set_tenant("f1");
+         r.set_service("a");
+         r.set_key("missing");
+         v1::GetResponse resp;
+         grpc::ClientContext ctx;
+         return s.config->Get(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "key"},
+      {"get in unknown tenant",
+       [](Stubs& s) {
+         v1::GetRequest r;
+         r.set_tenant("nope");
+         r.set_service("a");
+         r.set_key("k1");
+         v1::GetResponse resp;
+         grpc::ClientContext ctx;
+         return s.config->Get(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "tenant"},
+      {"delete entry that does not exist",
+       [](Stubs& s) {
+         v1::DeleteRequest r;
+         r.set_tenant("f1");
+         r.set_service("a");
+         r.set_key("missing");
+         v1::DeleteResponse resp;
+         grpc::ClientContext ctx;
+         return s.config->Delete(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "key"},
+      {"mask in unknown tenant",
+       [](Stubs& s) {
+         v1::MaskRequest r;
+         r.set_tenant("nope");
+         r.set_service("a");
+         r.set_key("k1");
+         v1::MaskResponse resp;
+         grpc::ClientContext ctx;
+         return s.config->Mask(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "tenant"},
+      {"list page size too large",
+       [](Stubs& s) {
+         v1::ListRequest r;
+         r.set_tenant("f1");
+         r.set_page_size(5000);
+         v1::ListResponse resp;
+         grpc::ClientContext ctx;
+         return s.config->List(&ctx, r, &resp);
+       },
+       C::INVALID_ARGUMENT, "page_size"},
+      {"list with forged page token",
+       [](Stubs& s) {
+         v1::ListRequest r;
+         r.set_tenant("f1");
+         r.set_page_token("%%%");
+         v1::ListResponse resp;
+         grpc::ClientContext ctx;
+         return s.config->List(&ctx, r, &resp);
+       },
+       C::INVALID_ARGUMENT, "page_token"},
+      {"list prefix with bad character",
+       [](Stubs& s) {
+         v1::ListRequest r;
+         r.set_tenant("f1");
+         r.set_prefix("a b");
+         v1::ListResponse resp;
+         grpc::ClientContext ctx;
+         return s.config->List(&ctx, r, &resp);
+       },
+       C::INVALID_ARGUMENT, "prefix"},
+      {"resolve invalid service name",
+       [](Stubs& s) {
+         v1::ResolveRequest r;
+         r.set_tenant("f1");
+         r.add_services("a");
+         r.add_services("B!");
+         v1::ResolveResponse resp;
+         grpc::ClientContext ctx;
+         return s.config->Resolve(&ctx, r, &resp);
+       },
+       C::INVALID_ARGUMENT, "services[1]"},
+      {"resolve unknown tenant",
+       [](Stubs& s) {
+         v1::ResolveRequest r;
+         r.set_tenant("feat-typo");
+         v1::ResolveResponse resp;
+         grpc::ClientContext ctx;
+         return s.config->Resolve(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "tenant"},
+      {"txn without ops", [](Stubs& s) { return Txn(s, {}); }, C::INVALID_ARGUMENT, "ops"},
+      {"txn op without type",
+       [](Stubs& s) {
+         return Txn(s, {Op(v1::TXN_OP_TYPE_PUT, "f1", "k1", "x"),
+                        Op(v1::TXN_OP_TYPE_UNSPECIFIED, "f1", "k2")});
+       },
+       C::INVALID_ARGUMENT, "ops[1].type"},
+      {"txn writes a key twice",
+       [](Stubs& s) {
+         return Txn(s, {Op(v1::TXN_OP_TYPE_PUT, "f1", "k1", "x"),
+                        Op(v1::TXN_OP_TYPE_MASK, "f1", "k1")});
+       },
+       C::INVALID_ARGUMENT, "ops[1].key"},
+      {"txn over the op limit",
+       [](Stubs& s) {
+         std::vector<v1::TxnOp> ops;
+         for (int i = 0; i < 5; ++i) ops.push_back(Op(v1::TXN_OP_TYPE_PUT, "f1", "k" + std::to_string(i), "x"));
+         return Txn(s, ops);
+       },
+       C::INVALID_ARGUMENT, "ops"},
+      {"txn delete with a value",
+       [](Stubs& s) { return Txn(s, {Op(v1::TXN_OP_TYPE_DELETE, "f1", "k1", "x")}); },
+       C::INVALID_ARGUMENT, "ops[0].value"},
+      {"txn op in unknown tenant after valid ops",
+       [](Stubs& s) {
+         return Txn(s, {Op(v1::TXN_OP_TYPE_PUT, "f1", "k1", "x"),
+                        Op(v1::TXN_OP_TYPE_PUT, "integration", "k1", "x"),
+                        Op(v1::TXN_OP_TYPE_PUT, "nope", "k1", "x")});
+       },
+       C::NOT_FOUND, "ops[2].tenant"},
+      {"register invalid tenant",
+       [](Stubs& s) {
+         v1::RegisterRequest r;
+         r.set_tenant("feature/login");
+         return Register(s, r);
+       },
+       C::INVALID_ARGUMENT, "tenant"},
+      {"register under missing parent",
+       [](Stubs& s) {
+         v1::RegisterRequest r;
+         r.set_tenant("f2");
+         r.set_parent("nope");
+         return Register(s, r);
+       },
+       C::NOT_FOUND, "parent"},
+      {"register making a cycle",
+       [](Stubs& s) {
+         v1::RegisterRequest r;
+         r.set_tenant("f1");
+         r.set_parent("f1-sub");
+         return Register(s, r);
+       },
+       C::FAILED_PRECONDITION, "parent"},
+      {"register root with parent",
+       [](Stubs& s) {
+         v1::RegisterRequest r;
+         r.set_tenant("global");
+         r.set_root(true);
+         r.set_parent("integration");
+         return Register(s, r);
+       },
+       C::INVALID_ARGUMENT, "parent"},
+      {"register duplicate services",
+       [](Stubs& s) {
+         v1::RegisterRequest r;
+         r.set_tenant("f2");
+         r.add_services()->set_name("a");
+         r.add_services()->set_name("a");
+         return Register(s, r);
+       },
+       C::INVALID_ARGUMENT, "services[1].name"},
+      {"register bad metadata key",
+       [](Stubs& s) {
+         v1::RegisterRequest r;
+         r.set_tenant("f2");
+         auto* svc = r.add_services();
+         svc->set_name("a");
+         (*svc->mutable_metadata())["bad key"] = "v";
+         return Register(s, r);
+       },
+       C::INVALID_ARGUMENT, "services[0].metadata"},
+      {"deregister all with services",
+       [](Stubs& s) {
+         v1::DeregisterRequest r;
+         r.set_tenant("f1");
+         r.set_all(true);
+         r.add_services("a");
+         return Deregister(s, r);
+       },
+       C::INVALID_ARGUMENT, "services"},
+      {"deregister nothing",
+       [](Stubs& s) {
+         v1::DeregisterRequest r;
+         r.set_tenant("f1");
+         return Deregister(s, r);
+       },
+       C::INVALID_ARGUMENT, "services"},
+      {"deregister integration without force",
+       [](Stubs& s) {
+         v1::DeregisterRequest r;
+         r.set_tenant("integration");
+         r.set_all(true);
+         return Deregister(s, r);
+       },
+       C::FAILED_PRECONDITION, "force"},
+      {"deregister tenant with children",
+       [](Stubs& s) {
+         v1::DeregisterRequest r;
+         r.set_tenant("f1");
+         r.set_all(true);
+         return Deregister(s, r);
+       },
+       C::FAILED_PRECONDITION, "tenant"},
+      {"get unknown tenant",
+       [](Stubs& s) {
+         v1::GetTenantRequest r;
+         r.set_tenant("nope");
+         v1::GetTenantResponse resp;
+         grpc::ClientContext ctx;
+         return s.tenants->GetTenant(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "tenant"},
+      {"list tenants negative page size",
+       [](Stubs& s) {
+         v1::ListTenantsRequest r;
+         r.set_page_size(-1);
+         v1::ListTenantsResponse resp;
+         grpc::ClientContext ctx;
+         return s.tenants->ListTenants(&ctx, r, &resp);
+       },
+       C::INVALID_ARGUMENT, "page_size"},
+  };
+  ASSERT_GE(cases.size(), 25u);
+
+  const std::string before = Fingerprint(s);
+  for (const BadInput& c : cases) {
+    grpc::Status status = c.call(s);
+    EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
+    EXPECT_EQ(status.error_message().rfind(c.field + ":", 0), 0u)
+        << c.name << ": message does not start with \"" << c.field
+        << ":\": " << status.error_message();
+    EXPECT_EQ(Fingerprint(s), before) << c.name << " changed the store";
+  }
+}
+
+}  // namespace
+}  // namespace confcenter

@@ -1,0 +1,128 @@
+#include "tests/test_util.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+
+#ifndef CONFCENTERD_PATH
+#error "CONFCENTERD_PATH must name the confcenterd binary"
+#endif
+
+namespace confcenter::testing {
+
+TempDir::TempDir() {
+  const char* base = getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/confcenter-test.XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+namespace {
+
+int Spawn(const std::vector<std::string>& args, int out_fd) {
+  std::vector<char*> argv;
+  std::string binary = CONFCENTERD_PATH;
+  argv.push_back(binary.data());
+  std::vector<std::string> copy = args;
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (out_fd >= 0) {
+      dup2(out_fd, 1);
+      dup2(out_fd, 2);
+    }
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int DecodeWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_flags)
+    : data_dir_(std::move(data_dir)), port_file_(data_dir_ + ".port") {
+  std::filesystem::remove(port_file_);
+  std::vector<std::string> args = {"--listen=127.0.0.1:0", "--data_dir=" + data_dir_,
+                                   "--port_file=" + port_file_, "--log_level=warn"};
+  args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+  pid_ = Spawn(args, -1);
+  // Poll for the port file (the server's "I am serving" signal), bounded to 30 s.
+  for (int i = 0; i < 3000; ++i) {
+    std::ifstream in(port_file_);
+    if (in >> port_) break;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      ADD_FAILURE() << "confcenterd exited during start-up with " << DecodeWaitStatus(status);
+      pid_ = 0;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (port_ == 0) {
+    ADD_FAILURE() << "confcenterd did not start serving within 30 s";
+    Kill();
+  }
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ != 0) Stop();
+}
+
+int ServerProcess::Wait() {
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = 0;
+  return DecodeWaitStatus(status);
+}
+
+int ServerProcess::Stop() {
+  if (pid_ == 0) return -1;
+  kill(pid_, SIGTERM);
+  return Wait();
+}
+
+void ServerProcess::Kill() {
+  if (pid_ == 0) return;
+  kill(pid_, SIGKILL);
+  Wait();
+}
+
+std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
+  return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+}
+
+int RunServerToExit(const std::vector<std::string>& args, std::string* output) {
+  TempDir dir;
+  std::string log = dir.path() + "/out.txt";
+  int fd = open(log.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  int pid = Spawn(args, fd);
+  close(fd);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::ifstream in(log);
+  output->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return DecodeWaitStatus(status);
+}
+
+}  // namespace confcenter::testing

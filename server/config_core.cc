@@ -148,7 +148,15 @@ absl::StatusOr<std::unique_ptr<ConfigCore>> ConfigCore::Open(
     absl::MutexLock lock(&core->state_mu_);
     core->state_.Apply(created);
   }
-  core->committer_ = std::thread([c = core.get()] { c->CommitLoop(); });
+  ConfigCore* c = core.get();
+  core->hub_ = std::make_unique<WatchHub>(
+      c->store_.get(),
+      [c](const std::function<void(const ConfigState&)>& fn) {
+        absl::ReaderMutexLock lock(&c->state_mu_);
+        fn(c->state_);
+      },
+      options.watch, clock);
+  core->committer_ = std::thread([c] { c->CommitLoop(); });
   return core;
 }
 
@@ -162,6 +170,7 @@ ConfigCore::~ConfigCore() {
     stopping_ = true;
   }
   if (committer_.joinable()) committer_.join();
+  hub_.reset();
 }
 
 int64_t ConfigCore::revision() const {
@@ -361,6 +370,10 @@ void ConfigCore::CommitLoop() {
     }
     for (auto& complete : completions) complete(committed);
     for (auto& [write, status] : rejected) write->Fail(status);
+    if (committed.ok() && !change_sets.empty()) {  // after the acks: off the write path
+      absl::ReaderMutexLock lock(&state_mu_);
+      hub_->Publish(change_sets, state_);
+    }
   }
 }
 
@@ -381,6 +394,7 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanTxn(
   struct Planned {
     storage::EntryKey key;
     std::optional<EntryRecord> after;
+    const EntryRecord* before;  // valid until the overlay changes
   };
   std::vector<Planned> planned;
   auto result = std::make_shared<TxnResult>();
@@ -412,7 +426,7 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanTxn(
       result->entries.push_back(*current);
       auto& [count, first_op] = added.try_emplace(op.tenant, 0, i).first->second;
       --count;
-      planned.push_back({std::move(key), std::nullopt});
+      planned.push_back({std::move(key), std::nullopt, current});
       continue;
     }
     const bool mask = op.type == WriteOpType::kMask;
@@ -432,7 +446,7 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanTxn(
     }
     if (current == nullptr) ++added.try_emplace(op.tenant, 0, i).first->second.first;
     result->entries.push_back(entry);
-    planned.push_back({std::move(key), std::move(entry)});
+    planned.push_back({std::move(key), std::move(entry), current});
   }
   for (const auto& [tenant, change] : added) {
     const auto& [count, first_op] = change;
@@ -452,6 +466,12 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanTxn(
     change->set_service(p.key.service);
     change->set_key(p.key.key);
     if (p.after) *change->mutable_entry() = *p.after;
+    if (p.before != nullptr) {
+      *change->mutable_previous_entry() = *p.before;
+      change->set_had_previous(true);
+    }
+  }
+  for (Planned& p : planned) {  // after every change copied its `before`
     overlay.Set(p.key, std::move(p.after));
   }
   return [&txn, result](const absl::Status& committed) {
@@ -523,6 +543,10 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
     change->set_type(Change::TENANT_PUT);
     change->set_tenant(cmd.tenant);
     *change->mutable_tenant_record() = std::move(record);
+    if (existing != nullptr) {
+      *change->mutable_previous_tenant() = existing->record;
+      change->set_had_previous(true);
+    }
   }
   return [this, &reg, created](const absl::Status& committed) {
     if (!committed.ok()) {
@@ -572,6 +596,8 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanDeregister(
           change->set_tenant(cmd.tenant);
           change->set_service(service);
           change->set_key(key);
+          *change->mutable_previous_entry() = entry;
+          change->set_had_previous(true);
           ++result->removed_keys;
         }
         removed = true;
@@ -592,6 +618,8 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanDeregister(
       Change* change = change_set.add_changes();
       change->set_type(Change::TENANT_DELETE);
       change->set_tenant(cmd.tenant);
+      *change->mutable_previous_tenant() = tenant->record;
+      change->set_had_previous(true);
       result->tenant_removed = true;
     } else if (record.services_size() != tenant->record.services_size()) {
       record.set_mod_revision(revision);
@@ -599,6 +627,8 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanDeregister(
       change->set_type(Change::TENANT_PUT);
       change->set_tenant(cmd.tenant);
       *change->mutable_tenant_record() = std::move(record);
+      *change->mutable_previous_tenant() = tenant->record;
+      change->set_had_previous(true);
     }
   }
   result->revision = change_set.changes_size() > 0 ? revision : state_.revision();

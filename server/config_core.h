@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/clock.h"
 #include "server/config_state.h"
+#include "server/watch_hub.h"
 #include "storage/records.pb.h"
 #include "storage/store.h"
 
@@ -38,6 +39,8 @@ struct CoreOptions {
   int max_services_per_request = 256;
   // Most write requests the committer puts in one store commit. Default 512.
   int max_commit_batch = 512;
+  // Subscriptions: queue bound, progress interval, change-log retention.
+  WatchOptions watch;
 };
 
 enum class WriteOpType { kPut, kDelete, kMask };
@@ -147,7 +150,8 @@ class ConfigCore {
   static absl::StatusOr<std::unique_ptr<ConfigCore>> Open(std::unique_ptr<storage::Store> store,
                                                           const CoreOptions& options,
                                                           Clock* clock);
-  // Stops the committer after finishing the writes already queued.
+  // Stops the committer after finishing the writes already queued, then ends every
+  // subscription.
   ~ConfigCore();
 
   ConfigCore(const ConfigCore&) = delete;
@@ -174,6 +178,9 @@ class ConfigCore {
 
   // The revision of the last committed write.
   int64_t revision() const;
+
+  // The watch hub: subscriptions to resolved views. Owned by the core.
+  WatchHub* watch_hub() { return hub_.get(); }
 
   const CoreOptions& options() const { return options_; }
 
@@ -219,6 +226,7 @@ class ConfigCore {
   std::deque<PendingWrite> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
 
+  std::unique_ptr<WatchHub> hub_;  // created after the state is loaded
   std::thread committer_;
 };
 

@@ -2,6 +2,7 @@
 // reflection and the standard health service) over gRPC, with state in RocksDB.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "server/config_core.h"
 #include "server/grpc_services.h"
+#include "server/watch_service.h"
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
 
@@ -39,6 +41,17 @@ ABSL_FLAG(bool, unsafe_no_fsync, false,
           "UNSAFE: acknowledge writes before the WAL is synced to disk. A machine crash or "
           "power loss can then lose acknowledged writes (a process crash cannot). For "
           "throwaway environments only.");
+ABSL_FLAG(int64_t, watch_queue_messages, 1024,
+          "Messages one Subscribe stream may have queued before it is ended with "
+          "RESOURCE_EXHAUSTED (the client resumes from its last revision).");
+ABSL_FLAG(absl::Duration, progress_interval, absl::Seconds(10),
+          "How often every Subscribe stream gets a PROGRESS message with the current revision; "
+          "also how often change-log compaction runs.");
+ABSL_FLAG(int64_t, log_retention_revisions, 1'000'000,
+          "Change-log retention: a change set is compacted once it is more than this many "
+          "revisions behind the head and older than --log_retention_age.");
+ABSL_FLAG(absl::Duration, log_retention_age, absl::Hours(24 * 7),
+          "See --log_retention_revisions.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long in-flight calls get to finish before being cancelled.");
 
@@ -72,6 +85,11 @@ int Run() {
   options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   options.max_keys_per_tenant = absl::GetFlag(FLAGS_max_keys_per_tenant);
   options.max_txn_ops = absl::GetFlag(FLAGS_max_txn_ops);
+  options.watch.max_queued_messages =
+      static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_watch_queue_messages)));
+  options.watch.progress_interval = absl::GetFlag(FLAGS_progress_interval);
+  options.watch.log_retention_revisions = absl::GetFlag(FLAGS_log_retention_revisions);
+  options.watch.log_retention_age = absl::GetFlag(FLAGS_log_retention_age);
   if (options.max_value_bytes <= 0 || options.max_keys_per_tenant <= 0 ||
       options.max_txn_ops <= 0) {
     spdlog::error("--max_value_bytes, --max_keys_per_tenant and --max_txn_ops must be positive");
@@ -99,6 +117,7 @@ int Run() {
 
   ConfigServiceImpl config_service(core->get());
   TenantServiceImpl tenant_service(core->get());
+  WatchServiceImpl watch_service((*core)->watch_hub(), options.watch.max_queued_messages);
   grpc::EnableDefaultHealthCheckService(true);
   // Debian links with --as-needed: without this call the reflection plugin is dropped.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -109,13 +128,15 @@ int Run() {
   builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_request_bytes));
   builder.RegisterService(&config_service);
   builder.RegisterService(&tenant_service);
+  builder.RegisterService(&watch_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     spdlog::error("cannot listen on {} (address in use or invalid?)", listen);
     return 1;
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  for (const char* name : {"", "confcenter.v1.ConfigService", "confcenter.v1.TenantService"}) {
+  for (const char* name : {"", "confcenter.v1.ConfigService", "confcenter.v1.TenantService",
+                           "confcenter.v1.WatchService"}) {
     health->SetServingStatus(name, true);
   }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
@@ -131,6 +152,7 @@ int Run() {
   sigwait(&stop_signals, &signal);
   spdlog::info("received signal {}, draining", signal);
   health->Shutdown();  // every service reports NOT_SERVING from now on
+  (*core)->watch_hub()->Shutdown();  // streams end with UNAVAILABLE and a resume hint
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
   server->Wait();

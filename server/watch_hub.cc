@@ -1,0 +1,671 @@
+#include "server/watch_hub.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/btree_set.h"
+#include "absl/strings/str_cat.h"
+#include "confcenter/v1/watch.pb.h"
+#include "server/names.h"
+#include "spdlog/spdlog.h"
+#include "storage/key_codec.h"
+
+namespace confcenter {
+
+using storage::Change;
+using storage::ChangeSet;
+using storage::EntryRecord;
+using storage::TenantRecord;
+
+namespace {
+
+bool IsEntryChange(const Change& c) {
+  return c.type() == Change::ENTRY_PUT || c.type() == Change::ENTRY_DELETE;
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Which services a stream (or a tenant's streams together) follows.
+struct Interest {
+  bool all = false;
+  absl::flat_hash_set<std::string> services;
+  bool Has(const std::string& service) const { return all || services.contains(service); }
+};
+
+std::shared_ptr<const std::string> Serialize(const v1::SubscribeResponse& response) {
+  return std::make_shared<const std::string>(response.SerializeAsString());
+}
+
+using KeySet = absl::btree_set<std::pair<std::string, std::string>>;  // (service, key)
+
+}  // namespace
+
+// One subscriber stream.
+struct WatchHub::Stream {
+  uint64_t id = 0;
+  WatchSink* sink = nullptr;
+  std::string tenant;
+  std::vector<std::string> services;  // sorted, unique; empty = all
+  std::optional<int64_t> start_revision;
+  bool live = false;
+  bool ended = false;
+  int64_t last_revision = 0;  // the last revision the stream was sent
+  TenantWatch* watch = nullptr;
+};
+
+// The streams of one tenant with the same service filter: they get the same bytes.
+struct WatchHub::Topic {
+  std::vector<Stream*> streams;
+};
+
+// Everything subscribed to one tenant.
+struct WatchHub::TenantWatch {
+  std::string tenant;
+  // The parent the tenant had when it was last deregistered: while the tenant does not
+  // exist, its streams follow this tenant's view.
+  std::string fallback_parent;
+  std::vector<std::string> chain;  // as of the last published revision
+  std::map<std::vector<std::string>, Topic> topics;  // by service filter (empty = all)
+
+  Interest interest() const {
+    Interest in;
+    for (const auto& [services, topic] : topics) {
+      if (services.empty()) in.all = true;
+      in.services.insert(services.begin(), services.end());
+    }
+    return in;
+  }
+};
+
+// The state at any revision t since the first of `later` (or now), computed from the current
+// state and the change sets that led to it: an entry at time t is the `previous` of its first
+// change after t, or the current entry if it has not changed since.
+class WatchHub::ViewAt {
+ public:
+  struct Effective {
+    const EntryRecord* entry = nullptr;  // nullptr: absent from the view
+    const std::string* source = nullptr;
+  };
+
+  ViewAt(const ConfigState& state, const std::vector<ChangeSet>& later) : state_(state) {
+    for (const ChangeSet& set : later) {
+      for (const Change& c : set.changes()) {
+        if (IsEntryChange(c)) {
+          entries_[storage::EncodeEntryKey({c.tenant(), c.service(), c.key()})].push_back(
+              {set.revision(), &c});
+          touched_keys_[c.tenant()].insert({c.service(), c.key()});
+        } else {
+          tenants_[c.tenant()].push_back({set.revision(), &c});
+        }
+      }
+    }
+  }
+
+  const EntryRecord* Entry(const std::string& tenant, const std::string& service,
+                           const std::string& key, int64_t t) const {
+    auto it = entries_.find(storage::EncodeEntryKey({tenant, service, key}));
+    if (it != entries_.end()) {
+      for (const auto& [revision, change] : it->second) {
+        if (revision > t) return change->had_previous() ? &change->previous_entry() : nullptr;
+      }
+    }
+    return state_.FindEntry(tenant, service, key);
+  }
+
+  const TenantRecord* Tenant(const std::string& name, int64_t t) const {
+    auto it = tenants_.find(name);
+    if (it != tenants_.end()) {
+      for (const auto& [revision, change] : it->second) {
+        if (revision > t) return change->had_previous() ? &change->previous_tenant() : nullptr;
+      }
+    }
+    const TenantState* current = state_.FindTenant(name);
+    return current ? &current->record : nullptr;
+  }
+
+  // The chain a stream of `tenant` follows at t: the tenant's own chain while it exists,
+  // otherwise that of the parent it had when deregistered (`fallback` if that was before the
+  // changes this view knows).
+  std::vector<std::string> Chain(const std::string& tenant, const std::string& fallback,
+                                 int64_t t) const {
+    std::string next = tenant;
+    if (Tenant(tenant, t) == nullptr) {
+      next = fallback;
+      if (auto it = tenants_.find(tenant); it != tenants_.end()) {
+        for (const auto& [revision, change] : it->second) {
+          if (revision <= t && change->type() == Change::TENANT_DELETE) {
+            next = change->previous_tenant().parent();
+          }
+        }
+      }
+    }
+    std::vector<std::string> chain;
+    while (!next.empty() && chain.size() <= state_.tenants().size() + tenants_.size()) {
+      const TenantRecord* record = Tenant(next, t);
+      if (record == nullptr) break;
+      chain.push_back(next);
+      next = record->parent();
+    }
+    return chain;
+  }
+
+  // Adds every (service, key) of `interest` that a tenant of `chain` had an entry for at t.
+  void CollectKeys(const std::vector<std::string>& chain, int64_t t, const Interest& interest,
+                   KeySet* out) const {
+    for (const std::string& tenant : chain) {
+      if (const TenantState* state = state_.FindTenant(tenant)) {
+        for (const auto& [service, keys] : state->services) {
+          if (!interest.Has(service)) continue;
+          for (const auto& [key, entry] : keys) {
+            if (Entry(tenant, service, key, t) != nullptr) out->insert({service, key});
+          }
+        }
+      }
+      if (auto it = touched_keys_.find(tenant); it != touched_keys_.end()) {
+        for (const auto& sk : it->second) {
+          if (interest.Has(sk.first) && Entry(tenant, sk.first, sk.second, t) != nullptr) {
+            out->insert(sk);
+          }
+        }
+      }
+    }
+  }
+
+  Effective Resolve(const std::vector<std::string>& chain, const std::string& service,
+                    const std::string& key, int64_t t) const {
+    for (const std::string& tenant : chain) {
+      const EntryRecord* entry = Entry(tenant, service, key, t);
+      if (entry == nullptr) continue;
+      if (entry->mask()) return {};
+      return {entry, &tenant};
+    }
+    return {};
+  }
+
+  // The changes of `set` to the view of a stream of `tenant` that follows `interest`,
+  // ordered by (service, key).
+  std::vector<v1::WatchEvent> Events(const ChangeSet& set, const std::string& tenant,
+                                     const std::string& fallback,
+                                     const Interest& interest) const {
+    const int64_t r = set.revision();
+    const std::vector<std::string> before_chain = Chain(tenant, fallback, r - 1);
+    const std::vector<std::string> after_chain = Chain(tenant, fallback, r);
+    KeySet keys;
+    if (before_chain != after_chain) {  // the tenant moved, appeared or went away
+      CollectKeys(before_chain, r - 1, interest, &keys);
+      CollectKeys(after_chain, r, interest, &keys);
+    } else {
+      for (const Change& c : set.changes()) {
+        if (IsEntryChange(c) && interest.Has(c.service()) && Contains(after_chain, c.tenant())) {
+          keys.insert({c.service(), c.key()});
+        }
+      }
+    }
+    std::vector<v1::WatchEvent> events;
+    for (const auto& [service, key] : keys) {
+      Effective before = Resolve(before_chain, service, key, r - 1);
+      Effective after = Resolve(after_chain, service, key, r);
+      if (before.entry == nullptr && after.entry == nullptr) continue;
+      if (before.entry != nullptr && after.entry != nullptr && *before.source == *after.source &&
+          before.entry->mod_revision() == after.entry->mod_revision()) {
+        continue;  // the winning entry is the same one
+      }
+      v1::WatchEvent& event = events.emplace_back();
+      event.set_service(service);
+      event.set_key(key);
+      if (after.entry == nullptr) {
+        event.set_type(v1::WatchEvent::TYPE_DELETE);
+      } else {
+        event.set_type(v1::WatchEvent::TYPE_PUT);
+        event.set_value(after.entry->value());
+        event.set_content_type(static_cast<v1::ContentType>(after.entry->content_type()));
+        event.set_source_tenant(*after.source);
+        event.set_entry_revision(after.entry->mod_revision());
+      }
+    }
+    return events;
+  }
+
+ private:
+  const ConfigState& state_;
+  absl::flat_hash_map<std::string, std::vector<std::pair<int64_t, const Change*>>> entries_;
+  absl::flat_hash_map<std::string, std::vector<std::pair<int64_t, const Change*>>> tenants_;
+  absl::flat_hash_map<std::string, KeySet> touched_keys_;
+};
+
+namespace {
+
+Interest InterestOf(const std::vector<std::string>& services) {
+  Interest in;
+  in.all = services.empty();
+  in.services.insert(services.begin(), services.end());
+  return in;
+}
+
+}  // namespace
+
+WatchHub::WatchHub(storage::Store* store, WithState with_state, const WatchOptions& options,
+                   Clock* clock)
+    : store_(store), with_state_(std::move(with_state)), options_(options), clock_(clock) {
+  catch_up_thread_ = std::thread([this] { CatchUpLoop(); });
+  if (options_.progress_interval > absl::ZeroDuration()) {
+    ticker_thread_ = std::thread([this] { TickerLoop(); });
+  }
+}
+
+WatchHub::~WatchHub() {
+  Shutdown();
+  if (catch_up_thread_.joinable()) catch_up_thread_.join();
+  if (ticker_thread_.joinable()) ticker_thread_.join();
+}
+
+void WatchHub::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  stopping_ = true;
+  for (auto& [id, stream] : streams_) {
+    if (!stream->ended) {
+      EndStream(stream.get(),
+                absl::UnavailableError(absl::StrCat(
+                    "the server is shutting down; resubscribe with start_revision = the last "
+                    "revision received (",
+                    stream->last_revision, " was sent)")));
+    }
+  }
+}
+
+size_t WatchHub::stream_count() const {
+  absl::MutexLock lock(&mu_);
+  return streams_.size();
+}
+
+absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, WatchSink* sink) {
+  if (absl::Status s = ValidateTenantName("tenant", command.tenant); !s.ok()) return s;
+  for (size_t i = 0; i < command.services.size(); ++i) {
+    if (absl::Status s = ValidateServiceName(absl::StrCat("services[", i, "]"),
+                                             command.services[i]);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (command.start_revision && *command.start_revision < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("start_revision: ", *command.start_revision, " is negative"));
+  }
+  auto stream = std::make_unique<Stream>();
+  stream->sink = sink;
+  stream->tenant = command.tenant;
+  stream->services = command.services;
+  std::sort(stream->services.begin(), stream->services.end());
+  stream->services.erase(std::unique(stream->services.begin(), stream->services.end()),
+                         stream->services.end());
+  stream->start_revision = command.start_revision;
+
+  absl::StatusOr<uint64_t> result;
+  with_state_([&](const ConfigState& state) {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      result = absl::UnavailableError("the server is shutting down");
+      return;
+    }
+    if (state.FindTenant(command.tenant) == nullptr) {
+      result = absl::NotFoundError(
+          absl::StrCat("tenant: tenant ", QuoteForError(command.tenant), " not found"));
+      return;
+    }
+    Stream* s = stream.get();
+    s->id = next_id_++;
+    streams_[s->id] = std::move(stream);
+    result = s->id;
+    if (!s->start_revision) {
+      if (SendSnapshot(s, state, /*resync=*/false)) RegisterLive(s, state);
+    } else if (*s->start_revision >= state.revision()) {
+      s->last_revision = *s->start_revision;
+      RegisterLive(s, state);
+    } else {
+      pending_resumes_.push_back(s->id);  // the catch-up worker waits for this through mu_
+    }
+  });
+  return result;
+}
+
+void WatchHub::Unsubscribe(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  Detach(it->second.get());  // the client went away: nothing more to send
+  pending_resumes_.erase(std::remove(pending_resumes_.begin(), pending_resumes_.end(), id),
+                         pending_resumes_.end());
+  streams_.erase(it);
+}
+
+void WatchHub::EndStream(Stream* stream, const absl::Status& status) {
+  if (stream->ended) return;
+  stream->ended = true;
+  stream->sink->End(status);
+  Detach(stream);
+}
+
+void WatchHub::Detach(Stream* stream) {
+  stream->ended = true;
+  stream->live = false;
+  TenantWatch* watch = stream->watch;
+  if (watch == nullptr) return;
+  stream->watch = nullptr;
+  auto topic = watch->topics.find(stream->services);
+  if (topic != watch->topics.end()) {
+    auto& v = topic->second.streams;
+    v.erase(std::remove(v.begin(), v.end(), stream), v.end());
+    if (v.empty()) watch->topics.erase(topic);
+  }
+  if (watch->topics.empty()) {
+    for (const std::string& member : watch->chain) {
+      auto m = by_chain_member_.find(member);
+      if (m == by_chain_member_.end()) continue;
+      m->second.erase(watch);
+      if (m->second.empty()) by_chain_member_.erase(m);
+    }
+    watches_.erase(watch->tenant);
+  }
+}
+
+bool WatchHub::SendTo(Stream* stream, const std::shared_ptr<const std::string>& message) {
+  if (stream->ended) return false;
+  if (stream->sink->Send(message)) return true;
+  EndStream(stream, absl::ResourceExhaustedError(absl::StrCat(
+                        "the subscriber fell behind: ", options_.max_queued_messages,
+                        " messages are queued (--watch_queue_messages); resubscribe with "
+                        "start_revision = the last revision received")));
+  return false;
+}
+
+bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resync) {
+  ViewAt view(state, {});
+  const TenantWatch* watch = nullptr;
+  if (auto it = watches_.find(stream->tenant); it != watches_.end()) watch = it->second.get();
+  std::vector<std::string> chain =
+      view.Chain(stream->tenant, watch ? watch->fallback_parent : "", state.revision());
+  std::vector<ResolvedEntry> entries =
+      state.Resolve(chain, stream->services.empty() ? state.ServicesOf(chain) : stream->services);
+  size_t next = 0;
+  do {
+    v1::SubscribeResponse message;
+    message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT);
+    message.set_revision(state.revision());
+    message.set_resync(resync);
+    const size_t end = std::min(entries.size(), next + options_.snapshot_chunk_entries);
+    for (; next < end; ++next) {
+      ResolvedEntry& e = entries[next];
+      v1::ResolvedEntry* out = message.add_entries();
+      out->set_service(std::move(e.service));
+      out->set_key(std::move(e.key));
+      out->set_value(std::move(e.value));
+      out->set_content_type(static_cast<v1::ContentType>(e.content_type));
+      out->set_source_tenant(std::move(e.source_tenant));
+      out->set_revision(e.revision);
+    }
+    message.set_snapshot_last(next == entries.size());
+    if (!SendTo(stream, Serialize(message))) return false;
+  } while (next < entries.size());
+  stream->last_revision = state.revision();
+  return true;
+}
+
+void WatchHub::RegisterLive(Stream* stream, const ConfigState& state) {
+  auto [it, created] = watches_.try_emplace(stream->tenant);
+  if (created) {
+    it->second = std::make_unique<TenantWatch>();
+    it->second->tenant = stream->tenant;
+    it->second->chain = *state.Chain("tenant", stream->tenant);  // exists: checked by callers
+    for (const std::string& member : it->second->chain) {
+      by_chain_member_[member].insert(it->second.get());
+    }
+  }
+  stream->watch = it->second.get();
+  stream->watch->topics[stream->services].streams.push_back(stream);
+  stream->live = true;
+  stream->last_revision = std::max(stream->last_revision, state.revision());
+}
+
+void WatchHub::ReindexChains(const ConfigState& state) {
+  by_chain_member_.clear();
+  ViewAt view(state, {});
+  for (auto& [tenant, watch] : watches_) {
+    watch->chain = view.Chain(tenant, watch->fallback_parent, state.revision());
+    for (const std::string& member : watch->chain) by_chain_member_[member].insert(watch.get());
+  }
+}
+
+void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigState& state) {
+  if (change_sets.empty()) return;
+  absl::MutexLock lock(&mu_);
+  const int64_t last = change_sets.back().revision();
+  if (watches_.empty()) {
+    published_revision_ = last;
+    return;
+  }
+  ViewAt view(state, change_sets);
+  bool tenants_changed = false;
+  for (const ChangeSet& set : change_sets) {
+    const int64_t r = set.revision();
+    absl::flat_hash_set<TenantWatch*> candidates;
+    for (const Change& c : set.changes()) {
+      if (auto m = by_chain_member_.find(c.tenant()); m != by_chain_member_.end()) {
+        candidates.insert(m->second.begin(), m->second.end());
+      }
+      if (!IsEntryChange(c)) {
+        tenants_changed = true;
+        if (auto w = watches_.find(c.tenant()); w != watches_.end()) {
+          candidates.insert(w->second.get());
+        }
+      }
+    }
+    for (TenantWatch* watch : candidates) {
+      std::vector<v1::WatchEvent> events =
+          view.Events(set, watch->tenant, watch->fallback_parent, watch->interest());
+      if (events.empty()) continue;
+      // One message per service filter, shared by every stream with that filter.
+      std::vector<Stream*> targets;
+      for (auto& [services, topic] : watch->topics) {
+        v1::SubscribeResponse message;
+        message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_EVENTS);
+        message.set_revision(r);
+        for (const v1::WatchEvent& e : events) {
+          if (services.empty() ||
+              std::binary_search(services.begin(), services.end(), e.service())) {
+            *message.add_events() = e;
+          }
+        }
+        if (message.events_size() == 0) continue;
+        std::shared_ptr<const std::string> bytes = Serialize(message);
+        targets = topic.streams;  // SendTo may end a stream and edit topic.streams
+        for (Stream* stream : targets) {
+          if (stream->last_revision >= r) continue;  // its snapshot or replay covered r
+          if (SendTo(stream, bytes)) stream->last_revision = r;
+        }
+      }
+    }
+    // A deregistered tenant's streams follow the parent it had.
+    for (const Change& c : set.changes()) {
+      if (c.type() != Change::TENANT_DELETE) continue;
+      const std::string& parent = c.previous_tenant().parent();
+      for (auto& [tenant, watch] : watches_) {
+        if (tenant == c.tenant() || (watch->fallback_parent == c.tenant() &&
+                                     state.FindTenant(tenant) == nullptr)) {
+          watch->fallback_parent = parent;
+        }
+      }
+    }
+  }
+  published_revision_ = last;
+  if (tenants_changed) ReindexChains(state);
+}
+
+void WatchHub::SendProgress() {
+  absl::MutexLock lock(&mu_);
+  v1::SubscribeResponse message;
+  message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS);
+  message.set_revision(published_revision_);
+  std::shared_ptr<const std::string> bytes = Serialize(message);
+  std::vector<Stream*> live;
+  for (auto& [id, stream] : streams_) {
+    if (stream->live && !stream->ended && stream->last_revision <= published_revision_) {
+      live.push_back(stream.get());
+    }
+  }
+  for (Stream* stream : live) {
+    if (SendTo(stream, bytes)) stream->last_revision = published_revision_;
+  }
+}
+
+absl::Status WatchHub::CompactLog() {
+  const int64_t head = store_->CurrentRevision();
+  const int64_t keep_from = head - options_.log_retention_revisions;
+  if (keep_from <= 1) return absl::OkStatus();
+  absl::StatusOr<int64_t> oldest = store_->OldestChange();
+  if (!oldest.ok()) return oldest.status();
+  if (*oldest == 0 || *oldest >= keep_from) return absl::OkStatus();
+  const int64_t age_cutoff = absl::ToUnixMicros(clock_->Now() - options_.log_retention_age);
+  int64_t compact_before = *oldest;
+  constexpr int kMaxScan = 100'000;  // per call; the next tick goes on
+  int scanned = 0;
+  absl::Status read = store_->ReadChanges(*oldest - 1, [&](const ChangeSet& set) {
+    if (set.revision() >= keep_from || set.commit_time_micros() > age_cutoff) return false;
+    compact_before = set.revision() + 1;
+    return ++scanned < kMaxScan;
+  });
+  if (!read.ok()) return read;
+  if (compact_before <= *oldest) return absl::OkStatus();
+  spdlog::info("compacting the change log before revision {}", compact_before);
+  return store_->CompactChangesBefore(compact_before);
+}
+
+void WatchHub::TickerLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.progress_interval);
+    if (stopping_) break;
+    mu_.Unlock();
+    SendProgress();
+    if (absl::Status s = CompactLog(); !s.ok()) {
+      spdlog::warn("change-log compaction failed: {}", s.ToString());
+    }
+    mu_.Lock();
+  }
+}
+
+void WatchHub::CatchUpLoop() {
+  while (true) {
+    std::vector<uint64_t> ids;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](WatchHub* hub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub->mu_) {
+            return hub->stopping_ || !hub->pending_resumes_.empty();
+          },
+          this));
+      if (stopping_) return;
+      ids = pending_resumes_;  // they stay pending (and unsubscribable) until served
+    }
+    CatchUp(std::move(ids));
+  }
+}
+
+void WatchHub::CatchUp(std::vector<uint64_t> ids) {
+  // 1. Without locks: read the change log once, from the oldest resume point.
+  int64_t from = INT64_MAX;
+  {
+    absl::MutexLock lock(&mu_);
+    for (uint64_t id : ids) {
+      if (auto it = streams_.find(id); it != streams_.end()) {
+        from = std::min(from, *it->second->start_revision);
+      }
+    }
+  }
+  if (from == INT64_MAX) from = store_->CurrentRevision();
+  std::vector<ChangeSet> log;
+  auto append = [&log](const ChangeSet& set) {
+    log.push_back(set);
+    return true;
+  };
+  absl::Status read = store_->ReadChanges(from, append);
+  if (absl::IsOutOfRange(read)) {  // compacted: replay what is kept, resync the older ones
+    log.clear();
+    absl::StatusOr<int64_t> oldest = store_->OldestChange();
+    from = oldest.ok() && *oldest > 0 ? *oldest - 1 : store_->CurrentRevision();
+    read = store_->ReadChanges(from, append);
+  }
+  if (!read.ok()) {
+    spdlog::error("watch replay cannot read the change log: {}", read.ToString());
+    log.clear();
+    from = INT64_MAX;  // everyone gets a resync snapshot
+  }
+
+  // 2. Under the state lock and the hub lock: top the log up to the state's revision, then
+  // replay and go live, so nothing falls between the replay and the live events.
+  with_state_([&](const ConfigState& state) {
+    const int64_t head = state.revision();
+    if (from != INT64_MAX) {
+      const int64_t have = log.empty() ? from : log.back().revision();
+      if (have < head) {
+        absl::Status more = store_->ReadChanges(have, [&](const ChangeSet& set) {
+          if (set.revision() > head) return false;
+          log.push_back(set);
+          return true;
+        });
+        if (!more.ok()) {
+          log.clear();
+          from = INT64_MAX;
+        }
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    ViewAt view(state, log);
+    for (uint64_t id : ids) {
+      auto it = streams_.find(id);
+      pending_resumes_.erase(std::remove(pending_resumes_.begin(), pending_resumes_.end(), id),
+                             pending_resumes_.end());
+      if (it == streams_.end() || it->second->ended) continue;
+      Stream* stream = it->second.get();
+      const int64_t start = *stream->start_revision;
+      if (state.FindTenant(stream->tenant) == nullptr) {
+        EndStream(stream, absl::NotFoundError(absl::StrCat(
+                              "tenant: tenant ", QuoteForError(stream->tenant), " not found")));
+        continue;
+      }
+      std::vector<std::shared_ptr<const std::string>> replay;
+      bool resync = start < from;
+      const Interest interest = InterestOf(stream->services);
+      for (const ChangeSet& set : log) {
+        if (resync) break;
+        if (set.revision() <= start) continue;
+        std::vector<v1::WatchEvent> events = view.Events(set, stream->tenant, "", interest);
+        if (events.empty()) continue;
+        if (replay.size() == options_.max_queued_messages) {
+          resync = true;  // too long to replay within the queue bound
+          break;
+        }
+        v1::SubscribeResponse message;
+        message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_EVENTS);
+        message.set_revision(set.revision());
+        for (v1::WatchEvent& e : events) *message.add_events() = std::move(e);
+        replay.push_back(Serialize(message));
+      }
+      if (resync) {
+        if (!SendSnapshot(stream, state, /*resync=*/true)) continue;
+      } else {
+        bool sent = true;
+        for (const auto& bytes : replay) {
+          if (!(sent = SendTo(stream, bytes))) break;
+        }
+        if (!sent) continue;
+        stream->last_revision = head;
+      }
+      RegisterLive(stream, state);
+    }
+  });
+}
+
+}  // namespace confcenter

@@ -1,0 +1,162 @@
+#include "server/watch_service.h"
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "server/grpc_services.h"
+
+namespace confcenter {
+namespace {
+
+// Wraps shared serialized bytes in a slice without copying them.
+grpc::ByteBuffer ToByteBuffer(const std::shared_ptr<const std::string>& bytes) {
+  auto* owner = new std::shared_ptr<const std::string>(bytes);
+  grpc::Slice slice(const_cast<char*>(bytes->data()), bytes->size(),
+                    [](void* p) { delete static_cast<std::shared_ptr<const std::string>*>(p); },
+                    owner);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// One Subscribe stream. Lives until OnDone. At most one write in flight; the hub's Send and
+// End only touch the queue under mu_ and never wait.
+class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
+                               public WatchSink {
+ public:
+  SubscribeReactor(WatchHub* hub, size_t max_queued) : hub_(hub), max_queued_(max_queued) {}
+
+  void Start(const grpc::ByteBuffer* request) {
+    v1::SubscribeRequest req;
+    std::vector<grpc::Slice> slices;
+    std::string data;
+    if (request->Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices) {
+        data.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      }
+    }
+    if (!req.ParseFromString(data)) {
+      absl::MutexLock lock(&mu_);
+      starting_ = false;
+      FinishLocked(ToGrpcStatus(
+          absl::InvalidArgumentError("request: not a confcenter.v1.SubscribeRequest")));
+      return;
+    }
+    SubscribeCommand command{req.tenant(),
+                             std::vector<std::string>(req.services().begin(),
+                                                      req.services().end()),
+                             std::nullopt};
+    if (req.has_start_revision()) command.start_revision = req.start_revision();
+    absl::StatusOr<uint64_t> id = hub_->Subscribe(command, this);
+    absl::MutexLock lock(&mu_);
+    if (id.ok()) {
+      id_ = *id;
+      registered_ = true;
+    } else {
+      EndLocked(id.status());
+    }
+    // Finishing was held back until the id is known, so OnDone always unsubscribes.
+    starting_ = false;
+    if (deferred_finish_) FinishLocked(*deferred_finish_);
+  }
+
+  bool Send(std::shared_ptr<const std::string> message) override {
+    absl::MutexLock lock(&mu_);
+    if (finishing_) return true;  // being torn down: drop quietly
+    if (queue_.size() >= max_queued_) return false;
+    queue_.push_back(std::move(message));
+    if (!writing_) WriteNextLocked();
+    return true;
+  }
+
+  void End(const absl::Status& status) override {
+    absl::MutexLock lock(&mu_);
+    EndLocked(status);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {  // the stream is broken (client gone); OnCancel follows
+      queue_.clear();
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    if (end_status_) {
+      FinishLocked(*end_status_);
+    } else {
+      WriteNextLocked();
+    }
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    queue_.clear();
+    if (!writing_) FinishLocked(grpc::Status::CANCELLED);
+    else end_status_ = grpc::Status::CANCELLED;
+  }
+
+  void OnDone() override {
+    bool registered;
+    uint64_t id;
+    {
+      absl::MutexLock lock(&mu_);
+      registered = registered_;
+      id = id_;
+    }
+    if (registered) hub_->Unsubscribe(id);
+    delete this;
+  }
+
+ private:
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (queue_.empty() || finishing_) return;
+    in_flight_ = ToByteBuffer(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    StartWrite(&in_flight_);
+  }
+
+  void EndLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    queue_.clear();
+    if (writing_) {
+      end_status_ = ToGrpcStatus(status);
+    } else {
+      FinishLocked(ToGrpcStatus(status));
+    }
+  }
+
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (starting_) {
+      deferred_finish_ = status;
+      return;
+    }
+    if (finishing_) return;
+    finishing_ = true;
+    Finish(status);
+  }
+
+  WatchHub* const hub_;
+  const size_t max_queued_;
+  absl::Mutex mu_;
+  std::deque<std::shared_ptr<const std::string>> queue_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer in_flight_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool starting_ ABSL_GUARDED_BY(mu_) = true;  // inside Start: Finish waits
+  std::optional<grpc::Status> deferred_finish_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> end_status_ ABSL_GUARDED_BY(mu_);
+  bool registered_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t id_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchServiceImpl::Subscribe(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) {
+  auto* reactor = new SubscribeReactor(hub_, max_queued_messages_);
+  reactor->Start(request);
+  return reactor;
+}
+
+}  // namespace confcenter

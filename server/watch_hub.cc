@@ -63,9 +63,6 @@ struct WatchHub::Topic {
 // Everything subscribed to one tenant.
 struct WatchHub::TenantWatch {
   std::string tenant;
-  // The parent the tenant had when it was last deregistered: while the tenant does not
-  // exist, its streams follow this tenant's view.
-  std::string fallback_parent;
   std::vector<std::string> chain;  // as of the last published revision
   std::map<std::vector<std::string>, Topic> topics;  // by service filter (empty = all)
 
@@ -89,7 +86,10 @@ class WatchHub::ViewAt {
     const std::string* source = nullptr;
   };
 
-  ViewAt(const ConfigState& state, const std::vector<ChangeSet>& later) : state_(state) {
+  // `deleted_parents`: for tenants deregistered before `later`, the parent each had.
+  ViewAt(const ConfigState& state, const std::vector<ChangeSet>& later,
+         const absl::flat_hash_map<std::string, std::string>& deleted_parents)
+      : state_(state), deleted_parents_(deleted_parents) {
     for (const ChangeSet& set : later) {
       for (const Change& c : set.changes()) {
         if (IsEntryChange(c)) {
@@ -125,30 +125,39 @@ class WatchHub::ViewAt {
     return current ? &current->record : nullptr;
   }
 
-  // The chain a stream of `tenant` follows at t: the tenant's own chain while it exists,
-  // otherwise that of the parent it had when deregistered (`fallback` if that was before the
-  // changes this view knows).
-  std::vector<std::string> Chain(const std::string& tenant, const std::string& fallback,
-                                 int64_t t) const {
+  // The chain a stream of `tenant` follows at t: the tenant's own chain while it exists;
+  // a tenant that does not exist (deregistered) is replaced by the parent it had, so its
+  // streams follow that parent's view.
+  std::vector<std::string> Chain(const std::string& tenant, int64_t t) const {
+    std::vector<std::string> chain;
     std::string next = tenant;
-    if (Tenant(tenant, t) == nullptr) {
-      next = fallback;
-      if (auto it = tenants_.find(tenant); it != tenants_.end()) {
-        for (const auto& [revision, change] : it->second) {
-          if (revision <= t && change->type() == Change::TENANT_DELETE) {
-            next = change->previous_tenant().parent();
-          }
+    for (size_t steps = 0; !next.empty() && steps <= 2 * (state_.tenants().size() + tenants_.size()) + 2;
+         ++steps) {
+      if (const TenantRecord* record = Tenant(next, t)) {
+        chain.push_back(next);
+        next = record->parent();
+      } else {
+        next = DeletedParent(next, t);
+      }
+    }
+    return chain;
+  }
+
+  // The parent `tenant` had when it was last deregistered at or before t ("" if unknown).
+  std::string DeletedParent(const std::string& tenant, int64_t t) const {
+    std::string parent;
+    bool found = false;
+    if (auto it = tenants_.find(tenant); it != tenants_.end()) {
+      for (const auto& [revision, change] : it->second) {
+        if (revision <= t && change->type() == Change::TENANT_DELETE) {
+          parent = change->previous_tenant().parent();
+          found = true;
         }
       }
     }
-    std::vector<std::string> chain;
-    while (!next.empty() && chain.size() <= state_.tenants().size() + tenants_.size()) {
-      const TenantRecord* record = Tenant(next, t);
-      if (record == nullptr) break;
-      chain.push_back(next);
-      next = record->parent();
-    }
-    return chain;
+    if (found) return parent;
+    auto it = deleted_parents_.find(tenant);
+    return it == deleted_parents_.end() ? "" : it->second;
   }
 
   // Adds every (service, key) of `interest` that a tenant of `chain` had an entry for at t.
@@ -187,11 +196,10 @@ class WatchHub::ViewAt {
   // The changes of `set` to the view of a stream of `tenant` that follows `interest`,
   // ordered by (service, key).
   std::vector<v1::WatchEvent> Events(const ChangeSet& set, const std::string& tenant,
-                                     const std::string& fallback,
                                      const Interest& interest) const {
     const int64_t r = set.revision();
-    const std::vector<std::string> before_chain = Chain(tenant, fallback, r - 1);
-    const std::vector<std::string> after_chain = Chain(tenant, fallback, r);
+    const std::vector<std::string> before_chain = Chain(tenant, r - 1);
+    const std::vector<std::string> after_chain = Chain(tenant, r);
     KeySet keys;
     if (before_chain != after_chain) {  // the tenant moved, appeared or went away
       CollectKeys(before_chain, r - 1, interest, &keys);
@@ -230,6 +238,7 @@ class WatchHub::ViewAt {
 
  private:
   const ConfigState& state_;
+  const absl::flat_hash_map<std::string, std::string>& deleted_parents_;
   absl::flat_hash_map<std::string, std::vector<std::pair<int64_t, const Change*>>> entries_;
   absl::flat_hash_map<std::string, std::vector<std::pair<int64_t, const Change*>>> tenants_;
   absl::flat_hash_map<std::string, KeySet> touched_keys_;
@@ -382,11 +391,8 @@ bool WatchHub::SendTo(Stream* stream, const std::shared_ptr<const std::string>& 
 }
 
 bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resync) {
-  ViewAt view(state, {});
-  const TenantWatch* watch = nullptr;
-  if (auto it = watches_.find(stream->tenant); it != watches_.end()) watch = it->second.get();
-  std::vector<std::string> chain =
-      view.Chain(stream->tenant, watch ? watch->fallback_parent : "", state.revision());
+  ViewAt view(state, {}, deleted_parents_);
+  std::vector<std::string> chain = view.Chain(stream->tenant, state.revision());
   std::vector<ResolvedEntry> entries =
       state.Resolve(chain, stream->services.empty() ? state.ServicesOf(chain) : stream->services);
   size_t next = 0;
@@ -418,7 +424,8 @@ void WatchHub::RegisterLive(Stream* stream, const ConfigState& state) {
   if (created) {
     it->second = std::make_unique<TenantWatch>();
     it->second->tenant = stream->tenant;
-    it->second->chain = *state.Chain("tenant", stream->tenant);  // exists: checked by callers
+    it->second->chain =
+        ViewAt(state, {}, deleted_parents_).Chain(stream->tenant, state.revision());
     for (const std::string& member : it->second->chain) {
       by_chain_member_[member].insert(it->second.get());
     }
@@ -431,9 +438,9 @@ void WatchHub::RegisterLive(Stream* stream, const ConfigState& state) {
 
 void WatchHub::ReindexChains(const ConfigState& state) {
   by_chain_member_.clear();
-  ViewAt view(state, {});
+  ViewAt view(state, {}, deleted_parents_);
   for (auto& [tenant, watch] : watches_) {
-    watch->chain = view.Chain(tenant, watch->fallback_parent, state.revision());
+    watch->chain = view.Chain(tenant, state.revision());
     for (const std::string& member : watch->chain) by_chain_member_[member].insert(watch.get());
   }
 }
@@ -442,11 +449,18 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
   if (change_sets.empty()) return;
   absl::MutexLock lock(&mu_);
   const int64_t last = change_sets.back().revision();
+  for (const ChangeSet& set : change_sets) {
+    for (const Change& c : set.changes()) {
+      if (c.type() == Change::TENANT_DELETE) {
+        deleted_parents_[c.tenant()] = c.previous_tenant().parent();
+      }
+    }
+  }
   if (watches_.empty()) {
     published_revision_ = last;
     return;
   }
-  ViewAt view(state, change_sets);
+  ViewAt view(state, change_sets, deleted_parents_);
   bool tenants_changed = false;
   for (const ChangeSet& set : change_sets) {
     const int64_t r = set.revision();
@@ -464,7 +478,7 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
     }
     for (TenantWatch* watch : candidates) {
       std::vector<v1::WatchEvent> events =
-          view.Events(set, watch->tenant, watch->fallback_parent, watch->interest());
+          view.Events(set, watch->tenant, watch->interest());
       if (events.empty()) continue;
       // One message per service filter, shared by every stream with that filter.
       std::vector<Stream*> targets;
@@ -484,17 +498,6 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
         for (Stream* stream : targets) {
           if (stream->last_revision >= r) continue;  // its snapshot or replay covered r
           if (SendTo(stream, bytes)) stream->last_revision = r;
-        }
-      }
-    }
-    // A deregistered tenant's streams follow the parent it had.
-    for (const Change& c : set.changes()) {
-      if (c.type() != Change::TENANT_DELETE) continue;
-      const std::string& parent = c.previous_tenant().parent();
-      for (auto& [tenant, watch] : watches_) {
-        if (tenant == c.tenant() || (watch->fallback_parent == c.tenant() &&
-                                     state.FindTenant(tenant) == nullptr)) {
-          watch->fallback_parent = parent;
         }
       }
     }
@@ -622,7 +625,7 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
       }
     }
     absl::MutexLock lock(&mu_);
-    ViewAt view(state, log);
+    ViewAt view(state, log, deleted_parents_);
     for (uint64_t id : ids) {
       auto it = streams_.find(id);
       pending_resumes_.erase(std::remove(pending_resumes_.begin(), pending_resumes_.end(), id),
@@ -630,18 +633,13 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
       if (it == streams_.end() || it->second->ended) continue;
       Stream* stream = it->second.get();
       const int64_t start = *stream->start_revision;
-      if (state.FindTenant(stream->tenant) == nullptr) {
-        EndStream(stream, absl::NotFoundError(absl::StrCat(
-                              "tenant: tenant ", QuoteForError(stream->tenant), " not found")));
-        continue;
-      }
       std::vector<std::shared_ptr<const std::string>> replay;
       bool resync = start < from;
       const Interest interest = InterestOf(stream->services);
       for (const ChangeSet& set : log) {
         if (resync) break;
         if (set.revision() <= start) continue;
-        std::vector<v1::WatchEvent> events = view.Events(set, stream->tenant, "", interest);
+        std::vector<v1::WatchEvent> events = view.Events(set, stream->tenant, interest);
         if (events.empty()) continue;
         if (replay.size() == options_.max_queued_messages) {
           resync = true;  // too long to replay within the queue bound

@@ -146,6 +146,9 @@ class WatchHub {
   absl::flat_hash_map<std::string, absl::flat_hash_set<TenantWatch*>> by_chain_member_
       ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> pending_resumes_ ABSL_GUARDED_BY(mu_);
+  // For every tenant ever deregistered (since start-up), the parent it had: streams of a
+  // deregistered tenant follow that parent's view.
+  absl::flat_hash_map<std::string, std::string> deleted_parents_ ABSL_GUARDED_BY(mu_);
 
   std::thread catch_up_thread_;
   std::thread ticker_thread_;

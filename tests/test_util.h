@@ -1,4 +1,5 @@
-// Test helpers: temporary directories and the real confcenterd binary as a child process.
+// Test and benchmark helpers: temporary directories and the real confcenterd binary as a
+// child process.
 #ifndef CONFCENTER_TESTS_TEST_UTIL_H_
 #define CONFCENTER_TESTS_TEST_UTIL_H_
 
@@ -26,8 +27,8 @@ class TempDir {
 // confcenterd started on a free loopback port with its store in `data_dir`.
 class ServerProcess {
  public:
-  // Starts the server and waits until it serves (its --port_file appears). Fails the
-  // current test (ADD_FAILURE) and leaves pid() == 0 if it does not start within 30 s.
+  // Starts the server and waits until it serves (its --port_file appears). If it does not
+  // start within 30 s, says why on stderr and leaves port() == 0.
   explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_flags = {});
   // Stops the server with SIGTERM if it still runs.
   ~ServerProcess();

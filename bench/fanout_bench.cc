@@ -1,0 +1,222 @@
+// Watch fan-out benchmark against the real confcenterd over gRPC on loopback.
+//
+// Workload, per subscriber count N: integration and T branch tenants (default 100) hold one
+// service; half of the branches override key "k". N subscribers are spread evenly over the
+// branches. The writer puts integration's "k" W times at R writes/s; each write concerns the
+// subscribers of the branches that do not override it (half of them). Latency is end to end:
+// from just before the Put is sent until the event arrives on a subscriber's stream.
+// Also: server RSS growth per idle subscriber once every snapshot was delivered.
+//
+//   confcenter_fanout [--subscribers=1000,10000] [--tenants=100] [--writes=200] [--rate=100]
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "confcenter/v1/watch.grpc.pb.h"
+#include "tests/api_client.h"
+#include "tests/test_util.h"
+
+ABSL_FLAG(std::string, subscribers, "1000,10000", "Comma-separated subscriber counts to run.");
+ABSL_FLAG(int, tenants, 100, "Branch tenants the subscribers are spread over.");
+ABSL_FLAG(int, writes, 200, "Integration writes per run.");
+ABSL_FLAG(int, rate, 100, "Writes per second.");
+ABSL_FLAG(int, channels, 20, "gRPC connections the subscribers share.");
+
+namespace confcenter::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// Resident set size of a process, in bytes (VmRSS), or 0.
+int64_t RssBytes(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      int64_t kb = 0;
+      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(6, line.size() - 9)), &kb);
+      return kb * 1024;
+    }
+  }
+  return 0;
+}
+
+struct Shared {
+  std::vector<std::atomic<int64_t>> sent_at;  // write number -> send time (ns)
+  std::atomic<int64_t> snapshots{0};
+  std::atomic<int64_t> events{0};
+  std::atomic<int64_t> last_event_at{0};
+  std::atomic<int64_t> done{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  explicit Shared(int writes) : sent_at(writes + 1) {}
+  void Notify() {
+    std::lock_guard<std::mutex> lock(mu);
+    cv.notify_all();
+  }
+  template <typename Pred>
+  bool WaitFor(Pred pred, std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, timeout, pred);
+  }
+};
+
+// One subscriber stream on the callback API: no thread per stream.
+class Subscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
+ public:
+  Subscriber(v1::WatchService::Stub* stub, const std::string& tenant, Shared* shared)
+      : shared_(shared) {
+    request_.set_tenant(tenant);
+    request_.add_services("svc");
+    stub->async()->Subscribe(&ctx_, &request_, this);
+    StartRead(&message_);
+    StartCall();
+  }
+  void Cancel() { ctx_.TryCancel(); }
+  const std::vector<int64_t>& latencies() const { return latencies_; }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    const int64_t now = NowNanos();
+    if (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT && message_.snapshot_last()) {
+      shared_->snapshots.fetch_add(1);
+      shared_->Notify();
+    } else if (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) {
+      for (const auto& e : message_.events()) {
+        int w = 0;
+        if (e.key() != "k" || !absl::SimpleAtoi(e.value(), &w) || w <= 0 ||
+            w >= static_cast<int>(shared_->sent_at.size())) {
+          continue;
+        }
+        latencies_.push_back(now - shared_->sent_at[w].load());
+        shared_->events.fetch_add(1);
+        shared_->last_event_at.store(now);
+      }
+    }
+    StartRead(&message_);
+  }
+  void OnDone(const grpc::Status&) override {
+    shared_->done.fetch_add(1);
+    shared_->Notify();
+  }
+
+ private:
+  Shared* const shared_;
+  grpc::ClientContext ctx_;
+  v1::SubscribeRequest request_;
+  v1::SubscribeResponse message_;
+  std::vector<int64_t> latencies_;
+};
+
+std::string TenantName(int i) { return absl::StrFormat("b%03d", i); }
+
+int RunOne(int subscribers, int tenants, int writes, int rate, int channels) {
+  testing::TempDir dir;
+  testing::ServerProcess server(dir.path() + "/data", {"--progress_interval=0s"});
+  if (server.port() == 0) return 1;
+  testing::ApiClient api(server.Channel());
+  if (!api.Register("integration", {"svc"}).ok()) return 1;
+  for (int i = 0; i < 50; ++i) (void)api.Put("integration", "svc", "key" + std::to_string(i), "v");
+  (void)api.Put("integration", "svc", "k", "0");
+  for (int t = 0; t < tenants; ++t) {
+    (void)api.Register(TenantName(t), {"svc"});
+    if (t % 2 == 0) (void)api.Put(TenantName(t), "svc", "k", "override");
+  }
+  const int64_t rss_before = RssBytes(server.pid());
+
+  Shared shared(writes);
+  std::vector<std::shared_ptr<grpc::Channel>> chans;
+  std::vector<std::unique_ptr<v1::WatchService::Stub>> stubs;
+  for (int c = 0; c < channels; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt("confcenter.bench.channel", c);  // distinct args: one connection each
+    chans.push_back(grpc::CreateCustomChannel(server.address(),
+                                              grpc::InsecureChannelCredentials(), args));
+    stubs.push_back(v1::WatchService::NewStub(chans.back()));
+  }
+  std::vector<std::unique_ptr<Subscriber>> subs;
+  int affected = 0;
+  for (int i = 0; i < subscribers; ++i) {
+    const int t = i % tenants;
+    affected += t % 2;
+    subs.push_back(std::make_unique<Subscriber>(stubs[i % channels].get(), TenantName(t), &shared));
+  }
+  if (!shared.WaitFor([&] { return shared.snapshots.load() >= subscribers; },
+                      std::chrono::seconds(120))) {
+    std::fprintf(stderr, "only %lld of %d snapshots arrived\n",
+                 static_cast<long long>(shared.snapshots.load()), subscribers);
+    return 1;
+  }
+  const int64_t rss_idle = RssBytes(server.pid());
+
+  const int64_t start = NowNanos();
+  const int64_t interval = 1'000'000'000LL / std::max(1, rate);
+  for (int w = 1; w <= writes; ++w) {
+    std::this_thread::sleep_until(Clock::time_point(std::chrono::nanoseconds(start + (w - 1) * interval)));
+    shared.sent_at[w].store(NowNanos());
+    (void)api.Put("integration", "svc", "k", std::to_string(w));
+  }
+  const int64_t expected = static_cast<int64_t>(writes) * affected;
+  bool complete = shared.WaitFor([&] { return shared.events.load() >= expected; },
+                                 std::chrono::seconds(60));
+  const int64_t rss_peak = RssBytes(server.pid());
+  for (auto& s : subs) s->Cancel();
+  shared.WaitFor([&] { return shared.done.load() >= subscribers; }, std::chrono::seconds(30));
+
+  std::vector<int64_t> all;
+  for (auto& s : subs) all.insert(all.end(), s->latencies().begin(), s->latencies().end());
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] / 1e6;
+  };
+  const double seconds = (shared.last_event_at.load() - start) / 1e9;
+  std::printf("| %6d | %5d | %8lld/%-8lld | %9.0f | %6.2f | %6.2f | %6.2f | %8.1f | %7.1f |%s\n",
+              subscribers, writes, static_cast<long long>(all.size()),
+              static_cast<long long>(expected), all.size() / std::max(seconds, 1e-9), pct(0.5),
+              pct(0.99), all.empty() ? 0.0 : all.back() / 1e6,
+              (rss_idle - rss_before) / 1024.0 / subscribers, rss_peak / 1048576.0,
+              complete ? "" : " INCOMPLETE");
+  std::fflush(stdout);
+  subs.clear();
+  stubs.clear();
+  chans.clear();
+  return complete ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace confcenter::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  std::printf(
+      "| subs   | writes| events got/expected | events/s  | p50 ms | p99 ms | max ms | KiB/idle sub | peak RSS MiB |\n"
+      "|--------|-------|---------------------|-----------|--------|--------|--------|--------------|--------------|\n");
+  int rc = 0;
+  for (absl::string_view n : absl::StrSplit(absl::GetFlag(FLAGS_subscribers), ',')) {
+    int subscribers = 0;
+    if (!absl::SimpleAtoi(n, &subscribers) || subscribers <= 0) continue;
+    rc |= confcenter::bench::RunOne(subscribers, absl::GetFlag(FLAGS_tenants),
+                                    absl::GetFlag(FLAGS_writes), absl::GetFlag(FLAGS_rate),
+                                    absl::GetFlag(FLAGS_channels));
+  }
+  return rc;
+}

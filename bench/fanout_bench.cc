@@ -64,6 +64,7 @@ struct Shared {
   std::vector<std::atomic<int64_t>> sent_at;  // write number -> send time (ns)
   std::atomic<int64_t> snapshots{0};
   std::atomic<int64_t> events{0};
+  std::atomic<int64_t> expected_events{INT64_MAX};  // the writer's target; reaching it notifies
   std::atomic<int64_t> last_event_at{0};
   std::atomic<int64_t> done{0};
   std::mutex mu;
@@ -108,8 +109,8 @@ class Subscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
           continue;
         }
         latencies_.push_back(now - shared_->sent_at[w].load());
-        shared_->events.fetch_add(1);
         shared_->last_event_at.store(now);
+        if (shared_->events.fetch_add(1) + 1 == shared_->expected_events.load()) shared_->Notify();
       }
     }
     StartRead(&message_);
@@ -168,6 +169,7 @@ int RunOne(int subscribers, int tenants, int writes, int rate, int channels) {
   }
   const int64_t rss_idle = RssBytes(server.pid());
 
+  shared.expected_events.store(static_cast<int64_t>(writes) * affected);
   const int64_t start = NowNanos();
   const int64_t interval = 1'000'000'000LL / std::max(1, rate);
   for (int w = 1; w <= writes; ++w) {

@@ -65,14 +65,14 @@ struct WatchHub::TenantWatch {
   std::string tenant;
   std::vector<std::string> chain;  // as of the last published revision
   std::map<std::vector<std::string>, Topic> topics;  // by service filter (empty = all)
+  Interest interest;  // the union of the topics' filters
 
-  Interest interest() const {
-    Interest in;
+  void UpdateInterest() {
+    interest = Interest();
     for (const auto& [services, topic] : topics) {
-      if (services.empty()) in.all = true;
-      in.services.insert(services.begin(), services.end());
+      if (services.empty()) interest.all = true;
+      interest.services.insert(services.begin(), services.end());
     }
-    return in;
   }
 };
 
@@ -367,7 +367,10 @@ void WatchHub::Detach(Stream* stream) {
   if (topic != watch->topics.end()) {
     auto& v = topic->second.streams;
     v.erase(std::remove(v.begin(), v.end(), stream), v.end());
-    if (v.empty()) watch->topics.erase(topic);
+    if (v.empty()) {
+      watch->topics.erase(topic);
+      watch->UpdateInterest();
+    }
   }
   if (watch->topics.empty()) {
     for (const std::string& member : watch->chain) {
@@ -431,7 +434,9 @@ void WatchHub::RegisterLive(Stream* stream, const ConfigState& state) {
     }
   }
   stream->watch = it->second.get();
-  stream->watch->topics[stream->services].streams.push_back(stream);
+  auto [topic, new_topic] = stream->watch->topics.try_emplace(stream->services);
+  topic->second.streams.push_back(stream);
+  if (new_topic) stream->watch->UpdateInterest();
   stream->live = true;
   stream->last_revision = std::max(stream->last_revision, state.revision());
 }
@@ -467,7 +472,9 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
     absl::flat_hash_set<TenantWatch*> candidates;
     for (const Change& c : set.changes()) {
       if (auto m = by_chain_member_.find(c.tenant()); m != by_chain_member_.end()) {
-        candidates.insert(m->second.begin(), m->second.end());
+        for (TenantWatch* watch : m->second) {
+          if (!IsEntryChange(c) || watch->interest.Has(c.service())) candidates.insert(watch);
+        }
       }
       if (!IsEntryChange(c)) {
         tenants_changed = true;
@@ -478,7 +485,7 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
     }
     for (TenantWatch* watch : candidates) {
       std::vector<v1::WatchEvent> events =
-          view.Events(set, watch->tenant, watch->interest());
+          view.Events(set, watch->tenant, watch->interest);
       if (events.empty()) continue;
       // One message per service filter, shared by every stream with that filter.
       std::vector<Stream*> targets;

@@ -1,0 +1,101 @@
+// confcenter C++ client: one method per RPC of confcenter.v1, with a per-call deadline and
+// retries with exponential backoff and jitter for calls that are safe to repeat.
+//
+//   confcenter::Client client({.address = "127.0.0.1:7070"});
+//   v1::ResolveRequest req;
+//   req.set_tenant("f1");
+//   absl::StatusOr<v1::ResolveResponse> view = client.Resolve(req);
+//
+// Thread-safe: one Client may be shared by any number of threads.
+#ifndef CONFCENTER_CLIENT_CLIENT_H_
+#define CONFCENTER_CLIENT_CLIENT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "confcenter/v1/config.grpc.pb.h"
+#include "confcenter/v1/tenant.grpc.pb.h"
+#include "confcenter/v1/watch.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace confcenter {
+
+struct ClientOptions {
+  // host:port of confcenterd. Default "127.0.0.1:7070".
+  std::string address = "127.0.0.1:7070";
+  // Deadline of each attempt of a unary call. Default 5 s.
+  absl::Duration deadline = absl::Seconds(5);
+  // Attempts for calls that are safe to repeat (reads, Register, Deregister; writes only with
+  // retry_writes) when the server is UNAVAILABLE. 1 = no retry. Default 3.
+  int max_attempts = 3;
+  // Backoff before the second attempt; doubles each time up to max_backoff, with up to 50%
+  // random jitter. Defaults 100 ms and 2 s.
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(2);
+  // Also retry Put, Delete, Mask and Txn on UNAVAILABLE. A retried write whose first attempt
+  // did reach the server is applied twice (two revisions, same result). Default false.
+  bool retry_writes = false;
+  // Sent as the x-confcenter-user metadata header (who made a change). Empty = none.
+  std::string user;
+};
+
+// A server stream of WatchService.Subscribe, read with blocking calls.
+class WatchStream {
+ public:
+  virtual ~WatchStream() = default;
+  // Blocks for the next message; false when the stream has ended (then call Finish).
+  virtual bool Read(v1::SubscribeResponse* message) = 0;
+  // The stream's final status. Call after Read returned false.
+  virtual absl::Status Finish() = 0;
+  // Ends the stream from any thread; a blocked Read returns false.
+  virtual void Cancel() = 0;
+};
+
+class Client {
+ public:
+  // Connects lazily: no call is made until the first RPC.
+  explicit Client(const ClientOptions& options);
+  // Uses an existing channel (e.g. one shared with other clients).
+  Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& options);
+
+  // Each returns the server's response, or its error as an absl::Status with the same code
+  // and message (e.g. NOT_FOUND "tenant: tenant \"f9\" not found").
+  absl::StatusOr<v1::PutResponse> Put(const v1::PutRequest& request);
+  absl::StatusOr<v1::GetResponse> Get(const v1::GetRequest& request);
+  absl::StatusOr<v1::DeleteResponse> Delete(const v1::DeleteRequest& request);
+  absl::StatusOr<v1::MaskResponse> Mask(const v1::MaskRequest& request);
+  absl::StatusOr<v1::ListResponse> List(const v1::ListRequest& request);
+  absl::StatusOr<v1::ResolveResponse> Resolve(const v1::ResolveRequest& request);
+  absl::StatusOr<v1::TxnResponse> Txn(const v1::TxnRequest& request);
+  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& request);
+  absl::StatusOr<v1::DeregisterResponse> Deregister(const v1::DeregisterRequest& request);
+  absl::StatusOr<v1::GetTenantResponse> GetTenant(const v1::GetTenantRequest& request);
+  absl::StatusOr<v1::ListTenantsResponse> ListTenants(const v1::ListTenantsRequest& request);
+
+  // Opens a Subscribe stream (no deadline, no retry: see Subscription for a stream that
+  // reconnects and resumes by itself).
+  std::unique_ptr<WatchStream> Subscribe(const v1::SubscribeRequest& request);
+
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  template <typename Request, typename Response, typename Call>
+  absl::StatusOr<Response> Unary(const Request& request, bool idempotent, Call call);
+
+  const ClientOptions options_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::unique_ptr<v1::ConfigService::Stub> config_;
+  const std::unique_ptr<v1::TenantService::Stub> tenants_;
+  const std::unique_ptr<v1::WatchService::Stub> watch_;
+};
+
+// grpc::Status -> absl::Status, code and message unchanged.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace confcenter
+
+#endif  // CONFCENTER_CLIENT_CLIENT_H_

@@ -332,7 +332,9 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
       if (SendSnapshot(s, state, /*resync=*/false)) RegisterLive(s, state);
     } else if (*s->start_revision >= state.revision()) {
       s->last_revision = *s->start_revision;
-      RegisterLive(s, state);
+      if (SendCaughtUp(s, std::max(*s->start_revision, state.revision()))) {
+        RegisterLive(s, state);
+      }
     } else {
       pending_resumes_.push_back(s->id);  // the catch-up worker waits for this through mu_
     }
@@ -419,6 +421,15 @@ bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resyn
     if (!SendTo(stream, Serialize(message))) return false;
   } while (next < entries.size());
   stream->last_revision = state.revision();
+  return true;
+}
+
+bool WatchHub::SendCaughtUp(Stream* stream, int64_t revision) {
+  v1::SubscribeResponse message;
+  message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS);
+  message.set_revision(revision);
+  if (!SendTo(stream, Serialize(message))) return false;
+  stream->last_revision = revision;
   return true;
 }
 
@@ -665,8 +676,7 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
         for (const auto& bytes : replay) {
           if (!(sent = SendTo(stream, bytes))) break;
         }
-        if (!sent) continue;
-        stream->last_revision = head;
+        if (!sent || !SendCaughtUp(stream, head)) continue;
       }
       RegisterLive(stream, state);
     }

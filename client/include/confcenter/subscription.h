@@ -1,0 +1,155 @@
+// A microservice's live view of its configuration: subscribes to (tenant, services), keeps a
+// thread-safe local copy of the resolved view, calls back on changes, reconnects with
+// backoff and resumes from the last revision it saw (never a gap), and keeps the last good
+// view in a local file to start from when the server cannot be reached.
+//
+//   confcenter::SubscriptionOptions options;
+//   options.tenant = "feature-login";
+//   options.services = {"login"};
+//   options.cache_file = "/var/cache/login/config.json";
+//   auto sub = confcenter::Subscription::Start(client.channel(), options);
+//   int64_t pool = sub->GetInt("login", "db.pool.size", 8);
+//   sub->OnChange("login", "db.", /*prefix=*/true, [](const confcenter::ConfigChange& c) {...});
+#ifndef CONFCENTER_CLIENT_SUBSCRIPTION_H_
+#define CONFCENTER_CLIENT_SUBSCRIPTION_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "confcenter/v1/watch.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace confcenter {
+
+struct SubscriptionOptions {
+  // The tenant whose resolved view to follow. Required.
+  std::string tenant;
+  // The services to follow; empty = all.
+  std::vector<std::string> services;
+  // Where the last good view is kept (written atomically after every change). Empty = no
+  // file. At start, a file written for the same tenant and services is loaded and served,
+  // flagged stale, until the server answers; the stream then resumes from its revision.
+  std::string cache_file;
+  // Reconnect backoff: starts at initial_backoff, doubles up to max_backoff, each wait cut by
+  // up to 50% at random (jitter). Defaults 100 ms and 10 s.
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(10);
+  // Sent as x-confcenter-user. Empty = none.
+  std::string user;
+};
+
+// One effective value of the view.
+struct ConfigValue {
+  std::string value;
+  v1::ContentType content_type = v1::CONTENT_TYPE_TEXT;
+  std::string source_tenant;  // the tenant of the chain it comes from
+  int64_t revision = 0;       // when that entry was written
+};
+
+// A change to one key of the view, as passed to callbacks.
+struct ConfigChange {
+  std::string service;
+  std::string key;
+  std::optional<ConfigValue> old_value;  // nullopt: the key was absent
+  std::optional<ConfigValue> new_value;  // nullopt: the key is gone
+  int64_t revision = 0;                  // the revision of the view after the change
+};
+
+class Subscription {
+ public:
+  using Callback = std::function<void(const ConfigChange&)>;
+
+  // Starts following. Never fails: if the server is down it keeps retrying in the
+  // background, serving the cache file (if any) meanwhile. Errors that retrying cannot fix
+  // (INVALID_ARGUMENT, NOT_FOUND: no such tenant) are reported by last_error() and retried
+  // at max_backoff, since a tenant may be registered later.
+  static std::unique_ptr<Subscription> Start(std::shared_ptr<grpc::Channel> channel,
+                                             SubscriptionOptions options);
+  // Stops the stream and joins its thread. Callbacks never run after this returns.
+  ~Subscription();
+
+  // Typed getters: the current effective value, or `fallback` if the key is absent or does
+  // not parse as the type. Thread-safe.
+  std::optional<ConfigValue> Get(const std::string& service, const std::string& key) const;
+  std::string GetString(const std::string& service, const std::string& key,
+                        const std::string& fallback) const;
+  int64_t GetInt(const std::string& service, const std::string& key, int64_t fallback) const;
+  double GetDouble(const std::string& service, const std::string& key, double fallback) const;
+  // true/false, yes/no, on/off, 1/0 (any case).
+  bool GetBool(const std::string& service, const std::string& key, bool fallback) const;
+  // Durations as "300ms", "1.5s", "2m", "1h30m" (absl::ParseDuration).
+  absl::Duration GetDuration(const std::string& service, const std::string& key,
+                             absl::Duration fallback) const;
+  // The value parsed as a JSON document (serialized back as a string so this header needs no
+  // JSON library), or `fallback` if absent or not valid JSON.
+  std::string GetJson(const std::string& service, const std::string& key,
+                      const std::string& fallback) const;
+  // Every (service, key) -> value of the view.
+  std::map<std::pair<std::string, std::string>, ConfigValue> Snapshot() const;
+
+  // Calls `callback` (on the subscription's thread, without locks held) for every change to
+  // `key` of `service` (or, with prefix, to every key starting with `key`; an empty service
+  // matches every service). Returns an id for RemoveCallback. Changes that a resync brings
+  // (a fresh snapshot after a gap) are reported too, as the differences. Callbacks must not
+  // call OnChange or RemoveCallback.
+  int OnChange(const std::string& service, const std::string& key, bool prefix,
+               Callback callback);
+  void RemoveCallback(int id);
+
+  // The revision the view reflects (0 before any).
+  int64_t revision() const;
+  // True while the view is not known to be current: served from the cache file, or the
+  // stream is down. False once the server has answered on the current stream.
+  bool stale() const;
+  // The error of the last failed stream attempt (OK while connected).
+  absl::Status last_error() const;
+  // Waits until revision() >= `revision` and the view is not stale, or `timeout` passes.
+  bool WaitForRevision(int64_t revision, absl::Duration timeout) const;
+
+ private:
+  Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionOptions options);
+  void Run();
+  // Applies one message; collects the changes for callbacks.
+  void Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes);
+  void Notify(const std::vector<ConfigChange>& changes);
+  void LoadCache();
+  void SaveCache();
+
+  const SubscriptionOptions options_;
+  const std::unique_ptr<v1::WatchService::Stub> stub_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::map<std::pair<std::string, std::string>, ConfigValue> view_;        // guarded by mu_
+  std::map<std::pair<std::string, std::string>, ConfigValue> incoming_;    // snapshot parts
+  int64_t revision_ = 0;                                                   // guarded by mu_
+  bool has_view_ = false;  // a snapshot or the cache was applied           guarded by mu_
+  bool stale_ = true;                                                      // guarded by mu_
+  bool stopping_ = false;                                                  // guarded by mu_
+  absl::Status last_error_;                                                // guarded by mu_
+  grpc::ClientContext* active_ = nullptr;  // the stream to cancel on stop  guarded by mu_
+  struct Watcher {
+    std::string service, key;
+    bool prefix;
+    Callback callback;
+  };
+  std::map<int, Watcher> watchers_;  // guarded by callbacks_mu_
+  int next_watcher_ = 1;             // guarded by callbacks_mu_
+  mutable std::mutex callbacks_mu_;  // held while callbacks run (so RemoveCallback waits)
+
+  std::thread thread_;
+};
+
+}  // namespace confcenter
+
+#endif  // CONFCENTER_CLIENT_SUBSCRIPTION_H_

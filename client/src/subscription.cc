@@ -1,0 +1,317 @@
+#include "confcenter/subscription.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "confcenter/client.h"
+#include "nlohmann/json.hpp"
+
+namespace confcenter {
+namespace {
+
+using View = std::map<std::pair<std::string, std::string>, ConfigValue>;
+
+bool SameValue(const ConfigValue& a, const ConfigValue& b) {
+  return a.value == b.value && a.content_type == b.content_type &&
+         a.source_tenant == b.source_tenant && a.revision == b.revision;
+}
+
+// The changes that turn `before` into `after`.
+std::vector<ConfigChange> Diff(const View& before, const View& after, int64_t revision) {
+  std::vector<ConfigChange> changes;
+  for (const auto& [key, value] : before) {
+    auto it = after.find(key);
+    if (it == after.end()) {
+      changes.push_back({key.first, key.second, value, std::nullopt, revision});
+    } else if (!SameValue(value, it->second)) {
+      changes.push_back({key.first, key.second, value, it->second, revision});
+    }
+  }
+  for (const auto& [key, value] : after) {
+    if (!before.count(key)) changes.push_back({key.first, key.second, std::nullopt, value, revision});
+  }
+  return changes;
+}
+
+}  // namespace
+
+std::unique_ptr<Subscription> Subscription::Start(std::shared_ptr<grpc::Channel> channel,
+                                                  SubscriptionOptions options) {
+  std::unique_ptr<Subscription> sub(new Subscription(std::move(channel), std::move(options)));
+  sub->LoadCache();
+  sub->thread_ = std::thread([s = sub.get()] { s->Run(); });
+  return sub;
+}
+
+Subscription::Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionOptions options)
+    : options_(std::move(options)), stub_(v1::WatchService::NewStub(channel)) {}
+
+Subscription::~Subscription() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    if (active_ != nullptr) active_->TryCancel();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Subscription::Run() {
+  absl::Duration backoff = options_.initial_backoff;
+  std::mt19937_64 rng(std::random_device{}());
+  while (true) {
+    grpc::ClientContext ctx;
+    if (!options_.user.empty()) ctx.AddMetadata("x-confcenter-user", options_.user);
+    v1::SubscribeRequest request;
+    request.set_tenant(options_.tenant);
+    for (const std::string& s : options_.services) request.add_services(s);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      if (has_view_) request.set_start_revision(revision_);  // resume: nothing missed
+      incoming_.clear();
+      active_ = &ctx;
+    }
+    std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
+        stub_->Subscribe(&ctx, request);
+    v1::SubscribeResponse message;
+    while (reader->Read(&message)) {
+      std::vector<ConfigChange> changes;
+      Apply(message, &changes);
+      backoff = options_.initial_backoff;  // the server answered
+      if (!changes.empty()) {
+        SaveCache();
+        Notify(changes);
+      }
+    }
+    absl::Status status = FromGrpcStatus(reader->Finish());
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      active_ = nullptr;
+      stale_ = true;
+      last_error_ = status.ok() ? absl::UnavailableError("the stream ended") : status;
+      if (stopping_) return;
+      // A missing tenant or a bad request will not heal by itself soon: retry slowly.
+      absl::Duration wait = absl::IsNotFound(status) || absl::IsInvalidArgument(status)
+                                ? options_.max_backoff
+                                : backoff;
+      std::uniform_real_distribution<double> jitter(0.5, 1.0);
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(wait * jitter(rng)),
+                   [this] { return stopping_; });
+      if (stopping_) return;
+    }
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+void Subscription::Apply(const v1::SubscribeResponse& message,
+                         std::vector<ConfigChange>* changes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (message.kind()) {
+    case v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT:
+      for (const v1::ResolvedEntry& e : message.entries()) {
+        incoming_[{e.service(), e.key()}] =
+            ConfigValue{e.value(), e.content_type(), e.source_tenant(), e.revision()};
+      }
+      if (!message.snapshot_last()) return;
+      *changes = Diff(view_, incoming_, message.revision());
+      view_ = std::move(incoming_);
+      incoming_.clear();
+      revision_ = message.revision();
+      has_view_ = true;
+      break;
+    case v1::SUBSCRIBE_RESPONSE_KIND_EVENTS:
+      for (const v1::WatchEvent& e : message.events()) {
+        std::pair<std::string, std::string> key{e.service(), e.key()};
+        ConfigChange change{e.service(), e.key(), std::nullopt, std::nullopt, message.revision()};
+        if (auto it = view_.find(key); it != view_.end()) change.old_value = it->second;
+        if (e.type() == v1::WatchEvent::TYPE_PUT) {
+          change.new_value =
+              ConfigValue{e.value(), e.content_type(), e.source_tenant(), e.entry_revision()};
+          view_[key] = *change.new_value;
+        } else {
+          view_.erase(key);
+        }
+        changes->push_back(std::move(change));
+      }
+      revision_ = message.revision();
+      has_view_ = true;
+      break;
+    case v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS:
+      revision_ = std::max(revision_, message.revision());
+      if (!has_view_) return;  // progress before any view says nothing about the view
+      break;
+    default:
+      return;
+  }
+  stale_ = false;
+  last_error_ = absl::OkStatus();
+  cv_.notify_all();
+}
+
+void Subscription::Notify(const std::vector<ConfigChange>& changes) {
+  std::lock_guard<std::mutex> lock(callbacks_mu_);
+  for (const ConfigChange& change : changes) {
+    for (const auto& [id, w] : watchers_) {
+      if (!w.service.empty() && w.service != change.service) continue;
+      const bool match = w.prefix ? change.key.compare(0, w.key.size(), w.key) == 0
+                                  : change.key == w.key;
+      if (match) w.callback(change);
+    }
+  }
+}
+
+void Subscription::LoadCache() {
+  if (options_.cache_file.empty()) return;
+  std::ifstream in(options_.cache_file);
+  if (!in) return;
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return;
+  if (doc.value("tenant", "") != options_.tenant ||
+      doc.value("services", std::vector<std::string>{}) != options_.services) {
+    return;  // written for another subscription
+  }
+  View view;
+  for (const auto& e : doc.value("entries", nlohmann::json::array())) {
+    view[{e.value("service", ""), e.value("key", "")}] =
+        ConfigValue{e.value("value", ""), static_cast<v1::ContentType>(e.value("content_type", 1)),
+                    e.value("source_tenant", ""), e.value("revision", int64_t{0})};
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  view_ = std::move(view);
+  revision_ = doc.value("revision", int64_t{0});
+  has_view_ = true;
+  stale_ = true;
+}
+
+void Subscription::SaveCache() {
+  if (options_.cache_file.empty()) return;
+  nlohmann::json doc;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    doc["tenant"] = options_.tenant;
+    doc["services"] = options_.services;
+    doc["revision"] = revision_;
+    nlohmann::json entries = nlohmann::json::array();
+    for (const auto& [key, v] : view_) {
+      entries.push_back({{"service", key.first},
+                         {"key", key.second},
+                         {"value", v.value},
+                         {"content_type", static_cast<int>(v.content_type)},
+                         {"source_tenant", v.source_tenant},
+                         {"revision", v.revision}});
+    }
+    doc["entries"] = std::move(entries);
+  }
+  // Write beside the file and rename over it: readers see the old or the new file, whole.
+  const std::string tmp = options_.cache_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << doc.dump(2) << "\n";
+    out.flush();
+    if (!out) return;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, options_.cache_file, ec);
+}
+
+std::optional<ConfigValue> Subscription::Get(const std::string& service,
+                                             const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = view_.find({service, key});
+  if (it == view_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string Subscription::GetString(const std::string& service, const std::string& key,
+                                    const std::string& fallback) const {
+  std::optional<ConfigValue> v = Get(service, key);
+  return v ? v->value : fallback;
+}
+
+int64_t Subscription::GetInt(const std::string& service, const std::string& key,
+                             int64_t fallback) const {
+  std::optional<ConfigValue> v = Get(service, key);
+  int64_t out = 0;
+  return v && absl::SimpleAtoi(v->value, &out) ? out : fallback;
+}
+
+double Subscription::GetDouble(const std::string& service, const std::string& key,
+                               double fallback) const {
+  std::optional<ConfigValue> v = Get(service, key);
+  double out = 0;
+  return v && absl::SimpleAtod(v->value, &out) ? out : fallback;
+}
+
+bool Subscription::GetBool(const std::string& service, const std::string& key,
+                           bool fallback) const {
+  std::optional<ConfigValue> v = Get(service, key);
+  if (!v) return fallback;
+  const std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(v->value));
+  if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
+  if (s == "false" || s == "no" || s == "off" || s == "0") return false;
+  return fallback;
+}
+
+absl::Duration Subscription::GetDuration(const std::string& service, const std::string& key,
+                                         absl::Duration fallback) const {
+  std::optional<ConfigValue> v = Get(service, key);
+  absl::Duration out;
+  return v && absl::ParseDuration(std::string(absl::StripAsciiWhitespace(v->value)), &out)
+             ? out
+             : fallback;
+}
+
+std::string Subscription::GetJson(const std::string& service, const std::string& key,
+                                  const std::string& fallback) const {
+  std::optional<ConfigValue> v = Get(service, key);
+  if (!v) return fallback;
+  nlohmann::json doc = nlohmann::json::parse(v->value, nullptr, /*allow_exceptions=*/false);
+  return doc.is_discarded() ? fallback : doc.dump();
+}
+
+std::map<std::pair<std::string, std::string>, ConfigValue> Subscription::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return view_;
+}
+
+int Subscription::OnChange(const std::string& service, const std::string& key, bool prefix,
+                           Callback callback) {
+  std::lock_guard<std::mutex> lock(callbacks_mu_);
+  const int id = next_watcher_++;
+  watchers_[id] = Watcher{service, key, prefix, std::move(callback)};
+  return id;
+}
+
+void Subscription::RemoveCallback(int id) {
+  std::lock_guard<std::mutex> lock(callbacks_mu_);
+  watchers_.erase(id);
+}
+
+int64_t Subscription::revision() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return revision_;
+}
+
+bool Subscription::stale() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stale_;
+}
+
+absl::Status Subscription::last_error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_error_;
+}
+
+bool Subscription::WaitForRevision(int64_t revision, absl::Duration timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                      [&] { return revision_ >= revision && !stale_; });
+}
+
+}  // namespace confcenter

@@ -61,11 +61,26 @@ int DecodeWaitStatus(int status) {
 }  // namespace
 
 ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_flags)
-    : data_dir_(std::move(data_dir)), port_file_(data_dir_ + ".port") {
+    : data_dir_(std::move(data_dir)),
+      extra_flags_(std::move(extra_flags)),
+      port_file_(data_dir_ + ".port") {
+  Start(0);
+}
+
+bool ServerProcess::Restart() {
+  if (pid_ != 0) Stop();
+  const int port = port_;
+  port_ = 0;
+  Start(port);
+  return port_ != 0;
+}
+
+void ServerProcess::Start(int port) {
   std::filesystem::remove(port_file_);
-  std::vector<std::string> args = {"--listen=127.0.0.1:0", "--data_dir=" + data_dir_,
-                                   "--port_file=" + port_file_, "--log_level=warn"};
-  args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+  std::vector<std::string> args = {"--listen=127.0.0.1:" + std::to_string(port),
+                                   "--data_dir=" + data_dir_, "--port_file=" + port_file_,
+                                   "--log_level=warn"};
+  args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
   pid_ = Spawn(args, -1);
   // Poll for the port file (the server's "I am serving" signal), bounded to 30 s.
   for (int i = 0; i < 3000; ++i) {

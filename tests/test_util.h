@@ -37,6 +37,9 @@ class ServerProcess {
   int Stop();
   // Sends SIGKILL and waits: a crash.
   void Kill();
+  // Starts the server again (after Stop or Kill) on the same port and data dir, with the
+  // same flags. Returns false (and says why on stderr) if it does not start.
+  bool Restart();
 
   int port() const { return port_; }
   int pid() const { return pid_; }
@@ -46,7 +49,9 @@ class ServerProcess {
 
  private:
   int Wait();
+  void Start(int port);
   std::string data_dir_;
+  std::vector<std::string> extra_flags_;
   std::string port_file_;
   int pid_ = 0;
   int port_ = 0;

@@ -1,5 +1,6 @@
 #include "confcenter/client.h"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -35,8 +36,17 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-Client::Client(const ClientOptions& options)
-    : Client(grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials()), options) {}
+std::shared_ptr<grpc::Channel> Client::MakeChannel(const ClientOptions& options) {
+  grpc::ChannelArguments args;
+  const int initial = static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::max(1, initial));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::max(1, initial));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              std::max(1, static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff))));
+  return grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
+}
+
+Client::Client(const ClientOptions& options) : Client(MakeChannel(options), options) {}
 
 Client::Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& options)
     : options_(options),
@@ -54,6 +64,7 @@ absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, 
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
     if (!options_.user.empty()) ctx.AddMetadata("x-confcenter-user", options_.user);
+    ctx.set_wait_for_ready(options_.wait_for_ready);
     Response response;
     status = call(&ctx, request, &response);
     if (status.ok()) return response;

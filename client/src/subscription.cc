@@ -88,6 +88,9 @@ void Subscription::Run() {
         SaveCache();
         Notify(changes);
       }
+      std::lock_guard<std::mutex> lock(mu_);
+      notified_revision_ = revision_;  // callbacks for it have run: waiters may go on
+      cv_.notify_all();
     }
     absl::Status status = FromGrpcStatus(reader->Finish());
     {
@@ -151,7 +154,6 @@ void Subscription::Apply(const v1::SubscribeResponse& message,
   }
   stale_ = false;
   last_error_ = absl::OkStatus();
-  cv_.notify_all();
 }
 
 void Subscription::Notify(const std::vector<ConfigChange>& changes) {
@@ -311,7 +313,7 @@ absl::Status Subscription::last_error() const {
 bool Subscription::WaitForRevision(int64_t revision, absl::Duration timeout) const {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-                      [&] { return revision_ >= revision && !stale_; });
+                      [&] { return notified_revision_ >= revision && !stale_; });
 }
 
 }  // namespace confcenter

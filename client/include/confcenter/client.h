@@ -32,7 +32,8 @@ struct ClientOptions {
   // retry_writes) when the server is UNAVAILABLE. 1 = no retry. Default 3.
   int max_attempts = 3;
   // Backoff before the second attempt; doubles each time up to max_backoff, with up to 50%
-  // random jitter. Defaults 100 ms and 2 s.
+  // random jitter. Defaults 100 ms and 2 s. The channel reconnects on the same schedule
+  // (gRPC's own default waits up to 2 minutes between connection attempts).
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(2);
   // Also retry Put, Delete, Mask and Txn on UNAVAILABLE. A retried write whose first attempt
@@ -40,6 +41,9 @@ struct ClientOptions {
   bool retry_writes = false;
   // Sent as the x-confcenter-user metadata header (who made a change). Empty = none.
   std::string user;
+  // Queue calls while the server is unreachable (until their deadline) instead of failing
+  // them at once with UNAVAILABLE. Default false.
+  bool wait_for_ready = false;
 };
 
 // A server stream of WatchService.Subscribe, read with blocking calls.
@@ -58,6 +62,8 @@ class Client {
  public:
   // Connects lazily: no call is made until the first RPC.
   explicit Client(const ClientOptions& options);
+  // A channel to options.address with the options' reconnect backoff.
+  static std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options);
   // Uses an existing channel (e.g. one shared with other clients).
   Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& options);
 

@@ -113,7 +113,8 @@ class Subscription {
   bool stale() const;
   // The error of the last failed stream attempt (OK while connected).
   absl::Status last_error() const;
-  // Waits until revision() >= `revision` and the view is not stale, or `timeout` passes.
+  // Waits until the view is at `revision` or later, is not stale, and the callbacks for the
+  // changes up to it have run; false if `timeout` passes first.
   bool WaitForRevision(int64_t revision, absl::Duration timeout) const;
 
  private:
@@ -133,6 +134,7 @@ class Subscription {
   std::map<std::pair<std::string, std::string>, ConfigValue> view_;        // guarded by mu_
   std::map<std::pair<std::string, std::string>, ConfigValue> incoming_;    // snapshot parts
   int64_t revision_ = 0;                                                   // guarded by mu_
+  int64_t notified_revision_ = 0;  // callbacks have run up to here        guarded by mu_
   bool has_view_ = false;  // a snapshot or the cache was applied           guarded by mu_
   bool stale_ = true;                                                      // guarded by mu_
   bool stopping_ = false;                                                  // guarded by mu_

@@ -1,0 +1,197 @@
+// The client library end to end against the real confcenterd.
+#include "confcenter/subscription.h"
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "confcenter/client.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace confcenter {
+namespace {
+
+using confcenter::testing::RunServerToExit;
+using confcenter::testing::ServerProcess;
+using confcenter::testing::TempDir;
+
+class SubscriptionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(dir_.path() + "/data");
+    ASSERT_NE(server_->port(), 0);
+    client_ = std::make_unique<Client>(Options());
+  }
+  ClientOptions Options() {
+    ClientOptions options;
+    options.address = server_->address();
+    options.wait_for_ready = true;  // writes wait out a server restart
+    options.retry_writes = true;    // a write on the connection the kill broke never arrived
+    options.initial_backoff = absl::Milliseconds(20);
+    options.max_backoff = absl::Milliseconds(200);
+    return options;
+  }
+
+  int64_t Put(const std::string& tenant, const std::string& service, const std::string& key,
+              const std::string& value) {
+    v1::PutRequest req;
+    req.set_tenant(tenant);
+    req.set_service(service);
+    req.set_key(key);
+    req.set_value(value);
+    absl::StatusOr<v1::PutResponse> resp = client_->Put(req);
+    EXPECT_TRUE(resp.ok()) << resp.status();
+    return resp.ok() ? resp->revision() : 0;
+  }
+  void Register(const std::string& tenant) {
+    v1::RegisterRequest req;
+    req.set_tenant(tenant);
+    ASSERT_TRUE(client_->Register(req).ok());
+  }
+  std::unique_ptr<Subscription> Follow(const std::string& tenant, const std::string& cache = "") {
+    SubscriptionOptions options;
+    options.tenant = tenant;
+    options.services = {"login"};
+    options.cache_file = cache;
+    options.initial_backoff = absl::Milliseconds(20);
+    options.max_backoff = absl::Milliseconds(200);
+    return Subscription::Start(client_->channel(), options);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(SubscriptionTest, TypedGettersReadTheResolvedViewWithDefaults) {
+  Register("f1");
+  Put("integration", "login", "pool.size", "8");
+  Put("integration", "login", "ratio", "0.75");
+  Put("integration", "login", "tls", "On");
+  Put("integration", "login", "timeout", "1.5s");
+  int64_t rev = Put("f1", "login", "limits", R"({"rps": 100, "burst": [1, 2]})");
+  auto sub = Follow("f1");
+  ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  EXPECT_FALSE(sub->stale());
+  EXPECT_EQ(sub->GetInt("login", "pool.size", 1), 8);
+  EXPECT_EQ(sub->GetInt("login", "ratio", 1), 1);  // does not parse as int: the default
+  EXPECT_DOUBLE_EQ(sub->GetDouble("login", "ratio", 0), 0.75);
+  EXPECT_TRUE(sub->GetBool("login", "tls", false));
+  EXPECT_EQ(sub->GetDuration("login", "timeout", absl::ZeroDuration()), absl::Milliseconds(1500));
+  EXPECT_EQ(sub->GetJson("login", "limits", "{}"), R"({"burst":[1,2],"rps":100})");
+  EXPECT_EQ(sub->GetString("login", "missing", "dflt"), "dflt");
+  EXPECT_EQ(sub->Get("login", "limits")->source_tenant, "f1");
+  EXPECT_EQ(sub->Get("login", "pool.size")->source_tenant, "integration");
+}
+
+TEST_F(SubscriptionTest, CallbacksFireForKeysAndPrefixesWithOldAndNewValues) {
+  Register("f1");
+  int64_t rev = Put("integration", "login", "db.url", "jdbc:one");
+  auto sub = Follow("f1");
+  ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  std::mutex mu;
+  std::vector<std::string> exact, prefixed;
+  sub->OnChange("login", "db.url", false, [&](const ConfigChange& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    exact.push_back(c.old_value->value + "->" + c.new_value->value + "@" +
+                    c.new_value->source_tenant);
+  });
+  sub->OnChange("login", "db.", true, [&](const ConfigChange& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    prefixed.push_back(c.key);
+  });
+  Put("f1", "login", "db.url", "jdbc:branch");
+  rev = Put("integration", "login", "db.pool", "4");
+  ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(exact, std::vector<std::string>{"jdbc:one->jdbc:branch@f1"});
+  EXPECT_EQ(prefixed, (std::vector<std::string>{"db.url", "db.pool"}));
+}
+
+TEST_F(SubscriptionTest, CatchesUpAfterTheServerIsKilledAndRestartedWithNothingMissed) {
+  Register("f1");
+  int64_t rev = Put("integration", "login", "k0", "v0");
+  auto sub = Follow("f1");
+  ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  std::mutex mu;
+  std::vector<std::string> seen;
+  sub->OnChange("login", "k", true, [&](const ConfigChange& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(c.key + "=" + (c.new_value ? c.new_value->value : "-"));
+  });
+  std::vector<std::string> expected;
+  for (int round = 0; round < 3; ++round) {
+    server_->Kill();
+    ASSERT_TRUE(server_->Restart());
+    // Written while the subscription is still reconnecting (or just after): either way it
+    // must arrive exactly once, through the resume from the last revision.
+    for (int i = 0; i < 5; ++i) {
+      std::string key = "k" + std::to_string(round * 5 + i + 1);
+      rev = Put(i % 2 ? "f1" : "integration", "login", key, "r" + std::to_string(round));
+      expected.push_back(key + "=r" + std::to_string(round));
+    }
+  }
+  ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(seen, expected);
+  }
+  v1::ResolveRequest req;
+  req.set_tenant("f1");
+  req.add_services("login");
+  auto view = client_->Resolve(req);
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(sub->Snapshot().size(), static_cast<size_t>(view->entries_size()));
+}
+
+TEST_F(SubscriptionTest, ServesTheCacheFileWhileTheServerIsDownThenResumes) {
+  const std::string cache = dir_.path() + "/login.json";
+  Register("f1");
+  int64_t rev = Put("f1", "login", "feature.flag", "on");
+  {
+    auto sub = Follow("f1", cache);
+    ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  }
+  ASSERT_TRUE(std::filesystem::exists(cache));
+  client_.reset();  // an idle connection holds up the server's graceful stop
+  ASSERT_EQ(server_->Stop(), 0);
+  client_ = std::make_unique<Client>(Options());
+
+  auto sub = Follow("f1", cache);
+  EXPECT_TRUE(sub->stale());
+  EXPECT_EQ(sub->GetString("login", "feature.flag", "off"), "on");
+  EXPECT_EQ(sub->revision(), rev);
+
+  ASSERT_TRUE(server_->Restart());
+  rev = Put("f1", "login", "feature.flag", "off");
+  ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  EXPECT_FALSE(sub->stale());
+  EXPECT_EQ(sub->GetString("login", "feature.flag", "?"), "off");
+}
+
+TEST_F(SubscriptionTest, ExampleServicePrintsItsCachedConfigWhenTheServerIsDown) {
+  const std::string cache = dir_.path() + "/example.json";
+  Register("f1");
+  int64_t rev = Put("f1", "login", "greeting", "hello");
+  {
+    auto sub = Follow("f1", cache);
+    ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  }
+  const std::string address = server_->address();
+  client_.reset();  // an idle connection holds up the server's graceful stop
+  ASSERT_EQ(server_->Stop(), 0);
+  std::string out;
+  std::string cmd = std::string(PRINT_CONFIG_PATH) + " --server=" + address +
+                    " --tenant=f1 --services=login --print_once --cache_file=" + cache;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
+  EXPECT_EQ(pclose(pipe), 0);
+  EXPECT_NE(out.find("login/greeting = hello  [from f1]"), std::string::npos) << out;
+  EXPECT_NE(out.find("stale"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace confcenter

@@ -7,6 +7,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,12 +10,12 @@ namespace {
 // True if a YAML reader could take the plain scalar `text` as a boolean, null or number
 // (YAML 1.1 or 1.2), so that writing it as a string needs quotes. Errs on the side of quoting.
 bool LooksTyped(const std::string& text) {
-  static const absl::flat_hash_set<std::string> kWords = {
+  static const auto* const kWords = new absl::flat_hash_set<std::string>{
       "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
       "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null",
       "NULL", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
       ".nan", ".NaN", ".NAN"};
-  if (text.empty() || kWords.contains(text)) return true;
+  if (text.empty() || kWords->contains(text)) return true;
   const char first = text.front();
   if (!absl::ascii_isdigit(first) && first != '+' && first != '-' && first != '.') return false;
   return text.find_first_not_of("0123456789abcdefABCDEFxXoO_.:+-") == std::string::npos;
@@ -27,6 +27,10 @@ void EmitString(const std::string& text, YAML::Emitter* out) {
 }
 
 void Emit(const nlohmann::ordered_json& value, YAML::Emitter* out) {
+  if (value.is_structured() && value.empty()) {
+    // Flow style, so that an empty map or list stays on its key's line: "entries: []".
+    *out << YAML::Flow;
+  }
   if (value.is_object()) {
     *out << YAML::BeginMap;
     for (auto it = value.begin(); it != value.end(); ++it) {

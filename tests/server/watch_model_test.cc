@@ -78,7 +78,9 @@ TEST(WatchModelTest, EverySubscriberEndsWithResolvesViewAndNoRevisionTwice) {
     if (op == ops / 3 || op == 2 * ops / 3) {  // late joiners start from a snapshot
       for (int i = 0; i < 10; ++i) {
         const std::string& tenant = kTenants[subs.size() % kTenants.size()];
-        if (!exists(tenant)) ASSERT_TRUE(api.Register(tenant, {}, ParentOf(tenant)).ok());
+        if (!exists(tenant)) {
+          ASSERT_TRUE(api.Register(tenant, {}, ParentOf(tenant)).ok());
+        }
         start_sub(static_cast<int>(subs.size()));
       }
     }

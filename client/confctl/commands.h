@@ -1,0 +1,132 @@
+// The confctl commands. Each takes its parsed arguments, talks to the server through the
+// Context's client, prints its result to ctx.out in ctx.format, and returns OK or the error
+// to report (see errors.h for the exit codes).
+#ifndef CONFCENTER_CLIENT_CONFCTL_COMMANDS_H_
+#define CONFCENTER_CLIENT_CONFCTL_COMMANDS_H_
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/confctl/output.h"
+#include "confcenter/client.h"
+
+namespace confcenter::confctl {
+
+// What every command gets: the client (not used by tenant-name) and where/how to print.
+struct Context {
+  Client* client = nullptr;
+  OutputFormat format = OutputFormat::kTable;
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  // --timeout: the deadline of each call (and of connecting, for watch).
+  absl::Duration timeout = absl::Seconds(5);
+};
+
+// (tenant, service, key) of the single-key commands.
+struct KeyArgs {
+  std::string tenant;
+  std::string service;
+  std::string key;
+};
+
+struct PutArgs {
+  KeyArgs key;
+  std::string value;
+  std::string content_type = "text";  // text, json, yaml or properties
+  std::optional<int64_t> expected_revision;
+};
+
+struct ListArgs {
+  std::string tenant;
+  std::string service;
+  std::string prefix;
+};
+
+struct WatchArgs {
+  std::string tenant;
+  std::vector<std::string> services;
+  std::optional<int64_t> from_revision;
+  int64_t count = 0;  // stop after this many EVENTS messages; 0 = never
+};
+
+struct RegisterArgs {
+  std::string tenant;
+  std::string parent;
+  bool root = false;
+  std::vector<std::string> services;
+  std::vector<std::string> labels;  // "K=V", applied to every service
+};
+
+struct DeregisterArgs {
+  std::string tenant;
+  std::vector<std::string> services;
+  bool all = false;
+  bool force = false;
+};
+
+struct ImportArgs {
+  std::string tenant;
+  std::string service;
+  std::string file;    // "-" = stdin
+  std::string format;  // empty = from the file's extension
+  int max_txn_ops = 128;
+};
+
+struct ExportArgs {
+  std::string tenant;
+  std::string service;
+  bool own = false;        // own entries (List) instead of the resolved view (Resolve)
+  std::string format = "yaml";
+  std::string file = "-";  // "-" = stdout
+};
+
+// Put: prints "put T/S/K at revision R" (table) or the PutResponse.
+absl::Status RunPut(const Context& ctx, const PutArgs& args);
+// Get: a one-row table of the own entry (value cut) or the GetResponse.
+absl::Status RunGet(const Context& ctx, const KeyArgs& args);
+// Delete / Mask: a line with the revision, or the response.
+absl::Status RunDelete(const Context& ctx, const KeyArgs& args,
+                       std::optional<int64_t> expected_revision);
+absl::Status RunMask(const Context& ctx, const KeyArgs& args,
+                     std::optional<int64_t> expected_revision);
+// List: every page, one table (SERVICE KEY KIND TYPE REVISION VALUE) or one ListResponse
+// holding all entries (revision of the last page, no next_page_token).
+absl::Status RunList(const Context& ctx, const ListArgs& args);
+// Resolve: table SERVICE KEY VALUE SOURCE REVISION TYPE, or the ResolveResponse.
+absl::Status RunResolve(const Context& ctx, const std::string& tenant,
+                        const std::vector<std::string>& services);
+// Txn from a YAML/JSON file ("-" = stdin): a line with the revision, or the TxnResponse.
+absl::Status RunTxn(const Context& ctx, const std::string& file);
+// Watch: streams events until --count EVENTS messages, the end of the stream, or an error.
+absl::Status RunWatch(const Context& ctx, const WatchArgs& args);
+
+// Tenants: every page; table NAME PARENT SERVICES CHILDREN KEYS REVISION, or one
+// ListTenantsResponse with all tenants.
+absl::Status RunTenants(const Context& ctx);
+// Tenant: a FIELD VALUE table of one tenant, or the GetTenantResponse.
+absl::Status RunTenant(const Context& ctx, const std::string& tenant);
+absl::Status RunRegister(const Context& ctx, const RegisterArgs& args);
+absl::Status RunDeregister(const Context& ctx, const DeregisterArgs& args);
+// tenant-name: prints NormalizeTenantName(branch); no server contact. INVALID_ARGUMENT if
+// nothing is left of the branch name.
+absl::Status RunTenantName(const Context& ctx, const std::string& branch);
+
+// Import: decodes the file, validates every key, and PUTs all keys as text with as few Txns
+// as the op limit (and an 4 MiB request budget) allows, saying so on ctx.err when it needs
+// more than one (then the import is not atomic).
+absl::Status RunImport(const Context& ctx, const ImportArgs& args);
+// Export: the resolved view (or own values; masks are skipped) of one service, encoded as
+// YAML, JSON or properties, written to the file or stdout. ctx.format does not apply.
+absl::Status RunExport(const Context& ctx, const ExportArgs& args);
+
+// Reads a whole file ("-" = stdin). A file that cannot be read is a usage error.
+absl::StatusOr<std::string> ReadInput(const std::string& path);
+
+}  // namespace confcenter::confctl
+
+#endif  // CONFCENTER_CLIENT_CONFCTL_COMMANDS_H_

@@ -1,0 +1,294 @@
+// confctl: the command line of confcenter. See `confctl --help` and commands.h.
+#include <cmath>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/confctl/commands.h"
+#include "client/confctl/errors.h"
+#include "client/confctl/output.h"
+
+namespace confcenter::confctl {
+namespace {
+
+using Runner = std::function<absl::Status(const Context&)>;
+
+struct GlobalOptions {
+  std::string server = "127.0.0.1:7070";
+  std::string output = "table";
+  std::string timeout = "5s";
+  std::string user;
+};
+
+// The subcommands, each with what runs it once it is the one given.
+class Commands {
+ public:
+  explicit Commands(CLI::App* app) : app_(app) {}
+
+  // Adds a subcommand; `runner` runs when it was given on the command line.
+  CLI::App* Add(const std::string& name, const std::string& description, Runner runner) {
+    CLI::App* sub = app_->add_subcommand(name, description);
+    runners_.emplace_back(sub, std::move(runner));
+    return sub;
+  }
+
+  // The runner of the subcommand that was parsed (empty if none).
+  Runner Selected() const {
+    for (const auto& [sub, runner] : runners_) {
+      if (sub->parsed()) return runner;
+    }
+    return nullptr;
+  }
+
+ private:
+  CLI::App* app_;
+  std::vector<std::pair<CLI::App*, Runner>> runners_;
+};
+
+// The value of an optional int64 option: set only if given on the command line.
+std::optional<int64_t> IfGiven(const CLI::Option* option, int64_t value) {
+  if (option == nullptr || option->count() == 0) return std::nullopt;
+  return value;
+}
+
+// All the state the parsed command line writes into; it outlives parsing.
+struct Args {
+  GlobalOptions global;
+  PutArgs put;
+  CLI::Option* put_expected = nullptr;
+  int64_t put_expected_value = 0;
+  KeyArgs key;
+  int64_t expected_value = 0;
+  ListArgs list;
+  std::string tenant;
+  std::vector<std::string> services;
+  std::string txn_file;
+  WatchArgs watch;
+  CLI::Option* from_revision = nullptr;
+  int64_t from_revision_value = 0;
+  RegisterArgs reg;
+  DeregisterArgs dereg;
+  ImportArgs import;
+  ExportArgs exp;
+  std::string branch;
+};
+
+void AddKeyPositionals(CLI::App* sub, KeyArgs* key) {
+  sub->add_option("TENANT", key->tenant, "tenant")->required();
+  sub->add_option("SERVICE", key->service, "service")->required();
+  sub->add_option("KEY", key->key, "dotted config key")->required();
+}
+
+using KeyWrite = absl::Status (*)(const Context&, const KeyArgs&, std::optional<int64_t>);
+
+// delete and mask: TENANT SERVICE KEY [--expected-revision N].
+void AddKeyWriteCommand(Commands* commands, const std::string& name,
+                        const std::string& description, KeyWrite run, Args* a) {
+  auto expected = std::make_shared<CLI::Option*>(nullptr);
+  CLI::App* sub = commands->Add(name, description, [a, run, expected](const Context& ctx) {
+    return run(ctx, a->key, IfGiven(*expected, a->expected_value));
+  });
+  AddKeyPositionals(sub, &a->key);
+  *expected = sub->add_option("--expected-revision", a->expected_value,
+                              "compare-and-set: only if the own entry is at this revision");
+}
+
+void AddGlobalOptions(CLI::App* app, GlobalOptions* global) {
+  app->add_option("--server", global->server,
+                  "confcenterd address host:port (else $CONFCENTER_ADDR, else 127.0.0.1:7070)")
+      ->envname("CONFCENTER_ADDR");
+  app->add_option("-o,--output", global->output, "output: table (people), json or yaml (scripts)")
+      ->check(CLI::IsMember({"table", "json", "yaml"}))
+      ->capture_default_str();
+  app->add_option("--timeout", global->timeout,
+                  "deadline of each call, e.g. 500ms, 5s, 1m (a bare number is seconds)")
+      ->capture_default_str();
+  app->add_option("--user", global->user, "who makes the change (sent as x-confcenter-user)");
+}
+
+void AddConfigCommands(Commands* commands, Args* a) {
+  CLI::App* put = commands->Add("put", "set a tenant's own value",
+                                [a](const Context& ctx) {
+                                  a->put.expected_revision =
+                                      IfGiven(a->put_expected, a->put_expected_value);
+                                  return RunPut(ctx, a->put);
+                                });
+  AddKeyPositionals(put, &a->put.key);
+  put->add_option("VALUE", a->put.value, "the value (use -- before a value starting with -)")
+      ->required();
+  put->add_option("--content-type", a->put.content_type, "how the value is parsed")
+      ->check(CLI::IsMember({"text", "json", "yaml", "properties"}))
+      ->capture_default_str();
+  a->put_expected = put->add_option("--expected-revision", a->put_expected_value,
+                                    "compare-and-set: 0 = must not exist, N = own entry at N");
+
+  CLI::App* get = commands->Add("get", "read a tenant's own entry (unresolved)",
+                                [a](const Context& ctx) { return RunGet(ctx, a->key); });
+  AddKeyPositionals(get, &a->key);
+
+  AddKeyWriteCommand(commands, "delete",
+                     "remove a tenant's own entry (the key falls back to the parent)", RunDelete,
+                     a);
+  AddKeyWriteCommand(commands, "mask", "hide a parent's key in this tenant's view", RunMask, a);
+
+  CLI::App* list = commands->Add("list", "a tenant's own entries (all pages)",
+                                 [a](const Context& ctx) { return RunList(ctx, a->list); });
+  list->add_option("TENANT", a->list.tenant, "tenant")->required();
+  list->add_option("--service", a->list.service, "only this service");
+  list->add_option("--prefix", a->list.prefix, "only keys starting with this");
+
+  CLI::App* resolve = commands->Add(
+      "resolve", "the merged view of a tenant, with the SOURCE tenant of each key",
+      [a](const Context& ctx) { return RunResolve(ctx, a->tenant, a->services); });
+  resolve->add_option("TENANT", a->tenant, "tenant")->required();
+  resolve->add_option("SERVICE", a->services, "services (default: all)");
+
+  CLI::App* txn = commands->Add(
+      "txn", "apply puts, deletes and masks atomically from a YAML or JSON file",
+      [a](const Context& ctx) { return RunTxn(ctx, a->txn_file); });
+  txn->add_option("-f,--file", a->txn_file,
+                  "list of {type: put|delete|mask, tenant, service, key, value, content_type, "
+                  "expected_revision}; - = stdin")
+      ->required();
+}
+
+void AddWatchCommand(Commands* commands, Args* a) {
+  CLI::App* watch = commands->Add("watch", "stream a tenant's resolved view as it changes",
+                                  [a](const Context& ctx) {
+                                    a->watch.from_revision =
+                                        IfGiven(a->from_revision, a->from_revision_value);
+                                    return RunWatch(ctx, a->watch);
+                                  });
+  watch->add_option("TENANT", a->watch.tenant, "tenant")->required();
+  watch->add_option("SERVICE", a->watch.services, "services (default: all)");
+  a->from_revision = watch->add_option(
+      "--from-revision", a->from_revision_value,
+      "send the changes after this revision instead of a snapshot first");
+  watch->add_option("--count", a->watch.count, "stop after N event messages (0 = never)")
+      ->capture_default_str();
+}
+
+void AddTenantCommands(Commands* commands, Args* a) {
+  commands->Add("tenants", "list every tenant (all pages)",
+                [](const Context& ctx) { return RunTenants(ctx); });
+  CLI::App* tenant = commands->Add("tenant", "describe one tenant", [a](const Context& ctx) {
+    return RunTenant(ctx, a->tenant);
+  });
+  tenant->add_option("TENANT", a->tenant, "tenant")->required();
+
+  CLI::App* reg = commands->Add("register", "create a tenant (idempotent) and record services",
+                                [a](const Context& ctx) { return RunRegister(ctx, a->reg); });
+  reg->add_option("TENANT", a->reg.tenant, "tenant")->required();
+  CLI::Option* parent = reg->add_option("--parent", a->reg.parent, "parent (default integration)");
+  reg->add_flag("--root", a->reg.root, "create as a root (no parent)")->excludes(parent);
+  reg->add_option("--service", a->reg.services, "a service to record (repeatable)");
+  reg->add_option("--label", a->reg.labels, "K=V metadata of every --service (repeatable)");
+
+  CLI::App* dereg = commands->Add(
+      "deregister", "remove services (and their keys) or the whole tenant",
+      [a](const Context& ctx) { return RunDeregister(ctx, a->dereg); });
+  dereg->add_option("TENANT", a->dereg.tenant, "tenant")->required();
+  CLI::Option* services = dereg->add_option("SERVICE", a->dereg.services, "services to remove");
+  dereg->add_flag("--all", a->dereg.all, "remove the whole tenant")->excludes(services);
+  dereg->add_flag("--force", a->dereg.force, "required to remove integration");
+
+  CLI::App* name = commands->Add(
+      "tenant-name", "print the tenant name for a git branch (no server contact)",
+      [a](const Context& ctx) { return RunTenantName(ctx, a->branch); });
+  name->add_option("BRANCH", a->branch, "branch name, e.g. feature/Login_v2")->required();
+}
+
+void AddTransferCommands(Commands* commands, Args* a) {
+  CLI::App* import = commands->Add(
+      "import", "write a YAML, JSON or .properties file's keys into a service (Txn of PUTs)",
+      [a](const Context& ctx) { return RunImport(ctx, a->import); });
+  import->add_option("TENANT", a->import.tenant, "tenant")->required();
+  import->add_option("SERVICE", a->import.service, "service")->required();
+  import->add_option("FILE", a->import.file, "file to read; - = stdin (then give --format)")
+      ->required();
+  import->add_option("--format", a->import.format, "default: from the file's extension")
+      ->check(CLI::IsMember({"yaml", "yml", "json", "properties"}));
+  import->add_option("--max-txn-ops", a->import.max_txn_ops,
+                     "ops per Txn (the server's --max_txn_ops); more keys are split")
+      ->capture_default_str();
+
+  CLI::App* exp = commands->Add(
+      "export", "write a service's keys as a YAML, JSON or .properties file",
+      [a](const Context& ctx) { return RunExport(ctx, a->exp); });
+  exp->add_option("TENANT", a->exp.tenant, "tenant")->required();
+  exp->add_option("SERVICE", a->exp.service, "service")->required();
+  CLI::Option* resolved = exp->add_flag("--resolved", "the resolved view (default)");
+  exp->add_flag("--own", a->exp.own, "only the tenant's own values (masks skipped)")
+      ->excludes(resolved);
+  exp->add_option("--format", a->exp.format, "output format")
+      ->check(CLI::IsMember({"yaml", "yml", "json", "properties"}))
+      ->capture_default_str();
+  exp->add_option("-f,--file", a->exp.file, "file to write; - = stdout")->capture_default_str();
+}
+
+absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
+  absl::Duration timeout;
+  double seconds = 0;
+  if (absl::SimpleAtod(text, &seconds)) {
+    if (!std::isfinite(seconds)) return UsageError("--timeout must be finite");
+    timeout = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &timeout)) {
+    return UsageError(absl::StrCat("--timeout \"", text, "\": use e.g. 500ms, 5s or 1m"));
+  }
+  if (timeout <= absl::ZeroDuration()) return UsageError("--timeout must be positive");
+  return timeout;
+}
+
+// Runs the selected command against the server the global options name.
+absl::Status RunSelected(const Runner& runner, const GlobalOptions& global) {
+  if (!runner) return UsageError("no command given (see confctl --help)");
+  absl::StatusOr<absl::Duration> timeout = ParseTimeout(global.timeout);
+  if (!timeout.ok()) return timeout.status();
+  absl::StatusOr<OutputFormat> format = ParseOutputFormat(global.output);
+  if (!format.ok()) return UsageError(std::string(format.status().message()));
+  ClientOptions options;
+  options.address = global.server;
+  options.deadline = *timeout;
+  options.user = global.user;
+  Client client(options);
+  Context ctx{&client, *format, &std::cout, &std::cerr, *timeout};
+  return runner(ctx);
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app("confctl: command line of the confcenter config center", "confctl");
+  app.footer(kExitCodeHelp);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_version_flag("--version", "confctl 0.1.0");
+  Args args;
+  AddGlobalOptions(&app, &args.global);
+  Commands commands(&app);
+  AddConfigCommands(&commands, &args);
+  AddWatchCommand(&commands, &args);
+  AddTenantCommands(&commands, &args);
+  AddTransferCommands(&commands, &args);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    PrintError(UsageError(absl::StrCat(e.what(), " (see confctl --help)")), std::cerr);
+    return kExitUsage;
+  }
+  const absl::Status status = RunSelected(commands.Selected(), args.global);
+  if (!status.ok()) PrintError(status, std::cerr);
+  return ExitCodeFor(status);
+}
+
+}  // namespace
+}  // namespace confcenter::confctl
+
+int main(int argc, char** argv) { return confcenter::confctl::Main(argc, argv); }

@@ -1,6 +1,7 @@
 // The client library end to end against the real confcenterd.
 #include "confcenter/subscription.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -107,6 +108,26 @@ TEST_F(SubscriptionTest, CallbacksFireForKeysAndPrefixesWithOldAndNewValues) {
   std::lock_guard<std::mutex> lock(mu);
   EXPECT_EQ(exact, std::vector<std::string>{"jdbc:one->jdbc:branch@f1"});
   EXPECT_EQ(prefixed, (std::vector<std::string>{"db.url", "db.pool"}));
+}
+
+TEST_F(SubscriptionTest, ConfctlPutFiresTheCallbackWithTheNewValue) {
+  Register("f1");
+  int64_t rev = Put("integration", "login", "log.level", "info");
+  auto sub = Follow("f1");
+  ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  std::mutex mu;
+  std::vector<std::string> seen;
+  sub->OnChange("login", "log.level", false, [&](const ConfigChange& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(c.new_value->value + "@" + c.new_value->source_tenant);
+  });
+  std::string cmd = std::string(CONFCTL_PATH) + " --server=" + server_->address() +
+                    " put f1 login log.level debug";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  ASSERT_TRUE(sub->WaitForRevision(rev + 1, absl::Seconds(20)));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seen, std::vector<std::string>{"debug@f1"});
+  EXPECT_EQ(sub->GetString("login", "log.level", ""), "debug");
 }
 
 TEST_F(SubscriptionTest, CatchesUpAfterTheServerIsKilledAndRestartedWithNothingMissed) {

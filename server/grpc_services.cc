@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "server/api_convert.h"
+
 namespace confcenter {
 namespace {
 
@@ -170,15 +172,7 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Resolve(grpc::CallbackServerContext
     resp->set_revision(view->revision);
     for (std::string& t : view->chain) resp->add_chain(std::move(t));
     resp->mutable_entries()->Reserve(static_cast<int>(view->entries.size()));
-    for (ResolvedEntry& e : view->entries) {
-      v1::ResolvedEntry* out = resp->add_entries();
-      out->set_service(std::move(e.service));
-      out->set_key(std::move(e.key));
-      out->set_value(std::move(e.value));
-      out->set_content_type(static_cast<v1::ContentType>(e.content_type));
-      out->set_source_tenant(std::move(e.source_tenant));
-      out->set_revision(e.revision);
-    }
+    for (ResolvedEntry& e : view->entries) MoveToProto(std::move(e), resp->add_entries());
   }
   return Finish(ctx, view.status());
 }

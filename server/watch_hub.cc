@@ -6,6 +6,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
 #include "confcenter/v1/watch.pb.h"
+#include "server/api_convert.h"
 #include "server/names.h"
 #include "spdlog/spdlog.h"
 #include "storage/key_codec.h"
@@ -407,16 +408,7 @@ bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resyn
     message.set_revision(state.revision());
     message.set_resync(resync);
     const size_t end = std::min(entries.size(), next + options_.snapshot_chunk_entries);
-    for (; next < end; ++next) {
-      ResolvedEntry& e = entries[next];
-      v1::ResolvedEntry* out = message.add_entries();
-      out->set_service(std::move(e.service));
-      out->set_key(std::move(e.key));
-      out->set_value(std::move(e.value));
-      out->set_content_type(static_cast<v1::ContentType>(e.content_type));
-      out->set_source_tenant(std::move(e.source_tenant));
-      out->set_revision(e.revision);
-    }
+    for (; next < end; ++next) MoveToProto(std::move(entries[next]), message.add_entries());
     message.set_snapshot_last(next == entries.size());
     if (!SendTo(stream, Serialize(message))) return false;
   } while (next < entries.size());

@@ -598,6 +598,9 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
     }
   }
   if (from == INT64_MAX) from = store_->CurrentRevision();
+  // Replays reach back at most max_replay_revisions: older resume points get a resync, so a
+  // client that was away for long cannot make the server load the whole log.
+  from = std::max(from, store_->CurrentRevision() - options_.max_replay_revisions);
   std::vector<ChangeSet> log;
   auto append = [&log](const ChangeSet& set) {
     log.push_back(set);

@@ -50,6 +50,9 @@ struct WatchOptions {
   // RESOURCE_EXHAUSTED. Default 1024. Also bounds a replay: a resume that needs more
   // messages than this gets a resync snapshot instead.
   size_t max_queued_messages = 1024;
+  // How far back a resume is replayed from the change log; an older start_revision gets a
+  // resync snapshot instead. Bounds the memory of a replay. Default 100,000 revisions.
+  int64_t max_replay_revisions = 100'000;
   // Entries per snapshot message. Default 1000.
   size_t snapshot_chunk_entries = 1000;
   // How often every stream gets a PROGRESS message. Default 10 s; zero disables the ticker.

@@ -258,6 +258,9 @@ absl::Status RunSelected(const Runner& runner, const GlobalOptions& global) {
   options.address = global.server;
   options.deadline = *timeout;
   options.user = global.user;
+  // Wait for the connection (within --timeout) rather than fail on the first refused
+  // connect: a server that is starting or briefly unreachable is not an error yet.
+  options.wait_for_ready = true;
   Client client(options);
   Context ctx{&client, *format, &std::cout, &std::cerr, *timeout};
   return runner(ctx);

@@ -1,5 +1,7 @@
 #include "confcenter/client.h"
 
+#include "absl/strings/str_cat.h"
+
 #include <algorithm>
 #include <random>
 #include <thread>
@@ -68,6 +70,13 @@ absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, 
     Response response;
     status = call(&ctx, request, &response);
     if (status.ok()) return response;
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && options_.wait_for_ready &&
+        channel_->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
+      // The deadline passed while waiting for a connection: say so, as UNAVAILABLE.
+      return absl::UnavailableError(absl::StrCat("cannot reach confcenterd at ",
+                                                 options_.address, " within ",
+                                                 absl::FormatDuration(options_.deadline)));
+    }
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= attempts) break;
     std::this_thread::sleep_for(absl::ToChronoNanoseconds(Jittered(backoff)));
     backoff = std::min(backoff * 2, options_.max_backoff);

@@ -42,7 +42,8 @@ struct ClientOptions {
   // Sent as the x-confcenter-user metadata header (who made a change). Empty = none.
   std::string user;
   // Queue calls while the server is unreachable (until their deadline) instead of failing
-  // them at once with UNAVAILABLE. Default false.
+  // them at once; a call whose deadline passes before a connection was made fails with
+  // UNAVAILABLE "cannot reach ...". Default false.
   bool wait_for_ready = false;
 };
 

@@ -329,16 +329,17 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
     s->id = next_id_++;
     streams_[s->id] = std::move(stream);
     result = s->id;
-    if (!s->start_revision) {
-      if (SendSnapshot(s, state, /*resync=*/false)) RegisterLive(s, state);
-    } else if (*s->start_revision >= state.revision()) {
-      s->last_revision = *s->start_revision;
-      if (SendCaughtUp(s, std::max(*s->start_revision, state.revision()))) {
-        RegisterLive(s, state);
-      }
+    if (!s->start_revision || *s->start_revision > state.revision()) {
+      // A resume point ahead of the server (a restored or replaced store) cannot be
+      // replayed: the client gets the current view, marked resync.
+      const bool resync = s->start_revision.has_value();
+      if (SendSnapshot(s, state, resync)) RegisterLive(s, state);
+    } else if (*s->start_revision == state.revision()) {
+      if (SendCaughtUp(s, state.revision())) RegisterLive(s, state);
     } else {
       pending_resumes_.push_back(s->id);  // the catch-up worker waits for this through mu_
     }
+    DetachEnded();
   });
   return result;
 }
@@ -356,8 +357,17 @@ void WatchHub::Unsubscribe(uint64_t id) {
 void WatchHub::EndStream(Stream* stream, const absl::Status& status) {
   if (stream->ended) return;
   stream->ended = true;
+  stream->live = false;
   stream->sink->End(status);
-  Detach(stream);
+  // Detached later: callers may be iterating over the topic or watch it belongs to.
+  ended_.push_back(stream->id);
+}
+
+void WatchHub::DetachEnded() {
+  for (uint64_t id : ended_) {
+    if (auto it = streams_.find(id); it != streams_.end()) Detach(it->second.get());
+  }
+  ended_.clear();
 }
 
 void WatchHub::Detach(Stream* stream) {
@@ -513,6 +523,7 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
     }
   }
   published_revision_ = last;
+  DetachEnded();
   if (tenants_changed) ReindexChains(state);
 }
 
@@ -531,6 +542,7 @@ void WatchHub::SendProgress() {
   for (Stream* stream : live) {
     if (SendTo(stream, bytes)) stream->last_revision = published_revision_;
   }
+  DetachEnded();
 }
 
 absl::Status WatchHub::CompactLog() {
@@ -637,7 +649,16 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
         }
       }
     }
+    // The store may hold revisions the state has not applied yet: the view must end at head.
+    while (!log.empty() && log.back().revision() > head) log.pop_back();
     absl::MutexLock lock(&mu_);
+    for (const ChangeSet& set : log) {  // Publish may not have seen these deletions yet
+      for (const Change& c : set.changes()) {
+        if (c.type() == Change::TENANT_DELETE) {
+          deleted_parents_[c.tenant()] = c.previous_tenant().parent();
+        }
+      }
+    }
     ViewAt view(state, log, deleted_parents_);
     for (uint64_t id : ids) {
       auto it = streams_.find(id);
@@ -675,6 +696,7 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
       }
       RegisterLive(stream, state);
     }
+    DetachEnded();
   });
 }
 

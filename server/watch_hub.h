@@ -134,6 +134,8 @@ class WatchHub {
   void EndStream(Stream* stream, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the stream from its topic (and its tenant's watch if it was the last one).
   void Detach(Stream* stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Detaches the streams EndStream ended; called when no topic or watch is being iterated.
+  void DetachEnded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Const after construction.
   storage::Store* const store_;
@@ -151,6 +153,7 @@ class WatchHub {
   absl::flat_hash_map<std::string, absl::flat_hash_set<TenantWatch*>> by_chain_member_
       ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> pending_resumes_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> ended_ ABSL_GUARDED_BY(mu_);  // ended, not yet detached
   // For every tenant ever deregistered (since start-up), the parent it had: streams of a
   // deregistered tenant follow that parent's view.
   absl::flat_hash_map<std::string, std::string> deleted_parents_ ABSL_GUARDED_BY(mu_);

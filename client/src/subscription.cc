@@ -1,5 +1,8 @@
 #include "confcenter/subscription.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +78,7 @@ void Subscription::Run() {
       if (stopping_) return;
       if (has_view_) request.set_start_revision(revision_);  // resume: nothing missed
       incoming_.clear();
+      caught_up_ = false;
       active_ = &ctx;
     }
     std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
@@ -127,6 +131,7 @@ void Subscription::Apply(const v1::SubscribeResponse& message,
       incoming_.clear();
       revision_ = message.revision();
       has_view_ = true;
+      caught_up_ = true;
       break;
     case v1::SUBSCRIBE_RESPONSE_KIND_EVENTS:
       for (const v1::WatchEvent& e : message.events()) {
@@ -148,11 +153,12 @@ void Subscription::Apply(const v1::SubscribeResponse& message,
     case v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS:
       revision_ = std::max(revision_, message.revision());
       if (!has_view_) return;  // progress before any view says nothing about the view
+      caught_up_ = true;  // a resumed stream has replayed everything: it is live
       break;
     default:
       return;
   }
-  stale_ = false;
+  stale_ = !caught_up_;
   last_error_ = absl::OkStatus();
 }
 
@@ -170,6 +176,14 @@ void Subscription::Notify(const std::vector<ConfigChange>& changes) {
 
 void Subscription::LoadCache() {
   if (options_.cache_file.empty()) return;
+  try {
+    LoadCacheOrThrow();
+  } catch (const nlohmann::json::exception&) {
+    // A damaged or foreign file: start without it, as if there were none.
+  }
+}
+
+void Subscription::LoadCacheOrThrow() {
   std::ifstream in(options_.cache_file);
   if (!in) return;
   nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
@@ -210,16 +224,18 @@ void Subscription::SaveCache() {
     }
     doc["entries"] = std::move(entries);
   }
-  // Write beside the file and rename over it: readers see the old or the new file, whole.
-  const std::string tmp = options_.cache_file + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << doc.dump(2) << "\n";
-    out.flush();
-    if (!out) return;
-  }
+  // Write beside the file, sync, and rename over it: after a crash or power loss the file is
+  // the old one or the new one, whole.
+  const std::string tmp = absl::StrCat(options_.cache_file, ".tmp.", getpid());
+  const std::string data = doc.dump(2) + "\n";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            fsync(fd) == 0;
+  ok = close(fd) == 0 && ok;
   std::error_code ec;
-  std::filesystem::rename(tmp, options_.cache_file, ec);
+  if (ok) std::filesystem::rename(tmp, options_.cache_file, ec);
+  if (!ok || ec) std::filesystem::remove(tmp, ec);
 }
 
 std::optional<ConfigValue> Subscription::Get(const std::string& service,

@@ -206,10 +206,13 @@ TEST_F(WatchTest, SlowSubscriberIsCutOffAloneWithResourceExhausted) {
   server_.reset();
   Start({"--watch_queue_messages=4", "--max_value_bytes=600000", "--progress_interval=0s"});
   // A stream that is never read: gRPC flow control stops its writes, then its queue fills.
+  // It is alone with its service filter, so cutting it off removes its group while the hub
+  // is fanning out to it.
   auto stub = v1::WatchService::NewStub(channel_);
   grpc::ClientContext slow_ctx;
   v1::SubscribeRequest req;
   req.set_tenant("integration");
+  req.add_services("svc");
   auto slow = stub->Subscribe(&slow_ctx, req);
   auto fast = Subscribe("integration", {});
   ASSERT_TRUE(fast->WaitForMessages(1));

@@ -108,8 +108,9 @@ class Subscription {
 
   // The revision the view reflects (0 before any).
   int64_t revision() const;
-  // True while the view is not known to be current: served from the cache file, or the
-  // stream is down. False once the server has answered on the current stream.
+  // True while the view is not known to be current: served from the cache file, the stream
+  // is down, or a resumed stream is still replaying. False once the current stream has
+  // delivered a snapshot or said it has caught up.
   bool stale() const;
   // The error of the last failed stream attempt (OK while connected).
   absl::Status last_error() const;
@@ -124,6 +125,7 @@ class Subscription {
   void Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes);
   void Notify(const std::vector<ConfigChange>& changes);
   void LoadCache();
+  void LoadCacheOrThrow();
   void SaveCache();
 
   const SubscriptionOptions options_;
@@ -137,6 +139,7 @@ class Subscription {
   int64_t notified_revision_ = 0;  // callbacks have run up to here        guarded by mu_
   bool has_view_ = false;  // a snapshot or the cache was applied           guarded by mu_
   bool stale_ = true;                                                      // guarded by mu_
+  bool caught_up_ = false;  // this connection delivered a snapshot or caught-up progress
   bool stopping_ = false;                                                  // guarded by mu_
   absl::Status last_error_;                                                // guarded by mu_
   grpc::ClientContext* active_ = nullptr;  // the stream to cancel on stop  guarded by mu_

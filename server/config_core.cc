@@ -173,6 +173,17 @@ ConfigCore::~ConfigCore() {
   hub_.reset();
 }
 
+bool ConfigCore::WaitForWritesDrained(absl::Duration timeout) {
+  absl::MutexLock lock(&queue_mu_);
+  return queue_mu_.AwaitWithTimeout(
+      absl::Condition(
+          +[](ConfigCore* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->queue_mu_) {
+            return c->queue_.empty() && !c->committing_;
+          },
+          this),
+      timeout);
+}
+
 int64_t ConfigCore::revision() const {
   absl::ReaderMutexLock lock(&state_mu_);
   return state_.revision();
@@ -313,12 +324,14 @@ void ConfigCore::CommitLoop() {
     std::vector<PendingWrite> batch;
     {
       absl::MutexLock lock(&queue_mu_);
+      committing_ = false;  // the previous batch, if any, is done
       queue_mu_.Await(absl::Condition(
           +[](ConfigCore* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->queue_mu_) {
             return !c->queue_.empty() || c->stopping_;
           },
           this));
       if (queue_.empty()) return;  // stopping, and every queued write is done
+      committing_ = true;
       if (queue_.front().exclusive()) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();

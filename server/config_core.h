@@ -179,6 +179,10 @@ class ConfigCore {
   // The revision of the last committed write.
   int64_t revision() const;
 
+  // Waits until no write is queued or being committed, or `timeout` passes; false on timeout.
+  // Used to drain on shutdown.
+  bool WaitForWritesDrained(absl::Duration timeout);
+
   // The watch hub: subscriptions to resolved views. Owned by the core.
   WatchHub* watch_hub() { return hub_.get(); }
 
@@ -225,6 +229,7 @@ class ConfigCore {
   absl::Mutex queue_mu_;
   std::deque<PendingWrite> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;  // a taken batch is not done yet
 
   std::unique_ptr<WatchHub> hub_;  // created after the state is loaded
   std::thread committer_;

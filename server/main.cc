@@ -54,7 +54,7 @@ ABSL_FLAG(int64_t, log_retention_revisions, 1'000'000,
 ABSL_FLAG(absl::Duration, log_retention_age, absl::Hours(24 * 7),
           "See --log_retention_revisions.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
-          "On SIGTERM/SIGINT, how long in-flight calls get to finish before being cancelled.");
+          "On SIGTERM/SIGINT, how long queued writes get to commit before being cancelled.");
 
 namespace confcenter {
 namespace {
@@ -157,8 +157,14 @@ int Run() {
   spdlog::info("received signal {}, draining", signal);
   health->Shutdown();  // every service reports NOT_SERVING from now on
   (*core)->watch_hub()->Shutdown();  // streams end with UNAVAILABLE and a resume hint
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  // Let queued writes commit and answer, then stop. gRPC's Shutdown waits for idle client
+  // connections until its deadline, so the deadline is short once the writes are done;
+  // reads answer from memory and need no more.
+  const absl::Duration grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  if (!(*core)->WaitForWritesDrained(grace)) {
+    spdlog::warn("writes still queued after {}; cancelling them", absl::FormatDuration(grace));
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   server->Wait();
   core->reset();  // finishes queued writes, closes the store
   spdlog::info("confcenterd stopped");

@@ -186,8 +186,6 @@ class ConfigCore {
   // The watch hub: subscriptions to resolved views. Owned by the core.
   WatchHub* watch_hub() { return hub_.get(); }
 
-  const CoreOptions& options() const { return options_; }
-
  private:
   struct PendingWrite;
   class Overlay;

@@ -284,11 +284,7 @@ void WatchHub::Shutdown() {
                     stream->last_revision, " was sent)")));
     }
   }
-}
-
-size_t WatchHub::stream_count() const {
-  absl::MutexLock lock(&mu_);
-  return streams_.size();
+  DetachEnded();
 }
 
 absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, WatchSink* sink) {

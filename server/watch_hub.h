@@ -106,9 +106,6 @@ class WatchHub {
   // Ends every stream with UNAVAILABLE (the server is stopping) and refuses new ones.
   void Shutdown();
 
-  // Streams currently registered (live or catching up).
-  size_t stream_count() const;
-
  private:
   struct Stream;
   struct Topic;

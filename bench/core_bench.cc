@@ -81,7 +81,7 @@ void MustRegister(ConfigCore& core, const std::string& tenant, const std::string
   RegisterCommand command;
   command.tenant = tenant;
   command.parent = parent;
-  command.services.push_back({service, {}});
+  command.services.emplace_back().set_name(service);
   absl::StatusOr<RegisterResult> result = Await<RegisterResult>(
       [&](ConfigCore::RegisterDone done) { core.Register(std::move(command), std::move(done)); });
   if (!result.ok()) Die(absl::StrCat("Register ", tenant), result.status());

@@ -3,6 +3,9 @@
 #ifndef CONFCENTER_SERVER_CLOCK_H_
 #define CONFCENTER_SERVER_CLOCK_H_
 
+#include <string>
+#include <utility>
+
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -43,6 +46,17 @@ class ManualClock final : public Clock {
  private:
   absl::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
+};
+
+// Tests only: the time is the number (microseconds since the Unix epoch) in a file, read on
+// every call, so a test drives a real server's clock. An unreadable file reads as the epoch.
+class FileClock final : public Clock {
+ public:
+  explicit FileClock(std::string path) : path_(std::move(path)) {}
+  absl::Time Now() override;
+
+ private:
+  const std::string path_;
 };
 
 }  // namespace confcenter

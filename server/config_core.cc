@@ -1,14 +1,20 @@
 #include "server/config_core.h"
 
 #include <algorithm>
+#include <functional>
+#include <set>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "server/names.h"
+#include "server/registry.h"
 #include "spdlog/spdlog.h"
 #include "storage/key_codec.h"
 
@@ -24,8 +30,6 @@ namespace {
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
-constexpr int kMaxLabels = 64;
-constexpr size_t kMaxLabelValue = 1024;
 constexpr int32_t kContentTypeText = 1;
 constexpr int32_t kMaxContentType = 4;
 
@@ -55,13 +59,43 @@ absl::StatusOr<std::string> DecodePageToken(const std::string& token) {
   return decoded;
 }
 
-bool SameMetadata(const ServiceRecord& record, const std::map<std::string, std::string>& metadata) {
-  if (static_cast<size_t>(record.metadata_size()) != metadata.size()) return false;
-  for (const auto& [k, v] : metadata) {
-    auto it = record.metadata().find(k);
-    if (it == record.metadata().end() || it->second != v) return false;
+std::string NotFoundTenant(absl::string_view tenant) {
+  return absl::StrCat("tenant: tenant ", QuoteForError(tenant), " not found");
+}
+
+// The entry a write of (value or mask) makes of `current`.
+EntryRecord NextEntry(const EntryRecord* current, bool mask, const std::string& value,
+                      int32_t content_type, int64_t revision) {
+  EntryRecord entry;
+  entry.set_mask(mask);
+  if (!mask) {
+    entry.set_value(value);
+    entry.set_content_type(content_type);
   }
-  return true;
+  entry.set_mod_revision(revision);
+  if (current != nullptr && current->mask() == mask) {  // same kind: the entry lives on
+    entry.set_create_revision(current->create_revision());
+    entry.set_version(current->version() + 1);
+  } else {
+    entry.set_create_revision(revision);
+    entry.set_version(1);
+  }
+  return entry;
+}
+
+void AddEntryChange(ChangeSet& change_set, const std::string& tenant, const std::string& service,
+                    const std::string& key, const EntryRecord* before,
+                    const EntryRecord* after) {
+  Change* change = change_set.add_changes();
+  change->set_type(after != nullptr ? Change::ENTRY_PUT : Change::ENTRY_DELETE);
+  change->set_tenant(tenant);
+  change->set_service(service);
+  change->set_key(key);
+  if (after != nullptr) *change->mutable_entry() = *after;
+  if (before != nullptr) {
+    *change->mutable_previous_entry() = *before;
+    change->set_had_previous(true);
+  }
 }
 
 }  // namespace
@@ -81,10 +115,14 @@ struct ConfigCore::PendingWrite {
     DeregisterCommand command;
     DeregisterDone done;
   };
-  std::variant<TxnWrite, RegisterWrite, DeregisterWrite> write;
+  struct TouchWrite {
+    std::string tenant;
+    TouchDone done;
+  };
+  std::variant<TxnWrite, RegisterWrite, DeregisterWrite, TouchWrite> write;
 
-  // Register and Deregister are committed in a batch of their own, so the entry overlay of a
-  // batch never has to follow tenant changes.
+  // Tenant writes (Register, Deregister, Touch) are committed in a batch of their own, so the
+  // entry overlay of a batch never has to follow tenant changes.
   bool exclusive() const { return !std::holds_alternative<TxnWrite>(write); }
 
   void Fail(const absl::Status& status) {
@@ -157,6 +195,9 @@ absl::StatusOr<std::unique_ptr<ConfigCore>> ConfigCore::Open(
       },
       options.watch, clock);
   core->committer_ = std::thread([c] { c->CommitLoop(); });
+  if (options.reclaim_interval > absl::ZeroDuration()) {
+    core->reclaimer_ = std::thread([c] { c->ReclaimLoop(); });
+  }
   return core;
 }
 
@@ -169,6 +210,7 @@ ConfigCore::~ConfigCore() {
     absl::MutexLock lock(&queue_mu_);
     stopping_ = true;
   }
+  if (reclaimer_.joinable()) reclaimer_.join();
   if (committer_.joinable()) committer_.join();
   hub_.reset();
 }
@@ -261,26 +303,21 @@ void ConfigCore::Register(RegisterCommand command, RegisterDone done) {
                                                 " services exceed the limit of ",
                                                 options_.max_services_per_request));
   }
+  if (s.ok() && command.ttl != absl::ZeroDuration() && command.ttl < absl::Seconds(1)) {
+    s = absl::InvalidArgumentError(absl::StrCat(
+        "ttl: ", absl::FormatDuration(command.ttl), " is shorter than the minimum of 1s"));
+  }
+  if (s.ok() && command.ttl != absl::ZeroDuration() && command.root) {
+    s = absl::InvalidArgumentError("ttl: a root tenant cannot expire");
+  }
   absl::flat_hash_set<std::string> names;
   for (size_t i = 0; s.ok() && i < command.services.size(); ++i) {
-    const ServiceSpec& spec = command.services[i];
+    const v1::ServiceDefinition& def = command.services[i];
     std::string field = absl::StrCat("services[", i, "]");
-    s = ValidateServiceName(absl::StrCat(field, ".name"), spec.name);
-    if (s.ok() && !names.insert(spec.name).second) {
-      s = absl::InvalidArgumentError(absl::StrCat(field, ".name: ", QuoteForError(spec.name),
+    s = ValidateDefinition(field, def, options_.max_value_bytes);
+    if (s.ok() && !names.insert(def.name()).second) {
+      s = absl::InvalidArgumentError(absl::StrCat(field, ".name: ", QuoteForError(def.name()),
                                                   " appears twice in services"));
-    }
-    if (s.ok() && spec.metadata.size() > kMaxLabels) {
-      s = absl::InvalidArgumentError(absl::StrCat(field, ".metadata: ", spec.metadata.size(),
-                                                  " labels exceed the limit of ", kMaxLabels));
-    }
-    for (auto it = spec.metadata.begin(); s.ok() && it != spec.metadata.end(); ++it) {
-      s = ValidateLabelKey(absl::StrCat(field, ".metadata"), it->first);
-      if (s.ok() && it->second.size() > kMaxLabelValue) {
-        s = absl::InvalidArgumentError(absl::StrCat(
-            field, ".metadata[", QuoteForError(it->first), "]: ", it->second.size(),
-            " bytes exceed the limit of ", kMaxLabelValue));
-      }
     }
   }
   if (!s.ok()) {
@@ -306,6 +343,71 @@ void ConfigCore::Deregister(DeregisterCommand command, DeregisterDone done) {
     return;
   }
   Enqueue({PendingWrite::DeregisterWrite{std::move(command), std::move(done)}});
+}
+
+void ConfigCore::Touch(std::string tenant, TouchDone done) {
+  if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) {
+    done(s);
+    return;
+  }
+  Enqueue({PendingWrite::TouchWrite{std::move(tenant), std::move(done)}});
+}
+
+std::vector<std::string> ConfigCore::ReclaimExpired() {
+  const absl::Time now = clock_->Now();
+  const int64_t now_micros = absl::ToUnixMicros(now);
+  std::vector<std::pair<size_t, std::string>> expired;  // (chain length, tenant)
+  {
+    absl::ReaderMutexLock lock(&state_mu_);
+    for (const auto& [name, tenant] : state_.tenants()) {
+      int64_t expires = tenant.record.expire_time_micros();
+      if (expires > 0 && expires <= now_micros) {
+        expired.emplace_back(state_.Chain("tenant", name).value_or(std::vector<std::string>{}).size(), name);
+      }
+    }
+  }
+  // Deepest first, so a parent that expired with its children goes in the same pass.
+  std::sort(expired.begin(), expired.end(), std::greater<>());
+  std::vector<std::string> removed;
+  for (const auto& [depth, tenant] : expired) {
+    DeregisterCommand command;
+    command.tenant = tenant;
+    command.all = true;
+    command.only_if_expired_at = now;
+    absl::Notification finished;
+    absl::StatusOr<DeregisterResult> result;
+    Deregister(std::move(command), [&](absl::StatusOr<DeregisterResult> r) {
+      result = std::move(r);
+      finished.Notify();
+    });
+    finished.WaitForNotification();
+    if (!result.ok()) {
+      spdlog::warn("tenant {} expired but was not reclaimed: {}", tenant,
+                   result.status().ToString());
+    } else if (result->tenant_removed) {
+      spdlog::info("reclaimed expired tenant {} at revision {} ({} services, {} keys)", tenant,
+                   result->revision, result->removed_services.size(), result->removed_keys);
+      removed.push_back(tenant);
+    }
+  }
+  return removed;
+}
+
+void ConfigCore::ReclaimLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      queue_mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](ConfigCore* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->queue_mu_) {
+                return c->stopping_;
+              },
+              this),
+          options_.reclaim_interval);
+      if (stopping_) return;
+    }
+    ReclaimExpired();
+  }
 }
 
 void ConfigCore::Enqueue(PendingWrite write) {
@@ -398,6 +500,9 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::Plan(
   if (std::holds_alternative<PendingWrite::RegisterWrite>(write.write)) {
     return PlanRegister(write, revision, change_set);
   }
+  if (std::holds_alternative<PendingWrite::TouchWrite>(write.write)) {
+    return PlanTouch(write, revision, change_set);
+  }
   return PlanDeregister(write, revision, change_set);
 }
 
@@ -442,21 +547,9 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanTxn(
       planned.push_back({std::move(key), std::nullopt, current});
       continue;
     }
-    const bool mask = op.type == WriteOpType::kMask;
-    EntryRecord entry;
-    entry.set_mask(mask);
-    if (!mask) {
-      entry.set_value(op.value);
-      entry.set_content_type(op.content_type == 0 ? kContentTypeText : op.content_type);
-    }
-    entry.set_mod_revision(revision);
-    if (current != nullptr && current->mask() == mask) {  // same kind: the entry lives on
-      entry.set_create_revision(current->create_revision());
-      entry.set_version(current->version() + 1);
-    } else {
-      entry.set_create_revision(revision);
-      entry.set_version(1);
-    }
+    EntryRecord entry =
+        NextEntry(current, op.type == WriteOpType::kMask, op.value,
+                  op.content_type == 0 ? kContentTypeText : op.content_type, revision);
     if (current == nullptr) ++added.try_emplace(op.tenant, 0, i).first->second.first;
     result->entries.push_back(entry);
     planned.push_back({std::move(key), std::move(entry), current});
@@ -473,16 +566,8 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanTxn(
     }
   }
   for (Planned& p : planned) {
-    Change* change = change_set.add_changes();
-    change->set_type(p.after ? Change::ENTRY_PUT : Change::ENTRY_DELETE);
-    change->set_tenant(p.key.tenant);
-    change->set_service(p.key.service);
-    change->set_key(p.key.key);
-    if (p.after) *change->mutable_entry() = *p.after;
-    if (p.before != nullptr) {
-      *change->mutable_previous_entry() = *p.before;
-      change->set_had_previous(true);
-    }
+    AddEntryChange(change_set, p.key.tenant, p.key.service, p.key.key, p.before,
+                   p.after ? &*p.after : nullptr);
   }
   for (Planned& p : planned) {  // after every change copied its `before`
     overlay.Set(p.key, std::move(p.after));
@@ -501,6 +586,7 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
   auto& reg = std::get<PendingWrite::RegisterWrite>(write.write);
   const RegisterCommand& cmd = reg.command;
   const TenantState* existing = state_.FindTenant(cmd.tenant);
+  const int64_t now_micros = absl::ToUnixMicros(clock_->Now());
 
   std::string parent;
   if (cmd.root) {
@@ -512,18 +598,21 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
   } else if (cmd.tenant != kIntegrationTenant) {
     parent = std::string(kIntegrationTenant);
   }
+  std::vector<std::string> chain = {cmd.tenant};  // after the registration
   if (!parent.empty()) {
     if (parent == cmd.tenant) {
       return absl::FailedPreconditionError(absl::StrCat(
           "parent: ", QuoteForError(parent), " is the tenant itself; that would be a cycle"));
     }
-    absl::StatusOr<std::vector<std::string>> chain = state_.Chain("parent", parent);
-    if (!chain.ok()) return chain.status();
-    if (std::find(chain->begin(), chain->end(), cmd.tenant) != chain->end()) {
+    absl::StatusOr<std::vector<std::string>> parent_chain = state_.Chain("parent", parent);
+    if (!parent_chain.ok()) return parent_chain.status();
+    if (std::find(parent_chain->begin(), parent_chain->end(), cmd.tenant) !=
+        parent_chain->end()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "parent: ", QuoteForError(parent), " would make a cycle: ", cmd.tenant, " -> ",
-          absl::StrJoin(*chain, " -> ")));
+          absl::StrJoin(*parent_chain, " -> ")));
     }
+    chain.insert(chain.end(), parent_chain->begin(), parent_chain->end());
   }
 
   TenantRecord record;
@@ -533,24 +622,117 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
     record.set_name(cmd.tenant);
     record.set_create_revision(revision);
   }
-  bool changed = existing == nullptr || record.parent() != parent;
   record.set_parent(parent);
+  if (cmd.ttl != absl::ZeroDuration()) {
+    if (parent.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ttl: tenant ", QuoteForError(cmd.tenant), " is a root; a root cannot expire"));
+    }
+    record.set_ttl_seconds(absl::ToInt64Seconds(cmd.ttl));
+  }
+  if (parent.empty()) {  // a tenant that became a root keeps no TTL
+    record.set_ttl_seconds(0);
+    record.set_expire_time_micros(0);
+  }
+  if (record.ttl_seconds() > 0) {
+    record.set_expire_time_micros(now_micros + record.ttl_seconds() * 1'000'000);
+  }
+  if (cmd.keep) record.set_keep(true);
+
+  // The services after the registration, and which of them it (re)defines.
   std::map<std::string, ServiceRecord> services;
   for (const ServiceRecord& s : record.services()) services[s.name()] = s;
-  for (const ServiceSpec& spec : cmd.services) {
-    auto it = services.find(spec.name);
-    if (it != services.end() && SameMetadata(it->second, spec.metadata)) continue;
-    ServiceRecord service;
-    service.set_name(spec.name);
-    service.mutable_metadata()->insert(spec.metadata.begin(), spec.metadata.end());
-    service.set_mod_revision(revision);
-    services[spec.name] = std::move(service);
-    changed = true;
+  std::set<std::string> changed;
+  for (const v1::ServiceDefinition& def : cmd.services) changed.insert(def.name());
+  std::map<std::string, const ServiceRecord*> previous;  // changed service -> its old record
+  if (existing != nullptr) {
+    for (const ServiceRecord& s : existing->record.services()) {
+      if (changed.count(s.name()) > 0) previous[s.name()] = &s;
+    }
   }
+  for (const v1::ServiceDefinition& def : cmd.services) {
+    ServiceRecord& s = services[def.name()];
+    s.set_name(def.name());
+    s.clear_metadata();
+    *s.mutable_definition() = def;
+  }
+  std::vector<ServiceRecord> after;
+  after.reserve(services.size());
+  for (auto& [name, s] : services) after.push_back(s);
+
+  // Compatibility in the tenant's view and in each descendant's view, after the change.
+  RegistryView own_view(state_, chain, cmd.tenant, &after);
+  std::vector<std::unique_ptr<RegistryView>> descendant_views;
+  std::vector<const RegistryView*> views = {&own_view};
+  if (!changed.empty() && existing != nullptr) {
+    std::vector<std::vector<std::string>> frontier = {chain};
+    while (!frontier.empty()) {
+      std::vector<std::string> parent_chain = std::move(frontier.back());
+      frontier.pop_back();
+      for (const std::string& child : state_.Children(parent_chain.front())) {
+        std::vector<std::string> child_chain = {child};
+        child_chain.insert(child_chain.end(), parent_chain.begin(), parent_chain.end());
+        descendant_views.push_back(
+            std::make_unique<RegistryView>(state_, child_chain, cmd.tenant, &after));
+        views.push_back(descendant_views.back().get());
+        frontier.push_back(std::move(child_chain));
+      }
+    }
+  }
+  CompatibilityReport report = CheckCompatibility(views, cmd.tenant, changed);
+  if (!report.conflicts.empty() && !cmd.force) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "services: ", report.conflicts.size(), " version conflict",
+        report.conflicts.size() == 1 ? "" : "s", " (set force to register anyway and record ",
+        report.conflicts.size() == 1 ? "it" : "them", " as warnings): ",
+        absl::StrJoin(report.conflicts, "; ")));
+  }
+  for (ServiceRecord& s : after) {
+    if (changed.count(s.name()) == 0) continue;
+    s.clear_warnings();
+    for (const std::string& w : report.by_service[s.name()]) s.add_warnings(w);
+    auto old = previous.find(s.name());
+    if (old != previous.end()) {  // the same registration again changes nothing
+      ServiceRecord same = s;
+      same.set_mod_revision(old->second->mod_revision());
+      same.set_register_time_micros(old->second->register_time_micros());
+      if (google::protobuf::util::MessageDifferencer::Equals(*old->second, same)) {
+        s = *old->second;
+        continue;
+      }
+    }
+    s.set_mod_revision(revision);
+    s.set_register_time_micros(now_micros);
+  }
+
+  // The entries the definitions generate.
+  int64_t added_keys = 0;
+  for (const v1::ServiceDefinition& def : cmd.services) {
+    auto old = previous.find(def.name());
+    v1::ServiceDefinition old_def;
+    if (old != previous.end()) old_def = DefinitionOf(*old->second);
+    if (absl::Status s =
+            PlanGeneratedEntries(cmd.tenant, chain, def, old != previous.end() ? &old_def : nullptr,
+                                 revision, change_set, &added_keys);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (added_keys > 0) {
+    int64_t total = (existing ? existing->key_count : 0) + added_keys;
+    if (total > options_.max_keys_per_tenant) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "services: tenant ", QuoteForError(cmd.tenant), " would hold ", total,
+          " keys; the limit is ", options_.max_keys_per_tenant, " (--max_keys_per_tenant)"));
+    }
+  }
+
+  record.clear_services();
+  for (ServiceRecord& s : after) *record.add_services() = std::move(s);
   const bool created = existing == nullptr;
-  if (changed) {
-    record.clear_services();
-    for (auto& [name, service] : services) *record.add_services() = std::move(service);
+  const bool tenant_changed =
+      created || !google::protobuf::util::MessageDifferencer::Equals(record, existing->record);
+  if (tenant_changed) {
     record.set_mod_revision(revision);
     Change* change = change_set.add_changes();
     change->set_type(Change::TENANT_PUT);
@@ -561,19 +743,179 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
       change->set_had_previous(true);
     }
   }
-  return [this, &reg, created](const absl::Status& committed) {
+
+  auto result = std::make_shared<RegisterResult>();
+  result->created = created;
+  for (const v1::ServiceDefinition& def : cmd.services) {
+    result->dependency_maps.push_back(BuildDependencyMap(own_view, def));
+  }
+  if (cmd.force) {
+    result->warnings.insert(result->warnings.end(), report.conflicts.begin(),
+                            report.conflicts.end());
+  }
+  result->warnings.insert(result->warnings.end(), report.warnings.begin(),
+                          report.warnings.end());
+  return [this, &reg, result](const absl::Status& committed) {
     if (!committed.ok()) {
       reg.done(committed);
       return;
     }
-    RegisterResult result;
-    result.created = created;
     absl::ReaderMutexLock lock(&state_mu_);
-    result.revision = state_.revision();
+    result->revision = state_.revision();
     if (const TenantState* t = state_.FindTenant(reg.command.tenant)) {
-      result.tenant = DescribeTenant(*t);
+      result->tenant = DescribeTenant(*t);
     }
-    reg.done(std::move(result));
+    reg.done(std::move(*result));
+  };
+}
+
+absl::Status ConfigCore::PlanGeneratedEntries(const std::string& tenant,
+                                              const std::vector<std::string>& chain,
+                                              const v1::ServiceDefinition& def,
+                                              const v1::ServiceDefinition* previous,
+                                              int64_t revision, ChangeSet& change_set,
+                                              int64_t* added_keys) {
+  const std::string& service = def.name();
+  const TenantState* t = state_.FindTenant(tenant);
+  const KeyMap* own = nullptr;
+  if (t != nullptr) {
+    if (auto it = t->services.find(service); it != t->services.end()) own = &it->second;
+  }
+  auto own_entry = [&](const std::string& key) -> const EntryRecord* {
+    if (own == nullptr) return nullptr;
+    auto it = own->find(key);
+    return it == own->end() ? nullptr : &it->second;
+  };
+  // What the tenant would see for the key without an own entry: the parent chain's winner.
+  auto inherited = [&](const std::string& key) -> const EntryRecord* {
+    for (size_t i = 1; i < chain.size(); ++i) {
+      if (const EntryRecord* e = state_.FindEntry(chain[i], service, key)) {
+        return e->mask() ? nullptr : e;
+      }
+    }
+    return nullptr;
+  };
+
+  // key -> the own entry wanted: a value, a mask (nullopt value), or removal (absent).
+  struct Wanted {
+    bool remove = false;
+    bool mask = false;
+    std::string value;
+  };
+  std::map<std::string, Wanted> wanted;
+
+  // Endpoints: this registration's, and masks over the parent chain's other endpoints of the
+  // service, so the view routes to exactly this registration's endpoints.
+  for (auto& [name, address] : RenderEndpoints(def, tenant)) {
+    wanted[absl::StrCat(kEndpointKeyPrefix, name)] = {false, false, std::move(address)};
+  }
+  for (size_t i = 1; i < chain.size(); ++i) {
+    const TenantState* ancestor = state_.FindTenant(chain[i]);
+    if (ancestor == nullptr) continue;
+    auto keys = ancestor->services.find(service);
+    if (keys == ancestor->services.end()) continue;
+    for (auto k = keys->second.lower_bound(std::string(kEndpointKeyPrefix));
+         k != keys->second.end() && absl::StartsWith(k->first, kEndpointKeyPrefix); ++k) {
+      if (wanted.count(k->first) == 0 && inherited(k->first) != nullptr) {
+        wanted[k->first] = {false, true, ""};
+      }
+    }
+  }
+  if (own != nullptr) {
+    for (auto k = own->lower_bound(std::string(kEndpointKeyPrefix));
+         k != own->end() && absl::StartsWith(k->first, kEndpointKeyPrefix); ++k) {
+      if (wanted.count(k->first) == 0) wanted[k->first] = {true, false, ""};
+    }
+  }
+
+  // Defaults: a root carries them all; a branch only where it would inherit another value. A
+  // value that differs from what the previous registration wrote was set by hand: kept.
+  const bool root = chain.size() == 1;
+  auto previous_default = [&](const std::string& key) -> const std::string* {
+    if (previous == nullptr) return nullptr;
+    auto it = previous->defaults().find(key);
+    return it == previous->defaults().end() ? nullptr : &it->second;
+  };
+  auto managed = [&](const std::string& key) {
+    const EntryRecord* current = own_entry(key);
+    if (current == nullptr) return true;
+    const std::string* before = previous_default(key);
+    return before != nullptr && !current->mask() && current->value() == *before;
+  };
+  for (const auto& [key, value] : def.defaults()) {
+    if (!managed(key)) continue;
+    const EntryRecord* from_parent = inherited(key);
+    if (root || from_parent == nullptr || from_parent->value() != value ||
+        from_parent->content_type() != kContentTypeText) {
+      wanted[key] = {false, false, value};
+    } else {
+      wanted[key] = {true, false, ""};
+    }
+  }
+  if (previous != nullptr) {
+    for (const auto& [key, value] : previous->defaults()) {
+      if (def.defaults().count(key) == 0 && own_entry(key) != nullptr && managed(key)) {
+        wanted[key] = {true, false, ""};
+      }
+    }
+  }
+
+  // Generated keys: once per (tenant, service, key), then kept.
+  for (const v1::GeneratedKey& g : def.generated_keys()) {
+    if (own_entry(g.key()) != nullptr) continue;
+    absl::StatusOr<std::string> value = GenerateValue(g);
+    if (!value.ok()) return value.status();
+    wanted[g.key()] = {false, false, *std::move(value)};
+  }
+
+  for (const auto& [key, want] : wanted) {
+    const EntryRecord* current = own_entry(key);
+    if (want.remove) {
+      if (current == nullptr) continue;
+      AddEntryChange(change_set, tenant, service, key, current, nullptr);
+      --*added_keys;
+      continue;
+    }
+    if (current != nullptr && current->mask() == want.mask &&
+        (want.mask ||
+         (current->value() == want.value && current->content_type() == kContentTypeText))) {
+      continue;
+    }
+    EntryRecord entry = NextEntry(current, want.mask, want.value, kContentTypeText, revision);
+    AddEntryChange(change_set, tenant, service, key, current, &entry);
+    if (current == nullptr) ++*added_keys;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanTouch(PendingWrite& write,
+                                                             int64_t revision,
+                                                             ChangeSet& change_set) {
+  auto& touch = std::get<PendingWrite::TouchWrite>(write.write);
+  const TenantState* tenant = state_.FindTenant(touch.tenant);
+  if (tenant == nullptr) return absl::NotFoundError(NotFoundTenant(touch.tenant));
+  auto result = std::make_shared<TouchResult>();
+  result->revision = state_.revision();
+  if (tenant->record.ttl_seconds() > 0) {
+    const absl::Time expires = clock_->Now() + absl::Seconds(tenant->record.ttl_seconds());
+    TenantRecord record = tenant->record;
+    record.set_expire_time_micros(absl::ToUnixMicros(expires));
+    record.set_mod_revision(revision);
+    Change* change = change_set.add_changes();
+    change->set_type(Change::TENANT_PUT);
+    change->set_tenant(touch.tenant);
+    *change->mutable_tenant_record() = std::move(record);
+    *change->mutable_previous_tenant() = tenant->record;
+    change->set_had_previous(true);
+    result->revision = revision;
+    result->expire_time = expires;
+  }
+  return [&touch, result](const absl::Status& committed) {
+    if (committed.ok()) {
+      touch.done(std::move(*result));
+    } else {
+      touch.done(committed);
+    }
   };
 }
 
@@ -583,6 +925,12 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanDeregister(
   const DeregisterCommand& cmd = dereg.command;
   auto result = std::make_shared<DeregisterResult>();
   const TenantState* tenant = state_.FindTenant(cmd.tenant);
+  if (tenant != nullptr && cmd.only_if_expired_at) {
+    const int64_t expires = tenant->record.expire_time_micros();
+    if (expires == 0 || expires > absl::ToUnixMicros(*cmd.only_if_expired_at)) {
+      tenant = nullptr;  // renewed since it was found expired: nothing to reclaim
+    }
+  }
   if (tenant != nullptr) {
     std::vector<std::string> children = state_.Children(cmd.tenant);
     std::vector<std::string> services = cmd.services;
@@ -619,7 +967,7 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanDeregister(
     }
     // A branch tenant left with nothing is cleaned up with its last service.
     const bool empty_branch = !record.parent().empty() && cmd.tenant != kIntegrationTenant &&
-                              record.services().empty() &&
+                              !record.keep() && record.services().empty() &&
                               result->removed_keys == tenant->key_count;
     const bool remove_tenant = cmd.all || (empty_branch && !result->removed_services.empty());
     if (remove_tenant && !children.empty()) {
@@ -770,6 +1118,27 @@ absl::StatusOr<TenantInfo> ConfigCore::GetTenant(const std::string& tenant,
   }
   *revision = state_.revision();
   return DescribeTenant(*t);
+}
+
+absl::StatusOr<DependenciesResult> ConfigCore::ResolveDependencies(
+    const std::string& tenant, const std::string& service) const {
+  if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) return s;
+  if (absl::Status s = ValidateServiceName("service", service); !s.ok()) return s;
+  absl::ReaderMutexLock lock(&state_mu_);
+  absl::StatusOr<std::vector<std::string>> chain = state_.Chain("tenant", tenant);
+  if (!chain.ok()) return chain.status();
+  RegistryView view(state_, *chain);
+  const RegistryView::Registration* registration = view.Find(service);
+  if (registration == nullptr) {
+    return absl::NotFoundError(absl::StrCat("service: ", QuoteForError(service),
+                                            " is not registered in any tenant of [",
+                                            absl::StrJoin(*chain, ", "), "]"));
+  }
+  DependenciesResult result;
+  result.revision = state_.revision();
+  result.source_tenant = registration->tenant;
+  result.map = BuildDependencyMap(view, DefinitionOf(*registration->record));
+  return result;
 }
 
 absl::StatusOr<ListTenantsResult> ConfigCore::ListTenants(int page_size,

@@ -19,6 +19,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "confcenter/v1/tenant.pb.h"
 #include "server/clock.h"
 #include "server/config_state.h"
 #include "server/watch_hub.h"
@@ -39,6 +41,8 @@ struct CoreOptions {
   int max_services_per_request = 256;
   // Most write requests the committer puts in one store commit. Default 512.
   int max_commit_batch = 512;
+  // How often expired tenants are looked for; zero = never (tests call ReclaimExpired).
+  absl::Duration reclaim_interval = absl::Seconds(10);
   // Subscriptions: queue bound, progress interval, change-log retention.
   WatchOptions watch;
 };
@@ -63,16 +67,14 @@ struct TxnResult {
   std::vector<storage::EntryRecord> entries;
 };
 
-struct ServiceSpec {
-  std::string name;
-  std::map<std::string, std::string> metadata;
-};
-
 struct RegisterCommand {
   std::string tenant;
   std::string parent;  // empty: integration for a new tenant, unchanged for an existing one
   bool root = false;   // create or move the tenant to be a root
-  std::vector<ServiceSpec> services;
+  std::vector<v1::ServiceDefinition> services;
+  bool force = false;                     // accept version conflicts as warnings
+  absl::Duration ttl = absl::ZeroDuration();  // zero: keep the current TTL
+  bool keep = false;                      // keep the tenant when its last service goes
 };
 
 // A tenant as the API describes it.
@@ -87,6 +89,8 @@ struct RegisterResult {
   int64_t revision = 0;
   bool created = false;
   TenantInfo tenant;
+  std::vector<v1::DependencyMap> dependency_maps;  // per registered service, request order
+  std::vector<std::string> warnings;
 };
 
 struct DeregisterCommand {
@@ -94,6 +98,20 @@ struct DeregisterCommand {
   std::vector<std::string> services;
   bool all = false;
   bool force = false;  // required to remove integration wholesale
+  // Reclamation: remove the tenant only if it still expires at or before this time (a Touch
+  // may have renewed it since it was found expired).
+  std::optional<absl::Time> only_if_expired_at;
+};
+
+struct TouchResult {
+  int64_t revision = 0;
+  std::optional<absl::Time> expire_time;  // none without a TTL
+};
+
+struct DependenciesResult {
+  int64_t revision = 0;
+  std::string source_tenant;  // whose registration of the service was used
+  v1::DependencyMap map;
 };
 
 struct DeregisterResult {
@@ -145,6 +163,7 @@ class ConfigCore {
   using TxnDone = std::function<void(absl::StatusOr<TxnResult>)>;
   using RegisterDone = std::function<void(absl::StatusOr<RegisterResult>)>;
   using DeregisterDone = std::function<void(absl::StatusOr<DeregisterResult>)>;
+  using TouchDone = std::function<void(absl::StatusOr<TouchResult>)>;
 
   // Loads the store's state and starts the committer. Creates `integration` on a new store.
   static absl::StatusOr<std::unique_ptr<ConfigCore>> Open(std::unique_ptr<storage::Store> store,
@@ -160,8 +179,17 @@ class ConfigCore {
   // Applies `ops` atomically under one revision. `single` names fields without the
   // "ops[i]." prefix (Put, Delete and Mask are one-op transactions).
   void Txn(std::vector<WriteOp> ops, bool single, TxnDone done);
+  // Validates the definitions, then in one revision records them and writes what they
+  // generate (endpoints, defaults, secrets); see tenant.proto for the rules.
   void Register(RegisterCommand command, RegisterDone done);
   void Deregister(DeregisterCommand command, DeregisterDone done);
+  // Renews the tenant's TTL from now.
+  void Touch(std::string tenant, TouchDone done);
+
+  // Removes every tenant whose TTL has passed by the clock's now (as Deregister all), waiting
+  // for the removals to commit. Returns the tenants removed. Runs every
+  // CoreOptions::reclaim_interval on a thread of its own; tests call it directly.
+  std::vector<std::string> ReclaimExpired();
 
   absl::StatusOr<EntryView> Get(const std::string& tenant, const std::string& service,
                                 const std::string& key) const;
@@ -173,6 +201,9 @@ class ConfigCore {
   absl::StatusOr<ResolveResult> Resolve(const std::string& tenant,
                                         const std::vector<std::string>& services) const;
   absl::StatusOr<TenantInfo> GetTenant(const std::string& tenant, int64_t* revision) const;
+  // The dependency map of `service` (registered in the tenant's chain) in the tenant's view.
+  absl::StatusOr<DependenciesResult> ResolveDependencies(const std::string& tenant,
+                                                         const std::string& service) const;
   absl::StatusOr<ListTenantsResult> ListTenants(int page_size,
                                                 const std::string& page_token) const;
 
@@ -212,6 +243,19 @@ class ConfigCore {
   absl::StatusOr<Completion> PlanDeregister(PendingWrite& write, int64_t revision,
                                                        storage::ChangeSet& change_set)
       ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  absl::StatusOr<Completion> PlanTouch(PendingWrite& write, int64_t revision,
+                                       storage::ChangeSet& change_set)
+      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  // Adds to `change_set` the entries registering `definition` in `tenant` generates
+  // (endpoints, defaults, secrets), against the current state. `chain` is the tenant's chain
+  // after the registration; `previous` its former definition of the service, if any.
+  absl::Status PlanGeneratedEntries(const std::string& tenant,
+                                    const std::vector<std::string>& chain,
+                                    const v1::ServiceDefinition& definition,
+                                    const v1::ServiceDefinition* previous, int64_t revision,
+                                    storage::ChangeSet& change_set, int64_t* added_keys)
+      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
+  void ReclaimLoop();
   TenantInfo DescribeTenant(const TenantState& tenant) const
       ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
 
@@ -231,6 +275,7 @@ class ConfigCore {
 
   std::unique_ptr<WatchHub> hub_;  // created after the state is loaded
   std::thread committer_;
+  std::thread reclaimer_;  // runs only with a reclaim_interval
 };
 
 }  // namespace confcenter

@@ -2,11 +2,14 @@
 
 #include <utility>
 
+#include "google/protobuf/util/time_util.h"
 #include "server/api_convert.h"
+#include "server/registry.h"
 
 namespace confcenter {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using storage::EntryRecord;
 
 void FillEntry(const std::string& tenant, const std::string& service, const std::string& key,
@@ -27,14 +30,28 @@ void FillTenant(const TenantInfo& info, v1::Tenant* out) {
   out->set_parent(info.record.parent());
   for (const std::string& t : info.chain) out->add_chain(t);
   for (const storage::ServiceRecord& s : info.record.services()) {
-    v1::ServiceDefinition* def = out->add_services();
-    def->set_name(s.name());
-    def->mutable_metadata()->insert(s.metadata().begin(), s.metadata().end());
+    v1::RegisteredService* registered = out->add_services();
+    *registered->mutable_definition() = DefinitionOf(s);
+    for (auto& [name, address] : RenderEndpoints(registered->definition(), info.record.name())) {
+      (*registered->mutable_endpoints())[name] = std::move(address);
+    }
+    registered->set_revision(s.mod_revision());
+    if (s.register_time_micros() > 0) {
+      *registered->mutable_register_time() =
+          TimeUtil::MicrosecondsToTimestamp(s.register_time_micros());
+    }
+    registered->mutable_warnings()->CopyFrom(s.warnings());
   }
   for (const std::string& c : info.children) out->add_children(c);
   out->set_key_count(info.key_count);
   out->set_create_revision(info.record.create_revision());
   out->set_revision(info.record.mod_revision());
+  if (info.record.ttl_seconds() > 0) {
+    *out->mutable_ttl() = TimeUtil::SecondsToDuration(info.record.ttl_seconds());
+    *out->mutable_expire_time() =
+        TimeUtil::MicrosecondsToTimestamp(info.record.expire_time_micros());
+  }
+  out->set_keep(info.record.keep() || info.record.parent().empty());
 }
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& status) {
@@ -180,18 +197,32 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Resolve(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContext* ctx,
                                                       const v1::RegisterRequest* req,
                                                       v1::RegisterResponse* resp) {
-  RegisterCommand command{req->tenant(), req->parent(), req->root(), {}};
-  for (const v1::ServiceDefinition& def : req->services()) {
-    command.services.push_back(
-        {def.name(), std::map<std::string, std::string>(def.metadata().begin(),
-                                                        def.metadata().end())});
-  }
+  RegisterCommand command;
+  command.tenant = req->tenant();
+  command.parent = req->parent();
+  command.root = req->root();
+  command.services.assign(req->services().begin(), req->services().end());
+  command.force = req->force();
+  command.keep = req->keep();
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (req->has_ttl()) {
+    if (req->ttl().seconds() < 0 || req->ttl().nanos() < 0 || req->ttl().nanos() >= 1'000'000'000 ||
+        req->ttl().seconds() > TimeUtil::kDurationMaxSeconds) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "ttl: must be a positive duration of at most 10000 years"));
+      return reactor;
+    }
+    command.ttl = absl::Seconds(req->ttl().seconds()) + absl::Nanoseconds(req->ttl().nanos());
+  }
   core_->Register(std::move(command), [reactor, resp](absl::StatusOr<RegisterResult> result) {
     if (result.ok()) {
       resp->set_revision(result->revision);
       resp->set_created(result->created);
       FillTenant(result->tenant, resp->mutable_tenant());
+      for (v1::DependencyMap& map : result->dependency_maps) {
+        *resp->add_dependency_maps() = std::move(map);
+      }
+      for (const std::string& w : result->warnings) resp->add_warnings(w);
     }
     reactor->Finish(ToGrpcStatus(result.status()));
   });
@@ -201,10 +232,11 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* TenantServiceImpl::Deregister(grpc::CallbackServerContext* ctx,
                                                         const v1::DeregisterRequest* req,
                                                         v1::DeregisterResponse* resp) {
-  DeregisterCommand command{req->tenant(),
-                            std::vector<std::string>(req->services().begin(),
-                                                     req->services().end()),
-                            req->all(), req->force()};
+  DeregisterCommand command;
+  command.tenant = req->tenant();
+  command.services.assign(req->services().begin(), req->services().end());
+  command.all = req->all();
+  command.force = req->force();
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   core_->Deregister(std::move(command),
                     [reactor, resp](absl::StatusOr<DeregisterResult> result) {
@@ -231,6 +263,35 @@ grpc::ServerUnaryReactor* TenantServiceImpl::GetTenant(grpc::CallbackServerConte
     FillTenant(*info, resp->mutable_tenant());
   }
   return Finish(ctx, info.status());
+}
+
+grpc::ServerUnaryReactor* TenantServiceImpl::ResolveDependencies(
+    grpc::CallbackServerContext* ctx, const v1::ResolveDependenciesRequest* req,
+    v1::ResolveDependenciesResponse* resp) {
+  absl::StatusOr<DependenciesResult> deps = core_->ResolveDependencies(req->tenant(), req->service());
+  if (deps.ok()) {
+    resp->set_revision(deps->revision);
+    resp->set_source_tenant(deps->source_tenant);
+    *resp->mutable_map() = std::move(deps->map);
+  }
+  return Finish(ctx, deps.status());
+}
+
+grpc::ServerUnaryReactor* TenantServiceImpl::Touch(grpc::CallbackServerContext* ctx,
+                                                   const v1::TouchRequest* req,
+                                                   v1::TouchResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  core_->Touch(req->tenant(), [reactor, resp](absl::StatusOr<TouchResult> result) {
+    if (result.ok()) {
+      resp->set_revision(result->revision);
+      if (result->expire_time) {
+        *resp->mutable_expire_time() =
+            TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*result->expire_time));
+      }
+    }
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* TenantServiceImpl::ListTenants(grpc::CallbackServerContext* ctx,

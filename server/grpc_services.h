@@ -52,6 +52,11 @@ class TenantServiceImpl final : public v1::TenantService::CallbackService {
   grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext* ctx,
                                         const v1::ListTenantsRequest* req,
                                         v1::ListTenantsResponse* resp) override;
+  grpc::ServerUnaryReactor* ResolveDependencies(grpc::CallbackServerContext* ctx,
+                                                const v1::ResolveDependenciesRequest* req,
+                                                v1::ResolveDependenciesResponse* resp) override;
+  grpc::ServerUnaryReactor* Touch(grpc::CallbackServerContext* ctx, const v1::TouchRequest* req,
+                                  v1::TouchResponse* resp) override;
 
  private:
   ConfigCore* const core_;

@@ -53,6 +53,12 @@ ABSL_FLAG(int64_t, log_retention_revisions, 1'000'000,
           "revisions behind the head and older than --log_retention_age.");
 ABSL_FLAG(absl::Duration, log_retention_age, absl::Hours(24 * 7),
           "See --log_retention_revisions.");
+ABSL_FLAG(absl::Duration, reclaim_interval, absl::Seconds(10),
+          "How often tenants whose TTL has passed are looked for and removed; 0 = never.");
+ABSL_FLAG(std::string, testing_clock_file, "",
+          "TESTS ONLY. The server's clock reads the time from this file (microseconds since "
+          "the Unix epoch, one number) instead of the system clock, so tests move time "
+          "(TTL expiry) without waiting.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long queued writes get to commit before being cancelled.");
 
@@ -89,6 +95,7 @@ int Run() {
   options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   options.max_keys_per_tenant = absl::GetFlag(FLAGS_max_keys_per_tenant);
   options.max_txn_ops = absl::GetFlag(FLAGS_max_txn_ops);
+  options.reclaim_interval = absl::GetFlag(FLAGS_reclaim_interval);
   options.watch.max_queued_messages =
       static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_watch_queue_messages)));
   options.watch.progress_interval = absl::GetFlag(FLAGS_progress_interval);
@@ -112,8 +119,15 @@ int Run() {
     spdlog::error("cannot open the store: {}", store.status().ToString());
     return 1;
   }
+  Clock* clock = SystemClock::Default();
+  std::unique_ptr<FileClock> file_clock;
+  if (const std::string path = absl::GetFlag(FLAGS_testing_clock_file); !path.empty()) {
+    spdlog::warn("--testing_clock_file: the time is read from {} (for tests only)", path);
+    file_clock = std::make_unique<FileClock>(path);
+    clock = file_clock.get();
+  }
   absl::StatusOr<std::unique_ptr<ConfigCore>> core =
-      ConfigCore::Open(*std::move(store), options, SystemClock::Default());
+      ConfigCore::Open(*std::move(store), options, clock);
   if (!core.ok()) {
     spdlog::error("cannot load the store in {}: {}", data_dir, core.status().ToString());
     return 1;

@@ -60,6 +60,15 @@ struct RegisterArgs {
   bool root = false;
   std::vector<std::string> services;
   std::vector<std::string> labels;  // "K=V", applied to every service
+  std::vector<std::string> files;   // service definition files (-f)
+  bool force = false;               // accept version conflicts as warnings
+  std::string ttl;                  // e.g. "72h"; empty = keep the current TTL
+  bool keep = false;                // keep the tenant when its last service goes
+};
+
+struct DependenciesArgs {
+  std::string tenant;
+  std::string service;
 };
 
 struct DeregisterArgs {
@@ -112,6 +121,10 @@ absl::Status RunTenants(const Context& ctx);
 absl::Status RunTenant(const Context& ctx, const std::string& tenant);
 absl::Status RunRegister(const Context& ctx, const RegisterArgs& args);
 absl::Status RunDeregister(const Context& ctx, const DeregisterArgs& args);
+// deps: the service's dependency map in the tenant's view (ResolveDependencies).
+absl::Status RunDependencies(const Context& ctx, const DependenciesArgs& args);
+// touch: renews the tenant's TTL.
+absl::Status RunTouch(const Context& ctx, const std::string& tenant);
 // tenant-name: prints NormalizeTenantName(branch); no server contact. INVALID_ARGUMENT if
 // nothing is left of the branch name.
 absl::Status RunTenantName(const Context& ctx, const std::string& branch);

@@ -76,6 +76,8 @@ struct Args {
   int64_t from_revision_value = 0;
   RegisterArgs reg;
   DeregisterArgs dereg;
+  DependenciesArgs deps;
+  std::string touched;
   ImportArgs import;
   ExportArgs exp;
   std::string branch;
@@ -189,8 +191,23 @@ void AddTenantCommands(Commands* commands, Args* a) {
   reg->add_option("TENANT", a->reg.tenant, "tenant")->required();
   CLI::Option* parent = reg->add_option("--parent", a->reg.parent, "parent (default integration)");
   reg->add_flag("--root", a->reg.root, "create as a root (no parent)")->excludes(parent);
-  reg->add_option("--service", a->reg.services, "a service to record (repeatable)");
-  reg->add_option("--label", a->reg.labels, "K=V metadata of every --service (repeatable)");
+  reg->add_option("-f,--file", a->reg.files,
+                  "service definition file, YAML or JSON (repeatable; - = stdin)");
+  reg->add_option("--service", a->reg.services, "a service to record by name (repeatable)");
+  reg->add_option("--label", a->reg.labels, "K=V metadata of every service (repeatable)");
+  reg->add_flag("--force", a->reg.force, "register despite version conflicts (warnings)");
+  reg->add_option("--ttl", a->reg.ttl, "tenant time to live, renewed by register/touch (72h)");
+  reg->add_flag("--keep", a->reg.keep, "keep the tenant when its last service is removed");
+
+  CLI::App* deps = commands->Add(
+      "deps", "the dependency map of a service as seen from a tenant",
+      [a](const Context& ctx) { return RunDependencies(ctx, a->deps); });
+  deps->add_option("TENANT", a->deps.tenant, "tenant")->required();
+  deps->add_option("SERVICE", a->deps.service, "service")->required();
+
+  CLI::App* touch = commands->Add("touch", "renew a tenant's TTL",
+                                  [a](const Context& ctx) { return RunTouch(ctx, a->touched); });
+  touch->add_option("TENANT", a->touched, "tenant")->required();
 
   CLI::App* dereg = commands->Add(
       "deregister", "remove services (and their keys) or the whole tenant",

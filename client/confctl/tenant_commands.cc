@@ -1,5 +1,11 @@
 // tenants, tenant, register, deregister, tenant-name.
+#include <fstream>
+#include <sstream>
 #include <utility>
+
+#include "absl/time/time.h"
+#include "client/confctl/definition_file.h"
+#include "google/protobuf/util/time_util.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -10,25 +16,72 @@
 namespace confcenter::confctl {
 namespace {
 
+using google::protobuf::util::TimeUtil;
+
+// "a@1.2.0" or "a".
+std::string ServiceLabel(const v1::ServiceDefinition& def) {
+  return def.version().empty() ? def.name() : absl::StrCat(def.name(), "@", def.version());
+}
+
 std::string ServiceNames(const v1::Tenant& tenant) {
   std::vector<std::string> names;
-  for (const v1::ServiceDefinition& service : tenant.services()) names.push_back(service.name());
+  for (const v1::RegisteredService& service : tenant.services()) {
+    names.push_back(ServiceLabel(service.definition()));
+  }
   return absl::StrJoin(names, ",");
 }
 
-// "a (commit=3f2c1e, owner=x), b"
-std::string ServicesWithLabels(const v1::Tenant& tenant) {
-  std::vector<std::string> parts;
-  for (const v1::ServiceDefinition& service : tenant.services()) {
-    std::map<std::string, std::string> sorted(service.metadata().begin(),
-                                              service.metadata().end());
-    std::string part = service.name();
-    if (!sorted.empty()) {
-      absl::StrAppend(&part, " (", absl::StrJoin(sorted, ", ", absl::PairFormatter("=")), ")");
-    }
-    parts.push_back(std::move(part));
+// "a@1.2.0 (commit=3f2c1e, owner=x) grpc=a.f1.svc.cluster.local:9090"
+std::string ServiceLine(const v1::RegisteredService& service) {
+  const v1::ServiceDefinition& def = service.definition();
+  std::string line = ServiceLabel(def);
+  std::map<std::string, std::string> labels(def.metadata().begin(), def.metadata().end());
+  if (!labels.empty()) {
+    absl::StrAppend(&line, " (", absl::StrJoin(labels, ", ", absl::PairFormatter("=")), ")");
   }
-  return absl::StrJoin(parts, ", ");
+  std::map<std::string, std::string> endpoints(service.endpoints().begin(),
+                                               service.endpoints().end());
+  if (!endpoints.empty()) {
+    absl::StrAppend(&line, " ", absl::StrJoin(endpoints, " ", absl::PairFormatter("=")));
+  }
+  absl::StrAppend(&line, " registered at revision ", service.revision());
+  if (service.has_register_time()) {
+    absl::StrAppend(&line, " ", TimeUtil::ToString(service.register_time()));
+  }
+  return line;
+}
+
+void PrintDependencyMap(const v1::DependencyMap& map, std::ostream& out) {
+  out << map.service() << " in " << map.tenant() << ":" << std::endl;
+  if (map.dependencies().empty()) out << "  (no dependencies)" << std::endl;
+  for (const v1::DependencyRoute& route : map.dependencies()) {
+    std::map<std::string, std::string> endpoints(route.endpoints().begin(),
+                                                 route.endpoints().end());
+    out << "  " << route.service() << (route.range().empty() ? "" : " " + route.range())
+        << " -> "
+        << (route.source_tenant().empty()
+                ? std::string("(not registered)")
+                : absl::StrCat(route.version().empty() ? "unversioned" : route.version(),
+                               " in ", route.source_tenant()))
+        << (endpoints.empty() ? ""
+                              : absl::StrCat(" ", absl::StrJoin(endpoints, " ",
+                                                                absl::PairFormatter("="))))
+        << (route.problem().empty() ? "" : absl::StrCat("  [", route.problem(), "]"))
+        << std::endl;
+  }
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  if (path == "-") {
+    std::stringstream buffer;
+    buffer << std::cin.rdbuf();
+    return buffer.str();
+  }
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("-f ", path, ": cannot read the file"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
 }
 
 std::string ParentText(const v1::Tenant& tenant) {
@@ -90,18 +143,29 @@ absl::Status RunTenant(const Context& ctx, const std::string& name) {
   table.AddRow({"name", tenant.name()});
   table.AddRow({"parent", ParentText(tenant)});
   table.AddRow({"chain", absl::StrJoin(tenant.chain(), " -> ")});
-  table.AddRow({"services", ServicesWithLabels(tenant)});
+  if (tenant.services().empty()) table.AddRow({"services", ""});
+  for (const v1::RegisteredService& service : tenant.services()) {
+    table.AddRow({"service", ServiceLine(service)});
+    for (const std::string& warning : service.warnings()) {
+      table.AddRow({"  warning", warning});
+    }
+  }
   table.AddRow({"children", absl::StrJoin(tenant.children(), ", ")});
   table.AddRow({"keys", absl::StrCat(tenant.key_count())});
   table.AddRow({"created", absl::StrCat("revision ", tenant.create_revision())});
   table.AddRow({"revision", absl::StrCat(tenant.revision())});
+  if (tenant.has_ttl()) {
+    table.AddRow({"ttl", absl::FormatDuration(absl::Seconds(tenant.ttl().seconds()))});
+    table.AddRow({"expires", TimeUtil::ToString(tenant.expire_time())});
+  }
+  table.AddRow({"keep", tenant.keep() ? "yes" : "no"});
   table.Print(*ctx.out);
   return absl::OkStatus();
 }
 
 absl::Status RunRegister(const Context& ctx, const RegisterArgs& args) {
-  if (!args.labels.empty() && args.services.empty()) {
-    return UsageError("--label applies to the services given with --service; give one");
+  if (!args.labels.empty() && args.services.empty() && args.files.empty()) {
+    return UsageError("--label applies to the services given with --service or -f; give one");
   }
   absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(args.labels);
   if (!labels.ok()) return labels.status();
@@ -109,10 +173,27 @@ absl::Status RunRegister(const Context& ctx, const RegisterArgs& args) {
   request.set_tenant(args.tenant);
   request.set_parent(args.parent);
   request.set_root(args.root);
-  for (const std::string& name : args.services) {
-    v1::ServiceDefinition* service = request.add_services();
-    service->set_name(name);
-    service->mutable_metadata()->insert(labels->begin(), labels->end());
+  request.set_force(args.force);
+  request.set_keep(args.keep);
+  if (!args.ttl.empty()) {
+    absl::Duration ttl;
+    if (!absl::ParseDuration(args.ttl, &ttl) || ttl <= absl::ZeroDuration()) {
+      return UsageError(absl::StrCat("--ttl \"", args.ttl, "\": use a duration such as 72h"));
+    }
+    request.mutable_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
+  }
+  for (const std::string& file : args.files) {
+    absl::StatusOr<std::string> text = ReadFile(file);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<std::vector<v1::ServiceDefinition>> defs = ParseDefinitionFile(*text);
+    if (!defs.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", defs.status().message()));
+    }
+    for (v1::ServiceDefinition& def : *defs) *request.add_services() = std::move(def);
+  }
+  for (const std::string& name : args.services) request.add_services()->set_name(name);
+  for (v1::ServiceDefinition& service : *request.mutable_services()) {
+    service.mutable_metadata()->insert(labels->begin(), labels->end());
   }
   absl::StatusOr<v1::RegisterResponse> response = ctx.client->Register(request);
   if (!response.ok()) return response.status();
@@ -123,6 +204,44 @@ absl::Status RunRegister(const Context& ctx, const RegisterArgs& args) {
   *ctx.out << "registered " << args.tenant << " (" << (response->created() ? "created" : "existing")
            << ", parent " << ParentText(response->tenant()) << ") at revision "
            << response->revision() << std::endl;
+  for (const std::string& warning : response->warnings()) {
+    *ctx.err << "warning: " << warning << std::endl;
+  }
+  for (const v1::DependencyMap& map : response->dependency_maps()) {
+    PrintDependencyMap(map, *ctx.out);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunDependencies(const Context& ctx, const DependenciesArgs& args) {
+  v1::ResolveDependenciesRequest request;
+  request.set_tenant(args.tenant);
+  request.set_service(args.service);
+  absl::StatusOr<v1::ResolveDependenciesResponse> response =
+      ctx.client->ResolveDependencies(request);
+  if (!response.ok()) return response.status();
+  if (ctx.format != OutputFormat::kTable) {
+    PrintMessage(*response, ctx.format, *ctx.out);
+    return absl::OkStatus();
+  }
+  PrintDependencyMap(response->map(), *ctx.out);
+  return absl::OkStatus();
+}
+
+absl::Status RunTouch(const Context& ctx, const std::string& tenant) {
+  v1::TouchRequest request;
+  request.set_tenant(tenant);
+  absl::StatusOr<v1::TouchResponse> response = ctx.client->Touch(request);
+  if (!response.ok()) return response.status();
+  if (ctx.format != OutputFormat::kTable) {
+    PrintMessage(*response, ctx.format, *ctx.out);
+    return absl::OkStatus();
+  }
+  *ctx.out << tenant
+           << (response->has_expire_time()
+                   ? absl::StrCat(" expires ", TimeUtil::ToString(response->expire_time()))
+                   : std::string(" has no TTL"))
+           << std::endl;
   return absl::OkStatus();
 }
 

@@ -103,6 +103,8 @@ CONFCENTER_UNARY(Register, tenants_, true)
 CONFCENTER_UNARY(Deregister, tenants_, true)
 CONFCENTER_UNARY(GetTenant, tenants_, true)
 CONFCENTER_UNARY(ListTenants, tenants_, true)
+CONFCENTER_UNARY(ResolveDependencies, tenants_, true)
+CONFCENTER_UNARY(Touch, tenants_, true)
 
 #undef CONFCENTER_UNARY
 

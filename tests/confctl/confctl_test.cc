@@ -346,8 +346,10 @@ TEST_F(ConfctlTest, RegisterTenantsTenantDeregister) {
   Ok({"register", "regroot", "--root"});
 
   out = Ok({"tenant", "regt"});
-  EXPECT_NE(out.find("services  a (commit=3f2c1e, owner=team-x), b (commit=3f2c1e, "
-                     "owner=team-x)\n"),
+  EXPECT_NE(out.find("service   a (commit=3f2c1e, owner=team-x) registered at revision "),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("service   b (commit=3f2c1e, owner=team-x) registered at revision "),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("chain     regt -> integration\n"), std::string::npos) << out;

@@ -56,11 +56,23 @@ class ConfigCoreTest : public ::testing::Test {
   absl::StatusOr<RegisterResult> Register(const std::string& tenant,
                                           const std::string& parent = "",
                                           std::vector<std::string> services = {}) {
-    RegisterCommand cmd{tenant, parent, false, {}};
-    for (auto& s : services) cmd.services.push_back({s, {}});
+    RegisterCommand cmd;
+    cmd.tenant = tenant;
+    cmd.parent = parent;
+    for (auto& s : services) cmd.services.emplace_back().set_name(s);
     Waiter<RegisterResult> w;
     core_->Register(std::move(cmd), w.Done());
     return w.Get();
+  }
+  absl::StatusOr<DeregisterResult> Dereg(const std::string& tenant,
+                                         std::vector<std::string> services, bool all,
+                                         bool force) {
+    DeregisterCommand cmd;
+    cmd.tenant = tenant;
+    cmd.services = std::move(services);
+    cmd.all = all;
+    cmd.force = force;
+    return Deregister(std::move(cmd));
   }
   absl::StatusOr<DeregisterResult> Deregister(DeregisterCommand cmd) {
     Waiter<DeregisterResult> w;
@@ -188,21 +200,21 @@ TEST_F(ConfigCoreTest, DeregisterRemovesServicesThenTheEmptyBranchTenant) {
   ASSERT_TRUE(Register("f1", "", {"a", "b"}).ok());
   ASSERT_TRUE(Put("f1", "a", "k", "f").ok());
   ASSERT_TRUE(Put("f1", "b", "k", "f").ok());
-  auto removed = Deregister({"f1", {"a"}, false, false});
+  auto removed = Dereg("f1", {"a"}, false, false);
   ASSERT_TRUE(removed.ok()) << removed.status();
   EXPECT_EQ(removed->removed_services, std::vector<std::string>{"a"});
   EXPECT_EQ(removed->removed_keys, 1);
   EXPECT_FALSE(removed->tenant_removed);
   EXPECT_EQ(Value("f1", "a", "k"), "i@integration");  // fell back
 
-  auto last = Deregister({"f1", {"b"}, false, false});
+  auto last = Dereg("f1", {"b"}, false, false);
   ASSERT_TRUE(last.ok());
   EXPECT_TRUE(last->tenant_removed);
   int64_t rev;
   EXPECT_EQ(core_->GetTenant("f1", &rev).status().code(), absl::StatusCode::kNotFound);
 
   const int64_t before = core_->revision();
-  auto again = Deregister({"f1", {}, true, false});  // idempotent
+  auto again = Dereg("f1", {}, true, false);  // idempotent
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->tenant_removed);
   EXPECT_EQ(core_->revision(), before);
@@ -212,20 +224,20 @@ TEST_F(ConfigCoreTest, DeregisterAllNeedsNoChildrenAndForceForIntegration) {
   ASSERT_TRUE(Register("f1").ok());
   ASSERT_TRUE(Register("f1-sub", "f1").ok());
   ASSERT_TRUE(Put("f1", "a", "k", "v").ok());
-  auto blocked = Deregister({"f1", {}, true, false});
+  auto blocked = Dereg("f1", {}, true, false);
   EXPECT_EQ(blocked.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(blocked.status().message().find("f1-sub"), std::string::npos);
-  ASSERT_TRUE(Deregister({"f1-sub", {}, true, false}).ok());
-  auto all = Deregister({"f1", {}, true, false});
+  ASSERT_TRUE(Dereg("f1-sub", {}, true, false).ok());
+  auto all = Dereg("f1", {}, true, false);
   ASSERT_TRUE(all.ok());
   EXPECT_TRUE(all->tenant_removed);
   EXPECT_EQ(all->removed_keys, 1);
 
-  EXPECT_EQ(Deregister({"integration", {}, true, false}).status().code(),
+  EXPECT_EQ(Dereg("integration", {}, true, false).status().code(),
             absl::StatusCode::kFailedPrecondition);
   int64_t rev;
   EXPECT_TRUE(core_->GetTenant("integration", &rev).ok());
-  ASSERT_TRUE(Deregister({"integration", {}, true, true}).ok());
+  ASSERT_TRUE(Dereg("integration", {}, true, true).ok());
   EXPECT_EQ(core_->GetTenant("integration", &rev).status().code(), absl::StatusCode::kNotFound);
 }
 

@@ -81,6 +81,9 @@ class Client {
   absl::StatusOr<v1::DeregisterResponse> Deregister(const v1::DeregisterRequest& request);
   absl::StatusOr<v1::GetTenantResponse> GetTenant(const v1::GetTenantRequest& request);
   absl::StatusOr<v1::ListTenantsResponse> ListTenants(const v1::ListTenantsRequest& request);
+  absl::StatusOr<v1::ResolveDependenciesResponse> ResolveDependencies(
+      const v1::ResolveDependenciesRequest& request);
+  absl::StatusOr<v1::TouchResponse> Touch(const v1::TouchRequest& request);
 
   // Opens a Subscribe stream (no deadline, no retry: see Subscription for a stream that
   // reconnects and resumes by itself).

@@ -301,3 +301,100 @@ TEST_F(ConfigCoreTest, ListPagesThroughEntriesInOrder) {
 
 }  // namespace
 }  // namespace confcenter
+
+namespace confcenter {
+namespace {
+
+class RegistryTtlTest : public ConfigCoreTest {
+ protected:
+  absl::StatusOr<RegisterResult> RegisterWithTtl(const std::string& tenant, absl::Duration ttl,
+                                                 const std::string& parent = "") {
+    RegisterCommand cmd;
+    cmd.tenant = tenant;
+    cmd.parent = parent;
+    cmd.ttl = ttl;
+    cmd.services.emplace_back().set_name("svc");
+    Waiter<RegisterResult> w;
+    core_->Register(std::move(cmd), w.Done());
+    return w.Get();
+  }
+  absl::StatusOr<TouchResult> Touch(const std::string& tenant) {
+    Waiter<TouchResult> w;
+    core_->Touch(tenant, w.Done());
+    return w.Get();
+  }
+  bool Exists(const std::string& tenant) {
+    int64_t revision = 0;
+    return core_->GetTenant(tenant, &revision).ok();
+  }
+};
+
+TEST_F(RegistryTtlTest, ExpiredTenantsAreReclaimedAndTouchRenews) {
+  ASSERT_TRUE(RegisterWithTtl("f1", absl::Seconds(60)).ok());
+  ASSERT_TRUE(RegisterWithTtl("f2", absl::Seconds(60)).ok());
+  ASSERT_TRUE(Register("kept", "", {"svc"}).ok());  // no TTL: never expires
+  int64_t revision = 0;
+  auto f1 = core_->GetTenant("f1", &revision);
+  ASSERT_TRUE(f1.ok());
+  EXPECT_EQ(f1->record.ttl_seconds(), 60);
+  EXPECT_EQ(f1->record.expire_time_micros(), absl::ToUnixMicros(clock_.Now() + absl::Seconds(60)));
+
+  clock_.Advance(absl::Seconds(30));
+  EXPECT_TRUE(core_->ReclaimExpired().empty());
+  auto touched = Touch("f1");  // f1 now expires at 90 s, f2 still at 60 s
+  ASSERT_TRUE(touched.ok()) << touched.status();
+  ASSERT_TRUE(touched->expire_time.has_value());
+  EXPECT_EQ(*touched->expire_time, clock_.Now() + absl::Seconds(60));
+
+  clock_.Advance(absl::Seconds(30));  // 60 s: f2's expiry, inclusive
+  EXPECT_EQ(core_->ReclaimExpired(), std::vector<std::string>{"f2"});
+  EXPECT_FALSE(Exists("f2"));
+  EXPECT_TRUE(Exists("f1"));
+
+  ASSERT_TRUE(RegisterWithTtl("f1", absl::ZeroDuration()).ok());  // Register renews too: 120 s
+  clock_.Advance(absl::Seconds(59));
+  EXPECT_TRUE(core_->ReclaimExpired().empty());
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(core_->ReclaimExpired(), std::vector<std::string>{"f1"});
+  EXPECT_FALSE(Exists("f1"));
+  EXPECT_TRUE(Exists("kept"));
+  EXPECT_TRUE(Exists("integration"));
+
+  // A touch of a tenant without TTL changes nothing; of a missing one is NOT_FOUND.
+  auto untouched = Touch("kept");
+  ASSERT_TRUE(untouched.ok());
+  EXPECT_FALSE(untouched->expire_time.has_value());
+  EXPECT_EQ(untouched->revision, core_->revision());
+  EXPECT_EQ(Touch("f1").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RegistryTtlTest, ExpiredParentGoesWithItsExpiredChildrenButNotWithLiveOnes) {
+  ASSERT_TRUE(RegisterWithTtl("p", absl::Seconds(10)).ok());
+  ASSERT_TRUE(RegisterWithTtl("p-child", absl::Seconds(10), "p").ok());
+  ASSERT_TRUE(RegisterWithTtl("q", absl::Seconds(10)).ok());
+  ASSERT_TRUE(Register("q-child", "q", {"svc"}).ok());  // no TTL: keeps q alive
+  clock_.Advance(absl::Seconds(11));
+  std::vector<std::string> removed = core_->ReclaimExpired();
+  EXPECT_EQ(removed, (std::vector<std::string>{"p-child", "p"}));
+  EXPECT_TRUE(Exists("q"));
+  EXPECT_TRUE(Exists("q-child"));
+}
+
+TEST_F(RegistryTtlTest, RootsCannotExpireAndTtlsBelowASecondAreRejected) {
+  RegisterCommand root;
+  root.tenant = "global";
+  root.root = true;
+  root.ttl = absl::Seconds(60);
+  Waiter<RegisterResult> w1;
+  core_->Register(root, w1.Done());
+  EXPECT_EQ(w1.Get().status().code(), absl::StatusCode::kInvalidArgument);
+  auto short_ttl = RegisterWithTtl("f1", absl::Milliseconds(500));
+  EXPECT_EQ(short_ttl.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(short_ttl.status().message(), "ttl: 500ms is shorter than the minimum of 1s");
+  auto integration = RegisterWithTtl("integration", absl::Seconds(60));
+  EXPECT_EQ(integration.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(Exists("f1"));
+}
+
+}  // namespace
+}  // namespace confcenter

@@ -522,8 +522,8 @@ CompatibilityReport CheckCompatibility(const std::vector<const RegistryView*>& v
                                     target->tenant == registering_tenant;
         if (!dependent_changed && !target_changed) continue;
         PairCheck check = CheckPair(*view, dependent, dep);
-        // An unregistered dependency warns once, in the registering tenant's own view.
-        if (!check.registered && !own_view) continue;
+        // What cannot be checked warns once, in the registering tenant's own view.
+        if (!check.compatible && !check.checked && !own_view) continue;
         record(check, name, dep.service());
       }
     }

@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
 # CD step "register the service with the config center" (seed CD flow, steps 2-4): creates the
-# branch's tenant (parent integration), records the service, and imports its config file.
-# The integration branch registers into the `integration` tenant itself.
+# branch's tenant (parent integration), records the service from its definition file (which
+# generates its endpoints, defaults and secrets and checks version compatibility), and imports
+# its config file. The integration branch registers into the `integration` tenant itself.
 #
-# env: BRANCH (git branch), SERVICE, CONFIG_FILE (optional: YAML, JSON or .properties),
+# env: BRANCH (git branch), SERVICE (or DEFINITION_FILE: a service.yaml, see tenant.proto's
+#      ServiceDefinition), CONFIG_FILE (optional: YAML, JSON or .properties),
 #      CONFCENTER_ADDR (confcenterd host:port), INTEGRATION_BRANCH (default devops-integrate),
-#      COMMIT (optional, recorded as a label), CONFCTL (default: confctl on PATH)
+#      COMMIT (optional, recorded as a label), BRANCH_TTL (default 168h: a branch tenant not
+#      redeployed for that long is reclaimed), FORCE=1 (register despite version conflicts),
+#      CONFCTL (default: confctl on PATH)
 # prints: the tenant name (for the Helm release's namespace and the service's own config)
 set -euo pipefail
 confctl=${CONFCTL:-confctl}
-: "${BRANCH:?set BRANCH}" "${SERVICE:?set SERVICE}"
+: "${BRANCH:?set BRANCH}"
 if [ "$BRANCH" = "${INTEGRATION_BRANCH:-devops-integrate}" ]; then
   tenant=integration
 else
   tenant=$("$confctl" tenant-name "$BRANCH")
 fi
-"$confctl" register "$tenant" --service "$SERVICE" --label "commit=${COMMIT:-unknown}" >&2
+args=(register "$tenant" --label "commit=${COMMIT:-unknown}")
+if [ -n "${DEFINITION_FILE:-}" ]; then
+  args+=(-f "$DEFINITION_FILE")
+  SERVICE=${SERVICE:-$(sed -n 's/^name: *//p' "$DEFINITION_FILE" | head -n 1)}
+else
+  : "${SERVICE:?set SERVICE or DEFINITION_FILE}"
+  args+=(--service "$SERVICE")
+fi
+[ "$tenant" = integration ] || args+=(--ttl "${BRANCH_TTL:-168h}")
+[ "${FORCE:-0}" = 1 ] && args+=(--force)
+"$confctl" "${args[@]}" >&2
 if [ -n "${CONFIG_FILE:-}" ]; then
   "$confctl" import "$tenant" "$SERVICE" "$CONFIG_FILE" >&2
 fi

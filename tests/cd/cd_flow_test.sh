@@ -32,15 +32,59 @@ db:
   url: jdbc:postgresql://db.feat-login-v2/login
 YAML
 
-# Integration environment (the integration branch's pipeline).
-tenant=$(BRANCH=devops-integrate SERVICE=login CONFIG_FILE="$work/login-integration.yaml" \
-  "$src/deploy/ci/confcenter-register.sh")
+# Service definitions: login calls users; the branch's login@2 breaks users' range for it.
+cat > "$work/users.yaml" <<'YAML'
+definition_version: "1"
+name: users
+version: 1.3.0
+protocol: grpc
+endpoints: [{name: grpc, port: 9090}]
+dependencies: [{service: login, range: "^1.2"}]
+defaults:
+  cache:
+    ttl: 30s
+generated_keys: [{key: db.password, kind: secret, length: 24}]
+health: {endpoint: grpc, path: grpc.health.v1.Health}
+YAML
+cat > "$work/login-v1.yaml" <<'YAML'
+name: login
+version: 1.4.0
+protocol: http
+endpoints: [{name: http, port: 8080}]
+health: {endpoint: http, path: /healthz}
+YAML
+sed 's/^version: 1.4.0/version: 2.0.0/' "$work/login-v1.yaml" > "$work/login-v2.yaml"
+
+# Integration environment (the integration branch's pipelines).
+tenant=$(BRANCH=devops-integrate DEFINITION_FILE="$work/users.yaml" "$src/deploy/ci/confcenter-register.sh")
+[ "$tenant" = integration ] || fail "integration branch registered into '$tenant'"
+tenant=$(BRANCH=devops-integrate DEFINITION_FILE="$work/login-v1.yaml" \
+  CONFIG_FILE="$work/login-integration.yaml" "$src/deploy/ci/confcenter-register.sh")
 [ "$tenant" = integration ] || fail "integration branch registered into '$tenant'"
 
-# A feature branch deploys only login.
-tenant=$(BRANCH=feat/Login_V2 SERVICE=login COMMIT=abc123 CONFIG_FILE="$work/login-feature.yaml" \
-  "$src/deploy/ci/confcenter-register.sh")
+# A feature branch deploys only login, at an incompatible version: the gate refuses it (exit
+# 4 = FAILED_PRECONDITION) and names the conflict; with FORCE it goes in with a warning.
+set +e
+BRANCH=feat/Login_V2 DEFINITION_FILE="$work/login-v2.yaml" "$src/deploy/ci/confcenter-register.sh" \
+  > /dev/null 2> "$work/gate.txt"
+code=$?
+set -e
+[ "$code" = 4 ] || fail "incompatible login@2.0.0 registered (exit $code): $(cat "$work/gate.txt")"
+grep -q 'users@1.3.0 requires login ^1.2; in feat-login-v2 it would route to login@2.0.0' "$work/gate.txt" \
+  || fail "gate message: $(cat "$work/gate.txt")"
+tenant=$(BRANCH=feat/Login_V2 FORCE=1 COMMIT=abc123 DEFINITION_FILE="$work/login-v2.yaml" \
+  CONFIG_FILE="$work/login-feature.yaml" "$src/deploy/ci/confcenter-register.sh" 2> "$work/forced.txt")
 [ "$tenant" = feat-login-v2 ] || fail "feature branch tenant is '$tenant'"
+grep -q 'warning: users@1.3.0 requires login ^1.2' "$work/forced.txt" || fail "no warning: $(cat "$work/forced.txt")"
+"$confctl" tenant "$tenant" | grep -q 'warning .*users@1.3.0 requires login' || fail "warning not on the tenant"
+"$confctl" tenant "$tenant" | grep -Eq '^ttl +168h' || fail "branch TTL not set"
+
+# Routing: users (integration's) calls the branch's login from the branch.
+"$confctl" deps "$tenant" users > "$work/deps.txt"
+grep -q 'login \^1.2 -> 2.0.0 in feat-login-v2 http=login.feat-login-v2.svc.cluster.local:8080' "$work/deps.txt" \
+  || fail "routing: $(cat "$work/deps.txt")"
+"$confctl" resolve "$tenant" users | grep -Eq 'cache\.ttl +integration .*30s' || fail "users default"
+"$confctl" resolve "$tenant" login | grep -Eq '_endpoint\.http +feat-login-v2 ' || fail "branch endpoint"
 "$confctl" resolve "$tenant" login > "$work/resolve.txt"
 grep -Eq 'db\.url +feat-login-v2 .*db\.feat-login-v2' "$work/resolve.txt" || fail "branch value: $(cat "$work/resolve.txt")"
 grep -Eq 'db\.pool +integration ' "$work/resolve.txt" || fail "fallback value: $(cat "$work/resolve.txt")"
@@ -55,6 +99,7 @@ grep -q "tenant removed" "$work/dereg.txt" || fail "deregister: $(cat "$work/der
 set +e; "$confctl" tenant "$tenant" >/dev/null 2>&1; code=$?; set -e
 [ "$code" = 3 ] || fail "branch tenant still there (confctl exit $code)"
 wait_for "$work/watch.txt" "PUT .*db.url .*db.integration/login .*integration"
+"$confctl" deps integration users | grep -q 'login \^1.2 -> 1.4.0 in integration' || fail "routing after cleanup"
 # Idempotent cleanup.
 BRANCH=feat/Login_V2 "$src/deploy/ci/confcenter-deregister.sh" >/dev/null || fail "second deregister failed"
 echo "cd flow: 1 passed, 0 failed"

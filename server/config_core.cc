@@ -665,11 +665,18 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
   std::vector<std::unique_ptr<RegistryView>> descendant_views;
   std::vector<const RegistryView*> views = {&own_view};
   if (!changed.empty() && existing != nullptr) {
+    // One pass over the tenants instead of a Children() scan per descendant.
+    absl::flat_hash_map<std::string, std::vector<std::string>> children_of;
+    for (const auto& [name, t] : state_.tenants()) {
+      if (!t.record.parent().empty()) children_of[t.record.parent()].push_back(name);
+    }
     std::vector<std::vector<std::string>> frontier = {chain};
     while (!frontier.empty()) {
       std::vector<std::string> parent_chain = std::move(frontier.back());
       frontier.pop_back();
-      for (const std::string& child : state_.Children(parent_chain.front())) {
+      auto children = children_of.find(parent_chain.front());
+      if (children == children_of.end()) continue;
+      for (const std::string& child : children->second) {
         std::vector<std::string> child_chain = {child};
         child_chain.insert(child_chain.end(), parent_chain.begin(), parent_chain.end());
         descendant_views.push_back(

@@ -661,31 +661,11 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
   for (auto& [name, s] : services) after.push_back(s);
 
   // Compatibility in the tenant's view and in each descendant's view, after the change.
-  RegistryView own_view(state_, chain, cmd.tenant, &after);
-  std::vector<std::unique_ptr<RegistryView>> descendant_views;
-  std::vector<const RegistryView*> views = {&own_view};
-  if (!changed.empty() && existing != nullptr) {
-    // One pass over the tenants instead of a Children() scan per descendant.
-    absl::flat_hash_map<std::string, std::vector<std::string>> children_of;
-    for (const auto& [name, t] : state_.tenants()) {
-      if (!t.record.parent().empty()) children_of[t.record.parent()].push_back(name);
-    }
-    std::vector<std::vector<std::string>> frontier = {chain};
-    while (!frontier.empty()) {
-      std::vector<std::string> parent_chain = std::move(frontier.back());
-      frontier.pop_back();
-      auto children = children_of.find(parent_chain.front());
-      if (children == children_of.end()) continue;
-      for (const std::string& child : children->second) {
-        std::vector<std::string> child_chain = {child};
-        child_chain.insert(child_chain.end(), parent_chain.begin(), parent_chain.end());
-        descendant_views.push_back(
-            std::make_unique<RegistryView>(state_, child_chain, cmd.tenant, &after));
-        views.push_back(descendant_views.back().get());
-        frontier.push_back(std::move(child_chain));
-      }
-    }
-  }
+  std::vector<std::unique_ptr<RegistryView>> after_views =
+      ViewsAfterChange(state_, chain, after, !changed.empty() && existing != nullptr);
+  const RegistryView& own_view = *after_views.front();
+  std::vector<const RegistryView*> views;
+  for (const auto& v : after_views) views.push_back(v.get());
   CompatibilityReport report = CheckCompatibility(views, cmd.tenant, changed);
   if (!report.conflicts.empty() && !cmd.force) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -990,6 +970,22 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanDeregister(
       change->set_had_previous(true);
       result->tenant_removed = true;
     } else if (record.services_size() != tenant->record.services_size()) {
+      // Who routed to the removed registrations now routes to an ancestor's: say if that
+      // breaks a range (the removal goes ahead: cleanup is never blocked).
+      std::set<std::string> removed(result->removed_services.begin(),
+                                    result->removed_services.end());
+      absl::StatusOr<std::vector<std::string>> chain = state_.Chain("tenant", cmd.tenant);
+      if (chain.ok()) {
+        std::vector<ServiceRecord> remaining(record.services().begin(), record.services().end());
+        std::vector<std::unique_ptr<RegistryView>> after_views =
+            ViewsAfterChange(state_, *chain, remaining, true);
+        std::vector<const RegistryView*> views;
+        for (const auto& v : after_views) views.push_back(v.get());
+        CompatibilityReport report = CheckDependentsOf(views, removed, *chain);
+        result->warnings.assign(report.conflicts.begin(), report.conflicts.end());
+        result->warnings.insert(result->warnings.end(), report.warnings.begin(),
+                                report.warnings.end());
+      }
       record.set_mod_revision(revision);
       Change* change = change_set.add_changes();
       change->set_type(Change::TENANT_PUT);

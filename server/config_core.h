@@ -119,6 +119,8 @@ struct DeregisterResult {
   std::vector<std::string> removed_services;
   int64_t removed_keys = 0;
   bool tenant_removed = false;
+  // Dependents that now route to an incompatible (or no) registration.
+  std::vector<std::string> warnings;
 };
 
 struct EntryView {

@@ -247,6 +247,7 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Deregister(grpc::CallbackServerCont
                         }
                         resp->set_removed_keys(result->removed_keys);
                         resp->set_tenant_removed(result->tenant_removed);
+                        for (const std::string& w : result->warnings) resp->add_warnings(w);
                       }
                       reactor->Finish(ToGrpcStatus(result.status()));
                     });

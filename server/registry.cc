@@ -2,10 +2,12 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -496,6 +498,56 @@ v1::DependencyMap BuildDependencyMap(const RegistryView& view,
     }
   }
   return map;
+}
+
+std::vector<std::unique_ptr<RegistryView>> ViewsAfterChange(
+    const ConfigState& state, const std::vector<std::string>& chain,
+    const std::vector<storage::ServiceRecord>& services, bool descendants) {
+  std::vector<std::unique_ptr<RegistryView>> views;
+  const std::string& tenant = chain.front();
+  views.push_back(std::make_unique<RegistryView>(state, chain, tenant, &services));
+  if (!descendants) return views;
+  // One pass over the tenants instead of a Children() scan per descendant.
+  absl::flat_hash_map<std::string, std::vector<std::string>> children_of;
+  for (const auto& [name, t] : state.tenants()) {
+    if (!t.record.parent().empty()) children_of[t.record.parent()].push_back(name);
+  }
+  std::vector<std::vector<std::string>> frontier = {chain};
+  while (!frontier.empty()) {
+    std::vector<std::string> parent_chain = std::move(frontier.back());
+    frontier.pop_back();
+    auto children = children_of.find(parent_chain.front());
+    if (children == children_of.end()) continue;
+    for (const std::string& child : children->second) {
+      std::vector<std::string> child_chain = {child};
+      child_chain.insert(child_chain.end(), parent_chain.begin(), parent_chain.end());
+      views.push_back(std::make_unique<RegistryView>(state, child_chain, tenant, &services));
+      frontier.push_back(std::move(child_chain));
+    }
+  }
+  return views;
+}
+
+CompatibilityReport CheckDependentsOf(const std::vector<const RegistryView*>& views,
+                                      const std::set<std::string>& services,
+                                      const std::vector<std::string>& chain) {
+  CompatibilityReport report;
+  for (const RegistryView* view : views) {
+    for (const auto& [name, reg] : view->registrations()) {
+      const v1::ServiceDefinition dependent = DefinitionOf(*reg.record);
+      for (const v1::Dependency& dep : dependent.dependencies()) {
+        if (services.count(dep.service()) == 0) continue;
+        PairCheck check = CheckPair(*view, dependent, dep);
+        if (check.compatible) continue;
+        if (check.registered &&
+            std::find(chain.begin(), chain.end(), check.target_tenant) == chain.end()) {
+          continue;  // routes below the tenant: not affected by the removal
+        }
+        (check.checked ? report.conflicts : report.warnings).insert(check.problem);
+      }
+    }
+  }
+  return report;
 }
 
 CompatibilityReport CheckCompatibility(const std::vector<const RegistryView*>& views,

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -73,6 +74,13 @@ class RegistryView {
   std::map<std::string, Registration> registrations_;
 };
 
+// The views of `chain.front()` and (with `descendants`) of every tenant below it, in which that
+// tenant's registrations are `services` (the state after a planned change); the tenant's own
+// view first. `chain` is the tenant's chain after the change.
+std::vector<std::unique_ptr<RegistryView>> ViewsAfterChange(
+    const ConfigState& state, const std::vector<std::string>& chain,
+    const std::vector<storage::ServiceRecord>& services, bool descendants);
+
 // `definition`'s dependencies routed in `view`.
 v1::DependencyMap BuildDependencyMap(const RegistryView& view,
                                      const v1::ServiceDefinition& definition);
@@ -95,6 +103,13 @@ struct CompatibilityReport {
 CompatibilityReport CheckCompatibility(const std::vector<const RegistryView*>& views,
                                        absl::string_view registering_tenant,
                                        const std::set<std::string>& changed);
+
+// After `services` were deregistered from `chain.front()`: checks, in `views` (that tenant's
+// and its descendants'), every pair whose dependency is one of `services` and now routes to a
+// registration in `chain` (an ancestor's) or to none.
+CompatibilityReport CheckDependentsOf(const std::vector<const RegistryView*>& views,
+                                      const std::set<std::string>& services,
+                                      const std::vector<std::string>& chain);
 
 }  // namespace confcenter
 

@@ -269,6 +269,9 @@ absl::Status RunDeregister(const Context& ctx, const DeregisterArgs& args) {
   }
   *ctx.out << "deregistered " << args.tenant << ": " << what << " at revision "
            << response->revision() << std::endl;
+  for (const std::string& warning : response->warnings()) {
+    *ctx.err << "warning: " << warning << std::endl;
+  }
   return absl::OkStatus();
 }
 

@@ -278,6 +278,29 @@ TEST_F(RegistryTest, ConflictsInDescendantViewsAndMissingDependencies) {
   EXPECT_FALSE(resp.dependency_maps(0).dependencies(0).compatible());
 }
 
+TEST_F(RegistryTest, DeregisterWarnsAboutDependentsItLeavesOutOfRange) {
+  RegisterIntegration();
+  v1::RegisterResponse resp;
+  ASSERT_TRUE(Register("f1",
+                       {Def(R"pb(name: "a" version: "2.0.0")pb"),
+                        Def(R"pb(name: "b" version: "2.0.0"
+                                 dependencies { service: "a" range: "^2" })pb")},
+                       &resp)
+                  .ok());
+  v1::DeregisterRequest req;
+  req.set_tenant("f1");
+  req.add_services("a");
+  v1::DeregisterResponse dereg;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(api_->tenants()->Deregister(&ctx, req, &dereg).ok());
+  EXPECT_FALSE(dereg.tenant_removed());
+  EXPECT_EQ(std::vector<std::string>(dereg.warnings().begin(), dereg.warnings().end()),
+            std::vector<std::string>{
+                "b@2.0.0 requires a ^2; in f1 it would route to a@1.5.0 of integration"});
+  EXPECT_EQ(Routes("f1", "b").at("a"),
+            "1.5.0@integration a.integration.svc.cluster.local:9090 INCOMPATIBLE");
+}
+
 TEST_F(RegistryTest, GeneratedSecretsDefaultsAndEndpointsFollowTheRules) {
   v1::RegisterResponse resp;
   const std::string s_integration = R"pb(

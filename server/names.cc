@@ -48,6 +48,24 @@ absl::Status ValidateServiceName(absl::string_view field, absl::string_view valu
   return ValidateDnsLabel(field, value, "service");
 }
 
+absl::Status ValidateEndpointName(absl::string_view field, absl::string_view value) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
+  const char* rule =
+      "is not a valid endpoint name: use 1-15 characters of [a-z0-9-] with at least one "
+      "letter, no \"-\" at either end or twice in a row (a Kubernetes port name)";
+  if (value.size() > 15 || value.front() == '-' || value.back() == '-' ||
+      value.find("--") != absl::string_view::npos) {
+    return Invalid(field, value, rule);
+  }
+  bool letter = false;
+  for (char c : value) {
+    if (!IsLowerAlnum(c) && c != '-') return Invalid(field, value, rule);
+    letter = letter || absl::ascii_islower(c);
+  }
+  if (!letter) return Invalid(field, value, rule);
+  return absl::OkStatus();
+}
+
 absl::Status ValidateKey(absl::string_view field, absl::string_view value) {
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
   if (value.size() > kMaxKey) {
@@ -61,7 +79,9 @@ absl::Status ValidateKey(absl::string_view field, absl::string_view value) {
     }
   }
   if (value.front() == '_') {
-    return Invalid(field, value, "starts with \"_\", which is reserved for generated keys");
+    return Invalid(field, value,
+                   "starts with \"_\", which is reserved for keys the server writes (such as "
+                   "_endpoint.*)");
   }
   if (value.front() == '.' || value.back() == '.' || value.find("..") != absl::string_view::npos) {
     return Invalid(field, value, "has an empty segment; keys are dot-separated non-empty names");

@@ -18,6 +18,9 @@ inline constexpr absl::string_view kIntegrationTenant = "integration";
 absl::Status ValidateTenantName(absl::string_view field, absl::string_view value);
 // Service: the same grammar as a tenant (a Kubernetes service name).
 absl::Status ValidateServiceName(absl::string_view field, absl::string_view value);
+// Endpoint (a Kubernetes port name): 1-15 characters of [a-z0-9-], at least one letter, no
+// "-" at either end or twice in a row.
+absl::Status ValidateEndpointName(absl::string_view field, absl::string_view value);
 // Key: 1-256 characters of [A-Za-z0-9_.-], dot-separated non-empty segments, first character
 // [A-Za-z0-9] (a leading "_" is reserved for keys the server generates).
 absl::Status ValidateKey(absl::string_view field, absl::string_view value);

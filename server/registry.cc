@@ -138,8 +138,8 @@ absl::Status ValidateDefinitionVersion(absl::string_view field, const std::strin
     minor = absl::string_view(version).substr(dot + 1);
     if (minor.empty()) major = "";  // "1." is malformed
   }
-  auto digits = [](absl::string_view s) {
-    if (s.empty() || s.size() > 9) return false;
+  auto digits = [](absl::string_view s) {  // a number without leading zeros
+    if (s.empty() || s.size() > 9 || (s.size() > 1 && s.front() == '0')) return false;
     for (char c : s) {
       if (!absl::ascii_isdigit(c)) return false;
     }
@@ -168,8 +168,7 @@ absl::Status ValidateEndpoints(absl::string_view field, const v1::ServiceDefinit
   for (int i = 0; i < def.endpoints_size(); ++i) {
     const v1::Endpoint& e = def.endpoints(i);
     const std::string f = absl::StrCat(field, ".endpoints[", i, "]");
-    // An endpoint name is a port name in Kubernetes terms: the DNS label grammar.
-    if (absl::Status s = ValidateServiceName(absl::StrCat(f, ".name"), e.name()); !s.ok()) {
+    if (absl::Status s = ValidateEndpointName(absl::StrCat(f, ".name"), e.name()); !s.ok()) {
       return s;
     }
     if (!names.insert(e.name()).second) {
@@ -189,7 +188,6 @@ absl::Status ValidateEndpoints(absl::string_view field, const v1::ServiceDefinit
       return Invalid(template_field, absl::StrCat(QuoteForError(e.address_template()), " ",
                                                   rendered.status().message()));
     }
-    if (rendered->empty()) return Invalid(template_field, "renders to an empty address");
     if (rendered->size() > kMaxAddressBytes) {
       return Invalid(template_field,
                      absl::StrCat(QuoteForError(e.address_template()), " can render to ",
@@ -249,8 +247,10 @@ absl::Status ValidateGeneratedKeys(absl::string_view field, const v1::ServiceDef
                      absl::StrCat(QuoteForError(g.key()),
                                   " is also in defaults; a key is either given or generated"));
     }
-    if (!v1::GeneratedKeyKind_IsValid(g.kind()) ||
-        g.kind() == v1::GENERATED_KEY_KIND_UNSPECIFIED) {
+    if (g.kind() == v1::GENERATED_KEY_KIND_UNSPECIFIED) {
+      return Invalid(absl::StrCat(f, ".kind"), "is required (SECRET, UUID or TOKEN)");
+    }
+    if (!v1::GeneratedKeyKind_IsValid(g.kind())) {
       return Invalid(absl::StrCat(f, ".kind"),
                      absl::StrCat(static_cast<int>(g.kind()),
                                   " is not a generated key kind (SECRET, UUID or TOKEN)"));
@@ -300,9 +300,10 @@ absl::Status ValidateDefinition(absl::string_view field, const v1::ServiceDefini
                    absl::StrCat(def.metadata_size(), " labels exceed the limit of ", kMaxLabels));
   }
   for (const auto& [k, v] : def.metadata()) {
-    if (absl::Status s = ValidateLabelKey(absl::StrCat(field, ".metadata"), k); !s.ok()) return s;
+    const std::string f = absl::StrCat(field, ".metadata[", QuoteForError(k), "]");
+    if (absl::Status s = ValidateLabelKey(f, k); !s.ok()) return s;
     if (v.size() > kMaxLabelValue) {
-      return Invalid(absl::StrCat(field, ".metadata[", QuoteForError(k), "]"),
+      return Invalid(f,
                      absl::StrCat(v.size(), " bytes exceed the limit of ", kMaxLabelValue));
     }
   }

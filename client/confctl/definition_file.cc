@@ -18,6 +18,13 @@ absl::StatusOr<std::vector<Json>> ParseDocuments(const std::string& text) {
     try {
       return std::vector<Json>{Json::parse(text)};
     } catch (const nlohmann::json::exception& e) {
+      // Flow-style YAML ("[{name: a}]") starts the same way: try it as YAML before failing.
+      try {
+        YAML::Node node = YAML::Load(text);
+        absl::StatusOr<Json> doc = YamlToJson(node);
+        if (doc.ok()) return std::vector<Json>{*std::move(doc)};
+      } catch (const YAML::Exception&) {
+      }
       return absl::InvalidArgumentError(absl::StrCat("invalid JSON: ", e.what()));
     }
   }
@@ -40,6 +47,7 @@ void ExpandEnum(Json& object, const char* field, const std::string& prefix) {
   auto it = object.find(field);
   if (it == object.end() || !it->is_string()) return;
   std::string upper = absl::AsciiStrToUpper(it->get<std::string>());
+  if (!upper.empty() && absl::ascii_isdigit(upper[0])) return;  // an enum number
   if (upper.rfind(prefix, 0) != 0) upper = prefix + upper;
   *it = upper;
 }

@@ -221,6 +221,16 @@ TEST(DefinitionFileTest, LowerCamelCaseNames) {
 }
 
 // Each error is INVALID_ARGUMENT; the message starts with `prefix` and contains `detail`.
+TEST(DefinitionFileTest, FlowStyleYamlAndEnumNumbers) {
+  absl::StatusOr<std::vector<v1::ServiceDefinition>> defs =
+      ParseDefinitionFile("[{name: a, protocol: 2, generated_keys: [{key: k, kind: 3}]}]");
+  ASSERT_TRUE(defs.ok()) << defs.status();
+  ASSERT_EQ(defs->size(), 1u);
+  EXPECT_EQ((*defs)[0].name(), "a");
+  EXPECT_EQ((*defs)[0].protocol(), v1::PROTOCOL_HTTP);
+  EXPECT_EQ((*defs)[0].generated_keys(0).kind(), v1::GENERATED_KEY_KIND_TOKEN);
+}
+
 TEST(DefinitionFileTest, ErrorsNameTheDefinition) {
   struct Case {
     const char* name;
@@ -258,7 +268,7 @@ TEST(DefinitionFileTest, ErrorsNameTheDefinition) {
       {"empty JSON list", "[]", "the file holds no service definition", ""},
       {"invalid YAML", "name: orders\nendpoints: [{name: http\n", "invalid YAML: ", ""},
       {"invalid YAML: a list entry inside a map", "name: a\n- b\n", "invalid YAML: ", ""},
-      {"invalid JSON", "{\"name\": \"a\",}", "invalid JSON: ", ""},
+      {"invalid JSON (and not flow-style YAML either)", "{\"name\": \"a\"", "invalid JSON: ", ""},
   };
   for (const Case& c : cases) {
     absl::StatusOr<std::vector<v1::ServiceDefinition>> defs = ParseDefinitionFile(c.file);

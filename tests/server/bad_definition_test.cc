@@ -256,11 +256,20 @@ TEST_F(BadDefinitionTest, EachIsRejectedWithCodeAndPathAndChangesNothing) {
        "services[0].protocol: 9 is not a protocol (GRPC, HTTP or TCP)"},
 
       // Endpoints.
-      // The rest of this message calls the endpoint name a "service name", which is due to
-      // change, so only the path and the value are pinned.
       {"endpoint name uppercase",
        Orders([](Def& d) { d.mutable_endpoints(0)->set_name("HTTP"); }), C::INVALID_ARGUMENT,
-       "services[0].endpoints[0].name: \"HTTP\" is not a valid "},
+       "services[0].endpoints[0].name: \"HTTP\" is not a valid endpoint name: use 1-15 "
+       "characters of [a-z0-9-] with at least one letter"},
+      {"endpoint name over 15 characters (a Kubernetes port name)",
+       Orders([](Def& d) { d.mutable_endpoints(0)->set_name("http-management1"); }),
+       C::INVALID_ARGUMENT, "services[0].endpoints[0].name: \"http-management1\" is not a valid "
+       "endpoint name"},
+      {"endpoint name without a letter",
+       Orders([](Def& d) { d.mutable_endpoints(0)->set_name("8080"); }), C::INVALID_ARGUMENT,
+       "services[0].endpoints[0].name: \"8080\" is not a valid endpoint name"},
+      {"definition version with a leading zero",
+       Orders([](Def& d) { d.set_definition_version("01"); }), C::INVALID_ARGUMENT,
+       "services[0].definition_version: \"01\" is not a definition version"},
       {"endpoint name missing", Orders([](Def& d) { d.mutable_endpoints(1)->clear_name(); }),
        C::INVALID_ARGUMENT, "services[0].endpoints[1].name: is required"},
       {"endpoint name twice", Orders([](Def& d) { d.mutable_endpoints(1)->set_name("http"); }),
@@ -355,8 +364,8 @@ TEST_F(BadDefinitionTest, EachIsRejectedWithCodeAndPathAndChangesNothing) {
       {"default key starting with an underscore",
        Orders([](Def& d) { (*d.mutable_defaults())["_endpoint.http"] = "x"; }),
        C::INVALID_ARGUMENT,
-       // Not pinned further: the rest says "_" is "reserved for generated keys".
-       "services[0].defaults[\"_endpoint.http\"]: \"_endpoint.http\" starts with \"_\""},
+       "services[0].defaults[\"_endpoint.http\"]: \"_endpoint.http\" starts with \"_\", which "
+       "is reserved for keys the server writes (such as _endpoint.*)"},
       {"default key with a space",
        Orders([](Def& d) { (*d.mutable_defaults())["db pool"] = "x"; }), C::INVALID_ARGUMENT,
        "services[0].defaults[\"db pool\"]: \"db pool\" contains \" \"; keys use only "
@@ -382,8 +391,7 @@ TEST_F(BadDefinitionTest, EachIsRejectedWithCodeAndPathAndChangesNothing) {
       // Generated keys.
       {"generated key of kind UNSPECIFIED",
        Orders([](Def& d) { d.mutable_generated_keys(0)->clear_kind(); }), C::INVALID_ARGUMENT,
-       "services[0].generated_keys[0].kind: 0 is not a generated key kind (SECRET, UUID or "
-       "TOKEN)"},
+       "services[0].generated_keys[0].kind: is required (SECRET, UUID or TOKEN)"},
       {"generated key of an unknown kind",
        Orders([](Def& d) {
          d.mutable_generated_keys(0)->set_kind(static_cast<v1::GeneratedKeyKind>(7));
@@ -453,7 +461,7 @@ TEST_F(BadDefinitionTest, EachIsRejectedWithCodeAndPathAndChangesNothing) {
       // Metadata.
       {"metadata label key with a space",
        Orders([](Def& d) { (*d.mutable_metadata())["team owner"] = "x"; }), C::INVALID_ARGUMENT,
-       "services[0].metadata: \"team owner\" may use only [A-Za-z0-9._-]"},
+       "services[0].metadata[\"team owner\"]: \"team owner\" may use only [A-Za-z0-9._-]"},
       {"metadata label value over 1024 bytes",
        Orders([](Def& d) { (*d.mutable_metadata())["owner"] = std::string(1025, 'o'); }),
        C::INVALID_ARGUMENT, "services[0].metadata[\"owner\"]: 1025 bytes exceed the limit of 1024"},

@@ -252,6 +252,13 @@ std::string Subscription::GetString(const std::string& service, const std::strin
   return v ? v->value : fallback;
 }
 
+std::optional<std::string> Subscription::Endpoint(const std::string& service,
+                                                  const std::string& endpoint) const {
+  std::optional<ConfigValue> v = Get(service, "_endpoint." + endpoint);
+  if (!v) return std::nullopt;
+  return v->value;
+}
+
 int64_t Subscription::GetInt(const std::string& service, const std::string& key,
                              int64_t fallback) const {
   std::optional<ConfigValue> v = Get(service, key);

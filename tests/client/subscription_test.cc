@@ -86,6 +86,46 @@ TEST_F(SubscriptionTest, TypedGettersReadTheResolvedViewWithDefaults) {
   EXPECT_EQ(sub->Get("login", "pool.size")->source_tenant, "integration");
 }
 
+TEST_F(SubscriptionTest, EndpointFollowsTheRoutingWhenABranchRegistersTheService) {
+  auto register_login = [&](const std::string& tenant) {
+    v1::RegisterRequest req;
+    req.set_tenant(tenant);
+    v1::ServiceDefinition* login = req.add_services();
+    login->set_name("login");
+    v1::Endpoint* grpc_endpoint = login->add_endpoints();
+    grpc_endpoint->set_name("grpc");
+    grpc_endpoint->set_port(9090);
+    absl::StatusOr<v1::RegisterResponse> resp = client_->Register(req);
+    EXPECT_TRUE(resp.ok()) << resp.status();
+    return resp.ok() ? resp->revision() : 0;
+  };
+  const int64_t base = register_login("integration");
+  Register("f1");
+  auto sub = Follow("f1");
+  ASSERT_TRUE(sub->WaitForRevision(base, absl::Seconds(20)));
+  EXPECT_EQ(sub->Endpoint("login", "grpc"), "login.integration.svc.cluster.local:9090");
+  std::mutex mu;
+  std::vector<std::string> moves;
+  sub->OnChange("login", "_endpoint.", true, [&](const ConfigChange& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    moves.push_back(c.new_value ? c.new_value->value : "<gone>");
+  });
+  int64_t rev = register_login("f1");
+  ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  EXPECT_EQ(sub->Endpoint("login", "grpc"), "login.f1.svc.cluster.local:9090");
+  EXPECT_EQ(sub->Endpoint("login", "http"), std::nullopt);
+  v1::DeregisterRequest dereg;
+  dereg.set_tenant("f1");
+  dereg.add_services("login");
+  absl::StatusOr<v1::DeregisterResponse> gone = client_->Deregister(dereg);
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  ASSERT_TRUE(sub->WaitForRevision(gone->revision(), absl::Seconds(20)));
+  EXPECT_EQ(sub->Endpoint("login", "grpc"), "login.integration.svc.cluster.local:9090");
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(moves, (std::vector<std::string>{"login.f1.svc.cluster.local:9090",
+                                             "login.integration.svc.cluster.local:9090"}));
+}
+
 TEST_F(SubscriptionTest, CallbacksFireForKeysAndPrefixesWithOldAndNewValues) {
   Register("f1");
   int64_t rev = Put("integration", "login", "db.url", "jdbc:one");

@@ -94,6 +94,13 @@ class Subscription {
   // JSON library), or `fallback` if absent or not valid JSON.
   std::string GetJson(const std::string& service, const std::string& key,
                       const std::string& fallback) const;
+  // Where `service`'s endpoint `endpoint` (e.g. "grpc") is, as routed in this tenant's view:
+  // the registration of the nearest tenant of the chain that registered the service (its
+  // reserved key "_endpoint.<endpoint>"). Subscribe to the service (or to every service) to
+  // follow it; OnChange(service, "_endpoint.", true, ...) hears when the routing moves.
+  // nullopt if the view has no such endpoint.
+  std::optional<std::string> Endpoint(const std::string& service,
+                                      const std::string& endpoint) const;
   // Every (service, key) -> value of the view.
   std::map<std::pair<std::string, std::string>, ConfigValue> Snapshot() const;
 

@@ -341,7 +341,7 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
          (*svc->mutable_metadata())["bad key"] = "v";
          return Register(s, r);
        },
-       C::INVALID_ARGUMENT, "services[0].metadata"},
+       C::INVALID_ARGUMENT, "services[0].metadata[\"bad key\"]"},
       {"deregister all with services",
        [](Stubs& s) {
          v1::DeregisterRequest r;

@@ -696,10 +696,9 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
   int64_t added_keys = 0;
   for (const v1::ServiceDefinition& def : cmd.services) {
     auto old = previous.find(def.name());
-    v1::ServiceDefinition old_def;
-    if (old != previous.end()) old_def = DefinitionOf(*old->second);
     if (absl::Status s =
-            PlanGeneratedEntries(cmd.tenant, chain, def, old != previous.end() ? &old_def : nullptr,
+            PlanGeneratedEntries(cmd.tenant, chain, def,
+                                 old != previous.end() ? &DefinitionOf(*old->second) : nullptr,
                                  revision, change_set, &added_keys);
         !s.ok()) {
       return s;

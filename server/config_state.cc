@@ -8,11 +8,26 @@
 
 namespace confcenter {
 
+namespace {
+
+// Services registered before definitions existed carry only name and metadata: give them the
+// definition those make, so every registration in memory has one.
+void FillDefinitions(storage::TenantRecord& record) {
+  for (storage::ServiceRecord& service : *record.mutable_services()) {
+    if (service.has_definition()) continue;
+    service.mutable_definition()->set_name(service.name());
+    service.mutable_definition()->mutable_metadata()->swap(*service.mutable_metadata());
+  }
+}
+
+}  // namespace
+
 void ConfigState::Load(storage::LoadedState loaded) {
   tenants_.clear();
   revision_ = loaded.revision;
   for (storage::TenantRecord& record : loaded.tenants) {
     std::string name = record.name();
+    FillDefinitions(record);
     tenants_[name].record = std::move(record);
   }
   for (auto& [key, record] : loaded.entries) {
@@ -44,6 +59,7 @@ void ConfigState::Apply(const storage::ChangeSet& change_set) {
       }
       case storage::Change::TENANT_PUT:
         tenants_[change.tenant()].record = change.tenant_record();
+        FillDefinitions(tenants_[change.tenant()].record);
         break;
       case storage::Change::TENANT_DELETE:
         tenants_.erase(change.tenant());

@@ -347,14 +347,6 @@ absl::Status ValidateDefinition(absl::string_view field, const v1::ServiceDefini
   return absl::OkStatus();
 }
 
-v1::ServiceDefinition DefinitionOf(const storage::ServiceRecord& record) {
-  if (record.has_definition()) return record.definition();
-  v1::ServiceDefinition def;
-  def.set_name(record.name());
-  def.mutable_metadata()->insert(record.metadata().begin(), record.metadata().end());
-  return def;
-}
-
 std::map<std::string, std::string> RenderEndpoints(const v1::ServiceDefinition& definition,
                                                    absl::string_view tenant) {
   std::map<std::string, std::string> out;
@@ -436,7 +428,7 @@ struct PairCheck {
   bool checked = false;     // both a range and a version to compare
   bool compatible = false;  // registered and (no range, or version in range)
   std::string problem;      // in words, for a conflict or a warning
-  v1::ServiceDefinition target;
+  const v1::ServiceDefinition* target = nullptr;  // into the view's records
   std::string target_tenant;
 };
 
@@ -453,25 +445,25 @@ PairCheck CheckPair(const RegistryView& view, const v1::ServiceDefinition& depen
     return out;
   }
   out.registered = true;
-  out.target = DefinitionOf(*reg->record);
+  out.target = &DefinitionOf(*reg->record);
   out.target_tenant = reg->tenant;
   const std::string where = reg->tenant == view.tenant() ? "" : absl::StrCat(" of ", reg->tenant);
   if (dep.range().empty()) {
     out.compatible = true;
     return out;
   }
-  if (out.target.version().empty()) {
+  if (out.target->version().empty()) {
     out.problem = absl::StrCat(requires_text, "; in ", view.tenant(), " it routes to ",
                                dep.service(), where, ", which is unversioned: not checked");
     return out;
   }
   absl::StatusOr<SemVerRange> range = SemVerRange::Parse(dep.range());
-  absl::StatusOr<SemVer> version = ParseSemVer(out.target.version());
+  absl::StatusOr<SemVer> version = ParseSemVer(out.target->version());
   out.checked = range.ok() && version.ok();
   out.compatible = out.checked && range->Matches(*version);
   if (!out.compatible) {
     out.problem = absl::StrCat(requires_text, "; in ", view.tenant(), " it would route to ",
-                               DescribeService(out.target), where);
+                               DescribeService(*out.target), where);
   }
   return out;
 }
@@ -492,8 +484,8 @@ v1::DependencyMap BuildDependencyMap(const RegistryView& view,
     route->set_problem(check.problem);
     if (check.registered) {
       route->set_source_tenant(check.target_tenant);
-      route->set_version(check.target.version());
-      for (auto& [name, address] : RenderEndpoints(check.target, check.target_tenant)) {
+      route->set_version(check.target->version());
+      for (auto& [name, address] : RenderEndpoints(*check.target, check.target_tenant)) {
         (*route->mutable_endpoints())[name] = std::move(address);
       }
     }
@@ -535,7 +527,7 @@ CompatibilityReport CheckDependentsOf(const std::vector<const RegistryView*>& vi
   CompatibilityReport report;
   for (const RegistryView* view : views) {
     for (const auto& [name, reg] : view->registrations()) {
-      const v1::ServiceDefinition dependent = DefinitionOf(*reg.record);
+      const v1::ServiceDefinition& dependent = DefinitionOf(*reg.record);
       for (const v1::Dependency& dep : dependent.dependencies()) {
         if (services.count(dep.service()) == 0) continue;
         PairCheck check = CheckPair(*view, dependent, dep);
@@ -566,13 +558,15 @@ CompatibilityReport CheckCompatibility(const std::vector<const RegistryView*>& v
   for (const RegistryView* view : views) {
     const bool own_view = view->tenant() == registering_tenant;
     for (const auto& [name, reg] : view->registrations()) {
-      const v1::ServiceDefinition dependent = DefinitionOf(*reg.record);
+      const v1::ServiceDefinition& dependent = DefinitionOf(*reg.record);
       const bool dependent_changed =
           changed.count(name) > 0 && reg.tenant == registering_tenant;
       for (const v1::Dependency& dep : dependent.dependencies()) {
-        const RegistryView::Registration* target = view->Find(dep.service());
-        const bool target_changed = target != nullptr && changed.count(dep.service()) > 0 &&
-                                    target->tenant == registering_tenant;
+        bool target_changed = false;
+        if (changed.count(dep.service()) > 0) {
+          const RegistryView::Registration* target = view->Find(dep.service());
+          target_changed = target != nullptr && target->tenant == registering_tenant;
+        }
         if (!dependent_changed && !target_changed) continue;
         PairCheck check = CheckPair(*view, dependent, dep);
         // What cannot be checked warns once, in the registering tenant's own view.

@@ -29,9 +29,11 @@ inline constexpr absl::string_view kEndpointKeyPrefix = "_endpoint.";
 absl::Status ValidateDefinition(absl::string_view field, const v1::ServiceDefinition& definition,
                                 int64_t max_value_bytes);
 
-// The definition a record holds; records written before definitions existed get one made of
-// their name and metadata.
-v1::ServiceDefinition DefinitionOf(const storage::ServiceRecord& record);
+// The definition a registration holds (ConfigState gives records written before definitions
+// existed one made of their name and metadata).
+inline const v1::ServiceDefinition& DefinitionOf(const storage::ServiceRecord& record) {
+  return record.definition();
+}
 
 // The definition's endpoints rendered for `tenant`, by endpoint name. Assumes a valid
 // definition.

@@ -7,8 +7,9 @@ namespace confcenter {
 absl::Time FileClock::Now() {
   std::ifstream in(path_);
   int64_t micros = 0;
-  in >> micros;
-  return absl::FromUnixMicros(micros);
+  absl::MutexLock lock(&mu_);
+  if (in >> micros) last_ = absl::FromUnixMicros(micros);  // else: a file being replaced
+  return last_;
 }
 
 }  // namespace confcenter

@@ -49,7 +49,8 @@ class ManualClock final : public Clock {
 };
 
 // Tests only: the time is the number (microseconds since the Unix epoch) in a file, read on
-// every call, so a test drives a real server's clock. An unreadable file reads as the epoch.
+// every call, so a test drives a real server's clock. While the file is unreadable the last
+// time read stands (the epoch before any). Thread-safe.
 class FileClock final : public Clock {
  public:
   explicit FileClock(std::string path) : path_(std::move(path)) {}
@@ -57,6 +58,8 @@ class FileClock final : public Clock {
 
  private:
   const std::string path_;
+  absl::Mutex mu_;
+  absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::UnixEpoch();
 };
 
 }  // namespace confcenter

@@ -307,6 +307,10 @@ void ConfigCore::Register(RegisterCommand command, RegisterDone done) {
     s = absl::InvalidArgumentError(absl::StrCat(
         "ttl: ", absl::FormatDuration(command.ttl), " is shorter than the minimum of 1s"));
   }
+  if (s.ok() && command.ttl > absl::Hours(24 * 366 * 100)) {
+    s = absl::InvalidArgumentError(absl::StrCat(
+        "ttl: ", absl::FormatDuration(command.ttl), " is longer than the maximum of 100 years"));
+  }
   if (s.ok() && command.ttl != absl::ZeroDuration() && command.root) {
     s = absl::InvalidArgumentError("ttl: a root tenant cannot expire");
   }
@@ -335,8 +339,14 @@ void ConfigCore::Deregister(DeregisterCommand command, DeregisterDone done) {
   if (s.ok() && !command.all && command.services.empty()) {
     s = absl::InvalidArgumentError("services: name at least one service, or set all");
   }
+  absl::flat_hash_set<std::string> seen;
   for (size_t i = 0; s.ok() && i < command.services.size(); ++i) {
     s = ValidateServiceName(absl::StrCat("services[", i, "]"), command.services[i]);
+    if (s.ok() && !seen.insert(command.services[i]).second) {
+      s = absl::InvalidArgumentError(absl::StrCat("services[", i, "]: ",
+                                                  QuoteForError(command.services[i]),
+                                                  " appears twice in services"));
+    }
   }
   if (!s.ok()) {
     done(s);
@@ -661,18 +671,24 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
   for (auto& [name, s] : services) after.push_back(s);
 
   // Compatibility in the tenant's view and in each descendant's view, after the change.
+  const bool moved = existing != nullptr && existing->record.parent() != parent;
   std::vector<std::unique_ptr<RegistryView>> after_views =
-      ViewsAfterChange(state_, chain, after, !changed.empty() && existing != nullptr);
+      ViewsAfterChange(state_, chain, after, existing != nullptr && (!changed.empty() || moved));
   const RegistryView& own_view = *after_views.front();
   std::vector<const RegistryView*> views;
   for (const auto& v : after_views) views.push_back(v.get());
-  CompatibilityReport report = CheckCompatibility(views, cmd.tenant, changed);
+  CompatibilityReport report = CheckCompatibility(views, cmd.tenant, changed, moved);
   if (!report.conflicts.empty() && !cmd.force) {
+    constexpr size_t kListed = 20;  // keeps the status message far below gRPC's trailer limit
+    std::vector<std::string> listed(report.conflicts.begin(), report.conflicts.end());
+    const size_t more = listed.size() > kListed ? listed.size() - kListed : 0;
+    listed.resize(std::min(listed.size(), kListed));
     return absl::FailedPreconditionError(absl::StrCat(
-        "services: ", report.conflicts.size(), " version conflict",
-        report.conflicts.size() == 1 ? "" : "s", " (set force to register anyway and record ",
+        moved && changed.empty() ? "parent" : "services", ": ", report.conflicts.size(),
+        " version conflict", report.conflicts.size() == 1 ? "" : "s",
+        " (set force to register anyway and record ",
         report.conflicts.size() == 1 ? "it" : "them", " as warnings): ",
-        absl::StrJoin(report.conflicts, "; ")));
+        absl::StrJoin(listed, "; "), more > 0 ? absl::StrCat("; and ", more, " more") : ""));
   }
   for (ServiceRecord& s : after) {
     if (changed.count(s.name()) == 0) continue;
@@ -713,9 +729,15 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
     }
   }
 
+  // The maps read the view, which points into `after`: build them before it is moved.
+  auto result = std::make_shared<RegisterResult>();
+  for (const v1::ServiceDefinition& def : cmd.services) {
+    result->dependency_maps.push_back(BuildDependencyMap(own_view, def));
+  }
   record.clear_services();
   for (ServiceRecord& s : after) *record.add_services() = std::move(s);
   const bool created = existing == nullptr;
+  result->created = created;
   const bool tenant_changed =
       created || !google::protobuf::util::MessageDifferencer::Equals(record, existing->record);
   if (tenant_changed) {
@@ -730,11 +752,6 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRegister(
     }
   }
 
-  auto result = std::make_shared<RegisterResult>();
-  result->created = created;
-  for (const v1::ServiceDefinition& def : cmd.services) {
-    result->dependency_maps.push_back(BuildDependencyMap(own_view, def));
-  }
   if (cmd.force) {
     result->warnings.insert(result->warnings.end(), report.conflicts.begin(),
                             report.conflicts.end());
@@ -822,9 +839,18 @@ absl::Status ConfigCore::PlanGeneratedEntries(const std::string& tenant,
     auto it = previous->defaults().find(key);
     return it == previous->defaults().end() ? nullptr : &it->second;
   };
+  auto previously_generated = [&](const std::string& key) {
+    if (previous == nullptr) return false;
+    for (const v1::GeneratedKey& g : previous->generated_keys()) {
+      if (g.key() == key) return true;
+    }
+    return false;
+  };
+  // Whether the own entry is the registration's to rewrite: absent, the previous default
+  // unchanged, or a key the previous registration generated (now a default).
   auto managed = [&](const std::string& key) {
     const EntryRecord* current = own_entry(key);
-    if (current == nullptr) return true;
+    if (current == nullptr || previously_generated(key)) return true;
     const std::string* before = previous_default(key);
     return before != nullptr && !current->mask() && current->value() == *before;
   };
@@ -846,9 +872,10 @@ absl::Status ConfigCore::PlanGeneratedEntries(const std::string& tenant,
     }
   }
 
-  // Generated keys: once per (tenant, service, key), then kept.
+  // Generated keys: once per (tenant, service, key), then kept. A key that was a default
+  // before is generated now, whatever its value.
   for (const v1::GeneratedKey& g : def.generated_keys()) {
-    if (own_entry(g.key()) != nullptr) continue;
+    if (own_entry(g.key()) != nullptr && previous_default(g.key()) == nullptr) continue;
     absl::StatusOr<std::string> value = GenerateValue(g);
     if (!value.ok()) return value.status();
     wanted[g.key()] = {false, false, *std::move(value)};

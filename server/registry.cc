@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -545,16 +546,11 @@ CompatibilityReport CheckDependentsOf(const std::vector<const RegistryView*>& vi
 
 CompatibilityReport CheckCompatibility(const std::vector<const RegistryView*>& views,
                                        absl::string_view registering_tenant,
-                                       const std::set<std::string>& changed) {
+                                       const std::set<std::string>& changed, bool every_pair) {
   CompatibilityReport report;
-  auto record = [&](const PairCheck& check, const std::string& a, const std::string& b) {
-    if (check.compatible) return;
-    // A conflict is a version out of range; the rest cannot be checked and only warn.
-    const bool conflict = check.checked;
-    (conflict ? report.conflicts : report.warnings).insert(check.problem);
-    if (changed.count(a) > 0) report.by_service[a].insert(check.problem);
-    if (changed.count(b) > 0) report.by_service[b].insert(check.problem);
-  };
+  // A pair of the same two registrations is reported once, from the first view that has it
+  // (the registering tenant's own view comes first).
+  std::set<std::tuple<std::string, std::string, std::string, std::string>> seen;
   for (const RegistryView* view : views) {
     const bool own_view = view->tenant() == registering_tenant;
     for (const auto& [name, reg] : view->registrations()) {
@@ -567,11 +563,15 @@ CompatibilityReport CheckCompatibility(const std::vector<const RegistryView*>& v
           const RegistryView::Registration* target = view->Find(dep.service());
           target_changed = target != nullptr && target->tenant == registering_tenant;
         }
-        if (!dependent_changed && !target_changed) continue;
+        if (!every_pair && !dependent_changed && !target_changed) continue;
         PairCheck check = CheckPair(*view, dependent, dep);
+        if (check.compatible) continue;
         // What cannot be checked warns once, in the registering tenant's own view.
-        if (!check.compatible && !check.checked && !own_view) continue;
-        record(check, name, dep.service());
+        if (!check.checked && !own_view) continue;
+        if (!seen.emplace(reg.tenant, name, dep.service(), check.target_tenant).second) continue;
+        (check.checked ? report.conflicts : report.warnings).insert(check.problem);
+        if (changed.count(name) > 0) report.by_service[name].insert(check.problem);
+        if (changed.count(dep.service()) > 0) report.by_service[dep.service()].insert(check.problem);
       }
     }
   }

@@ -101,10 +101,11 @@ struct CompatibilityReport {
 // Checks, in `views` (the registering tenant's view first, then its descendants' views, all
 // after the change), every dependent -> dependency pair in which one of `changed` (services
 // registered by the change in `registering_tenant`) takes part through that tenant's
-// registration.
+// registration; with `every_pair` (the tenant moved to another parent) every pair. A pair of
+// the same two registrations is reported once.
 CompatibilityReport CheckCompatibility(const std::vector<const RegistryView*>& views,
                                        absl::string_view registering_tenant,
-                                       const std::set<std::string>& changed);
+                                       const std::set<std::string>& changed, bool every_pair);
 
 // After `services` were deregistered from `chain.front()`: checks, in `views` (that tenant's
 // and its descendants'), every pair whose dependency is one of `services` and now routes to a

@@ -177,8 +177,8 @@ absl::Status RunRegister(const Context& ctx, const RegisterArgs& args) {
   request.set_keep(args.keep);
   if (!args.ttl.empty()) {
     absl::Duration ttl;
-    if (!absl::ParseDuration(args.ttl, &ttl) || ttl <= absl::ZeroDuration()) {
-      return UsageError(absl::StrCat("--ttl \"", args.ttl, "\": use a duration such as 72h"));
+    if (!absl::ParseDuration(args.ttl, &ttl) || ttl < absl::Seconds(1)) {
+      return UsageError(absl::StrCat("--ttl \"", args.ttl, "\": use a duration of at least 1s, such as 72h"));
     }
     request.mutable_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
   }

@@ -22,7 +22,13 @@ fi
 args=(register "$tenant" --label "commit=${COMMIT:-unknown}")
 if [ -n "${DEFINITION_FILE:-}" ]; then
   args+=(-f "$DEFINITION_FILE")
-  SERVICE=${SERVICE:-$(sed -n 's/^name: *//p' "$DEFINITION_FILE" | head -n 1)}
+  # The service name for the config import: SERVICE, else the file's top-level `name:` (plain
+  # or quoted YAML scalar).
+  SERVICE=${SERVICE:-$(sed -n -E 's/^name:[[:space:]]*["'"'"']?([a-z0-9-]+)["'"'"']?[[:space:]]*(#.*)?$/\1/p' "$DEFINITION_FILE" | head -n 1)}
+  if [ -n "${CONFIG_FILE:-}" ] && [ -z "$SERVICE" ]; then
+    echo "confcenter-register: set SERVICE (no top-level name: in $DEFINITION_FILE)" >&2
+    exit 2
+  fi
 else
   : "${SERVICE:?set SERVICE or DEFINITION_FILE}"
   args+=(--service "$SERVICE")

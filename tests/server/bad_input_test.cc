@@ -351,6 +351,15 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
          return Deregister(s, r);
        },
        C::INVALID_ARGUMENT, "services"},
+      {"deregister a service twice",
+       [](Stubs& s) {
+         v1::DeregisterRequest r;
+         r.set_tenant("f1");
+         r.add_services("a");
+         r.add_services("a");
+         return Deregister(s, r);
+       },
+       C::INVALID_ARGUMENT, "services[1]"},
       {"deregister nothing",
        [](Stubs& s) {
          v1::DeregisterRequest r;

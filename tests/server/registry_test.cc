@@ -301,6 +301,65 @@ TEST_F(RegistryTest, DeregisterWarnsAboutDependentsItLeavesOutOfRange) {
             "1.5.0@integration a.integration.svc.cluster.local:9090 INCOMPATIBLE");
 }
 
+TEST_F(RegistryTest, MapsOfOneRequestAndKeysMovingBetweenDefaultsAndGenerated) {
+  v1::RegisterResponse resp;
+  // b's dependency a is registered in the same request: its map routes to it.
+  ASSERT_TRUE(Register("f1",
+                       {Def(R"pb(name: "a" version: "1.0.0" endpoints { name: "grpc" port: 1 }
+                                 defaults { key: "db.password" value: "dev" })pb"),
+                        Def(R"pb(name: "b" dependencies { service: "a" range: "^1.0" })pb")},
+                       &resp)
+                  .ok());
+  ASSERT_EQ(resp.dependency_maps_size(), 2);
+  const v1::DependencyRoute& route = resp.dependency_maps(1).dependencies(0);
+  EXPECT_EQ(route.source_tenant(), "f1");
+  EXPECT_EQ(route.version(), "1.0.0");
+  EXPECT_TRUE(route.compatible()) << route.problem();
+  EXPECT_EQ(route.endpoints().at("grpc"), "a.f1.svc.cluster.local:1");
+
+  // A default that becomes a generated key is generated; a generated key that becomes a
+  // default takes the default.
+  ASSERT_TRUE(Register("f1",
+                       {Def(R"pb(name: "a" version: "1.0.0" endpoints { name: "grpc" port: 1 }
+                                 generated_keys { key: "db.password" kind: GENERATED_KEY_KIND_TOKEN }
+                                 generated_keys { key: "api.key" kind: GENERATED_KEY_KIND_TOKEN })pb")},
+                       &resp)
+                  .ok());
+  auto view = api_->Resolve("f1", {"a"});
+  EXPECT_TRUE(std::regex_match(view.at({"a", "db.password"}), std::regex("[0-9a-f]{32}@f1")))
+      << view.at({"a", "db.password"});
+  ASSERT_TRUE(Register("f1",
+                       {Def(R"pb(name: "a" version: "1.0.0" endpoints { name: "grpc" port: 1 }
+                                 defaults { key: "api.key" value: "fixed" })pb")},
+                       &resp)
+                  .ok());
+  view = api_->Resolve("f1", {"a"});
+  EXPECT_EQ(view.at({"a", "api.key"}), "fixed@f1");
+}
+
+TEST_F(RegistryTest, MovingATenantUnderAnotherParentRunsTheGate) {
+  RegisterIntegration();
+  v1::RegisterResponse resp;
+  ASSERT_TRUE(Register("f0", {Def(R"pb(name: "a" version: "2.0.0")pb")}, &resp, true).ok());
+  ASSERT_TRUE(Register("f1",
+                       {Def(R"pb(name: "e" version: "1.0.0"
+                                 dependencies { service: "a" range: "^1" })pb")},
+                       &resp)
+                  .ok());
+  v1::RegisterRequest move;
+  move.set_tenant("f1");
+  move.set_parent("f0");
+  grpc::ClientContext ctx;
+  grpc::Status st = api_->tenants()->Register(&ctx, move, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(st.error_message().find("parent: "), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("e@1.0.0 requires a ^1; in f1 it would route to a@2.0.0 "
+                                    "of f0"),
+            std::string::npos)
+      << st.error_message();
+  EXPECT_EQ(GetTenant("f1").parent(), "integration");
+}
+
 TEST_F(RegistryTest, GeneratedSecretsDefaultsAndEndpointsFollowTheRules) {
   v1::RegisterResponse resp;
   const std::string s_integration = R"pb(

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "server/api_convert.h"
+#include "server/write_context.h"
 
 namespace confcenter {
 namespace {
@@ -46,7 +47,7 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
 // Runs a one-op transaction and lets `fill` copy its result into the response.
 template <typename Fill>
 grpc::ServerUnaryReactor* SingleOp(ConfigCore* core, grpc::CallbackServerContext* ctx,
-                                   WriteOp op, Fill fill) {
+                                   absl::string_view rpc, WriteOp op, Fill fill) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   std::vector<WriteOp> ops;
   ops.push_back(std::move(op));
@@ -54,7 +55,8 @@ grpc::ServerUnaryReactor* SingleOp(ConfigCore* core, grpc::CallbackServerContext
             [reactor, fill = std::move(fill)](absl::StatusOr<TxnResult> result) {
               if (result.ok()) fill(*result);
               reactor->Finish(ToGrpcStatus(result.status()));
-            });
+            },
+            ContextOf(ctx, rpc));
   return reactor;
 }
 
@@ -72,7 +74,8 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Put(grpc::CallbackServerContext* ct
   WriteOp op{WriteOpType::kPut, req->tenant(), req->service(), req->key(), req->value(),
              req->content_type(), std::nullopt};
   if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
-  return SingleOp(core_, ctx, std::move(op), [req, resp](const TxnResult& r) {
+  return SingleOp(core_, ctx, "ConfigService.Put", std::move(op),
+                  [req, resp](const TxnResult& r) {
     resp->set_revision(r.revision);
     FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_entry());
   });
@@ -84,7 +87,8 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Delete(grpc::CallbackServerContext*
   WriteOp op{WriteOpType::kDelete, req->tenant(), req->service(), req->key(), "", 0,
              std::nullopt};
   if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
-  return SingleOp(core_, ctx, std::move(op), [req, resp](const TxnResult& r) {
+  return SingleOp(core_, ctx, "ConfigService.Delete", std::move(op),
+                  [req, resp](const TxnResult& r) {
     resp->set_revision(r.revision);
     FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_previous());
   });
@@ -96,7 +100,8 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Mask(grpc::CallbackServerContext* c
   WriteOp op{WriteOpType::kMask, req->tenant(), req->service(), req->key(), "", 0,
              std::nullopt};
   if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
-  return SingleOp(core_, ctx, std::move(op), [req, resp](const TxnResult& r) {
+  return SingleOp(core_, ctx, "ConfigService.Mask", std::move(op),
+                  [req, resp](const TxnResult& r) {
     resp->set_revision(r.revision);
     FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_entry());
   });
@@ -120,10 +125,18 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Txn(grpc::CallbackServerContext* ct
       case v1::TXN_OP_TYPE_MASK:
         op.type = WriteOpType::kMask;
         break;
-      default:
-        return Finish(ctx, absl::InvalidArgumentError(absl::StrCat(
+      default: {
+        grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+        AuditTargets targets;
+        targets.tenants.push_back(in.tenant().substr(0, 300));
+        core_->RejectWrite(ContextOf(ctx, "ConfigService.Txn", req->release_message()),
+                           std::move(targets),
+                           absl::InvalidArgumentError(absl::StrCat(
                                "ops[", i, "].type: ", in.type(),
-                               " is not an operation; use PUT, DELETE or MASK")));
+                               " is not an operation; use PUT, DELETE or MASK")),
+                           [reactor](const absl::Status& s) { reactor->Finish(ToGrpcStatus(s)); });
+        return reactor;
+      }
     }
     if (in.has_expected_revision()) op.expected_revision = in.expected_revision();
     ops.push_back(std::move(op));
@@ -133,7 +146,8 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Txn(grpc::CallbackServerContext* ct
              [reactor, resp](absl::StatusOr<TxnResult> result) {
                if (result.ok()) resp->set_revision(result->revision);
                reactor->Finish(ToGrpcStatus(result.status()));
-             });
+             },
+             ContextOf(ctx, "ConfigService.Txn", req->release_message()));
   return reactor;
 }
 
@@ -194,7 +208,7 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContex
       FillTenant(result->tenant, resp->mutable_tenant());
     }
     reactor->Finish(ToGrpcStatus(result.status()));
-  });
+  }, ContextOf(ctx, "TenantService.Register"));
   return reactor;
 }
 
@@ -217,7 +231,8 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Deregister(grpc::CallbackServerCont
                         resp->set_tenant_removed(result->tenant_removed);
                       }
                       reactor->Finish(ToGrpcStatus(result.status()));
-                    });
+                    },
+                    ContextOf(ctx, "TenantService.Deregister"));
   return reactor;
 }
 

@@ -1,5 +1,6 @@
-// confcenterd: the confcenter server. Serves ConfigService and TenantService (plus server
-// reflection and the standard health service) over gRPC, with state in RocksDB.
+// confcenterd: the confcenter server. Serves ConfigService, TenantService, WatchService and
+// HistoryService (plus server reflection and the standard health service) over gRPC, with
+// state in RocksDB.
 #include <signal.h>
 
 #include <algorithm>

@@ -144,8 +144,8 @@ struct RollbackArgs {
 
 struct DiffArgs {
   std::string tenant;
-  std::string other_tenant;  // two tenants' resolved views
-  bool parent = false;       // the tenant against its parent
+  std::string other_tenant;              // two tenants' resolved views
+  bool parent = false;                   // the tenant against its parent
   std::optional<int64_t> from_revision;  // the tenant at two revisions
   int64_t to_revision = 0;               // 0 = current
   bool own = false;                      // own entries instead of resolved views

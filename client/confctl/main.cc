@@ -161,9 +161,9 @@ void AddConfigCommands(Commands* commands, Args* a) {
   resolve->add_option("TENANT", a->tenant, "tenant")->required();
   resolve->add_option("SERVICE", a->services, "services (default: all)");
 
-  CLI::App* txn = commands->Add(
-      "txn", "apply puts, deletes and masks atomically from a YAML or JSON file",
-      [a](const Context& ctx) { return RunTxn(ctx, a->txn_file, a->txn_message); });
+  CLI::App* txn =
+      commands->Add("txn", "apply puts, deletes and masks atomically from a YAML or JSON file",
+                    [a](const Context& ctx) { return RunTxn(ctx, a->txn_file, a->txn_message); });
   txn->add_option("-f,--file", a->txn_file,
                   "list of {type: put|delete|mask, tenant, service, key, value, content_type, "
                   "expected_revision}; - = stdin")
@@ -173,9 +173,9 @@ void AddConfigCommands(Commands* commands, Args* a) {
 }
 
 void AddHistoryCommands(Commands* commands, Args* a) {
-  CLI::App* history = commands->Add(
-      "history", "every version of a tenant's keys (newest first per key)",
-      [a](const Context& ctx) { return RunHistory(ctx, a->history); });
+  CLI::App* history =
+      commands->Add("history", "every version of a tenant's keys (newest first per key)",
+                    [a](const Context& ctx) { return RunHistory(ctx, a->history); });
   history->add_option("TENANT", a->history.tenant, "tenant")->required();
   history->add_option("SERVICE", a->history.service, "only this service");
   history->add_option("KEY", a->history.key, "only this key");
@@ -190,9 +190,9 @@ void AddHistoryCommands(Commands* commands, Args* a) {
   releases->add_option("--limit", a->releases_limit, "print at most N releases")
       ->capture_default_str();
 
-  CLI::App* release = commands->Add(
-      "release", "one release with all its changes",
-      [a](const Context& ctx) { return RunRelease(ctx, a->release_id); });
+  CLI::App* release =
+      commands->Add("release", "one release with all its changes",
+                    [a](const Context& ctx) { return RunRelease(ctx, a->release_id); });
   release->add_option("ID", a->release_id, "release id (its revision)")->required();
 
   CLI::App* rollback = commands->Add(

@@ -15,6 +15,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "server/names.h"
 #include "server/registry.h"
+#include "server/rollback_plan.h"
 #include "spdlog/spdlog.h"
 #include "storage/key_codec.h"
 
@@ -119,16 +120,131 @@ struct ConfigCore::PendingWrite {
     std::string tenant;
     TouchDone done;
   };
-  std::variant<TxnWrite, RegisterWrite, DeregisterWrite, TouchWrite> write;
+  struct RollbackWrite {
+    RollbackCommand command;
+    RollbackDone done;
+    std::shared_ptr<PendingWrite> txn;  // the planned writes, once planned
+  };
+  // A write rejected before planning: only audited, then failed with `status`.
+  struct RejectedWrite {
+    absl::Status status;
+    AuditTargets targets;
+    std::function<void(const absl::Status&)> done;
+  };
+  std::variant<TxnWrite, RegisterWrite, DeregisterWrite, TouchWrite, RollbackWrite,
+               RejectedWrite>
+      write;
+  WriteContext context;
 
-  // Tenant writes (Register, Deregister, Touch) are committed in a batch of their own, so the
-  // entry overlay of a batch never has to follow tenant changes.
-  bool exclusive() const { return !std::holds_alternative<TxnWrite>(write); }
+  // Tenant writes (Register, Deregister, Touch) and rollbacks are committed in a batch of
+  // their own, so the entry overlay of a batch never has to follow tenant changes. A rejected
+  // write only adds its audit record: it joins any batch.
+  bool exclusive() const {
+    return !std::holds_alternative<TxnWrite>(write) &&
+           !std::holds_alternative<RejectedWrite>(write);
+  }
 
   void Fail(const absl::Status& status) {
     std::visit([&](auto& w) { w.done(status); }, write);
   }
+
+  // History and audit (see below).
+  std::string Rpc() const;
+  AuditTargets Targets() const;
+  // Stamps author, message, origin and the release flag on the write's change set.
+  void Describe(ChangeSet& change_set) const;
+  // The audit record of the write, planned into `change_set` or rejected with `status`.
+  storage::AuditRecord Audit(const ChangeSet& change_set, const absl::Status& status,
+                             int64_t now_micros) const;
 };
+
+// ---------------------------------------------------------------------------------------------
+// History and audit of writes
+
+std::string ConfigCore::PendingWrite::Rpc() const {
+  if (!context.rpc.empty()) return context.rpc;
+  if (const auto* txn = std::get_if<TxnWrite>(&write)) {
+    return txn->single ? "ConfigService.Put" : "ConfigService.Txn";
+  }
+  if (std::holds_alternative<RegisterWrite>(write)) return "TenantService.Register";
+  if (std::holds_alternative<DeregisterWrite>(write)) return "TenantService.Deregister";
+  if (std::holds_alternative<TouchWrite>(write)) return "TenantService.Touch";
+  if (std::holds_alternative<RollbackWrite>(write)) return "HistoryService.Rollback";
+  return "";
+}
+
+AuditTargets ConfigCore::PendingWrite::Targets() const {
+  constexpr size_t kMaxKeys = 128;
+  constexpr size_t kMaxName = 300;
+  std::set<std::string> tenants, services;
+  AuditTargets targets;
+  auto cut = [](const std::string& name) { return name.substr(0, kMaxName); };
+  auto add_key = [&](const std::string& t, const std::string& s, const std::string& k) {
+    tenants.insert(cut(t));
+    services.insert(cut(s));
+    if (targets.keys.size() < kMaxKeys) targets.keys.push_back(cut(absl::StrCat(t, "/", s, "/", k)));
+  };
+  if (const auto* txn = std::get_if<TxnWrite>(&write)) {
+    for (const WriteOp& op : txn->ops) add_key(op.tenant, op.service, op.key);
+  } else if (const auto* reg = std::get_if<RegisterWrite>(&write)) {
+    tenants.insert(cut(reg->command.tenant));
+    for (const v1::ServiceDefinition& def : reg->command.services) {
+      services.insert(cut(def.name()));
+    }
+    if (!reg->command.parent.empty()) targets.detail = cut("parent=" + reg->command.parent);
+    if (reg->command.root) targets.detail = "root";
+  } else if (const auto* dereg = std::get_if<DeregisterWrite>(&write)) {
+    tenants.insert(cut(dereg->command.tenant));
+    for (const std::string& service : dereg->command.services) services.insert(cut(service));
+    if (dereg->command.all) targets.detail = "all";
+    if (dereg->command.only_if_expired_at) targets.detail = "all (TTL expired)";
+  } else if (const auto* touch = std::get_if<TouchWrite>(&write)) {
+    tenants.insert(cut(touch->tenant));
+  } else if (const auto* rollback = std::get_if<RollbackWrite>(&write)) {
+    const storage::HistoryScope& scope = rollback->command.scope;
+    tenants.insert(cut(scope.tenant));
+    if (!scope.service.empty()) services.insert(cut(scope.service));
+    if (!scope.key.empty()) add_key(scope.tenant, scope.service, scope.key);
+    targets.detail = absl::StrCat("to_revision=", rollback->command.to_revision);
+  } else if (const auto* rejected = std::get_if<RejectedWrite>(&write)) {
+    return rejected->targets;
+  }
+  targets.tenants.assign(tenants.begin(), tenants.end());
+  targets.services.assign(services.begin(), services.end());
+  return targets;
+}
+
+void ConfigCore::PendingWrite::Describe(ChangeSet& change_set) const {
+  change_set.set_author(context.user.empty() ? "anonymous" : context.user);
+  change_set.set_message(context.message);
+  change_set.set_origin(Rpc());
+  const auto* txn = std::get_if<TxnWrite>(&write);
+  change_set.set_release((txn != nullptr && !txn->single) ||
+                         std::holds_alternative<RollbackWrite>(write));
+}
+
+storage::AuditRecord ConfigCore::PendingWrite::Audit(const ChangeSet& change_set,
+                                                     const absl::Status& status,
+                                                     int64_t now_micros) const {
+  storage::AuditRecord record;
+  record.set_time_micros(now_micros);
+  record.set_rpc(Rpc());
+  record.set_user(context.user.empty() ? "anonymous" : context.user);
+  record.set_peer(context.peer);
+  AuditTargets targets = Targets();
+  for (std::string& t : targets.tenants) record.add_tenants(std::move(t));
+  for (std::string& s : targets.services) record.add_services(std::move(s));
+  for (std::string& k : targets.keys) record.add_keys(std::move(k));
+  record.set_detail(std::move(targets.detail));
+  record.set_message(context.message);
+  if (status.ok()) {
+    if (change_set.changes_size() > 0) record.set_revision(change_set.revision());
+  } else {
+    record.set_error_code(static_cast<int32_t>(status.code()));
+    record.set_error_message(std::string(status.message()));
+  }
+  return record;
+}
 
 // The entries as they will be once the batch planned so far commits.
 class ConfigCore::Overlay {
@@ -283,15 +399,48 @@ absl::Status ConfigCore::ValidateOps(const std::vector<WriteOp>& ops, bool singl
   return absl::OkStatus();
 }
 
-void ConfigCore::Txn(std::vector<WriteOp> ops, bool single, TxnDone done) {
-  if (absl::Status s = ValidateOps(ops, single); !s.ok()) {
-    done(s);
+void ConfigCore::Txn(std::vector<WriteOp> ops, bool single, TxnDone done, WriteContext context) {
+  absl::Status s = ValidateOps(ops, single);
+  if (s.ok()) s = ValidateReleaseMessage("release_message", context.message);
+  if (!s.ok()) {
+    Reject({PendingWrite::TxnWrite{std::move(ops), single, std::move(done)}, std::move(context)},
+           s);
     return;
   }
-  Enqueue({PendingWrite::TxnWrite{std::move(ops), single, std::move(done)}});
+  Enqueue({PendingWrite::TxnWrite{std::move(ops), single, std::move(done)}, std::move(context)});
 }
 
-void ConfigCore::Register(RegisterCommand command, RegisterDone done) {
+void ConfigCore::Rollback(RollbackCommand command, RollbackDone done, WriteContext context) {
+  if (absl::Status s = ValidateReleaseMessage("message", context.message); !s.ok()) {
+    Reject({PendingWrite::RollbackWrite{std::move(command), std::move(done), nullptr},
+            std::move(context)},
+           s);
+    return;
+  }
+  Enqueue({PendingWrite::RollbackWrite{std::move(command), std::move(done), nullptr},
+           std::move(context)});
+}
+
+void ConfigCore::RejectWrite(WriteContext context, AuditTargets targets, absl::Status status,
+                             std::function<void(const absl::Status&)> done) {
+  Enqueue({PendingWrite::RejectedWrite{std::move(status), std::move(targets), std::move(done)},
+           std::move(context)});
+}
+
+void ConfigCore::Reject(PendingWrite write, absl::Status status) {
+  AuditTargets targets = write.Targets();
+  WriteContext context = write.context;
+  auto shared = std::make_shared<PendingWrite>(std::move(write));
+  RejectWrite(std::move(context), std::move(targets), std::move(status),
+              [shared](const absl::Status& s) { shared->Fail(s); });
+}
+
+void ConfigCore::ReadState(const std::function<void(const ConfigState&)>& fn) const {
+  absl::ReaderMutexLock lock(&state_mu_);
+  fn(state_);
+}
+
+void ConfigCore::Register(RegisterCommand command, RegisterDone done, WriteContext context) {
   absl::Status s = ValidateTenantName("tenant", command.tenant);
   if (s.ok() && !command.parent.empty()) s = ValidateTenantName("parent", command.parent);
   if (s.ok() && command.root && !command.parent.empty()) {
@@ -325,13 +474,15 @@ void ConfigCore::Register(RegisterCommand command, RegisterDone done) {
     }
   }
   if (!s.ok()) {
-    done(s);
+    Reject({PendingWrite::RegisterWrite{std::move(command), std::move(done)}, std::move(context)},
+           s);
     return;
   }
-  Enqueue({PendingWrite::RegisterWrite{std::move(command), std::move(done)}});
+  Enqueue({PendingWrite::RegisterWrite{std::move(command), std::move(done)}, std::move(context)});
 }
 
-void ConfigCore::Deregister(DeregisterCommand command, DeregisterDone done) {
+void ConfigCore::Deregister(DeregisterCommand command, DeregisterDone done,
+                            WriteContext context) {
   absl::Status s = ValidateTenantName("tenant", command.tenant);
   if (s.ok() && command.all && !command.services.empty()) {
     s = absl::InvalidArgumentError("services: must be empty when all is set");
@@ -349,18 +500,21 @@ void ConfigCore::Deregister(DeregisterCommand command, DeregisterDone done) {
     }
   }
   if (!s.ok()) {
-    done(s);
+    Reject({PendingWrite::DeregisterWrite{std::move(command), std::move(done)},
+            std::move(context)},
+           s);
     return;
   }
-  Enqueue({PendingWrite::DeregisterWrite{std::move(command), std::move(done)}});
+  Enqueue(
+      {PendingWrite::DeregisterWrite{std::move(command), std::move(done)}, std::move(context)});
 }
 
-void ConfigCore::Touch(std::string tenant, TouchDone done) {
+void ConfigCore::Touch(std::string tenant, TouchDone done, WriteContext context) {
   if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) {
-    done(s);
+    Reject({PendingWrite::TouchWrite{std::move(tenant), std::move(done)}, std::move(context)}, s);
     return;
   }
-  Enqueue({PendingWrite::TouchWrite{std::move(tenant), std::move(done)}});
+  Enqueue({PendingWrite::TouchWrite{std::move(tenant), std::move(done)}, std::move(context)});
 }
 
 std::vector<std::string> ConfigCore::ReclaimExpired() {
@@ -386,10 +540,16 @@ std::vector<std::string> ConfigCore::ReclaimExpired() {
     command.only_if_expired_at = now;
     absl::Notification finished;
     absl::StatusOr<DeregisterResult> result;
-    Deregister(std::move(command), [&](absl::StatusOr<DeregisterResult> r) {
-      result = std::move(r);
-      finished.Notify();
-    });
+    WriteContext context;
+    context.rpc = "TenantService.Deregister";
+    context.user = "confcenterd (TTL expired)";
+    Deregister(
+        std::move(command),
+        [&](absl::StatusOr<DeregisterResult> r) {
+          result = std::move(r);
+          finished.Notify();
+        },
+        std::move(context));
     finished.WaitForNotification();
     if (!result.ok()) {
       spdlog::warn("tenant {} expired but was not reclaimed: {}", tenant,
@@ -459,6 +619,7 @@ void ConfigCore::CommitLoop() {
     std::vector<ChangeSet> change_sets;
     std::vector<Completion> completions;
     std::vector<std::pair<PendingWrite*, absl::Status>> rejected;
+    std::vector<storage::AuditRecord> audit;
     {
       absl::ReaderMutexLock lock(&state_mu_);
       Overlay overlay(state_);
@@ -468,8 +629,10 @@ void ConfigCore::CommitLoop() {
         ChangeSet change_set;
         change_set.set_revision(next);
         change_set.set_commit_time_micros(now_micros);
+        write.Describe(change_set);
         absl::StatusOr<ConfigCore::Completion> planned =
             Plan(write, overlay, next, change_set);
+        audit.push_back(write.Audit(change_set, planned.status(), now_micros));
         if (!planned.ok()) {
           rejected.emplace_back(&write, planned.status());
           continue;
@@ -482,14 +645,13 @@ void ConfigCore::CommitLoop() {
       }
     }
 
-    absl::Status committed = store_->Commit(change_sets);
+    absl::Status committed = store_->CommitWithAudit(change_sets, audit);
     if (committed.ok()) {
       absl::MutexLock lock(&state_mu_);
       for (const ChangeSet& change_set : change_sets) state_.Apply(change_set);
     } else {
-      spdlog::error("commit of revisions {}..{} failed, nothing applied: {}",
-                    change_sets.front().revision(), change_sets.back().revision(),
-                    committed.ToString());
+      spdlog::error("commit of {} revisions and {} audit records failed, nothing applied: {}",
+                    change_sets.size(), audit.size(), committed.ToString());
       committed = absl::Status(
           committed.code(), absl::StrCat("the write was not applied: ", committed.message()));
     }
@@ -513,7 +675,47 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::Plan(
   if (std::holds_alternative<PendingWrite::TouchWrite>(write.write)) {
     return PlanTouch(write, revision, change_set);
   }
+  if (std::holds_alternative<PendingWrite::RollbackWrite>(write.write)) {
+    return PlanRollback(write, overlay, revision, change_set);
+  }
+  if (auto* rejected = std::get_if<PendingWrite::RejectedWrite>(&write.write)) {
+    return rejected->status;
+  }
   return PlanDeregister(write, revision, change_set);
+}
+
+absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRollback(
+    PendingWrite& write, Overlay& overlay, int64_t revision, ChangeSet& change_set) {
+  auto& rollback = std::get<PendingWrite::RollbackWrite>(write.write);
+  const RollbackCommand& cmd = rollback.command;
+  if (state_.FindTenant(cmd.scope.tenant) == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("tenant: tenant ", QuoteForError(cmd.scope.tenant), " not found"));
+  }
+  // Rollbacks commit in batches of their own, so the state is the overlay.
+  auto changes = std::make_shared<std::vector<RollbackChange>>(
+      PlanRollbackChanges(state_, cmd.scope, cmd.past));
+  if (changes->empty()) {
+    return [this, &rollback](const absl::Status& committed) {
+      if (!committed.ok()) {
+        rollback.done(committed);
+        return;
+      }
+      absl::ReaderMutexLock lock(&state_mu_);
+      rollback.done(RollbackResult{state_.revision(), {}});
+    };
+  }
+  auto done = [&rollback, changes](absl::StatusOr<TxnResult> result) {
+    if (!result.ok()) {
+      rollback.done(result.status());
+      return;
+    }
+    rollback.done(RollbackResult{result->revision, std::move(*changes)});
+  };
+  rollback.txn = std::make_shared<PendingWrite>(PendingWrite{
+      PendingWrite::TxnWrite{RollbackOps(*changes), /*single=*/true, std::move(done)},
+      write.context});
+  return PlanTxn(*rollback.txn, overlay, revision, change_set);
 }
 
 absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanTxn(

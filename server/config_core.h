@@ -152,6 +152,47 @@ struct ListTenantsResult {
   std::string next_page_token;
 };
 
+// Who asks for a write, for history and the audit log. Every field may be empty (in-process
+// callers): rpc then defaults to the write's kind, user to "anonymous".
+struct WriteContext {
+  // The RPC, e.g. "ConfigService.Put".
+  std::string rpc;
+  // The x-confcenter-user header.
+  std::string user;
+  // The client's address.
+  std::string peer;
+  // The release message (Txn, Rollback).
+  std::string message;
+};
+
+// What a write names, as the audit log records it.
+struct AuditTargets {
+  std::vector<std::string> tenants;
+  std::vector<std::string> services;
+  std::vector<std::string> keys;  // "tenant/service/key"
+  std::string detail;
+};
+
+// Restores `scope` to `past` (its own entries at to_revision, read from history).
+struct RollbackCommand {
+  storage::HistoryScope scope;
+  int64_t to_revision = 0;
+  storage::StateAt past;
+};
+
+// One key a rollback changes.
+struct RollbackChange {
+  storage::EntryKey key;
+  std::optional<storage::EntryRecord> before;  // the current own entry, if any
+  std::optional<storage::EntryRecord> after;   // the restored one; nullopt = deleted
+};
+
+struct RollbackResult {
+  // The revision the rollback committed at; the current revision if nothing changed.
+  int64_t revision = 0;
+  std::vector<RollbackChange> changes;
+};
+
 // Thread-safe. Write methods are asynchronous and never block on I/O: `done` runs exactly
 // once, either inline (the request is invalid) or on the committer thread after the write is
 // durable or has failed. `done` must not block. Read methods are synchronous, from memory.
@@ -166,6 +207,7 @@ class ConfigCore {
   using RegisterDone = std::function<void(absl::StatusOr<RegisterResult>)>;
   using DeregisterDone = std::function<void(absl::StatusOr<DeregisterResult>)>;
   using TouchDone = std::function<void(absl::StatusOr<TouchResult>)>;
+  using RollbackDone = std::function<void(absl::StatusOr<RollbackResult>)>;
 
   // Loads the store's state and starts the committer. Creates `integration` on a new store.
   static absl::StatusOr<std::unique_ptr<ConfigCore>> Open(std::unique_ptr<storage::Store> store,
@@ -178,20 +220,40 @@ class ConfigCore {
   ConfigCore(const ConfigCore&) = delete;
   ConfigCore& operator=(const ConfigCore&) = delete;
 
+  // `context` says who asks: it is stored with the change set (author, release message,
+  // origin) and in the audit record every write attempt gets, accepted or rejected, in the
+  // same synced store write as the commit (a rejection is acknowledged once its audit record
+  // is durable).
+  //
   // Applies `ops` atomically under one revision. `single` names fields without the
   // "ops[i]." prefix (Put, Delete and Mask are one-op transactions).
-  void Txn(std::vector<WriteOp> ops, bool single, TxnDone done);
+  void Txn(std::vector<WriteOp> ops, bool single, TxnDone done, WriteContext context = {});
   // Validates the definitions, then in one revision records them and writes what they
   // generate (endpoints, defaults, secrets); see tenant.proto for the rules.
-  void Register(RegisterCommand command, RegisterDone done);
-  void Deregister(DeregisterCommand command, DeregisterDone done);
+  void Register(RegisterCommand command, RegisterDone done, WriteContext context = {});
+  void Deregister(DeregisterCommand command, DeregisterDone done, WriteContext context = {});
   // Renews the tenant's TTL from now.
-  void Touch(std::string tenant, TouchDone done);
+  void Touch(std::string tenant, TouchDone done, WriteContext context = {});
 
   // Removes every tenant whose TTL has passed by the clock's now (as Deregister all), waiting
   // for the removals to commit. Returns the tenants removed. Runs every
   // CoreOptions::reclaim_interval on a thread of its own; tests call it directly.
   std::vector<std::string> ReclaimExpired();
+  // Writes the differences between the scope's current own entries and command.past as one
+  // new revision (in a batch of its own), as a release. Errors as for Txn (NOT_FOUND if the
+  // tenant went away, RESOURCE_EXHAUSTED for --max_keys_per_tenant).
+  void Rollback(RollbackCommand command, RollbackDone done, WriteContext context);
+  // Records a write attempt rejected before it reached the core (e.g. by the gRPC edge) in
+  // the audit log, then calls done(status).
+  void RejectWrite(WriteContext context, AuditTargets targets, absl::Status status,
+                   std::function<void(const absl::Status&)> done);
+
+  // Runs `fn` with the current state under the reader lock. `fn` must not call the core.
+  void ReadState(const std::function<void(const ConfigState&)>& fn) const;
+  // The store, for history reads (thread-safe).
+  storage::Store* store() const { return store_.get(); }
+  // The limits the core enforces.
+  const CoreOptions& options() const { return options_; }
 
   absl::StatusOr<EntryView> Get(const std::string& tenant, const std::string& service,
                                 const std::string& key) const;
@@ -229,6 +291,8 @@ class ConfigCore {
 
   absl::Status ValidateOps(const std::vector<WriteOp>& ops, bool single) const;
   void Enqueue(PendingWrite write);
+  // Enqueues `write` as rejected with `status`: audited, then failed.
+  void Reject(PendingWrite write, absl::Status status);
   void CommitLoop();
   // Plans one queued write against the state plus the batch's earlier writes. On success
   // fills `change_set` (revision `revision`; left empty if the write changes nothing) and
@@ -258,6 +322,9 @@ class ConfigCore {
                                     storage::ChangeSet& change_set, int64_t* added_keys)
       ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
   void ReclaimLoop();
+  absl::StatusOr<Completion> PlanRollback(PendingWrite& write, Overlay& overlay,
+                                          int64_t revision, storage::ChangeSet& change_set)
+      ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
   TenantInfo DescribeTenant(const TenantState& tenant) const
       ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
 

@@ -5,6 +5,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/api_convert.h"
 #include "server/registry.h"
+#include "server/write_context.h"
 
 namespace confcenter {
 namespace {
@@ -63,7 +64,7 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
 // Runs a one-op transaction and lets `fill` copy its result into the response.
 template <typename Fill>
 grpc::ServerUnaryReactor* SingleOp(ConfigCore* core, grpc::CallbackServerContext* ctx,
-                                   WriteOp op, Fill fill) {
+                                   absl::string_view rpc, WriteOp op, Fill fill) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   std::vector<WriteOp> ops;
   ops.push_back(std::move(op));
@@ -71,7 +72,8 @@ grpc::ServerUnaryReactor* SingleOp(ConfigCore* core, grpc::CallbackServerContext
             [reactor, fill = std::move(fill)](absl::StatusOr<TxnResult> result) {
               if (result.ok()) fill(*result);
               reactor->Finish(ToGrpcStatus(result.status()));
-            });
+            },
+            ContextOf(ctx, rpc));
   return reactor;
 }
 
@@ -89,7 +91,8 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Put(grpc::CallbackServerContext* ct
   WriteOp op{WriteOpType::kPut, req->tenant(), req->service(), req->key(), req->value(),
              req->content_type(), std::nullopt};
   if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
-  return SingleOp(core_, ctx, std::move(op), [req, resp](const TxnResult& r) {
+  return SingleOp(core_, ctx, "ConfigService.Put", std::move(op),
+                  [req, resp](const TxnResult& r) {
     resp->set_revision(r.revision);
     FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_entry());
   });
@@ -101,7 +104,8 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Delete(grpc::CallbackServerContext*
   WriteOp op{WriteOpType::kDelete, req->tenant(), req->service(), req->key(), "", 0,
              std::nullopt};
   if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
-  return SingleOp(core_, ctx, std::move(op), [req, resp](const TxnResult& r) {
+  return SingleOp(core_, ctx, "ConfigService.Delete", std::move(op),
+                  [req, resp](const TxnResult& r) {
     resp->set_revision(r.revision);
     FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_previous());
   });
@@ -113,7 +117,8 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Mask(grpc::CallbackServerContext* c
   WriteOp op{WriteOpType::kMask, req->tenant(), req->service(), req->key(), "", 0,
              std::nullopt};
   if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
-  return SingleOp(core_, ctx, std::move(op), [req, resp](const TxnResult& r) {
+  return SingleOp(core_, ctx, "ConfigService.Mask", std::move(op),
+                  [req, resp](const TxnResult& r) {
     resp->set_revision(r.revision);
     FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_entry());
   });
@@ -137,10 +142,18 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Txn(grpc::CallbackServerContext* ct
       case v1::TXN_OP_TYPE_MASK:
         op.type = WriteOpType::kMask;
         break;
-      default:
-        return Finish(ctx, absl::InvalidArgumentError(absl::StrCat(
+      default: {
+        grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+        AuditTargets targets;
+        targets.tenants.push_back(in.tenant().substr(0, 300));
+        core_->RejectWrite(ContextOf(ctx, "ConfigService.Txn", req->release_message()),
+                           std::move(targets),
+                           absl::InvalidArgumentError(absl::StrCat(
                                "ops[", i, "].type: ", in.type(),
-                               " is not an operation; use PUT, DELETE or MASK")));
+                               " is not an operation; use PUT, DELETE or MASK")),
+                           [reactor](const absl::Status& s) { reactor->Finish(ToGrpcStatus(s)); });
+        return reactor;
+      }
     }
     if (in.has_expected_revision()) op.expected_revision = in.expected_revision();
     ops.push_back(std::move(op));
@@ -150,7 +163,8 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Txn(grpc::CallbackServerContext* ct
              [reactor, resp](absl::StatusOr<TxnResult> result) {
                if (result.ok()) resp->set_revision(result->revision);
                reactor->Finish(ToGrpcStatus(result.status()));
-             });
+             },
+             ContextOf(ctx, "ConfigService.Txn", req->release_message()));
   return reactor;
 }
 
@@ -205,13 +219,7 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContex
   command.force = req->force();
   command.keep = req->keep();
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (req->has_ttl()) {
-    if (req->ttl().seconds() < 0 || req->ttl().nanos() < 0 || req->ttl().nanos() >= 1'000'000'000 ||
-        req->ttl().seconds() > TimeUtil::kDurationMaxSeconds) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                   "ttl: must be a positive duration of at most 10000 years"));
-      return reactor;
-    }
+  if (req->has_ttl()) {  // the core checks the range (and audits a rejection)
     command.ttl = absl::Seconds(req->ttl().seconds()) + absl::Nanoseconds(req->ttl().nanos());
   }
   core_->Register(std::move(command), [reactor, resp](absl::StatusOr<RegisterResult> result) {
@@ -225,7 +233,7 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContex
       for (const std::string& w : result->warnings) resp->add_warnings(w);
     }
     reactor->Finish(ToGrpcStatus(result.status()));
-  });
+  }, ContextOf(ctx, "TenantService.Register"));
   return reactor;
 }
 
@@ -250,7 +258,8 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Deregister(grpc::CallbackServerCont
                         for (const std::string& w : result->warnings) resp->add_warnings(w);
                       }
                       reactor->Finish(ToGrpcStatus(result.status()));
-                    });
+                    },
+                    ContextOf(ctx, "TenantService.Deregister"));
   return reactor;
 }
 
@@ -282,16 +291,19 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Touch(grpc::CallbackServerContext* 
                                                    const v1::TouchRequest* req,
                                                    v1::TouchResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  core_->Touch(req->tenant(), [reactor, resp](absl::StatusOr<TouchResult> result) {
-    if (result.ok()) {
-      resp->set_revision(result->revision);
-      if (result->expire_time) {
-        *resp->mutable_expire_time() =
-            TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*result->expire_time));
-      }
-    }
-    reactor->Finish(ToGrpcStatus(result.status()));
-  });
+  core_->Touch(
+      req->tenant(),
+      [reactor, resp](absl::StatusOr<TouchResult> result) {
+        if (result.ok()) {
+          resp->set_revision(result->revision);
+          if (result->expire_time) {
+            *resp->mutable_expire_time() =
+                TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*result->expire_time));
+          }
+        }
+        reactor->Finish(ToGrpcStatus(result.status()));
+      },
+      ContextOf(ctx, "TenantService.Touch"));
   return reactor;
 }
 

@@ -1,5 +1,6 @@
-// confcenterd: the confcenter server. Serves ConfigService and TenantService (plus server
-// reflection and the standard health service) over gRPC, with state in RocksDB.
+// confcenterd: the confcenter server. Serves ConfigService, TenantService, WatchService and
+// HistoryService (plus server reflection and the standard health service) over gRPC, with
+// state in RocksDB.
 #include <signal.h>
 
 #include <algorithm>
@@ -20,6 +21,8 @@
 #include "grpcpp/grpcpp.h"
 #include "server/config_core.h"
 #include "server/grpc_services.h"
+#include "server/history_core.h"
+#include "server/history_service.h"
 #include "server/watch_service.h"
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
@@ -59,6 +62,16 @@ ABSL_FLAG(std::string, testing_clock_file, "",
           "TESTS ONLY. The server's clock reads the time from this file (microseconds since "
           "the Unix epoch, one number) instead of the system clock, so tests move time "
           "(TTL expiry) without waiting.");
+ABSL_FLAG(absl::Duration, history_retention_age, confcenter::HistoryOptions().history_retention_age,
+          "Versions and releases older than this are dropped (except each key's last "
+          "--history_keep_versions); Rollback and Diff reach back this far.");
+ABSL_FLAG(int, history_keep_versions, confcenter::HistoryOptions().history_keep_versions,
+          "The last N versions of each key are kept whatever their age (at least 1).");
+ABSL_FLAG(absl::Duration, audit_retention_age, confcenter::HistoryOptions().audit_retention_age,
+          "Audit records older than this are dropped.");
+ABSL_FLAG(absl::Duration, history_compaction_interval,
+          confcenter::HistoryOptions().compaction_interval,
+          "How often history, releases and the audit log are compacted; 0 disables.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long queued writes get to commit before being cancelled.");
 
@@ -133,6 +146,16 @@ int Run() {
     return 1;
   }
 
+  HistoryOptions history_options;
+  history_options.history_retention_age = absl::GetFlag(FLAGS_history_retention_age);
+  history_options.history_keep_versions = std::max(1, absl::GetFlag(FLAGS_history_keep_versions));
+  history_options.audit_retention_age = absl::GetFlag(FLAGS_audit_retention_age);
+  history_options.compaction_interval =
+      std::max(absl::ZeroDuration(), absl::GetFlag(FLAGS_history_compaction_interval));
+  auto history = std::make_unique<HistoryCore>(core->get(), history_options,
+                                               SystemClock::Default());
+  HistoryServiceImpl history_service(history.get());
+
   ConfigServiceImpl config_service(core->get());
   TenantServiceImpl tenant_service(core->get());
   WatchServiceImpl watch_service((*core)->watch_hub(), options.watch.max_queued_messages);
@@ -147,6 +170,7 @@ int Run() {
   builder.RegisterService(&config_service);
   builder.RegisterService(&tenant_service);
   builder.RegisterService(&watch_service);
+  builder.RegisterService(&history_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     spdlog::error("cannot listen on {} (address in use or invalid?)", listen);
@@ -154,7 +178,7 @@ int Run() {
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   for (const char* name : {"", "confcenter.v1.ConfigService", "confcenter.v1.TenantService",
-                           "confcenter.v1.WatchService"}) {
+                           "confcenter.v1.WatchService", "confcenter.v1.HistoryService"}) {
     health->SetServingStatus(name, true);
   }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
@@ -180,6 +204,7 @@ int Run() {
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   server->Wait();
+  history.reset();  // stops compaction
   core->reset();  // finishes queued writes, closes the store
   spdlog::info("confcenterd stopped");
   return 0;

@@ -55,4 +55,36 @@ std::optional<int64_t> DecodeRevision(absl::string_view encoded) {
   return static_cast<int64_t>(v);
 }
 
+std::string HistoryKeyPrefix(const EntryKey& key) {
+  std::string out = EncodeEntryKey(key);
+  out.push_back(kSep);
+  return out;
+}
+
+std::string HistoryKeyEnd(const EntryKey& key) {
+  std::string out = EncodeEntryKey(key);
+  out.push_back('\1');
+  return out;
+}
+
+std::string EncodeHistoryKey(const EntryKey& key, int64_t revision) {
+  std::string out = HistoryKeyPrefix(key);
+  out += EncodeRevision(revision);
+  return out;
+}
+
+std::optional<std::pair<EntryKey, int64_t>> DecodeHistoryKey(absl::string_view encoded) {
+  if (encoded.size() < 9 || encoded[encoded.size() - 9] != kSep) return std::nullopt;
+  std::optional<int64_t> revision = DecodeRevision(encoded.substr(encoded.size() - 8));
+  std::optional<EntryKey> key = DecodeEntryKey(encoded.substr(0, encoded.size() - 9));
+  if (!revision || !key) return std::nullopt;
+  return std::make_pair(*std::move(key), *revision);
+}
+
+std::string EncodeReleaseIndexKey(absl::string_view tenant, int64_t revision) {
+  std::string out = EntryPrefix(tenant);
+  out += EncodeRevision(revision);
+  return out;
+}
+
 }  // namespace confcenter::storage

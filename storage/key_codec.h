@@ -27,6 +27,20 @@ std::string EncodeRevision(int64_t revision);
 // Inverse of EncodeRevision; nullopt unless `encoded` is 8 bytes.
 std::optional<int64_t> DecodeRevision(absl::string_view encoded);
 
+// History keys: "tenant\0service\0key\0" + EncodeRevision(revision). One key's versions are
+// contiguous and ordered by revision; "tenant\0service\0key\1" sorts after all of them and
+// before any other key's ("feat-login" vs "feat-login-2", "a" vs "a.b").
+std::string EncodeHistoryKey(const EntryKey& key, int64_t revision);
+// Inverse of EncodeHistoryKey; nullopt if malformed.
+std::optional<std::pair<EntryKey, int64_t>> DecodeHistoryKey(absl::string_view encoded);
+// "tenant\0service\0key\0": the prefix of every version of exactly that key.
+std::string HistoryKeyPrefix(const EntryKey& key);
+// "tenant\0service\0key\1": sorts right after the key's last version.
+std::string HistoryKeyEnd(const EntryKey& key);
+
+// Release index keys: "tenant\0" + EncodeRevision(revision).
+std::string EncodeReleaseIndexKey(absl::string_view tenant, int64_t revision);
+
 }  // namespace confcenter::storage
 
 #endif  // CONFCENTER_STORAGE_KEY_CODEC_H_

@@ -13,19 +13,10 @@
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
 #include "storage/key_codec.h"
+#include "storage/rocksdb_history.h"
 #include "storage/store.h"
 
 namespace confcenter::storage {
-namespace {
-
-constexpr char kFormatKey[] = "format";
-constexpr char kFormatValue[] = "confcenter-store-1";
-constexpr char kRevisionKey[] = "revision";
-constexpr char kEntriesCf[] = "entries";
-constexpr char kTenantsCf[] = "tenants";
-constexpr char kChangesCf[] = "changes";
-
-absl::string_view ToAbsl(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
 
 // Maps a RocksDB status to the absl code a caller acts on.
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
@@ -42,11 +33,30 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return absl::UnavailableError(msg);
 }
 
+namespace {
+
+constexpr char kFormatKey[] = "format";
+constexpr char kFormatValue[] = "confcenter-store-1";
+constexpr char kRevisionKey[] = "revision";
+constexpr char kEntriesCf[] = "entries";
+constexpr char kTenantsCf[] = "tenants";
+constexpr char kChangesCf[] = "changes";
+// Added by the versioning issue; created on open in stores that predate them.
+constexpr char kHistoryCf[] = "history";
+constexpr char kReleasesCf[] = "releases";
+constexpr char kReleaseIndexCf[] = "release_index";
+constexpr char kAuditCf[] = "audit";
+
+absl::string_view ToAbsl(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
 class RocksDbStore final : public Store {
  public:
   RocksDbStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
                bool sync)
-      : db_(std::move(db)), cfs_(std::move(cfs)), sync_(sync) {}
+      : db_(std::move(db)),
+        cfs_(std::move(cfs)),
+        sync_(sync),
+        history_(db_.get(), {cfs_[0], cfs_[4], cfs_[5], cfs_[6], cfs_[7]}, sync) {}
 
   ~RocksDbStore() override {
     for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
@@ -54,7 +64,12 @@ class RocksDbStore final : public Store {
   }
 
   // Reads the format marker and revision; fresh stores get them written.
-  absl::Status Init(bool fresh) {
+  absl::Status Init(bool fresh, bool history_is_new) {
+    if (absl::Status s = InitMeta(fresh); !s.ok()) return s;
+    return history_.Init(history_is_new && !fresh, revision_.load());
+  }
+
+  absl::Status InitMeta(bool fresh) {
     std::string format;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta(), kFormatKey, &format);
     if (s.IsNotFound()) {
@@ -84,8 +99,9 @@ class RocksDbStore final : public Store {
     return absl::OkStatus();
   }
 
-  absl::Status Commit(const std::vector<ChangeSet>& change_sets) override {
-    if (change_sets.empty()) return absl::OkStatus();
+  absl::Status CommitWithAudit(const std::vector<ChangeSet>& change_sets,
+                               const std::vector<AuditRecord>& audit) override {
+    if (change_sets.empty() && audit.empty()) return absl::OkStatus();
     int64_t expected = revision_.load() + 1;
     rocksdb::WriteBatch batch;
     for (const ChangeSet& set : change_sets) {
@@ -118,12 +134,16 @@ class RocksDbStore final : public Store {
       }
       batch.Put(changes(), EncodeRevision(set.revision()), set.SerializeAsString());
     }
-    const int64_t last = change_sets.back().revision();
-    batch.Put(meta(), kRevisionKey, EncodeRevision(last));
+    const int64_t last = change_sets.empty() ? revision_.load() : change_sets.back().revision();
+    if (!change_sets.empty()) batch.Put(meta(), kRevisionKey, EncodeRevision(last));
+    const int64_t audit_sequence = history_.AddToBatch(change_sets, audit, &batch);
     rocksdb::WriteOptions wo;
     wo.sync = sync_;
     absl::Status st = FromRocks(db_->Write(wo, &batch), "commit");
-    if (st.ok()) revision_.store(last);
+    if (st.ok()) {
+      revision_.store(last);
+      history_.Committed(audit_sequence);
+    }
     return st;
   }
 
@@ -194,6 +214,36 @@ class RocksDbStore final : public Store {
         "compact change log");
   }
 
+  absl::Status ReadHistory(
+      const HistoryScope& scope, const EntryKey& after_key, int64_t after_revision,
+      const std::function<bool(const EntryKey&, const HistoryRecord&)>& visit) override {
+    return history_.ReadHistory(scope, after_key, after_revision, visit);
+  }
+  absl::StatusOr<StateAt> ReadStateAt(const HistoryScope& scope, int64_t revision) override {
+    return history_.ReadStateAt(scope, revision);
+  }
+  absl::StatusOr<int64_t> HistoryFloor(const std::string& tenant) override {
+    return history_.HistoryFloor(tenant);
+  }
+  absl::Status ReadReleases(const std::string& tenant, int64_t before,
+                            const std::function<bool(const ChangeSet&)>& visit) override {
+    return history_.ReadReleases(tenant, before, visit);
+  }
+  absl::StatusOr<ChangeSet> GetRelease(int64_t revision) override {
+    return history_.GetRelease(revision);
+  }
+  absl::Status ReadAudit(int64_t before,
+                         const std::function<bool(const AuditRecord&)>& visit) override {
+    return history_.ReadAudit(before, visit);
+  }
+  absl::StatusOr<HistoryCompaction> CompactHistory(int64_t cutoff_micros,
+                                                   int keep_versions) override {
+    return history_.CompactHistory(cutoff_micros, keep_versions);
+  }
+  absl::StatusOr<int64_t> CompactAudit(int64_t cutoff_micros) override {
+    return history_.CompactAudit(cutoff_micros);
+  }
+
  private:
   rocksdb::ColumnFamilyHandle* meta() const { return cfs_[0]; }
   rocksdb::ColumnFamilyHandle* entries() const { return cfs_[1]; }
@@ -201,9 +251,11 @@ class RocksDbStore final : public Store {
   rocksdb::ColumnFamilyHandle* changes() const { return cfs_[3]; }
 
   const std::unique_ptr<rocksdb::DB> db_;
-  const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // meta, entries, tenants, changes
+  // meta, entries, tenants, changes, history, releases, release_index, audit
+  const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   const bool sync_;
   std::atomic<int64_t> revision_{0};
+  RocksHistory history_;
 };
 
 }  // namespace
@@ -227,13 +279,20 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
     return absl::NotFoundError(absl::StrCat("no confcenter store in ", path));
   }
 
-  const std::vector<std::string> cf_names = {rocksdb::kDefaultColumnFamilyName, kEntriesCf,
-                                             kTenantsCf, kChangesCf};
+  const std::vector<std::string> required_cfs = {rocksdb::kDefaultColumnFamilyName, kEntriesCf,
+                                                 kTenantsCf, kChangesCf};
+  std::vector<std::string> cf_names = required_cfs;
+  for (const char* name : {kHistoryCf, kReleasesCf, kReleaseIndexCf, kAuditCf}) {
+    cf_names.push_back(name);
+  }
+  bool history_is_new = fresh;
   if (has_db) {
     std::vector<std::string> present;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &present);
     if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
-    for (const std::string& name : cf_names) {
+    history_is_new =
+        std::find(present.begin(), present.end(), kHistoryCf) == present.end();
+    for (const std::string& name : required_cfs) {
       if (std::find(present.begin(), present.end(), name) == present.end()) {
         return absl::FailedPreconditionError(absl::StrCat(
             "data dir ", path, " holds a RocksDB database that is not a confcenter store"));
@@ -243,7 +302,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = fresh;
-  db_options.create_missing_column_families = fresh;
+  db_options.create_missing_column_families = true;  // the history ones in older stores
   db_options.paranoid_checks = true;
   db_options.max_background_jobs = 2;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -256,7 +315,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
   auto store = std::make_unique<RocksDbStore>(std::unique_ptr<rocksdb::DB>(raw),
                                               std::move(handles), options.sync);
-  absl::Status init = store->Init(fresh);
+  absl::Status init = store->Init(fresh, history_is_new);
   if (!init.ok()) {
     return absl::Status(init.code(), absl::StrCat("data dir ", path, ": ", init.message()));
   }

@@ -34,6 +34,35 @@ struct LoadedState {
   std::vector<std::pair<EntryKey, EntryRecord>> entries;
 };
 
+// A part of one tenant's own entries, as history reads address it.
+struct HistoryScope {
+  std::string tenant;
+  // Empty = every service of the tenant.
+  std::string service;
+  // Non-empty: exactly this key (service must be set).
+  std::string key;
+  // Keys starting with this (within `service`, or within every service); empty = all. Ignored
+  // when `key` is set.
+  std::string key_prefix;
+};
+
+// One tenant's own entries of a scope as they were at a revision.
+struct StateAt {
+  // Reconstruction is exact for revisions >= floor only: history older than this was
+  // compacted for the scope's tenant (or predates the history column family).
+  int64_t floor = 0;
+  // The entries (values and masks) that existed at the revision, in (service, key) order.
+  std::vector<std::pair<EntryKey, EntryRecord>> entries;
+};
+
+// What one history compaction dropped.
+struct HistoryCompaction {
+  int64_t versions_dropped = 0;
+  int64_t releases_dropped = 0;
+  // Tenants whose oldest reconstructible revision moved, with the new value.
+  std::vector<std::pair<std::string, int64_t>> floors;
+};
+
 // A durable, revisioned record store. Implementations are thread-safe: Commit is called by one
 // committer at a time, reads may run concurrently with it.
 class Store {
@@ -47,7 +76,16 @@ class Store {
   // returns OK. On error nothing of the call is visible, now or after a restart; the error is
   // UNAVAILABLE (I/O), RESOURCE_EXHAUSTED (disk full) or INVALID_ARGUMENT (revisions out of
   // sequence).
-  virtual absl::Status Commit(const std::vector<ChangeSet>& changes) = 0;
+  // Same as CommitWithAudit(changes, {}).
+  absl::Status Commit(const std::vector<ChangeSet>& changes) { return CommitWithAudit(changes, {}); }
+
+  // Commit, plus: every ENTRY_PUT / ENTRY_DELETE change becomes a history version of its key,
+  // every change set marked `release` is kept as a release (indexed under each tenant it
+  // touches), and `audit` is appended to the audit log (sequence numbers assigned here, in
+  // order) -- all in the same atomic, synced write. `changes` may be empty (audit only); both
+  // empty is a no-op.
+  virtual absl::Status CommitWithAudit(const std::vector<ChangeSet>& changes,
+                                       const std::vector<AuditRecord>& audit) = 0;
 
   // The revision of the last committed change set; 0 for a new store.
   virtual int64_t CurrentRevision() const = 0;
@@ -66,6 +104,45 @@ class Store {
 
   // Drops change-log records with revision < `revision`. Current state is untouched.
   virtual absl::Status CompactChangesBefore(int64_t revision) = 0;
+
+  // --- History, releases, audit. Reads see one consistent snapshot per call.
+
+  // Visits the versions of `scope`: keys in (service, key) order, each key's versions newest
+  // first, starting strictly after the version (`after_key`, `after_revision`) when
+  // after_revision > 0. Stops when `visit` returns false.
+  virtual absl::Status ReadHistory(
+      const HistoryScope& scope, const EntryKey& after_key, int64_t after_revision,
+      const std::function<bool(const EntryKey&, const HistoryRecord&)>& visit) = 0;
+
+  // The scope's own entries at `revision` (each key's latest version <= revision, if it is
+  // not a deletion) and the tenant's floor, read from one snapshot. The caller checks
+  // revision >= floor before trusting the entries.
+  virtual absl::StatusOr<StateAt> ReadStateAt(const HistoryScope& scope, int64_t revision) = 0;
+
+  // The oldest revision from which `tenant`'s own entries can be reconstructed exactly.
+  virtual absl::StatusOr<int64_t> HistoryFloor(const std::string& tenant) = 0;
+
+  // Visits the releases touching `tenant` (every release if empty), newest first, with
+  // revision < `before` (0 = no bound), until `visit` returns false.
+  virtual absl::Status ReadReleases(const std::string& tenant, int64_t before,
+                                    const std::function<bool(const ChangeSet&)>& visit) = 0;
+  // The release committed at `revision`. NOT_FOUND if there is none (not a release, or
+  // compacted).
+  virtual absl::StatusOr<ChangeSet> GetRelease(int64_t revision) = 0;
+
+  // Visits audit records newest first, with sequence < `before` (0 = no bound), until
+  // `visit` returns false.
+  virtual absl::Status ReadAudit(int64_t before,
+                                 const std::function<bool(const AuditRecord&)>& visit) = 0;
+
+  // Drops history: of each key's versions, those committed before `cutoff_micros` except the
+  // last `keep_versions` (>= 1); all versions of a key whose last version is a deletion
+  // committed before the cutoff; releases committed before the cutoff. Raises the floors of
+  // the tenants concerned in the same writes.
+  virtual absl::StatusOr<HistoryCompaction> CompactHistory(int64_t cutoff_micros,
+                                                           int keep_versions) = 0;
+  // Drops audit records written before `cutoff_micros`; returns how many.
+  virtual absl::StatusOr<int64_t> CompactAudit(int64_t cutoff_micros) = 0;
 };
 
 // Options of the RocksDB engine.

@@ -110,7 +110,8 @@ absl::Status RunList(const Context& ctx, const ListArgs& args);
 absl::Status RunResolve(const Context& ctx, const std::string& tenant,
                         const std::vector<std::string>& services);
 // Txn from a YAML/JSON file ("-" = stdin): a line with the revision, or the TxnResponse.
-absl::Status RunTxn(const Context& ctx, const std::string& file);
+// `message` is the release message (--message).
+absl::Status RunTxn(const Context& ctx, const std::string& file, const std::string& message = "");
 // Watch: streams events until --count EVENTS messages, the end of the stream, or an error.
 absl::Status RunWatch(const Context& ctx, const WatchArgs& args);
 
@@ -136,6 +137,59 @@ absl::Status RunImport(const Context& ctx, const ImportArgs& args);
 // Export: the resolved view (or own values; masks are skipped) of one service, encoded as
 // YAML, JSON or properties, written to the file or stdout. ctx.format does not apply.
 absl::Status RunExport(const Context& ctx, const ExportArgs& args);
+
+struct HistoryArgs {
+  std::string tenant;
+  std::string service;
+  std::string key;
+  std::string prefix;
+  int limit = 100;  // versions to print at most (all pages up to it)
+};
+
+struct RollbackArgs {
+  std::string tenant;
+  std::string service;
+  std::string key;
+  int64_t to_revision = 0;
+  std::string message;
+  bool dry_run = false;
+};
+
+struct DiffArgs {
+  std::string tenant;
+  std::string other_tenant;              // two tenants' resolved views
+  bool parent = false;                   // the tenant against its parent
+  std::optional<int64_t> from_revision;  // the tenant at two revisions
+  int64_t to_revision = 0;               // 0 = current
+  bool own = false;                      // own entries instead of resolved views
+  std::vector<std::string> services;
+};
+
+struct AuditArgs {
+  std::string tenant;
+  std::string user;
+  std::string rpc;
+  std::string since;  // RFC 3339 time, or a duration ago ("1h")
+  std::string until;
+  int limit = 100;
+};
+
+// History: table SERVICE KEY REVISION KIND AUTHOR TIME RELEASE VALUE (newest first per key),
+// or one HistoryResponse with all versions fetched (up to --limit).
+absl::Status RunHistory(const Context& ctx, const HistoryArgs& args);
+// Releases of a tenant (all if empty), newest first: table ID TIME AUTHOR ORIGIN TENANTS
+// CHANGES MESSAGE, or one ListReleasesResponse.
+absl::Status RunReleases(const Context& ctx, const std::string& tenant, int limit);
+// One release: its header lines and a table TENANT SERVICE KEY BEFORE AFTER, or the response.
+absl::Status RunRelease(const Context& ctx, int64_t release_id);
+// Rollback (or its dry run): a summary line and a table SERVICE KEY BEFORE AFTER, or the
+// RollbackResponse.
+absl::Status RunRollback(const Context& ctx, const RollbackArgs& args);
+// Diff: table TYPE SERVICE KEY LEFT LEFT-SOURCE RIGHT RIGHT-SOURCE, or the DiffResponse.
+// Usage error unless exactly one of OTHER, --parent, --from-revision says the mode.
+absl::Status RunDiff(const Context& ctx, const DiffArgs& args);
+// Audit: table TIME USER RPC TARGETS RESULT PEER (newest first), or one QueryAuditResponse.
+absl::Status RunAudit(const Context& ctx, const AuditArgs& args);
 
 // Reads a whole file ("-" = stdin). A file that cannot be read is a usage error.
 absl::StatusOr<std::string> ReadInput(const std::string& path);

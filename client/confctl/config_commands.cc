@@ -159,13 +159,14 @@ absl::Status RunResolve(const Context& ctx, const std::string& tenant,
   return absl::OkStatus();
 }
 
-absl::Status RunTxn(const Context& ctx, const std::string& file) {
+absl::Status RunTxn(const Context& ctx, const std::string& file, const std::string& message) {
   absl::StatusOr<std::string> text = ReadInput(file);
   if (!text.ok()) return text.status();
   absl::StatusOr<v1::TxnRequest> request = ParseTxnFile(*text);
   if (!request.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": ", request.status().message()));
   }
+  request->set_release_message(message);
   absl::StatusOr<v1::TxnResponse> response = ctx.client->Txn(*request);
   if (!response.ok()) return response.status();
   PrintResult(ctx, *response,

@@ -81,6 +81,16 @@ struct Args {
   ImportArgs import;
   ExportArgs exp;
   std::string branch;
+  std::string txn_message;
+  HistoryArgs history;
+  std::string releases_tenant;
+  int releases_limit = 100;
+  int64_t release_id = 0;
+  RollbackArgs rollback;
+  DiffArgs diff;
+  CLI::Option* diff_from = nullptr;
+  int64_t diff_from_value = 0;
+  AuditArgs audit;
 };
 
 void AddKeyPositionals(CLI::App* sub, KeyArgs* key) {
@@ -153,13 +163,77 @@ void AddConfigCommands(Commands* commands, Args* a) {
   resolve->add_option("TENANT", a->tenant, "tenant")->required();
   resolve->add_option("SERVICE", a->services, "services (default: all)");
 
-  CLI::App* txn = commands->Add(
-      "txn", "apply puts, deletes and masks atomically from a YAML or JSON file",
-      [a](const Context& ctx) { return RunTxn(ctx, a->txn_file); });
+  CLI::App* txn =
+      commands->Add("txn", "apply puts, deletes and masks atomically from a YAML or JSON file",
+                    [a](const Context& ctx) { return RunTxn(ctx, a->txn_file, a->txn_message); });
   txn->add_option("-f,--file", a->txn_file,
                   "list of {type: put|delete|mask, tenant, service, key, value, content_type, "
                   "expected_revision}; - = stdin")
       ->required();
+  txn->add_option("-m,--message", a->txn_message,
+                  "release message kept with the commit (see releases / release)");
+}
+
+void AddHistoryCommands(Commands* commands, Args* a) {
+  CLI::App* history =
+      commands->Add("history", "every version of a tenant's keys (newest first per key)",
+                    [a](const Context& ctx) { return RunHistory(ctx, a->history); });
+  history->add_option("TENANT", a->history.tenant, "tenant")->required();
+  history->add_option("SERVICE", a->history.service, "only this service");
+  history->add_option("KEY", a->history.key, "only this key");
+  history->add_option("--prefix", a->history.prefix, "only keys starting with this");
+  history->add_option("--limit", a->history.limit, "print at most N versions")
+      ->capture_default_str();
+
+  CLI::App* releases = commands->Add(
+      "releases", "releases (Txn and rollback commits) of a tenant, newest first",
+      [a](const Context& ctx) { return RunReleases(ctx, a->releases_tenant, a->releases_limit); });
+  releases->add_option("TENANT", a->releases_tenant, "tenant (default: every tenant)");
+  releases->add_option("--limit", a->releases_limit, "print at most N releases")
+      ->capture_default_str();
+
+  CLI::App* release =
+      commands->Add("release", "one release with all its changes",
+                    [a](const Context& ctx) { return RunRelease(ctx, a->release_id); });
+  release->add_option("ID", a->release_id, "release id (its revision)")->required();
+
+  CLI::App* rollback = commands->Add(
+      "rollback", "restore a key, a service or a tenant to an earlier revision (one new revision)",
+      [a](const Context& ctx) { return RunRollback(ctx, a->rollback); });
+  rollback->add_option("TENANT", a->rollback.tenant, "tenant")->required();
+  rollback->add_option("--to-revision", a->rollback.to_revision, "the revision to return to")
+      ->required();
+  rollback->add_option("--service", a->rollback.service, "only this service");
+  rollback->add_option("--key", a->rollback.key, "only this key (needs --service)");
+  rollback->add_option("-m,--message", a->rollback.message,
+                       "release message (default \"rollback to revision N\")");
+  rollback->add_flag("--dry-run", a->rollback.dry_run, "show what would change, write nothing");
+
+  CLI::App* diff = commands->Add(
+      "diff",
+      "compare resolved views: TENANT OTHER (two tenants), TENANT --parent, or TENANT "
+      "--from-revision R1 [--to-revision R2] [--own]",
+      [a](const Context& ctx) {
+        a->diff.from_revision = IfGiven(a->diff_from, a->diff_from_value);
+        return RunDiff(ctx, a->diff);
+      });
+  diff->add_option("TENANT", a->diff.tenant, "tenant (the left side of two tenants)")->required();
+  diff->add_option("OTHER", a->diff.other_tenant, "the right tenant");
+  diff->add_flag("--parent", a->diff.parent, "the tenant against its parent's view");
+  a->diff_from = diff->add_option("--from-revision", a->diff_from_value,
+                                  "the tenant at this revision (left) ...");
+  diff->add_option("--to-revision", a->diff.to_revision, "... against this one (default: now)");
+  diff->add_flag("--own", a->diff.own, "with --from-revision: own entries, masks included");
+  diff->add_option("--service", a->diff.services, "only this service (repeatable)");
+
+  CLI::App* audit = commands->Add("audit", "the audit log of write attempts, newest first",
+                                  [a](const Context& ctx) { return RunAudit(ctx, a->audit); });
+  audit->add_option("--tenant", a->audit.tenant, "only attempts naming this tenant");
+  audit->add_option("--user", a->audit.user, "only this user");
+  audit->add_option("--rpc", a->audit.rpc, "only this RPC (Put, Txn, Rollback...)");
+  audit->add_option("--since", a->audit.since, "RFC 3339 time or a duration ago (24h)");
+  audit->add_option("--until", a->audit.until, "RFC 3339 time or a duration ago");
+  audit->add_option("--limit", a->audit.limit, "print at most N records")->capture_default_str();
 }
 
 void AddWatchCommand(Commands* commands, Args* a) {
@@ -296,6 +370,7 @@ int Main(int argc, char** argv) {
   AddWatchCommand(&commands, &args);
   AddTenantCommands(&commands, &args);
   AddTransferCommands(&commands, &args);
+  AddHistoryCommands(&commands, &args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

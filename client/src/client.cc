@@ -55,7 +55,8 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& opti
       channel_(std::move(channel)),
       config_(v1::ConfigService::NewStub(channel_)),
       tenants_(v1::TenantService::NewStub(channel_)),
-      watch_(v1::WatchService::NewStub(channel_)) {}
+      watch_(v1::WatchService::NewStub(channel_)),
+      history_(v1::HistoryService::NewStub(channel_)) {}
 
 template <typename Request, typename Response, typename Call>
 absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, Call call) {
@@ -105,6 +106,12 @@ CONFCENTER_UNARY(GetTenant, tenants_, true)
 CONFCENTER_UNARY(ListTenants, tenants_, true)
 CONFCENTER_UNARY(ResolveDependencies, tenants_, true)
 CONFCENTER_UNARY(Touch, tenants_, true)
+CONFCENTER_UNARY(History, history_, true)
+CONFCENTER_UNARY(ListReleases, history_, true)
+CONFCENTER_UNARY(GetRelease, history_, true)
+CONFCENTER_UNARY(Rollback, history_, false)
+CONFCENTER_UNARY(Diff, history_, true)
+CONFCENTER_UNARY(QueryAudit, history_, true)
 
 #undef CONFCENTER_UNARY
 

@@ -477,7 +477,9 @@ TEST_F(BadDefinitionTest, EachIsRejectedWithCodeAndPathAndChangesNothing) {
       {"ttl below 1s", WithTtl(Request("f1", {Orders()}), 0, 500'000'000), C::INVALID_ARGUMENT,
        "ttl: 500ms is shorter than the minimum of 1s"},
       {"negative ttl", WithTtl(Request("f1", {Orders()}), -5, 0), C::INVALID_ARGUMENT,
-       "ttl: must be a positive duration"},
+       "ttl: -5s is shorter than the minimum of 1s"},
+      {"ttl over 100 years", WithTtl(Request("f1", {Orders()}), 200LL * 366 * 86400, 0),
+       C::INVALID_ARGUMENT, "ttl: 1756800h is longer than the maximum of 100 years"},
       {"ttl on a new root",
        [] {
          v1::RegisterRequest r = WithTtl(Request("global", {Payments("1.3.0")}), 3600, 0);

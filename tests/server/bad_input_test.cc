@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "confcenter/v1/config.grpc.pb.h"
+#include "confcenter/v1/history.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -16,6 +17,7 @@ using confcenter::testing::TempDir;
 struct Stubs {
   std::unique_ptr<v1::ConfigService::Stub> config;
   std::unique_ptr<v1::TenantService::Stub> tenants;
+  std::unique_ptr<v1::HistoryService::Stub> history;
 };
 
 struct BadInput {
@@ -73,6 +75,47 @@ grpc::Status Deregister(Stubs& s, const v1::DeregisterRequest& r) {
   return s.tenants->Deregister(&ctx, r, &resp);
 }
 
+grpc::Status History(Stubs& s, const std::string& tenant, const std::string& service,
+                     const std::string& key, const std::string& prefix = "", int page_size = 0,
+                     const std::string& token = "") {
+  v1::HistoryRequest r;
+  r.set_tenant(tenant);
+  r.set_service(service);
+  r.set_key(key);
+  r.set_prefix(prefix);
+  r.set_page_size(page_size);
+  r.set_page_token(token);
+  grpc::ClientContext ctx;
+  v1::HistoryResponse resp;
+  return s.history->History(&ctx, r, &resp);
+}
+
+grpc::Status Rollback(Stubs& s, const std::string& tenant, const std::string& service,
+                      const std::string& key, int64_t to_revision,
+                      const std::string& message = "") {
+  v1::RollbackRequest r;
+  r.set_tenant(tenant);
+  r.set_service(service);
+  r.set_key(key);
+  r.set_to_revision(to_revision);
+  r.set_message(message);
+  grpc::ClientContext ctx;
+  v1::RollbackResponse resp;
+  return s.history->Rollback(&ctx, r, &resp);
+}
+
+grpc::Status Diff(Stubs& s, v1::DiffMode mode, const std::string& tenant,
+                  const std::string& other = "", int64_t from = 0) {
+  v1::DiffRequest r;
+  r.set_mode(mode);
+  r.set_tenant(tenant);
+  r.set_other_tenant(other);
+  r.set_from_revision(from);
+  grpc::ClientContext ctx;
+  v1::DiffResponse resp;
+  return s.history->Diff(&ctx, r, &resp);
+}
+
 // Everything a client can observe of the store.
 std::string Fingerprint(Stubs& s) {
   std::string out;
@@ -99,7 +142,8 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
   ServerProcess server(dir.path() + "/data",
                        {"--max_value_bytes=1024", "--max_txn_ops=4", "--max_keys_per_tenant=3"});
   ASSERT_NE(server.port(), 0);
-  Stubs s{v1::ConfigService::NewStub(server.Channel()), v1::TenantService::NewStub(server.Channel())};
+  Stubs s{v1::ConfigService::NewStub(server.Channel()), v1::TenantService::NewStub(server.Channel()),
+          v1::HistoryService::NewStub(server.Channel())};
 
   // Setup: f1 under integration (full: 3 keys), f1-sub under f1.
   {
@@ -401,6 +445,95 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
          return s.tenants->ListTenants(&ctx, r, &resp);
        },
        C::INVALID_ARGUMENT, "page_size"},
+      // HistoryService.
+      {"history empty tenant", [](Stubs& s) { return History(s, "", "", ""); },
+       C::INVALID_ARGUMENT, "tenant"},
+      {"history key without service", [](Stubs& s) { return History(s, "f1", "", "k1"); },
+       C::INVALID_ARGUMENT, "service"},
+      {"history key and prefix", [](Stubs& s) { return History(s, "f1", "a", "k1", "k"); },
+       C::INVALID_ARGUMENT, "prefix"},
+      {"history key with space", [](Stubs& s) { return History(s, "f1", "a", "k 1"); },
+       C::INVALID_ARGUMENT, "key"},
+      {"history page size too large", [](Stubs& s) { return History(s, "f1", "", "", "", 5000); },
+       C::INVALID_ARGUMENT, "page_size"},
+      {"history forged page token",
+       [](Stubs& s) { return History(s, "f1", "", "", "", 0, "AAAA"); }, C::INVALID_ARGUMENT,
+       "page_token"},
+      {"history of unknown tenant", [](Stubs& s) { return History(s, "nope", "", ""); },
+       C::NOT_FOUND, "tenant"},
+      {"list releases forged token",
+       [](Stubs& s) {
+         v1::ListReleasesRequest r;
+         r.set_tenant("f1");
+         r.set_page_token("!!");
+         grpc::ClientContext ctx;
+         v1::ListReleasesResponse resp;
+         return s.history->ListReleases(&ctx, r, &resp);
+       },
+       C::INVALID_ARGUMENT, "page_token"},
+      {"get release zero",
+       [](Stubs& s) {
+         v1::GetReleaseRequest r;
+         grpc::ClientContext ctx;
+         v1::GetReleaseResponse resp;
+         return s.history->GetRelease(&ctx, r, &resp);
+       },
+       C::INVALID_ARGUMENT, "release_id"},
+      {"get release of a plain put",
+       [](Stubs& s) {
+         v1::GetReleaseRequest r;
+         r.set_release_id(4);
+         grpc::ClientContext ctx;
+         v1::GetReleaseResponse resp;
+         return s.history->GetRelease(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "release_id"},
+      {"rollback without revision", [](Stubs& s) { return Rollback(s, "f1", "", "", 0); },
+       C::INVALID_ARGUMENT, "to_revision"},
+      {"rollback ahead of the store", [](Stubs& s) { return Rollback(s, "f1", "", "", 1000); },
+       C::OUT_OF_RANGE, "to_revision"},
+      {"rollback before the tenant existed",
+       [](Stubs& s) { return Rollback(s, "f1", "", "", 1); }, C::FAILED_PRECONDITION,
+       "to_revision"},
+      {"rollback unknown tenant", [](Stubs& s) { return Rollback(s, "nope", "", "", 1); },
+       C::NOT_FOUND, "tenant"},
+      {"rollback key without service", [](Stubs& s) { return Rollback(s, "f1", "", "k1", 2); },
+       C::INVALID_ARGUMENT, "service"},
+      {"rollback message too long",
+       [](Stubs& s) { return Rollback(s, "f1", "", "", 2, std::string(5000, 'm')); },
+       C::INVALID_ARGUMENT, "message"},
+      {"diff without mode",
+       [](Stubs& s) { return Diff(s, v1::DIFF_MODE_UNSPECIFIED, "f1"); }, C::INVALID_ARGUMENT,
+       "mode"},
+      {"diff tenants without the other",
+       [](Stubs& s) { return Diff(s, v1::DIFF_MODE_TENANTS, "f1"); }, C::INVALID_ARGUMENT,
+       "other_tenant"},
+      {"diff root against its parent",
+       [](Stubs& s) { return Diff(s, v1::DIFF_MODE_PARENT, "integration"); },
+       C::FAILED_PRECONDITION, "tenant"},
+      {"diff revisions without from",
+       [](Stubs& s) { return Diff(s, v1::DIFF_MODE_REVISIONS, "f1"); }, C::INVALID_ARGUMENT,
+       "from_revision"},
+      {"query audit with until before since",
+       [](Stubs& s) {
+         v1::QueryAuditRequest r;
+         r.mutable_since()->set_seconds(2000);
+         r.mutable_until()->set_seconds(1000);
+         grpc::ClientContext ctx;
+         v1::QueryAuditResponse resp;
+         return s.history->QueryAudit(&ctx, r, &resp);
+       },
+       C::INVALID_ARGUMENT, "until"},
+      {"txn release message too long",
+       [](Stubs& s) {
+         v1::TxnRequest r;
+         *r.add_ops() = Op(v1::TXN_OP_TYPE_PUT, "f1", "k1", "x");
+         r.set_release_message(std::string(5000, 'm'));
+         grpc::ClientContext ctx;
+         v1::TxnResponse resp;
+         return s.config->Txn(&ctx, r, &resp);
+       },
+       C::INVALID_ARGUMENT, "release_message"},
   };
   ASSERT_GE(cases.size(), 25u);
 

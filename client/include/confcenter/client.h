@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "confcenter/v1/config.grpc.pb.h"
+#include "confcenter/v1/history.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -84,6 +85,13 @@ class Client {
   absl::StatusOr<v1::ResolveDependenciesResponse> ResolveDependencies(
       const v1::ResolveDependenciesRequest& request);
   absl::StatusOr<v1::TouchResponse> Touch(const v1::TouchRequest& request);
+  // HistoryService. Rollback is a write (retried only with retry_writes); the rest are reads.
+  absl::StatusOr<v1::HistoryResponse> History(const v1::HistoryRequest& request);
+  absl::StatusOr<v1::ListReleasesResponse> ListReleases(const v1::ListReleasesRequest& request);
+  absl::StatusOr<v1::GetReleaseResponse> GetRelease(const v1::GetReleaseRequest& request);
+  absl::StatusOr<v1::RollbackResponse> Rollback(const v1::RollbackRequest& request);
+  absl::StatusOr<v1::DiffResponse> Diff(const v1::DiffRequest& request);
+  absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request);
 
   // Opens a Subscribe stream (no deadline, no retry: see Subscription for a stream that
   // reconnects and resumes by itself).
@@ -101,6 +109,7 @@ class Client {
   const std::unique_ptr<v1::ConfigService::Stub> config_;
   const std::unique_ptr<v1::TenantService::Stub> tenants_;
   const std::unique_ptr<v1::WatchService::Stub> watch_;
+  const std::unique_ptr<v1::HistoryService::Stub> history_;
 };
 
 // grpc::Status -> absl::Status, code and message unchanged.

@@ -1,0 +1,259 @@
+#include "server/history_service.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/grpc_services.h"
+#include "server/write_context.h"
+
+namespace confcenter {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+void FillEntry(const storage::EntryKey& key, const storage::EntryRecord& record, v1::Entry* out) {
+  out->set_tenant(key.tenant);
+  out->set_service(key.service);
+  out->set_key(key.key);
+  out->set_value(record.value());
+  out->set_content_type(static_cast<v1::ContentType>(record.content_type()));
+  out->set_kind(record.mask() ? v1::ENTRY_KIND_MASK : v1::ENTRY_KIND_VALUE);
+  out->set_create_revision(record.create_revision());
+  out->set_revision(record.mod_revision());
+  out->set_version(record.version());
+}
+
+void FillVersion(const HistoryVersion& in, v1::Version* out) {
+  const storage::HistoryRecord& r = in.record;
+  out->set_tenant(in.key.tenant);
+  out->set_service(in.key.service);
+  out->set_key(in.key.key);
+  out->set_revision(r.revision());
+  if (r.deleted()) {
+    out->set_kind(v1::VERSION_KIND_DELETED);
+  } else if (r.entry().mask()) {
+    out->set_kind(v1::VERSION_KIND_MASK);
+    out->set_version(r.entry().version());
+  } else {
+    out->set_kind(v1::VERSION_KIND_VALUE);
+    out->set_value(r.entry().value());
+    out->set_content_type(static_cast<v1::ContentType>(r.entry().content_type()));
+    out->set_version(r.entry().version());
+  }
+  out->set_author(r.author());
+  *out->mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(r.commit_time_micros());
+  out->set_release_id(r.release() ? r.revision() : 0);
+  out->set_message(r.message());
+  out->set_origin(r.origin());
+}
+
+void FillRelease(const storage::ChangeSet& set, bool with_changes, v1::Release* out) {
+  out->set_release_id(set.revision());
+  out->set_message(set.message());
+  out->set_author(set.author());
+  *out->mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(set.commit_time_micros());
+  out->set_origin(set.origin());
+  std::set<std::string> tenants;
+  int32_t count = 0;
+  for (const storage::Change& change : set.changes()) {
+    if (change.type() != storage::Change::ENTRY_PUT &&
+        change.type() != storage::Change::ENTRY_DELETE) {
+      continue;
+    }
+    ++count;
+    tenants.insert(change.tenant());
+    if (!with_changes) continue;
+    const storage::EntryKey key{change.tenant(), change.service(), change.key()};
+    v1::ReleaseChange* c = out->add_changes();
+    c->set_tenant(key.tenant);
+    c->set_service(key.service);
+    c->set_key(key.key);
+    if (change.had_previous()) FillEntry(key, change.previous_entry(), c->mutable_before());
+    if (change.type() == storage::Change::ENTRY_PUT)
+      FillEntry(key, change.entry(), c->mutable_after());
+  }
+  for (const std::string& t : tenants) out->add_tenants(t);
+  out->set_change_count(count);
+}
+
+void FillDiffValue(const DiffSide& side, v1::DiffValue* out) {
+  out->set_value(side.value);
+  out->set_content_type(static_cast<v1::ContentType>(side.content_type));
+  out->set_kind(side.mask ? v1::ENTRY_KIND_MASK : v1::ENTRY_KIND_VALUE);
+  out->set_source_tenant(side.source_tenant);
+  out->set_revision(side.revision);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* HistoryServiceImpl::History(grpc::CallbackServerContext* ctx,
+                                                      const v1::HistoryRequest* req,
+                                                      v1::HistoryResponse* resp) {
+  absl::StatusOr<HistoryPage> page =
+      history_->History({req->tenant(), req->service(), req->key(), req->prefix(), req->page_size(),
+                         req->page_token()});
+  if (page.ok()) {
+    resp->set_revision(page->revision);
+    for (const HistoryVersion& v : page->versions) FillVersion(v, resp->add_versions());
+    resp->set_next_page_token(page->next_page_token);
+    resp->set_oldest_revision(page->oldest_revision);
+  }
+  return Finish(ctx, page.status());
+}
+
+grpc::ServerUnaryReactor* HistoryServiceImpl::ListReleases(grpc::CallbackServerContext* ctx,
+                                                           const v1::ListReleasesRequest* req,
+                                                           v1::ListReleasesResponse* resp) {
+  absl::StatusOr<ReleasesPage> page =
+      history_->ListReleases(req->tenant(), req->page_size(), req->page_token());
+  if (page.ok()) {
+    resp->set_revision(page->revision);
+    for (const storage::ChangeSet& set : page->releases) {
+      FillRelease(set, /*with_changes=*/false, resp->add_releases());
+    }
+    resp->set_next_page_token(page->next_page_token);
+  }
+  return Finish(ctx, page.status());
+}
+
+grpc::ServerUnaryReactor* HistoryServiceImpl::GetRelease(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetReleaseRequest* req,
+                                                         v1::GetReleaseResponse* resp) {
+  const int64_t revision = history_->revision();
+  absl::StatusOr<storage::ChangeSet> release = history_->GetRelease(req->release_id());
+  if (release.ok()) {
+    resp->set_revision(revision);
+    FillRelease(*release, /*with_changes=*/true, resp->mutable_release());
+  }
+  return Finish(ctx, release.status());
+}
+
+grpc::ServerUnaryReactor* HistoryServiceImpl::Rollback(grpc::CallbackServerContext* ctx,
+                                                       const v1::RollbackRequest* req,
+                                                       v1::RollbackResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  history_->Rollback(
+      {req->tenant(), req->service(), req->key(), req->to_revision(), req->dry_run()},
+      ContextOf(ctx, "HistoryService.Rollback", req->message()),
+      [reactor, resp](absl::StatusOr<RollbackOutcome> outcome) {
+        if (outcome.ok()) {
+          resp->set_revision(outcome->revision);
+          resp->set_dry_run(outcome->dry_run);
+          for (const RollbackChange& change : outcome->changes) {
+            v1::ReleaseChange* c = resp->add_changes();
+            c->set_tenant(change.key.tenant);
+            c->set_service(change.key.service);
+            c->set_key(change.key.key);
+            if (change.before) FillEntry(change.key, *change.before, c->mutable_before());
+            if (change.after) FillEntry(change.key, *change.after, c->mutable_after());
+          }
+        }
+        reactor->Finish(ToGrpcStatus(outcome.status()));
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HistoryServiceImpl::Diff(grpc::CallbackServerContext* ctx,
+                                                   const v1::DiffRequest* req,
+                                                   v1::DiffResponse* resp) {
+  DiffQuery query;
+  switch (req->mode()) {
+    case v1::DIFF_MODE_TENANTS:
+      query.mode = DiffMode::kTenants;
+      break;
+    case v1::DIFF_MODE_PARENT:
+      query.mode = DiffMode::kParent;
+      break;
+    case v1::DIFF_MODE_REVISIONS:
+      query.mode = DiffMode::kRevisions;
+      break;
+    default:
+      return Finish(
+          ctx, absl::InvalidArgumentError(absl::StrCat("mode: ", req->mode(),
+                                                       " is not a mode; use TENANTS, PARENT or "
+                                                       "REVISIONS")));
+  }
+  query.tenant = req->tenant();
+  query.other_tenant = req->other_tenant();
+  query.services.assign(req->services().begin(), req->services().end());
+  query.from_revision = req->from_revision();
+  query.to_revision = req->to_revision();
+  query.own_entries = req->own_entries();
+  if (query.mode != DiffMode::kRevisions &&
+      (query.from_revision != 0 || query.to_revision != 0 || query.own_entries)) {
+    return Finish(ctx, absl::InvalidArgumentError(
+                           query.from_revision != 0 ? "from_revision: only for REVISIONS mode"
+                           : query.to_revision != 0 ? "to_revision: only for REVISIONS mode"
+                                                    : "own_entries: only for REVISIONS mode"));
+  }
+  absl::StatusOr<DiffResult> diff = history_->Diff(query);
+  if (diff.ok()) {
+    resp->set_revision(diff->revision);
+    resp->set_left_tenant(diff->left_tenant);
+    resp->set_left_revision(diff->left_revision);
+    resp->set_right_tenant(diff->right_tenant);
+    resp->set_right_revision(diff->right_revision);
+    for (const DiffEntry& e : diff->entries) {
+      v1::DiffEntry* out = resp->add_entries();
+      out->set_service(e.service);
+      out->set_key(e.key);
+      out->set_type(e.type == DiffType::kAdded     ? v1::DIFF_TYPE_ADDED
+                    : e.type == DiffType::kRemoved ? v1::DIFF_TYPE_REMOVED
+                                                   : v1::DIFF_TYPE_CHANGED);
+      if (e.left) FillDiffValue(*e.left, out->mutable_left());
+      if (e.right) FillDiffValue(*e.right, out->mutable_right());
+    }
+  }
+  return Finish(ctx, diff.status());
+}
+
+grpc::ServerUnaryReactor* HistoryServiceImpl::QueryAudit(grpc::CallbackServerContext* ctx,
+                                                         const v1::QueryAuditRequest* req,
+                                                         v1::QueryAuditResponse* resp) {
+  AuditQuery query;
+  query.tenant = req->tenant();
+  query.user = req->user();
+  query.rpc = req->rpc();
+  if (req->has_since()) {
+    query.since = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(req->since()));
+  }
+  if (req->has_until()) {
+    query.until = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(req->until()));
+  }
+  query.page_size = req->page_size();
+  query.page_token = req->page_token();
+  absl::StatusOr<AuditPage> page = history_->QueryAudit(query);
+  if (page.ok()) {
+    resp->set_revision(page->revision);
+    for (const storage::AuditRecord& r : page->records) {
+      v1::AuditEntry* e = resp->add_entries();
+      e->set_sequence(r.sequence());
+      *e->mutable_time() = TimeUtil::MicrosecondsToTimestamp(r.time_micros());
+      e->set_rpc(r.rpc());
+      e->set_user(r.user());
+      e->set_peer(r.peer());
+      for (const std::string& t : r.tenants()) e->add_tenants(t);
+      for (const std::string& s : r.services()) e->add_services(s);
+      for (const std::string& k : r.keys()) e->add_keys(k);
+      e->set_revision(r.revision());
+      if (r.error_code() != 0) {
+        e->set_error_code(absl::StatusCodeToString(static_cast<absl::StatusCode>(r.error_code())));
+      }
+      e->set_error_message(r.error_message());
+      e->set_message(r.message());
+      e->set_detail(r.detail());
+    }
+    resp->set_next_page_token(page->next_page_token);
+  }
+  return Finish(ctx, page.status());
+}
+
+}  // namespace confcenter

@@ -1,0 +1,37 @@
+// Who asks for a write, as the gRPC edge sees it: the x-confcenter-user metadata header (until
+// authentication exists) and the peer address.
+#ifndef CONFCENTER_SERVER_WRITE_CONTEXT_H_
+#define CONFCENTER_SERVER_WRITE_CONTEXT_H_
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "grpcpp/grpcpp.h"
+#include "server/config_core.h"
+
+namespace confcenter {
+
+// The metadata header naming the user; empty or absent = "anonymous".
+inline constexpr char kUserHeader[] = "x-confcenter-user";
+// Longest user name kept; longer ones are cut.
+inline constexpr size_t kMaxUserBytes = 256;
+
+inline WriteContext ContextOf(const grpc::CallbackServerContext* ctx, absl::string_view rpc,
+                              std::string message = "") {
+  WriteContext context;
+  context.rpc = std::string(rpc);
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find(kUserHeader);
+  if (it != metadata.end()) {
+    context.user.assign(it->second.data(), std::min(it->second.size(), kMaxUserBytes));
+  }
+  if (context.user.empty()) context.user = "anonymous";
+  context.peer = ctx->peer();
+  context.message = std::move(message);
+  return context;
+}
+
+}  // namespace confcenter
+
+#endif  // CONFCENTER_SERVER_WRITE_CONTEXT_H_

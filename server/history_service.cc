@@ -13,12 +13,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 void FillEntry(const storage::EntryKey& key, const storage::EntryRecord& record, v1::Entry* out) {
   out->set_tenant(key.tenant);
   out->set_service(key.service);
@@ -94,9 +88,30 @@ void FillDiffValue(const DiffSide& side, v1::DiffValue* out) {
 
 }  // namespace
 
+absl::Status HistoryServiceImpl::Busy() {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("the server has ", kMaxQueuedReads,
+                   " history requests waiting for a worker; retry with backoff"));
+}
+
+grpc::ServerUnaryReactor* HistoryServiceImpl::Offload(grpc::CallbackServerContext* ctx,
+                                                      std::function<absl::Status()> work) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!pool_.TrySubmit(
+          [reactor, work = std::move(work)] { reactor->Finish(ToGrpcStatus(work())); })) {
+    reactor->Finish(ToGrpcStatus(Busy()));
+  }
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* HistoryServiceImpl::History(grpc::CallbackServerContext* ctx,
                                                       const v1::HistoryRequest* req,
                                                       v1::HistoryResponse* resp) {
+  return Offload(ctx, [this, req, resp] { return DoHistory(req, resp); });
+}
+
+absl::Status HistoryServiceImpl::DoHistory(const v1::HistoryRequest* req,
+                                           v1::HistoryResponse* resp) {
   absl::StatusOr<HistoryPage> page =
       history_->History({req->tenant(), req->service(), req->key(), req->prefix(), req->page_size(),
                          req->page_token()});
@@ -106,12 +121,17 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::History(grpc::CallbackServerContex
     resp->set_next_page_token(page->next_page_token);
     resp->set_oldest_revision(page->oldest_revision);
   }
-  return Finish(ctx, page.status());
+  return (page.status());
 }
 
 grpc::ServerUnaryReactor* HistoryServiceImpl::ListReleases(grpc::CallbackServerContext* ctx,
                                                            const v1::ListReleasesRequest* req,
                                                            v1::ListReleasesResponse* resp) {
+  return Offload(ctx, [this, req, resp] { return DoListReleases(req, resp); });
+}
+
+absl::Status HistoryServiceImpl::DoListReleases(const v1::ListReleasesRequest* req,
+                                                v1::ListReleasesResponse* resp) {
   absl::StatusOr<ReleasesPage> page =
       history_->ListReleases(req->tenant(), req->page_size(), req->page_token());
   if (page.ok()) {
@@ -121,29 +141,45 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::ListReleases(grpc::CallbackServerC
     }
     resp->set_next_page_token(page->next_page_token);
   }
-  return Finish(ctx, page.status());
+  return (page.status());
 }
 
 grpc::ServerUnaryReactor* HistoryServiceImpl::GetRelease(grpc::CallbackServerContext* ctx,
                                                          const v1::GetReleaseRequest* req,
                                                          v1::GetReleaseResponse* resp) {
+  return Offload(ctx, [this, req, resp] { return DoGetRelease(req, resp); });
+}
+
+absl::Status HistoryServiceImpl::DoGetRelease(const v1::GetReleaseRequest* req,
+                                              v1::GetReleaseResponse* resp) {
   const int64_t revision = history_->revision();
   absl::StatusOr<storage::ChangeSet> release = history_->GetRelease(req->release_id());
   if (release.ok()) {
     resp->set_revision(revision);
     FillRelease(*release, /*with_changes=*/true, resp->mutable_release());
   }
-  return Finish(ctx, release.status());
+  return (release.status());
 }
 
 grpc::ServerUnaryReactor* HistoryServiceImpl::Rollback(grpc::CallbackServerContext* ctx,
                                                        const v1::RollbackRequest* req,
                                                        v1::RollbackResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // The past state is read from disk: on a worker, never on gRPC's thread.
+  WriteContext context = ContextOf(ctx, "HistoryService.Rollback", req->message());
+  if (!pool_.TrySubmit([this, req, resp, reactor, context = std::move(context)]() mutable {
+        RunRollback(req, resp, reactor, std::move(context));
+      })) {
+    reactor->Finish(ToGrpcStatus(Busy()));
+  }
+  return reactor;
+}
+
+void HistoryServiceImpl::RunRollback(const v1::RollbackRequest* req, v1::RollbackResponse* resp,
+                                     grpc::ServerUnaryReactor* reactor, WriteContext context) {
   history_->Rollback(
       {req->tenant(), req->service(), req->key(), req->to_revision(), req->dry_run()},
-      ContextOf(ctx, "HistoryService.Rollback", req->message()),
-      [reactor, resp](absl::StatusOr<RollbackOutcome> outcome) {
+      std::move(context), [reactor, resp](absl::StatusOr<RollbackOutcome> outcome) {
         if (outcome.ok()) {
           resp->set_revision(outcome->revision);
           resp->set_dry_run(outcome->dry_run);
@@ -158,12 +194,15 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::Rollback(grpc::CallbackServerConte
         }
         reactor->Finish(ToGrpcStatus(outcome.status()));
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* HistoryServiceImpl::Diff(grpc::CallbackServerContext* ctx,
                                                    const v1::DiffRequest* req,
                                                    v1::DiffResponse* resp) {
+  return Offload(ctx, [this, req, resp] { return DoDiff(req, resp); });
+}
+
+absl::Status HistoryServiceImpl::DoDiff(const v1::DiffRequest* req, v1::DiffResponse* resp) {
   DiffQuery query;
   switch (req->mode()) {
     case v1::DIFF_MODE_TENANTS:
@@ -176,10 +215,8 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::Diff(grpc::CallbackServerContext* 
       query.mode = DiffMode::kRevisions;
       break;
     default:
-      return Finish(
-          ctx, absl::InvalidArgumentError(absl::StrCat("mode: ", req->mode(),
-                                                       " is not a mode; use TENANTS, PARENT or "
-                                                       "REVISIONS")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("mode: ", req->mode(), " is not a mode; use TENANTS, PARENT or REVISIONS"));
   }
   query.tenant = req->tenant();
   query.other_tenant = req->other_tenant();
@@ -189,10 +226,10 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::Diff(grpc::CallbackServerContext* 
   query.own_entries = req->own_entries();
   if (query.mode != DiffMode::kRevisions &&
       (query.from_revision != 0 || query.to_revision != 0 || query.own_entries)) {
-    return Finish(ctx, absl::InvalidArgumentError(
-                           query.from_revision != 0 ? "from_revision: only for REVISIONS mode"
-                           : query.to_revision != 0 ? "to_revision: only for REVISIONS mode"
-                                                    : "own_entries: only for REVISIONS mode"));
+    return (absl::InvalidArgumentError(
+        query.from_revision != 0 ? "from_revision: only for REVISIONS mode"
+        : query.to_revision != 0 ? "to_revision: only for REVISIONS mode"
+                                 : "own_entries: only for REVISIONS mode"));
   }
   absl::StatusOr<DiffResult> diff = history_->Diff(query);
   if (diff.ok()) {
@@ -212,12 +249,17 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::Diff(grpc::CallbackServerContext* 
       if (e.right) FillDiffValue(*e.right, out->mutable_right());
     }
   }
-  return Finish(ctx, diff.status());
+  return (diff.status());
 }
 
 grpc::ServerUnaryReactor* HistoryServiceImpl::QueryAudit(grpc::CallbackServerContext* ctx,
                                                          const v1::QueryAuditRequest* req,
                                                          v1::QueryAuditResponse* resp) {
+  return Offload(ctx, [this, req, resp] { return DoQueryAudit(req, resp); });
+}
+
+absl::Status HistoryServiceImpl::DoQueryAudit(const v1::QueryAuditRequest* req,
+                                              v1::QueryAuditResponse* resp) {
   AuditQuery query;
   query.tenant = req->tenant();
   query.user = req->user();
@@ -253,7 +295,7 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::QueryAudit(grpc::CallbackServerCon
     }
     resp->set_next_page_token(page->next_page_token);
   }
-  return Finish(ctx, page.status());
+  return (page.status());
 }
 
 }  // namespace confcenter

@@ -63,9 +63,9 @@ absl::StatusOr<std::string> Render(absl::string_view address_template, absl::str
       } else if (name == "port") {
         absl::StrAppend(&out, port);
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "has an unknown placeholder ", QuoteForError(absl::StrCat("{", name, "}")),
-            "; use {service}, {tenant} and {port}"));
+        return absl::InvalidArgumentError(absl::StrCat("has an unknown placeholder ",
+                                                       QuoteForError(absl::StrCat("{", name, "}")),
+                                                       "; use {service}, {tenant} and {port}"));
       }
       i = close;
       continue;
@@ -92,13 +92,13 @@ absl::Status ValidateProbe(absl::string_view field, const v1::Probe& probe,
   const std::string& path = probe.path();
   const std::string path_field = absl::StrCat(field, ".path");
   if (path.size() > kMaxProbePathBytes) {
-    return Invalid(path_field, absl::StrCat(path.size(), " bytes exceed the limit of ",
-                                            kMaxProbePathBytes));
+    return Invalid(path_field,
+                   absl::StrCat(path.size(), " bytes exceed the limit of ", kMaxProbePathBytes));
   }
   for (char c : path) {
     if (absl::ascii_iscntrl(c) || c == ' ') {
-      return Invalid(path_field, absl::StrCat(QuoteForError(path),
-                                              " contains a space or control character"));
+      return Invalid(path_field,
+                     absl::StrCat(QuoteForError(path), " contains a space or control character"));
     }
   }
   switch (def.protocol()) {
@@ -161,9 +161,9 @@ absl::Status ValidateDefinitionVersion(absl::string_view field, const std::strin
 
 absl::Status ValidateEndpoints(absl::string_view field, const v1::ServiceDefinition& def) {
   if (def.endpoints_size() > kMaxEndpoints) {
-    return Invalid(absl::StrCat(field, ".endpoints"),
-                   absl::StrCat(def.endpoints_size(), " endpoints exceed the limit of ",
-                                kMaxEndpoints));
+    return Invalid(
+        absl::StrCat(field, ".endpoints"),
+        absl::StrCat(def.endpoints_size(), " endpoints exceed the limit of ", kMaxEndpoints));
   }
   absl::flat_hash_set<std::string> names;
   for (int i = 0; i < def.endpoints_size(); ++i) {
@@ -177,23 +177,21 @@ absl::Status ValidateEndpoints(absl::string_view field, const v1::ServiceDefinit
                      absl::StrCat(QuoteForError(e.name()), " appears twice in endpoints"));
     }
     if (e.port() < 1 || e.port() > 65535) {
-      return Invalid(absl::StrCat(f, ".port"),
-                     absl::StrCat(e.port(), " is not a port (1-65535)"));
+      return Invalid(absl::StrCat(f, ".port"), absl::StrCat(e.port(), " is not a port (1-65535)"));
     }
     // Render with the longest names the grammar allows, so no tenant can overflow it later.
     const std::string longest(63, 'x');
-    absl::StatusOr<std::string> rendered =
-        Render(e.address_template(), longest, longest, e.port());
+    absl::StatusOr<std::string> rendered = Render(e.address_template(), longest, longest, e.port());
     const std::string template_field = absl::StrCat(f, ".address_template");
     if (!rendered.ok()) {
       return Invalid(template_field, absl::StrCat(QuoteForError(e.address_template()), " ",
                                                   rendered.status().message()));
     }
     if (rendered->size() > kMaxAddressBytes) {
-      return Invalid(template_field,
-                     absl::StrCat(QuoteForError(e.address_template()), " can render to ",
-                                  rendered->size(), " bytes (63-character names); the limit is ",
-                                  kMaxAddressBytes));
+      return Invalid(
+          template_field,
+          absl::StrCat(QuoteForError(e.address_template()), " can render to ", rendered->size(),
+                       " bytes (63-character names); the limit is ", kMaxAddressBytes));
     }
   }
   return absl::OkStatus();
@@ -230,9 +228,9 @@ absl::Status ValidateDependencies(absl::string_view field, const v1::ServiceDefi
 
 absl::Status ValidateGeneratedKeys(absl::string_view field, const v1::ServiceDefinition& def) {
   if (def.generated_keys_size() > kMaxGeneratedKeys) {
-    return Invalid(absl::StrCat(field, ".generated_keys"),
-                   absl::StrCat(def.generated_keys_size(), " keys exceed the limit of ",
-                                kMaxGeneratedKeys));
+    return Invalid(
+        absl::StrCat(field, ".generated_keys"),
+        absl::StrCat(def.generated_keys_size(), " keys exceed the limit of ", kMaxGeneratedKeys));
   }
   absl::flat_hash_set<std::string> seen;
   for (int i = 0; i < def.generated_keys_size(); ++i) {
@@ -304,8 +302,7 @@ absl::Status ValidateDefinition(absl::string_view field, const v1::ServiceDefini
     const std::string f = absl::StrCat(field, ".metadata[", QuoteForError(k), "]");
     if (absl::Status s = ValidateLabelKey(f, k); !s.ok()) return s;
     if (v.size() > kMaxLabelValue) {
-      return Invalid(f,
-                     absl::StrCat(v.size(), " bytes exceed the limit of ", kMaxLabelValue));
+      return Invalid(f, absl::StrCat(v.size(), " bytes exceed the limit of ", kMaxLabelValue));
     }
   }
   if (!def.version().empty()) {
@@ -313,16 +310,16 @@ absl::Status ValidateDefinition(absl::string_view field, const v1::ServiceDefini
     if (!version.ok()) return Invalid(absl::StrCat(field, ".version"), version.status().message());
   }
   if (!v1::Protocol_IsValid(def.protocol())) {
-    return Invalid(absl::StrCat(field, ".protocol"),
-                   absl::StrCat(static_cast<int>(def.protocol()),
-                                " is not a protocol (GRPC, HTTP or TCP)"));
+    return Invalid(
+        absl::StrCat(field, ".protocol"),
+        absl::StrCat(static_cast<int>(def.protocol()), " is not a protocol (GRPC, HTTP or TCP)"));
   }
   if (absl::Status s = ValidateEndpoints(field, def); !s.ok()) return s;
   if (absl::Status s = ValidateDependencies(field, def); !s.ok()) return s;
   if (def.defaults_size() > kMaxDefaults) {
-    return Invalid(absl::StrCat(field, ".defaults"),
-                   absl::StrCat(def.defaults_size(), " defaults exceed the limit of ",
-                                kMaxDefaults));
+    return Invalid(
+        absl::StrCat(field, ".defaults"),
+        absl::StrCat(def.defaults_size(), " defaults exceed the limit of ", kMaxDefaults));
   }
   for (const auto& [key, value] : def.defaults()) {
     const std::string f = absl::StrCat(field, ".defaults[", QuoteForError(key), "]");
@@ -360,8 +357,7 @@ std::map<std::string, std::string> RenderEndpoints(const v1::ServiceDefinition& 
 }
 
 absl::StatusOr<std::string> GenerateValue(const v1::GeneratedKey& key) {
-  static constexpr char kAlnum[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  static constexpr char kAlnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   static constexpr char kHex[] = "0123456789abcdef";
   const size_t length = key.length() == 0 ? kDefaultGeneratedLength : key.length();
   std::string out;
@@ -426,9 +422,9 @@ namespace {
 // How `dependent` (seen in `view`) fares with its dependency `dep`.
 struct PairCheck {
   bool registered = false;
-  bool checked = false;     // both a range and a version to compare
-  bool compatible = false;  // registered and (no range, or version in range)
-  std::string problem;      // in words, for a conflict or a warning
+  bool checked = false;                           // both a range and a version to compare
+  bool compatible = false;                        // registered and (no range, or version in range)
+  std::string problem;                            // in words, for a conflict or a warning
   const v1::ServiceDefinition* target = nullptr;  // into the view's records
   std::string target_tenant;
 };
@@ -555,8 +551,7 @@ CompatibilityReport CheckCompatibility(const std::vector<const RegistryView*>& v
     const bool own_view = view->tenant() == registering_tenant;
     for (const auto& [name, reg] : view->registrations()) {
       const v1::ServiceDefinition& dependent = DefinitionOf(*reg.record);
-      const bool dependent_changed =
-          changed.count(name) > 0 && reg.tenant == registering_tenant;
+      const bool dependent_changed = changed.count(name) > 0 && reg.tenant == registering_tenant;
       for (const v1::Dependency& dep : dependent.dependencies()) {
         bool target_changed = false;
         if (changed.count(dep.service()) > 0) {
@@ -571,7 +566,8 @@ CompatibilityReport CheckCompatibility(const std::vector<const RegistryView*>& v
         if (!seen.emplace(reg.tenant, name, dep.service(), check.target_tenant).second) continue;
         (check.checked ? report.conflicts : report.warnings).insert(check.problem);
         if (changed.count(name) > 0) report.by_service[name].insert(check.problem);
-        if (changed.count(dep.service()) > 0) report.by_service[dep.service()].insert(check.problem);
+        if (changed.count(dep.service()) > 0)
+          report.by_service[dep.service()].insert(check.problem);
       }
     }
   }

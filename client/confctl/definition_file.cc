@@ -65,7 +65,8 @@ absl::Status Normalize(Json& def, const std::string& field) {
   if (auto it = def.find("defaults"); it != def.end() && it->is_object()) {
     absl::StatusOr<FlatMap> flat = FlattenJson(*it);
     if (!flat.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".defaults: ", flat.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".defaults: ", flat.status().message()));
     }
     Json flat_json = Json::object();
     for (const auto& [k, v] : *flat) flat_json[k] = v;
@@ -97,8 +98,7 @@ absl::StatusOr<std::vector<v1::ServiceDefinition>> ParseDefinitionFile(const std
     options.ignore_unknown_fields = false;
     auto status = google::protobuf::util::JsonStringToMessage(defs[i].dump(), &def, options);
     if (!status.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ": ", std::string(status.message())));
+      return absl::InvalidArgumentError(absl::StrCat(field, ": ", std::string(status.message())));
     }
     out.push_back(std::move(def));
   }

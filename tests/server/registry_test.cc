@@ -33,8 +33,7 @@ class RegistryTest : public ::testing::Test {
     SetClock(kStartMicros);
     server_ = std::make_unique<ServerProcess>(
         dir_.path() + "/data",
-        std::vector<std::string>{"--testing_clock_file=" + clock_file_,
-                                 "--reclaim_interval=20ms"});
+        std::vector<std::string>{"--testing_clock_file=" + clock_file_, "--reclaim_interval=20ms"});
     ASSERT_NE(server_->port(), 0);
     channel_ = server_->Channel();
     api_ = std::make_unique<ApiClient>(channel_);
@@ -47,8 +46,8 @@ class RegistryTest : public ::testing::Test {
   }
 
   grpc::Status Register(const std::string& tenant, std::vector<v1::ServiceDefinition> defs,
-                        v1::RegisterResponse* resp, bool force = false,
-                        int64_t ttl_seconds = 0, bool keep = false) {
+                        v1::RegisterResponse* resp, bool force = false, int64_t ttl_seconds = 0,
+                        bool keep = false) {
     v1::RegisterRequest req;
     req.set_tenant(tenant);
     for (auto& d : defs) *req.add_services() = std::move(d);
@@ -70,8 +69,7 @@ class RegistryTest : public ::testing::Test {
   }
 
   // dependency -> "version@source_tenant endpoint" for `service` seen from `tenant`.
-  std::map<std::string, std::string> Routes(const std::string& tenant,
-                                            const std::string& service,
+  std::map<std::string, std::string> Routes(const std::string& tenant, const std::string& service,
                                             grpc::Status* status = nullptr) {
     v1::ResolveDependenciesRequest req;
     req.set_tenant(tenant);
@@ -92,18 +90,25 @@ class RegistryTest : public ::testing::Test {
   // The seed's integration: a, b (needs a ^1.2, c ^1, d ~1.0), c, d.
   void RegisterIntegration() {
     v1::RegisterResponse resp;
-    grpc::Status st = Register(
-        "integration",
-        {Def(R"pb(name: "a" version: "1.5.0" protocol: PROTOCOL_GRPC
-                  endpoints { name: "grpc" port: 9090 })pb"),
-         Def(R"pb(name: "b" version: "1.4.0" protocol: PROTOCOL_GRPC
-                  endpoints { name: "grpc" port: 9090 }
-                  dependencies { service: "a" range: "^1.2" }
-                  dependencies { service: "c" range: "^1" }
-                  dependencies { service: "d" range: "~1.0" })pb"),
-         Def(R"pb(name: "c" version: "1.0.0" endpoints { name: "grpc" port: 9090 })pb"),
-         Def(R"pb(name: "d" version: "1.0.3" endpoints { name: "grpc" port: 9090 })pb")},
-        &resp);
+    grpc::Status st = Register("integration",
+                               {Def(R"pb(name: "a"
+                                         version: "1.5.0"
+                                         protocol: PROTOCOL_GRPC
+                                         endpoints { name: "grpc" port: 9090 })pb"),
+                                Def(R"pb(name: "b"
+                                         version: "1.4.0"
+                                         protocol: PROTOCOL_GRPC
+                                         endpoints { name: "grpc" port: 9090 }
+                                         dependencies { service: "a" range: "^1.2" }
+                                         dependencies { service: "c" range: "^1" }
+                                         dependencies { service: "d" range: "~1.0" })pb"),
+                                Def(R"pb(name: "c"
+                                         version: "1.0.0"
+                                         endpoints { name: "grpc" port: 9090 })pb"),
+                                Def(R"pb(name: "d"
+                                         version: "1.0.3"
+                                         endpoints { name: "grpc" port: 9090 })pb")},
+                               &resp);
     ASSERT_TRUE(st.ok()) << st.error_message();
     ASSERT_EQ(resp.dependency_maps_size(), 4);
     EXPECT_TRUE(resp.warnings().empty());
@@ -133,8 +138,9 @@ TEST_F(RegistryTest, SeedTopologyGateRoutingFallbackAndTtl) {
             "a.integration.svc.cluster.local:9090@integration");
 
   // f1 registers a@2.0.0 while integration's b needs a ^1.2: rejected, nothing changes.
-  const v1::ServiceDefinition a2 =
-      Def(R"pb(name: "a" version: "2.0.0" endpoints { name: "grpc" port: 9090 })pb");
+  const v1::ServiceDefinition a2 = Def(R"pb(name: "a"
+                                            version: "2.0.0"
+                                            endpoints { name: "grpc" port: 9090 })pb");
   grpc::Status st = Register("f1", {a2}, &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(st.error_message(),
@@ -153,9 +159,9 @@ TEST_F(RegistryTest, SeedTopologyGateRoutingFallbackAndTtl) {
   EXPECT_EQ(f1.services(0).endpoints().at("grpc"), "a.f1.svc.cluster.local:9090");
   EXPECT_EQ(f1.services(0).revision(), resp.revision());
   EXPECT_EQ(f1.services(0).register_time().seconds(), kStartMicros / 1'000'000);
-  EXPECT_EQ(std::vector<std::string>(f1.services(0).warnings().begin(),
-                                     f1.services(0).warnings().end()),
-            std::vector<std::string>{conflict});
+  EXPECT_EQ(
+      std::vector<std::string>(f1.services(0).warnings().begin(), f1.services(0).warnings().end()),
+      std::vector<std::string>{conflict});
 
   // Routing from f1: b (integration's registration) calls f1's a, integration's c and d; the
   // subscriber of a sees the endpoint change as an ordinary event.
@@ -170,9 +176,9 @@ TEST_F(RegistryTest, SeedTopologyGateRoutingFallbackAndTtl) {
             "a.f1.svc.cluster.local:9090@f1");
 
   // A compatible version clears the warning.
-  ASSERT_TRUE(Register("f1",
-                       {Def(R"pb(name: "a" version: "1.6.0"
-                                 endpoints { name: "grpc" port: 9090 })pb")},
+  ASSERT_TRUE(Register("f1", {Def(R"pb(name: "a"
+                                       version: "1.6.0"
+                                       endpoints { name: "grpc" port: 9090 })pb")},
                        &resp)
                   .ok());
   EXPECT_TRUE(resp.warnings().empty());
@@ -181,8 +187,7 @@ TEST_F(RegistryTest, SeedTopologyGateRoutingFallbackAndTtl) {
 
   // Deregister: routing and the subscriber fall back to integration's a; f1 stays (keep).
   ASSERT_TRUE(api_->Deregister("f1", {"a"}).ok());
-  EXPECT_EQ(Routes("f1", "b").at("a"),
-            "1.5.0@integration a.integration.svc.cluster.local:9090");
+  EXPECT_EQ(Routes("f1", "b").at("a"), "1.5.0@integration a.integration.svc.cluster.local:9090");
   const int64_t after_deregister = api_->Resolve("f1", {"a"}).size();
   EXPECT_EQ(after_deregister, 1);
   int64_t revision = 0;
@@ -230,14 +235,14 @@ TEST_F(RegistryTest, ConflictsInDescendantViewsAndMissingDependencies) {
   v1::RegisterRequest child;
   child.set_tenant("f2");
   child.set_parent("f1");
-  *child.add_services() = Def(R"pb(name: "b" version: "1.5.0"
+  *child.add_services() = Def(R"pb(name: "b"
+                                   version: "1.5.0"
                                    dependencies { service: "a" range: "^1" })pb");
   {
     grpc::ClientContext ctx;
     ASSERT_TRUE(api_->tenants()->Register(&ctx, child, &resp).ok());
   }
-  grpc::Status st =
-      Register("f1", {Def(R"pb(name: "a" version: "2.0.0")pb")}, &resp);
+  grpc::Status st = Register("f1", {Def(R"pb(name: "a" version: "2.0.0")pb")}, &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(st.error_message().find("2 version conflicts"), std::string::npos)
       << st.error_message();
@@ -251,9 +256,9 @@ TEST_F(RegistryTest, ConflictsInDescendantViewsAndMissingDependencies) {
 
   // What the new service needs: a version out of range is a conflict, an unregistered
   // dependency and an unversioned one are warnings.
-  st = Register("f1",
-                {Def(R"pb(name: "e" version: "1.0.0"
-                          dependencies { service: "c" range: ">=2.0 <3" })pb")},
+  st = Register("f1", {Def(R"pb(name: "e"
+                                version: "1.0.0"
+                                dependencies { service: "c" range: ">=2.0 <3" })pb")},
                 &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(st.error_message().find(
@@ -261,7 +266,8 @@ TEST_F(RegistryTest, ConflictsInDescendantViewsAndMissingDependencies) {
             std::string::npos)
       << st.error_message();
   ASSERT_TRUE(Register("f1",
-                       {Def(R"pb(name: "e" version: "1.0.0"
+                       {Def(R"pb(name: "e"
+                                 version: "1.0.0"
                                  dependencies { service: "nosuch" range: "^1" }
                                  dependencies { service: "u" range: "^1" })pb"),
                         Def(R"pb(name: "u")pb")},
@@ -281,10 +287,12 @@ TEST_F(RegistryTest, ConflictsInDescendantViewsAndMissingDependencies) {
 TEST_F(RegistryTest, DeregisterWarnsAboutDependentsItLeavesOutOfRange) {
   RegisterIntegration();
   v1::RegisterResponse resp;
-  ASSERT_TRUE(Register("f1",
-                       {Def(R"pb(name: "a" version: "2.0.0")pb"),
-                        Def(R"pb(name: "b" version: "2.0.0"
-                                 dependencies { service: "a" range: "^2" })pb")},
+  ASSERT_TRUE(Register("f1", {Def(R"pb(name: "a" version: "2.0.0")pb"), Def(R"pb(name: "b"
+                                                                                 version: "2.0.0"
+                                                                                 dependencies {
+                                                                                   service: "a"
+                                                                                   range: "^2"
+                                                                                 })pb")},
                        &resp)
                   .ok());
   v1::DeregisterRequest req;
@@ -305,9 +313,12 @@ TEST_F(RegistryTest, MapsOfOneRequestAndKeysMovingBetweenDefaultsAndGenerated) {
   v1::RegisterResponse resp;
   // b's dependency a is registered in the same request: its map routes to it.
   ASSERT_TRUE(Register("f1",
-                       {Def(R"pb(name: "a" version: "1.0.0" endpoints { name: "grpc" port: 1 }
+                       {Def(R"pb(name: "a"
+                                 version: "1.0.0"
+                                 endpoints { name: "grpc" port: 1 }
                                  defaults { key: "db.password" value: "dev" })pb"),
-                        Def(R"pb(name: "b" dependencies { service: "a" range: "^1.0" })pb")},
+                        Def(R"pb(name: "b"
+                                 dependencies { service: "a" range: "^1.0" })pb")},
                        &resp)
                   .ok());
   ASSERT_EQ(resp.dependency_maps_size(), 2);
@@ -319,18 +330,22 @@ TEST_F(RegistryTest, MapsOfOneRequestAndKeysMovingBetweenDefaultsAndGenerated) {
 
   // A default that becomes a generated key is generated; a generated key that becomes a
   // default takes the default.
-  ASSERT_TRUE(Register("f1",
-                       {Def(R"pb(name: "a" version: "1.0.0" endpoints { name: "grpc" port: 1 }
-                                 generated_keys { key: "db.password" kind: GENERATED_KEY_KIND_TOKEN }
-                                 generated_keys { key: "api.key" kind: GENERATED_KEY_KIND_TOKEN })pb")},
-                       &resp)
-                  .ok());
+  ASSERT_TRUE(
+      Register("f1",
+               {Def(R"pb(name: "a"
+                         version: "1.0.0"
+                         endpoints { name: "grpc" port: 1 }
+                         generated_keys { key: "db.password" kind: GENERATED_KEY_KIND_TOKEN }
+                         generated_keys { key: "api.key" kind: GENERATED_KEY_KIND_TOKEN })pb")},
+               &resp)
+          .ok());
   auto view = api_->Resolve("f1", {"a"});
   EXPECT_TRUE(std::regex_match(view.at({"a", "db.password"}), std::regex("[0-9a-f]{32}@f1")))
       << view.at({"a", "db.password"});
-  ASSERT_TRUE(Register("f1",
-                       {Def(R"pb(name: "a" version: "1.0.0" endpoints { name: "grpc" port: 1 }
-                                 defaults { key: "api.key" value: "fixed" })pb")},
+  ASSERT_TRUE(Register("f1", {Def(R"pb(name: "a"
+                                       version: "1.0.0"
+                                       endpoints { name: "grpc" port: 1 }
+                                       defaults { key: "api.key" value: "fixed" })pb")},
                        &resp)
                   .ok());
   view = api_->Resolve("f1", {"a"});
@@ -341,9 +356,9 @@ TEST_F(RegistryTest, MovingATenantUnderAnotherParentRunsTheGate) {
   RegisterIntegration();
   v1::RegisterResponse resp;
   ASSERT_TRUE(Register("f0", {Def(R"pb(name: "a" version: "2.0.0")pb")}, &resp, true).ok());
-  ASSERT_TRUE(Register("f1",
-                       {Def(R"pb(name: "e" version: "1.0.0"
-                                 dependencies { service: "a" range: "^1" })pb")},
+  ASSERT_TRUE(Register("f1", {Def(R"pb(name: "e"
+                                       version: "1.0.0"
+                                       dependencies { service: "a" range: "^1" })pb")},
                        &resp)
                   .ok());
   v1::RegisterRequest move;
@@ -363,7 +378,9 @@ TEST_F(RegistryTest, MovingATenantUnderAnotherParentRunsTheGate) {
 TEST_F(RegistryTest, GeneratedSecretsDefaultsAndEndpointsFollowTheRules) {
   v1::RegisterResponse resp;
   const std::string s_integration = R"pb(
-    name: "s" version: "1.0.0" protocol: PROTOCOL_HTTP
+    name: "s"
+    version: "1.0.0"
+    protocol: PROTOCOL_HTTP
     endpoints { name: "http" port: 8080 }
     endpoints { name: "admin" port: 9000 address_template: "{service}-admin.{tenant}:{port}" }
     defaults { key: "pool.size" value: "10" }
@@ -381,13 +398,16 @@ TEST_F(RegistryTest, GeneratedSecretsDefaultsAndEndpointsFollowTheRules) {
       << integration_password;
   EXPECT_TRUE(std::regex_match(
       view.at({"s", "api.id"}),
-      std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}@integration")))
+      std::regex(
+          "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}@integration")))
       << view.at({"s", "api.id"});
 
   // The branch: only the default that differs is written; its own secrets; the admin
   // endpoint it does not define is masked, so its view routes to its own endpoints only.
   const std::string s_branch = R"pb(
-    name: "s" version: "1.1.0" protocol: PROTOCOL_HTTP
+    name: "s"
+    version: "1.1.0"
+    protocol: PROTOCOL_HTTP
     endpoints { name: "http" port: 8080 }
     defaults { key: "pool.size" value: "10" }
     defaults { key: "log.level" value: "debug" }

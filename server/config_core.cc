@@ -178,7 +178,7 @@ AuditTargets ConfigCore::PendingWrite::Targets() const {
   constexpr size_t kMaxName = 300;
   std::set<std::string> tenants, services;
   AuditTargets targets;
-  auto cut = [](const std::string& name) { return name.substr(0, kMaxName); };
+  auto cut = [](const std::string& name) { return CutUtf8(name, kMaxName); };
   auto add_key = [&](const std::string& t, const std::string& s, const std::string& k) {
     tenants.insert(cut(t));
     services.insert(cut(s));
@@ -654,6 +654,17 @@ void ConfigCore::CommitLoop() {
                     change_sets.size(), audit.size(), committed.ToString());
       committed = absl::Status(
           committed.code(), absl::StrCat("the write was not applied: ", committed.message()));
+      // The attempts still get their audit records (now all failed), if the store takes them.
+      for (storage::AuditRecord& record : audit) {
+        if (record.error_code() != 0) continue;  // rejected while planning: keeps its error
+        record.clear_revision();
+        record.set_error_code(static_cast<int32_t>(committed.code()));
+        record.set_error_message(std::string(committed.message()));
+      }
+      if (absl::Status retry = store_->CommitWithAudit({}, audit); !retry.ok()) {
+        spdlog::error("{} audit records lost with the failed commit: {}", audit.size(),
+                      retry.ToString());
+      }
     }
     for (auto& complete : completions) complete(committed);
     for (auto& [write, status] : rejected) write->Fail(status);
@@ -688,9 +699,16 @@ absl::StatusOr<ConfigCore::Completion> ConfigCore::PlanRollback(
     PendingWrite& write, Overlay& overlay, int64_t revision, ChangeSet& change_set) {
   auto& rollback = std::get<PendingWrite::RollbackWrite>(write.write);
   const RollbackCommand& cmd = rollback.command;
-  if (state_.FindTenant(cmd.scope.tenant) == nullptr) {
+  const TenantState* tenant = state_.FindTenant(cmd.scope.tenant);
+  if (tenant == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("tenant: tenant ", QuoteForError(cmd.scope.tenant), " not found"));
+  }
+  if (cmd.tenant_create_revision != 0 &&
+      tenant->record.create_revision() != cmd.tenant_create_revision) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "tenant: tenant ", QuoteForError(cmd.scope.tenant), " was removed and created again (at "
+        "revision ", tenant->record.create_revision(), ") while the rollback was prepared"));
   }
   // Rollbacks commit in batches of their own, so the state is the overlay.
   auto changes = std::make_shared<std::vector<RollbackChange>>(

@@ -178,6 +178,9 @@ struct RollbackCommand {
   storage::HistoryScope scope;
   int64_t to_revision = 0;
   storage::StateAt past;
+  // The create revision of the tenant `past` was read for: the plan refuses a tenant that
+  // was removed and created again since.
+  int64_t tenant_create_revision = 0;
 };
 
 // One key a rollback changes.

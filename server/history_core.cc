@@ -198,7 +198,11 @@ absl::StatusOr<HistoryPage> HistoryCore::History(const HistoryQuery& q) const {
     std::string raw;
     if (!absl::WebSafeBase64Unescape(q.page_token, &raw)) return BadToken(q.page_token);
     auto decoded = storage::DecodeHistoryKey(raw);
-    if (!decoded || decoded->first.tenant != q.tenant || decoded->second <= 0) {
+    // The token names the last version returned, which lies in the query's scope.
+    if (!decoded || decoded->first.tenant != q.tenant || decoded->second <= 0 ||
+        (!q.service.empty() && decoded->first.service != q.service) ||
+        (!q.key.empty() && decoded->first.key != q.key) ||
+        !absl::StartsWith(decoded->first.key, q.prefix)) {
       return BadToken(q.page_token);
     }
     after = decoded->first;
@@ -323,6 +327,7 @@ absl::StatusOr<RollbackCommand> HistoryCore::PlanRollback(const RollbackQuery& q
   RollbackCommand command;
   command.scope = {q.tenant, q.service, q.key, ""};
   command.to_revision = q.to_revision;
+  command.tenant_create_revision = created;
   absl::StatusOr<storage::StateAt> past = store_->ReadStateAt(command.scope, q.to_revision);
   if (!past.ok()) return past.status();
   if (absl::Status s = CheckKept("to_revision", q.tenant, q.to_revision, past->floor); !s.ok()) {

@@ -264,6 +264,21 @@ absl::Status HistoryServiceImpl::DoQueryAudit(const v1::QueryAuditRequest* req,
   query.tenant = req->tenant();
   query.user = req->user();
   query.rpc = req->rpc();
+  auto check = [](const char* field, const google::protobuf::Timestamp& ts) {
+    if (ts.seconds() < TimeUtil::kTimestampMinSeconds ||
+        ts.seconds() > TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 ||
+        ts.nanos() >= 1'000'000'000) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": not a valid timestamp (0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z)"));
+    }
+    return absl::OkStatus();
+  };
+  if (req->has_since()) {
+    if (absl::Status s = check("since", req->since()); !s.ok()) return s;
+  }
+  if (req->has_until()) {
+    if (absl::Status s = check("until", req->until()); !s.ok()) return s;
+  }
   if (req->has_since()) {
     query.since = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(req->since()));
   }

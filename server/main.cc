@@ -146,14 +146,18 @@ int Run() {
     return 1;
   }
 
+  if (absl::GetFlag(FLAGS_history_retention_age) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_audit_retention_age) <= absl::ZeroDuration()) {
+    spdlog::error("--history_retention_age and --audit_retention_age must be positive");
+    return 2;
+  }
   HistoryOptions history_options;
   history_options.history_retention_age = absl::GetFlag(FLAGS_history_retention_age);
   history_options.history_keep_versions = std::max(1, absl::GetFlag(FLAGS_history_keep_versions));
   history_options.audit_retention_age = absl::GetFlag(FLAGS_audit_retention_age);
   history_options.compaction_interval =
       std::max(absl::ZeroDuration(), absl::GetFlag(FLAGS_history_compaction_interval));
-  auto history = std::make_unique<HistoryCore>(core->get(), history_options,
-                                               SystemClock::Default());
+  auto history = std::make_unique<HistoryCore>(core->get(), history_options, clock);
   HistoryServiceImpl history_service(history.get());
 
   ConfigServiceImpl config_service(core->get());

@@ -34,6 +34,26 @@ absl::Status ValidateDnsLabel(absl::string_view field, absl::string_view value,
 
 }  // namespace
 
+std::string CutUtf8(absl::string_view text, size_t max) {
+  std::string valid;
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const size_t n = c < 0x80           ? 1
+                     : (c >> 5) == 0x6  ? 2
+                     : (c >> 4) == 0xe  ? 3
+                     : (c >> 3) == 0x1e ? 4
+                                        : 0;
+    bool ok = n > 0 && i + n <= text.size();
+    for (size_t j = 1; ok && j < n; ++j)
+      ok = (static_cast<unsigned char>(text[i + j]) & 0xc0) == 0x80;
+    std::string piece = ok ? std::string(text.substr(i, n)) : absl::CHexEscape(text.substr(i, 1));
+    if (valid.size() + piece.size() > max) break;
+    valid += piece;
+    i += ok ? n : 1;
+  }
+  return valid;
+}
+
 std::string QuoteForError(absl::string_view value) {
   constexpr size_t kMax = 64;
   if (value.size() <= kMax) return absl::StrCat("\"", absl::CHexEscape(value), "\"");
@@ -69,7 +89,8 @@ absl::Status ValidateEndpointName(absl::string_view field, absl::string_view val
 absl::Status ValidateKey(absl::string_view field, absl::string_view value) {
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": is required"));
   if (value.size() > kMaxKey) {
-    return Invalid(field, value, absl::StrCat("is ", value.size(), " characters long; keys have at most 256"));
+    return Invalid(field, value,
+                   absl::StrCat("is ", value.size(), " characters long; keys have at most 256"));
   }
   for (char c : value) {
     if (!IsKeyChar(c)) {
@@ -97,7 +118,8 @@ absl::Status ValidateKeyPrefix(absl::string_view field, absl::string_view value)
     return Invalid(field, value, "is longer than 256 characters, the longest key");
   }
   for (char c : value) {
-    if (!IsKeyChar(c)) return Invalid(field, value, "may use only the key characters [A-Za-z0-9_.-]");
+    if (!IsKeyChar(c))
+      return Invalid(field, value, "may use only the key characters [A-Za-z0-9_.-]");
   }
   return absl::OkStatus();
 }

@@ -34,6 +34,10 @@ absl::Status ValidateLabelKey(absl::string_view field, absl::string_view value);
 // ("feature/Login_v2" -> "feature-login-v2"). Empty if nothing is left.
 std::string NormalizeTenantName(absl::string_view branch);
 
+// At most `max` bytes of `text`, never splitting a UTF-8 sequence; bytes that are not UTF-8
+// are escaped (\xNN). For strings stored in proto3 records, which must be valid UTF-8.
+std::string CutUtf8(absl::string_view text, size_t max);
+
 // `value` quoted for an error message: escaped, and cut to 64 characters with "..." after.
 std::string QuoteForError(absl::string_view value);
 

@@ -45,10 +45,24 @@ std::vector<RollbackChange> PlanRollbackChanges(const ConfigState& state,
            std::pair<std::optional<EntryRecord>, std::optional<EntryRecord>>>
       keys;
   if (const TenantState* tenant = state.FindTenant(scope.tenant)) {
-    for (const auto& [service, entries] : tenant->services) {
+    // Only the scope's part of the tenant: one service's keys, or one key.
+    auto visit = [&](const std::string& service, const KeyMap& entries) {
+      if (!scope.key.empty()) {
+        if (auto it = entries.find(scope.key); it != entries.end()) {
+          keys[{service, it->first}].first = it->second;
+        }
+        return;
+      }
       for (const auto& [key, entry] : entries) {
         if (InScope(scope, service, key)) keys[{service, key}].first = entry;
       }
+    };
+    if (!scope.service.empty()) {
+      if (auto it = tenant->services.find(scope.service); it != tenant->services.end()) {
+        visit(it->first, it->second);
+      }
+    } else {
+      for (const auto& [service, entries] : tenant->services) visit(service, entries);
     }
   }
   for (const auto& [key, entry] : past.entries) {

@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "grpcpp/grpcpp.h"
 #include "server/config_core.h"
+#include "server/names.h"
 
 namespace confcenter {
 
@@ -24,7 +25,8 @@ inline WriteContext ContextOf(const grpc::CallbackServerContext* ctx, absl::stri
   const auto& metadata = ctx->client_metadata();
   auto it = metadata.find(kUserHeader);
   if (it != metadata.end()) {
-    context.user.assign(it->second.data(), std::min(it->second.size(), kMaxUserBytes));
+    context.user =
+        CutUtf8(absl::string_view(it->second.data(), it->second.size()), kMaxUserBytes);
   }
   if (context.user.empty()) context.user = "anonymous";
   context.peer = ctx->peer();

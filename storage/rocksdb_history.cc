@@ -16,6 +16,8 @@ namespace confcenter::storage {
 namespace {
 
 constexpr char kHistoryStartKey[] = "history_start";
+// Present once history is kept (from creation, or since an upgrade seeded it).
+constexpr char kHistoryInitializedKey[] = "history_initialized";
 constexpr char kAuditSequenceKey[] = "audit_sequence";
 constexpr int64_t kMaxRevision = std::numeric_limits<int64_t>::max() - 1;
 // Deletes per compaction write; floors travel with every write.
@@ -63,7 +65,7 @@ bool InScope(const HistoryScope& scope, const EntryKey& key) {
 
 }  // namespace
 
-absl::Status RocksHistory::Init(bool history_is_new, int64_t revision) {
+absl::Status RocksHistory::Init(int64_t revision, rocksdb::ColumnFamilyHandle* entries) {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_.meta, kAuditSequenceKey, &value);
   if (s.ok()) {
@@ -71,13 +73,33 @@ absl::Status RocksHistory::Init(bool history_is_new, int64_t revision) {
   } else if (!s.IsNotFound()) {
     return FromRocks(s, "read audit sequence");
   }
-  if (history_is_new && revision > 0) {
-    // Everything up to `revision` happened before history was kept.
-    rocksdb::WriteBatch batch;
-    batch.Put(cfs_.meta, kHistoryStartKey, EncodeRevision(revision + 1));
-    return Write(&batch, "record history start");
+  s = db_->Get(rocksdb::ReadOptions(), cfs_.meta, kHistoryInitializedKey, &value);
+  if (s.ok()) return absl::OkStatus();
+  if (!s.IsNotFound()) return FromRocks(s, "read history marker");
+  // History starts now. A store written before history was kept gets one version per current
+  // entry (at its mod revision), so its state at `revision` and after rebuilds exactly; states
+  // before `revision` cannot. Marker, seed and start go in one batch: a crash leaves none.
+  rocksdb::WriteBatch batch;
+  if (revision > 0) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), entries));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::optional<EntryKey> key = DecodeEntryKey(View(it->key()));
+      EntryRecord entry;
+      if (!key || !entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("malformed entry while seeding history");
+      }
+      HistoryRecord record;
+      record.set_revision(entry.mod_revision());
+      record.set_origin("before history");
+      *record.mutable_entry() = std::move(entry);
+      batch.Put(cfs_.history, EncodeHistoryKey(*key, record.revision()),
+                record.SerializeAsString());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "seed history");
+    batch.Put(cfs_.meta, kHistoryStartKey, EncodeRevision(revision));
   }
-  return absl::OkStatus();
+  batch.Put(cfs_.meta, kHistoryInitializedKey, "1");
+  return Write(&batch, "record history start");
 }
 
 absl::Status RocksHistory::Write(rocksdb::WriteBatch* batch, absl::string_view what) {
@@ -305,14 +327,17 @@ absl::StatusOr<HistoryCompaction> RocksHistory::CompactHistory(int64_t cutoff_mi
   };
   std::vector<Version> versions;
   auto finish_key = [&](const EntryKey& key) {
-    // Drop the oldest versions that are both past the cutoff and not among the last
-    // keep_versions; a key whose last version is an old deletion goes entirely.
+    // Drop the oldest versions that were superseded before the cutoff (so the version in
+    // force at the cutoff stays, and every state since the cutoff rebuilds) and are not
+    // among the last keep_versions; a key whose last version is an old deletion goes
+    // entirely.
     size_t drop = 0;
     const Version& last = versions.back();
     if (last.deleted && last.time < cutoff_micros) {
       drop = versions.size();
     } else {
-      while (drop + keep_versions < versions.size() && versions[drop].time < cutoff_micros) {
+      while (drop + keep_versions < versions.size() && drop + 1 < versions.size() &&
+             versions[drop + 1].time < cutoff_micros) {
         ++drop;
       }
     }

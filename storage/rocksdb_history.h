@@ -45,9 +45,11 @@ class RocksHistory {
 
   RocksHistory(rocksdb::DB* db, Families cfs, bool sync) : db_(db), cfs_(cfs), sync_(sync) {}
 
-  // Reads the audit sequence. `history_is_new`: the history column family was just created
-  // in a store at `revision` > 0, so history starts after it (recorded as "history_start").
-  absl::Status Init(bool history_is_new, int64_t revision);
+  // Reads the audit sequence. The first time a store opens with history (a new store, or one
+  // written before history was kept, now at `revision` > 0), records that history is kept; an
+  // older store's current entries (`entries`) are seeded as versions at their mod revisions
+  // and its history starts at `revision` (recorded as "history_start").
+  absl::Status Init(int64_t revision, rocksdb::ColumnFamilyHandle* entries);
 
   // Adds the history, release and audit rows of a commit to `batch`; returns the audit
   // sequence to pass to Committed once the batch is written.

@@ -64,9 +64,9 @@ class RocksDbStore final : public Store {
   }
 
   // Reads the format marker and revision; fresh stores get them written.
-  absl::Status Init(bool fresh, bool history_is_new) {
+  absl::Status Init(bool fresh) {
     if (absl::Status s = InitMeta(fresh); !s.ok()) return s;
-    return history_.Init(history_is_new && !fresh, revision_.load());
+    return history_.Init(revision_.load(), entries());
   }
 
   absl::Status InitMeta(bool fresh) {
@@ -285,13 +285,10 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   for (const char* name : {kHistoryCf, kReleasesCf, kReleaseIndexCf, kAuditCf}) {
     cf_names.push_back(name);
   }
-  bool history_is_new = fresh;
   if (has_db) {
     std::vector<std::string> present;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &present);
     if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
-    history_is_new =
-        std::find(present.begin(), present.end(), kHistoryCf) == present.end();
     for (const std::string& name : required_cfs) {
       if (std::find(present.begin(), present.end(), name) == present.end()) {
         return absl::FailedPreconditionError(absl::StrCat(
@@ -315,7 +312,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
   auto store = std::make_unique<RocksDbStore>(std::unique_ptr<rocksdb::DB>(raw),
                                               std::move(handles), options.sync);
-  absl::Status init = store->Init(fresh, history_is_new);
+  absl::Status init = store->Init(fresh);
   if (!init.ok()) {
     return absl::Status(init.code(), absl::StrCat("data dir ", path, ": ", init.message()));
   }

@@ -155,3 +155,31 @@ TEST_F(HistoryCoreTest, AuditRecordsGoAfterTheirRetentionAge) {
 
 }  // namespace
 }  // namespace confcenter
+
+namespace confcenter {
+namespace {
+
+TEST_F(HistoryCoreTest, TheVersionInForceAtTheRetentionCutoffIsKept) {
+  std::promise<absl::StatusOr<RegisterResult>> registered;
+  core_->Register(RegisterF1(),
+                  [&](absl::StatusOr<RegisterResult> r) { registered.set_value(std::move(r)); });
+  ASSERT_TRUE(registered.get_future().get().ok());
+  Write(WriteOpType::kPut, "k", "old");  // 40 days before the compaction
+  clock_.Advance(absl::Hours(24 * 20));
+  const int64_t twenty_days_ago = Write(WriteOpType::kPut, "other", "x");
+  clock_.Advance(absl::Hours(24 * 20));
+  Write(WriteOpType::kPut, "k", "new1");  // 3 young versions: more than keep_versions (2)
+  Write(WriteOpType::kPut, "k", "new2");
+  Write(WriteOpType::kPut, "k", "new3");
+  ASSERT_TRUE(history_->Compact().ok());
+  // k=old was in force 30 days ago (the cutoff) and until today: rolling back to 20 days
+  // ago must still work, and give k=old back.
+  absl::StatusOr<RollbackOutcome> back = Rollback(twenty_days_ago, /*dry_run=*/true);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->changes.size(), 1u);
+  EXPECT_EQ(back->changes[0].key.key, "k");
+  EXPECT_EQ(back->changes[0].after->value(), "old");
+}
+
+}  // namespace
+}  // namespace confcenter

@@ -439,6 +439,19 @@ TEST_F(HistoryTest, DiffTable) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::OUT_OF_RANGE);
 }
 
+TEST_F(HistoryTest, AuditOfANameCutInsideAUtf8CharacterStaysReadable) {
+  // 299 ASCII bytes then a 2-byte character: the audit cut (300 bytes) falls inside it.
+  const std::string tenant = std::string(299, 'a') + "\xc3\xa9";
+  ASSERT_FALSE(PutAs("alice", tenant, "a", "k", "v").ok());
+  ASSERT_TRUE(api_->Register("f1", {"a"}).ok());
+  std::vector<v1::AuditEntry> all = Audit({});
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].rpc(), "ConfigService.Put");
+  EXPECT_EQ(all[1].error_code(), "INVALID_ARGUMENT");
+  ASSERT_EQ(all[1].tenants_size(), 1);
+  EXPECT_EQ(all[1].tenants(0), std::string(299, 'a'));
+}
+
 TEST_F(HistoryTest, AuditRecordsEveryWriteAttemptIncludingRejectedOnesWithTheError) {
   ASSERT_TRUE(api_->Register("f1", {"a"}).ok());
   int64_t rev = 0;

@@ -270,10 +270,24 @@ class Etcd final : public System {
             "--listen-client-urls=" + client_url, "--advertise-client-urls=" + client_url,
             "--listen-peer-urls=" + peer_url, "--initial-advertise-peer-urls=" + peer_url,
             "--initial-cluster=bench=" + peer_url, "--initial-cluster-state=new", "--logger=zap",
-            "--log-outputs=stderr", "--log-level=warn"},
+            "--log-outputs=stderr", "--log-level=info"},
         work_dir + "/etcd.log");
-    setup_channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+    // Retry the connection every 100 ms while etcd starts (gRPC's default backoff would
+    // wait seconds after the first refused connection).
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+    setup_channel_ = grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
     kv_setup_ = etcdserverpb::KV::NewStub(setup_channel_);
+    // A connection that reaches etcd 3.4 before it serves clients stalls for ~10 s, so first
+    // wait (up to 5 s) for its log (info level) to say it serves, then probe.
+    for (int i = 0; i < 500 && process_->Running(); ++i) {
+      if (FileTail(process_->log_path(), 1 << 16).find("serving client traffic") !=
+          std::string::npos) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     for (int i = 0; i < 300; ++i) {  // bounded: 30 s
       if (!process_->Running()) break;
       grpc::ClientContext ctx;

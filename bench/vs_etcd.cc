@@ -627,13 +627,19 @@ bool Plot(const json& doc, const Config& cfg, const std::string& png) {
 // doc_rows[row][sys.name()].
 void OnFresh(System& sys, json* doc_rows, const std::function<json(System&)>& body) {
   testing::TempDir dir;
+  const int64_t t0 = NowNanos();
   if (!sys.Start(dir.path())) {
     Fail(sys.name() + " did not start");
     sys.Stop();
     return;
   }
+  const int64_t t1 = NowNanos();
   json rows = body(sys);
+  const int64_t t2 = NowNanos();
   sys.Stop();
+  const int64_t t3 = NowNanos();
+  std::printf("    %s: start %.1f s, workload %.1f s, stop %.1f s\n", sys.name().c_str(),
+              (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
   for (auto& [row, figures] : rows.items()) (*doc_rows)[row][sys.name()] = figures;
 }
 

@@ -50,7 +50,7 @@ constexpr char kPutService[] = "svc";
 // The cores the benchmarks share; built in main before any benchmark runs.
 struct Env {
   std::filesystem::path dir;
-  std::unique_ptr<ConfigCore> resolve_core;  // sync off: only its setup writes
+  std::unique_ptr<ConfigCore> resolve_core;   // sync off: only its setup writes
   std::unique_ptr<ConfigCore> synced_core;
   std::unique_ptr<ConfigCore> unsynced_core;
 };
@@ -71,8 +71,9 @@ absl::StatusOr<Result> Await(Start start) {
 }
 
 absl::StatusOr<TxnResult> RunTxn(ConfigCore& core, std::vector<WriteOp> ops, bool single) {
-  return Await<TxnResult>(
-      [&](ConfigCore::TxnDone done) { core.Txn(std::move(ops), single, std::move(done)); });
+  return Await<TxnResult>([&](ConfigCore::TxnDone done) {
+    core.Txn(std::move(ops), single, std::move(done));
+  });
 }
 
 void MustRegister(ConfigCore& core, const std::string& tenant, const std::string& parent,
@@ -242,7 +243,8 @@ void TearDown(Env* env) {
   std::error_code ec;
   std::filesystem::remove_all(env->dir, ec);
   if (ec) {
-    std::fprintf(stderr, "core_bench: removing %s: %s\n", env->dir.c_str(), ec.message().c_str());
+    std::fprintf(stderr, "core_bench: removing %s: %s\n", env->dir.c_str(),
+                 ec.message().c_str());
   }
   delete env;
 }

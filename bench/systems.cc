@@ -1,0 +1,485 @@
+#include "bench/systems.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "bench/bench_process.h"
+#include "benchpb/noop.grpc.pb.h"
+#include "confcenter/v1/config.grpc.pb.h"
+#include "confcenter/v1/tenant.grpc.pb.h"
+#include "confcenter/v1/watch.grpc.pb.h"
+#include "etcdserverpb/rpc_subset.grpc.pb.h"
+#include "tests/test_util.h"
+
+#ifndef NOOP_SERVER_PATH
+#error "NOOP_SERVER_PATH must name the confcenter_noop_server binary"
+#endif
+
+namespace confcenter::bench {
+
+int64_t System::RssBytes() const { return pid() ? ProcStatusBytes(pid(), "VmRSS") : 0; }
+int64_t System::PeakRssBytes() const { return pid() ? ProcStatusBytes(pid(), "VmHWM") : 0; }
+
+bool System::Connect(int count) {
+  ClearStubs();
+  channels_ = ConnectChannels(address(), count);
+  for (const auto& c : channels_) AddStubs(c);
+  return static_cast<int>(channels_.size()) == count;
+}
+
+namespace {
+
+constexpr auto kSetupTimeout = std::chrono::seconds(60);
+
+std::unique_ptr<grpc::ClientContext> SetupContext() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + kSetupTimeout);
+  return ctx;
+}
+
+// A Subscription whose stream reports its end to StreamStats; an error counts as a failure
+// unless the harness cancelled the stream.
+class StreamEnd {
+ protected:
+  void Ended(const grpc::Status& status, StreamStats* stats, const char* what) {
+    if (!status.ok() && !cancelled_.load()) {
+      stats->Fail(absl::StrCat(what, " ended: ", status.error_code(), " ", status.error_message()));
+    }
+    stats->ended.fetch_add(1);
+    stats->Notify();
+  }
+  std::atomic<bool> cancelled_{false};
+};
+
+// ---------------------------------------------------------------------------- confcenterd
+
+class CcSubscriber final : public Subscription,
+                           public grpc::ClientReadReactor<v1::SubscribeResponse>,
+                           private StreamEnd {
+ public:
+  CcSubscriber(v1::WatchService::Stub* stub, const std::string& tenant, const std::string& service,
+               StreamStats* stats)
+      : stats_(stats) {
+    request_.set_tenant(tenant);
+    request_.add_services(service);
+    stub->async()->Subscribe(&ctx_, &request_, this);
+    StartRead(&message_);
+    StartCall();
+  }
+  void Cancel() override {
+    cancelled_ = true;
+    ctx_.TryCancel();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    const int64_t now = NowNanos();
+    if (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT && message_.snapshot_last()) {
+      stats_->ready.fetch_add(1);
+      stats_->Notify();
+    } else if (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) {
+      for (const auto& e : message_.events()) RecordEvent(e.value(), now, stats_);
+    }
+    StartRead(&message_);
+  }
+  void OnDone(const grpc::Status& status) override { Ended(status, stats_, "Subscribe"); }
+
+ private:
+  StreamStats* const stats_;
+  grpc::ClientContext ctx_;
+  v1::SubscribeRequest request_;
+  v1::SubscribeResponse message_;
+};
+
+class Confcenter final : public System {
+ public:
+  std::string name() const override { return "confcenterd"; }
+  bool inherits() const override { return true; }
+  bool Start(const std::string& work_dir) override {
+    server_ = std::make_unique<testing::ServerProcess>(work_dir + "/data");
+    if (server_->port() == 0) return false;
+    setup_channel_ = server_->Channel();
+    config_setup_ = v1::ConfigService::NewStub(setup_channel_);
+    tenants_setup_ = v1::TenantService::NewStub(setup_channel_);
+    return true;
+  }
+  void Stop() override {
+    ClearStubs();
+    channels_.clear();
+    config_setup_.reset();
+    tenants_setup_.reset();
+    setup_channel_.reset();
+    if (server_) server_->Stop();
+    server_.reset();
+  }
+  int pid() const override { return server_ ? server_->pid() : 0; }
+  std::string address() const override { return server_ ? server_->address() : ""; }
+
+  grpc::Status CreateTenant(const std::string& tenant, const std::string& parent,
+                            const std::vector<std::string>& services) override {
+    v1::RegisterRequest req;
+    req.set_tenant(tenant);
+    req.set_parent(parent);
+    for (const auto& s : services) req.add_services()->set_name(s);
+    v1::RegisterResponse resp;
+    return tenants_setup_->Register(SetupContext().get(), req, &resp);
+  }
+  grpc::Status WriteBatch(const std::vector<Entry>& entries) override {
+    v1::TxnRequest req;
+    for (const Entry& e : entries) {
+      v1::TxnOp* op = req.add_ops();
+      op->set_type(v1::TXN_OP_TYPE_PUT);
+      op->set_tenant(e.tenant);
+      op->set_service(e.service);
+      op->set_key(e.key);
+      op->set_value(e.value);
+    }
+    v1::TxnResponse resp;
+    return config_setup_->Txn(SetupContext().get(), req, &resp);
+  }
+  grpc::Status Put(const Entry& e) override {
+    v1::PutRequest req;
+    Fill(e, &req);
+    v1::PutResponse resp;
+    return config_setup_->Put(SetupContext().get(), req, &resp);
+  }
+  void StartPut(int channel, grpc::ClientContext* ctx, const Entry& e,
+                std::function<void(grpc::Status)> done) override {
+    auto call = std::make_shared<std::pair<v1::PutRequest, v1::PutResponse>>();
+    Fill(e, &call->first);
+    config_[channel]->async()->Put(ctx, &call->first, &call->second,
+                                   [call, done](grpc::Status s) { done(std::move(s)); });
+  }
+  void StartRead(int channel, grpc::ClientContext* ctx, const std::string& tenant,
+                 const std::string& service, int expected,
+                 std::function<void(grpc::Status)> done) override {
+    auto call = std::make_shared<std::pair<v1::ResolveRequest, v1::ResolveResponse>>();
+    call->first.set_tenant(tenant);
+    call->first.add_services(service);
+    config_[channel]->async()->Resolve(
+        ctx, &call->first, &call->second, [call, expected, done](grpc::Status s) {
+          if (s.ok() && call->second.entries_size() != expected) {
+            s = grpc::Status(grpc::StatusCode::DATA_LOSS,
+                             absl::StrCat("Resolve returned ", call->second.entries_size(),
+                                          " entries, expected ", expected));
+          }
+          done(std::move(s));
+        });
+  }
+  std::unique_ptr<Subscription> Subscribe(int channel, const std::string& tenant,
+                                          const std::string& service, StreamStats* stats) override {
+    return std::make_unique<CcSubscriber>(watch_[channel].get(), tenant, service, stats);
+  }
+
+ protected:
+  void AddStubs(const std::shared_ptr<grpc::Channel>& channel) override {
+    config_.push_back(v1::ConfigService::NewStub(channel));
+    watch_.push_back(v1::WatchService::NewStub(channel));
+  }
+  void ClearStubs() override {
+    config_.clear();
+    watch_.clear();
+  }
+
+ private:
+  static void Fill(const Entry& e, v1::PutRequest* req) {
+    req->set_tenant(e.tenant);
+    req->set_service(e.service);
+    req->set_key(e.key);
+    req->set_value(e.value);
+  }
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::shared_ptr<grpc::Channel> setup_channel_;
+  std::unique_ptr<v1::ConfigService::Stub> config_setup_;
+  std::unique_ptr<v1::TenantService::Stub> tenants_setup_;
+  std::vector<std::unique_ptr<v1::ConfigService::Stub>> config_;
+  std::vector<std::unique_ptr<v1::WatchService::Stub>> watch_;
+};
+
+// ------------------------------------------------------------------------------------ etcd
+
+std::string EtcdKey(const Entry& e) {
+  return absl::StrCat("/", e.tenant, "/", e.service, "/", e.key);
+}
+std::string EtcdPrefix(const std::string& tenant, const std::string& service) {
+  return absl::StrCat("/", tenant, "/", service, "/");
+}
+// The end of the range of keys starting with `prefix` (which ends with '/': '/' + 1 = '0').
+std::string PrefixEnd(std::string prefix) {
+  prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+class EtcdWatcher final
+    : public Subscription,
+      public grpc::ClientBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>,
+      private StreamEnd {
+ public:
+  EtcdWatcher(etcdserverpb::Watch::Stub* stub, const std::string& prefix, StreamStats* stats)
+      : stats_(stats) {
+    etcdserverpb::WatchCreateRequest* create = request_.mutable_create_request();
+    create->set_key(prefix);
+    create->set_range_end(PrefixEnd(prefix));
+    stub->async()->Watch(&ctx_, this);
+    StartWrite(&request_);  // the stream stays open for writing: etcd cancels on half-close
+    StartRead(&response_);
+    StartCall();
+  }
+  void Cancel() override {
+    cancelled_ = true;
+    ctx_.TryCancel();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    const int64_t now = NowNanos();
+    if (response_.created()) {
+      stats_->ready.fetch_add(1);
+      stats_->Notify();
+    }
+    if (response_.canceled())
+      stats_->Fail("etcd cancelled a watcher: " + response_.cancel_reason());
+    for (const auto& e : response_.events()) RecordEvent(e.kv().value(), now, stats_);
+    StartRead(&response_);
+  }
+  void OnDone(const grpc::Status& status) override { Ended(status, stats_, "Watch"); }
+
+ private:
+  StreamStats* const stats_;
+  grpc::ClientContext ctx_;
+  etcdserverpb::WatchRequest request_;
+  etcdserverpb::WatchResponse response_;
+};
+
+class Etcd final : public System {
+ public:
+  explicit Etcd(std::string binary) : binary_(std::move(binary)) {}
+  std::string name() const override { return "etcd"; }
+  bool Start(const std::string& work_dir) override {
+    port_ = FreeLoopbackPort();
+    int peer_port = FreeLoopbackPort();
+    for (int i = 0; i < 100 && peer_port == port_; ++i) peer_port = FreeLoopbackPort();
+    const std::string client_url = absl::StrCat("http://127.0.0.1:", port_);
+    const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port);
+    // One member, fsync on (etcd's default), loopback only.
+    process_ = std::make_unique<ChildProcess>(
+        binary_,
+        std::vector<std::string>{
+            "--name=bench", "--data-dir=" + work_dir + "/etcd",
+            "--listen-client-urls=" + client_url, "--advertise-client-urls=" + client_url,
+            "--listen-peer-urls=" + peer_url, "--initial-advertise-peer-urls=" + peer_url,
+            "--initial-cluster=bench=" + peer_url, "--initial-cluster-state=new", "--logger=zap",
+            "--log-outputs=stderr", "--log-level=info"},
+        work_dir + "/etcd.log");
+    // Retry the connection every 100 ms while etcd starts (gRPC's default backoff would
+    // wait seconds after the first refused connection).
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+    setup_channel_ = grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
+    kv_setup_ = etcdserverpb::KV::NewStub(setup_channel_);
+    // A connection that reaches etcd 3.4 before it serves clients stalls for ~10 s, so first
+    // wait (up to 5 s) for its log (info level) to say it serves, then probe.
+    for (int i = 0; i < 500 && process_->Running(); ++i) {
+      if (FileTail(process_->log_path(), 1 << 16).find("serving client traffic") !=
+          std::string::npos) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    for (int i = 0; i < 300; ++i) {  // bounded: 30 s
+      if (!process_->Running()) break;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+      etcdserverpb::RangeRequest req;
+      req.set_key("/");
+      etcdserverpb::RangeResponse resp;
+      if (kv_setup_->Range(&ctx, req, &resp).ok()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::fprintf(stderr, "etcd (%s) did not serve on %s within 30 s; its log ends:\n%s\n",
+                 binary_.c_str(), address().c_str(), FileTail(process_->log_path()).c_str());
+    return false;
+  }
+  void Stop() override {
+    ClearStubs();
+    channels_.clear();
+    kv_setup_.reset();
+    setup_channel_.reset();
+    if (process_) process_->Stop();
+    process_.reset();
+  }
+  int pid() const override { return process_ ? process_->pid() : 0; }
+  std::string address() const override { return absl::StrCat("127.0.0.1:", port_); }
+
+  grpc::Status WriteBatch(const std::vector<Entry>& entries) override {
+    etcdserverpb::TxnRequest req;
+    for (const Entry& e : entries) {
+      etcdserverpb::PutRequest* put = req.add_success()->mutable_request_put();
+      put->set_key(EtcdKey(e));
+      put->set_value(e.value);
+    }
+    etcdserverpb::TxnResponse resp;
+    return kv_setup_->Txn(SetupContext().get(), req, &resp);
+  }
+  grpc::Status Put(const Entry& e) override {
+    etcdserverpb::PutRequest req;
+    req.set_key(EtcdKey(e));
+    req.set_value(e.value);
+    etcdserverpb::PutResponse resp;
+    return kv_setup_->Put(SetupContext().get(), req, &resp);
+  }
+  void StartPut(int channel, grpc::ClientContext* ctx, const Entry& e,
+                std::function<void(grpc::Status)> done) override {
+    auto call = std::make_shared<std::pair<etcdserverpb::PutRequest, etcdserverpb::PutResponse>>();
+    call->first.set_key(EtcdKey(e));
+    call->first.set_value(e.value);
+    kv_[channel]->async()->Put(ctx, &call->first, &call->second,
+                               [call, done](grpc::Status s) { done(std::move(s)); });
+  }
+  void StartRead(int channel, grpc::ClientContext* ctx, const std::string& tenant,
+                 const std::string& service, int expected,
+                 std::function<void(grpc::Status)> done) override {
+    auto call =
+        std::make_shared<std::pair<etcdserverpb::RangeRequest, etcdserverpb::RangeResponse>>();
+    const std::string prefix = EtcdPrefix(tenant, service);
+    call->first.set_key(prefix);
+    call->first.set_range_end(PrefixEnd(prefix));
+    call->first.set_serializable(true);
+    kv_[channel]->async()->Range(
+        ctx, &call->first, &call->second, [call, expected, done](grpc::Status s) {
+          if (s.ok() && call->second.kvs_size() != expected) {
+            s = grpc::Status(grpc::StatusCode::DATA_LOSS,
+                             absl::StrCat("Range returned ", call->second.kvs_size(),
+                                          " keys, expected ", expected));
+          }
+          done(std::move(s));
+        });
+  }
+  std::unique_ptr<Subscription> Subscribe(int channel, const std::string& tenant,
+                                          const std::string& service, StreamStats* stats) override {
+    return std::make_unique<EtcdWatcher>(watch_[channel].get(), EtcdPrefix(tenant, service), stats);
+  }
+
+ protected:
+  void AddStubs(const std::shared_ptr<grpc::Channel>& channel) override {
+    kv_.push_back(etcdserverpb::KV::NewStub(channel));
+    watch_.push_back(etcdserverpb::Watch::NewStub(channel));
+  }
+  void ClearStubs() override {
+    kv_.clear();
+    watch_.clear();
+  }
+
+ private:
+  const std::string binary_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+  std::shared_ptr<grpc::Channel> setup_channel_;
+  std::unique_ptr<etcdserverpb::KV::Stub> kv_setup_;
+  std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> kv_;
+  std::vector<std::unique_ptr<etcdserverpb::Watch::Stub>> watch_;
+};
+
+// ------------------------------------------------------------------------- no-op ceiling
+
+class NoopHolder final : public Subscription,
+                         public grpc::ClientReadReactor<NoopResponse>,
+                         private StreamEnd {
+ public:
+  NoopHolder(NoopService::Stub* stub, StreamStats* stats) : stats_(stats) {
+    stub->async()->Hold(&ctx_, &request_, this);
+    StartRead(&response_);
+    StartCall();
+  }
+  void Cancel() override {
+    cancelled_ = true;
+    ctx_.TryCancel();
+  }
+  void OnReadInitialMetadataDone(bool ok) override {
+    if (!ok) return;
+    stats_->ready.fetch_add(1);
+    stats_->Notify();
+  }
+  void OnReadDone(bool) override {}
+  void OnDone(const grpc::Status& status) override { Ended(status, stats_, "Hold"); }
+
+ private:
+  StreamStats* const stats_;
+  grpc::ClientContext ctx_;
+  NoopRequest request_;
+  NoopResponse response_;
+};
+
+class Noop final : public System {
+ public:
+  std::string name() const override { return "grpc-noop"; }
+  bool Start(const std::string& work_dir) override {
+    const std::string port_file = work_dir + "/noop.port";
+    process_ = std::make_unique<ChildProcess>(
+        NOOP_SERVER_PATH,
+        std::vector<std::string>{"--listen=127.0.0.1:0", "--port_file=" + port_file},
+        work_dir + "/noop.log");
+    for (int i = 0; i < 3000 && port_ == 0; ++i) {  // bounded: 30 s
+      std::ifstream in(port_file);
+      if (in >> port_) break;
+      if (!process_->Running()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (port_ == 0) {
+      std::fprintf(stderr, "the no-op server did not start; its log ends:\n%s\n",
+                   FileTail(process_->log_path()).c_str());
+    }
+    return port_ != 0;
+  }
+  void Stop() override {
+    ClearStubs();
+    channels_.clear();
+    if (process_) process_->Stop();
+    process_.reset();
+    port_ = 0;
+  }
+  int pid() const override { return process_ ? process_->pid() : 0; }
+  std::string address() const override { return absl::StrCat("127.0.0.1:", port_); }
+  grpc::Status WriteBatch(const std::vector<Entry>&) override { return grpc::Status::OK; }
+  grpc::Status Put(const Entry&) override { return grpc::Status::OK; }
+  void StartPut(int channel, grpc::ClientContext* ctx, const Entry&,
+                std::function<void(grpc::Status)> done) override {
+    Call(channel, ctx, std::move(done));
+  }
+  void StartRead(int channel, grpc::ClientContext* ctx, const std::string&, const std::string&, int,
+                 std::function<void(grpc::Status)> done) override {
+    Call(channel, ctx, std::move(done));
+  }
+  std::unique_ptr<Subscription> Subscribe(int channel, const std::string&, const std::string&,
+                                          StreamStats* stats) override {
+    return std::make_unique<NoopHolder>(stubs_[channel].get(), stats);
+  }
+
+ protected:
+  void AddStubs(const std::shared_ptr<grpc::Channel>& channel) override {
+    stubs_.push_back(NoopService::NewStub(channel));
+  }
+  void ClearStubs() override { stubs_.clear(); }
+
+ private:
+  void Call(int channel, grpc::ClientContext* ctx, std::function<void(grpc::Status)> done) {
+    auto call = std::make_shared<std::pair<NoopRequest, NoopResponse>>();
+    stubs_[channel]->async()->Call(ctx, &call->first, &call->second,
+                                   [call, done](grpc::Status s) { done(std::move(s)); });
+  }
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+  std::vector<std::unique_ptr<NoopService::Stub>> stubs_;
+};
+
+}  // namespace
+
+std::unique_ptr<System> MakeConfcenter() { return std::make_unique<Confcenter>(); }
+std::unique_ptr<System> MakeEtcd(const std::string& etcd_binary) {
+  return std::make_unique<Etcd>(etcd_binary);
+}
+std::unique_ptr<System> MakeNoop() { return std::make_unique<Noop>(); }
+
+}  // namespace confcenter::bench

@@ -1,0 +1,92 @@
+// The servers confcenter_vs_etcd compares, behind one interface so that every workload is
+// written once: confcenterd (tenants, Resolve, Subscribe), etcd 3.4 (keys under
+// "/tenant/service/", Range, Watch) and the no-op gRPC server (the ceiling).
+#ifndef CONFCENTER_BENCH_SYSTEMS_H_
+#define CONFCENTER_BENCH_SYSTEMS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/load_gen.h"
+#include "grpcpp/grpcpp.h"
+
+namespace confcenter::bench {
+
+// One configuration entry. etcd stores it as key "/tenant/service/key".
+struct Entry {
+  std::string tenant;
+  std::string service;
+  std::string key;
+  std::string value;
+};
+
+// A server under test. Start, then Connect, then the calls; not thread-safe except the
+// Start* and Subscribe calls, which may run concurrently once Connect returned.
+class System {
+ public:
+  virtual ~System() = default;
+  // "confcenterd", "etcd" or "grpc-noop".
+  virtual std::string name() const = 0;
+  // Starts a fresh server with its data under `work_dir` (an empty directory), on loopback
+  // ports; waits until it serves. False (and why on stderr) if it does not within 30 s.
+  virtual bool Start(const std::string& work_dir) = 0;
+  // Stops the server (SIGTERM; SIGKILL after 10 s). Drops the connections first.
+  virtual void Stop() = 0;
+  virtual int pid() const = 0;
+  // "127.0.0.1:PORT" of the gRPC API.
+  virtual std::string address() const = 0;
+  // True if a tenant's view inherits its parent's entries (confcenter); etcd has no
+  // inheritance, so a workload stores there what the inheriting view would resolve to.
+  virtual bool inherits() const { return false; }
+
+  // Memory of the server process (VmRSS now, VmHWM peak), in bytes; 0 if not running.
+  int64_t RssBytes() const;
+  int64_t PeakRssBytes() const;
+
+  // Opens `count` connections for the Start* and Subscribe calls. False if one fails.
+  bool Connect(int count);
+  int connections() const { return static_cast<int>(channels_.size()); }
+
+  // Blocking set-up calls, on their own connection. Creates a tenant (child of `parent`;
+  // "" = integration's default) holding `services`; etcd and no-op: nothing to do.
+  virtual grpc::Status CreateTenant(const std::string& tenant, const std::string& parent,
+                                    const std::vector<std::string>& services) {
+    return grpc::Status::OK;
+  }
+  // Writes the entries atomically (one Txn).
+  virtual grpc::Status WriteBatch(const std::vector<Entry>& entries) = 0;
+  // One blocking put.
+  virtual grpc::Status Put(const Entry& entry) = 0;
+
+  // Asynchronous calls for the load generator (see CallStarter): a durable put; a read of
+  // the (tenant, service) view, which must return `expected` entries (else DATA_LOSS).
+  virtual void StartPut(int channel, grpc::ClientContext* ctx, const Entry& entry,
+                        std::function<void(grpc::Status)> done) = 0;
+  virtual void StartRead(int channel, grpc::ClientContext* ctx, const std::string& tenant,
+                         const std::string& service, int expected,
+                         std::function<void(grpc::Status)> done) = 0;
+  // A subscription to the (tenant, service) view; counts itself ready in `stats` once its
+  // initial state arrived (snapshot / watch created / stream open), and its events after.
+  virtual std::unique_ptr<Subscription> Subscribe(int channel, const std::string& tenant,
+                                                  const std::string& service,
+                                                  StreamStats* stats) = 0;
+
+ protected:
+  // Called by Connect for each new channel to make the stubs.
+  virtual void AddStubs(const std::shared_ptr<grpc::Channel>& channel) = 0;
+  virtual void ClearStubs() = 0;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+};
+
+// confcenterd, built next to the benchmark.
+std::unique_ptr<System> MakeConfcenter();
+// etcd at `etcd_binary` (Debian 12: /usr/bin/etcd from etcd-server), single member.
+std::unique_ptr<System> MakeEtcd(const std::string& etcd_binary);
+// The no-op server (confcenter_noop_server): Put and Read are its empty unary call,
+// Subscribe an idle server stream.
+std::unique_ptr<System> MakeNoop();
+
+}  // namespace confcenter::bench
+
+#endif  // CONFCENTER_BENCH_SYSTEMS_H_

@@ -1,0 +1,814 @@
+// confcenter_vs_etcd: one command that measures confcenterd and etcd 3.4 side by side on the
+// same workloads, with the same load generator, on this machine, and prints the ratios.
+//
+// Every workload runs against a fresh confcenterd and a fresh etcd (single member, loopback
+// ports, temp data dir, fsync on: both servers' defaults), alternating which goes first from
+// run to run. A trivial gRPC server (confcenter_noop_server) gives the ceiling: what gRPC
+// itself allows here. Workloads (sizes are flags):
+//   put      durable put, 32-byte keys, 256-byte values: 1 client; 100 clients / 10 conns
+//   read     Resolve of a 50-key service in a branch over integration (25 keys overridden)
+//            vs etcd serializable Range of the same 50 keys under one prefix; 100 clients
+//   fanout   1,000 subscribers (10 branch tenants x 100) vs 1,000 etcd watchers on the
+//            prefix; 500 writes at 100/s; end-to-end latency from just before the write is
+//            sent (the timestamp travels in the value) to receipt; also 10,000 subscribers
+//   idle     server RSS growth per idle subscriber (measured in the fan-out runs), next to
+//            a bare gRPC server stream's
+//   many     1,000 tenants x 20 services x 50 keys loaded, then `read` over random views
+//   ceiling  the generator against the no-op unary RPC
+//
+//   confcenter_vs_etcd [--runs=3] [--smoke] [--json=PATH] [--markdown=PATH] [--plot=PATH.png]
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bench/bench_process.h"
+#include "bench/load_gen.h"
+#include "bench/systems.h"
+#include "nlohmann/json.hpp"
+#include "tests/test_util.h"
+
+ABSL_FLAG(bool, smoke, false,
+          "Every workload at tiny sizes (CI keeps the harness working; no speed figures).");
+ABSL_FLAG(int, runs, 1, "Runs of every workload; the table quotes medians (use 3).");
+ABSL_FLAG(std::string, json, "", "Write all figures (every run, and the medians) here.");
+ABSL_FLAG(std::string, markdown, "", "Write the Markdown tables here.");
+ABSL_FLAG(std::string, plot, "", "Write a PNG of the fan-out latency percentiles here (gnuplot).");
+ABSL_FLAG(std::string, etcd, "/usr/bin/etcd", "The etcd 3.4 binary (Debian: etcd-server).");
+ABSL_FLAG(std::string, workloads, "ceiling,put,read,fanout,many",
+          "Which workloads to run, comma-separated.");
+ABSL_FLAG(double, seconds, 3.0, "Measured window of each throughput figure, in seconds.");
+ABSL_FLAG(double, warmup, 0.5, "Warm-up before each window, in seconds (not counted).");
+ABSL_FLAG(int, value_bytes, 256, "Value size of put, read and fan-out writes.");
+ABSL_FLAG(int, clients, 100, "Concurrent clients of the put, read and ceiling workloads.");
+ABSL_FLAG(int, connections, 10, "Connections the clients are spread over.");
+ABSL_FLAG(int, read_keys, 50, "Keys of the service that read resolves (half overridden).");
+ABSL_FLAG(std::string, subscribers, "1000,10000", "Fan-out subscriber counts.");
+ABSL_FLAG(std::string, subscribers_etcd, "1000,10000",
+          "Fan-out subscriber counts that etcd is given too (the others: confcenterd only).");
+ABSL_FLAG(int, fanout_tenants, 10, "Branch tenants the confcenter subscribers are spread over.");
+ABSL_FLAG(int, fanout_writes, 500, "Writes per fan-out run at 1,000 subscribers or fewer.");
+ABSL_FLAG(int, fanout_large_writes, 50, "Writes per fan-out run above 1,000 subscribers.");
+ABSL_FLAG(int, fanout_rate, 100, "Fan-out writes per second.");
+ABSL_FLAG(int, fanout_connections, 20, "Connections the subscribers share.");
+ABSL_FLAG(int, tenants, 1000, "Tenants of the many-tenants workload.");
+ABSL_FLAG(int, services, 20, "Services per tenant of the many-tenants workload.");
+ABSL_FLAG(int, many_value_bytes, 64, "Value size of the many-tenants data set.");
+ABSL_FLAG(int, load_threads, 4, "Concurrent loaders of the many-tenants data set.");
+
+namespace confcenter::bench {
+namespace {
+
+using json = nlohmann::json;
+
+struct Config {
+  std::chrono::milliseconds seconds{3000};
+  std::chrono::milliseconds warmup{500};
+  int value_bytes = 256;
+  int clients = 100;
+  int connections = 10;
+  int read_keys = 50;
+  std::vector<int> subscribers;
+  std::vector<int> subscribers_etcd;
+  int fanout_tenants = 10;
+  int fanout_writes = 500;
+  int fanout_large_writes = 50;
+  int fanout_rate = 100;
+  int fanout_connections = 20;
+  int tenants = 1000;
+  int services = 20;
+  int many_value_bytes = 64;
+  int load_threads = 4;
+};
+
+// Every failure is printed at once and makes the exit code nonzero.
+int g_failures = 0;
+void Fail(const std::string& what) {
+  ++g_failures;
+  std::fprintf(stderr, "FAILURE: %s\n", what.c_str());
+}
+
+double Mib(int64_t bytes) { return bytes / 1048576.0; }
+
+std::string Filler(size_t bytes, char c = 'v') { return std::string(bytes, c); }
+
+std::string TenantName(int i) { return absl::StrFormat("t%04d", i); }
+std::string ServiceName(int i) { return absl::StrFormat("s%02d", i); }
+std::string KeyName(int i) { return absl::StrFormat("k%02d", i); }
+
+json LoadJson(const LoadResult& r, const System& sys) {
+  return {{"per_second", r.per_second},
+          {"p50_ms", r.latency.p50_ms},
+          {"p99_ms", r.latency.p99_ms},
+          {"max_ms", r.latency.max_ms},
+          {"calls", r.completed},
+          {"failed", r.failed},
+          {"peak_rss_mib", Mib(sys.PeakRssBytes())}};
+}
+
+LoadResult Loop(const Config& cfg, int clients, int connections, const CallStarter& start) {
+  LoadOptions o;
+  o.channels = std::min(clients, connections);
+  o.per_channel = std::max(1, clients / o.channels);
+  o.warmup = cfg.warmup;
+  o.measure = cfg.seconds;
+  return RunClosedLoop(o, start);
+}
+
+void CheckLoad(const LoadResult& r, const std::string& what) {
+  if (r.failed > 0)
+    Fail(absl::StrCat(what, ": ", r.failed, " calls failed, first: ", r.first_error));
+  if (r.completed == 0) Fail(absl::StrCat(what, ": no call completed"));
+}
+
+// Writes `entries` with WriteBatch, `batch` at a time, from `threads` threads. Returns false
+// (after reporting) on the first error.
+bool LoadEntries(System& sys, const std::vector<Entry>& entries, size_t batch, int threads) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> ok{true};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (size_t i = next.fetch_add(batch); i < entries.size() && ok; i = next.fetch_add(batch)) {
+        std::vector<Entry> part(entries.begin() + i,
+                                entries.begin() + std::min(entries.size(), i + batch));
+        grpc::Status st = sys.WriteBatch(part);
+        if (!st.ok() && ok.exchange(false)) {
+          Fail(absl::StrCat(sys.name(), " load: ", st.error_code(), " ", st.error_message()));
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return ok;
+}
+
+// Creates `names` as children of integration holding `services`, from `threads` threads.
+bool CreateTenants(System& sys, const std::vector<std::string>& names,
+                   const std::vector<std::string>& services, int threads) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> ok{true};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (size_t i = next++; i < names.size() && ok; i = next++) {
+        grpc::Status st = sys.CreateTenant(names[i], "integration", services);
+        if (!st.ok() && ok.exchange(false)) {
+          Fail(absl::StrCat(sys.name(), " register ", names[i], ": ", st.error_message()));
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return ok;
+}
+
+// ------------------------------------------------------------------------------ workloads
+
+// The ceiling: the same closed loop against the no-op unary RPC, at 1 client and at
+// `clients` clients.
+json RunCeiling(System& sys, const Config& cfg) {
+  json rows;
+  if (!sys.Connect(cfg.connections)) {
+    Fail("connect to the no-op server");
+    return rows;
+  }
+  const Entry none;
+  auto start = [&](int ch, int, grpc::ClientContext* ctx, std::function<void(grpc::Status)> d) {
+    sys.StartPut(ch, ctx, none, std::move(d));
+  };
+  LoadResult one = Loop(cfg, 1, 1, start);
+  CheckLoad(one, "ceiling, 1 client");
+  rows["clients_1"] = LoadJson(one, sys);
+  LoadResult many = Loop(cfg, cfg.clients, cfg.connections, start);
+  CheckLoad(many, "ceiling");
+  rows["clients_n"] = LoadJson(many, sys);
+  return rows;
+}
+
+// Durable put: 32-byte keys (each client cycles over its own 500), `value_bytes` values.
+json RunPut(System& sys, const Config& cfg) {
+  json rows;
+  if (!sys.CreateTenant("integration", "", {"svc"}).ok() || !sys.Connect(cfg.connections)) {
+    Fail(sys.name() + ": put set-up");
+    return rows;
+  }
+  const std::string value = Filler(cfg.value_bytes);
+  std::vector<int64_t> seq(cfg.clients + 1, 0);  // per client: touched by its own calls only
+  auto start = [&](int ch, int client, grpc::ClientContext* ctx,
+                   std::function<void(grpc::Status)> d) {
+    Entry e{"integration", "svc", absl::StrFormat("key.%04d.%023d", client, seq[client]++ % 500),
+            value};
+    sys.StartPut(ch, ctx, e, std::move(d));
+  };
+  LoadResult one = Loop(cfg, 1, 1, start);
+  CheckLoad(one, sys.name() + " put, 1 client");
+  rows["put_1"] = LoadJson(one, sys);
+  LoadResult many = Loop(cfg, cfg.clients, cfg.connections, start);
+  CheckLoad(many, sys.name() + " put");
+  rows["put_n"] = LoadJson(many, sys);
+  return rows;
+}
+
+// Read: `tenants` x `services` views of `read_keys` keys each. confcenter: integration holds
+// every key of every service, each tenant (a branch of integration) overrides half of them,
+// and a read is Resolve(tenant, [service]). etcd has no inheritance: it holds each view's
+// keys, resolved, under "/tenant/service/", and a read is a serializable Range of the prefix.
+// Each call reads a different view (round robin over all of them).
+json RunRead(System& sys, const Config& cfg, int tenants, int services, int value_bytes,
+             const std::string& row) {
+  json rows;
+  std::vector<std::string> service_names;
+  for (int s = 0; s < services; ++s) service_names.push_back(ServiceName(s));
+  std::vector<std::string> tenant_names;
+  for (int t = 0; t < tenants; ++t) tenant_names.push_back(TenantName(t));
+  const int64_t load_start = NowNanos();
+  std::vector<Entry> entries;
+  const std::string base = Filler(value_bytes, 'i');
+  const std::string own = Filler(value_bytes, 'b');
+  if (sys.inherits()) {
+    if (!sys.CreateTenant("integration", "", service_names).ok() ||
+        !CreateTenants(sys, tenant_names, service_names, cfg.load_threads)) {
+      Fail(sys.name() + ": read set-up");
+      return rows;
+    }
+    for (const auto& s : service_names) {
+      for (int k = 0; k < cfg.read_keys; ++k)
+        entries.push_back({"integration", s, KeyName(k), base});
+    }
+  }
+  for (const auto& t : tenant_names) {
+    for (const auto& s : service_names) {
+      for (int k = 0; k < cfg.read_keys; ++k) {
+        const bool overridden = k % 2 == 0;
+        if (overridden || !sys.inherits()) {
+          entries.push_back({t, s, KeyName(k), overridden ? own : base});
+        }
+      }
+    }
+  }
+  if (!LoadEntries(sys, entries, 100, cfg.load_threads) || !sys.Connect(cfg.connections)) {
+    return rows;
+  }
+  const double load_seconds = (NowNanos() - load_start) / 1e9;
+  // Let the server finish what the load left behind (flushes, GC) before the window.
+  if (entries.size() > 10000) std::this_thread::sleep_for(std::chrono::seconds(1));
+  const int views = tenants * services;
+  std::vector<int64_t> seq(cfg.clients + 1, 0);
+  auto start = [&](int ch, int client, grpc::ClientContext* ctx,
+                   std::function<void(grpc::Status)> d) {
+    const int v = static_cast<int>((client * 7919 + seq[client]++) % views);
+    sys.StartRead(ch, ctx, tenant_names[v / services], service_names[v % services], cfg.read_keys,
+                  std::move(d));
+  };
+  LoadResult r = Loop(cfg, cfg.clients, cfg.connections, start);
+  CheckLoad(r, sys.name() + " " + row);
+  rows[row] = LoadJson(r, sys);
+  rows[row]["stored_keys"] = entries.size();
+  rows[row]["load_seconds"] = load_seconds;
+  return rows;
+}
+
+// Watch fan-out with `n` subscribers; also the server's RSS growth per idle subscriber.
+// confcenter: the subscribers follow `fanout_tenants` branches of integration (none
+// overrides the written key), so every write concerns every subscriber; etcd has no
+// tenants: its watchers all watch the prefix the writes go to. The no-op server only gets
+// the idle streams (writes = 0): gRPC's own per-stream cost.
+json RunFanout(System& sys, const Config& cfg, int n, int writes, const std::string& row) {
+  json rows;
+  std::vector<std::string> branches;
+  for (int t = 0; t < cfg.fanout_tenants; ++t) branches.push_back(absl::StrFormat("w%03d", t));
+  if (sys.name() != "grpc-noop") {
+    std::vector<Entry> entries;
+    for (int k = 0; k < 49; ++k) entries.push_back({"integration", "svc", KeyName(k), "v"});
+    entries.push_back({"integration", "svc", "k", TimestampValue(1, cfg.value_bytes)});
+    if (!sys.CreateTenant("integration", "", {"svc"}).ok() || !sys.WriteBatch(entries).ok() ||
+        (sys.inherits() && !CreateTenants(sys, branches, {"svc"}, cfg.load_threads))) {
+      Fail(sys.name() + ": fan-out set-up");
+      return rows;
+    }
+  }
+  if (!sys.Connect(cfg.fanout_connections)) {
+    Fail(sys.name() + ": connect");
+    return rows;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int64_t rss_before = sys.RssBytes();
+
+  StreamStats stats;
+  std::vector<std::unique_ptr<Subscription>> subs;
+  subs.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    const std::string tenant = sys.inherits() ? branches[i % branches.size()] : "integration";
+    subs.push_back(sys.Subscribe(i % cfg.fanout_connections, tenant, "svc", &stats));
+  }
+  const bool ready =
+      stats.WaitFor([&] { return stats.ready.load() >= n || stats.failed.load() > 0; },
+                    std::chrono::seconds(120));
+  if (!ready || stats.ready.load() < n) {
+    Fail(absl::StrCat(sys.name(), ": only ", stats.ready.load(), " of ", n,
+                      " subscriptions became ready. ", stats.first_error));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // let the server settle
+  const int64_t rss_idle = sys.RssBytes();
+  json& out = rows[row];
+  out["subscribers"] = n;
+  out["idle_kib_per_subscriber"] = (rss_idle - rss_before) / 1024.0 / n;
+
+  bool complete = true;
+  if (writes > 0 && stats.ready.load() >= n) {
+    const int64_t expected = static_cast<int64_t>(writes) * n;
+    stats.notify_at_events = expected;
+    const int64_t interval = 1'000'000'000LL / std::max(1, cfg.fanout_rate);
+    const int64_t first = NowNanos();
+    for (int w = 0; w < writes; ++w) {
+      const int64_t due = first + w * interval;
+      const int64_t now = NowNanos();
+      if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+      grpc::Status st =
+          sys.Put({"integration", "svc", "k", TimestampValue(NowNanos(), cfg.value_bytes)});
+      if (!st.ok()) Fail(absl::StrCat(sys.name(), " fan-out write: ", st.error_message()));
+    }
+    complete =
+        stats.WaitFor([&] { return stats.events.load() >= expected; }, std::chrono::seconds(60));
+    if (!complete) {
+      Fail(absl::StrCat(sys.name(), " fan-out: ", stats.events.load(), " of ", expected,
+                        " events arrived within 60 s after the last write"));
+    }
+    out["events"] = stats.events.load();
+    out["expected_events"] = expected;
+    out["per_second"] = stats.events.load() / std::max(1e-9, (stats.last_event_ns - first) / 1e9);
+  }
+  out["peak_rss_mib"] = Mib(sys.PeakRssBytes());
+  for (auto& s : subs) s->Cancel();
+  if (!stats.WaitFor([&] { return stats.ended.load() >= n; }, std::chrono::seconds(30))) {
+    Fail(absl::StrCat(sys.name(), ": ", n - stats.ended.load(), " streams did not end"));
+    for (auto& s : subs) s.release();  // still referenced by gRPC: leak rather than crash
+    return rows;
+  }
+  if (stats.failed.load() > 0) Fail(sys.name() + " fan-out: " + stats.first_error);
+  if (writes > 0) {
+    std::vector<int64_t> all;
+    all.reserve(static_cast<size_t>(writes) * n);
+    for (auto& s : subs) all.insert(all.end(), s->latencies().begin(), s->latencies().end());
+    LatencySummary l = Summarize(&all);
+    out["p50_ms"] = l.p50_ms;
+    out["p99_ms"] = l.p99_ms;
+    out["max_ms"] = l.max_ms;
+    json q = json::array();
+    for (double p : {0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999}) {
+      q.push_back({p, QuantileMs(all, p)});
+    }
+    out["quantiles_ms"] = q;
+  }
+  return rows;
+}
+
+// ------------------------------------------------------------------------------ reporting
+
+struct RowInfo {
+  std::string id;
+  std::string title;
+  std::string unit;     // of per_second
+  std::string ceiling;  // the ceiling row to read the throughput against, or ""
+};
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+// The median over runs of runs[i]["rows"][row][system][field], NAN if absent everywhere.
+double MedianOf(const json& runs, const std::string& row, const std::string& system,
+                const std::string& field) {
+  std::vector<double> v;
+  for (const auto& r : runs) {
+    const json& rows = r["rows"];
+    if (rows.contains(row) && rows[row].contains(system) && rows[row][system].contains(field)) {
+      v.push_back(rows[row][system][field].get<double>());
+    }
+  }
+  return Median(v);
+}
+
+// The median over runs of the per-run ratio a/b of a field between two systems.
+double MedianRatio(const json& runs, const std::string& row, const std::string& a,
+                   const std::string& b, const std::string& field) {
+  std::vector<double> v;
+  for (const auto& r : runs) {
+    const json& rows = r["rows"];
+    if (!rows.contains(row) || !rows[row].contains(a) || !rows[row].contains(b)) continue;
+    if (!rows[row][a].contains(field) || !rows[row][b].contains(field)) continue;
+    const double x = rows[row][a][field].get<double>(), y = rows[row][b][field].get<double>();
+    if (y > 0) v.push_back(x / y);
+  }
+  return Median(v);
+}
+
+std::string Num(double v, int digits = 1) {
+  if (std::isnan(v)) return "-";
+  if (std::fabs(v) >= 10000) return absl::StrFormat("%.1fk", v / 1000);
+  return absl::StrFormat("%.*f", digits, v);
+}
+std::string Ratio(double v) { return std::isnan(v) ? "-" : absl::StrFormat("%.2fx", v); }
+
+std::string ReadFirstLine(const std::string& command) {
+  std::string out;
+  if (FILE* p = popen(command.c_str(), "r")) {
+    char buf[512];
+    if (fgets(buf, sizeof(buf), p)) out = buf;
+    pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+json Machine() {
+  json m;
+  m["cores"] = std::thread::hardware_concurrency();
+  m["cpu"] = ReadFirstLine("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'");
+  m["memory"] =
+      ReadFirstLine("grep MemTotal /proc/meminfo | awk '{printf \"%.0f GiB\", $2/1048576}'");
+  const char* tmp = getenv("TMPDIR");
+  const std::string dir = tmp && *tmp ? tmp : "/tmp";
+  const std::string dev = ReadFirstLine("df --output=source " + dir + " | tail -1");
+  const std::string fs = ReadFirstLine("df --output=fstype " + dir + " | tail -1");
+  const std::string base = dev.substr(dev.rfind('/') + 1);
+  const std::string rot =
+      ReadFirstLine("cat /sys/class/block/" + base + "/queue/rotational 2>/dev/null");
+  m["disk"] = absl::StrCat(dev, " (", fs,
+                           rot == "0"   ? ", non-rotational"
+                           : rot == "1" ? ", rotational"
+                                        : "",
+                           ") holding ", dir);
+  m["kernel"] = ReadFirstLine("uname -r");
+  return m;
+}
+
+std::string Today() {
+  char buf[32];
+  const time_t now = time(nullptr);
+  strftime(buf, sizeof(buf), "%Y-%m-%d", gmtime(&now));
+  return buf;
+}
+
+std::vector<RowInfo> Rows(const Config& cfg) {
+  std::vector<RowInfo> rows = {
+      {"clients_1", "gRPC no-op unary, 1 client (ceiling)", "calls/s", ""},
+      {"clients_n",
+       absl::StrFormat("gRPC no-op unary, %d clients / %d conns (ceiling)", cfg.clients,
+                       cfg.connections),
+       "calls/s", ""},
+      {"put_1", "durable put, 1 client", "puts/s", "clients_1"},
+      {"put_n", absl::StrFormat("durable put, %d clients / %d conns", cfg.clients, cfg.connections),
+       "puts/s", "clients_n"},
+      {"read",
+       absl::StrFormat("read %d-key view: Resolve vs serializable Range, %d clients", cfg.read_keys,
+                       cfg.clients),
+       "reads/s", "clients_n"},
+      {"many_read",
+       absl::StrFormat("same read over %d tenants x %d services x %d keys", cfg.tenants,
+                       cfg.services, cfg.read_keys),
+       "reads/s", "clients_n"}};
+  for (int n : cfg.subscribers) {
+    const int writes = n > 1000 ? cfg.fanout_large_writes : cfg.fanout_writes;
+    rows.push_back({absl::StrCat("fanout_", n),
+                    absl::StrFormat("watch fan-out, %d subscribers, %d writes at %d/s", n, writes,
+                                    cfg.fanout_rate),
+                    "events/s", ""});
+  }
+  return rows;
+}
+
+const char* const kSystems[] = {"confcenterd", "etcd"};
+
+std::string MarkdownReport(const json& doc, const Config& cfg) {
+  const json& runs = doc["runs"];
+  std::string md;
+  const json& m = doc["machine"];
+  absl::StrAppendFormat(&md,
+                        "Measured %s on %d cores (%s), %s RAM, disk %s; %s; %d run(s), "
+                        "medians shown. Command: `%s`\n\n",
+                        doc["date"].get<std::string>(), m["cores"].get<int>(),
+                        m["cpu"].get<std::string>(), m["memory"].get<std::string>(),
+                        m["disk"].get<std::string>(), doc["etcd_version"].get<std::string>(),
+                        static_cast<int>(runs.size()), doc["command"].get<std::string>());
+  md +=
+      "| workload | server | throughput | p50 ms | p99 ms | peak RSS MiB | of gRPC ceiling |\n"
+      "|---|---|---|---|---|---|---|\n";
+  for (const RowInfo& row : Rows(cfg)) {
+    const bool ceiling = row.id.rfind("clients_", 0) == 0;
+    std::vector<std::string> systems = ceiling ? std::vector<std::string>{"grpc-noop"}
+                                               : std::vector<std::string>{kSystems[0], kSystems[1]};
+    bool any = false;
+    for (const std::string& sys : systems) {
+      const double tput = MedianOf(runs, row.id, sys, "per_second");
+      const double rss = MedianOf(runs, row.id, sys, "peak_rss_mib");
+      if (std::isnan(tput) && std::isnan(rss)) continue;
+      const double ceil =
+          row.ceiling.empty() ? NAN : MedianOf(runs, row.ceiling, "grpc-noop", "per_second");
+      absl::StrAppendFormat(&md, "| %s | %s | %s %s | %s | %s | %s | %s |\n", any ? "" : row.title,
+                            sys, Num(tput, 0), row.unit,
+                            Num(MedianOf(runs, row.id, sys, "p50_ms"), 2),
+                            Num(MedianOf(runs, row.id, sys, "p99_ms"), 2), Num(rss, 0),
+                            std::isnan(ceil) ? "-" : absl::StrFormat("%.0f%%", 100 * tput / ceil));
+      any = true;
+    }
+    if (!ceiling && any) {
+      auto r = [&](const char* f) {
+        return Ratio(MedianRatio(runs, row.id, kSystems[0], kSystems[1], f));
+      };
+      absl::StrAppendFormat(&md, "| | **confcenter/etcd** | **%s** | %s | %s | %s | |\n",
+                            r("per_second"), r("p50_ms"), r("p99_ms"), r("peak_rss_mib"));
+    }
+  }
+  md +=
+      "\nServer memory per idle subscriber (RSS growth once every subscription is open, "
+      "divided by their number):\n\n"
+      "| subscribers | confcenterd KiB | etcd KiB | bare gRPC stream KiB | confcenterd beyond gRPC "
+      "KiB |\n"
+      "|---|---|---|---|---|\n";
+  for (int n : cfg.subscribers) {
+    const std::string id = absl::StrCat("fanout_", n);
+    const double cc = MedianOf(runs, id, "confcenterd", "idle_kib_per_subscriber");
+    const double grpc = MedianOf(runs, id, "grpc-noop", "idle_kib_per_subscriber");
+    absl::StrAppendFormat(&md, "| %d | %s | %s | %s | %s |\n", n, Num(cc),
+                          Num(MedianOf(runs, id, "etcd", "idle_kib_per_subscriber")), Num(grpc),
+                          Num(cc - grpc));
+  }
+  md +=
+      "\nTargets (ratios within one run, median over runs):\n\n"
+      "| target | measured | verdict |\n|---|---|---|\n";
+  auto target = [&](const std::string& what, double v, double goal, bool at_least,
+                    const std::string& fmt_unit) {
+    std::string verdict = "-";
+    if (!std::isnan(v)) {
+      const bool hit = at_least ? v >= goal : v <= goal;
+      verdict =
+          hit ? "met"
+              : absl::StrFormat("missed: %s",
+                                at_least ? absl::StrFormat("%.0f%% short", 100 * (1 - v / goal))
+                                         : absl::StrFormat("%.0f%% over", 100 * (v / goal - 1)));
+    }
+    absl::StrAppendFormat(&md, "| %s | %s%s | %s |\n", what,
+                          std::isnan(v) ? "-" : absl::StrFormat("%.2f", v), fmt_unit, verdict);
+  };
+  target(absl::StrFormat("durable put at %d clients >= 2x etcd", cfg.clients),
+         MedianRatio(runs, "put_n", kSystems[0], kSystems[1], "per_second"), 2, true, "x");
+  target("Resolve >= 3x etcd Range throughput",
+         MedianRatio(runs, "read", kSystems[0], kSystems[1], "per_second"), 3, true, "x");
+  if (!cfg.subscribers.empty()) {
+    const std::string id = absl::StrCat("fanout_", cfg.subscribers[0]);
+    target(absl::StrFormat("fan-out p99 at %d subscribers <= 0.5x etcd", cfg.subscribers[0]),
+           MedianRatio(runs, id, kSystems[0], kSystems[1], "p99_ms"), 0.5, false, "x");
+    target(absl::StrFormat("idle subscriber <= 4 KiB beyond gRPC's own (%d subscribers)",
+                           cfg.subscribers[0]),
+           MedianOf(runs, id, "confcenterd", "idle_kib_per_subscriber") -
+               MedianOf(runs, id, "grpc-noop", "idle_kib_per_subscriber"),
+           4, false, " KiB");
+  }
+  return md;
+}
+
+// A gnuplot PNG of the fan-out latency percentiles of the last run. False if gnuplot fails.
+bool Plot(const json& doc, const Config& cfg, const std::string& png) {
+  const json& rows = doc["runs"].back()["rows"];
+  testing::TempDir dir;
+  std::string script = absl::StrFormat(
+      "set terminal pngcairo size 900,540 font ',10'\nset output '%s'\n"
+      "set title 'Watch fan-out: end-to-end latency percentiles (%s, %d cores)'\n"
+      "set xlabel 'percentile'\nset ylabel 'latency, ms'\nset logscale y\nset grid\n"
+      "set key top left\nset xrange [0.25:3.05]\n"
+      "set xtics ('p50' 0.301, 'p90' 1, 'p95' 1.301, 'p99' 2, 'p99.9' 3)\nplot ",
+      png, doc["date"].get<std::string>(), doc["machine"]["cores"].get<int>());
+  std::vector<std::string> plots;
+  int file = 0;
+  for (int n : cfg.subscribers) {
+    const std::string id = absl::StrCat("fanout_", n);
+    if (!rows.contains(id)) continue;
+    for (const char* sys : kSystems) {
+      if (!rows[id].contains(sys) || !rows[id][sys].contains("quantiles_ms")) continue;
+      const std::string data = absl::StrCat(dir.path(), "/", file++, ".dat");
+      std::ofstream out(data);
+      for (const auto& q : rows[id][sys]["quantiles_ms"]) {
+        out << -std::log10(1 - q[0].get<double>()) << " " << q[1].get<double>() << "\n";
+      }
+      plots.push_back(absl::StrFormat(
+          "'%s' using 1:2 with linespoints lw 2 title '%s, %d subscribers'", data, sys, n));
+    }
+  }
+  if (plots.empty()) return false;
+  script += absl::StrJoin(plots, ", ") + "\n";
+  const std::string script_path = dir.path() + "/plot.gp";
+  std::ofstream(script_path) << script;
+  return system(("gnuplot " + script_path).c_str()) == 0;
+}
+
+// ------------------------------------------------------------------------------- the run
+
+// Runs `body` against a fresh `sys` (its data in a new temp dir) and stores its rows as
+// doc_rows[row][sys.name()].
+void OnFresh(System& sys, json* doc_rows, const std::function<json(System&)>& body) {
+  testing::TempDir dir;
+  const int64_t t0 = NowNanos();
+  if (!sys.Start(dir.path())) {
+    Fail(sys.name() + " did not start");
+    sys.Stop();
+    return;
+  }
+  const int64_t t1 = NowNanos();
+  json rows = body(sys);
+  const int64_t t2 = NowNanos();
+  sys.Stop();
+  const int64_t t3 = NowNanos();
+  std::printf("    %s: start %.1f s, workload %.1f s, stop %.1f s\n", sys.name().c_str(),
+              (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
+  for (auto& [row, figures] : rows.items()) (*doc_rows)[row][sys.name()] = figures;
+}
+
+void PrintProgress(const json& rows, const std::string& row) {
+  if (!rows.contains(row)) return;
+  for (auto& [sys, f] : rows[row].items()) {
+    std::printf(
+        "  %-10s %-12s %10s/s  p50 %7s ms  p99 %7s ms  peak RSS %6s MiB%s\n", row.c_str(),
+        sys.c_str(), f.contains("per_second") ? Num(f["per_second"].get<double>(), 0).c_str() : "-",
+        f.contains("p50_ms") ? Num(f["p50_ms"].get<double>(), 2).c_str() : "-",
+        f.contains("p99_ms") ? Num(f["p99_ms"].get<double>(), 2).c_str() : "-",
+        f.contains("peak_rss_mib") ? Num(f["peak_rss_mib"].get<double>(), 0).c_str() : "-",
+        f.contains("idle_kib_per_subscriber")
+            ? absl::StrFormat("  idle %.1f KiB/sub", f["idle_kib_per_subscriber"].get<double>())
+                  .c_str()
+            : "");
+  }
+  std::fflush(stdout);
+}
+
+std::vector<int> ParseInts(const std::string& s) {
+  std::vector<int> v;
+  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+    int n = 0;
+    if (absl::SimpleAtoi(part, &n) && n > 0) v.push_back(n);
+  }
+  return v;
+}
+
+int Main(int argc, char** argv) {
+  Config cfg;
+  const bool smoke = absl::GetFlag(FLAGS_smoke);
+  auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
+  cfg.seconds = ms(absl::GetFlag(FLAGS_seconds));
+  cfg.warmup = ms(absl::GetFlag(FLAGS_warmup));
+  cfg.value_bytes = absl::GetFlag(FLAGS_value_bytes);
+  cfg.clients = absl::GetFlag(FLAGS_clients);
+  cfg.connections = absl::GetFlag(FLAGS_connections);
+  cfg.read_keys = absl::GetFlag(FLAGS_read_keys);
+  cfg.subscribers = ParseInts(absl::GetFlag(FLAGS_subscribers));
+  cfg.subscribers_etcd = ParseInts(absl::GetFlag(FLAGS_subscribers_etcd));
+  cfg.fanout_tenants = absl::GetFlag(FLAGS_fanout_tenants);
+  cfg.fanout_writes = absl::GetFlag(FLAGS_fanout_writes);
+  cfg.fanout_large_writes = absl::GetFlag(FLAGS_fanout_large_writes);
+  cfg.fanout_rate = absl::GetFlag(FLAGS_fanout_rate);
+  cfg.fanout_connections = absl::GetFlag(FLAGS_fanout_connections);
+  cfg.tenants = absl::GetFlag(FLAGS_tenants);
+  cfg.services = absl::GetFlag(FLAGS_services);
+  cfg.many_value_bytes = absl::GetFlag(FLAGS_many_value_bytes);
+  cfg.load_threads = absl::GetFlag(FLAGS_load_threads);
+  if (smoke) {  // every workload, tiny: keeps the harness working in CI
+    cfg.seconds = ms(0.3);
+    cfg.warmup = ms(0.1);
+    cfg.clients = 4;
+    cfg.connections = 2;
+    cfg.subscribers = {20};
+    cfg.subscribers_etcd = {20};
+    cfg.fanout_tenants = 2;
+    cfg.fanout_writes = 5;
+    cfg.fanout_rate = 50;
+    cfg.fanout_connections = 2;
+    cfg.tenants = 3;
+    cfg.services = 2;
+  }
+  const std::vector<std::string> selected = absl::StrSplit(absl::GetFlag(FLAGS_workloads), ',');
+  auto wants = [&](const char* w) {
+    return std::find(selected.begin(), selected.end(), w) != selected.end();
+  };
+
+  json doc;
+  doc["date"] = Today();
+  doc["machine"] = Machine();
+  doc["etcd_version"] = ReadFirstLine(absl::GetFlag(FLAGS_etcd) + " --version 2>&1");
+  std::vector<std::string> args(argv, argv + argc);
+  args[0] = "build/confcenter_vs_etcd";
+  doc["command"] = absl::StrJoin(args, " ");
+  doc["runs"] = json::array();
+  std::printf("confcenter_vs_etcd: %s; %s\n", doc["etcd_version"].get<std::string>().c_str(),
+              smoke ? "smoke sizes" : "full sizes");
+
+  auto cc = MakeConfcenter();
+  auto etcd = MakeEtcd(absl::GetFlag(FLAGS_etcd));
+  auto noop = MakeNoop();
+  const int runs = smoke ? 1 : std::max(1, absl::GetFlag(FLAGS_runs));
+  const int64_t started = NowNanos();
+  for (int run = 0; run < runs; ++run) {
+    std::printf("run %d of %d\n", run + 1, runs);
+    json rows = json::object();
+    // Alternate which server goes first, so neither always gets the cooler machine.
+    std::vector<System*> order = {cc.get(), etcd.get()};
+    if (run % 2 == 1) std::swap(order[0], order[1]);
+    auto both = [&](const std::function<json(System&)>& body, const std::vector<std::string>& ids) {
+      for (System* s : order) OnFresh(*s, &rows, body);
+      for (const auto& id : ids) PrintProgress(rows, id);
+    };
+    if (wants("ceiling")) {
+      OnFresh(*noop, &rows, [&](System& s) { return RunCeiling(s, cfg); });
+      PrintProgress(rows, "clients_1");
+      PrintProgress(rows, "clients_n");
+    }
+    if (wants("put")) both([&](System& s) { return RunPut(s, cfg); }, {"put_1", "put_n"});
+    if (wants("read")) {
+      both([&](System& s) { return RunRead(s, cfg, 1, 1, cfg.value_bytes, "read"); }, {"read"});
+    }
+    if (wants("fanout")) {
+      for (int n : cfg.subscribers) {
+        const std::string id = absl::StrCat("fanout_", n);
+        const int writes = n > 1000 ? cfg.fanout_large_writes : cfg.fanout_writes;
+        OnFresh(*noop, &rows, [&](System& s) { return RunFanout(s, cfg, n, 0, id); });
+        const bool with_etcd = std::find(cfg.subscribers_etcd.begin(), cfg.subscribers_etcd.end(),
+                                         n) != cfg.subscribers_etcd.end();
+        for (System* s : order) {
+          if (s == etcd.get() && !with_etcd) continue;
+          OnFresh(*s, &rows, [&](System& sys) { return RunFanout(sys, cfg, n, writes, id); });
+        }
+        PrintProgress(rows, id);
+      }
+    }
+    if (wants("many")) {
+      both(
+          [&](System& s) {
+            return RunRead(s, cfg, cfg.tenants, cfg.services, cfg.many_value_bytes, "many_read");
+          },
+          {"many_read"});
+    }
+    doc["runs"].push_back({{"order", {order[0]->name(), order[1]->name()}}, {"rows", rows}});
+  }
+  doc["seconds"] = (NowNanos() - started) / 1e9;
+  doc["failures"] = g_failures;
+
+  // Medians over the runs, for readers of the JSON.
+  json medians;
+  for (const RowInfo& row : Rows(cfg)) {
+    for (const char* sys : {"confcenterd", "etcd", "grpc-noop"}) {
+      for (const char* f :
+           {"per_second", "p50_ms", "p99_ms", "peak_rss_mib", "idle_kib_per_subscriber"}) {
+        const double v = MedianOf(doc["runs"], row.id, sys, f);
+        if (!std::isnan(v)) medians[row.id][sys][f] = v;
+      }
+    }
+    for (const char* f : {"per_second", "p50_ms", "p99_ms", "peak_rss_mib"}) {
+      const double v = MedianRatio(doc["runs"], row.id, "confcenterd", "etcd", f);
+      if (!std::isnan(v)) medians[row.id]["confcenter/etcd"][f] = v;
+    }
+  }
+  doc["medians"] = medians;
+
+  const std::string md = MarkdownReport(doc, cfg);
+  std::printf("\n%s\nTotal %.0f s, %d failure(s).\n", md.c_str(), doc["seconds"].get<double>(),
+              g_failures);
+  if (!absl::GetFlag(FLAGS_json).empty())
+    std::ofstream(absl::GetFlag(FLAGS_json)) << doc.dump(2) << "\n";
+  if (!absl::GetFlag(FLAGS_markdown).empty()) std::ofstream(absl::GetFlag(FLAGS_markdown)) << md;
+  if (!absl::GetFlag(FLAGS_plot).empty()) {
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+      std::fprintf(stderr, "no plot: gnuplot is not installed (apt-get install gnuplot-nox)\n");
+    } else if (!Plot(doc, cfg, absl::GetFlag(FLAGS_plot))) {
+      std::fprintf(stderr, "no plot: gnuplot failed or there were no fan-out figures\n");
+    }
+  }
+  return g_failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace confcenter::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return confcenter::bench::Main(argc, argv);
+}

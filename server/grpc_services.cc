@@ -13,18 +13,6 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using storage::EntryRecord;
 
-void FillEntry(const std::string& tenant, const std::string& service, const std::string& key,
-               const EntryRecord& record, v1::Entry* out) {
-  out->set_tenant(tenant);
-  out->set_service(service);
-  out->set_key(key);
-  out->set_value(record.value());
-  out->set_content_type(static_cast<v1::ContentType>(record.content_type()));
-  out->set_kind(record.mask() ? v1::ENTRY_KIND_MASK : v1::ENTRY_KIND_VALUE);
-  out->set_create_revision(record.create_revision());
-  out->set_revision(record.mod_revision());
-  out->set_version(record.version());
-}
 
 void FillTenant(const TenantInfo& info, v1::Tenant* out) {
   out->set_name(info.record.name());

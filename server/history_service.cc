@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/api_convert.h"
 #include "server/grpc_services.h"
 #include "server/write_context.h"
 
@@ -13,17 +14,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-void FillEntry(const storage::EntryKey& key, const storage::EntryRecord& record, v1::Entry* out) {
-  out->set_tenant(key.tenant);
-  out->set_service(key.service);
-  out->set_key(key.key);
-  out->set_value(record.value());
-  out->set_content_type(static_cast<v1::ContentType>(record.content_type()));
-  out->set_kind(record.mask() ? v1::ENTRY_KIND_MASK : v1::ENTRY_KIND_VALUE);
-  out->set_create_revision(record.create_revision());
-  out->set_revision(record.mod_revision());
-  out->set_version(record.version());
-}
 
 void FillVersion(const HistoryVersion& in, v1::Version* out) {
   const storage::HistoryRecord& r = in.record;
@@ -70,9 +60,9 @@ void FillRelease(const storage::ChangeSet& set, bool with_changes, v1::Release* 
     c->set_tenant(key.tenant);
     c->set_service(key.service);
     c->set_key(key.key);
-    if (change.had_previous()) FillEntry(key, change.previous_entry(), c->mutable_before());
+    if (change.had_previous()) FillEntry(key.tenant, key.service, key.key, change.previous_entry(), c->mutable_before());
     if (change.type() == storage::Change::ENTRY_PUT)
-      FillEntry(key, change.entry(), c->mutable_after());
+      FillEntry(key.tenant, key.service, key.key, change.entry(), c->mutable_after());
   }
   for (const std::string& t : tenants) out->add_tenants(t);
   out->set_change_count(count);
@@ -188,8 +178,8 @@ void HistoryServiceImpl::RunRollback(const v1::RollbackRequest* req, v1::Rollbac
             c->set_tenant(change.key.tenant);
             c->set_service(change.key.service);
             c->set_key(change.key.key);
-            if (change.before) FillEntry(change.key, *change.before, c->mutable_before());
-            if (change.after) FillEntry(change.key, *change.after, c->mutable_after());
+            if (change.before) FillEntry(change.key.tenant, change.key.service, change.key.key, *change.before, c->mutable_before());
+            if (change.after) FillEntry(change.key.tenant, change.key.service, change.key.key, *change.after, c->mutable_after());
           }
         }
         reactor->Finish(ToGrpcStatus(outcome.status()));

@@ -115,6 +115,32 @@ class ApiClient {
   std::unique_ptr<v1::TenantService::Stub> tenants_;
 };
 
+// Everything a client can observe of the store: every tenant (with its registered services)
+// and every tenant's own entries. Tests compare it before and after a rejected request.
+inline std::string StoreFingerprint(v1::ConfigService::Stub* config,
+                                    v1::TenantService::Stub* tenants) {
+  std::string out;
+  v1::ListTenantsRequest lt;
+  lt.set_page_size(1000);
+  v1::ListTenantsResponse listed;
+  grpc::ClientContext ctx;
+  // A failed read shows in the text, so it cannot pass for an unchanged store.
+  grpc::Status st = tenants->ListTenants(&ctx, lt, &listed);
+  if (!st.ok()) return "ListTenants failed: " + st.error_message();
+  out += listed.DebugString();
+  for (const v1::Tenant& t : listed.tenants()) {
+    v1::ListRequest lr;
+    lr.set_tenant(t.name());
+    lr.set_page_size(1000);
+    v1::ListResponse list;
+    grpc::ClientContext c;
+    grpc::Status listed_ok = config->List(&c, lr, &list);
+    if (!listed_ok.ok()) return "List failed: " + listed_ok.error_message();
+    out += list.DebugString();
+  }
+  return out;
+}
+
 }  // namespace confcenter::testing
 
 #endif  // CONFCENTER_TESTS_API_CLIENT_H_

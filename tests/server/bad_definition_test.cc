@@ -9,6 +9,7 @@
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/api_client.h"
 #include "tests/test_util.h"
 
 namespace confcenter {
@@ -136,27 +137,9 @@ grpc::Status Register(Stubs& s, const v1::RegisterRequest& r, v1::RegisterRespon
   return s.tenants->Register(&ctx, r, resp);
 }
 
-// Everything a client can observe of the store: every tenant (with its registered services)
-// and every tenant's own entries. The same as the file-local Fingerprint of
-// bad_input_test.cc, repeated here rather than shared so that test stays untouched.
+// Everything a client can observe of the store.
 std::string Fingerprint(Stubs& s) {
-  std::string out;
-  v1::ListTenantsRequest lt;
-  lt.set_page_size(1000);
-  v1::ListTenantsResponse tenants;
-  grpc::ClientContext ctx;
-  EXPECT_TRUE(s.tenants->ListTenants(&ctx, lt, &tenants).ok());
-  out += tenants.DebugString();
-  for (const v1::Tenant& t : tenants.tenants()) {
-    v1::ListRequest lr;
-    lr.set_tenant(t.name());
-    lr.set_page_size(1000);
-    v1::ListResponse list;
-    grpc::ClientContext c;
-    EXPECT_TRUE(s.config->List(&c, lr, &list).ok());
-    out += list.DebugString();
-  }
-  return out;
+  return testing::StoreFingerprint(s.config.get(), s.tenants.get());
 }
 
 // A server with a valid baseline: payments@1.2.0, inventory@2.1.3 and orders@1.4.0 in

@@ -6,6 +6,7 @@
 #include "confcenter/v1/history.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/api_client.h"
 #include "tests/test_util.h"
 
 namespace confcenter {
@@ -118,23 +119,7 @@ grpc::Status Diff(Stubs& s, v1::DiffMode mode, const std::string& tenant,
 
 // Everything a client can observe of the store.
 std::string Fingerprint(Stubs& s) {
-  std::string out;
-  v1::ListTenantsRequest lt;
-  lt.set_page_size(1000);
-  v1::ListTenantsResponse tenants;
-  grpc::ClientContext ctx;
-  EXPECT_TRUE(s.tenants->ListTenants(&ctx, lt, &tenants).ok());
-  out += tenants.DebugString();
-  for (const v1::Tenant& t : tenants.tenants()) {
-    v1::ListRequest lr;
-    lr.set_tenant(t.name());
-    lr.set_page_size(1000);
-    v1::ListResponse list;
-    grpc::ClientContext c;
-    EXPECT_TRUE(s.config->List(&c, lr, &list).ok());
-    out += list.DebugString();
-  }
-  return out;
+  return testing::StoreFingerprint(s.config.get(), s.tenants.get());
 }
 
 TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {

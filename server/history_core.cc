@@ -105,6 +105,25 @@ bool Wanted(const std::vector<std::string>& services, const std::string& service
   return services.empty() || std::binary_search(services.begin(), services.end(), service);
 }
 
+// The scope of History and Rollback: a tenant, optionally one service, optionally one key of
+// it (a key needs its service; a key and a prefix exclude each other).
+absl::Status ValidateScope(const storage::HistoryScope& scope) {
+  if (absl::Status s = ValidateTenantName("tenant", scope.tenant); !s.ok()) return s;
+  if (!scope.service.empty()) {
+    if (absl::Status s = ValidateServiceName("service", scope.service); !s.ok()) return s;
+  }
+  if (!scope.key.empty()) {
+    if (scope.service.empty()) {
+      return absl::InvalidArgumentError("service: is required when key is given");
+    }
+    if (!scope.key_prefix.empty()) {
+      return absl::InvalidArgumentError("prefix: must be empty when key is given");
+    }
+    if (absl::Status s = ValidateHistoryKey("key", scope.key); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 HistoryCore::HistoryCore(ConfigCore* core, const HistoryOptions& options, Clock* clock)
@@ -176,19 +195,7 @@ absl::StatusOr<storage::StateAt> HistoryCore::OwnEntriesAt(absl::string_view fie
 // History and releases
 
 absl::StatusOr<HistoryPage> HistoryCore::History(const HistoryQuery& q) const {
-  if (absl::Status s = ValidateTenantName("tenant", q.tenant); !s.ok()) return s;
-  if (!q.service.empty()) {
-    if (absl::Status s = ValidateServiceName("service", q.service); !s.ok()) return s;
-  }
-  if (!q.key.empty()) {
-    if (q.service.empty()) {
-      return absl::InvalidArgumentError("service: is required when key is given");
-    }
-    if (!q.prefix.empty()) {
-      return absl::InvalidArgumentError("prefix: must be empty when key is given");
-    }
-    if (absl::Status s = ValidateHistoryKey("key", q.key); !s.ok()) return s;
-  }
+  if (absl::Status s = ValidateScope({q.tenant, q.service, q.key, q.prefix}); !s.ok()) return s;
   if (absl::Status s = ValidateKeyPrefix("prefix", q.prefix); !s.ok()) return s;
   if (absl::Status s = ValidatePageSize(q.page_size); !s.ok()) return s;
   const storage::HistoryScope scope{q.tenant, q.service, q.key, q.prefix};
@@ -291,16 +298,7 @@ absl::StatusOr<storage::ChangeSet> HistoryCore::GetRelease(int64_t release_id) c
 // Rollback
 
 absl::StatusOr<RollbackCommand> HistoryCore::PlanRollback(const RollbackQuery& q) const {
-  if (absl::Status s = ValidateTenantName("tenant", q.tenant); !s.ok()) return s;
-  if (!q.service.empty()) {
-    if (absl::Status s = ValidateServiceName("service", q.service); !s.ok()) return s;
-  }
-  if (!q.key.empty()) {
-    if (q.service.empty()) {
-      return absl::InvalidArgumentError("service: is required when key is given");
-    }
-    if (absl::Status s = ValidateHistoryKey("key", q.key); !s.ok()) return s;
-  }
+  if (absl::Status s = ValidateScope({q.tenant, q.service, q.key, ""}); !s.ok()) return s;
   if (q.to_revision <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "to_revision: ", q.to_revision, " is not a revision; give the revision to return to"));

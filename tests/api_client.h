@@ -44,8 +44,10 @@ class ApiClient {
     if (revision) *revision = resp.revision();
     return st;
   }
+  // `user`, if given, is sent as the x-confcenter-user header (the audit's identity).
   grpc::Status Put(const std::string& tenant, const std::string& service, const std::string& key,
-                   const std::string& value, int64_t* revision = nullptr) {
+                   const std::string& value, int64_t* revision = nullptr,
+                   const std::string& user = "") {
     v1::PutRequest req;
     req.set_tenant(tenant);
     req.set_service(service);
@@ -53,6 +55,7 @@ class ApiClient {
     req.set_value(value);
     v1::PutResponse resp;
     grpc::ClientContext ctx;
+    if (!user.empty()) ctx.AddMetadata("x-confcenter-user", user);
     grpc::Status st = config_->Put(&ctx, req, &resp);
     if (revision) *revision = resp.revision();
     return st;

@@ -103,6 +103,15 @@ std::vector<v1::SubscribeResponse> TestSubscriber::messages() const {
   return messages_;
 }
 
+std::vector<int64_t> TestSubscriber::event_revisions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int64_t> out;
+  for (const auto& m : messages_) {
+    if (m.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) out.push_back(m.revision());
+  }
+  return out;
+}
+
 int64_t TestSubscriber::last_revision() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_revision_;

@@ -41,6 +41,8 @@ class TestSubscriber {
 
   View view() const;
   std::vector<v1::SubscribeResponse> messages() const;
+  // The revisions of the EVENTS messages received, in order.
+  std::vector<int64_t> event_revisions() const;
   // The revision of the last message, 0 before any.
   int64_t last_revision() const;
   // Revisions of EVENTS messages that were not strictly increasing, if any.

@@ -83,17 +83,7 @@ class HistoryTest : public ::testing::Test {
   grpc::Status PutAs(const std::string& user, const std::string& tenant, const std::string& service,
                      const std::string& key, const std::string& value,
                      int64_t* revision = nullptr) {
-    v1::PutRequest req;
-    req.set_tenant(tenant);
-    req.set_service(service);
-    req.set_key(key);
-    req.set_value(value);
-    v1::PutResponse resp;
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("x-confcenter-user", user);
-    grpc::Status st = api_->config()->Put(&ctx, req, &resp);
-    if (revision) *revision = resp.revision();
-    return st;
+    return api_->Put(tenant, service, key, value, revision, user);
   }
   // The tenant's own entries as "service/key=VALUE" or "service/key=<mask>".
   std::vector<std::string> Own(const std::string& tenant) {
@@ -107,13 +97,6 @@ class HistoryTest : public ::testing::Test {
     for (const v1::Entry& e : resp.entries()) {
       out.push_back(e.service() + "/" + e.key() + "=" +
                     (e.kind() == v1::ENTRY_KIND_MASK ? "<mask>" : e.value()));
-    }
-    return out;
-  }
-  static std::vector<int64_t> EventRevisions(const TestSubscriber& sub) {
-    std::vector<int64_t> out;
-    for (const auto& m : sub.messages()) {
-      if (m.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) out.push_back(m.revision());
     }
     return out;
   }
@@ -143,7 +126,7 @@ TEST_F(HistoryTest, RollbackOfAKeyRestoresItsValueAsOneEventAtOneRevision) {
   EXPECT_EQ(resp.changes(0).after().value(), "v1");
   ASSERT_TRUE(sub->WaitForRevision(resp.revision()));
   EXPECT_EQ(sub->view(), (View{{{"a", "k"}, "v1@f1"}, {{"a", "other"}, "o2@f1"}}));
-  EXPECT_EQ(EventRevisions(*sub), std::vector<int64_t>{resp.revision()});
+  EXPECT_EQ(sub->event_revisions(), std::vector<int64_t>{resp.revision()});
 
   // The rollback is a release by carol with the default message, and a version in history.
   v1::HistoryResponse history = History("f1", "a", "k");
@@ -210,7 +193,7 @@ TEST_F(HistoryTest, RollbackOfAServiceRestoresMasksAndDeletionsAndTheDryRunWrite
   EXPECT_EQ(api_->Resolve("f1", {"a"}), view_at_target);
   ASSERT_TRUE(sub->WaitForRevision(resp.revision()));
   EXPECT_EQ(sub->view(), view_at_target);
-  EXPECT_EQ(EventRevisions(*sub), std::vector<int64_t>{resp.revision()});
+  EXPECT_EQ(sub->event_revisions(), std::vector<int64_t>{resp.revision()});
 }
 
 TEST_F(HistoryTest, RollbackOfATenantRestoresItsExactEarlierStateAcrossServices) {
@@ -251,7 +234,7 @@ TEST_F(HistoryTest, RollbackOfATenantRestoresItsExactEarlierStateAcrossServices)
   EXPECT_EQ(api_->Resolve("f1"), view_at_target);
   ASSERT_TRUE(sub->WaitForRevision(resp.revision()));
   EXPECT_EQ(sub->view(), view_at_target);
-  EXPECT_EQ(EventRevisions(*sub), std::vector<int64_t>{resp.revision()});
+  EXPECT_EQ(sub->event_revisions(), std::vector<int64_t>{resp.revision()});
 
   // Both commits are releases of f1, newest first; GetRelease shows before and after.
   v1::ListReleasesRequest list;

@@ -215,13 +215,19 @@ TEST_F(RegistryTest, SeedTopologyGateRoutingFallbackAndTtl) {
     ASSERT_TRUE(api_->tenants()->Touch(&ctx, touch, &touched).ok());
   }
   EXPECT_EQ(touched.expire_time().seconds(), kStartMicros / 1'000'000 + 5399 + 3600);
+  // A key only f1 holds: when the reclaimer (every 20 ms) removes f1, its subscriber falls
+  // back to integration's view, where the key does not exist. That event is the signal.
+  int64_t marked = 0;
+  ASSERT_TRUE(api_->Put("f1", "a", "marker", "x", &marked).ok());
+  ASSERT_TRUE(sub.WaitForRevision(marked));
   SetClock(kStartMicros + (5399 + 3600) * 1'000'000LL);
-  grpc::Status gone;
-  for (int i = 0; i < 2000; ++i) {  // the reclaimer runs every 20 ms (real time)
-    GetTenant("f1", &gone);
-    if (!gone.ok()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 10; ++i) {
+    const size_t received = sub.messages().size();  // before looking, so no event slips by
+    if (sub.view().count({"a", "marker"}) == 0) break;
+    ASSERT_TRUE(sub.WaitForMessages(received + 1)) << "f1 was not reclaimed";
   }
+  grpc::Status gone;
+  GetTenant("f1", &gone);
   EXPECT_EQ(gone.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(GetTenant("integration").services_size(), 4);
 }

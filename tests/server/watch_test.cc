@@ -32,14 +32,6 @@ class WatchTest : public ::testing::Test {
     return std::make_unique<TestSubscriber>(channel_, tenant, std::move(services), start,
                                             std::move(initial));
   }
-  // Revisions of the EVENTS messages `sub` received.
-  static std::vector<int64_t> EventRevisions(const TestSubscriber& sub) {
-    std::vector<int64_t> out;
-    for (const auto& m : sub.messages()) {
-      if (m.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) out.push_back(m.revision());
-    }
-    return out;
-  }
 
   TempDir dir_;
   std::unique_ptr<ServerProcess> server_;
@@ -88,7 +80,7 @@ TEST_F(WatchTest, EventsDescribeTheMergedViewNotRawWrites) {
   ASSERT_TRUE(api_->Delete("f1", "svc", "k", &deleted).ok());  // falls back to integration
   ASSERT_TRUE(api_->Mask("f1", "svc", "other", &masked).ok());
   ASSERT_TRUE(sub->WaitForRevision(masked));
-  EXPECT_EQ(EventRevisions(*sub), (std::vector<int64_t>{other, deleted, masked}));
+  EXPECT_EQ(sub->event_revisions(), (std::vector<int64_t>{other, deleted, masked}));
   for (const auto& m : sub->messages()) {
     if (m.revision() == deleted && m.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) {
       ASSERT_EQ(m.events_size(), 1);
@@ -150,7 +142,7 @@ TEST_F(WatchTest, ResumeDeliversExactlyTheChangesAfterTheRevision) {
 
   auto resumed = Subscribe("f1", {"svc"}, resume_from, seen);
   ASSERT_TRUE(resumed->WaitForRevision(rev));
-  EXPECT_EQ(EventRevisions(*resumed), expected);
+  EXPECT_EQ(resumed->event_revisions(), expected);
   EXPECT_EQ(resumed->view(), api_->Resolve("f1", {"svc"}));
   EXPECT_EQ(resumed->view(), (View{{{"svc", "own"}, "shadowed@integration"}}));
 
@@ -158,7 +150,7 @@ TEST_F(WatchTest, ResumeDeliversExactlyTheChangesAfterTheRevision) {
   ASSERT_TRUE(api_->Put("f1", "svc", "late", "v", &rev).ok());
   ASSERT_TRUE(resumed->WaitForRevision(rev));
   expected.push_back(rev);
-  EXPECT_EQ(EventRevisions(*resumed), expected);
+  EXPECT_EQ(resumed->event_revisions(), expected);
 }
 
 TEST_F(WatchTest, CompactedResumePointGetsAResyncSnapshot) {
@@ -198,7 +190,7 @@ TEST_F(WatchTest, ProgressKeepsAnIdleStreamsResumePointFresh) {
   int64_t rev = 0;
   ASSERT_TRUE(api_->Put("integration", "unrelated", "k", "v", &rev).ok());
   ASSERT_TRUE(sub->WaitForRevision(rev));
-  EXPECT_TRUE(EventRevisions(*sub).empty());
+  EXPECT_TRUE(sub->event_revisions().empty());
   EXPECT_EQ(sub->messages().back().kind(), v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS);
 }
 
@@ -222,7 +214,7 @@ TEST_F(WatchTest, SlowSubscriberIsCutOffAloneWithResourceExhausted) {
     ASSERT_TRUE(api_->Put("integration", "svc", "k" + std::to_string(i), big, &rev).ok());
   }
   ASSERT_TRUE(fast->WaitForRevision(rev));
-  EXPECT_EQ(EventRevisions(*fast).size(), 40u);
+  EXPECT_EQ(fast->event_revisions().size(), 40u);
   v1::SubscribeResponse msg;
   int read = 0;
   while (slow->Read(&msg) && read < 1000) ++read;

@@ -8,6 +8,7 @@ packages=(
   libabsl-dev librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
+  prometheus-cpp-dev libcpp-httplib-dev libsystemd-dev
   etcd-server gnuplot-nox
 )
 missing=()

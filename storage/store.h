@@ -63,6 +63,17 @@ struct HistoryCompaction {
   std::vector<std::pair<std::string, int64_t>> floors;
 };
 
+// Size and compaction figures of the engine, for the operator's metrics.
+struct StoreStats {
+  int64_t live_data_bytes = 0;           // estimated live data, all column families
+  int64_t sst_files_bytes = 0;           // SST files on disk, all column families
+  int64_t memtable_bytes = 0;            // memtables, all column families
+  int64_t pending_compaction_bytes = 0;  // estimated bytes compaction still has to rewrite
+  int64_t running_compactions = 0;
+  int64_t compactions_completed = 0;     // since the store was opened
+  int64_t compaction_bytes_written = 0;  // since the store was opened
+};
+
 // A durable, revisioned record store. Implementations are thread-safe: Commit is called by one
 // committer at a time, reads may run concurrently with it.
 class Store {
@@ -89,6 +100,9 @@ class Store {
 
   // The revision of the last committed change set; 0 for a new store.
   virtual int64_t CurrentRevision() const = 0;
+
+  // Reads the engine's in-memory figures; no I/O.
+  virtual StoreStats Stats() const = 0;
 
   // Reads the whole current state (not the change log). Used once at start-up.
   virtual absl::StatusOr<LoadedState> LoadAll() = 0;

@@ -226,7 +226,7 @@ TEST_F(ServerTest, HealthReportsServing) {
 
 TEST_F(ServerTest, SecondServerOnTheSameDataDirExitsWithAOneLineError) {
   std::string output;
-  int code = RunServerToExit({"--listen=127.0.0.1:0", "--data_dir=" + dir_.path() + "/data"},
+  int code = RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--data_dir=" + dir_.path() + "/data"},
                              &output);
   EXPECT_NE(code, 0);
   EXPECT_NE(output.find("locked by another process"), std::string::npos) << output;
@@ -236,7 +236,7 @@ TEST_F(ServerTest, SecondServerOnTheSameDataDirExitsWithAOneLineError) {
 TEST(ServerStartTest, ForeignDataDirIsRefused) {
   TempDir dir;
   std::string output;
-  int code = RunServerToExit({"--listen=127.0.0.1:0", "--data_dir=/proc/self"}, &output);
+  int code = RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--data_dir=/proc/self"}, &output);
   EXPECT_NE(code, 0);
   EXPECT_NE(output.find("holds no confcenter store"), std::string::npos) << output;
 }

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <limits>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -99,15 +99,14 @@ void AppendProcessMetrics(absl::Time started, std::vector<MetricFamily>& out) {
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     ++fds;
   }
-  out.push_back(Gauge("process_open_fds", "Number of open file descriptors.",
-                      static_cast<double>(fds)));
+  out.push_back(
+      Gauge("process_open_fds", "Number of open file descriptors.", static_cast<double>(fds)));
   out.push_back(Gauge("process_start_time_seconds",
                       "Start time of the process since the Unix epoch in seconds.",
                       absl::ToDoubleSeconds(started - absl::UnixEpoch())));
 }
 
-void AppendCoreMetrics(ConfigCore& core, const Metrics& metrics,
-                       std::vector<MetricFamily>& out) {
+void AppendCoreMetrics(ConfigCore& core, const Metrics& metrics, std::vector<MetricFamily>& out) {
   std::vector<int64_t> keys_per_tenant;
   int64_t keys = 0, services = 0;
   core.ReadState([&](const ConfigState& state) {
@@ -124,8 +123,7 @@ void AppendCoreMetrics(ConfigCore& core, const Metrics& metrics,
                       static_cast<double>(keys_per_tenant.size())));
   out.push_back(Gauge("confcenter_keys", "Own entries (values and masks) of all tenants.",
                       static_cast<double>(keys)));
-  out.push_back(Gauge("confcenter_registered_services",
-                      "Service registrations over all tenants.",
+  out.push_back(Gauge("confcenter_registered_services", "Service registrations over all tenants.",
                       static_cast<double>(services)));
   out.push_back(Histogram("confcenter_tenant_keys", "Own entries per tenant.", keys_per_tenant,
                           {0, 10, 100, 1000, 10000, 100000}));
@@ -134,8 +132,8 @@ void AppendCoreMetrics(ConfigCore& core, const Metrics& metrics,
       core.watch_hub()->SubscribersPerTenant();
   int64_t open = 0;
   for (const auto& [tenant, count] : subscribers) open += count;
-  out.push_back(Gauge("confcenter_subscriptions_open", "Open Subscribe streams.",
-                      static_cast<double>(open)));
+  out.push_back(
+      Gauge("confcenter_subscriptions_open", "Open Subscribe streams.", static_cast<double>(open)));
   const size_t top = std::min(kTopSubscribedTenants, subscribers.size());
   std::partial_sort(subscribers.begin(), subscribers.begin() + top, subscribers.end(),
                     [](const auto& a, const auto& b) {

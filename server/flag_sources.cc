@@ -55,8 +55,8 @@ bool OnCommandLine(int argc, char** argv, const std::string& name) {
 
 // Sets flag `name` to `value`; `where` says where the setting came from, for errors.
 absl::Status SetOwnFlag(const std::string& name, const std::string& value,
-                        const std::vector<std::string>& own_flag_files,
-                        const std::string& where, SettingOrigins& origins) {
+                        const std::vector<std::string>& own_flag_files, const std::string& where,
+                        SettingOrigins& origins) {
   if (name == "config") {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": config cannot name another config file"));
@@ -83,13 +83,13 @@ absl::Status ApplyConfigFile(const std::string& path,
   } catch (const YAML::BadFile&) {
     return absl::InvalidArgumentError(absl::StrCat("config: cannot read ", path));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("config: ", path, ":", e.mark.line + 1,
-                                                   ": not YAML: ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: ", path, ":", e.mark.line + 1, ": not YAML: ", e.msg));
   }
   if (root.IsNull()) return absl::OkStatus();  // an empty file sets nothing
   if (!root.IsMap()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config: ", path, ": expected a mapping of setting names to values"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: ", path, ": expected a mapping of setting names to values"));
   }
   for (const auto& item : root) {
     const std::string where = absl::StrCat(path, ":", item.first.Mark().line + 1);
@@ -130,8 +130,9 @@ absl::Status ApplyEnvironment(char** envp, const std::vector<std::string>& own_f
     if (!s.ok() && (absl::StartsWith(flag, "service_") || absl::StartsWith(flag, "port"))) {
       // Kubernetes "service links" put CONFCENTER_SERVICE_HOST, CONFCENTER_PORT, ... into
       // every pod of a namespace with a Service named confcenter.
-      return absl::InvalidArgumentError(absl::StrCat(
-          s.message(), "; Kubernetes sets such variables for a Service named confcenter: set "
+      return absl::InvalidArgumentError(
+          absl::StrCat(s.message(),
+                       "; Kubernetes sets such variables for a Service named confcenter: set "
                        "enableServiceLinks: false in the pod spec"));
     }
     if (!s.ok()) return s;

@@ -17,11 +17,21 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
               spdlog::memory_buf_t& dest) override {
     for (char c : absl::string_view(msg.payload.data(), msg.payload.size())) {
       switch (c) {
-        case '"': Append(dest, "\\\""); break;
-        case '\\': Append(dest, "\\\\"); break;
-        case '\n': Append(dest, "\\n"); break;
-        case '\r': Append(dest, "\\r"); break;
-        case '\t': Append(dest, "\\t"); break;
+        case '"':
+          Append(dest, "\\\"");
+          break;
+        case '\\':
+          Append(dest, "\\\\");
+          break;
+        case '\n':
+          Append(dest, "\\n");
+          break;
+        case '\r':
+          Append(dest, "\\r");
+          break;
+        case '\t':
+          Append(dest, "\\t");
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             Append(dest, absl::StrFormat("\\u%04x", static_cast<unsigned char>(c)));
@@ -50,8 +60,8 @@ absl::Status ConfigureLogging(const std::string& format, const std::string& leve
         "log_level: \"", level, "\" is not one of trace, debug, info, warn, error, critical, off"));
   }
   if (format == "json") {
-    auto formatter = std::make_unique<spdlog::pattern_formatter>(
-        spdlog::pattern_time_type::utc, std::string("\n"));
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc,
+                                                                 std::string("\n"));
     formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","thread":%t,"msg":"%*"})");
     spdlog::set_formatter(std::move(formatter));

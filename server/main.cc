@@ -19,8 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "server/admin_server.h"
 #include "server/config_core.h"
 #include "server/flag_sources.h"
@@ -56,8 +56,7 @@ ABSL_FLAG(int64_t, max_value_bytes, confcenter::CoreOptions().max_value_bytes,
           "Largest config value accepted, in bytes.");
 ABSL_FLAG(int64_t, max_keys_per_tenant, confcenter::CoreOptions().max_keys_per_tenant,
           "Most own entries (values and masks) one tenant may hold.");
-ABSL_FLAG(int, max_txn_ops, confcenter::CoreOptions().max_txn_ops,
-          "Most operations in one Txn.");
+ABSL_FLAG(int, max_txn_ops, confcenter::CoreOptions().max_txn_ops, "Most operations in one Txn.");
 ABSL_FLAG(int, max_request_bytes, 8 << 20,
           "Largest gRPC request message accepted, in bytes (must exceed max_value_bytes).");
 ABSL_FLAG(bool, unsafe_no_fsync, false,
@@ -73,8 +72,7 @@ ABSL_FLAG(absl::Duration, progress_interval, absl::Seconds(10),
 ABSL_FLAG(int64_t, log_retention_revisions, 1'000'000,
           "Change-log retention: a change set is compacted once it is more than this many "
           "revisions behind the head and older than --log_retention_age.");
-ABSL_FLAG(absl::Duration, log_retention_age, absl::Hours(24 * 7),
-          "See --log_retention_revisions.");
+ABSL_FLAG(absl::Duration, log_retention_age, absl::Hours(24 * 7), "See --log_retention_revisions.");
 ABSL_FLAG(absl::Duration, reclaim_interval, absl::Seconds(10),
           "How often tenants whose TTL has passed are looked for and removed; 0 = never.");
 ABSL_FLAG(std::string, testing_clock_file, "",
@@ -221,8 +219,7 @@ int Run() {
 
   ConfigServiceImpl config_service(core->get());
   TenantServiceImpl tenant_service(core->get());
-  WatchServiceImpl watch_service((*core)->watch_hub(), options.watch.max_queued_messages,
-                                 &metrics);
+  WatchServiceImpl watch_service((*core)->watch_hub(), options.watch.max_queued_messages, &metrics);
   (*admin)->AttachCore(core->get());
   grpc::EnableDefaultHealthCheckService(true);
   // Debian links with --as-needed: without this call the reflection plugin is dropped.
@@ -258,19 +255,19 @@ int Run() {
   }
   for (const char* name : kServiceNames) health->SetServingStatus(name, true);
   (*admin)->SetState(ServingState::kServing);
-  spdlog::info("confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, data dir {}, "
-               "revision {}",
-               port, listen, (*admin)->port(), data_dir, (*core)->revision());
+  spdlog::info(
+      "confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, data dir {}, "
+      "revision {}",
+      port, listen, (*admin)->port(), data_dir, (*core)->revision());
   // Type=notify under systemd; a no-op elsewhere.
-  sd_notifyf(0, "READY=1\nSTATUS=serving on port %d\nMAINPID=%d", port,
-             static_cast<int>(getpid()));
+  sd_notifyf(0, "READY=1\nSTATUS=serving on port %d\nMAINPID=%d", port, static_cast<int>(getpid()));
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
   spdlog::info("received signal {}, draining", signal);
   sd_notify(0, "STOPPING=1");
   (*admin)->SetState(ServingState::kDraining);
-  health->Shutdown();  // every service reports NOT_SERVING from now on
+  health->Shutdown();                // every service reports NOT_SERVING from now on
   (*core)->watch_hub()->Shutdown();  // streams end with UNAVAILABLE and a resume hint
   // Let queued writes commit and answer, then stop. gRPC's Shutdown waits for idle client
   // connections until its deadline, so the deadline is short once the writes are done;

@@ -11,16 +11,27 @@ using prometheus::Histogram;
 // Latencies from 100 µs (a read from memory) to 10 s (a write stuck behind a slow disk).
 Histogram::BucketBoundaries LatencyBuckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 const char* CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {
-      "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS",    "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",       "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
   const int i = static_cast<int>(code);
   return i >= 0 && i < 17 ? kNames[i] : "UNKNOWN";
 }
@@ -51,8 +62,7 @@ class RpcInterceptor final : public grpc::experimental::Interceptor {
   const std::chrono::steady_clock::time_point start_;
 };
 
-class RpcInterceptorFactory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
+class RpcInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit RpcInterceptorFactory(Metrics* metrics) : metrics_(metrics) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
@@ -101,8 +111,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   fanout_lag_seconds_ =
       &prometheus::BuildHistogram()
            .Name("confcenter_fanout_lag_seconds")
-           .Help("From a commit being durable to the last subscribed stream's message being "
-                 "handed to gRPC for writing.")
+           .Help(
+               "From a commit being durable to the last subscribed stream's message being "
+               "handed to gRPC for writing.")
            .Register(r)
            .Add({}, LatencyBuckets());
   events_delivered_ = &prometheus::BuildCounter()
@@ -112,20 +123,23 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                            .Add({});
   messages_written_ = &prometheus::BuildCounter()
                            .Name("confcenter_watch_messages_written_total")
-                           .Help("Subscribe stream messages written (events, snapshots, "
-                                 "progress).")
+                           .Help(
+                               "Subscribe stream messages written (events, snapshots, "
+                               "progress).")
                            .Register(r)
                            .Add({});
   cutoffs_ = &prometheus::BuildCounter()
                   .Name("confcenter_subscriber_cutoffs_total")
-                  .Help("Streams ended with RESOURCE_EXHAUSTED because their queue was full "
-                        "(slow subscribers; they resume from their last revision).")
+                  .Help(
+                      "Streams ended with RESOURCE_EXHAUSTED because their queue was full "
+                      "(slow subscribers; they resume from their last revision).")
                   .Register(r)
                   .Add({});
   resyncs_ = &prometheus::BuildCounter()
                   .Name("confcenter_resyncs_total")
-                  .Help("Resumes answered with a full snapshot instead of a replay (the "
-                        "revision was compacted or too far behind).")
+                  .Help(
+                      "Resumes answered with a full snapshot instead of a replay (the "
+                      "revision was compacted or too far behind).")
                   .Register(r)
                   .Add({});
   stream_high_water_ =

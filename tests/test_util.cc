@@ -12,7 +12,6 @@
 #include <fstream>
 #include <thread>
 
-
 #ifndef CONFCENTERD_PATH
 #error "CONFCENTERD_PATH must name the confcenterd binary"
 #endif

@@ -47,7 +47,8 @@ class MetricsPage {
     static const std::regex kSample(
         R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? ([-+0-9.eE]+|\+Inf|NaN)$)");
     static const std::regex kLabel(R"re(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?)re");
-    static const std::regex kType(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
+    static const std::regex kType(
+        R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
     std::istringstream in(text);
     std::string line;
     while (std::getline(in, line)) {
@@ -165,9 +166,9 @@ TEST_F(OperateTest, MetricsCountRpcsCommitsSubscriptionsAndFanout) {
   }
   const std::string put = "/confcenter.v1.ConfigService/Put";
   EXPECT_EQ(page.Get("confcenter_rpc_requests_total", {{"method", put}, {"code", "OK"}}), 2);
-  EXPECT_EQ(page.Get("confcenter_rpc_requests_total",
-                     {{"method", put}, {"code", "INVALID_ARGUMENT"}}),
-            1);
+  EXPECT_EQ(
+      page.Get("confcenter_rpc_requests_total", {{"method", put}, {"code", "INVALID_ARGUMENT"}}),
+      1);
   EXPECT_EQ(page.Get("confcenter_rpc_duration_seconds_count", {{"method", put}}), 3);
   EXPECT_EQ(page.Get("confcenter_revision"), revision);
   EXPECT_EQ(page.Get("confcenter_tenants"), 1);
@@ -209,8 +210,7 @@ TEST_F(OperateTest, MetricsCountRpcsCommitsSubscriptionsAndFanout) {
 
 TEST_F(OperateTest, MetricsCountSlowSubscriberCutOffsAndResyncs) {
   // A queue of one message and a snapshot of three: the snapshot overflows the queue.
-  ServerProcess server(dir_.path() + "/data",
-                       {"--watch_queue_messages=1", "--max_txn_ops=3000"});
+  ServerProcess server(dir_.path() + "/data", {"--watch_queue_messages=1", "--max_txn_ops=3000"});
   ASSERT_NE(server.port(), 0);
   auto config = v1::ConfigService::NewStub(server.Channel());
   v1::TxnRequest txn;
@@ -323,11 +323,11 @@ TEST_F(ConfigSourcesTest, CommandLineBeatsEnvironmentBeatsFileBeatsDefault) {
                                      "watch_queue_messages: 7\n"
                                      "progress_interval: 3s\n");
   std::string output;
-  ASSERT_EQ(RunServerToExit({"--config=" + file, "--progress_interval=5s", "--check_config"},
-                            &output,
-                            {"CONFCENTER_MAX_TXN_OPS=5", "CONFCENTER_PROGRESS_INTERVAL=4s",
-                             "CONFCENTER_ADDR=127.0.0.1:1"}),
-            0)
+  ASSERT_EQ(
+      RunServerToExit({"--config=" + file, "--progress_interval=5s", "--check_config"}, &output,
+                      {"CONFCENTER_MAX_TXN_OPS=5", "CONFCENTER_PROGRESS_INTERVAL=4s",
+                       "CONFCENTER_ADDR=127.0.0.1:1"}),
+      0)
       << output;
   EXPECT_NE(output.find("max_txn_ops: 5  # from CONFCENTER_MAX_TXN_OPS\n"), std::string::npos)
       << output;
@@ -335,8 +335,7 @@ TEST_F(ConfigSourcesTest, CommandLineBeatsEnvironmentBeatsFileBeatsDefault) {
       << output;
   EXPECT_NE(output.find("progress_interval: 5s  # from command line\n"), std::string::npos)
       << output;
-  EXPECT_NE(output.find("max_value_bytes: 1048576  # from default\n"), std::string::npos)
-      << output;
+  EXPECT_NE(output.find("max_value_bytes: 1048576  # from default\n"), std::string::npos) << output;
 
   // CONFCENTER_CONFIG names the file when the command line does not.
   ASSERT_EQ(RunServerToExit({"--check_config"}, &output, {"CONFCENTER_CONFIG=" + file}), 0)
@@ -398,8 +397,7 @@ TEST_F(ConfigSourcesTest, BadSettingsAreRefusedWithWhereAndWhy) {
   }
   std::string output;
   EXPECT_EQ(RunServerToExit({"--config=" + dir_.path() + "/missing.yaml"}, &output), 2);
-  EXPECT_NE(output.find("config: cannot read " + dir_.path() + "/missing.yaml"),
-            std::string::npos)
+  EXPECT_NE(output.find("config: cannot read " + dir_.path() + "/missing.yaml"), std::string::npos)
       << output;
 }
 

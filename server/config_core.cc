@@ -639,7 +639,11 @@ void ConfigCore::CommitLoop() {
         change_set.set_commit_time_micros(now_micros);
         write.Describe(change_set);
         absl::StatusOr<ConfigCore::Completion> planned =
-            Plan(write, overlay, next, change_set);
+            write.context.deadline <= absl::Now()
+                ? absl::DeadlineExceededError(
+                      "the client's deadline passed while the write waited for the committer; "
+                      "nothing was written")
+                : Plan(write, overlay, next, change_set);
         audit.push_back(write.Audit(change_set, planned.status(), now_micros));
         if (!planned.ok()) {
           rejected.emplace_back(&write, planned.status());

@@ -163,6 +163,9 @@ struct WriteContext {
   std::string peer;
   // The release message (Txn, Rollback).
   std::string message;
+  // The client's deadline: a write still waiting for the committer when it passes is dropped
+  // (DEADLINE_EXCEEDED, audited, nothing written), so a client that gave up leaves no work.
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 // What a write names, as the audit log records it.

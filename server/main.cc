@@ -66,6 +66,8 @@ ABSL_FLAG(bool, unsafe_no_fsync, false,
 ABSL_FLAG(int64_t, watch_queue_messages, 1024,
           "Messages one Subscribe stream may have queued before it is ended with "
           "RESOURCE_EXHAUSTED (the client resumes from its last revision).");
+ABSL_FLAG(int64_t, max_subscriptions, 100'000,
+          "Most open Subscribe streams; one more is refused with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(absl::Duration, progress_interval, absl::Seconds(10),
           "How often every Subscribe stream gets a PROGRESS message with the current revision; "
           "also how often change-log compaction runs.");
@@ -121,14 +123,19 @@ absl::Status CheckSettings() {
     return s;
   }
   if (absl::GetFlag(FLAGS_max_value_bytes) <= 0 || absl::GetFlag(FLAGS_max_keys_per_tenant) <= 0 ||
-      absl::GetFlag(FLAGS_max_txn_ops) <= 0) {
+      absl::GetFlag(FLAGS_max_txn_ops) <= 0 || absl::GetFlag(FLAGS_max_subscriptions) <= 0) {
     return absl::InvalidArgumentError(
-        "max_value_bytes, max_keys_per_tenant and max_txn_ops must be positive");
+        "max_value_bytes, max_keys_per_tenant, max_txn_ops and max_subscriptions must be "
+        "positive");
   }
   if (absl::GetFlag(FLAGS_history_retention_age) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_audit_retention_age) <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "history_retention_age and audit_retention_age must be positive");
+  }
+  if (absl::GetFlag(FLAGS_max_request_bytes) <= absl::GetFlag(FLAGS_max_value_bytes)) {
+    return absl::InvalidArgumentError(
+        "max_request_bytes must exceed max_value_bytes (a request carries a value and more)");
   }
   if (absl::GetFlag(FLAGS_listen).empty() || absl::GetFlag(FLAGS_data_dir).empty()) {
     return absl::InvalidArgumentError("listen and data_dir must not be empty");
@@ -162,6 +169,7 @@ int Run() {
   options.watch.max_queued_messages =
       static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_watch_queue_messages)));
   options.watch.progress_interval = absl::GetFlag(FLAGS_progress_interval);
+  options.watch.max_streams = static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions));
   options.watch.log_retention_revisions = absl::GetFlag(FLAGS_log_retention_revisions);
   options.watch.log_retention_age = absl::GetFlag(FLAGS_log_retention_age);
 

@@ -321,6 +321,13 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
       result = absl::UnavailableError("the server is shutting down");
       return;
     }
+    if (streams_.size() >= options_.max_streams) {
+      result = absl::ResourceExhaustedError(absl::StrCat(
+          "the server has ", streams_.size(),
+          " open Subscribe streams, the most it takes (--max_subscriptions); retry with "
+          "backoff"));
+      return;
+    }
     if (state.FindTenant(command.tenant) == nullptr) {
       result = absl::NotFoundError(
           absl::StrCat("tenant: tenant ", QuoteForError(command.tenant), " not found"));
@@ -401,6 +408,9 @@ bool WatchHub::SendTo(Stream* stream, const std::shared_ptr<const std::string>& 
   if (stream->ended) return false;
   if (stream->sink->Send(message)) return true;
   metrics_->SubscriberCutOff();
+  spdlog::warn("a subscriber of tenant {} fell behind ({} messages queued) and was cut off; it "
+               "can resume from revision {}",
+               stream->tenant, options_.max_queued_messages, stream->last_revision);
   EndStream(stream, absl::ResourceExhaustedError(absl::StrCat(
                         "the subscriber fell behind: ", options_.max_queued_messages,
                         " messages are queued (--watch_queue_messages); resubscribe with "

@@ -63,6 +63,8 @@ struct WatchOptions {
   int64_t log_retention_revisions = 1'000'000;
   // See log_retention_revisions. Default 7 days.
   absl::Duration log_retention_age = absl::Hours(24 * 7);
+  // Most open streams; one more is refused with RESOURCE_EXHAUSTED. Default 100,000.
+  size_t max_streams = 100'000;
   // Where fan-out, cut-offs and resyncs are counted; not owned. Null: the hub keeps its own.
   Metrics* metrics = nullptr;
 };

@@ -1,5 +1,5 @@
 // confcenterd: the confcenter server. Serves ConfigService, TenantService, WatchService and
-// HistoryService (plus server reflection and the standard health service) over gRPC, with
+// HistoryService and AdminService (plus server reflection and the standard health service) over gRPC, with
 // state in RocksDB, and metrics and probes over HTTP on the admin listener.
 #include <signal.h>
 #include <systemd/sd-daemon.h>
@@ -22,6 +22,8 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/admin_server.h"
+#include "server/admin_service.h"
+#include "server/backup.h"
 #include "server/config_core.h"
 #include "server/flag_sources.h"
 #include "server/grpc_services.h"
@@ -91,6 +93,10 @@ ABSL_FLAG(absl::Duration, audit_retention_age, confcenter::HistoryOptions().audi
 ABSL_FLAG(absl::Duration, history_compaction_interval,
           confcenter::HistoryOptions().compaction_interval,
           "How often history, releases and the audit log are compacted; 0 disables.");
+ABSL_FLAG(std::string, backup_tmp_dir, "",
+          "Where AdminService.Backup makes its checkpoint (a new directory per backup, removed "
+          "when the backup ends). Empty = the data dir's parent. Keep it on the data dir's "
+          "filesystem: the checkpoint is then hard links, not copies.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long queued writes get to commit before being cancelled.");
 
@@ -225,6 +231,16 @@ int Run() {
   auto history = std::make_unique<HistoryCore>(core->get(), history_options, clock);
   HistoryServiceImpl history_service(history.get());
 
+  BackupOptions backup_options;
+  backup_options.tmp_dir = absl::GetFlag(FLAGS_backup_tmp_dir);
+  if (backup_options.tmp_dir.empty()) {
+    std::filesystem::path dir = std::filesystem::absolute(data_dir).lexically_normal();
+    if (!dir.has_filename()) dir = dir.parent_path();  // "data/"
+    backup_options.tmp_dir = dir.parent_path().string();
+  }
+  BackupManager backups((*core)->store(), backup_options);
+  AdminServiceImpl admin_service(&backups);
+
   ConfigServiceImpl config_service(core->get());
   TenantServiceImpl tenant_service(core->get());
   WatchServiceImpl watch_service((*core)->watch_hub(), options.watch.max_queued_messages, &metrics);
@@ -241,6 +257,7 @@ int Run() {
   builder.RegisterService(&tenant_service);
   builder.RegisterService(&watch_service);
   builder.RegisterService(&history_service);
+  builder.RegisterService(&admin_service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counting;
   counting.push_back(RpcMetricsInterceptor(&metrics));
   builder.experimental().SetInterceptorCreators(std::move(counting));
@@ -253,7 +270,8 @@ int Run() {
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   const char* const kServiceNames[] = {"", "confcenter.v1.ConfigService",
                                        "confcenter.v1.TenantService", "confcenter.v1.WatchService",
-                                       "confcenter.v1.HistoryService"};
+                                       "confcenter.v1.HistoryService",
+                                       "confcenter.v1.AdminService"};
   for (const char* name : kServiceNames) health->SetServingStatus(name, false);
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     if (absl::Status s = WritePortFile(port_file, port); !s.ok()) {

@@ -12,6 +12,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/listener.h"
 #include "rocksdb/options.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 #include "storage/key_codec.h"
 #include "storage/rocksdb_history.h"
@@ -62,6 +63,51 @@ class CompactionCounter final : public rocksdb::EventListener {
   std::atomic<int64_t> completed{0};
   std::atomic<int64_t> bytes_written{0};
 };
+
+// Swallows RocksDB's info log, so opening a checkpoint adds no LOG file to it.
+class NullLogger final : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+// Store::Checkpoint of `db`. RocksDB's checkpoint flushes the memtables and then hard-links
+// the live files (copies them across filesystems) plus the WAL tail: one consistent state,
+// so the revision counter in it names exactly the writes it holds.
+absl::StatusOr<CheckpointInfo> CreateCheckpoint(rocksdb::DB* db, const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(db, &raw), "checkpoint"); !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  absl::Status created =
+      FromRocks(checkpoint->CreateCheckpoint(dir), absl::StrCat("checkpoint into ", dir));
+  if (!created.ok()) return created;
+  // Read the revision back from the copy itself (read-only, default column family only).
+  auto read = [&]() -> absl::StatusOr<CheckpointInfo> {
+    rocksdb::Options options;
+    options.info_log = std::make_shared<NullLogger>();
+    rocksdb::DB* copy_raw = nullptr;
+    rocksdb::Status st = rocksdb::DB::OpenForReadOnly(options, dir, &copy_raw);
+    if (!st.ok()) return FromRocks(st, absl::StrCat("open checkpoint ", dir));
+    std::unique_ptr<rocksdb::DB> copy(copy_raw);
+    CheckpointInfo info;
+    std::string revision;
+    st = copy->Get(rocksdb::ReadOptions(), kFormatKey, &info.format);
+    if (st.ok()) st = copy->Get(rocksdb::ReadOptions(), kRevisionKey, &revision);
+    if (!st.ok()) return FromRocks(st, absl::StrCat("read checkpoint ", dir));
+    std::optional<int64_t> decoded = DecodeRevision(revision);
+    if (!decoded) return absl::DataLossError("the checkpoint's revision counter is malformed");
+    info.revision = *decoded;
+    return info;
+  };
+  absl::StatusOr<CheckpointInfo> info = read();
+  if (!info.ok()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  return info;
+}
 
 class RocksDbStore final : public Store {
  public:
@@ -277,6 +323,9 @@ class RocksDbStore final : public Store {
   }
   absl::StatusOr<int64_t> CompactAudit(int64_t cutoff_micros) override {
     return history_.CompactAudit(cutoff_micros);
+  }
+  absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& dir) override {
+    return CreateCheckpoint(db_.get(), dir);
   }
 
  private:

@@ -74,6 +74,12 @@ struct StoreStats {
   int64_t compaction_bytes_written = 0;  // since the store was opened
 };
 
+// What a Store::Checkpoint holds.
+struct CheckpointInfo {
+  int64_t revision = 0;  // the last revision committed in it
+  std::string format;    // the store's format marker
+};
+
 // A durable, revisioned record store. Implementations are thread-safe: Commit is called by one
 // committer at a time, reads may run concurrently with it.
 class Store {
@@ -157,6 +163,14 @@ class Store {
                                                            int keep_versions) = 0;
   // Drops audit records written before `cutoff_micros`; returns how many.
   virtual absl::StatusOr<int64_t> CompactAudit(int64_t cutoff_micros) = 0;
+
+  // Writes a consistent copy of the whole store (everything at one revision) into `dir`,
+  // which must not exist; its parent must. Safe while commits run. The copy is a store this
+  // engine opens; the caller owns `dir` and removes it. UNIMPLEMENTED if the engine has no
+  // online copy; UNAVAILABLE / RESOURCE_EXHAUSTED on I/O errors (nothing is left in `dir`).
+  virtual absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& dir) {
+    return absl::UnimplementedError("this storage engine has no online checkpoint");
+  }
 };
 
 // Options of the RocksDB engine.

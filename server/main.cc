@@ -21,7 +21,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "server/admin_server.h"
+#include "server/admin_http.h"
 #include "server/admin_service.h"
 #include "server/backup.h"
 #include "server/config_core.h"

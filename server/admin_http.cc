@@ -1,4 +1,4 @@
-#include "server/admin_server.h"
+#include "server/admin_http.h"
 
 #include <unistd.h>
 

@@ -1,7 +1,7 @@
 // The admin HTTP listener of confcenterd: Prometheus metrics and the probes an orchestrator
 // asks (Kubernetes liveness/readiness, load balancers).
-#ifndef CONFCENTER_SERVER_ADMIN_SERVER_H_
-#define CONFCENTER_SERVER_ADMIN_SERVER_H_
+#ifndef CONFCENTER_SERVER_ADMIN_HTTP_H_
+#define CONFCENTER_SERVER_ADMIN_HTTP_H_
 
 #include <atomic>
 #include <memory>
@@ -67,4 +67,4 @@ class AdminServer {
 
 }  // namespace confcenter
 
-#endif  // CONFCENTER_SERVER_ADMIN_SERVER_H_
+#endif  // CONFCENTER_SERVER_ADMIN_HTTP_H_

@@ -362,6 +362,32 @@ class RocksDbStore final : public Store {
 
 }  // namespace
 
+namespace {
+
+// The database in `path` lacks column families every confcenter store has. It is either
+// another application's, or ours with a damaged MANIFEST (listing reads a truncated one up to
+// the damage): a read-only open, which changes nothing on disk, tells them apart.
+absl::Status ExplainMissingColumnFamilies(const std::string& path,
+                                          const std::vector<std::string>& present) {
+  rocksdb::DBOptions options;
+  options.paranoid_checks = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : present) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
+  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  delete raw;
+  return absl::FailedPreconditionError(absl::StrCat(
+      "data dir ", path, " holds a RocksDB database that is not a confcenter store (it lacks "
+      "the confcenter column families)"));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
                                                         const RocksDbStoreOptions& options) {
   namespace fs = std::filesystem;
@@ -393,8 +419,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
     if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
     for (const std::string& name : required_cfs) {
       if (std::find(present.begin(), present.end(), name) == present.end()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "data dir ", path, " holds a RocksDB database that is not a confcenter store"));
+        return ExplainMissingColumnFamilies(path, present);
       }
     }
   }

@@ -58,8 +58,10 @@ class ServerProcess {
 };
 
 // Runs confcenterd with `args` to completion; returns its exit code and fills `output` with
-// what it printed (stdout and stderr).
-int RunServerToExit(const std::vector<std::string>& args, std::string* output);
+// what it printed (stdout and stderr). A server still running after `timeout_seconds` (it
+// started serving instead of exiting) is killed, and -1 returned.
+int RunServerToExit(const std::vector<std::string>& args, std::string* output,
+                    int timeout_seconds = 60);
 
 }  // namespace confcenter::testing
 

@@ -364,11 +364,13 @@ class RocksDbStore final : public Store {
 
 namespace {
 
-// The database in `path` lacks column families every confcenter store has. It is either
-// another application's, or ours with a damaged MANIFEST (listing reads a truncated one up to
-// the damage): a read-only open, which changes nothing on disk, tells them apart.
-absl::Status ExplainMissingColumnFamilies(const std::string& path,
-                                          const std::vector<std::string>& present) {
+// The database in `path` lacks column families every confcenter store has. It is another
+// application's, ours with a damaged MANIFEST (listing reads a truncated one up to the
+// damage), or ours cut short while being created (the column families and the marker come
+// right after the database). A read-only open, which changes nothing on disk, tells them
+// apart. OK means: empty, take it as a new store.
+absl::Status CheckForeignDatabase(const std::string& path,
+                                  const std::vector<std::string>& present) {
   rocksdb::DBOptions options;
   options.paranoid_checks = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -379,8 +381,15 @@ absl::Status ExplainMissingColumnFamilies(const std::string& path,
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
-  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-  delete raw;
+  std::unique_ptr<rocksdb::DB> db(raw);
+  bool empty = true;
+  for (rocksdb::ColumnFamilyHandle* cf : handles) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+    it->SeekToFirst();
+    if (it->Valid() || !it->status().ok()) empty = false;
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  if (empty) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "data dir ", path, " holds a RocksDB database that is not a confcenter store (it lacks "
       "the confcenter column families)"));
@@ -419,7 +428,10 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
     if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
     for (const std::string& name : required_cfs) {
       if (std::find(present.begin(), present.end(), name) == present.end()) {
-        return ExplainMissingColumnFamilies(path, present);
+        if (absl::Status foreign = CheckForeignDatabase(path, present); !foreign.ok()) {
+          return foreign;
+        }
+        break;  // empty: created below as a new store
       }
     }
   }

@@ -112,6 +112,19 @@ TEST_F(DataDirTest, AnotherApplicationsRocksDbIsRefused) {
   ExpectRefused("is not a confcenter store (it lacks the confcenter column families)");
 }
 
+TEST_F(DataDirTest, EmptyRocksDbIsANewStore) {
+  // What a kill between creating the database and its column families leaves.
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, data(), &db).ok());
+  delete db;
+  ServerProcess server(data());
+  ASSERT_NE(server.port(), 0);
+  ApiClient api(server.Channel());
+  EXPECT_TRUE(api.Put("integration", "svc", "k", "v").ok());
+}
+
 TEST_F(DataDirTest, RocksDbWithOurColumnFamiliesButNoMarkerIsRefusedUnlessEmpty) {
   // Column families of the right names and no data: a store whose creation was cut short
   // between creating the database and writing its marker. It is taken as new.

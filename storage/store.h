@@ -16,6 +16,8 @@
 
 namespace confcenter::storage {
 
+class FaultSource;  // storage/fault_injection.h
+
 // Identifies one tenant's own entry.
 struct EntryKey {
   std::string tenant;
@@ -92,7 +94,8 @@ class Store {
   // When the store was opened with sync on (the default) everything is on disk when this
   // returns OK. On error nothing of the call is visible, now or after a restart; the error is
   // UNAVAILABLE (I/O), RESOURCE_EXHAUSTED (disk full) or INVALID_ARGUMENT (revisions out of
-  // sequence).
+  // sequence). A failed write does not wedge the store: the next call first tries to recover
+  // (and fails the same way while the fault lasts), so writes succeed again once it clears.
   // Same as CommitWithAudit(changes, {}).
   absl::Status Commit(const std::vector<ChangeSet>& changes) { return CommitWithAudit(changes, {}); }
 
@@ -180,6 +183,12 @@ struct RocksDbStoreOptions {
   bool sync = true;
   // Create the database if `path` does not hold one yet. Default true.
   bool create_if_missing = true;
+  // Read every table file at open and check its checksums, so a corrupt store is refused at
+  // start-up (DATA_LOSS). Default true.
+  bool verify_checksums = true;
+  // Tests only: while this reports a fault, file writes and syncs of the store fail as on a
+  // full or failing disk (storage/fault_injection.h). Default none.
+  std::shared_ptr<FaultSource> fault_source;
 };
 
 // Opens (or creates) the RocksDB engine in directory `path`.

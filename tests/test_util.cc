@@ -143,17 +143,25 @@ std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
 }
 
 int RunServerToExit(const std::vector<std::string>& args, std::string* output,
-                    const std::vector<std::string>& env) {
+                    const std::vector<std::string>& env, int timeout_seconds) {
   TempDir dir;
   std::string log = dir.path() + "/out.txt";
   int fd = open(log.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
   int pid = Spawn(args, fd, env);
   close(fd);
   int status = 0;
-  waitpid(pid, &status, 0);
+  bool exited = false;
+  for (int i = 0; i < timeout_seconds * 100 && !exited; ++i) {
+    exited = waitpid(pid, &status, WNOHANG) == pid;
+    if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
   std::ifstream in(log);
   output->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return DecodeWaitStatus(status);
+  return exited ? DecodeWaitStatus(status) : -1;
 }
 
 }  // namespace confcenter::testing

@@ -65,9 +65,11 @@ class ServerProcess {
 };
 
 // Runs confcenterd with `args` to completion; returns its exit code and fills `output` with
-// what it printed (stdout and stderr). `env` (NAME=value) is added to its environment.
+// what it printed (stdout and stderr). `env` (NAME=value) is added to its environment. A
+// server still running after `timeout_seconds` (it started serving instead of exiting) is
+// killed, and -1 returned.
 int RunServerToExit(const std::vector<std::string>& args, std::string* output,
-                    const std::vector<std::string>& env = {});
+                    const std::vector<std::string>& env = {}, int timeout_seconds = 60);
 
 }  // namespace confcenter::testing
 

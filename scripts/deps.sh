@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
   etcd-server gnuplot-nox
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

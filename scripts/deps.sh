@@ -10,6 +10,7 @@ packages=(
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
   prometheus-cpp-dev libcpp-httplib-dev libsystemd-dev
   etcd-server gnuplot-nox
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@
 
 #include "google/protobuf/util/time_util.h"
 #include "server/api_convert.h"
+#include "server/names.h"
 #include "server/registry.h"
 #include "server/write_context.h"
 
@@ -133,7 +134,7 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Txn(grpc::CallbackServerContext* ct
       default: {
         grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
         AuditTargets targets;
-        targets.tenants.push_back(in.tenant().substr(0, 300));
+        targets.tenants.push_back(CutUtf8(in.tenant(), 300));  // audit records must stay UTF-8
         core_->RejectWrite(ContextOf(ctx, "ConfigService.Txn", req->release_message()),
                            std::move(targets),
                            absl::InvalidArgumentError(absl::StrCat(

@@ -359,11 +359,12 @@ void HistoryCore::Rollback(const RollbackQuery& query, WriteContext context, Rol
       return;
     }
     AuditTargets targets;
-    targets.tenants.push_back(query.tenant.substr(0, 300));
-    if (!query.service.empty()) targets.services.push_back(query.service.substr(0, 300));
+    // Cut on UTF-8 boundaries: an audit record that is not UTF-8 could not be read back.
+    targets.tenants.push_back(CutUtf8(query.tenant, 300));
+    if (!query.service.empty()) targets.services.push_back(CutUtf8(query.service, 300));
     if (!query.key.empty()) {
       targets.keys.push_back(
-          absl::StrCat(query.tenant, "/", query.service, "/", query.key).substr(0, 300));
+          CutUtf8(absl::StrCat(query.tenant, "/", query.service, "/", query.key), 300));
     }
     targets.detail = absl::StrCat("to_revision=", query.to_revision);
     core_->RejectWrite(std::move(context), std::move(targets), command.status(),

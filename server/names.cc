@@ -32,24 +32,46 @@ absl::Status ValidateDnsLabel(absl::string_view field, absl::string_view value,
   return absl::OkStatus();
 }
 
+// The length of the well-formed UTF-8 sequence at text[i], or 0 if there is none. Strict, as
+// protobuf checks proto3 strings (RFC 3629): no overlong forms (C0, C1, E0 80-9F, F0 80-8F),
+// no surrogates (ED A0-BF), nothing above U+10FFFF (F4 90-BF, F5-FF).
+size_t Utf8SequenceLength(absl::string_view text, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(text[i]);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) low = 0xa0;
+    if (c == 0xed) high = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) low = 0x90;
+    if (c == 0xf4) high = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  const unsigned char second = static_cast<unsigned char>(text[i + 1]);
+  if (second < low || second > high) return 0;
+  for (size_t j = 2; j < n; ++j) {
+    if ((static_cast<unsigned char>(text[i + j]) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
 }  // namespace
 
 std::string CutUtf8(absl::string_view text, size_t max) {
   std::string valid;
   for (size_t i = 0; i < text.size();) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    const size_t n = c < 0x80           ? 1
-                     : (c >> 5) == 0x6  ? 2
-                     : (c >> 4) == 0xe  ? 3
-                     : (c >> 3) == 0x1e ? 4
-                                        : 0;
-    bool ok = n > 0 && i + n <= text.size();
-    for (size_t j = 1; ok && j < n; ++j)
-      ok = (static_cast<unsigned char>(text[i + j]) & 0xc0) == 0x80;
-    std::string piece = ok ? std::string(text.substr(i, n)) : absl::CHexEscape(text.substr(i, 1));
+    const size_t n = Utf8SequenceLength(text, i);
+    std::string piece = n > 0 ? std::string(text.substr(i, n)) : absl::CHexEscape(text.substr(i, 1));
     if (valid.size() + piece.size() > max) break;
     valid += piece;
-    i += ok ? n : 1;
+    i += n > 0 ? n : 1;
   }
   return valid;
 }

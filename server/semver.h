@@ -75,7 +75,8 @@ class SemVerRange {
 
   // The range with every partial and operator spelled out as plain comparators, in npm's
   // form: "^1.2 || 3.0.1" -> ">=1.2.0 <2.0.0-0 || 3.0.1"; "*" for a set without bounds.
-  // Parses back to the same range.
+  // Parses back to the same range if it is within Parse's 256 bytes (spelling every partial
+  // out can make a long range's description longer than the range).
   std::string Describe() const;
 
  private:

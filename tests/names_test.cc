@@ -51,5 +51,16 @@ TEST(NormalizeTenantNameTest, TurnsBranchNamesIntoTenantNames) {
             "feature-" + std::string(54, 'a'));  // no trailing '-' after the cut
 }
 
+TEST(CutUtf8Test, EscapesEveryByteProtobufWouldRejectAsUtf8) {
+  // Found by names_fuzz: surrogates, overlong forms and code points above U+10FFFF were kept,
+  // and a proto3 record holding them cannot be parsed back.
+  EXPECT_EQ(CutUtf8("a\xed\xa0\x80", 100), "a\\xed\\xa0\\x80");  // U+D800, a surrogate
+  EXPECT_EQ(CutUtf8("\xc0\xaf", 100), "\\xc0\\xaf");                 // overlong "/"
+  EXPECT_EQ(CutUtf8("\xe0\x80\xaf", 100), "\\xe0\\x80\\xaf");        // overlong "/"
+  EXPECT_EQ(CutUtf8("\xf4\x90\x80\x80", 100), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
+  EXPECT_EQ(CutUtf8("caf\xc3\xa9 \xf0\x9f\x98\x80", 100), "caf\xc3\xa9 \xf0\x9f\x98\x80");
+  EXPECT_EQ(CutUtf8("caf\xc3\xa9", 4), "caf");  // never half a character
+}
+
 }  // namespace
 }  // namespace confcenter

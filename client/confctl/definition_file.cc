@@ -1,16 +1,55 @@
 #include "client/confctl/definition_file.h"
 
+#include <sstream>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "client/confctl/flatten.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace confcenter::confctl {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+// yaml-cpp 0.7 (Debian 12) loops forever in YAML::LoadAll, allocating a null document per
+// turn, on input where a document consumes nothing, such as ",[" (found by definition_fuzz;
+// fixed upstream after 0.8, jbeder/yaml-cpp#1319). This walks the documents once with the
+// event parser, which runs the same loop, and stops where a document starts where the
+// previous one did.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+  YAML::Mark start = YAML::Mark::null_mark();
+};
+
+// Throws YAML::Exception like LoadAll for malformed input, and for input LoadAll would loop on.
+void CheckDocumentsEnd(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  int previous = -1;
+  while (parser.HandleNextDocument(starts)) {
+    if (starts.start.pos == previous) {
+      throw YAML::ParserException(starts.start, "unexpected token: a document cannot start here");
+    }
+    previous = starts.start.pos;
+  }
+}
 
 absl::StatusOr<std::vector<Json>> ParseDocuments(const std::string& text) {
   const size_t first = text.find_first_not_of(" \t\r\n");
@@ -30,6 +69,7 @@ absl::StatusOr<std::vector<Json>> ParseDocuments(const std::string& text) {
   }
   std::vector<Json> docs;
   try {
+    CheckDocumentsEnd(text);
     for (const YAML::Node& node : YAML::LoadAll(text)) {
       if (node.IsNull()) continue;
       absl::StatusOr<Json> doc = YamlToJson(node);
@@ -93,10 +133,18 @@ absl::StatusOr<std::vector<v1::ServiceDefinition>> ParseDefinitionFile(const std
   for (size_t i = 0; i < defs.size(); ++i) {
     const std::string field = absl::StrCat("definitions[", i, "]");
     if (absl::Status s = Normalize(defs[i], field); !s.ok()) return s;
+    std::string json;
+    try {
+      json = defs[i].dump();
+    } catch (const nlohmann::json::type_error& e) {
+      // A YAML file may hold any bytes; definitions are proto3 strings, which are UTF-8.
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": is not valid UTF-8 text (", e.what(), ")"));
+    }
     v1::ServiceDefinition def;
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
-    auto status = google::protobuf::util::JsonStringToMessage(defs[i].dump(), &def, options);
+    auto status = google::protobuf::util::JsonStringToMessage(json, &def, options);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(field, ": ", std::string(status.message())));
     }

@@ -21,8 +21,19 @@ bool LooksTyped(const std::string& text) {
   return text.find_first_not_of("0123456789abcdefABCDEFxXoO_.:+-") == std::string::npos;
 }
 
+// True if yaml-cpp would write `text` plain but a reader would not get it back: trailing
+// whitespace is dropped and control characters (other than the line breaks yaml-cpp already
+// handles) are folded or refused. Found by import_fuzz ("x \r" came back as "x").
+bool NeedsQuotes(const std::string& text) {
+  if (!text.empty() && (text.back() == ' ' || text.back() == '\t')) return true;
+  for (char c : text) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\n') || c == 0x7f) return true;
+  }
+  return false;
+}
+
 void EmitString(const std::string& text, YAML::Emitter* out) {
-  if (LooksTyped(text)) *out << YAML::DoubleQuoted;
+  if (LooksTyped(text) || NeedsQuotes(text)) *out << YAML::DoubleQuoted;
   *out << text;
 }
 

@@ -191,7 +191,9 @@ TEST(CodecTest, EveryFormatRoundTrips) {
                   {"tilde", "~"},             {"null", "null"},       {"yes", "yes"},
                   {"greeting", kUnicode},     {"emoji", kEmoji},      {"multi", "l1\nl2\n"},
                   {"colon", "a: b"},          {"hash", "#x"},         {"lead", " x"},
-                  {"a", "1"},                 {"a.b", "2"},           {"float", "1.50"}};
+                  {"a", "1"},                 {"a.b", "2"},           {"float", "1.50"},
+                  // Found by import_fuzz: YAML lost trailing whitespace and carriage returns.
+                  {"trail", "x \r"},          {"tab", "a\tb\t"},      {"cr", "a\rb"}};
   for (FileFormat format : {FileFormat::kYaml, FileFormat::kJson, FileFormat::kProperties}) {
     const std::string text = EncodeConfig(flat, format);
     absl::StatusOr<FlatMap> back = DecodeConfig(text, format);

@@ -266,7 +266,13 @@ TEST(DefinitionFileTest, ErrorsNameTheDefinition) {
        "definition",
        ""},
       {"empty JSON list", "[]", "the file holds no service definition", ""},
+      // Found by definition_fuzz: the conversion to JSON threw, and confctl aborted.
+      {"a value that is not UTF-8", "- name: a\n- name: b\n  version: caf\xe9\n",
+       "definitions[1]: is not valid UTF-8 text", ""},
       {"invalid YAML", "name: orders\nendpoints: [{name: http\n", "invalid YAML: ", ""},
+      // Found by definition_fuzz: yaml-cpp's LoadAll looped forever (and ran out of memory).
+      {"a document that cannot start", ",[", "invalid YAML: ", "a document cannot start here"},
+      {"the same after a valid document", "name: a\n---\n, {b", "invalid YAML: ", ""},
       {"invalid YAML: a list entry inside a map", "name: a\n- b\n", "invalid YAML: ", ""},
       {"invalid JSON (and not flow-style YAML either)", "{\"name\": \"a\"", "invalid JSON: ", ""},
   };

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the build tree into a temporary prefix, builds tests/install_consumer against it
 # with find_package(confcenter), and runs it against a confcenterd started here.
-# usage: run.sh BUILD_DIR SOURCE_DIR
+# usage: run.sh BUILD_DIR SOURCE_DIR [SANITIZERS]   (the -fsanitize= list the build used)
 set -euo pipefail
-build=$1 src=$2
+build=$1 src=$2 sanitize=${3:-}
+flags=()
+[ -n "$sanitize" ] && flags=(-DCMAKE_EXE_LINKER_FLAGS="-fsanitize=$sanitize")
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 cmake -S "$src/tests/install_consumer" -B "$work/consumer" -G Ninja \
-  -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+  -DCMAKE_PREFIX_PATH="$work/prefix" "${flags[@]}" >/dev/null
 cmake --build "$work/consumer" >/dev/null
 "$work/prefix/bin/confcenterd" --listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --data_dir="$work/data" \
   --port_file="$work/port" --log_level=warn &

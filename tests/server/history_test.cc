@@ -435,6 +435,33 @@ TEST_F(HistoryTest, AuditOfANameCutInsideAUtf8CharacterStaysReadable) {
   EXPECT_EQ(all[1].tenants(0), std::string(299, 'a'));
 }
 
+TEST_F(HistoryTest, AuditOfRejectedTxnOpTypeAndRollbackWithNamesCutInsideAUtf8CharacterStaysReadable) {
+  // Both are rejected before the core (unknown op type; invalid tenant name in a rollback)
+  // and audited with their names cut to 300 bytes: the cut falls inside the 2-byte character.
+  const std::string tenant = std::string(299, 'a') + "\xc3\xa9";
+  v1::TxnRequest txn;
+  v1::TxnOp* op = txn.add_ops();
+  op->set_type(static_cast<v1::TxnOpType>(7));
+  op->set_tenant(tenant);
+  op->set_service("a");
+  op->set_key("k");
+  v1::TxnResponse txn_resp;
+  grpc::ClientContext ctx;
+  ASSERT_EQ(api_->config()->Txn(&ctx, txn, &txn_resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::RollbackResponse rollback_resp;
+  ASSERT_EQ(Rollback(tenant, "a", "k", 1, false, &rollback_resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  std::vector<v1::AuditEntry> all = Audit({});  // fails (DATA_LOSS) if a record is not UTF-8
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].rpc(), "HistoryService.Rollback");
+  EXPECT_EQ(all[1].rpc(), "ConfigService.Txn");
+  for (const v1::AuditEntry& e : all) {
+    ASSERT_EQ(e.tenants_size(), 1);
+    EXPECT_EQ(e.tenants(0), std::string(299, 'a'));
+  }
+}
+
 TEST_F(HistoryTest, AuditRecordsEveryWriteAttemptIncludingRejectedOnesWithTheError) {
   ASSERT_TRUE(api_->Register("f1", {"a"}).ok());
   int64_t rev = 0;

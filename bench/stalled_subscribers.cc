@@ -30,6 +30,7 @@
 #include "absl/strings/strip.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
+#include "bench/bench_process.h"
 #include "httplib.h"
 #include "tests/api_client.h"
 #include "tests/test_util.h"
@@ -47,23 +48,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t RssBytes(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      int64_t kb = 0;
-      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(6, line.size() - 9)), &kb);
-      return kb * 1024;
-    }
-  }
-  return 0;
-}
+int64_t RssBytes(int pid) { return ProcStatusBytes(pid, "VmRSS"); }
 
 // The value of one unlabelled sample on the server's /metrics page, or -1.
 double Metric(int admin_port, const std::string& name) {

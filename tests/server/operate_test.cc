@@ -130,6 +130,20 @@ MetricsPage Scrape(const ServerProcess& server) {
   return MetricsPage(body);
 }
 
+// A Txn putting k0..k<n-1> of integration's service svc.
+v1::TxnRequest PutsTxn(int n) {
+  v1::TxnRequest txn;
+  for (int i = 0; i < n; ++i) {
+    v1::TxnOp* op = txn.add_ops();
+    op->set_type(v1::TXN_OP_TYPE_PUT);
+    op->set_tenant("integration");
+    op->set_service("svc");
+    op->set_key("k" + std::to_string(i));
+    op->set_value("v");
+  }
+  return txn;
+}
+
 class OperateTest : public ::testing::Test {
  protected:
   TempDir dir_;
@@ -228,15 +242,7 @@ TEST_F(OperateTest, MetricsCountSlowSubscriberCutOffsAndResyncs) {
   ServerProcess server(dir_.path() + "/data", {"--watch_queue_messages=1", "--max_txn_ops=3000"});
   ASSERT_NE(server.port(), 0);
   auto config = v1::ConfigService::NewStub(server.Channel());
-  v1::TxnRequest txn;
-  for (int i = 0; i < 2500; ++i) {
-    v1::TxnOp* op = txn.add_ops();
-    op->set_type(v1::TXN_OP_TYPE_PUT);
-    op->set_tenant("integration");
-    op->set_service("svc");
-    op->set_key("k" + std::to_string(i));
-    op->set_value("v");
-  }
+  v1::TxnRequest txn = PutsTxn(2500);
   v1::TxnResponse txn_resp;
   grpc::ClientContext ctx;
   ASSERT_TRUE(config->Txn(&ctx, txn, &txn_resp).ok());
@@ -363,15 +369,7 @@ TEST_F(ConfigSourcesTest, TheRunningServerUsesTheFile) {
   ServerProcess server(dir_.path() + "/data", {"--config=" + file});
   ASSERT_NE(server.port(), 0);
   auto config = v1::ConfigService::NewStub(server.Channel());
-  v1::TxnRequest txn;
-  for (int i = 0; i < 3; ++i) {
-    v1::TxnOp* op = txn.add_ops();
-    op->set_type(v1::TXN_OP_TYPE_PUT);
-    op->set_tenant("integration");
-    op->set_service("svc");
-    op->set_key("k" + std::to_string(i));
-    op->set_value("v");
-  }
+  v1::TxnRequest txn = PutsTxn(3);
   v1::TxnResponse resp;
   grpc::ClientContext ctx;
   grpc::Status st = config->Txn(&ctx, txn, &resp);

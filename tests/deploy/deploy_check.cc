@@ -19,9 +19,9 @@
 // Exit status 0 when every check passes, 1 with one "FAIL: ..." line per problem, 2 on usage.
 #include <cctype>
 #include <cstdio>
-#include <initializer_list>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -48,8 +48,8 @@ YAML::Node Get(YAML::Node node, std::initializer_list<std::string> path) {
   for (const std::string& key : path) {
     if (node.IsMap() && node[key]) {
       node.reset(node[key]);  // operator= would overwrite the parent's data
-    } else if (node.IsSequence() && !key.empty() && std::isdigit(static_cast<unsigned char>(key[0])) &&
-               std::stoul(key) < node.size()) {
+    } else if (node.IsSequence() && !key.empty() &&
+               std::isdigit(static_cast<unsigned char>(key[0])) && std::stoul(key) < node.size()) {
       node.reset(node[std::stoul(key)]);
     } else {
       return YAML::Node(YAML::NodeType::Undefined);
@@ -85,7 +85,8 @@ struct Object {
 std::vector<Object> Objects(const std::vector<YAML::Node>& docs, const std::string& file) {
   std::vector<Object> objects;
   for (const YAML::Node& doc : docs) {
-    Object o{Str(doc["kind"]), Str(Get(doc, {"metadata", "name"})), Str(Get(doc, {"metadata", "namespace"})), doc};
+    Object o{Str(doc["kind"]), Str(Get(doc, {"metadata", "name"})),
+             Str(Get(doc, {"metadata", "namespace"})), doc};
     if (Str(doc["apiVersion"]).empty() || o.kind.empty() || o.name.empty()) {
       Fail(file + ": an object without apiVersion, kind or metadata.name");
       continue;
@@ -195,15 +196,20 @@ bool IsUnder(const std::string& path, const std::string& dir) {
 
 // Checks the pod- and container-level security settings the restricted Pod Security Standard
 // asks for, plus a read-only root filesystem.
-void CheckSecurity(const std::string& who, const YAML::Node& pod_spec, const YAML::Node& container) {
+void CheckSecurity(const std::string& who, const YAML::Node& pod_spec,
+                   const YAML::Node& container) {
   const YAML::Node pod_sc = Get(pod_spec, {"securityContext"});
   const YAML::Node sc = Get(container, {"securityContext"});
   const bool non_root = Str(sc["runAsNonRoot"]) == "true" || Str(pod_sc["runAsNonRoot"]) == "true";
   if (!non_root) Fail(who + ": runAsNonRoot is not true");
-  const std::string uid = Str(sc["runAsUser"]).empty() ? Str(pod_sc["runAsUser"]) : Str(sc["runAsUser"]);
-  if (uid.empty() || uid == "0") Fail(who + ": runAsUser is not a non-zero UID (got '" + uid + "')");
-  if (Str(sc["readOnlyRootFilesystem"]) != "true") Fail(who + ": readOnlyRootFilesystem is not true");
-  if (Str(sc["allowPrivilegeEscalation"]) != "false") Fail(who + ": allowPrivilegeEscalation is not false");
+  const std::string uid =
+      Str(sc["runAsUser"]).empty() ? Str(pod_sc["runAsUser"]) : Str(sc["runAsUser"]);
+  if (uid.empty() || uid == "0")
+    Fail(who + ": runAsUser is not a non-zero UID (got '" + uid + "')");
+  if (Str(sc["readOnlyRootFilesystem"]) != "true")
+    Fail(who + ": readOnlyRootFilesystem is not true");
+  if (Str(sc["allowPrivilegeEscalation"]) != "false")
+    Fail(who + ": allowPrivilegeEscalation is not false");
   bool drops_all = false;
   for (const YAML::Node& cap : Get(sc, {"capabilities", "drop"})) drops_all |= Str(cap) == "ALL";
   if (!drops_all) Fail(who + ": capabilities.drop does not hold ALL");
@@ -236,8 +242,8 @@ struct ConfigMount {
   bool optional;
 };
 
-std::vector<ConfigMount> ConfigMounts(const std::vector<Object>& objects, const YAML::Node& pod_spec,
-                                      const YAML::Node& container) {
+std::vector<ConfigMount> ConfigMounts(const std::vector<Object>& objects,
+                                      const YAML::Node& pod_spec, const YAML::Node& container) {
   std::vector<ConfigMount> out;
   for (const YAML::Node& mount : container["volumeMounts"]) {
     for (const YAML::Node& volume : pod_spec["volumes"]) {
@@ -267,7 +273,8 @@ int CheckServer(const std::string& file, const std::string& version) {
     Fail(at("objects are not all in one explicit namespace"));
   }
   for (const Object* ns : OfKind(objects, "Namespace")) {
-    if (!namespaces.count(ns->name)) Fail(at("Namespace " + ns->name + " is not the objects' namespace"));
+    if (!namespaces.count(ns->name))
+      Fail(at("Namespace " + ns->name + " is not the objects' namespace"));
   }
 
   const auto sets = OfKind(objects, "StatefulSet");
@@ -279,7 +286,8 @@ int CheckServer(const std::string& file, const std::string& version) {
   const YAML::Node spec = sts.node["spec"];
   const std::string sts_id = at(sts.Id());
   if (Str(spec["replicas"]) != "1") {
-    Fail(sts_id + ": replicas must be 1 (one process owns the RocksDB store), got " + Str(spec["replicas"]));
+    Fail(sts_id + ": replicas must be 1 (one process owns the RocksDB store), got " +
+         Str(spec["replicas"]));
   }
   const auto pod_labels = StringMap(Get(spec, {"template", "metadata", "labels"}));
   if (!Selects(StringMap(Get(spec, {"selector", "matchLabels"})), pod_labels)) {
@@ -319,14 +327,16 @@ int CheckServer(const std::string& file, const std::string& version) {
   }
 
   // Probes: liveness /healthz, readiness /readyz, both on the admin port.
-  for (const auto& [probe, path] : {std::pair<std::string, std::string>{"livenessProbe", "/healthz"},
-                                    {"readinessProbe", "/readyz"}}) {
+  for (const auto& [probe, path] :
+       {std::pair<std::string, std::string>{"livenessProbe", "/healthz"},
+        {"readinessProbe", "/readyz"}}) {
     const YAML::Node get = Get(container, {probe, "httpGet"});
     if (!get) {
       Fail(who + ": " + probe + " is not an httpGet probe");
       continue;
     }
-    if (Str(get["path"]) != path) Fail(who + ": " + probe + " path is '" + Str(get["path"]) + "', not " + path);
+    if (Str(get["path"]) != path)
+      Fail(who + ": " + probe + " path is '" + Str(get["path"]) + "', not " + path);
     const ContainerPort* p = ResolvePort(ports, get["port"]);
     if (p == nullptr) {
       Fail(who + ": " + probe + " port '" + Str(get["port"]) + "' is no container port");
@@ -342,13 +352,15 @@ int CheckServer(const std::string& file, const std::string& version) {
     auto it = annotations.find(key);
     return it == annotations.end() ? std::string("(absent)") : it->second;
   };
-  if (annotation("prometheus.io/scrape") != "true") Fail(who + ": pod annotation prometheus.io/scrape is not \"true\"");
+  if (annotation("prometheus.io/scrape") != "true")
+    Fail(who + ": pod annotation prometheus.io/scrape is not \"true\"");
   if (annotation("prometheus.io/port") != std::to_string(admin->number)) {
     Fail(who + ": pod annotation prometheus.io/port is " + annotation("prometheus.io/port") +
          ", not the admin port " + std::to_string(admin->number));
   }
   if (annotation("prometheus.io/path") != "/metrics") {
-    Fail(who + ": pod annotation prometheus.io/path is " + annotation("prometheus.io/path") + ", not /metrics");
+    Fail(who + ": pod annotation prometheus.io/path is " + annotation("prometheus.io/path") +
+         ", not /metrics");
   }
 
   // Volumes: every mount names a volume or a claim template; every claim template is mounted.
@@ -393,14 +405,16 @@ int CheckServer(const std::string& file, const std::string& version) {
       if (cm.config_map == nullptr) {
         Fail(who + ": --config's ConfigMap " + cm.config_map_name + " is not in the rendering");
       } else if (!Get(cm.config_map->node, {"data", key})) {
-        Fail(who + ": ConfigMap " + cm.config_map_name + " has no key " + key + " for --config=" + config_path);
+        Fail(who + ": ConfigMap " + cm.config_map_name + " has no key " + key +
+             " for --config=" + config_path);
       } else {
         try {
           config_file.reset(YAML::Load(Str(Get(cm.config_map->node, {"data", key}))));
         } catch (const YAML::Exception& e) {
           Fail(who + ": the --config file " + key + " is not YAML: " + e.what());
         }
-        if (config_file && !config_file.IsMap()) Fail(who + ": the --config file " + key + " is not a YAML map");
+        if (config_file && !config_file.IsMap())
+          Fail(who + ": the --config file " + key + " is not a YAML map");
       }
     }
     if (!found) Fail(who + ": --config=" + config_path + " is under no mounted ConfigMap");
@@ -408,24 +422,27 @@ int CheckServer(const std::string& file, const std::string& version) {
 
   // What confcenterd will listen on, by flag > env > config file > default.
   const std::string listen = EffectiveFlag("listen", container, config_file, "127.0.0.1:7070");
-  const std::string admin_listen = EffectiveFlag("admin_listen", container, config_file, "127.0.0.1:7071");
+  const std::string admin_listen =
+      EffectiveFlag("admin_listen", container, config_file, "127.0.0.1:7071");
   const std::string data_dir = EffectiveFlag("data_dir", container, config_file, "./data");
   if (PortOf(listen) != grpc->number) {
-    Fail(who + ": confcenterd serves gRPC on " + listen + " but the grpc port is " + std::to_string(grpc->number));
+    Fail(who + ": confcenterd serves gRPC on " + listen + " but the grpc port is " +
+         std::to_string(grpc->number));
   }
   if (PortOf(admin_listen) != admin->number) {
-    Fail(who + ": confcenterd serves admin on " + admin_listen + " but the probes and the admin port use " +
-         std::to_string(admin->number));
+    Fail(who + ": confcenterd serves admin on " + admin_listen +
+         " but the probes and the admin port use " + std::to_string(admin->number));
   }
   for (const std::string& address : {listen, admin_listen}) {
     const std::string host = HostOf(address);
     if (host != "0.0.0.0" && host != "[::]" && host != "") {
-      Fail(who + ": listens on " + address + ": unreachable from the kubelet and the Service (use 0.0.0.0)");
+      Fail(who + ": listens on " + address +
+           ": unreachable from the kubelet and the Service (use 0.0.0.0)");
     }
   }
   if (!data_mount.empty() && !IsUnder(data_dir, data_mount)) {
-    Fail(who + ": data_dir " + data_dir + " is not a directory inside the volume mounted at " + data_mount +
-         " (a subdirectory: a fresh volume may hold lost+found)");
+    Fail(who + ": data_dir " + data_dir + " is not a directory inside the volume mounted at " +
+         data_mount + " (a subdirectory: a fresh volume may hold lost+found)");
   }
   const std::string grace = EffectiveFlag("shutdown_grace_seconds", container, config_file, "10");
   const std::string termination = Str(pod_spec["terminationGracePeriodSeconds"]);
@@ -443,7 +460,8 @@ int CheckServer(const std::string& file, const std::string& version) {
     const std::string id = at(svc->Id());
     const auto selector = StringMap(Get(svc->node, {"spec", "selector"}));
     if (!Selects(selector, pod_labels)) {
-      Fail(id + ": selector " + Show(selector) + " does not select the StatefulSet's pods " + Show(pod_labels));
+      Fail(id + ": selector " + Show(selector) + " does not select the StatefulSet's pods " +
+           Show(pod_labels));
     }
     std::set<int> target_numbers;
     for (const YAML::Node& port : Get(svc->node, {"spec", "ports"})) {
@@ -451,7 +469,8 @@ int CheckServer(const std::string& file, const std::string& version) {
       const YAML::Node target = port["targetPort"] ? port["targetPort"] : port["port"];
       const ContainerPort* p = ResolvePort(ports, target);
       if (p == nullptr) {
-        Fail(id + ": port " + Str(port["name"]) + " targets '" + Str(target) + "', no container port");
+        Fail(id + ": port " + Str(port["name"]) + " targets '" + Str(target) +
+             "', no container port");
       } else {
         target_numbers.insert(p->number);
       }
@@ -462,11 +481,13 @@ int CheckServer(const std::string& file, const std::string& version) {
     const bool headless = Str(Get(svc->node, {"spec", "clusterIP"})) == "None";
     if (svc->name == Str(spec["serviceName"])) {
       headless_found = true;
-      if (!headless) Fail(id + ": the StatefulSet's serviceName, but not headless (clusterIP: None)");
+      if (!headless)
+        Fail(id + ": the StatefulSet's serviceName, but not headless (clusterIP: None)");
     }
     client_found |= !headless;
   }
-  if (!headless_found) Fail(sts_id + ": serviceName " + Str(spec["serviceName"]) + " is no Service in the rendering");
+  if (!headless_found)
+    Fail(sts_id + ": serviceName " + Str(spec["serviceName"]) + " is no Service in the rendering");
   if (!client_found) Fail(at("no client (ClusterIP) Service"));
 
   // PodDisruptionBudget: selects the pods and says how many may go.
@@ -475,7 +496,8 @@ int CheckServer(const std::string& file, const std::string& version) {
   for (const Object* pdb : pdbs) {
     const auto selector = StringMap(Get(pdb->node, {"spec", "selector", "matchLabels"}));
     if (!Selects(selector, pod_labels)) {
-      Fail(at(pdb->Id()) + ": selector " + Show(selector) + " does not select the StatefulSet's pods " + Show(pod_labels));
+      Fail(at(pdb->Id()) + ": selector " + Show(selector) +
+           " does not select the StatefulSet's pods " + Show(pod_labels));
     }
     if (!Get(pdb->node, {"spec", "minAvailable"}) && !Get(pdb->node, {"spec", "maxUnavailable"})) {
       Fail(at(pdb->Id()) + ": neither minAvailable nor maxUnavailable");
@@ -491,7 +513,9 @@ int CheckServer(const std::string& file, const std::string& version) {
   return failures == 0 ? 0 : 1;
 }
 
-YAML::Node JobContainer(const Object& job) { return Get(job.node, {"spec", "template", "spec", "containers", "0"}); }
+YAML::Node JobContainer(const Object& job) {
+  return Get(job.node, {"spec", "template", "spec", "containers", "0"});
+}
 
 int CheckCdJob(const std::string& file, const std::string& server_file) {
   auto docs = LoadAll(file);
@@ -531,19 +555,22 @@ int CheckCdJob(const std::string& file, const std::string& server_file) {
     const YAML::Node container = JobContainer(*job);
     const std::string who = id + " container " + Str(container["name"]);
     if (Str(container["image"]) != server_image) {
-      Fail(who + ": image '" + Str(container["image"]) + "' is not the server's '" + server_image + "'");
+      Fail(who + ": image '" + Str(container["image"]) + "' is not the server's '" + server_image +
+           "'");
     }
     const std::string command = Str(Get(container, {"command", "0"}));
     if (command != "confcenter-register" && command != "confcenter-deregister") {
       Fail(who + ": command '" + command + "' is not one of the image's CD scripts");
     }
-    if (Str(pod_spec["restartPolicy"]) != "Never" && Str(pod_spec["restartPolicy"]) != "OnFailure") {
+    if (Str(pod_spec["restartPolicy"]) != "Never" &&
+        Str(pod_spec["restartPolicy"]) != "OnFailure") {
       Fail(id + ": restartPolicy must be Never or OnFailure");
     }
     const auto labels = StringMap(Get(job->node, {"spec", "template", "metadata", "labels"}));
     for (const auto& selector : server_selectors) {
       if (Selects(selector, labels)) {
-        Fail(id + ": its pods " + Show(labels) + " would receive the server's traffic (selector " + Show(selector) + ")");
+        Fail(id + ": its pods " + Show(labels) + " would receive the server's traffic (selector " +
+             Show(selector) + ")");
       }
     }
     CheckSecurity(who, pod_spec, container);
@@ -647,7 +674,8 @@ int CheckRules(const std::string& file, const std::string& metrics_list) {
   int rules = 0;
   for (const YAML::Node& group : root["groups"]) {
     const std::string g = Str(group["name"]);
-    if (g.empty() || !group_names.insert(g).second) Fail(file + ": a group without a unique name ('" + g + "')");
+    if (g.empty() || !group_names.insert(g).second)
+      Fail(file + ": a group without a unique name ('" + g + "')");
     if (!group["rules"] || !group["rules"].IsSequence() || group["rules"].size() == 0) {
       Fail(file + ": group " + g + " has no rules");
       continue;
@@ -667,9 +695,11 @@ int CheckRules(const std::string& file, const std::string& metrics_list) {
         if (severity != "critical" && severity != "warning" && severity != "info") {
           Fail(id + ": labels.severity '" + severity + "' is not critical, warning or info");
         }
-        if (Str(Get(rule, {"annotations", "summary"})).empty()) Fail(id + ": no annotations.summary");
+        if (Str(Get(rule, {"annotations", "summary"})).empty())
+          Fail(id + ": no annotations.summary");
       }
-      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), metric); it != std::sregex_iterator(); ++it) {
+      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), metric);
+           it != std::sregex_iterator(); ++it) {
         std::string name = it->str();
         for (const char* suffix : {"_bucket", "_count", "_sum"}) {
           const std::string s = suffix;
@@ -679,12 +709,13 @@ int CheckRules(const std::string& file, const std::string& metrics_list) {
           }
         }
         used.insert(name);
-        if (!metrics.count(name)) Fail(id + ": uses " + it->str() + ", which confcenterd does not export");
+        if (!metrics.count(name))
+          Fail(id + ": uses " + it->str() + ", which confcenterd does not export");
       }
     }
   }
-  std::cout << file << ": " << group_names.size() << " groups, " << rules << " rules, " << used.size()
-            << " metrics used\n";
+  std::cout << file << ": " << group_names.size() << " groups, " << rules << " rules, "
+            << used.size() << " metrics used\n";
   return failures == 0 ? 0 : 1;
 }
 
@@ -716,6 +747,7 @@ int main(int argc, char** argv) {
     Fail(std::string(argv[2]) + ": " + e.what());
     return 1;
   }
-  std::cerr << "usage: deploy_check server|cd-job|job-command|job-env|rules FILE ... (see the source)\n";
+  std::cerr
+      << "usage: deploy_check server|cd-job|job-command|job-env|rules FILE ... (see the source)\n";
   return 2;
 }

@@ -61,8 +61,9 @@ if [ "$refresh" = 1 ] || ! podman image exists "$base"; then
   esac
 fi
 
-# The build stage compiles with the host's ccache (bind-mounted, and the source sits at the
-# same path as here so compile commands match scripts/test's): a build after the host's own
+# The build stage compiles with the host's ccache (bind-mounted; the source sits at the same
+# path as here and gets this environment's CCACHE_BASEDIR and locale, so compile commands match
+# a host build run from the same environment, as scripts/test's): a build after the host's own
 # mostly hits the cache. The host's apt cache serves the stages' package installs on our base
 # (not on debian:bookworm-slim, whose apt hook deletes downloaded packages).
 ccache_dir=$(ccache -k cache_dir 2>/dev/null || echo "${CCACHE_DIR:-$HOME/.cache/ccache}")

@@ -309,7 +309,7 @@ absl::StatusOr<std::unique_ptr<ConfigCore>> ConfigCore::Open(
         absl::ReaderMutexLock lock(&c->state_mu_);
         fn(c->state_);
       },
-      options.watch, clock);
+      c->options_.watch, clock);
   core->committer_ = std::thread([c] { c->CommitLoop(); });
   if (options.reclaim_interval > absl::ZeroDuration()) {
     core->reclaimer_ = std::thread([c] { c->ReclaimLoop(); });
@@ -319,7 +319,10 @@ absl::StatusOr<std::unique_ptr<ConfigCore>> ConfigCore::Open(
 
 ConfigCore::ConfigCore(std::unique_ptr<storage::Store> store, const CoreOptions& options,
                        Clock* clock)
-    : options_(options), clock_(clock), store_(std::move(store)) {}
+    : owned_metrics_(options.watch.metrics == nullptr ? std::make_unique<Metrics>() : nullptr),
+      options_(WithMetrics(options, owned_metrics_.get())),
+      clock_(clock),
+      store_(std::move(store)) {}
 
 ConfigCore::~ConfigCore() {
   {
@@ -340,6 +343,11 @@ bool ConfigCore::WaitForWritesDrained(absl::Duration timeout) {
           },
           this),
       timeout);
+}
+
+size_t ConfigCore::queued_writes() const {
+  absl::MutexLock lock(&queue_mu_);
+  return queue_.size();
 }
 
 int64_t ConfigCore::revision() const {
@@ -631,7 +639,11 @@ void ConfigCore::CommitLoop() {
         change_set.set_commit_time_micros(now_micros);
         write.Describe(change_set);
         absl::StatusOr<ConfigCore::Completion> planned =
-            Plan(write, overlay, next, change_set);
+            write.context.deadline <= absl::Now()
+                ? absl::DeadlineExceededError(
+                      "the client's deadline passed while the write waited for the committer; "
+                      "nothing was written")
+                : Plan(write, overlay, next, change_set);
         audit.push_back(write.Audit(change_set, planned.status(), now_micros));
         if (!planned.ok()) {
           rejected.emplace_back(&write, planned.status());
@@ -645,7 +657,11 @@ void ConfigCore::CommitLoop() {
       }
     }
 
+    const absl::Time sync_start = absl::Now();
     absl::Status committed = store_->CommitWithAudit(change_sets, audit);
+    const absl::Time durable_at = absl::Now();
+    metrics()->CommitDone(batch.size(), change_sets.size(), durable_at - sync_start,
+                                       committed.ok());
     if (committed.ok()) {
       absl::MutexLock lock(&state_mu_);
       for (const ChangeSet& change_set : change_sets) state_.Apply(change_set);
@@ -670,7 +686,7 @@ void ConfigCore::CommitLoop() {
     for (auto& [write, status] : rejected) write->Fail(status);
     if (committed.ok() && !change_sets.empty()) {  // after the acks: off the write path
       absl::ReaderMutexLock lock(&state_mu_);
-      hub_->Publish(change_sets, state_);
+      hub_->Publish(change_sets, state_, durable_at);
     }
   }
 }

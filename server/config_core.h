@@ -163,6 +163,9 @@ struct WriteContext {
   std::string peer;
   // The release message (Txn, Rollback).
   std::string message;
+  // The client's deadline: a write still waiting for the committer when it passes is dropped
+  // (DEADLINE_EXCEEDED, audited, nothing written), so a client that gave up leaves no work.
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 // What a write names, as the audit log records it.
@@ -283,6 +286,10 @@ class ConfigCore {
 
   // The watch hub: subscriptions to resolved views. Owned by the core.
   WatchHub* watch_hub() { return hub_.get(); }
+  // Where the core and its hub count commits and fan-out.
+  Metrics* metrics() const { return options_.watch.metrics; }
+  // Write requests waiting for the committer (not counting the batch being committed).
+  size_t queued_writes() const;
 
  private:
   struct PendingWrite;
@@ -332,6 +339,13 @@ class ConfigCore {
       ABSL_SHARED_LOCKS_REQUIRED(state_mu_);
 
   // Const after construction.
+  // Fills in `owned` as the metrics when the options name none.
+  static CoreOptions WithMetrics(CoreOptions options, Metrics* owned) {
+    if (options.watch.metrics == nullptr) options.watch.metrics = owned;
+    return options;
+  }
+
+  std::unique_ptr<Metrics> owned_metrics_;  // when the options name no metrics
   const CoreOptions options_;
   Clock* const clock_;
   const std::unique_ptr<storage::Store> store_;  // written by the committer thread only
@@ -340,7 +354,7 @@ class ConfigCore {
   mutable absl::Mutex state_mu_;
   ConfigState state_ ABSL_GUARDED_BY(state_mu_);  // written by the committer thread only
 
-  absl::Mutex queue_mu_;
+  mutable absl::Mutex queue_mu_;
   std::deque<PendingWrite> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;  // a taken batch is not done yet

@@ -87,8 +87,16 @@ absl::Status HistoryServiceImpl::Busy() {
 grpc::ServerUnaryReactor* HistoryServiceImpl::Offload(grpc::CallbackServerContext* ctx,
                                                       std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (!pool_.TrySubmit(
-          [reactor, work = std::move(work)] { reactor->Finish(ToGrpcStatus(work())); })) {
+  if (!pool_.TrySubmit([ctx, reactor, work = std::move(work)] {
+        // A request whose client gave up while it waited for a worker is not worked on.
+        if (ctx->IsCancelled()) {
+          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                                       "the client cancelled or its deadline passed while the "
+                                       "request waited for a worker"));
+          return;
+        }
+        reactor->Finish(ToGrpcStatus(work()));
+      })) {
     reactor->Finish(ToGrpcStatus(Busy()));
   }
   return reactor;

@@ -1,7 +1,9 @@
 // confcenterd: the confcenter server. Serves ConfigService, TenantService, WatchService and
-// HistoryService (plus server reflection and the standard health service) over gRPC, with
-// state in RocksDB.
+// HistoryService and AdminService (plus server reflection and the standard health service) over gRPC, with
+// state in RocksDB, and metrics and probes over HTTP on the admin listener.
 #include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -17,12 +19,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/admin_http.h"
+#include "server/admin_service.h"
+#include "server/backup.h"
 #include "server/config_core.h"
+#include "server/flag_sources.h"
 #include "server/grpc_services.h"
 #include "server/history_core.h"
 #include "server/history_service.h"
+#include "server/logging.h"
+#include "server/metrics.h"
 #include "server/watch_service.h"
 #include "spdlog/spdlog.h"
 #include "storage/store.h"
@@ -32,13 +40,25 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
 ABSL_FLAG(std::string, data_dir, "./data", "Directory of the RocksDB store; created if absent.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the chosen port is written to this file once the server is serving.");
-ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off.");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:7071",
+          "Address of the admin HTTP listener: /metrics (Prometheus), /healthz, /readyz. Port 0 "
+          "picks a free port (see --admin_port_file).");
+ABSL_FLAG(std::string, admin_port_file, "",
+          "If set, the admin listener's port is written to this file once it listens.");
+ABSL_FLAG(std::string, config, "",
+          "A YAML file of settings (flag name: value). Precedence: command line > CONFCENTER_* "
+          "environment variables > this file > defaults. Also CONFCENTER_CONFIG.");
+ABSL_FLAG(bool, check_config, false,
+          "Print the effective settings (as a --config file, each with where it came from) and "
+          "exit: 0 if they are valid, 2 if not.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
+ABSL_FLAG(std::string, log_format, "text",
+          "text, or json: one JSON object per line (time, level, thread, msg) for log shippers.");
 ABSL_FLAG(int64_t, max_value_bytes, confcenter::CoreOptions().max_value_bytes,
           "Largest config value accepted, in bytes.");
 ABSL_FLAG(int64_t, max_keys_per_tenant, confcenter::CoreOptions().max_keys_per_tenant,
           "Most own entries (values and masks) one tenant may hold.");
-ABSL_FLAG(int, max_txn_ops, confcenter::CoreOptions().max_txn_ops,
-          "Most operations in one Txn.");
+ABSL_FLAG(int, max_txn_ops, confcenter::CoreOptions().max_txn_ops, "Most operations in one Txn.");
 ABSL_FLAG(int, max_request_bytes, 8 << 20,
           "Largest gRPC request message accepted, in bytes (must exceed max_value_bytes).");
 ABSL_FLAG(bool, unsafe_no_fsync, false,
@@ -48,14 +68,15 @@ ABSL_FLAG(bool, unsafe_no_fsync, false,
 ABSL_FLAG(int64_t, watch_queue_messages, 1024,
           "Messages one Subscribe stream may have queued before it is ended with "
           "RESOURCE_EXHAUSTED (the client resumes from its last revision).");
+ABSL_FLAG(int64_t, max_subscriptions, 100'000,
+          "Most open Subscribe streams; one more is refused with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(absl::Duration, progress_interval, absl::Seconds(10),
           "How often every Subscribe stream gets a PROGRESS message with the current revision; "
           "also how often change-log compaction runs.");
 ABSL_FLAG(int64_t, log_retention_revisions, 1'000'000,
           "Change-log retention: a change set is compacted once it is more than this many "
           "revisions behind the head and older than --log_retention_age.");
-ABSL_FLAG(absl::Duration, log_retention_age, absl::Hours(24 * 7),
-          "See --log_retention_revisions.");
+ABSL_FLAG(absl::Duration, log_retention_age, absl::Hours(24 * 7), "See --log_retention_revisions.");
 ABSL_FLAG(absl::Duration, reclaim_interval, absl::Seconds(10),
           "How often tenants whose TTL has passed are looked for and removed; 0 = never.");
 ABSL_FLAG(std::string, testing_clock_file, "",
@@ -72,10 +93,18 @@ ABSL_FLAG(absl::Duration, audit_retention_age, confcenter::HistoryOptions().audi
 ABSL_FLAG(absl::Duration, history_compaction_interval,
           confcenter::HistoryOptions().compaction_interval,
           "How often history, releases and the audit log are compacted; 0 disables.");
+ABSL_FLAG(std::string, backup_tmp_dir, "",
+          "Where AdminService.Backup makes its checkpoint (a new directory per backup, removed "
+          "when the backup ends). Empty = the data dir's parent. Keep it on the data dir's "
+          "filesystem: the checkpoint is then hard links, not copies.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long queued writes get to commit before being cancelled.");
 
 namespace confcenter {
+
+// Validates the settings that can be checked without opening anything; also sets up logging.
+absl::Status CheckSettings();
+
 namespace {
 
 absl::Status WritePortFile(const std::string& path, int port) {
@@ -91,11 +120,45 @@ absl::Status WritePortFile(const std::string& path, int port) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status CheckSettings() {
+  if (absl::Status s =
+          ConfigureLogging(absl::GetFlag(FLAGS_log_format), absl::GetFlag(FLAGS_log_level));
+      !s.ok()) {
+    return s;
+  }
+  if (absl::GetFlag(FLAGS_max_value_bytes) <= 0 || absl::GetFlag(FLAGS_max_keys_per_tenant) <= 0 ||
+      absl::GetFlag(FLAGS_max_txn_ops) <= 0 || absl::GetFlag(FLAGS_max_subscriptions) <= 0) {
+    return absl::InvalidArgumentError(
+        "max_value_bytes, max_keys_per_tenant, max_txn_ops and max_subscriptions must be "
+        "positive");
+  }
+  if (absl::GetFlag(FLAGS_history_retention_age) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_audit_retention_age) <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "history_retention_age and audit_retention_age must be positive");
+  }
+  if (absl::GetFlag(FLAGS_max_request_bytes) <= absl::GetFlag(FLAGS_max_value_bytes)) {
+    return absl::InvalidArgumentError(
+        "max_request_bytes must exceed max_value_bytes (a request carries a value and more)");
+  }
+  if (absl::GetFlag(FLAGS_listen).empty() || absl::GetFlag(FLAGS_data_dir).empty()) {
+    return absl::InvalidArgumentError("listen and data_dir must not be empty");
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
 int Run() {
   // Debian's Abseil checks lock-order cycles on every Mutex acquisition; our lock order is
   // documented and fixed, and the check costs measurable time on the fan-out path.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+  if (absl::Status s = CheckSettings(); !s.ok()) {
+    spdlog::error("{}", std::string(s.message()));
+    return 2;
+  }
 
   // Block the stop signals in every thread; the main thread waits for them with sigwait.
   sigset_t stop_signals;
@@ -112,12 +175,25 @@ int Run() {
   options.watch.max_queued_messages =
       static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_watch_queue_messages)));
   options.watch.progress_interval = absl::GetFlag(FLAGS_progress_interval);
+  options.watch.max_streams = static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions));
   options.watch.log_retention_revisions = absl::GetFlag(FLAGS_log_retention_revisions);
   options.watch.log_retention_age = absl::GetFlag(FLAGS_log_retention_age);
-  if (options.max_value_bytes <= 0 || options.max_keys_per_tenant <= 0 ||
-      options.max_txn_ops <= 0) {
-    spdlog::error("--max_value_bytes, --max_keys_per_tenant and --max_txn_ops must be positive");
-    return 2;
+
+  // The admin listener comes first, so probes see "starting" while the store opens (a large
+  // store's recovery can take a while) rather than a refused connection.
+  Metrics metrics;
+  options.watch.metrics = &metrics;
+  absl::StatusOr<std::unique_ptr<AdminServer>> admin =
+      AdminServer::Start(absl::GetFlag(FLAGS_admin_listen), &metrics);
+  if (!admin.ok()) {
+    spdlog::error("{}", std::string(admin.status().message()));
+    return admin.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_admin_port_file); !path.empty()) {
+    if (absl::Status s = WritePortFile(path, (*admin)->port()); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
   }
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
@@ -146,11 +222,6 @@ int Run() {
     return 1;
   }
 
-  if (absl::GetFlag(FLAGS_history_retention_age) <= absl::ZeroDuration() ||
-      absl::GetFlag(FLAGS_audit_retention_age) <= absl::ZeroDuration()) {
-    spdlog::error("--history_retention_age and --audit_retention_age must be positive");
-    return 2;
-  }
   HistoryOptions history_options;
   history_options.history_retention_age = absl::GetFlag(FLAGS_history_retention_age);
   history_options.history_keep_versions = std::max(1, absl::GetFlag(FLAGS_history_keep_versions));
@@ -160,9 +231,20 @@ int Run() {
   auto history = std::make_unique<HistoryCore>(core->get(), history_options, clock);
   HistoryServiceImpl history_service(history.get());
 
+  BackupOptions backup_options;
+  backup_options.tmp_dir = absl::GetFlag(FLAGS_backup_tmp_dir);
+  if (backup_options.tmp_dir.empty()) {
+    std::filesystem::path dir = std::filesystem::absolute(data_dir).lexically_normal();
+    if (!dir.has_filename()) dir = dir.parent_path();  // "data/"
+    backup_options.tmp_dir = dir.parent_path().string();
+  }
+  BackupManager backups((*core)->store(), backup_options);
+  AdminServiceImpl admin_service(&backups);
+
   ConfigServiceImpl config_service(core->get());
   TenantServiceImpl tenant_service(core->get());
-  WatchServiceImpl watch_service((*core)->watch_hub(), options.watch.max_queued_messages);
+  WatchServiceImpl watch_service((*core)->watch_hub(), options.watch.max_queued_messages, &metrics);
+  (*admin)->AttachCore(core->get());
   grpc::EnableDefaultHealthCheckService(true);
   // Debian links with --as-needed: without this call the reflection plugin is dropped.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -175,29 +257,43 @@ int Run() {
   builder.RegisterService(&tenant_service);
   builder.RegisterService(&watch_service);
   builder.RegisterService(&history_service);
+  builder.RegisterService(&admin_service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counting;
+  counting.push_back(RpcMetricsInterceptor(&metrics));
+  builder.experimental().SetInterceptorCreators(std::move(counting));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     spdlog::error("cannot listen on {} (address in use or invalid?)", listen);
     return 1;
   }
+  // NOT_SERVING until everything below is in place.
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  for (const char* name : {"", "confcenter.v1.ConfigService", "confcenter.v1.TenantService",
-                           "confcenter.v1.WatchService", "confcenter.v1.HistoryService"}) {
-    health->SetServingStatus(name, true);
-  }
+  const char* const kServiceNames[] = {"", "confcenter.v1.ConfigService",
+                                       "confcenter.v1.TenantService", "confcenter.v1.WatchService",
+                                       "confcenter.v1.HistoryService",
+                                       "confcenter.v1.AdminService"};
+  for (const char* name : kServiceNames) health->SetServingStatus(name, false);
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     if (absl::Status s = WritePortFile(port_file, port); !s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;
     }
   }
-  spdlog::info("confcenterd serving on port {} ({}), data dir {}, revision {}", port, listen,
-               data_dir, (*core)->revision());
+  for (const char* name : kServiceNames) health->SetServingStatus(name, true);
+  (*admin)->SetState(ServingState::kServing);
+  spdlog::info(
+      "confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, data dir {}, "
+      "revision {}",
+      port, listen, (*admin)->port(), data_dir, (*core)->revision());
+  // Type=notify under systemd; a no-op elsewhere.
+  sd_notifyf(0, "READY=1\nSTATUS=serving on port %d\nMAINPID=%d", port, static_cast<int>(getpid()));
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
   spdlog::info("received signal {}, draining", signal);
-  health->Shutdown();  // every service reports NOT_SERVING from now on
+  sd_notify(0, "STOPPING=1");
+  (*admin)->SetState(ServingState::kDraining);
+  health->Shutdown();                // every service reports NOT_SERVING from now on
   (*core)->watch_hub()->Shutdown();  // streams end with UNAVAILABLE and a resume hint
   // Let queued writes commit and answer, then stop. gRPC's Shutdown waits for idle client
   // connections until its deadline, so the deadline is short once the writes are done;
@@ -209,6 +305,7 @@ int Run() {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   server->Wait();
   history.reset();  // stops compaction
+  (*admin)->DetachCore();
   core->reset();  // finishes queued writes, closes the store
   spdlog::info("confcenterd stopped");
   return 0;
@@ -220,7 +317,23 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "confcenterd: multi-tenant configuration center.\n  confcenterd [--listen=127.0.0.1:7070] "
-      "[--data_dir=./data] [flags]");
+      "[--data_dir=./data] [--config=FILE] [flags]");
+  // The file and the environment first; the command line, parsed after, overrides them.
+  const std::vector<std::string> own_flag_files = {"server/main.cc"};
+  absl::StatusOr<confcenter::SettingOrigins> origins =
+      confcenter::ApplyConfigSources(argc, argv, environ, own_flag_files);
+  if (!origins.ok()) {
+    std::fprintf(stderr, "confcenterd: %s\n", std::string(origins.status().message()).c_str());
+    return 2;
+  }
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_check_config)) {
+    std::fputs(confcenter::DescribeSettings(argc, argv, *origins, own_flag_files).c_str(), stdout);
+    if (absl::Status s = confcenter::CheckSettings(); !s.ok()) {
+      std::fprintf(stderr, "confcenterd: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+    return 0;
+  }
   return confcenter::Run();
 }

@@ -258,7 +258,12 @@ Interest InterestOf(const std::vector<std::string>& services) {
 
 WatchHub::WatchHub(storage::Store* store, WithState with_state, const WatchOptions& options,
                    Clock* clock)
-    : store_(store), with_state_(std::move(with_state)), options_(options), clock_(clock) {
+    : store_(store),
+      with_state_(std::move(with_state)),
+      options_(options),
+      clock_(clock),
+      owned_metrics_(options.metrics == nullptr ? std::make_unique<Metrics>() : nullptr),
+      metrics_(options.metrics != nullptr ? options.metrics : owned_metrics_.get()) {
   catch_up_thread_ = std::thread([this] { CatchUpLoop(); });
   if (options_.progress_interval > absl::ZeroDuration()) {
     ticker_thread_ = std::thread([this] { TickerLoop(); });
@@ -314,6 +319,13 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
     absl::MutexLock lock(&mu_);
     if (stopping_) {
       result = absl::UnavailableError("the server is shutting down");
+      return;
+    }
+    if (streams_.size() >= options_.max_streams) {
+      result = absl::ResourceExhaustedError(absl::StrCat(
+          "the server has ", streams_.size(),
+          " open Subscribe streams, the most it takes (--max_subscriptions); retry with "
+          "backoff"));
       return;
     }
     if (state.FindTenant(command.tenant) == nullptr) {
@@ -395,6 +407,10 @@ void WatchHub::Detach(Stream* stream) {
 bool WatchHub::SendTo(Stream* stream, const std::shared_ptr<const std::string>& message) {
   if (stream->ended) return false;
   if (stream->sink->Send(message)) return true;
+  metrics_->SubscriberCutOff();
+  spdlog::warn("a subscriber of tenant {} fell behind ({} messages queued) and was cut off; it "
+               "can resume from revision {}",
+               stream->tenant, options_.max_queued_messages, stream->last_revision);
   EndStream(stream, absl::ResourceExhaustedError(absl::StrCat(
                         "the subscriber fell behind: ", options_.max_queued_messages,
                         " messages are queued (--watch_queue_messages); resubscribe with "
@@ -403,6 +419,7 @@ bool WatchHub::SendTo(Stream* stream, const std::shared_ptr<const std::string>& 
 }
 
 bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resync) {
+  if (resync) metrics_->Resync();
   ViewAt view(state, {}, deleted_parents_);
   std::vector<std::string> chain = view.Chain(stream->tenant, state.revision());
   std::vector<ResolvedEntry> entries =
@@ -459,9 +476,11 @@ void WatchHub::ReindexChains(const ConfigState& state) {
   }
 }
 
-void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigState& state) {
+void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigState& state,
+                       absl::Time durable_at) {
   if (change_sets.empty()) return;
   absl::MutexLock lock(&mu_);
+  int64_t events_delivered = 0;
   const int64_t last = change_sets.back().revision();
   for (const ChangeSet& set : change_sets) {
     for (const Change& c : set.changes()) {
@@ -513,7 +532,10 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
         targets = topic.streams;  // SendTo may end a stream and edit topic.streams
         for (Stream* stream : targets) {
           if (stream->last_revision >= r) continue;  // its snapshot or replay covered r
-          if (SendTo(stream, bytes)) stream->last_revision = r;
+          if (SendTo(stream, bytes)) {
+            stream->last_revision = r;
+            events_delivered += message.events_size();
+          }
         }
       }
     }
@@ -521,6 +543,19 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
   published_revision_ = last;
   DetachEnded();
   if (tenants_changed) ReindexChains(state);
+  metrics_->FanoutDone(absl::Now() - durable_at, events_delivered);
+}
+
+std::vector<std::pair<std::string, int64_t>> WatchHub::SubscribersPerTenant() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<std::string, int64_t>> counts;
+  counts.reserve(watches_.size());
+  for (const auto& [tenant, watch] : watches_) {
+    int64_t streams = 0;
+    for (const auto& [services, topic] : watch->topics) streams += topic.streams.size();
+    counts.emplace_back(tenant, streams);
+  }
+  return counts;
 }
 
 void WatchHub::SendProgress() {

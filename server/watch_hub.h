@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "server/clock.h"
 #include "server/config_state.h"
+#include "server/metrics.h"
 #include "storage/records.pb.h"
 #include "storage/store.h"
 
@@ -62,6 +63,10 @@ struct WatchOptions {
   int64_t log_retention_revisions = 1'000'000;
   // See log_retention_revisions. Default 7 days.
   absl::Duration log_retention_age = absl::Hours(24 * 7);
+  // Most open streams; one more is refused with RESOURCE_EXHAUSTED. Default 100,000.
+  size_t max_streams = 100'000;
+  // Where fan-out, cut-offs and resyncs are counted; not owned. Null: the hub keeps its own.
+  Metrics* metrics = nullptr;
 };
 
 struct SubscribeCommand {
@@ -93,8 +98,13 @@ class WatchHub {
   void Unsubscribe(uint64_t id);
 
   // Sends the events of `change_sets` (just applied, in order; `state` is the state after the
-  // last of them, read-locked by the caller) to the streams they concern.
-  void Publish(const std::vector<storage::ChangeSet>& change_sets, const ConfigState& state);
+  // last of them, read-locked by the caller) to the streams they concern. `durable_at` is
+  // when the commit became durable; the fan-out lag is measured from it.
+  void Publish(const std::vector<storage::ChangeSet>& change_sets, const ConfigState& state,
+               absl::Time durable_at);
+
+  // Open streams per subscribed tenant.
+  std::vector<std::pair<std::string, int64_t>> SubscribersPerTenant() const;
 
   // Sends every live stream a PROGRESS message with the last published revision. The ticker
   // calls it every progress_interval; tests may call it directly.
@@ -139,6 +149,8 @@ class WatchHub {
   const WithState with_state_;
   const WatchOptions options_;
   Clock* const clock_;
+  std::unique_ptr<Metrics> owned_metrics_;  // when options.metrics is null
+  Metrics* const metrics_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -24,7 +24,8 @@ grpc::ByteBuffer ToByteBuffer(const std::shared_ptr<const std::string>& bytes) {
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                                public WatchSink {
  public:
-  SubscribeReactor(WatchHub* hub, size_t max_queued) : hub_(hub), max_queued_(max_queued) {}
+  SubscribeReactor(WatchHub* hub, size_t max_queued, Metrics* metrics)
+      : hub_(hub), max_queued_(max_queued), metrics_(metrics) {}
 
   void Start(const grpc::ByteBuffer* request) {
     v1::SubscribeRequest req;
@@ -65,6 +66,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     if (finishing_) return true;  // being torn down: drop quietly
     if (queue_.size() >= max_queued_) return false;
     queue_.push_back(std::move(message));
+    if (queue_.size() > high_water_) {
+      high_water_ = queue_.size();
+      metrics_->QueueDepthRaised(high_water_);
+    }
     if (!writing_) WriteNextLocked();
     return true;
   }
@@ -77,6 +82,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    if (ok) metrics_->MessageWritten();
     if (!ok) {  // the stream is broken (client gone); OnCancel follows
       queue_.clear();
       FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
@@ -103,6 +109,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       absl::MutexLock lock(&mu_);
       registered = registered_;
       id = id_;
+      metrics_->StreamEnded(high_water_);
     }
     if (registered) hub_->Unsubscribe(id);
     delete this;
@@ -138,8 +145,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
   WatchHub* const hub_;
   const size_t max_queued_;
+  Metrics* const metrics_;
   absl::Mutex mu_;
   std::deque<std::shared_ptr<const std::string>> queue_ ABSL_GUARDED_BY(mu_);
+  size_t high_water_ ABSL_GUARDED_BY(mu_) = 0;  // the longest queue_ has been
   grpc::ByteBuffer in_flight_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
@@ -154,7 +163,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchServiceImpl::Subscribe(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) {
-  auto* reactor = new SubscribeReactor(hub_, max_queued_messages_);
+  auto* reactor = new SubscribeReactor(hub_, max_queued_messages_, metrics_);
   reactor->Start(request);
   return reactor;
 }

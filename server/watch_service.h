@@ -4,6 +4,7 @@
 #define CONFCENTER_SERVER_WATCH_SERVICE_H_
 
 #include "confcenter/v1/watch.grpc.pb.h"
+#include "server/metrics.h"
 #include "server/watch_hub.h"
 
 namespace confcenter {
@@ -13,9 +14,10 @@ namespace confcenter {
 class WatchServiceImpl final
     : public v1::WatchService::WithRawCallbackMethod_Subscribe<v1::WatchService::Service> {
  public:
-  // `hub` must outlive the service. `max_queued_messages` bounds each stream's queue.
-  WatchServiceImpl(WatchHub* hub, size_t max_queued_messages)
-      : hub_(hub), max_queued_messages_(max_queued_messages) {}
+  // `hub` and `metrics` must outlive the service. `max_queued_messages` bounds each stream's
+  // queue.
+  WatchServiceImpl(WatchHub* hub, size_t max_queued_messages, Metrics* metrics)
+      : hub_(hub), max_queued_messages_(max_queued_messages), metrics_(metrics) {}
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* ctx,
                                                         const grpc::ByteBuffer* request) override;
@@ -23,6 +25,7 @@ class WatchServiceImpl final
  private:
   WatchHub* const hub_;
   const size_t max_queued_messages_;
+  Metrics* const metrics_;
 };
 
 }  // namespace confcenter

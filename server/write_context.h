@@ -31,6 +31,9 @@ inline WriteContext ContextOf(const grpc::CallbackServerContext* ctx, absl::stri
   if (context.user.empty()) context.user = "anonymous";
   context.peer = ctx->peer();
   context.message = std::move(message);
+  if (ctx->deadline() != std::chrono::system_clock::time_point::max()) {
+    context.deadline = absl::FromChrono(ctx->deadline());
+  }
   return context;
 }
 

@@ -10,7 +10,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 #include "storage/key_codec.h"
 #include "storage/rocksdb_history.h"
@@ -49,13 +51,72 @@ constexpr char kAuditCf[] = "audit";
 
 absl::string_view ToAbsl(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
 
+// Counts finished compactions for StoreStats (RocksDB calls it from its background threads).
+class CompactionCounter final : public rocksdb::EventListener {
+ public:
+  void OnCompactionCompleted(rocksdb::DB*, const rocksdb::CompactionJobInfo& info) override {
+    if (!info.status.ok()) return;
+    completed.fetch_add(1, std::memory_order_relaxed);
+    bytes_written.fetch_add(static_cast<int64_t>(info.stats.total_output_bytes),
+                            std::memory_order_relaxed);
+  }
+  std::atomic<int64_t> completed{0};
+  std::atomic<int64_t> bytes_written{0};
+};
+
+// Swallows RocksDB's info log, so opening a checkpoint adds no LOG file to it.
+class NullLogger final : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+// Store::Checkpoint of `db`. RocksDB's checkpoint flushes the memtables and then hard-links
+// the live files (copies them across filesystems) plus the WAL tail: one consistent state,
+// so the revision counter in it names exactly the writes it holds.
+absl::StatusOr<CheckpointInfo> CreateCheckpoint(rocksdb::DB* db, const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(db, &raw), "checkpoint"); !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  absl::Status created =
+      FromRocks(checkpoint->CreateCheckpoint(dir), absl::StrCat("checkpoint into ", dir));
+  if (!created.ok()) return created;
+  // Read the revision back from the copy itself (read-only, default column family only).
+  auto read = [&]() -> absl::StatusOr<CheckpointInfo> {
+    rocksdb::Options options;
+    options.info_log = std::make_shared<NullLogger>();
+    rocksdb::DB* copy_raw = nullptr;
+    rocksdb::Status st = rocksdb::DB::OpenForReadOnly(options, dir, &copy_raw);
+    if (!st.ok()) return FromRocks(st, absl::StrCat("open checkpoint ", dir));
+    std::unique_ptr<rocksdb::DB> copy(copy_raw);
+    CheckpointInfo info;
+    std::string revision;
+    st = copy->Get(rocksdb::ReadOptions(), kFormatKey, &info.format);
+    if (st.ok()) st = copy->Get(rocksdb::ReadOptions(), kRevisionKey, &revision);
+    if (!st.ok()) return FromRocks(st, absl::StrCat("read checkpoint ", dir));
+    std::optional<int64_t> decoded = DecodeRevision(revision);
+    if (!decoded) return absl::DataLossError("the checkpoint's revision counter is malformed");
+    info.revision = *decoded;
+    return info;
+  };
+  absl::StatusOr<CheckpointInfo> info = read();
+  if (!info.ok()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  return info;
+}
+
 class RocksDbStore final : public Store {
  public:
   RocksDbStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
-               bool sync)
+               bool sync, std::shared_ptr<CompactionCounter> compactions)
       : db_(std::move(db)),
         cfs_(std::move(cfs)),
         sync_(sync),
+        compactions_(std::move(compactions)),
         history_(db_.get(), {cfs_[0], cfs_[4], cfs_[5], cfs_[6], cfs_[7]}, sync) {}
 
   ~RocksDbStore() override {
@@ -148,6 +209,26 @@ class RocksDbStore final : public Store {
   }
 
   int64_t CurrentRevision() const override { return revision_.load(); }
+
+  StoreStats Stats() const override {
+    auto sum = [&](const char* property) {
+      uint64_t value = 0;
+      return db_->GetAggregatedIntProperty(property, &value) ? static_cast<int64_t>(value) : 0;
+    };
+    StoreStats stats;
+    stats.live_data_bytes = sum(rocksdb::DB::Properties::kEstimateLiveDataSize.c_str());
+    stats.sst_files_bytes = sum(rocksdb::DB::Properties::kTotalSstFilesSize.c_str());
+    stats.memtable_bytes = sum(rocksdb::DB::Properties::kCurSizeAllMemTables.c_str());
+    stats.pending_compaction_bytes =
+        sum(rocksdb::DB::Properties::kEstimatePendingCompactionBytes.c_str());
+    uint64_t running = 0;
+    if (db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &running)) {
+      stats.running_compactions = static_cast<int64_t>(running);
+    }
+    stats.compactions_completed = compactions_->completed.load(std::memory_order_relaxed);
+    stats.compaction_bytes_written = compactions_->bytes_written.load(std::memory_order_relaxed);
+    return stats;
+  }
 
   absl::StatusOr<LoadedState> LoadAll() override {
     LoadedState state;
@@ -243,6 +324,9 @@ class RocksDbStore final : public Store {
   absl::StatusOr<int64_t> CompactAudit(int64_t cutoff_micros) override {
     return history_.CompactAudit(cutoff_micros);
   }
+  absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& dir) override {
+    return CreateCheckpoint(db_.get(), dir);
+  }
 
  private:
   rocksdb::ColumnFamilyHandle* meta() const { return cfs_[0]; }
@@ -254,6 +338,7 @@ class RocksDbStore final : public Store {
   // meta, entries, tenants, changes, history, releases, release_index, audit
   const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   const bool sync_;
+  const std::shared_ptr<CompactionCounter> compactions_;
   std::atomic<int64_t> revision_{0};
   RocksHistory history_;
 };
@@ -302,6 +387,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   db_options.create_missing_column_families = true;  // the history ones in older stores
   db_options.paranoid_checks = true;
   db_options.max_background_jobs = 2;
+  auto compactions = std::make_shared<CompactionCounter>();
+  db_options.listeners.push_back(compactions);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const std::string& name : cf_names) {
     descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
@@ -311,7 +398,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
   auto store = std::make_unique<RocksDbStore>(std::unique_ptr<rocksdb::DB>(raw),
-                                              std::move(handles), options.sync);
+                                              std::move(handles), options.sync,
+                                              std::move(compactions));
   absl::Status init = store->Init(fresh);
   if (!init.ok()) {
     return absl::Status(init.code(), absl::StrCat("data dir ", path, ": ", init.message()));

@@ -63,6 +63,23 @@ struct HistoryCompaction {
   std::vector<std::pair<std::string, int64_t>> floors;
 };
 
+// Size and compaction figures of the engine, for the operator's metrics.
+struct StoreStats {
+  int64_t live_data_bytes = 0;           // estimated live data, all column families
+  int64_t sst_files_bytes = 0;           // SST files on disk, all column families
+  int64_t memtable_bytes = 0;            // memtables, all column families
+  int64_t pending_compaction_bytes = 0;  // estimated bytes compaction still has to rewrite
+  int64_t running_compactions = 0;
+  int64_t compactions_completed = 0;     // since the store was opened
+  int64_t compaction_bytes_written = 0;  // since the store was opened
+};
+
+// What a Store::Checkpoint holds.
+struct CheckpointInfo {
+  int64_t revision = 0;  // the last revision committed in it
+  std::string format;    // the store's format marker
+};
+
 // A durable, revisioned record store. Implementations are thread-safe: Commit is called by one
 // committer at a time, reads may run concurrently with it.
 class Store {
@@ -89,6 +106,9 @@ class Store {
 
   // The revision of the last committed change set; 0 for a new store.
   virtual int64_t CurrentRevision() const = 0;
+
+  // Reads the engine's in-memory figures; no I/O.
+  virtual StoreStats Stats() const = 0;
 
   // Reads the whole current state (not the change log). Used once at start-up.
   virtual absl::StatusOr<LoadedState> LoadAll() = 0;
@@ -143,6 +163,14 @@ class Store {
                                                            int keep_versions) = 0;
   // Drops audit records written before `cutoff_micros`; returns how many.
   virtual absl::StatusOr<int64_t> CompactAudit(int64_t cutoff_micros) = 0;
+
+  // Writes a consistent copy of the whole store (everything at one revision) into `dir`,
+  // which must not exist; its parent must. Safe while commits run. The copy is a store this
+  // engine opens; the caller owns `dir` and removes it. UNIMPLEMENTED if the engine has no
+  // online copy; UNAVAILABLE / RESOURCE_EXHAUSTED on I/O errors (nothing is left in `dir`).
+  virtual absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& dir) {
+    return absl::UnimplementedError("this storage engine has no online checkpoint");
+  }
 };
 
 // Options of the RocksDB engine.

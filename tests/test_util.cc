@@ -12,7 +12,6 @@
 #include <fstream>
 #include <thread>
 
-
 #ifndef CONFCENTERD_PATH
 #error "CONFCENTERD_PATH must name the confcenterd binary"
 #endif
@@ -33,20 +32,26 @@ TempDir::~TempDir() {
 
 namespace {
 
-int Spawn(const std::vector<std::string>& args, int out_fd) {
+// Starts confcenterd with `args` and this process's environment plus `env` (NAME=value).
+int Spawn(const std::vector<std::string>& args, int out_fd, const std::vector<std::string>& env) {
   std::vector<char*> argv;
   std::string binary = CONFCENTERD_PATH;
   argv.push_back(binary.data());
   std::vector<std::string> copy = args;
   for (std::string& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  std::vector<std::string> env_copy = env;
+  for (std::string& e : env_copy) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
     if (out_fd >= 0) {
       dup2(out_fd, 1);
       dup2(out_fd, 2);
     }
-    execv(binary.c_str(), argv.data());
+    execve(binary.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   return pid;
@@ -60,10 +65,13 @@ int DecodeWaitStatus(int status) {
 
 }  // namespace
 
-ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_flags)
+ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_flags,
+                             std::vector<std::string> env)
     : data_dir_(std::move(data_dir)),
       extra_flags_(std::move(extra_flags)),
-      port_file_(data_dir_ + ".port") {
+      env_(std::move(env)),
+      port_file_(data_dir_ + ".port"),
+      admin_port_file_(data_dir_ + ".admin_port") {
   Start(0);
 }
 
@@ -78,10 +86,13 @@ bool ServerProcess::Restart() {
 void ServerProcess::Start(int port) {
   std::filesystem::remove(port_file_);
   std::vector<std::string> args = {"--listen=127.0.0.1:" + std::to_string(port),
-                                   "--data_dir=" + data_dir_, "--port_file=" + port_file_,
+                                   "--data_dir=" + data_dir_,
+                                   "--port_file=" + port_file_,
+                                   "--admin_listen=127.0.0.1:0",
+                                   "--admin_port_file=" + admin_port_file_,
                                    "--log_level=warn"};
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
-  pid_ = Spawn(args, -1);
+  pid_ = Spawn(args, -1, env_);
   // Poll for the port file (the server's "I am serving" signal), bounded to 30 s.
   for (int i = 0; i < 3000; ++i) {
     std::ifstream in(port_file_);
@@ -98,7 +109,10 @@ void ServerProcess::Start(int port) {
   if (port_ == 0) {
     std::fprintf(stderr, "confcenterd did not start serving within 30 s\n");
     Kill();
+    return;
   }
+  std::ifstream admin(admin_port_file_);  // written before the gRPC port file
+  admin >> admin_port_;
 }
 
 ServerProcess::~ServerProcess() {
@@ -128,11 +142,12 @@ std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
   return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
 }
 
-int RunServerToExit(const std::vector<std::string>& args, std::string* output) {
+int RunServerToExit(const std::vector<std::string>& args, std::string* output,
+                    const std::vector<std::string>& env) {
   TempDir dir;
   std::string log = dir.path() + "/out.txt";
   int fd = open(log.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
-  int pid = Spawn(args, fd);
+  int pid = Spawn(args, fd, env);
   close(fd);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -28,8 +28,10 @@ class TempDir {
 class ServerProcess {
  public:
   // Starts the server and waits until it serves (its --port_file appears). If it does not
-  // start within 30 s, says why on stderr and leaves port() == 0.
-  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_flags = {});
+  // start within 30 s, says why on stderr and leaves port() == 0. `env` (NAME=value) is added
+  // to the server's environment.
+  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_flags = {},
+                         std::vector<std::string> env = {});
   // Stops the server with SIGTERM if it still runs.
   ~ServerProcess();
 
@@ -42,6 +44,8 @@ class ServerProcess {
   bool Restart();
 
   int port() const { return port_; }
+  // The admin HTTP listener's port (/metrics, /healthz, /readyz).
+  int admin_port() const { return admin_port_; }
   int pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   // A new channel to the server.
@@ -52,14 +56,18 @@ class ServerProcess {
   void Start(int port);
   std::string data_dir_;
   std::vector<std::string> extra_flags_;
+  std::vector<std::string> env_;
   std::string port_file_;
+  std::string admin_port_file_;
   int pid_ = 0;
   int port_ = 0;
+  int admin_port_ = 0;
 };
 
 // Runs confcenterd with `args` to completion; returns its exit code and fills `output` with
-// what it printed (stdout and stderr).
-int RunServerToExit(const std::vector<std::string>& args, std::string* output);
+// what it printed (stdout and stderr). `env` (NAME=value) is added to its environment.
+int RunServerToExit(const std::vector<std::string>& args, std::string* output,
+                    const std::vector<std::string>& env = {});
 
 }  // namespace confcenter::testing
 

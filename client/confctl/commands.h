@@ -191,6 +191,19 @@ absl::Status RunDiff(const Context& ctx, const DiffArgs& args);
 // Audit: table TIME USER RPC TARGETS RESULT PEER (newest first), or one QueryAuditResponse.
 absl::Status RunAudit(const Context& ctx, const AuditArgs& args);
 
+struct RestoreArgs {
+  std::string backup_dir;
+  std::string data_dir;
+};
+
+// Backup: the server's online backup into `dir` (new or empty), checked; prints "backup of
+// revision R in DIR: N files, B bytes, S s", or the manifest with dir and seconds.
+absl::Status RunBackup(const Context& ctx, const std::string& dir);
+// Restore, offline: checks the backup against its manifest while copying it into a new (or
+// empty) data dir; prints the revision and the confcenterd command to run next, or the
+// manifest with data_dir and next.
+absl::Status RunRestore(const Context& ctx, const RestoreArgs& args);
+
 // Reads a whole file ("-" = stdin). A file that cannot be read is a usage error.
 absl::StatusOr<std::string> ReadInput(const std::string& path);
 

@@ -91,6 +91,8 @@ struct Args {
   CLI::Option* diff_from = nullptr;
   int64_t diff_from_value = 0;
   AuditArgs audit;
+  std::string backup_dir;
+  RestoreArgs restore;
 };
 
 void AddKeyPositionals(CLI::App* sub, KeyArgs* key) {
@@ -325,6 +327,22 @@ void AddTransferCommands(Commands* commands, Args* a) {
   exp->add_option("-f,--file", a->exp.file, "file to write; - = stdout")->capture_default_str();
 }
 
+void AddBackupCommands(Commands* commands, Args* a) {
+  // DIR is positional: -o already means the output format, after the command too.
+  CLI::App* backup = commands->Add(
+      "backup", "write a consistent online backup of the whole server into DIR",
+      [a](const Context& ctx) { return RunBackup(ctx, a->backup_dir); });
+  backup->add_option("DIR", a->backup_dir, "a new or empty directory")->required();
+
+  CLI::App* restore = commands->Add(
+      "restore", "check a backup and copy it into a new data dir (offline, no server)",
+      [a](const Context& ctx) { return RunRestore(ctx, a->restore); });
+  restore->add_option("--backup", a->restore.backup_dir, "the backup directory")->required();
+  restore->add_option("--data-dir,--data_dir", a->restore.data_dir,
+                      "the new data dir (must not exist or be empty)")
+      ->required();
+}
+
 absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
   absl::Duration timeout;
   double seconds = 0;
@@ -371,6 +389,7 @@ int Main(int argc, char** argv) {
   AddTenantCommands(&commands, &args);
   AddTransferCommands(&commands, &args);
   AddHistoryCommands(&commands, &args);
+  AddBackupCommands(&commands, &args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

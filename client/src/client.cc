@@ -56,7 +56,8 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& opti
       config_(v1::ConfigService::NewStub(channel_)),
       tenants_(v1::TenantService::NewStub(channel_)),
       watch_(v1::WatchService::NewStub(channel_)),
-      history_(v1::HistoryService::NewStub(channel_)) {}
+      history_(v1::HistoryService::NewStub(channel_)),
+      admin_(v1::AdminService::NewStub(channel_)) {}
 
 template <typename Request, typename Response, typename Call>
 absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, Call call) {

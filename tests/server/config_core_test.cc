@@ -178,6 +178,36 @@ TEST_F(ConfigCoreTest, TxnIsAtomicUnderOneRevision) {
   EXPECT_EQ(core_->Get("f1", "a", "k3").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(ConfigCoreTest, AWriteWhoseClientDeadlinePassedIsDroppedAndAudited) {
+  const int64_t before = core_->revision();
+  WriteContext context;
+  context.rpc = "ConfigService.Put";
+  context.deadline = absl::Now() - absl::Milliseconds(1);  // the client already gave up
+  Waiter<TxnResult> w;
+  core_->Txn({{WriteOpType::kPut, "integration", "a", "k", "v", 0, std::nullopt}}, true,
+             w.Done(), context);
+  absl::StatusOr<TxnResult> dropped = w.Get();
+  EXPECT_EQ(dropped.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(dropped.status().message().find("nothing was written"), std::string::npos);
+  EXPECT_EQ(core_->revision(), before);
+  EXPECT_EQ(core_->Get("integration", "a", "k").status().code(), absl::StatusCode::kNotFound);
+  std::vector<storage::AuditRecord> audit;
+  ASSERT_TRUE(core_->store()
+                  ->ReadAudit(0, [&](const storage::AuditRecord& r) {
+                    audit.push_back(r);
+                    return false;  // the newest only
+                  })
+                  .ok());
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].error_code(), static_cast<int32_t>(absl::StatusCode::kDeadlineExceeded));
+
+  context.deadline = absl::Now() + absl::Seconds(60);  // a live deadline is no obstacle
+  Waiter<TxnResult> live;
+  core_->Txn({{WriteOpType::kPut, "integration", "a", "k", "v", 0, std::nullopt}}, true,
+             live.Done(), context);
+  EXPECT_TRUE(live.Get().ok());
+}
+
 TEST_F(ConfigCoreTest, KeysPerTenantQuotaIsResourceExhaustedAndChangesNothing) {
   CoreOptions options;
   options.max_keys_per_tenant = 3;

@@ -2,7 +2,6 @@
 #include <set>
 
 #include "absl/time/clock.h"
-
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -40,9 +39,9 @@ class ServerTest : public ::testing::Test {
     return tenants_->Register(&ctx, req, &resp);
   }
 
-  grpc::Status Put(const std::string& tenant, const std::string& service,
-                   const std::string& key, const std::string& value,
-                   v1::PutResponse* out = nullptr, std::optional<int64_t> expected = {}) {
+  grpc::Status Put(const std::string& tenant, const std::string& service, const std::string& key,
+                   const std::string& value, v1::PutResponse* out = nullptr,
+                   std::optional<int64_t> expected = {}) {
     v1::PutRequest req;
     req.set_tenant(tenant);
     req.set_service(service);
@@ -90,14 +89,12 @@ TEST_F(ServerTest, SeedExampleResolvesBranchServiceFirstThenIntegration) {
     got.push_back(e.service() + "/" + e.key() + "=" + e.value() + "@" + e.source_tenant());
     EXPECT_GT(e.revision(), 0);
   }
-  EXPECT_EQ(got, (std::vector<std::string>{
-                     "a/endpoint=a.f1.svc:8080@f1", "a/log.level=info@integration",
-                     "b/endpoint=b.integration.svc:8080@integration",
-                     "b/log.level=info@integration",
-                     "c/endpoint=c.integration.svc:8080@integration",
-                     "c/log.level=info@integration",
-                     "d/endpoint=d.integration.svc:8080@integration",
-                     "d/log.level=info@integration"}));
+  EXPECT_EQ(got,
+            (std::vector<std::string>{
+                "a/endpoint=a.f1.svc:8080@f1", "a/log.level=info@integration",
+                "b/endpoint=b.integration.svc:8080@integration", "b/log.level=info@integration",
+                "c/endpoint=c.integration.svc:8080@integration", "c/log.level=info@integration",
+                "d/endpoint=d.integration.svc:8080@integration", "d/log.level=info@integration"}));
 }
 
 TEST_F(ServerTest, ResolveOfUnknownTenantIsNotFound) {
@@ -176,7 +173,8 @@ TEST_F(ServerTest, AcknowledgedWritesSurviveCleanRestartAndKill9) {
   EXPECT_EQ(view.revision(), put.revision());
 
   v1::PutResponse last;
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(Put("f1", "a", "k" + std::to_string(i), "v", &last).ok());
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(Put("f1", "a", "k" + std::to_string(i), "v", &last).ok());
   server_->Kill();  // SIGKILL right after the acknowledgements
   Start();
   v1::ResolveResponse recovered = Resolve("f1", {"a"});
@@ -214,7 +212,8 @@ TEST_F(ServerTest, ReflectionListsTheServices) {
 
 TEST_F(ServerTest, HealthReportsServing) {
   auto stub = grpc::health::v1::Health::NewStub(server_->Channel());
-  for (const std::string service : {"", "confcenter.v1.ConfigService", "confcenter.v1.TenantService"}) {
+  for (const std::string service :
+       {"", "confcenter.v1.ConfigService", "confcenter.v1.TenantService"}) {
     grpc::health::v1::HealthCheckRequest req;
     req.set_service(service);
     grpc::health::v1::HealthCheckResponse resp;
@@ -226,8 +225,9 @@ TEST_F(ServerTest, HealthReportsServing) {
 
 TEST_F(ServerTest, SecondServerOnTheSameDataDirExitsWithAOneLineError) {
   std::string output;
-  int code = RunServerToExit({"--listen=127.0.0.1:0", "--data_dir=" + dir_.path() + "/data"},
-                             &output);
+  int code = RunServerToExit(
+      {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--data_dir=" + dir_.path() + "/data"},
+      &output);
   EXPECT_NE(code, 0);
   EXPECT_NE(output.find("locked by another process"), std::string::npos) << output;
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
@@ -236,7 +236,8 @@ TEST_F(ServerTest, SecondServerOnTheSameDataDirExitsWithAOneLineError) {
 TEST(ServerStartTest, ForeignDataDirIsRefused) {
   TempDir dir;
   std::string output;
-  int code = RunServerToExit({"--listen=127.0.0.1:0", "--data_dir=/proc/self"}, &output);
+  int code = RunServerToExit(
+      {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--data_dir=/proc/self"}, &output);
   EXPECT_NE(code, 0);
   EXPECT_NE(output.find("holds no confcenter store"), std::string::npos) << output;
 }

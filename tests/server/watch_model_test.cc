@@ -4,7 +4,7 @@
 // subscriber's reconstructed view equals Resolve at the same revision, and no subscriber saw
 // a revision twice or out of order.
 //
-// CONFCENTER_MODEL_SEED and CONFCENTER_MODEL_OPS override the seed and the operation count.
+// WATCH_MODEL_SEED and WATCH_MODEL_OPS override the seed and the operation count.
 #include <cstdlib>
 #include <random>
 
@@ -43,8 +43,8 @@ struct Sub {
 };
 
 TEST(WatchModelTest, EverySubscriberEndsWithResolvesViewAndNoRevisionTwice) {
-  const uint64_t seed = static_cast<uint64_t>(EnvOr("CONFCENTER_MODEL_SEED", 20261129));
-  const int ops = static_cast<int>(EnvOr("CONFCENTER_MODEL_OPS", 400));
+  const uint64_t seed = static_cast<uint64_t>(EnvOr("WATCH_MODEL_SEED", 20261129));
+  const int ops = static_cast<int>(EnvOr("WATCH_MODEL_OPS", 400));
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937_64 rng(seed);
   auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "confcenter/v1/admin.grpc.pb.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
@@ -93,6 +94,13 @@ class Client {
   absl::StatusOr<v1::DiffResponse> Diff(const v1::DiffRequest& request);
   absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request);
 
+  // AdminService.Backup into directory `dir` (created; it must not exist or be empty:
+  // FAILED_PRECONDITION otherwise): every file, checked against the manifest's sizes and
+  // CRC-32s (DATA_LOSS if one differs) and synced, then confcenter-backup.json (see backup.h).
+  // options.deadline bounds connecting, not the transfer. On error the files written so far
+  // are removed. Returns the manifest.
+  absl::StatusOr<v1::BackupManifest> Backup(const std::string& dir);
+
   // Opens a Subscribe stream (no deadline, no retry: see Subscription for a stream that
   // reconnects and resumes by itself).
   std::unique_ptr<WatchStream> Subscribe(const v1::SubscribeRequest& request);
@@ -110,6 +118,7 @@ class Client {
   const std::unique_ptr<v1::TenantService::Stub> tenants_;
   const std::unique_ptr<v1::WatchService::Stub> watch_;
   const std::unique_ptr<v1::HistoryService::Stub> history_;
+  const std::unique_ptr<v1::AdminService::Stub> admin_;
 };
 
 // grpc::Status -> absl::Status, code and message unchanged.

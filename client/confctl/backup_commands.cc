@@ -1,0 +1,57 @@
+// backup and restore: an online backup of the server into a directory, and its restore into
+// a new data dir (offline).
+#include <iomanip>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/confctl/commands.h"
+#include "confcenter/backup.h"
+
+namespace confcenter::confctl {
+namespace {
+
+std::string Seconds(absl::Duration d) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2) << absl::ToDoubleSeconds(d);
+  return out.str();
+}
+
+}  // namespace
+
+absl::Status RunBackup(const Context& ctx, const std::string& dir) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<v1::BackupManifest> manifest = ctx.client->Backup(dir);
+  if (!manifest.ok()) return manifest.status();
+  const absl::Duration took = absl::Now() - start;
+  if (ctx.format != OutputFormat::kTable) {
+    nlohmann::ordered_json doc = ProtoToJson(*manifest);
+    doc["dir"] = dir;
+    doc["seconds"] = absl::ToDoubleSeconds(took);
+    PrintDocument(doc, ctx.format, *ctx.out);
+    return absl::OkStatus();
+  }
+  *ctx.out << "backup of revision " << manifest->revision() << " in " << dir << ": "
+           << manifest->files_size() << " files, " << manifest->total_bytes() << " bytes, "
+           << Seconds(took) << " s" << std::endl;
+  return absl::OkStatus();
+}
+
+absl::Status RunRestore(const Context& ctx, const RestoreArgs& args) {
+  absl::StatusOr<v1::BackupManifest> manifest = RestoreBackup(args.backup_dir, args.data_dir);
+  if (!manifest.ok()) return manifest.status();
+  const std::string next = absl::StrCat("confcenterd --data_dir=", args.data_dir);
+  if (ctx.format != OutputFormat::kTable) {
+    nlohmann::ordered_json doc = ProtoToJson(*manifest);
+    doc["data_dir"] = args.data_dir;
+    doc["next"] = next;
+    PrintDocument(doc, ctx.format, *ctx.out);
+    return absl::OkStatus();
+  }
+  *ctx.out << "restored revision " << manifest->revision() << " (" << manifest->files_size()
+           << " files, " << manifest->total_bytes() << " bytes, checked) into " << args.data_dir
+           << "\nnext: " << next << std::endl;
+  return absl::OkStatus();
+}
+
+}  // namespace confcenter::confctl

@@ -19,10 +19,6 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 for tool in podman debootstrap curl; do
   command -v "$tool" > /dev/null || fail "$tool is missing: bash scripts/deps.sh --container"
 done
-# Flags of issue 9's server part; until confcenterd has them the admin checks cannot run.
-# TODO(issue 9): remove this fallback once the server part is merged.
-pending_admin=0
-
 work=$(mktemp -d /var/tmp/confcenter-container-test.XXXXXX)
 root="$work/rootfs"
 container="" pid="" mounts=()
@@ -89,18 +85,10 @@ bind /dev "$root/dev"
 mount -t proc proc "$root/proc" && mounts+=("$root/proc")
 as_user() { chroot --userspec="$uid:$gid" --groups="$gid" "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
 
-help=$(as_user /usr/bin/confcenterd --helpfull 2>&1 || true)
-args=("${cmd[@]}")
-if ! grep -q -- '--admin_listen' <<< "$help"; then
-  pending_admin=1
-  args=()
-  for a in "${cmd[@]}"; do [[ "$a" == --admin_listen=* ]] || args+=("$a"); done
-  echo "NOTE: this confcenterd has no --admin_listen yet (issue 9, server part): /healthz, /readyz and /metrics not checked"
-fi
 # The image's command with only the addresses moved to loopback and free ports (the last
 # flag wins).
-args+=(--listen=127.0.0.1:0 --port_file=/tmp/port)
-[ "$pending_admin" = 1 ] || args+=(--admin_listen=127.0.0.1:0 --admin_port_file=/tmp/admin_port)
+args=("${cmd[@]}" --listen=127.0.0.1:0 --port_file=/tmp/port --admin_listen=127.0.0.1:0
+  --admin_port_file=/tmp/admin_port)
 
 start_server() {
   rm -f "$work/tmp/port" "$work/tmp/admin_port"
@@ -110,11 +98,12 @@ start_server() {
   pid=$!
   local _
   for _ in $(seq 1 600); do
-    [ -s "$work/tmp/port" ] && { [ "$pending_admin" = 1 ] || [ -s "$work/tmp/admin_port" ]; } && break
+    [ -s "$work/tmp/port" ] && [ -s "$work/tmp/admin_port" ] && break
     kill -0 "$pid" 2> /dev/null || fail "confcenterd exited: $(cat "$work/server.log")"
     sleep 0.05
   done
-  [ -s "$work/tmp/port" ] || fail "confcenterd wrote no port file in 30 s: $(cat "$work/server.log")"
+  [ -s "$work/tmp/port" ] && [ -s "$work/tmp/admin_port" ] \
+    || fail "confcenterd wrote no port files in 30 s: $(cat "$work/server.log")"
   address="127.0.0.1:$(cat "$work/tmp/port")"
 }
 stop_server() {
@@ -129,23 +118,19 @@ http() { curl -s -o "$work/body" -w '%{http_code}' --max-time 5 "http://127.0.0.
 
 start_server
 [ "$(stat -c %u "$work/volume/data")" = "$uid" ] || fail "the store was not created in the volume as UID $uid"
-if [ "$pending_admin" = 0 ]; then
-  [ "$(http /healthz)" = 200 ] || fail "/healthz did not answer 200: $(cat "$work/body")"
-  # Ready once the store is open: poll (bounded), it may trail the port file.
-  for _ in $(seq 1 200); do [ "$(http /readyz)" = 200 ] && break; sleep 0.05; done
-  [ "$(http /readyz)" = 200 ] || fail "/readyz did not answer 200: $(cat "$work/body")"
-fi
+[ "$(http /healthz)" = 200 ] || fail "/healthz did not answer 200: $(cat "$work/body")"
+# Ready once the store is open: poll (bounded), it may trail the port file.
+for _ in $(seq 1 200); do [ "$(http /readyz)" = 200 ] && break; sleep 0.05; done
+[ "$(http /readyz)" = 200 ] || fail "/readyz did not answer 200: $(cat "$work/body")"
 as_user /usr/bin/confctl --server="$address" tenants > "$work/tenants" || fail "confctl tenants: $(cat "$work/tenants")"
 grep -q integration "$work/tenants" || fail "no integration tenant: $(cat "$work/tenants")"
 as_user /usr/bin/confctl --server="$address" put integration login db.pool 8 > /dev/null || fail "confctl put"
 tenant=$(as_user BRANCH=feat/Container_Test SERVICE=login CONFCENTER_ADDR="$address" /usr/bin/confcenter-register 2> "$work/register.err") \
   || fail "confcenter-register in the image: $(cat "$work/register.err")"
 [ "$tenant" = feat-container-test ] || fail "confcenter-register registered into '$tenant'"
-if [ "$pending_admin" = 0 ]; then
-  [ "$(http /metrics)" = 200 ] || fail "/metrics did not answer 200"
-  grep -q '^confcenter_ready 1' "$work/body" || fail "/metrics lacks 'confcenter_ready 1'"
-  grep -q '^confcenter_rpc_requests_total{' "$work/body" || fail "/metrics counts no RPC after several"
-fi
+[ "$(http /metrics)" = 200 ] || fail "/metrics did not answer 200"
+grep -q '^confcenter_ready 1' "$work/body" || fail "/metrics lacks 'confcenter_ready 1'"
+grep -q '^confcenter_rpc_requests_total{' "$work/body" || fail "/metrics counts no RPC after several"
 stop_server
 
 # The volume keeps the store: a restarted server has the data.

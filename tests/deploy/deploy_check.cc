@@ -1,11 +1,12 @@
 // deploy_check: checks what `kubectl kustomize` renders from deploy/k8s/ and the Prometheus rules
 // in deploy/prometheus/, so the deployment tests need no python (tests/deploy/k8s_test.sh).
 //
-//   deploy_check server RENDERED --version=V
+//   deploy_check server RENDERED --version=V [--config-out=FILE]
 //       a server overlay: objects parse; Services, PodDisruptionBudget and StatefulSet agree on
 //       names, labels and ports; probes hit /healthz and /readyz on the admin port the
 //       config file (or a flag or env override) makes confcenterd listen on; scrape
-//       annotations, volumes, security context, resources; image tag V.
+//       annotations, volumes, security context, resources; image tag V. Writes the --config
+//       file's text to FILE (for confcenterd --check_config).
 //   deploy_check cd-job RENDERED --server=SERVER_RENDERED
 //       a CD Job overlay: the Jobs run the server's image, reach its Service, find their
 //       ConfigMaps, run non-root, and are not selected by the server's Services.
@@ -258,7 +259,8 @@ std::vector<ConfigMount> ConfigMounts(const std::vector<Object>& objects,
 
 std::string FileArg(const std::string& file, const std::string& what) { return file + ": " + what; }
 
-int CheckServer(const std::string& file, const std::string& version) {
+int CheckServer(const std::string& file, const std::string& version,
+                const std::string& config_out) {
   auto docs = LoadAll(file);
   if (!docs) return 1;
   const std::vector<Object> objects = Objects(*docs, file);
@@ -408,8 +410,10 @@ int CheckServer(const std::string& file, const std::string& version) {
         Fail(who + ": ConfigMap " + cm.config_map_name + " has no key " + key +
              " for --config=" + config_path);
       } else {
+        const std::string text = Str(Get(cm.config_map->node, {"data", key}));
+        if (!config_out.empty()) std::ofstream(config_out) << text;
         try {
-          config_file.reset(YAML::Load(Str(Get(cm.config_map->node, {"data", key}))));
+          config_file.reset(YAML::Load(text));
         } catch (const YAML::Exception& e) {
           Fail(who + ": the --config file " + key + " is not YAML: " + e.what());
         }
@@ -453,6 +457,11 @@ int CheckServer(const std::string& file, const std::string& version) {
 
   CheckSecurity(who, pod_spec, container);
   CheckResources(who, container);
+  if (Str(pod_spec["enableServiceLinks"]) != "false") {
+    Fail(sts_id +
+         ": enableServiceLinks is not false: Kubernetes would set CONFCENTER_PORT and "
+         "the like, which confcenterd refuses as unknown settings");
+  }
 
   // Services: all select the pod; ports named, targets resolve; the governing one is headless.
   bool headless_found = false, client_found = false;
@@ -733,7 +742,7 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 2 ? argv[1] : "";
   try {
     if (mode == "server" && !Option(argc, argv, "version").empty()) {
-      return CheckServer(argv[2], Option(argc, argv, "version"));
+      return CheckServer(argv[2], Option(argc, argv, "version"), Option(argc, argv, "config-out"));
     }
     if (mode == "cd-job" && !Option(argc, argv, "server").empty()) {
       return CheckCdJob(argv[2], Option(argc, argv, "server"));

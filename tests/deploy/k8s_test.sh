@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The Kubernetes manifests and the Prometheus rules, checked offline:
 # - every overlay of deploy/k8s/overlays/ renders with `kubectl kustomize` and passes
-#   deploy_check (names, labels, ports, probes, config, security, image version line up);
+#   deploy_check (names, labels, ports, probes, config, security, image version line up), and
+#   confcenterd --check_config accepts its config file;
 # - the CD Jobs render through a pipeline's overlay (as deploy/README.md shows), line up with the
 #   integration overlay, and their command and environment, run against a real confcenterd,
 #   register a branch's service with its definition and config, then remove the branch;
-# - deploy/prometheus/confcenter-rules.yaml parses and uses only metrics confcenterd exports
-#   (plus promtool's check and rule unit tests when promtool is on PATH);
-# - the checks catch a broken probe path, admin port, Service selector, serviceName and Job image.
+# - deploy/prometheus/confcenter-rules.yaml parses and uses only metrics that server's /metrics
+#   lists (plus promtool's check and rule unit tests when promtool is on PATH);
+# - the checks catch a broken probe path, admin port, listen address, Service selector,
+#   serviceName, service links, Job image and config setting.
 # usage: k8s_test.sh DEPLOY_CHECK CONFCENTERD CONFCTL SOURCE_DIR   (env KUBECTL: kubectl to use)
 set -euo pipefail
 check=$(realpath "$1") confcenterd=$(realpath "$2") confctl=$(realpath "$3") src=$(realpath "$4")
@@ -31,7 +33,10 @@ render() {
 for overlay in "$src"/deploy/k8s/overlays/*/; do
   name=$(basename "$overlay")
   render "$overlay" "$work/$name.yaml"
-  "$check" server "$work/$name.yaml" --version="$version" || fail "overlay $name (rendered: $work/$name.yaml)"
+  "$check" server "$work/$name.yaml" --version="$version" --config-out="$work/$name.conf" \
+    || fail "overlay $name (rendered: $work/$name.yaml)"
+  env -i "$confcenterd" --check_config --config="$work/$name.conf" > "$work/$name.check" 2>&1 \
+    || fail "overlay $name: confcenterd --check_config refuses its config file: $(cat "$work/$name.check")"
   echo "overlay $name: ok ($(grep -c '^kind:' "$work/$name.yaml") objects)"
   checks=$((checks + 1))
 done
@@ -80,10 +85,11 @@ for job in register deregister; do
   checks=$((checks + 1))
 done
 
-"$confcenterd" --listen=127.0.0.1:0 --data_dir="$work/data" --port_file="$work/port" --log_level=warn &
+env -i "$confcenterd" --listen=127.0.0.1:0 --data_dir="$work/data" --port_file="$work/port" \
+  --admin_listen=127.0.0.1:0 --admin_port_file="$work/admin_port" --log_level=warn &
 pid=$!
-for _ in $(seq 1 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-[ -s "$work/port" ] || fail "confcenterd did not start"
+for _ in $(seq 1 200); do [ -s "$work/port" ] && [ -s "$work/admin_port" ] && break; sleep 0.05; done
+[ -s "$work/port" ] && [ -s "$work/admin_port" ] || fail "confcenterd did not start"
 address="127.0.0.1:$(cat "$work/port")"
 # The image's commands, here: confctl and the CD scripts.
 mkdir -p "$work/bin"
@@ -119,11 +125,14 @@ set -e
 echo "CD Jobs: rendered, lined up, registered and deregistered a branch: ok"
 checks=$((checks + 1))
 
-# 3. Prometheus rules: the metric names confcenterd exports (server/metrics.cc).
-metrics=confcenter_rpc_requests_total,confcenter_rpc_duration_seconds,confcenter_revision
-metrics+=,confcenter_tenants,confcenter_subscriptions_open,confcenter_fanout_lag_seconds
-metrics+=,confcenter_subscriber_cutoffs_total,confcenter_resyncs_total,confcenter_commit_batch_size
-metrics+=,confcenter_commit_sync_seconds,confcenter_store_live_bytes,confcenter_ready
+# 3. Prometheus rules: against the metric families the server's /metrics lists (after the
+# Jobs' RPCs, so the per-method ones have series too). bash's /dev/tcp: no curl needed.
+exec 3<> "/dev/tcp/127.0.0.1/$(cat "$work/admin_port")"
+printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+cat <&3 > "$work/metrics.txt"
+exec 3>&-
+metrics=$(sed -n -E 's/^# TYPE (confcenter_[a-z_]+) .*/\1/p' "$work/metrics.txt" | paste -sd, -)
+[[ ",$metrics," == *,confcenter_ready,* ]] || fail "no confcenter_ready on /metrics: $(head -c 2000 "$work/metrics.txt")"
 "$check" rules "$src/deploy/prometheus/confcenter-rules.yaml" --metrics="$metrics" || fail "Prometheus rules"
 if command -v promtool > /dev/null; then
   promtool check rules "$src/deploy/prometheus/confcenter-rules.yaml" > /dev/null || fail "promtool check rules"
@@ -136,8 +145,9 @@ fi
 checks=$((checks + 1))
 
 # 4. The checks fail on broken manifests: break one thing in a copy, expect the finding.
-# broken FILE SED_EXPR KIND TARGET EXPECTED: FILE under deploy/k8s/, KIND server (TARGET an
-# overlay) or cd-job (TARGET a Job, through the pipeline overlay), EXPECTED a finding's regex.
+# broken FILE SED_EXPR KIND TARGET EXPECTED: FILE under deploy/k8s/, KIND server or config
+# (TARGET an overlay; config: confcenterd --check_config on its config file) or cd-job (TARGET a
+# Job, through the pipeline overlay), EXPECTED a finding's regex.
 broken() {
   local file=$1 expr=$2 what=$3 target=$4 expected=$5 copy="$work/broken"
   rm -rf "$copy" && mkdir -p "$copy" && cp -r "$src/deploy/k8s" "$copy/"
@@ -146,6 +156,11 @@ broken() {
   if [ "$what" = server ]; then
     render "$copy/k8s/overlays/$target" "$copy/out.yaml"
     "$check" server "$copy/out.yaml" --version="$version" > "$copy/findings" && fail "'$expr' on $file not caught"
+  elif [ "$what" = config ]; then
+    render "$copy/k8s/overlays/$target" "$copy/out.yaml"
+    "$check" server "$copy/out.yaml" --version="$version" --config-out="$copy/conf" > /dev/null || true
+    env -i "$confcenterd" --check_config --config="$copy/conf" > "$copy/findings" 2>&1 \
+      && fail "'$expr' on $file not caught by --check_config"
   else
     pipeline "$copy/pipeline" "$target" "$copy/k8s"
     render "$copy/pipeline" "$copy/out.yaml"
@@ -164,6 +179,9 @@ broken base/service.yaml '/^  selector:/,/^  ports:/s/component: server/componen
   "Service confcenter: selector .* does not select the StatefulSet's pods"
 broken base/statefulset.yaml 's|serviceName: confcenter-headless|serviceName: confcenter-peers|' server integration \
   "serviceName confcenter-peers is no Service"
+broken base/statefulset.yaml 's|enableServiceLinks: false|enableServiceLinks: true|' server dev \
+  "enableServiceLinks is not false"
+broken overlays/dev/confcenterd.yaml 's|^log_level: debug|log_levle: debug|' config dev 'unknown setting "log_levle"'
 broken cd-jobs/register/kustomization.yaml "s|newTag: $version|newTag: 0.0.1|" cd-job register \
   "is not the server's 'confcenter/confcenter:$version'"
 echo "k8s: $checks checks passed, 0 failed"

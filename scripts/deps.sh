@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages confcenter builds and tests with; installs only what is
-# missing, so reruns cost nothing. Sourced or run by scripts/serve and scripts/test.
+# missing, so reruns cost nothing. Run by scripts/serve and scripts/test, and by the
+# container image's build stage (deploy/container/Dockerfile).
+#
+# usage: deps.sh              build + test packages (what scripts/test needs)
+#        deps.sh --build      only what compiling and the unit tests need (the image's build stage)
+#        deps.sh --container  only the opt-in container image test's tools (podman, debootstrap)
 set -euo pipefail
-packages=(
+build=(
   g++ cmake ninja-build pkg-config ccache make
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
   prometheus-cpp-dev libcpp-httplib-dev libsystemd-dev
-  etcd-server gnuplot-nox
-  clang libclang-rt-14-dev
 )
+# kubernetes-client: kubectl 1.20 renders the Kustomize manifests (tests/deploy/k8s_test.sh);
+# systemd: systemd-analyze verifies the unit (tests/deploy/systemd_test.sh);
+# clang + libclang-rt-14-dev (libFuzzer): scripts/fuzz.
+test=(etcd-server gnuplot-nox kubernetes-client systemd clang libclang-rt-14-dev)
+container=(podman debootstrap curl)
+case "${1:-}" in
+  "") packages=("${build[@]}" "${test[@]}") ;;
+  --build) packages=("${build[@]}") ;;
+  --container) packages=("${container[@]}") ;;
+  *) echo "usage: deps.sh [--build|--container]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
+  # A kubectl from elsewhere (e.g. Google's `kubectl` package, which owns the same path and
+  # would conflict) serves as well: the manifests render with kubectl 1.20 and later.
+  if [ "$p" = kubernetes-client ] && command -v kubectl >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

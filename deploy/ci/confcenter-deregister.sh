@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # CD cleanup step: removes a feature branch's tenant and everything in it when the branch's
 # environment is torn down. Subscribers still connected fall back to integration's view.
-# Idempotent: a branch already cleaned up succeeds. Never touches `integration`.
+# Idempotent: a branch already cleaned up succeeds. Never removes `integration`; it removes one
+# service from it only when asked explicitly (TENANT=integration SERVICE=x: the Helm hook of an
+# integration release being uninstalled).
 #
-# env: BRANCH (git branch), SERVICE (optional: remove only this service; the tenant goes
-#      with its last service), CONFCENTER_ADDR, INTEGRATION_BRANCH, CONFCTL
+# env: BRANCH (git branch) or TENANT (a tenant name used as is), SERVICE (optional: remove
+#      only this service; the tenant goes with its last service), CONFCENTER_ADDR,
+#      INTEGRATION_BRANCH, CONFCTL
 set -euo pipefail
 confctl=${CONFCTL:-confctl}
-: "${BRANCH:?set BRANCH}"
-if [ "$BRANCH" = "${INTEGRATION_BRANCH:-devops-integrate}" ]; then
-  echo "refusing to deregister the integration tenant" >&2
+if [ -n "${TENANT:-}" ]; then
+  tenant=$TENANT
+elif [ "${BRANCH:?set BRANCH or TENANT}" = "${INTEGRATION_BRANCH:-devops-integrate}" ]; then
+  tenant=integration
+else
+  tenant=$("$confctl" tenant-name "$BRANCH")
+fi
+if [ "$tenant" = integration ] && { [ -z "${TENANT:-}" ] || [ -z "${SERVICE:-}" ]; }; then
+  echo "refusing to deregister the integration tenant (TENANT=integration SERVICE=x removes one service)" >&2
   exit 1
 fi
-tenant=$("$confctl" tenant-name "$BRANCH")
 if [ -n "${SERVICE:-}" ]; then
   "$confctl" deregister "$tenant" "$SERVICE"
 else

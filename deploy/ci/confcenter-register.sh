@@ -4,22 +4,28 @@
 # generates its endpoints, defaults and secrets and checks version compatibility), and imports
 # its config file. The integration branch registers into the `integration` tenant itself.
 #
-# env: BRANCH (git branch), SERVICE (or DEFINITION_FILE: a service.yaml, see tenant.proto's
-#      ServiceDefinition), CONFIG_FILE (optional: YAML, JSON or .properties),
-#      CONFCENTER_ADDR (confcenterd host:port), INTEGRATION_BRANCH (default devops-integrate),
-#      COMMIT (optional, recorded as a label), BRANCH_TTL (default 168h: a branch tenant not
-#      redeployed for that long is reclaimed), FORCE=1 (register despite version conflicts),
-#      CONFCTL (default: confctl on PATH)
+# env: BRANCH (git branch) or TENANT (a tenant name used as is, e.g. a Helm value),
+#      SERVICE (or DEFINITION_FILE: a service.yaml, see tenant.proto's ServiceDefinition),
+#      CONFIG_FILE (optional: YAML, JSON or .properties), CONFCENTER_ADDR (confcenterd
+#      host:port), INTEGRATION_BRANCH (default devops-integrate), COMMIT (optional, recorded
+#      as a label), LABELS (optional: more space-separated key=value labels), BRANCH_TTL
+#      (default 168h: a branch tenant not redeployed for that long is reclaimed), FORCE=1
+#      (register despite version conflicts), CONFCTL (default: confctl on PATH)
+# The Kubernetes CD Jobs (deploy/k8s/cd-jobs/) and the Helm hooks (deploy/ci/helm/) run this
+# script from the confcenter image as `confcenter-register`.
 # prints: the tenant name (for the Helm release's namespace and the service's own config)
 set -euo pipefail
 confctl=${CONFCTL:-confctl}
-: "${BRANCH:?set BRANCH}"
-if [ "$BRANCH" = "${INTEGRATION_BRANCH:-devops-integrate}" ]; then
+if [ -n "${TENANT:-}" ]; then
+  tenant=$TENANT
+elif [ "${BRANCH:?set BRANCH or TENANT}" = "${INTEGRATION_BRANCH:-devops-integrate}" ]; then
   tenant=integration
 else
   tenant=$("$confctl" tenant-name "$BRANCH")
 fi
 args=(register "$tenant" --label "commit=${COMMIT:-unknown}")
+read -r -a labels <<< "${LABELS:-}"
+for label in "${labels[@]}"; do args+=(--label "$label"); done
 if [ -n "${DEFINITION_FILE:-}" ]; then
   args+=(-f "$DEFINITION_FILE")
   # The service name for the config import: SERVICE, else the file's top-level `name:` (plain

@@ -102,4 +102,18 @@ wait_for "$work/watch.txt" "PUT .*db.url .*db.integration/login .*integration"
 "$confctl" deps integration users | grep -q 'login \^1.2 -> 1.4.0 in integration' || fail "routing after cleanup"
 # Idempotent cleanup.
 BRANCH=feat/Login_V2 "$src/deploy/ci/confcenter-deregister.sh" >/dev/null || fail "second deregister failed"
+
+# The Helm hooks' form (deploy/ci/helm/): TENANT as is, extra LABELS. Integration loses one
+# named service on uninstall, never itself.
+TENANT=integration SERVICE=billing LABELS="chart=billing-1.0.0 team=payments" \
+  "$src/deploy/ci/confcenter-register.sh" > /dev/null 2>&1 || fail "TENANT=integration register failed"
+"$confctl" -o json tenant integration > "$work/integration.json"
+grep -q '"chart": "billing-1.0.0"' "$work/integration.json" && grep -q '"team": "payments"' "$work/integration.json" \
+  || fail "LABELS not recorded: $(cat "$work/integration.json")"
+set +e; TENANT=integration "$src/deploy/ci/confcenter-deregister.sh" > /dev/null 2>&1; code=$?; set -e
+[ "$code" = 1 ] || fail "removing the integration tenant wholesale was not refused (exit $code)"
+TENANT=integration SERVICE=billing "$src/deploy/ci/confcenter-deregister.sh" > /dev/null || fail "TENANT=integration SERVICE=billing"
+"$confctl" tenant integration > "$work/integration.txt"
+! grep -q billing "$work/integration.txt" || fail "billing still in integration: $(cat "$work/integration.txt")"
+grep -q users "$work/integration.txt" || fail "integration lost users: $(cat "$work/integration.txt")"
 echo "cd flow: 1 passed, 0 failed"

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# The Kubernetes manifests and the Prometheus rules, checked offline:
+# - every overlay of deploy/k8s/overlays/ renders with `kubectl kustomize` and passes
+#   deploy_check (names, labels, ports, probes, config, security, image version line up), and
+#   confcenterd --check_config accepts its config file;
+# - the CD Jobs render through a pipeline's overlay (as deploy/README.md shows), line up with the
+#   integration overlay, and their command and environment, run against a real confcenterd,
+#   register a branch's service with its definition and config, then remove the branch;
+# - deploy/prometheus/confcenter-rules.yaml parses and uses only metrics that server's /metrics
+#   lists (plus promtool's check and rule unit tests when promtool is on PATH);
+# - the checks catch a broken probe path, admin port, listen address, Service selector,
+#   serviceName, service links, Job image and config setting.
+# usage: k8s_test.sh DEPLOY_CHECK CONFCENTERD CONFCTL SOURCE_DIR   (env KUBECTL: kubectl to use)
+set -euo pipefail
+check=$(realpath "$1") confcenterd=$(realpath "$2") confctl=$(realpath "$3") src=$(realpath "$4")
+kubectl=${KUBECTL:-kubectl}
+work=$(mktemp -d)
+pid=""
+cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+version=$(sed -n -E 's/^project\(confcenter VERSION ([0-9.]+).*/\1/p' "$src/CMakeLists.txt")
+[ -n "$version" ] || fail "no project version in $src/CMakeLists.txt"
+echo "kubectl: $("$kubectl" version --client 2>/dev/null | head -n 1)"
+checks=0
+
+# render DIR OUT: kubectl kustomize, its (deprecation) warnings shown only on failure.
+render() {
+  "$kubectl" kustomize "$1" > "$2" 2> "$2.err" || fail "kubectl kustomize $1: $(cat "$2.err")"
+}
+
+# 1. Every server overlay.
+for overlay in "$src"/deploy/k8s/overlays/*/; do
+  name=$(basename "$overlay")
+  render "$overlay" "$work/$name.yaml"
+  "$check" server "$work/$name.yaml" --version="$version" --config-out="$work/$name.conf" \
+    || fail "overlay $name (rendered: $work/$name.yaml)"
+  env -i "$confcenterd" --check_config --config="$work/$name.conf" > "$work/$name.check" 2>&1 \
+    || fail "overlay $name: confcenterd --check_config refuses its config file: $(cat "$work/$name.check")"
+  echo "overlay $name: ok ($(grep -c '^kind:' "$work/$name.yaml") objects)"
+  checks=$((checks + 1))
+done
+[ -s "$work/integration.yaml" ] || fail "no integration overlay"
+
+# 2. The CD Jobs, through a pipeline's own overlay (per branch: a name suffix, its values, its
+# files), then run as the Job would run them, against a real server on loopback.
+pipeline() {  # pipeline DIR JOB [K8S_DIR]: writes a pipeline overlay of cd-jobs/JOB into DIR
+  local dir=$1 job=$2 k8s=${3:-$src/deploy/k8s}
+  mkdir -p "$dir"
+  cat > "$dir/kustomization.yaml" <<EOF
+namespace: confcenter
+nameSuffix: -feat-login-v2
+bases:
+  - $(realpath --relative-to="$dir" "$k8s/cd-jobs/$job")
+configMapGenerator:
+  - name: confcenter-cd
+    behavior: merge
+    literals:
+      - BRANCH=feat/Login_V2
+      - COMMIT=abc123
+EOF
+}
+pipeline "$work/register" register
+cat >> "$work/register/kustomization.yaml" <<'EOF'
+      - DEFINITION_FILE=/cd/service.yaml
+      - CONFIG_FILE=/cd/config.yaml
+  - name: confcenter-cd-files
+    behavior: merge
+    files:
+      - service.yaml
+      - config.yaml
+EOF
+cat > "$work/register/service.yaml" <<'EOF'
+name: login
+version: 2.0.0
+protocol: http
+endpoints: [{name: http, port: 8080}]
+EOF
+printf 'db:\n  url: jdbc:postgresql://db.feat-login-v2/login\n' > "$work/register/config.yaml"
+pipeline "$work/deregister" deregister
+for job in register deregister; do
+  render "$work/$job" "$work/$job.yaml"
+  "$check" cd-job "$work/$job.yaml" --server="$work/integration.yaml" \
+    || fail "CD Job $job does not line up with the integration overlay (rendered: $work/$job.yaml)"
+  checks=$((checks + 1))
+done
+
+env -i "$confcenterd" --listen=127.0.0.1:0 --data_dir="$work/data" --port_file="$work/port" \
+  --admin_listen=127.0.0.1:0 --admin_port_file="$work/admin_port" --log_level=warn &
+pid=$!
+for _ in $(seq 1 200); do [ -s "$work/port" ] && [ -s "$work/admin_port" ] && break; sleep 0.05; done
+[ -s "$work/port" ] && [ -s "$work/admin_port" ] || fail "confcenterd did not start"
+address="127.0.0.1:$(cat "$work/port")"
+# The image's commands, here: confctl and the CD scripts.
+mkdir -p "$work/bin"
+ln -s "$confctl" "$work/bin/confctl"
+ln -s "$src/deploy/ci/confcenter-register.sh" "$work/bin/confcenter-register"
+ln -s "$src/deploy/ci/confcenter-deregister.sh" "$work/bin/confcenter-deregister"
+# run_job JOB NAME: the Job's command with exactly its environment (ConfigMap files under
+# $work/root), except CONFCENTER_ADDR: the Service's DNS name becomes the loopback server.
+run_job() {
+  local cmd=() env=() item
+  while IFS= read -r -d '' item; do cmd+=("$item"); done < <("$check" job-command "$work/$1.yaml" "$2")
+  while IFS= read -r -d '' item; do env+=("$item"); done < <("$check" job-env "$work/$1.yaml" "$2" "$work/root")
+  [ ${#cmd[@]} -gt 0 ] || fail "Job $2: no command"
+  env -i PATH="$work/bin:/usr/bin:/bin" "${env[@]}" CONFCENTER_ADDR="$address" "${cmd[@]}"
+}
+tenant=$(run_job register confcenter-register-feat-login-v2 2> "$work/register.err") \
+  || fail "register Job failed: $(cat "$work/register.err")"
+[ "$tenant" = feat-login-v2 ] || fail "register Job registered into '$tenant'"
+"$confctl" --server="$address" tenant feat-login-v2 > "$work/tenant.txt"
+grep -q 'login' "$work/tenant.txt" || fail "login not registered: $(cat "$work/tenant.txt")"
+grep -Eq '^ttl +168h' "$work/tenant.txt" || fail "branch TTL (BRANCH_TTL) not applied: $(cat "$work/tenant.txt")"
+"$confctl" --server="$address" -o json tenant feat-login-v2 | grep -q '"commit": "abc123"' || fail "COMMIT label missing"
+"$confctl" --server="$address" resolve feat-login-v2 login > "$work/resolve.txt"
+grep -Eq 'db\.url +feat-login-v2 .*db\.feat-login-v2' "$work/resolve.txt" || fail "config file not imported: $(cat "$work/resolve.txt")"
+grep -Eq '_endpoint\.http +feat-login-v2 ' "$work/resolve.txt" || fail "definition's endpoint missing: $(cat "$work/resolve.txt")"
+run_job deregister confcenter-deregister-feat-login-v2 > "$work/deregister.out" 2>&1 \
+  || fail "deregister Job failed: $(cat "$work/deregister.out")"
+set +e
+"$confctl" --server="$address" tenant feat-login-v2 > /dev/null 2>&1
+code=$?
+set -e
+[ "$code" = 3 ] || fail "branch tenant still there after the deregister Job (confctl exit $code)"
+echo "CD Jobs: rendered, lined up, registered and deregistered a branch: ok"
+checks=$((checks + 1))
+
+# 3. Prometheus rules: against the metric families the server's /metrics lists (after the
+# Jobs' RPCs, so the per-method ones have series too). bash's /dev/tcp: no curl needed.
+exec 3<> "/dev/tcp/127.0.0.1/$(cat "$work/admin_port")"
+printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+cat <&3 > "$work/metrics.txt"
+exec 3>&-
+metrics=$(sed -n -E 's/^# TYPE (confcenter_[a-z_]+) .*/\1/p' "$work/metrics.txt" | paste -sd, -)
+[[ ",$metrics," == *,confcenter_ready,* ]] || fail "no confcenter_ready on /metrics: $(head -c 2000 "$work/metrics.txt")"
+"$check" rules "$src/deploy/prometheus/confcenter-rules.yaml" --metrics="$metrics" || fail "Prometheus rules"
+if command -v promtool > /dev/null; then
+  promtool check rules "$src/deploy/prometheus/confcenter-rules.yaml" > /dev/null || fail "promtool check rules"
+  (cd "$src/deploy/prometheus" && promtool test rules confcenter-rules.test.yaml > /dev/null) \
+    || fail "promtool test rules confcenter-rules.test.yaml"
+  echo "Prometheus rules: promtool check and rule unit tests: ok"
+else
+  echo "Prometheus rules: promtool not on PATH (Debian's prometheus package has it): its checks not run"
+fi
+checks=$((checks + 1))
+
+# 4. The checks fail on broken manifests: break one thing in a copy, expect the finding.
+# broken FILE SED_EXPR KIND TARGET EXPECTED: FILE under deploy/k8s/, KIND server or config
+# (TARGET an overlay; config: confcenterd --check_config on its config file) or cd-job (TARGET a
+# Job, through the pipeline overlay), EXPECTED a finding's regex.
+broken() {
+  local file=$1 expr=$2 what=$3 target=$4 expected=$5 copy="$work/broken"
+  rm -rf "$copy" && mkdir -p "$copy" && cp -r "$src/deploy/k8s" "$copy/"
+  sed -i -e "$expr" "$copy/k8s/$file"
+  cmp -s "$src/deploy/k8s/$file" "$copy/k8s/$file" && fail "mutation '$expr' changed nothing in $file"
+  if [ "$what" = server ]; then
+    render "$copy/k8s/overlays/$target" "$copy/out.yaml"
+    "$check" server "$copy/out.yaml" --version="$version" > "$copy/findings" && fail "'$expr' on $file not caught"
+  elif [ "$what" = config ]; then
+    render "$copy/k8s/overlays/$target" "$copy/out.yaml"
+    "$check" server "$copy/out.yaml" --version="$version" --config-out="$copy/conf" > /dev/null || true
+    env -i "$confcenterd" --check_config --config="$copy/conf" > "$copy/findings" 2>&1 \
+      && fail "'$expr' on $file not caught by --check_config"
+  else
+    pipeline "$copy/pipeline" "$target" "$copy/k8s"
+    render "$copy/pipeline" "$copy/out.yaml"
+    "$check" cd-job "$copy/out.yaml" --server="$work/integration.yaml" > "$copy/findings" \
+      && fail "'$expr' on $file not caught"
+  fi
+  grep -q -- "$expected" "$copy/findings" || fail "'$expr' on $file: expected '$expected', got: $(cat "$copy/findings")"
+  checks=$((checks + 1))
+}
+broken base/statefulset.yaml 's|path: /readyz|path: /ready|' server dev "readinessProbe path is '/ready', not /readyz"
+broken base/confcenterd.yaml 's|^admin_listen: 0.0.0.0:7071|admin_listen: 0.0.0.0:7072|' server integration \
+  "serves admin on 0.0.0.0:7072 but the probes and the admin port use 7071"
+broken overlays/dev/confcenterd.yaml 's|^admin_listen: 0.0.0.0:7071|admin_listen: 127.0.0.1:7071|' server dev \
+  "unreachable from the kubelet"
+broken base/service.yaml '/^  selector:/,/^  ports:/s/component: server/component: api/' server integration \
+  "Service confcenter: selector .* does not select the StatefulSet's pods"
+broken base/statefulset.yaml 's|serviceName: confcenter-headless|serviceName: confcenter-peers|' server integration \
+  "serviceName confcenter-peers is no Service"
+broken base/statefulset.yaml 's|enableServiceLinks: false|enableServiceLinks: true|' server dev \
+  "enableServiceLinks is not false"
+broken overlays/dev/confcenterd.yaml 's|^log_level: debug|log_levle: debug|' config dev 'unknown setting "log_levle"'
+broken cd-jobs/register/kustomization.yaml "s|newTag: $version|newTag: 0.0.1|" cd-job register \
+  "is not the server's 'confcenter/confcenter:$version'"
+echo "k8s: $checks checks passed, 0 failed"

@@ -254,7 +254,6 @@ int Run() {
   ConfigServiceImpl config_service(core->get());
   TenantServiceImpl tenant_service(core->get());
   WatchServiceImpl watch_service((*core)->watch_hub(), options.watch.max_queued_messages, &metrics);
-  (*admin)->AttachCore(core->get());
   grpc::EnableDefaultHealthCheckService(true);
   // Debian links with --as-needed: without this call the reflection plugin is dropped.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -290,6 +289,8 @@ int Run() {
     }
   }
   for (const char* name : kServiceNames) health->SetServingStatus(name, true);
+  // Attached only now: every early return above destroys the core before the listener.
+  (*admin)->AttachCore(core->get());
   (*admin)->SetState(ServingState::kServing);
   spdlog::info(
       "confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, data dir {}, "

@@ -54,6 +54,8 @@ EOS
     --change 'CMD=["/bin/bash"]' - "$base" >/dev/null
 }
 
+# podman reads /sys (cgroups) first and fails with a bare "no such file or directory" without it.
+[ -d /sys/fs/cgroup ] || { echo "build: /sys is not mounted (a bare chroot?); podman needs it: mount -t sysfs sysfs /sys" >&2; exit 1; }
 if [ "$refresh" = 1 ] || ! podman image exists "$base"; then
   case $base in
     localhost/*) make_base ;;

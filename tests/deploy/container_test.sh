@@ -31,6 +31,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# podman reads /sys (cgroups) before it does anything; a bare chroot (a fresh machine made
+# with debootstrap) has no /sys mounted and podman then fails with "no such file or directory".
+if [ ! -d /sys/fs/cgroup ]; then
+  mount -t sysfs sysfs /sys && mounts+=(/sys) || fail "/sys is not mounted and mounting sysfs failed"
+fi
+
 # 1. Build (the base image and the build stage's package layer are cached by podman).
 start=$SECONDS
 "$src/deploy/container/build.sh" "$image" > "$work/size" 2> "$work/build.log" \

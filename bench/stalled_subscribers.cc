@@ -10,7 +10,7 @@
 // stalled streams stay.
 //
 //   confcenter_stalled_subscribers [--stalled=100] [--live=20] [--events_per_second=5000]
-//                                  [--keys_per_txn=10] [--seconds=30]
+//                                  [--keys_per_txn=10] [--seconds=30] [--writers=32]
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,7 +40,7 @@ ABSL_FLAG(int, live, 20, "Subscribers that read and time the events.");
 ABSL_FLAG(int, events_per_second, 5000, "Key changes per second (Txns x keys per Txn).");
 ABSL_FLAG(int, keys_per_txn, 10, "Keys each Txn writes.");
 ABSL_FLAG(int, seconds, 30, "How long the writers write, per run.");
-ABSL_FLAG(int, writers, 4, "Writer threads.");
+ABSL_FLAG(int, writers, 32, "Writer threads (each waits for its Txn: enough to reach the rate).");
 ABSL_FLAG(int, value_bytes, 100, "Bytes of each value other than k's.");
 
 namespace confcenter::bench {

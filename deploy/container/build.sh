@@ -12,6 +12,10 @@
 # Prints the image's size in bytes on the last line.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
+# In a plain chroot podman cannot work: rerun where it can (see rooted.sh).
+if ! mountpoint -q / || [ ! -d /sys/fs/cgroup ]; then
+  exec "$src/deploy/container/rooted.sh" "$src/deploy/container/build.sh" "$@"
+fi
 refresh=0
 if [ "${1:-}" = --refresh-base ]; then refresh=1; shift; fi
 version=$(sed -n -E 's/^project\(confcenter VERSION ([0-9.]+).*/\1/p' "$src/CMakeLists.txt")
@@ -54,8 +58,6 @@ EOS
     --change 'CMD=["/bin/bash"]' - "$base" >/dev/null
 }
 
-# podman reads /sys (cgroups) first and fails with a bare "no such file or directory" without it.
-[ -d /sys/fs/cgroup ] || { echo "build: /sys is not mounted (a bare chroot?); podman needs it: mount -t sysfs sysfs /sys" >&2; exit 1; }
 if [ "$refresh" = 1 ] || ! podman image exists "$base"; then
   case $base in
     localhost/*) make_base ;;

@@ -16,6 +16,11 @@ src=$1
 image=${CONFCENTER_IMAGE:-localhost/confcenter/confcenter:test}
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || fail "needs root (podman build with chroot isolation, chroot, mount)"
+# In a plain chroot (a fresh machine made with debootstrap) podman cannot work: rerun where it
+# can (see deploy/container/rooted.sh).
+if ! mountpoint -q / || [ ! -d /sys/fs/cgroup ]; then
+  exec "$src/deploy/container/rooted.sh" "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" "$@"
+fi
 for tool in podman debootstrap curl; do
   command -v "$tool" > /dev/null || fail "$tool is missing: bash scripts/deps.sh --container"
 done
@@ -30,12 +35,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-# podman reads /sys (cgroups) before it does anything; a bare chroot (a fresh machine made
-# with debootstrap) has no /sys mounted and podman then fails with "no such file or directory".
-if [ ! -d /sys/fs/cgroup ]; then
-  mount -t sysfs sysfs /sys && mounts+=(/sys) || fail "/sys is not mounted and mounting sysfs failed"
-fi
 
 # 1. Build (the base image and the build stage's package layer are cached by podman).
 start=$SECONDS

@@ -9,7 +9,12 @@ set -euo pipefail
 confcenterd=$1 confctl=$2 src=$3
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+# Waits for each process after killing it: a server still flushing would race the rm.
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # Waits (bounded, 10 s) until FILE contains PATTERN.

@@ -6,8 +6,8 @@ set -euo pipefail
 build=$1 src=$2 sanitize=${3:-}
 flags=()
 [ -n "$sanitize" ] && flags=(-DCMAKE_EXE_LINKER_FLAGS="-fsanitize=$sanitize")
-work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+work=$(mktemp -d) server=""
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 cmake -S "$src/tests/install_consumer" -B "$work/consumer" -G Ninja \
   -DCMAKE_PREFIX_PATH="$work/prefix" "${flags[@]}" >/dev/null

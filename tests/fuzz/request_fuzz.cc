@@ -78,7 +78,8 @@ World* Start() {
   w->config_service = std::make_unique<ConfigServiceImpl>(w->core.get());
   w->tenant_service = std::make_unique<TenantServiceImpl>(w->core.get());
   w->history_service = std::make_unique<HistoryServiceImpl>(w->history.get());
-  w->watch_service = std::make_unique<WatchServiceImpl>(w->core->watch_hub(), 1024);
+  w->watch_service =
+      std::make_unique<WatchServiceImpl>(w->core->watch_hub(), 1024, w->core->metrics());
   grpc::ServerBuilder builder;
   builder.RegisterService(w->config_service.get());
   builder.RegisterService(w->tenant_service.get());

@@ -22,12 +22,20 @@ std::string ScalarText(const Json& value) {
   return value.dump();
 }
 
-absl::Status FlattenInto(const Json& value, const std::string& path, FlatMap* out) {
+absl::Status TooDeep() {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the document nests deeper than ", kMaxNestingDepth,
+      " levels; a config key has at most that many segments"));
+}
+
+// `depth` is the number of segments in `path`.
+absl::Status FlattenInto(const Json& value, const std::string& path, int depth, FlatMap* out) {
   if (value.is_object() || value.is_array()) {
+    if (depth >= kMaxNestingDepth && !value.empty()) return TooDeep();
     size_t index = 0;
     for (auto it = value.begin(); it != value.end(); ++it, ++index) {
       const std::string segment = value.is_object() ? it.key() : std::to_string(index);
-      absl::Status status = FlattenInto(it.value(), JoinKey(path, segment), out);
+      absl::Status status = FlattenInto(it.value(), JoinKey(path, segment), depth + 1, out);
       if (!status.ok()) return status;
     }
     return absl::OkStatus();
@@ -117,12 +125,19 @@ absl::StatusOr<FlatMap> FlattenJson(const nlohmann::ordered_json& root) {
         absl::StrCat("the document must be a map of keys, not a ", root.type_name()));
   }
   FlatMap flat;
-  absl::Status status = FlattenInto(root, "", &flat);
+  absl::Status status = FlattenInto(root, "", 0, &flat);
   if (!status.ok()) return status;
   return flat;
 }
 
-absl::StatusOr<nlohmann::ordered_json> YamlToJson(const YAML::Node& node) {
+namespace {
+
+// `depth` counts the maps and sequences above `node`; `values` counts what was converted so far.
+absl::StatusOr<Json> YamlToJsonBounded(const YAML::Node& node, int depth, size_t* values) {
+  if (++*values > kMaxYamlValues) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the document expands to more than ", kMaxYamlValues, " values (nested aliases?)"));
+  }
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -130,22 +145,24 @@ absl::StatusOr<nlohmann::ordered_json> YamlToJson(const YAML::Node& node) {
     case YAML::NodeType::Scalar:
       return Json(node.Scalar());
     case YAML::NodeType::Sequence: {
+      if (depth >= kMaxNestingDepth && node.size() > 0) return TooDeep();
       Json array = Json::array();
       for (const YAML::Node& element : node) {
-        absl::StatusOr<Json> converted = YamlToJson(element);
+        absl::StatusOr<Json> converted = YamlToJsonBounded(element, depth + 1, values);
         if (!converted.ok()) return converted.status();
         array.push_back(*std::move(converted));
       }
       return array;
     }
     case YAML::NodeType::Map: {
+      if (depth >= kMaxNestingDepth && node.size() > 0) return TooDeep();
       Json object = Json::object();
       for (const auto& entry : node) {
         if (!entry.first.IsScalar()) {
           return absl::InvalidArgumentError(
               absl::StrCat("line ", entry.first.Mark().line + 1, ": map keys must be scalars"));
         }
-        absl::StatusOr<Json> converted = YamlToJson(entry.second);
+        absl::StatusOr<Json> converted = YamlToJsonBounded(entry.second, depth + 1, values);
         if (!converted.ok()) return converted.status();
         object[entry.first.Scalar()] = *std::move(converted);
       }
@@ -153,6 +170,13 @@ absl::StatusOr<nlohmann::ordered_json> YamlToJson(const YAML::Node& node) {
     }
   }
   return Json(nullptr);
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::ordered_json> YamlToJson(const YAML::Node& node) {
+  size_t values = 0;
+  return YamlToJsonBounded(node, 0, &values);
 }
 
 nlohmann::ordered_json Unflatten(const FlatMap& flat) {

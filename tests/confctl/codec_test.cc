@@ -56,6 +56,51 @@ TEST(FlattenTest, YamlScalarsKeepTheirText) {
   EXPECT_FALSE(YamlToJson(YAML::Load("? [a, b]\n: c\n")).ok());
 }
 
+// Nesting as deep as the longest key (128 one-letter segments) round-trips in every format;
+// one level more, or far more (which would exhaust the stack), is refused.
+TEST(FlattenTest, NestingIsBoundedByTheLongestKey) {
+  std::string deepest_key = "k";
+  for (int i = 1; i < kMaxNestingDepth; ++i) deepest_key += ".k";
+  ASSERT_LE(deepest_key.size(), 256u);
+  const FlatMap deepest = {{deepest_key, "v"}};
+  for (FileFormat format : {FileFormat::kYaml, FileFormat::kJson, FileFormat::kProperties}) {
+    absl::StatusOr<FlatMap> again = DecodeConfig(EncodeConfig(deepest, format), format);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(*again, deepest);
+  }
+  auto nested_json = [](int levels) {
+    std::string text;
+    for (int i = 0; i < levels; ++i) text += "{\"k\":";
+    return text + "1" + std::string(levels, '}');
+  };
+  EXPECT_TRUE(DecodeConfig(nested_json(kMaxNestingDepth), FileFormat::kJson).ok());
+  for (int levels : {kMaxNestingDepth + 1, 100000}) {
+    absl::StatusOr<FlatMap> refused = DecodeConfig(nested_json(levels), FileFormat::kJson);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << levels;
+    EXPECT_NE(refused.status().message().find("nests deeper than 128"), std::string::npos);
+  }
+  const std::string flow_yaml = std::string(kMaxNestingDepth + 1, '[') + "x" +
+                                std::string(kMaxNestingDepth + 1, ']');
+  absl::StatusOr<FlatMap> refused = DecodeConfig("k: " + flow_yaml, FileFormat::kYaml);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("nests deeper than 128"), std::string::npos);
+}
+
+// Nine lines of aliases would expand to 10^9 values; the expansion stops at kMaxYamlValues.
+TEST(FlattenTest, YamlAliasExpansionIsBounded) {
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) bomb += (j ? ", " : "") + prev;
+    bomb += "]\n";
+  }
+  absl::StatusOr<FlatMap> refused = DecodeConfig(bomb, FileFormat::kYaml);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("nested aliases"), std::string::npos)
+      << refused.status();
+}
+
 TEST(UnflattenTest, NestsDottedKeysAndRebuildsLists) {
   FlatMap flat = {{"db.host", "h"}, {"db.hosts.0", "a"}, {"db.hosts.1", "b"}, {"x", "1"}};
   EXPECT_EQ(Unflatten(flat),

@@ -5,7 +5,8 @@
 // own). In both, writers commit Txns of K keys at E events/s for D seconds; each Txn sets
 // key "k" to its number, and the live subscribers time the event from just before the Txn was
 // sent. Printed: live p50/p99/max, events/s achieved, the server's RSS (start, peak sampled
-// every 100 ms, end) and the cut-offs it counted. The server bounds each stream's queue
+// every 100 ms, end), the cut-offs it counted, when the last stalled stream was cut off, and
+// the live p50/p99 of the events sent after that. The server bounds each stream's queue
 // (--watch_queue_messages) and cuts a full one off, so RSS must stay flat however long the
 // stalled streams stay.
 //
@@ -27,10 +28,11 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "bench/bench_process.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
-#include "bench/bench_process.h"
 #include "httplib.h"
 #include "tests/api_client.h"
 #include "tests/test_util.h"
@@ -90,7 +92,8 @@ class LiveSubscriber final : public grpc::ClientReadReactor<v1::SubscribeRespons
     while (!done_.load()) std::this_thread::yield();  // OnDone follows the cancel promptly
   }
   bool snapshot_done() const { return snapshot_done_.load(); }
-  std::vector<int64_t> latencies() const {
+  // (Txn number, latency in ns) of every event of key "k" received.
+  std::vector<std::pair<int64_t, int64_t>> latencies() const {
     std::lock_guard<std::mutex> lock(mu_);
     return latencies_;
   }
@@ -109,7 +112,7 @@ class LiveSubscriber final : public grpc::ClientReadReactor<v1::SubscribeRespons
           continue;
         }
         std::lock_guard<std::mutex> lock(mu_);
-        latencies_.push_back(now - sent_->at[n].load());
+        latencies_.emplace_back(n, now - sent_->at[n].load());
       }
     }
     StartRead(&message_);
@@ -124,7 +127,7 @@ class LiveSubscriber final : public grpc::ClientReadReactor<v1::SubscribeRespons
   std::atomic<bool> snapshot_done_{false};
   std::atomic<bool> done_{false};
   mutable std::mutex mu_;
-  std::vector<int64_t> latencies_;
+  std::vector<std::pair<int64_t, int64_t>> latencies_;
 };
 
 // Opens a stream and never reads it.
@@ -196,14 +199,20 @@ int Run(const char* label, int stalled) {
 
   std::atomic<int64_t> rss_peak{rss_start};
   std::atomic<bool> writing{true};
+  std::atomic<int64_t> start{NowNanos()};
+  std::atomic<int64_t> all_cut_off_at{-1};  // when the last stalled stream was cut off
   std::thread sampler([&] {
     while (writing.load()) {
       rss_peak.store(std::max(rss_peak.load(), RssBytes(server.pid())));
+      if (stalled > 0 && all_cut_off_at.load() < 0 &&
+          Metric(server.admin_port(), "confcenter_subscriber_cutoffs_total") >= stalled) {
+        all_cut_off_at.store(NowNanos() - start.load());
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
   std::atomic<int64_t> failed{0};
-  const int64_t start = NowNanos();
+  start.store(NowNanos());
   const int64_t interval = 1'000'000'000LL / txn_rate;
   std::vector<std::thread> writer_threads;
   for (int w = 0; w < writers; ++w) {
@@ -212,7 +221,7 @@ int Run(const char* label, int stalled) {
       auto config = v1::ConfigService::NewStub(server.Channel());
       for (int64_t n = 1 + w; n <= txns; n += writers) {
         std::this_thread::sleep_until(
-            Clock::time_point(std::chrono::nanoseconds(start + (n - 1) * interval)));
+            Clock::time_point(std::chrono::nanoseconds(start.load() + (n - 1) * interval)));
         v1::TxnRequest req;
         for (int k = 0; k < keys; ++k) {
           v1::TxnOp* op = req.add_ops();
@@ -230,7 +239,7 @@ int Run(const char* label, int stalled) {
     });
   }
   for (auto& t : writer_threads) t.join();
-  const double elapsed = (NowNanos() - start) / 1e9;
+  const double elapsed = (NowNanos() - start.load()) / 1e9;
   // Let the live subscribers take the last events (bounded: 10 s).
   for (int i = 0; i < 1000; ++i) {
     bool all = true;
@@ -246,23 +255,38 @@ int Run(const char* label, int stalled) {
       Metric(server.admin_port(), "confcenter_subscription_queue_high_water_max_messages");
 
   std::vector<int64_t> all;
+  std::vector<int64_t> after_cut_offs;  // events sent once every stalled stream was cut off
   for (auto& s : live_subs) {
-    std::vector<int64_t> l = s->latencies();
-    all.insert(all.end(), l.begin(), l.end());
+    for (const auto& [n, latency] : s->latencies()) {
+      all.push_back(latency);
+      if (all_cut_off_at.load() >= 0 && sent.at[n].load() - start.load() > all_cut_off_at.load()) {
+        after_cut_offs.push_back(latency);
+      }
+    }
   }
   std::sort(all.begin(), all.end());
-  auto pct = [&](double p) {
-    return all.empty() ? 0.0
-                       : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] / 1e6;
+  std::sort(after_cut_offs.begin(), after_cut_offs.end());
+  auto pct_of = [](const std::vector<int64_t>& sorted, double p) {
+    return sorted.empty()
+               ? 0.0
+               : sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()))] / 1e6;
   };
+  auto pct = [&](double p) { return pct_of(all, p); };
   const int64_t expected = txns * live;
   std::printf(
       "| %-8s | %7d | %9.0f | %8lld/%-8lld | %6.2f | %6.2f | %7.1f | %6.1f | %6.1f | %6.1f "
-      "| %7.0f | %7.0f |%s\n",
+      "| %7.0f | %9s | %7.0f |%s\n",
       label, stalled, (txns - failed.load()) * keys / elapsed, static_cast<long long>(all.size()),
       static_cast<long long>(expected), pct(0.5), pct(0.99), all.empty() ? 0.0 : all.back() / 1e6,
-      rss_start / 1048576.0, rss_peak.load() / 1048576.0, rss_end / 1048576.0, cutoffs, high_water,
-      failed.load() > 0 ? " (writes failed)" : "");
+      rss_start / 1048576.0, rss_peak.load() / 1048576.0, rss_end / 1048576.0, cutoffs,
+      all_cut_off_at.load() < 0 ? "-"
+                                : absl::StrFormat("%.1f s", all_cut_off_at.load() / 1e9).c_str(),
+      high_water, failed.load() > 0 ? " (writes failed)" : "");
+  if (!after_cut_offs.empty()) {
+    std::printf(
+        "|          | live events sent after the last cut-off: %zu, p50 %.2f ms, p99 %.2f ms |\n",
+        after_cut_offs.size(), pct_of(after_cut_offs, 0.5), pct_of(after_cut_offs, 0.99));
+  }
   std::fflush(stdout);
   stalled_subs.clear();
   live_subs.clear();
@@ -276,9 +300,9 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::printf(
       "| run      | stalled | events/s  | live events got/expected | p50 ms | p99 ms | max ms  "
-      "| RSS start MiB | peak | end | cut-offs | max queue |\n"
+      "| RSS start MiB | peak | end | cut-offs | all cut off | max queue |\n"
       "|----------|---------|-----------|--------------------------|--------|--------|---------"
-      "|---------------|------|-----|----------|-----------|\n");
+      "|---------------|------|-----|----------|-------------|-----------|\n");
   int rc = confcenter::bench::Run("unloaded", 0);
   rc |= confcenter::bench::Run("stalled", absl::GetFlag(FLAGS_stalled));
   return rc;

@@ -23,9 +23,9 @@ std::string ScalarText(const Json& value) {
 }
 
 absl::Status TooDeep() {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the document nests deeper than ", kMaxNestingDepth,
-      " levels; a config key has at most that many segments"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the document nests deeper than ", kMaxNestingDepth,
+                   " levels; a config key has at most that many segments"));
 }
 
 // `depth` is the number of segments in `path`.
@@ -135,8 +135,8 @@ namespace {
 // `depth` counts the maps and sequences above `node`; `values` counts what was converted so far.
 absl::StatusOr<Json> YamlToJsonBounded(const YAML::Node& node, int depth, size_t* values) {
   if (++*values > kMaxYamlValues) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the document expands to more than ", kMaxYamlValues, " values (nested aliases?)"));
+    return absl::InvalidArgumentError(absl::StrCat("the document expands to more than ",
+                                                   kMaxYamlValues, " values (nested aliases?)"));
   }
   switch (node.Type()) {
     case YAML::NodeType::Undefined:

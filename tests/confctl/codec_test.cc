@@ -79,8 +79,8 @@ TEST(FlattenTest, NestingIsBoundedByTheLongestKey) {
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << levels;
     EXPECT_NE(refused.status().message().find("nests deeper than 128"), std::string::npos);
   }
-  const std::string flow_yaml = std::string(kMaxNestingDepth + 1, '[') + "x" +
-                                std::string(kMaxNestingDepth + 1, ']');
+  const std::string flow_yaml =
+      std::string(kMaxNestingDepth + 1, '[') + "x" + std::string(kMaxNestingDepth + 1, ']');
   absl::StatusOr<FlatMap> refused = DecodeConfig("k: " + flow_yaml, FileFormat::kYaml);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(refused.status().message().find("nests deeper than 128"), std::string::npos);

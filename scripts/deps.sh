@@ -13,7 +13,7 @@ build=(
   libabsl-dev librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
-  prometheus-cpp-dev libcpp-httplib-dev libsystemd-dev
+  prometheus-cpp-dev libcpp-httplib-dev libsystemd-dev libgoogle-perftools-dev
 )
 # kubernetes-client: kubectl 1.20 renders the Kustomize manifests (tests/deploy/k8s_test.sh);
 # systemd: systemd-analyze verifies the unit (tests/deploy/systemd_test.sh);

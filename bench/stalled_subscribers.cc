@@ -199,20 +199,19 @@ int Run(const char* label, int stalled) {
 
   std::atomic<int64_t> rss_peak{rss_start};
   std::atomic<bool> writing{true};
-  std::atomic<int64_t> start{NowNanos()};
+  const int64_t start = NowNanos();
   std::atomic<int64_t> all_cut_off_at{-1};  // when the last stalled stream was cut off
   std::thread sampler([&] {
     while (writing.load()) {
       rss_peak.store(std::max(rss_peak.load(), RssBytes(server.pid())));
       if (stalled > 0 && all_cut_off_at.load() < 0 &&
           Metric(server.admin_port(), "confcenter_subscriber_cutoffs_total") >= stalled) {
-        all_cut_off_at.store(NowNanos() - start.load());
+        all_cut_off_at.store(NowNanos() - start);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
   std::atomic<int64_t> failed{0};
-  start.store(NowNanos());
   const int64_t interval = 1'000'000'000LL / txn_rate;
   std::vector<std::thread> writer_threads;
   for (int w = 0; w < writers; ++w) {
@@ -221,7 +220,7 @@ int Run(const char* label, int stalled) {
       auto config = v1::ConfigService::NewStub(server.Channel());
       for (int64_t n = 1 + w; n <= txns; n += writers) {
         std::this_thread::sleep_until(
-            Clock::time_point(std::chrono::nanoseconds(start.load() + (n - 1) * interval)));
+            Clock::time_point(std::chrono::nanoseconds(start + (n - 1) * interval)));
         v1::TxnRequest req;
         for (int k = 0; k < keys; ++k) {
           v1::TxnOp* op = req.add_ops();
@@ -239,7 +238,7 @@ int Run(const char* label, int stalled) {
     });
   }
   for (auto& t : writer_threads) t.join();
-  const double elapsed = (NowNanos() - start.load()) / 1e9;
+  const double elapsed = (NowNanos() - start) / 1e9;
   // Let the live subscribers take the last events (bounded: 10 s).
   for (int i = 0; i < 1000; ++i) {
     bool all = true;
@@ -259,7 +258,7 @@ int Run(const char* label, int stalled) {
   for (auto& s : live_subs) {
     for (const auto& [n, latency] : s->latencies()) {
       all.push_back(latency);
-      if (all_cut_off_at.load() >= 0 && sent.at[n].load() - start.load() > all_cut_off_at.load()) {
+      if (all_cut_off_at.load() >= 0 && sent.at[n].load() - start > all_cut_off_at.load()) {
         after_cut_offs.push_back(latency);
       }
     }

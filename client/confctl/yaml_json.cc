@@ -1,79 +1,217 @@
 #include "client/confctl/yaml_json.h"
 
+#include <cstdint>
+#include <string_view>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
-#include "yaml-cpp/yaml.h"
+#include "absl/strings/str_format.h"
 
+// Written by hand rather than with YAML::Emitter: yaml-cpp's writer replaces U+FFFE and
+// U+FFFF with U+FFFD even when escaping, and writes U+0085/U+2028/U+2029 raw in plain scalars,
+// where a reader takes them as line breaks (found by import_fuzz). The block layout of a JSON
+// document is small; what matters is the scalar rules below.
 namespace confcenter::confctl {
 namespace {
 
+constexpr int kIndent = 2;
+
 // True if a YAML reader could take the plain scalar `text` as a boolean, null or number
 // (YAML 1.1 or 1.2), so that writing it as a string needs quotes. Errs on the side of quoting.
-bool LooksTyped(const std::string& text) {
-  static const auto* const kWords = new absl::flat_hash_set<std::string>{
-      "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
-      "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null",
-      "NULL", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
-      ".nan", ".NaN", ".NAN"};
+bool LooksTyped(std::string_view text) {
+  static const auto* const kWords = new absl::flat_hash_set<std::string_view>{
+      "y",     "Y",     "yes",   "Yes",   "YES",   "n",     "N",    "no",   "No",   "NO",
+      "true",  "True",  "TRUE",  "false", "False", "FALSE", "on",   "On",   "ON",   "off",
+      "Off",   "OFF",   "~",     "null",  "Null",  "NULL",  ".inf", ".Inf", ".INF", "+.inf",
+      "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",  ".NaN", ".NAN"};
   if (text.empty() || kWords->contains(text)) return true;
   const char first = text.front();
   if (!absl::ascii_isdigit(first) && first != '+' && first != '-' && first != '.') return false;
-  return text.find_first_not_of("0123456789abcdefABCDEFxXoO_.:+-") == std::string::npos;
+  return text.find_first_not_of("0123456789abcdefABCDEFxXoO_.:+-") == std::string_view::npos;
 }
 
-// True if yaml-cpp would write `text` plain but a reader would not get it back: trailing
-// whitespace is dropped and control characters (other than the line breaks yaml-cpp already
-// handles) are folded or refused. Found by import_fuzz ("x \r" came back as "x").
-bool NeedsQuotes(const std::string& text) {
-  if (!text.empty() && (text.back() == ' ' || text.back() == '\t')) return true;
-  for (char c : text) {
-    if ((static_cast<unsigned char>(c) < 0x20 && c != '\n') || c == 0x7f) return true;
+// What NextCodePoint returns for a byte that does not start a valid UTF-8 sequence.
+constexpr uint32_t kInvalidUtf8 = 0xFFFFFFFF;
+
+// Decodes the UTF-8 code point at text[*pos] and advances past it. An invalid sequence
+// decodes as kInvalidUtf8 and advances one byte.
+uint32_t NextCodePoint(std::string_view text, size_t* pos) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(*pos);
+  int length = 0;
+  uint32_t code = 0;
+  if (lead < 0x80) {
+    ++*pos;
+    return lead;
+  } else if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2, code = lead & 0x1F;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3, code = lead & 0x0F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4, code = lead & 0x07;
   }
-  return false;
-}
-
-void EmitString(const std::string& text, YAML::Emitter* out) {
-  if (LooksTyped(text) || NeedsQuotes(text)) *out << YAML::DoubleQuoted;
-  *out << text;
-}
-
-void Emit(const nlohmann::ordered_json& value, YAML::Emitter* out) {
-  if (value.is_structured() && value.empty()) {
-    // Flow style, so that an empty map or list stays on its key's line: "entries: []".
-    *out << YAML::Flow;
+  if (length == 0 || *pos + length > text.size()) {
+    ++*pos;
+    return kInvalidUtf8;
   }
-  if (value.is_object()) {
-    *out << YAML::BeginMap;
-    for (auto it = value.begin(); it != value.end(); ++it) {
-      *out << YAML::Key;
-      EmitString(it.key(), out);
-      *out << YAML::Value;
-      Emit(it.value(), out);
+  for (int i = 1; i < length; ++i) {
+    if ((byte(*pos + i) & 0xC0) != 0x80) {
+      ++*pos;
+      return kInvalidUtf8;
     }
-    *out << YAML::EndMap;
+    code = (code << 6) | (byte(*pos + i) & 0x3F);
+  }
+  constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code < kSmallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+    ++*pos;
+    return kInvalidUtf8;
+  }
+  *pos += length;
+  return code;
+}
+
+// True if `code` may appear unescaped in a scalar: YAML's printable set (1.2 §5.1) less
+// what a YAML 1.1 reader takes as a line break or a byte order mark, and less the no-break
+// space, which readers disagree about. Tab and line feed are handled by the callers.
+bool WritableRaw(uint32_t code) {
+  if (code < 0x80) return code >= 0x20 && code != 0x7F;
+  if (code <= 0xA0) return false;  // C1 controls (U+0085 is NEL) and the no-break space.
+  return code != kInvalidUtf8 && code != 0x2028 && code != 0x2029 && code != 0xFEFF &&
+         code != 0xFFFE && code != 0xFFFF;
+}
+
+// True if `text` can be written as a plain (unquoted) scalar, as a key or a value, and read
+// back as the same string. Conservative: anything doubtful is quoted.
+bool PlainIsSafe(std::string_view text) {
+  if (LooksTyped(text)) return false;
+  if (std::string_view("-?:,[]{}#&*!|>'\"%@` ").find(text.front()) != std::string_view::npos) {
+    return false;
+  }
+  if (text.back() == ' ' || text.back() == ':') return false;
+  if (text.find(": ") != std::string_view::npos || text.find(" #") != std::string_view::npos) {
+    return false;
+  }
+  // A document end marker at the start of a line; a merge key.
+  if (text.substr(0, 3) == "..." || text == "<<") return false;
+  for (size_t pos = 0; pos < text.size();) {
+    if (!WritableRaw(NextCodePoint(text, &pos))) return false;
+  }
+  return true;
+}
+
+void AppendDoubleQuoted(std::string_view text, std::string* out) {
+  out->push_back('"');
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t start = pos;
+    const uint32_t code = NextCodePoint(text, &pos);
+    switch (code) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      default:
+        if (WritableRaw(code)) {
+          out->append(text.substr(start, pos - start));  // Valid UTF-8: NextCodePoint said so.
+        } else if (code == kInvalidUtf8) {
+          out->append("\\uFFFD");
+        } else if (code <= 0xFF) {
+          absl::StrAppendFormat(out, "\\x%02X", code);
+        } else {
+          absl::StrAppendFormat(out, "\\u%04X", code);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendScalar(std::string_view text, std::string* out) {
+  if (PlainIsSafe(text)) {
+    out->append(text);
+  } else {
+    AppendDoubleQuoted(text, out);
+  }
+}
+
+bool IsBlock(const nlohmann::ordered_json& value) {
+  return value.is_structured() && !value.empty();
+}
+
+// Appends a non-block value (scalar, or empty map or list in flow style) with no line break.
+void AppendInline(const nlohmann::ordered_json& value, std::string* out) {
+  if (value.is_object()) {
+    out->append("{}");
   } else if (value.is_array()) {
-    *out << YAML::BeginSeq;
-    for (const auto& element : value) Emit(element, out);
-    *out << YAML::EndSeq;
+    out->append("[]");
   } else if (value.is_string()) {
-    EmitString(value.get_ref<const std::string&>(), out);
+    AppendScalar(value.get_ref<const std::string&>(), out);
   } else if (value.is_null()) {
-    *out << YAML::Null;
+    out->append("~");
   } else {
     // Numbers and booleans: their JSON spelling is also their YAML spelling.
-    *out << value.dump();
+    out->append(value.dump());
+  }
+}
+
+// Appends the non-empty map or list `value` in block style, each entry on its own line,
+// indented by `indent` spaces; the first line's indentation is already written (after "- ")
+// when `first_line_indented`.
+void AppendBlock(const nlohmann::ordered_json& value, int indent, bool first_line_indented,
+                 std::string* out) {
+  bool first = true;
+  const auto start_line = [&] {
+    if (!first || !first_line_indented) out->append(indent, ' ');
+    first = false;
+  };
+  if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      start_line();
+      AppendScalar(it.key(), out);
+      out->push_back(':');
+      if (IsBlock(it.value())) {  // Lists too are indented under their key.
+        out->push_back('\n');
+        AppendBlock(it.value(), indent + kIndent, false, out);
+      } else {
+        out->push_back(' ');
+        AppendInline(it.value(), out);
+        out->push_back('\n');
+      }
+    }
+  } else {
+    for (const auto& element : value) {
+      start_line();
+      out->append("- ");
+      if (IsBlock(element)) {
+        AppendBlock(element, indent + kIndent, true, out);
+      } else {
+        AppendInline(element, out);
+        out->push_back('\n');
+      }
+    }
   }
 }
 
 }  // namespace
 
 std::string JsonToYaml(const nlohmann::ordered_json& doc) {
-  YAML::Emitter out;
-  out.SetIndent(2);
-  Emit(doc, &out);
-  std::string text = out.c_str();
-  if (text.empty() || text.back() != '\n') text.push_back('\n');
-  return text;
+  std::string out;
+  if (IsBlock(doc)) {
+    AppendBlock(doc, 0, false, &out);
+  } else {
+    AppendInline(doc, &out);
+    out.push_back('\n');
+  }
+  return out;
 }
 
 }  // namespace confcenter::confctl

@@ -1,7 +1,9 @@
 // Unit tests of confctl's pure functions: flatten/unflatten, the .properties codec, the
 // import/export codecs, the Txn file parser, tables and exit codes.
 #include <string>
+#include <utility>
 
+#include "absl/strings/escaping.h"
 #include "client/confctl/codec.h"
 #include "client/confctl/errors.h"
 #include "client/confctl/flatten.h"
@@ -278,6 +280,47 @@ TEST(YamlJsonTest, StringsStayStrings) {
   EXPECT_EQ(yaml,
             "s: \"8080\"\nnum: 8080\nb: true\nz: ~\n\"on\": \"off\"\n\"n\": \"1e3\"\n"
             "list:\n  - \"-1\"\n  - \"0x1F\"\n  - \".inf\"\n  - text\n");
+}
+
+TEST(YamlJsonTest, EscapesWhatYamlCannotCarryRaw) {
+  // Found by import_fuzz: U+FFFF came back as U+FFFD (yaml-cpp's writer replaced it).
+  // U+0085, U+2028 and U+2029 are line breaks to a YAML 1.1 reader; the rest are not
+  // printable in YAML, or (U+FEFF, U+00A0) taken apart by some readers.
+  const std::pair<std::string, std::string> cases[] = {
+      {"a\uFFFFb", "\"a\\uFFFFb\""},
+      {"\uFFFE", "\"\\uFFFE\""},
+      {"x\xC2\x85y", "\"x\\x85y\""},
+      {"\u2028", "\"\\u2028\""},
+      {"\u2029", "\"\\u2029\""},
+      {"\uFEFFz", "\"\\uFEFFz\""},
+      {"\xC2\x9F", "\"\\x9F\""},
+      {"no\u00A0break", "\"no\\xA0break\""},
+      {"q\"\\", "q\"\\"},
+      {"\"q", "\"\\\"q\""},
+      {"l1\nl2", "\"l1\\nl2\""},
+      {std::string("n\0ul", 4), "\"n\\x00ul\""},
+      {"...x", "\"...x\""},
+      {"<<", "\"<<\""},
+      {"\U0001F600 ok", "\U0001F600 ok"}};
+  for (const auto& [value, written] : cases) {
+    const std::string yaml = JsonToYaml(Json{{"k", value}});
+    EXPECT_EQ(yaml, "k: " + written + "\n") << absl::CHexEscape(value);
+    absl::StatusOr<FlatMap> back = DecodeConfig(yaml, FileFormat::kYaml);
+    ASSERT_TRUE(back.ok()) << back.status() << "\n" << yaml;
+    EXPECT_EQ(*back, (FlatMap{{"k", value}})) << yaml;
+  }
+  // Outside the contract, but never raw: an invalid UTF-8 sequence is written as U+FFFD.
+  EXPECT_EQ(JsonToYaml(Json{{"k", std::string("bad\xC2!")}}), "k: \"bad\\uFFFD!\"\n");
+}
+
+TEST(YamlJsonTest, NestsMapsAndListsInBlockStyle) {
+  Json doc = Json::parse(
+      R"({"a": [{"x": "1", "z": [1, 2]}, ["p", "q"], [], {"m": {"w": "v"}}], "b": {}})");
+  EXPECT_EQ(JsonToYaml(doc),
+            "a:\n  - x: \"1\"\n    z:\n      - 1\n      - 2\n  - - p\n    - q\n  - []\n"
+            "  - m:\n      w: v\nb: {}\n");
+  EXPECT_EQ(JsonToYaml(Json::array({"a", "b"})), "- a\n- b\n");
+  EXPECT_EQ(JsonToYaml(Json("x: y")), "\"x: y\"\n");
 }
 
 TEST(TxnFileTest, ParsesYamlAndJson) {

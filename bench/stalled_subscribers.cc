@@ -1,10 +1,14 @@
 // Stalled subscribers: what streams that never read cost the server and everyone else.
 //
 // Two runs against a fresh confcenterd each: "unloaded" (L live subscribers) and "stalled"
-// (the same plus S subscribers that open a stream and never read it, on connections of their
-// own). In both, writers commit Txns of K keys at E events/s for D seconds; each Txn sets
-// key "k" to its number, and the live subscribers time the event from just before the Txn was
-// sent. Printed: live p50/p99/max, events/s achieved, the server's RSS (start, peak sampled
+// (the same plus S subscribers that stop reading their stream, on connections of their own).
+// A stalled subscriber is, by default, a service using the client library whose change
+// callback hangs (--stalled_client=library: confcenter::Subscription with the library's
+// default 64 KiB receive window); --stalled_client=grpc makes it a bare gRPC stream that is
+// never read, with gRPC's adaptive window (up to 8 MiB per stream before the server's
+// writes to it stop). In both runs, writers commit Txns of K keys at E events/s for D
+// seconds; each Txn sets key "k" to its number, and the live subscribers time the event from
+// just before the Txn was sent. Printed: live p50/p99/max, events/s achieved, the server's RSS (start, peak sampled
 // every 100 ms, end), the cut-offs it counted, when the last stalled stream was cut off, and
 // the live p50/p99 of the events sent after that. The server bounds each stream's queue
 // (--watch_queue_messages) and cuts a full one off, so RSS must stay flat however long the
@@ -12,14 +16,17 @@
 //
 //   confcenter_stalled_subscribers [--stalled=100] [--live=20] [--events_per_second=5000]
 //                                  [--keys_per_txn=10] [--seconds=30] [--writers=32]
+//                                  [--stalled_client=library|grpc]
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +38,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "bench/bench_process.h"
+#include "confcenter/client.h"
+#include "confcenter/subscription.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "httplib.h"
@@ -44,6 +53,9 @@ ABSL_FLAG(int, keys_per_txn, 10, "Keys each Txn writes.");
 ABSL_FLAG(int, seconds, 30, "How long the writers write, per run.");
 ABSL_FLAG(int, writers, 32, "Writer threads (each waits for its Txn: enough to reach the rate).");
 ABSL_FLAG(int, value_bytes, 100, "Bytes of each value other than k's.");
+ABSL_FLAG(std::string, stalled_client, "library",
+          "What a stalled subscriber is: 'library' (a confcenter::Subscription whose change "
+          "callback hangs) or 'grpc' (a bare gRPC stream never read, gRPC's adaptive window).");
 
 namespace confcenter::bench {
 namespace {
@@ -150,11 +162,58 @@ class StalledSubscriber final : public grpc::ClientReadReactor<v1::SubscribeResp
   std::atomic<bool> done_{false};
 };
 
-std::shared_ptr<grpc::Channel> NewConnection(const std::string& address, int id) {
-  grpc::ChannelArguments args;
+std::shared_ptr<grpc::Channel> NewConnection(const std::string& address, int id,
+                                             grpc::ChannelArguments args = {}) {
   args.SetInt("confcenter.bench.connection", id);  // distinct args: a connection of its own
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
+
+// Holds the change callbacks of the library's stalled subscribers until the run ends.
+class Hang {
+ public:
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return released_; });
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
+// A service using the client library, on a connection of its own, whose change callback
+// hangs at the first change after `revision` (the view's first snapshot is taken normally):
+// its subscription thread stops reading the stream.
+class LibraryStalledSubscriber {
+ public:
+  LibraryStalledSubscriber(const std::string& address, int id, int64_t revision, Hang* hang) {
+    ClientOptions options;
+    options.address = address;
+    SubscriptionOptions follow;
+    follow.tenant = "integration";
+    subscription_ =
+        Subscription::Start(NewConnection(address, id, Client::ChannelArguments(options)), follow);
+    subscription_->OnChange("", "", /*prefix=*/true, [hang, revision](const ConfigChange& c) {
+      if (c.revision > revision) hang->Wait();
+    });
+  }
+  // Waits (at most `timeout`) until the subscription holds the view at `revision`: its stream
+  // is open when the writes start.
+  bool WaitReady(int64_t revision, absl::Duration timeout) {
+    return subscription_->WaitForRevision(revision, timeout);
+  }
+
+ private:
+  std::unique_ptr<Subscription> subscription_;
+};
 
 int Run(const char* label, int stalled) {
   const int live = absl::GetFlag(FLAGS_live);
@@ -168,7 +227,8 @@ int Run(const char* label, int stalled) {
   testing::ServerProcess server(dir.path() + "/data", {"--progress_interval=0s"});
   if (server.port() == 0) return 1;
   testing::ApiClient api(server.Channel());
-  if (!api.Put("integration", "svc", "k", "0").ok()) return 1;
+  int64_t initial_revision = 0;
+  if (!api.Put("integration", "svc", "k", "0", &initial_revision).ok()) return 1;
 
   SendTimes sent(txns + 1);
   auto live_connection = NewConnection(server.address(), 0);
@@ -182,12 +242,26 @@ int Run(const char* label, int stalled) {
   std::vector<std::shared_ptr<grpc::Channel>> stalled_connections;
   std::vector<std::unique_ptr<v1::WatchService::Stub>> stalled_stubs;
   std::vector<std::unique_ptr<StalledSubscriber>> stalled_subs;
+  Hang hang;
+  std::vector<std::unique_ptr<LibraryStalledSubscriber>> library_stalled_subs;
+  const bool library = absl::GetFlag(FLAGS_stalled_client) == "library";
   for (int i = 0; i < stalled; ++i) {
+    if (library) {
+      library_stalled_subs.push_back(std::make_unique<LibraryStalledSubscriber>(
+          server.address(), 1 + i, initial_revision, &hang));
+      continue;
+    }
     if (i % 10 == 0) {
       stalled_connections.push_back(NewConnection(server.address(), 1 + i / 10));
       stalled_stubs.push_back(v1::WatchService::NewStub(stalled_connections.back()));
     }
     stalled_subs.push_back(std::make_unique<StalledSubscriber>(stalled_stubs.back().get()));
+  }
+  for (auto& s : library_stalled_subs) {  // their snapshots are in before the writes start
+    if (!s->WaitReady(initial_revision, absl::Seconds(30))) {
+      std::fprintf(stderr, "a stalled subscriber did not get its snapshot within 30 s\n");
+      return 1;
+    }
   }
   for (int i = 0; i < 3000; ++i) {  // bounded: 30 s for the snapshots
     bool all = true;
@@ -288,6 +362,8 @@ int Run(const char* label, int stalled) {
   }
   std::fflush(stdout);
   stalled_subs.clear();
+  hang.Release();  // the hung callbacks return; each subscription's thread can then be joined
+  library_stalled_subs.clear();
   live_subs.clear();
   return failed.load() == 0 && static_cast<int64_t>(all.size()) == expected ? 0 : 1;
 }
@@ -297,6 +373,16 @@ int Run(const char* label, int stalled) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  const std::string stalled_client = absl::GetFlag(FLAGS_stalled_client);
+  if (stalled_client != "library" && stalled_client != "grpc") {
+    std::fprintf(stderr, "--stalled_client: '%s' is neither 'library' nor 'grpc'\n",
+                 stalled_client.c_str());
+    return 2;
+  }
+  std::printf("stalled subscribers: %s\n",
+              stalled_client == "library"
+                  ? "client library, change callback hung (64 KiB receive window)"
+                  : "bare gRPC streams never read (gRPC's adaptive window)");
   std::printf(
       "| run      | stalled | events/s  | live events got/expected | p50 ms | p99 ms | max ms  "
       "| RSS start MiB | peak | end | cut-offs | all cut off | max queue |\n"

@@ -38,14 +38,23 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-std::shared_ptr<grpc::Channel> Client::MakeChannel(const ClientOptions& options) {
+grpc::ChannelArguments Client::ChannelArguments(const ClientOptions& options) {
   grpc::ChannelArguments args;
   const int initial = static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff));
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::max(1, initial));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::max(1, initial));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               std::max(1, static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff))));
-  return grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
+  if (options.receive_window_bytes > 0) {
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, options.receive_window_bytes);
+  }
+  return args;
+}
+
+std::shared_ptr<grpc::Channel> Client::MakeChannel(const ClientOptions& options) {
+  return grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(),
+                                   ChannelArguments(options));
 }
 
 Client::Client(const ClientOptions& options) : Client(MakeChannel(options), options) {}

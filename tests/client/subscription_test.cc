@@ -1,13 +1,18 @@
 // The client library end to end against the real confcenterd.
 #include "confcenter/subscription.h"
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "confcenter/client.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "tests/test_util.h"
 
 namespace confcenter {
@@ -204,6 +209,60 @@ TEST_F(SubscriptionTest, CatchesUpAfterTheServerIsKilledAndRestartedWithNothingM
   auto view = client_->Resolve(req);
   ASSERT_TRUE(view.ok());
   EXPECT_EQ(sub->Snapshot().size(), static_cast<size_t>(view->entries_size()));
+}
+
+// The server's count of streams it cut off as slow consumers.
+int CutOffs(const ServerProcess& server) {
+  httplib::Client admin("127.0.0.1", server.admin_port());
+  httplib::Result page = admin.Get("/metrics");
+  if (!page || page->status != 200) return -1;
+  const std::string name = "\nconfcenter_subscriber_cutoffs_total ";
+  const size_t at = page->body.find(name);
+  return at == std::string::npos ? -1 : std::atoi(page->body.c_str() + at + name.size());
+}
+
+TEST_F(SubscriptionTest, AHungCallbackIsCutOffAfterTheReceiveWindowThenResumesGapFree) {
+  server_ = std::make_unique<ServerProcess>(dir_.path() + "/queue8",
+                                            std::vector<std::string>{"--watch_queue_messages=8"});
+  ASSERT_NE(server_->port(), 0);
+  client_ = std::make_unique<Client>(Options());  // the default 64 KiB receive window
+  int64_t rev = Put("integration", "login", "k0", "v0");
+  auto sub = Follow("integration");
+  ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  std::mutex mu;
+  std::condition_variable released_cv;
+  bool released = false;
+  std::vector<std::string> seen;
+  sub->OnChange("login", "k", true, [&](const ConfigChange& c) {
+    std::unique_lock<std::mutex> lock(mu);
+    seen.push_back(c.key);
+    released_cv.wait(lock, [&] { return released; });  // the service hangs on the first change
+  });
+  // 16 KiB changes: the window holds four, the server's queue eight more. The server must
+  // notice the stream is not read after about that many, not after megabytes.
+  const std::string value(16 * 1024, 'x');
+  std::vector<std::string> expected;
+  int puts_until_cut_off = 0;
+  for (int i = 1; i <= 200 && CutOffs(*server_) == 0; ++i) {
+    rev = Put("integration", "login", "k" + std::to_string(i), value);
+    expected.push_back("k" + std::to_string(i));
+    puts_until_cut_off = i;
+  }
+  EXPECT_EQ(CutOffs(*server_), 1);
+  EXPECT_LE(puts_until_cut_off, 30);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+  }
+  released_cv.notify_all();
+  ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
+  // Every change once across the cut-off and the resume. A resume that is longer than the
+  // queue bound comes as a resync, whose differences are reported in key order.
+  std::lock_guard<std::mutex> lock(mu);
+  std::sort(seen.begin(), seen.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(sub->GetString("login", expected.back(), ""), value);
 }
 
 TEST_F(SubscriptionTest, ServesTheCacheFileWhileTheServerIsDownThenResumes) {

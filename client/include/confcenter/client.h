@@ -47,6 +47,14 @@ struct ClientOptions {
   // them at once; a call whose deadline passes before a connection was made fails with
   // UNAVAILABLE "cannot reach ...". Default false.
   bool wait_for_ready = false;
+  // How much of one stream's data the channel accepts before the application reads it (the
+  // HTTP/2 stream window), fixed: gRPC's adaptive window (BDP probing) is off. A Subscription
+  // whose callback hangs then holds up the server's writes to it after this much, so the
+  // server cuts it off as a slow consumer within seconds (it resumes gap-free once the
+  // callback returns). With the adaptive window such a stream takes up to 8 MiB, which the
+  // server keeps sending while serving everyone else. 0 = gRPC's adaptive window (faster
+  // large snapshots over links with a long round trip). Default 64 KiB.
+  int receive_window_bytes = 64 * 1024;
 };
 
 // A server stream of WatchService.Subscribe, read with blocking calls.
@@ -65,8 +73,10 @@ class Client {
  public:
   // Connects lazily: no call is made until the first RPC.
   explicit Client(const ClientOptions& options);
-  // A channel to options.address with the options' reconnect backoff.
+  // A channel to options.address with the options' reconnect backoff and receive window.
   static std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options);
+  // The arguments MakeChannel creates its channel with, for callers that add their own.
+  static grpc::ChannelArguments ChannelArguments(const ClientOptions& options);
   // Uses an existing channel (e.g. one shared with other clients).
   Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& options);
 

@@ -8,10 +8,10 @@
 // never read, with gRPC's adaptive window (up to 8 MiB per stream before the server's
 // writes to it stop). In both runs, writers commit Txns of K keys at E events/s for D
 // seconds; each Txn sets key "k" to its number, and the live subscribers time the event from
-// just before the Txn was sent. Printed: live p50/p99/max, events/s achieved, the server's RSS (start, peak sampled
-// every 100 ms, end), the cut-offs it counted, when the last stalled stream was cut off, and
-// the live p50/p99 of the events sent after that. The server bounds each stream's queue
-// (--watch_queue_messages) and cuts a full one off, so RSS must stay flat however long the
+// just before the Txn was sent. Printed: live p50/p99/max, events/s achieved, the server's RSS
+// (start, peak sampled every 100 ms, end), the cut-offs it counted, when the last stalled stream
+// was cut off, and the live p50/p99 of the events sent after that. The server bounds each stream's
+// queue (--watch_queue_messages) and cuts a full one off, so RSS must stay flat however long the
 // stalled streams stay.
 //
 //   confcenter_stalled_subscribers [--stalled=100] [--live=20] [--events_per_second=5000]

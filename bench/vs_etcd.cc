@@ -92,6 +92,12 @@ struct Config {
   int fanout_large_writes = 50;
   int fanout_rate = 100;
   int fanout_connections = 20;
+  // Bounds on the fan-out's waits: for every subscription to be ready, for every event after
+  // the last write, for every stream to end once cancelled.
+  std::chrono::seconds ready_wait{120};
+  std::chrono::seconds arrival_wait{60};
+  std::chrono::seconds end_wait{30};
+  bool trace = false;  // prints each fan-out step (the smoke does, so a stall shows where)
   int tenants = 1000;
   int services = 20;
   int many_value_bytes = 64;
@@ -293,6 +299,9 @@ json RunRead(System& sys, const Config& cfg, int tenants, int services, int valu
 // the idle streams (writes = 0): gRPC's own per-stream cost.
 json RunFanout(System& sys, const Config& cfg, int n, int writes, const std::string& row) {
   json rows;
+  auto trace = [&](const std::string& step) {
+    if (cfg.trace) std::printf("    fan-out %s: %s\n", sys.name().c_str(), step.c_str());
+  };
   std::vector<std::string> branches;
   for (int t = 0; t < cfg.fanout_tenants; ++t) branches.push_back(absl::StrFormat("w%03d", t));
   if (sys.name() != "grpc-noop") {
@@ -305,6 +314,7 @@ json RunFanout(System& sys, const Config& cfg, int n, int writes, const std::str
       return rows;
     }
   }
+  trace("connecting");
   if (!sys.Connect(cfg.fanout_connections)) {
     Fail(sys.name() + ": connect");
     return rows;
@@ -319,9 +329,10 @@ json RunFanout(System& sys, const Config& cfg, int n, int writes, const std::str
     const std::string tenant = sys.inherits() ? branches[i % branches.size()] : "integration";
     subs.push_back(sys.Subscribe(i % cfg.fanout_connections, tenant, "svc", &stats));
   }
+  trace(absl::StrCat("subscribing ", n));
   const bool ready =
       stats.WaitFor([&] { return stats.ready.load() >= n || stats.failed.load() > 0; },
-                    std::chrono::seconds(120));
+                    cfg.ready_wait);
   if (!ready || stats.ready.load() < n) {
     Fail(absl::StrCat(sys.name(), ": only ", stats.ready.load(), " of ", n,
                       " subscriptions became ready. ", stats.first_error));
@@ -332,6 +343,7 @@ json RunFanout(System& sys, const Config& cfg, int n, int writes, const std::str
   out["subscribers"] = n;
   out["idle_kib_per_subscriber"] = (rss_idle - rss_before) / 1024.0 / n;
 
+  trace(absl::StrCat(stats.ready.load(), " subscriptions ready"));
   bool complete = true;
   if (writes > 0 && stats.ready.load() >= n) {
     const int64_t expected = static_cast<int64_t>(writes) * n;
@@ -346,11 +358,13 @@ json RunFanout(System& sys, const Config& cfg, int n, int writes, const std::str
           sys.Put({"integration", "svc", "k", TimestampValue(NowNanos(), cfg.value_bytes)});
       if (!st.ok()) Fail(absl::StrCat(sys.name(), " fan-out write: ", st.error_message()));
     }
+    trace(absl::StrCat(writes, " writes done"));
     complete =
-        stats.WaitFor([&] { return stats.events.load() >= expected; }, std::chrono::seconds(60));
+        stats.WaitFor([&] { return stats.events.load() >= expected; }, cfg.arrival_wait);
     if (!complete) {
       Fail(absl::StrCat(sys.name(), " fan-out: ", stats.events.load(), " of ", expected,
-                        " events arrived within 60 s after the last write"));
+                        " events arrived within ", cfg.arrival_wait.count(),
+                        " s after the last write"));
     }
     out["events"] = stats.events.load();
     out["expected_events"] = expected;
@@ -358,7 +372,8 @@ json RunFanout(System& sys, const Config& cfg, int n, int writes, const std::str
   }
   out["peak_rss_mib"] = Mib(sys.PeakRssBytes());
   for (auto& s : subs) s->Cancel();
-  if (!stats.WaitFor([&] { return stats.ended.load() >= n; }, std::chrono::seconds(30))) {
+  trace("cancelling the streams");
+  if (!stats.WaitFor([&] { return stats.ended.load() >= n; }, cfg.end_wait)) {
     Fail(absl::StrCat(sys.name(), ": ", n - stats.ended.load(), " streams did not end"));
     for (auto& s : subs) s.release();  // still referenced by gRPC: leak rather than crash
     return rows;
@@ -703,6 +718,8 @@ int Main(int argc, char** argv) {
     cfg.fanout_writes = 5;
     cfg.fanout_rate = 50;
     cfg.fanout_connections = 2;
+    cfg.ready_wait = cfg.arrival_wait = cfg.end_wait = std::chrono::seconds(15);
+    cfg.trace = true;
     cfg.tenants = 3;
     cfg.services = 2;
   }
@@ -810,5 +827,7 @@ int Main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // Line by line even into a pipe (ctest's log), so a run that stalls shows how far it got.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   return confcenter::bench::Main(argc, argv);
 }

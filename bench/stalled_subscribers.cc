@@ -4,7 +4,7 @@
 // (the same plus S subscribers that stop reading their stream, on connections of their own).
 // A stalled subscriber is, by default, a service using the client library whose change
 // callback hangs (--stalled_client=library: confcenter::Subscription with the library's
-// default 64 KiB receive window); --stalled_client=grpc makes it a bare gRPC stream that is
+// default receive window); --stalled_client=grpc makes it a bare gRPC stream that is
 // never read, with gRPC's adaptive window (up to 8 MiB per stream before the server's
 // writes to it stop). In both runs, writers commit Txns of K keys at E events/s for D
 // seconds; each Txn sets key "k" to its number, and the live subscribers time the event from
@@ -53,6 +53,8 @@ ABSL_FLAG(int, keys_per_txn, 10, "Keys each Txn writes.");
 ABSL_FLAG(int, seconds, 30, "How long the writers write, per run.");
 ABSL_FLAG(int, writers, 32, "Writer threads (each waits for its Txn: enough to reach the rate).");
 ABSL_FLAG(int, value_bytes, 100, "Bytes of each value other than k's.");
+ABSL_FLAG(int, receive_window_bytes, confcenter::ClientOptions().receive_window_bytes,
+          "The library subscribers' receive window (ClientOptions::receive_window_bytes).");
 ABSL_FLAG(std::string, stalled_client, "library",
           "What a stalled subscriber is: 'library' (a confcenter::Subscription whose change "
           "callback hangs) or 'grpc' (a bare gRPC stream never read, gRPC's adaptive window).");
@@ -197,6 +199,7 @@ class LibraryStalledSubscriber {
   LibraryStalledSubscriber(const std::string& address, int id, int64_t revision, Hang* hang) {
     ClientOptions options;
     options.address = address;
+    options.receive_window_bytes = absl::GetFlag(FLAGS_receive_window_bytes);
     SubscriptionOptions follow;
     follow.tenant = "integration";
     subscription_ =
@@ -379,10 +382,13 @@ int main(int argc, char** argv) {
                  stalled_client.c_str());
     return 2;
   }
-  std::printf("stalled subscribers: %s\n",
-              stalled_client == "library"
-                  ? "client library, change callback hung (64 KiB receive window)"
-                  : "bare gRPC streams never read (gRPC's adaptive window)");
+  if (stalled_client == "library") {
+    std::printf("stalled subscribers: client library, change callback hung, %d-byte receive "
+                "window\n",
+                absl::GetFlag(FLAGS_receive_window_bytes));
+  } else {
+    std::printf("stalled subscribers: bare gRPC streams never read, gRPC's adaptive window\n");
+  }
   std::printf(
       "| run      | stalled | events/s  | live events got/expected | p50 ms | p99 ms | max ms  "
       "| RSS start MiB | peak | end | cut-offs | all cut off | max queue |\n"

@@ -225,7 +225,7 @@ TEST_F(SubscriptionTest, AHungCallbackIsCutOffAfterTheReceiveWindowThenResumesGa
   server_ = std::make_unique<ServerProcess>(dir_.path() + "/queue8",
                                             std::vector<std::string>{"--watch_queue_messages=8"});
   ASSERT_NE(server_->port(), 0);
-  client_ = std::make_unique<Client>(Options());  // the default 64 KiB receive window
+  client_ = std::make_unique<Client>(Options());  // the default 16 KiB receive window
   int64_t rev = Put("integration", "login", "k0", "v0");
   auto sub = Follow("integration");
   ASSERT_TRUE(sub->WaitForRevision(rev, absl::Seconds(20)));
@@ -238,7 +238,7 @@ TEST_F(SubscriptionTest, AHungCallbackIsCutOffAfterTheReceiveWindowThenResumesGa
     seen.push_back(c.key);
     released_cv.wait(lock, [&] { return released; });  // the service hangs on the first change
   });
-  // 16 KiB changes: the window holds four, the server's queue eight more. The server must
+  // 16 KiB changes: the window holds one, the server's queue eight more. The server must
   // notice the stream is not read after about that many, not after megabytes.
   const std::string value(16 * 1024, 'x');
   std::vector<std::string> expected;

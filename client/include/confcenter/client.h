@@ -53,8 +53,8 @@ struct ClientOptions {
   // server cuts it off as a slow consumer within seconds (it resumes gap-free once the
   // callback returns). With the adaptive window such a stream takes up to 8 MiB, which the
   // server keeps sending while serving everyone else. 0 = gRPC's adaptive window (faster
-  // large snapshots over links with a long round trip). Default 64 KiB.
-  int receive_window_bytes = 64 * 1024;
+  // large snapshots over links with a long round trip). Default 16 KiB.
+  int receive_window_bytes = 16 * 1024;
 };
 
 // A server stream of WatchService.Subscribe, read with blocking calls.

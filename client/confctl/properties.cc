@@ -2,11 +2,13 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/confctl/utf8.h"
 
 namespace confcenter::confctl {
 namespace {
@@ -189,32 +191,8 @@ std::pair<absl::string_view, absl::string_view> SplitKeyValue(absl::string_view 
 
 // Decodes one UTF-8 character at text[*pos] and advances; an invalid byte is read as Latin-1.
 uint32_t NextCodePoint(absl::string_view text, size_t* pos) {
-  const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
-  const uint8_t lead = byte(*pos);
-  size_t length = 0;
-  uint32_t code_point = 0;
-  if (lead < 0x80) {
-    length = 1, code_point = lead;
-  } else if ((lead & 0xE0) == 0xC0) {
-    length = 2, code_point = lead & 0x1F;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, code_point = lead & 0x0F;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, code_point = lead & 0x07;
-  }
-  if (length == 0 || *pos + length > text.size()) {
-    ++*pos;
-    return lead;
-  }
-  for (size_t i = 1; i < length; ++i) {
-    if ((byte(*pos + i) & 0xC0) != 0x80) {
-      ++*pos;
-      return lead;
-    }
-    code_point = (code_point << 6) | (byte(*pos + i) & 0x3F);
-  }
-  *pos += length;
-  return code_point;
+  const unsigned char byte = static_cast<unsigned char>(text[*pos]);
+  return NextUtf8(std::string_view(text.data(), text.size()), pos).value_or(byte);
 }
 
 void AppendUnicodeEscape(uint32_t unit, std::string* out) {

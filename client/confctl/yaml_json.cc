@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "client/confctl/utf8.h"
 
 // Written by hand rather than with YAML::Emitter: yaml-cpp's writer replaces U+FFFE and
 // U+FFFF with U+FFFD even when escaping, and writes U+0085/U+2028/U+2029 raw in plain scalars,
@@ -33,41 +34,8 @@ bool LooksTyped(std::string_view text) {
 // What NextCodePoint returns for a byte that does not start a valid UTF-8 sequence.
 constexpr uint32_t kInvalidUtf8 = 0xFFFFFFFF;
 
-// Decodes the UTF-8 code point at text[*pos] and advances past it. An invalid sequence
-// decodes as kInvalidUtf8 and advances one byte.
 uint32_t NextCodePoint(std::string_view text, size_t* pos) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(*pos);
-  int length = 0;
-  uint32_t code = 0;
-  if (lead < 0x80) {
-    ++*pos;
-    return lead;
-  } else if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2, code = lead & 0x1F;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3, code = lead & 0x0F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4, code = lead & 0x07;
-  }
-  if (length == 0 || *pos + length > text.size()) {
-    ++*pos;
-    return kInvalidUtf8;
-  }
-  for (int i = 1; i < length; ++i) {
-    if ((byte(*pos + i) & 0xC0) != 0x80) {
-      ++*pos;
-      return kInvalidUtf8;
-    }
-    code = (code << 6) | (byte(*pos + i) & 0x3F);
-  }
-  constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (code < kSmallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-    ++*pos;
-    return kInvalidUtf8;
-  }
-  *pos += length;
-  return code;
+  return NextUtf8(text, pos).value_or(kInvalidUtf8);
 }
 
 // True if `code` may appear unescaped in a scalar: YAML's printable set (1.2 §5.1) less

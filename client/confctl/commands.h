@@ -126,9 +126,11 @@ absl::Status RunDeregister(const Context& ctx, const DeregisterArgs& args);
 absl::Status RunDependencies(const Context& ctx, const DependenciesArgs& args);
 // touch: renews the tenant's TTL.
 absl::Status RunTouch(const Context& ctx, const std::string& tenant);
-// tenant-name: prints NormalizeTenantName(branch); no server contact. INVALID_ARGUMENT if
-// nothing is left of the branch name.
-absl::Status RunTenantName(const Context& ctx, const std::string& branch);
+// tenant-name: prints NormalizeTenantName(branch), or "integration" when `branch` is
+// `integration_branch` (if given: the branch that deploys to the shared environment); no
+// server contact. INVALID_ARGUMENT if nothing is left of the branch name.
+absl::Status RunTenantName(const Context& ctx, const std::string& branch,
+                           const std::string& integration_branch);
 
 // Import: decodes the file, validates every key, and PUTs all keys as text with as few Txns
 // as the op limit (and an 4 MiB request budget) allows, saying so on ctx.err when it needs

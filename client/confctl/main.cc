@@ -81,6 +81,7 @@ struct Args {
   ImportArgs import;
   ExportArgs exp;
   std::string branch;
+  std::string integration_branch;
   std::string txn_message;
   HistoryArgs history;
   std::string releases_tenant;
@@ -295,8 +296,10 @@ void AddTenantCommands(Commands* commands, Args* a) {
 
   CLI::App* name = commands->Add(
       "tenant-name", "print the tenant name for a git branch (no server contact)",
-      [a](const Context& ctx) { return RunTenantName(ctx, a->branch); });
+      [a](const Context& ctx) { return RunTenantName(ctx, a->branch, a->integration_branch); });
   name->add_option("BRANCH", a->branch, "branch name, e.g. feature/Login_v2")->required();
+  name->add_option("--integration-branch", a->integration_branch,
+                   "the branch that deploys to integration: prints \"integration\" for it");
 }
 
 void AddTransferCommands(Commands* commands, Args* a) {

@@ -275,8 +275,11 @@ absl::Status RunDeregister(const Context& ctx, const DeregisterArgs& args) {
   return absl::OkStatus();
 }
 
-absl::Status RunTenantName(const Context& ctx, const std::string& branch) {
-  const std::string tenant = NormalizeTenantName(branch);
+absl::Status RunTenantName(const Context& ctx, const std::string& branch,
+                           const std::string& integration_branch) {
+  const std::string tenant = !integration_branch.empty() && branch == integration_branch
+                                 ? std::string(kIntegrationTenant)
+                                 : NormalizeTenantName(branch);
   if (tenant.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "branch: ", QuoteForError(branch), " has no letters or digits to make a tenant name"));

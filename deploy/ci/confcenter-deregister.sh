@@ -10,13 +10,8 @@
 #      INTEGRATION_BRANCH, CONFCTL
 set -euo pipefail
 confctl=${CONFCTL:-confctl}
-if [ -n "${TENANT:-}" ]; then
-  tenant=$TENANT
-elif [ "${BRANCH:?set BRANCH or TENANT}" = "${INTEGRATION_BRANCH:-devops-integrate}" ]; then
-  tenant=integration
-else
-  tenant=$("$confctl" tenant-name "$BRANCH")
-fi
+tenant=${TENANT:-$("$confctl" tenant-name "${BRANCH:?set BRANCH or TENANT}" \
+  --integration-branch "${INTEGRATION_BRANCH:-devops-integrate}")}
 if [ "$tenant" = integration ] && { [ -z "${TENANT:-}" ] || [ -z "${SERVICE:-}" ]; }; then
   echo "refusing to deregister the integration tenant (TENANT=integration SERVICE=x removes one service)" >&2
   exit 1

@@ -16,13 +16,8 @@
 # prints: the tenant name (for the Helm release's namespace and the service's own config)
 set -euo pipefail
 confctl=${CONFCTL:-confctl}
-if [ -n "${TENANT:-}" ]; then
-  tenant=$TENANT
-elif [ "${BRANCH:?set BRANCH or TENANT}" = "${INTEGRATION_BRANCH:-devops-integrate}" ]; then
-  tenant=integration
-else
-  tenant=$("$confctl" tenant-name "$BRANCH")
-fi
+tenant=${TENANT:-$("$confctl" tenant-name "${BRANCH:?set BRANCH or TENANT}" \
+  --integration-branch "${INTEGRATION_BRANCH:-devops-integrate}")}
 args=(register "$tenant" --label "commit=${COMMIT:-unknown}")
 read -r -a labels <<< "${LABELS:-}"
 for label in "${labels[@]}"; do args+=(--label "$label"); done

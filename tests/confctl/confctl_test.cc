@@ -100,6 +100,13 @@ TEST(ConfctlNoServerTest, TenantNameNormalizesBranches) {
     EXPECT_EQ(result.exit_code, 0) << branch << ": " << result.err;
     EXPECT_EQ(result.out, tenant + "\n") << branch;
   }
+  // The branch that deploys to the shared environment maps to integration; others as usual.
+  ConfctlResult shared = RunConfctl(
+      {"tenant-name", "devops-integrate", "--integration-branch", "devops-integrate"}, "");
+  EXPECT_EQ(shared.out, "integration\n") << shared.err;
+  ConfctlResult other =
+      RunConfctl({"tenant-name", "feature/x", "--integration-branch", "devops-integrate"}, "");
+  EXPECT_EQ(other.out, "feature-x\n") << other.err;
   ConfctlResult json = RunConfctl({"-o", "json", "tenant-name", "feature/Login_v2"}, "");
   EXPECT_EQ(Json::parse(json.out)["tenant"], "feature-login-v2");
   ConfctlResult empty = RunConfctl({"tenant-name", "///"}, "");

@@ -42,7 +42,6 @@
 #include "confcenter/subscription.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
-#include "httplib.h"
 #include "tests/api_client.h"
 #include "tests/test_util.h"
 
@@ -65,26 +64,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int64_t RssBytes(int pid) { return ProcStatusBytes(pid, "VmRSS"); }
-
-// The value of one unlabelled sample on the server's /metrics page, or -1.
-double Metric(int admin_port, const std::string& name) {
-  httplib::Client client("127.0.0.1", admin_port);
-  auto result = client.Get("/metrics");
-  if (!result || result->status != 200) return -1;
-  const std::string& body = result->body;
-  const std::string prefix = name + " ";
-  for (size_t pos = 0; pos < body.size();) {
-    size_t end = body.find('\n', pos);
-    if (end == std::string::npos) end = body.size();
-    if (body.compare(pos, prefix.size(), prefix) == 0) {
-      double v = -1;
-      (void)absl::SimpleAtod(body.substr(pos + prefix.size(), end - pos - prefix.size()), &v);
-      return v;
-    }
-    pos = end + 1;
-  }
-  return -1;
-}
 
 // Send times of the Txns, by number (the value of key "k").
 struct SendTimes {
@@ -282,7 +261,8 @@ int Run(const char* label, int stalled) {
     while (writing.load()) {
       rss_peak.store(std::max(rss_peak.load(), RssBytes(server.pid())));
       if (stalled > 0 && all_cut_off_at.load() < 0 &&
-          Metric(server.admin_port(), "confcenter_subscriber_cutoffs_total") >= stalled) {
+          testing::ScrapeMetric(server.admin_port(), "confcenter_subscriber_cutoffs_total") >=
+              stalled) {
         all_cut_off_at.store(NowNanos() - start);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -326,9 +306,10 @@ int Run(const char* label, int stalled) {
   writing.store(false);
   sampler.join();
   const int64_t rss_end = RssBytes(server.pid());
-  const double cutoffs = Metric(server.admin_port(), "confcenter_subscriber_cutoffs_total");
-  const double high_water =
-      Metric(server.admin_port(), "confcenter_subscription_queue_high_water_max_messages");
+  const double cutoffs =
+      testing::ScrapeMetric(server.admin_port(), "confcenter_subscriber_cutoffs_total");
+  const double high_water = testing::ScrapeMetric(
+      server.admin_port(), "confcenter_subscription_queue_high_water_max_messages");
 
   std::vector<int64_t> all;
   std::vector<int64_t> after_cut_offs;  // events sent once every stalled stream was cut off
@@ -383,9 +364,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (stalled_client == "library") {
-    std::printf("stalled subscribers: client library, change callback hung, %d-byte receive "
-                "window\n",
-                absl::GetFlag(FLAGS_receive_window_bytes));
+    std::printf(
+        "stalled subscribers: client library, change callback hung, %d-byte receive "
+        "window\n",
+        absl::GetFlag(FLAGS_receive_window_bytes));
   } else {
     std::printf("stalled subscribers: bare gRPC streams never read, gRPC's adaptive window\n");
   }

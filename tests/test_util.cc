@@ -12,6 +12,9 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
+#include "httplib.h"
+
 #ifndef CONFCENTERD_PATH
 #error "CONFCENTERD_PATH must name the confcenterd binary"
 #endif
@@ -162,6 +165,25 @@ int RunServerToExit(const std::vector<std::string>& args, std::string* output,
   std::ifstream in(log);
   output->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return exited ? DecodeWaitStatus(status) : -1;
+}
+
+double ScrapeMetric(int admin_port, const std::string& name) {
+  httplib::Client client("127.0.0.1", admin_port);
+  auto result = client.Get("/metrics");
+  if (!result || result->status != 200) return -1;
+  const std::string& body = result->body;
+  const std::string prefix = name + " ";
+  for (size_t pos = 0; pos < body.size();) {
+    size_t end = body.find('\n', pos);
+    if (end == std::string::npos) end = body.size();
+    if (body.compare(pos, prefix.size(), prefix) == 0) {
+      double v = -1;
+      (void)absl::SimpleAtod(body.substr(pos + prefix.size(), end - pos - prefix.size()), &v);
+      return v;
+    }
+    pos = end + 1;
+  }
+  return -1;
 }
 
 }  // namespace confcenter::testing

@@ -71,6 +71,10 @@ class ServerProcess {
 int RunServerToExit(const std::vector<std::string>& args, std::string* output,
                     const std::vector<std::string>& env = {}, int timeout_seconds = 60);
 
+// The value of the unlabelled sample `name` on the /metrics page of the admin server at
+// 127.0.0.1:`admin_port`, or -1 if the page or the sample is missing.
+double ScrapeMetric(int admin_port, const std::string& name);
+
 }  // namespace confcenter::testing
 
 #endif  // CONFCENTER_TESTS_TEST_UTIL_H_

@@ -1,6 +1,7 @@
 #include "client/confctl/yaml_json.h"
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "absl/container/flat_hash_set.h"
@@ -31,21 +32,13 @@ bool LooksTyped(std::string_view text) {
   return text.find_first_not_of("0123456789abcdefABCDEFxXoO_.:+-") == std::string_view::npos;
 }
 
-// What NextCodePoint returns for a byte that does not start a valid UTF-8 sequence.
-constexpr uint32_t kInvalidUtf8 = 0xFFFFFFFF;
-
-uint32_t NextCodePoint(std::string_view text, size_t* pos) {
-  return NextUtf8(text, pos).value_or(kInvalidUtf8);
-}
-
 // True if `code` may appear unescaped in a scalar: YAML's printable set (1.2 §5.1) less
 // what a YAML 1.1 reader takes as a line break or a byte order mark, and less the no-break
 // space, which readers disagree about. Tab and line feed are handled by the callers.
 bool WritableRaw(uint32_t code) {
   if (code < 0x80) return code >= 0x20 && code != 0x7F;
   if (code <= 0xA0) return false;  // C1 controls (U+0085 is NEL) and the no-break space.
-  return code != kInvalidUtf8 && code != 0x2028 && code != 0x2029 && code != 0xFEFF &&
-         code != 0xFFFE && code != 0xFFFF;
+  return code != 0x2028 && code != 0x2029 && code != 0xFEFF && code != 0xFFFE && code != 0xFFFF;
 }
 
 // True if `text` can be written as a plain (unquoted) scalar, as a key or a value, and read
@@ -62,42 +55,45 @@ bool PlainIsSafe(std::string_view text) {
   // A document end marker at the start of a line; a merge key.
   if (text.substr(0, 3) == "..." || text == "<<") return false;
   for (size_t pos = 0; pos < text.size();) {
-    if (!WritableRaw(NextCodePoint(text, &pos))) return false;
+    const std::optional<uint32_t> code = NextUtf8(text, &pos);
+    if (!code || !WritableRaw(*code)) return false;  // invalid UTF-8 is written as U+FFFD
   }
   return true;
+}
+
+// YAML's short escape of `code`, or nullptr if it has none we use.
+const char* ShortEscape(uint32_t code) {
+  switch (code) {
+    case '"':
+      return "\\\"";
+    case '\\':
+      return "\\\\";
+    case '\n':
+      return "\\n";
+    case '\t':
+      return "\\t";
+    case '\r':
+      return "\\r";
+    default:
+      return nullptr;
+  }
 }
 
 void AppendDoubleQuoted(std::string_view text, std::string* out) {
   out->push_back('"');
   for (size_t pos = 0; pos < text.size();) {
     const size_t start = pos;
-    const uint32_t code = NextCodePoint(text, &pos);
-    switch (code) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      default:
-        if (WritableRaw(code)) {
-          out->append(text.substr(start, pos - start));  // Valid UTF-8: NextCodePoint said so.
-        } else if (code == kInvalidUtf8) {
-          out->append("\\uFFFD");
-        } else if (code <= 0xFF) {
-          absl::StrAppendFormat(out, "\\x%02X", code);
-        } else {
-          absl::StrAppendFormat(out, "\\u%04X", code);
-        }
+    const std::optional<uint32_t> code = NextUtf8(text, &pos);
+    if (!code) {
+      out->append("\\uFFFD");  // invalid UTF-8
+    } else if (const char* escape = ShortEscape(*code)) {
+      out->append(escape);
+    } else if (WritableRaw(*code)) {
+      out->append(text.substr(start, pos - start));  // valid UTF-8: NextUtf8 said so
+    } else if (*code <= 0xFF) {
+      absl::StrAppendFormat(out, "\\x%02X", *code);
+    } else {
+      absl::StrAppendFormat(out, "\\u%04X", *code);
     }
   }
   out->push_back('"');

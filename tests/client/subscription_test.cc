@@ -12,7 +12,6 @@
 
 #include "confcenter/client.h"
 #include "gtest/gtest.h"
-#include "httplib.h"
 #include "tests/test_util.h"
 
 namespace confcenter {
@@ -213,12 +212,8 @@ TEST_F(SubscriptionTest, CatchesUpAfterTheServerIsKilledAndRestartedWithNothingM
 
 // The server's count of streams it cut off as slow consumers.
 int CutOffs(const ServerProcess& server) {
-  httplib::Client admin("127.0.0.1", server.admin_port());
-  httplib::Result page = admin.Get("/metrics");
-  if (!page || page->status != 200) return -1;
-  const std::string name = "\nconfcenter_subscriber_cutoffs_total ";
-  const size_t at = page->body.find(name);
-  return at == std::string::npos ? -1 : std::atoi(page->body.c_str() + at + name.size());
+  return static_cast<int>(confcenter::testing::ScrapeMetric(server.admin_port(),
+                                                            "confcenter_subscriber_cutoffs_total"));
 }
 
 TEST_F(SubscriptionTest, AHungCallbackIsCutOffAfterTheReceiveWindowThenResumesGapFree) {

@@ -1,5 +1,7 @@
 #include "server/watch_service.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -24,8 +26,8 @@ grpc::ByteBuffer ToByteBuffer(const std::shared_ptr<const std::string>& bytes) {
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                                public WatchSink {
  public:
-  SubscribeReactor(WatchHub* hub, size_t max_queued, Metrics* metrics)
-      : hub_(hub), max_queued_(max_queued), metrics_(metrics) {}
+  SubscribeReactor(WatchHub* hub, size_t max_queued, Metrics* metrics, WriteStarter* starter)
+      : hub_(hub), max_queued_(max_queued), metrics_(metrics), starter_(starter) {}
 
   void Start(const grpc::ByteBuffer* request) {
     v1::SubscribeRequest req;
@@ -70,7 +72,20 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       high_water_ = queue_.size();
       metrics_->QueueDepthRaised(high_water_);
     }
-    if (!writing_) WriteNextLocked();
+    if (!writing_ && !finishing_) {
+      // Busy from now: until the starter has run, a Finish waits (end_status_) as it would
+      // for a write in flight, so the reactor outlives the posted work.
+      writing_ = true;
+      starter_->Post(reinterpret_cast<uintptr_t>(this) / alignof(SubscribeReactor), [this] {
+        absl::MutexLock lock(&mu_);
+        writing_ = false;
+        if (end_status_) {
+          FinishLocked(*end_status_);
+        } else {
+          WriteNextLocked();
+        }
+      });
+    }
     return true;
   }
 
@@ -146,6 +161,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   WatchHub* const hub_;
   const size_t max_queued_;
   Metrics* const metrics_;
+  WriteStarter* const starter_;
   absl::Mutex mu_;
   std::deque<std::shared_ptr<const std::string>> queue_ ABSL_GUARDED_BY(mu_);
   size_t high_water_ ABSL_GUARDED_BY(mu_) = 0;  // the longest queue_ has been
@@ -161,9 +177,51 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
 }  // namespace
 
+WriteStarter::WriteStarter(int threads) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    workers_.push_back(std::make_unique<Worker>());
+    Worker* worker = workers_.back().get();
+    worker->thread = std::thread([worker] { Run(worker); });
+  }
+}
+
+WriteStarter::~WriteStarter() {
+  for (auto& worker : workers_) {
+    absl::MutexLock lock(&worker->mu);
+    worker->stopping = true;
+  }
+  for (auto& worker : workers_) worker->thread.join();
+}
+
+void WriteStarter::Post(size_t key, std::function<void()> work) {
+  Worker& worker = *workers_[key % workers_.size()];
+  absl::MutexLock lock(&worker.mu);
+  worker.work.push_back(std::move(work));
+}
+
+void WriteStarter::Run(Worker* worker) {
+  while (true) {
+    std::deque<std::function<void()>> batch;
+    {
+      absl::MutexLock lock(&worker->mu);
+      worker->mu.Await(absl::Condition(
+          +[](Worker* w)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu) { return !w->work.empty() || w->stopping; },
+          worker));
+      if (worker->work.empty()) return;  // stopping, and everything posted has run
+      batch.swap(worker->work);
+    }
+    for (auto& work : batch) work();
+  }
+}
+
+int WatchServiceImpl::DefaultWriteThreads() {
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchServiceImpl::Subscribe(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) {
-  auto* reactor = new SubscribeReactor(hub_, max_queued_messages_, metrics_);
+  auto* reactor = new SubscribeReactor(hub_, max_queued_messages_, metrics_, &starter_);
   reactor->Start(request);
   return reactor;
 }

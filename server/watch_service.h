@@ -3,11 +3,42 @@
 #ifndef CONFCENTER_SERVER_WATCH_SERVICE_H_
 #define CONFCENTER_SERVER_WATCH_SERVICE_H_
 
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "server/metrics.h"
 #include "server/watch_hub.h"
 
 namespace confcenter {
+
+// Threads that start streams' writes, so that the hub's publishing thread only queues: gRPC
+// runs a write it is handed inline (framing, sendmsg), and one thread doing that for every
+// stream of a fan-out was the bottleneck (37.7k against 77.9k events/s with 2 threads here).
+class WriteStarter {
+ public:
+  // `threads` >= 1 worker threads.
+  explicit WriteStarter(int threads);
+  // Runs what is still posted, then joins the threads.
+  ~WriteStarter();
+  // Runs `work` on the thread `key` maps to (one key, one thread: its posts run in order).
+  void Post(size_t key, std::function<void()> work);
+
+ private:
+  struct Worker {
+    absl::Mutex mu;
+    std::deque<std::function<void()>> work ABSL_GUARDED_BY(mu);
+    bool stopping ABSL_GUARDED_BY(mu) = false;
+    std::thread thread;
+  };
+  static void Run(Worker* worker);
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
 
 // Subscribe is registered as a raw method so the hub's serialized messages go out as they
 // are: one serialization per message, shared by every stream that gets it.
@@ -15,9 +46,15 @@ class WatchServiceImpl final
     : public v1::WatchService::WithRawCallbackMethod_Subscribe<v1::WatchService::Service> {
  public:
   // `hub` and `metrics` must outlive the service. `max_queued_messages` bounds each stream's
-  // queue.
-  WatchServiceImpl(WatchHub* hub, size_t max_queued_messages, Metrics* metrics)
-      : hub_(hub), max_queued_messages_(max_queued_messages), metrics_(metrics) {}
+  // queue. Streams' writes are started on `write_threads` threads (WriteStarter).
+  WatchServiceImpl(WatchHub* hub, size_t max_queued_messages, Metrics* metrics,
+                   int write_threads = DefaultWriteThreads())
+      : hub_(hub),
+        max_queued_messages_(max_queued_messages),
+        metrics_(metrics),
+        starter_(write_threads) {}
+  // One per core, at least 2.
+  static int DefaultWriteThreads();
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* ctx,
                                                         const grpc::ByteBuffer* request) override;
@@ -26,6 +63,7 @@ class WatchServiceImpl final
   WatchHub* const hub_;
   const size_t max_queued_messages_;
   Metrics* const metrics_;
+  WriteStarter starter_;  // destroyed after the gRPC server: its threads finish every stream
 };
 
 }  // namespace confcenter

@@ -155,12 +155,15 @@ bool StreamStats::WaitFor(const std::function<bool()>& pred, std::chrono::millis
   return cv.wait_for(lock, timeout, pred);
 }
 
-void Subscription::RecordEvent(const std::string& value, int64_t now_ns, StreamStats* stats) {
+void Subscription::RecordEvent(const std::string& value, int64_t now_ns, StreamStats* stats,
+                               int subscribers) {
   int64_t sent = 0;
   if (value.size() < 19 || !absl::SimpleAtoi(value.substr(0, 19), &sent) || sent <= 0) return;
-  latencies_.push_back(now_ns - sent);
+  latencies_.insert(latencies_.end(), subscribers, now_ns - sent);
   stats->last_event_ns.store(now_ns);
-  if (stats->events.fetch_add(1) + 1 >= stats->notify_at_events.load()) stats->Notify();
+  if (stats->events.fetch_add(subscribers) + subscribers >= stats->notify_at_events.load()) {
+    stats->Notify();
+  }
 }
 
 std::string TimestampValue(int64_t now_ns, size_t bytes) {

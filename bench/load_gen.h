@@ -96,8 +96,10 @@ class Subscription {
   const std::vector<int64_t>& latencies() const { return latencies_; }
 
  protected:
-  // Records a received event whose value starts with the send timestamp (ns, 19 digits).
-  void RecordEvent(const std::string& value, int64_t now_ns, StreamStats* stats);
+  // Records a received event whose value starts with the send timestamp (ns, 19 digits),
+  // once for each of the `subscribers` it reached (a shared stream's message may name many).
+  void RecordEvent(const std::string& value, int64_t now_ns, StreamStats* stats,
+                   int subscribers = 1);
   std::vector<int64_t> latencies_;
 };
 

@@ -93,6 +93,55 @@ class CcSubscriber final : public Subscription,
   v1::SubscribeResponse message_;
 };
 
+// A SubscribeViews stream: one view per subscriber; a message naming k views counts for k.
+class CcViewsSubscriber final : public Subscription,
+                                public grpc::ClientReadReactor<v1::SubscribeViewsResponse>,
+                                private StreamEnd {
+ public:
+  CcViewsSubscriber(v1::WatchService::Stub* stub,
+                    const std::vector<std::pair<std::string, std::string>>& views,
+                    StreamStats* stats)
+      : stats_(stats) {
+    for (const auto& [tenant, service] : views) {
+      v1::SubscribeRequest* view = request_.add_views();
+      view->set_tenant(tenant);
+      view->add_services(service);
+    }
+    stub->async()->SubscribeViews(&ctx_, &request_, this);
+    StartRead(&response_);
+    StartCall();
+  }
+  void Cancel() override {
+    cancelled_ = true;
+    ctx_.TryCancel();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    const int64_t now = NowNanos();
+    for (const v1::ViewMessage& m : response_.messages()) {
+      if (m.end_code() != 0) {
+        stats_->Fail(absl::StrCat("a view ended: ", m.end_code(), " ", m.end_message()));
+        continue;
+      }
+      const v1::SubscribeResponse& message = m.message();
+      if (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT && message.snapshot_last()) {
+        stats_->ready.fetch_add(m.views_size());
+        stats_->Notify();
+      } else if (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) {
+        for (const auto& e : message.events()) RecordEvent(e.value(), now, stats_, m.views_size());
+      }
+    }
+    StartRead(&response_);
+  }
+  void OnDone(const grpc::Status& status) override { Ended(status, stats_, "SubscribeViews"); }
+
+ private:
+  StreamStats* const stats_;
+  grpc::ClientContext ctx_;
+  v1::SubscribeViewsRequest request_;
+  v1::SubscribeViewsResponse response_;
+};
+
 class Confcenter final : public System {
  public:
   std::string name() const override { return "confcenterd"; }
@@ -172,6 +221,11 @@ class Confcenter final : public System {
                                           const std::string& service, StreamStats* stats) override {
     return std::make_unique<CcSubscriber>(watch_[channel].get(), tenant, service, stats);
   }
+  std::unique_ptr<Subscription> SubscribeShared(
+      int channel, const std::vector<std::pair<std::string, std::string>>& views,
+      StreamStats* stats) override {
+    return std::make_unique<CcViewsSubscriber>(watch_[channel].get(), views, stats);
+  }
 
  protected:
   void AddStubs(const std::shared_ptr<grpc::Channel>& channel) override {
@@ -217,15 +271,17 @@ class EtcdWatcher final
       public grpc::ClientBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>,
       private StreamEnd {
  public:
-  EtcdWatcher(etcdserverpb::Watch::Stub* stub, const std::string& prefix, StreamStats* stats)
-      : stats_(stats) {
-    etcdserverpb::WatchCreateRequest* create = request_.mutable_create_request();
-    create->set_key(prefix);
-    create->set_range_end(PrefixEnd(prefix));
+  // One watcher per prefix, all on this stream, created one after the other.
+  EtcdWatcher(etcdserverpb::Watch::Stub* stub, std::vector<std::string> prefixes,
+              StreamStats* stats)
+      : stats_(stats), prefixes_(std::move(prefixes)) {
     stub->async()->Watch(&ctx_, this);
-    StartWrite(&request_);  // the stream stays open for writing: etcd cancels on half-close
+    WriteCreate();  // the stream stays open for writing: etcd cancels on half-close
     StartRead(&response_);
     StartCall();
+  }
+  void OnWriteDone(bool ok) override {
+    if (ok && next_ < prefixes_.size()) WriteCreate();
   }
   void Cancel() override {
     cancelled_ = true;
@@ -246,7 +302,18 @@ class EtcdWatcher final
   void OnDone(const grpc::Status& status) override { Ended(status, stats_, "Watch"); }
 
  private:
+  // Only on the reactor's write path: at most one write in flight.
+  void WriteCreate() {
+    etcdserverpb::WatchCreateRequest* create = request_.mutable_create_request();
+    create->set_key(prefixes_[next_]);
+    create->set_range_end(PrefixEnd(prefixes_[next_]));
+    ++next_;
+    StartWrite(&request_);
+  }
+
   StreamStats* const stats_;
+  const std::vector<std::string> prefixes_;
+  size_t next_ = 0;
   grpc::ClientContext ctx_;
   etcdserverpb::WatchRequest request_;
   etcdserverpb::WatchResponse response_;
@@ -359,7 +426,15 @@ class Etcd final : public System {
   }
   std::unique_ptr<Subscription> Subscribe(int channel, const std::string& tenant,
                                           const std::string& service, StreamStats* stats) override {
-    return std::make_unique<EtcdWatcher>(watch_[channel].get(), EtcdPrefix(tenant, service), stats);
+    return std::make_unique<EtcdWatcher>(
+        watch_[channel].get(), std::vector<std::string>{EtcdPrefix(tenant, service)}, stats);
+  }
+  std::unique_ptr<Subscription> SubscribeShared(
+      int channel, const std::vector<std::pair<std::string, std::string>>& views,
+      StreamStats* stats) override {
+    std::vector<std::string> prefixes;
+    for (const auto& [tenant, service] : views) prefixes.push_back(EtcdPrefix(tenant, service));
+    return std::make_unique<EtcdWatcher>(watch_[channel].get(), std::move(prefixes), stats);
   }
 
  protected:

@@ -71,6 +71,15 @@ class System {
   virtual std::unique_ptr<Subscription> Subscribe(int channel, const std::string& tenant,
                                                   const std::string& service,
                                                   StreamStats* stats) = 0;
+  // Many subscriptions sharing one stream, each a (tenant, service) view counted in `stats`
+  // as Subscribe counts one: confcenter's SubscribeViews, etcd watchers created on one Watch
+  // stream (what etcd's own client does with the watchers of a process). Null if the system
+  // has no such thing (no-op).
+  virtual std::unique_ptr<Subscription> SubscribeShared(
+      int channel, const std::vector<std::pair<std::string, std::string>>& views,
+      StreamStats* stats) {
+    return nullptr;
+  }
 
  protected:
   // Called by Connect for each new channel to make the stubs.

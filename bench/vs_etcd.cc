@@ -68,6 +68,9 @@ ABSL_FLAG(int, fanout_writes, 500, "Writes per fan-out run at 1,000 subscribers 
 ABSL_FLAG(int, fanout_large_writes, 50, "Writes per fan-out run above 1,000 subscribers.");
 ABSL_FLAG(int, fanout_rate, 100, "Fan-out writes per second.");
 ABSL_FLAG(int, fanout_connections, 20, "Connections the subscribers share.");
+ABSL_FLAG(bool, fanout_shared, true,
+          "Also run the first fan-out size with one shared stream per connection: "
+          "confcenter's SubscribeViews against etcd watchers created on one Watch stream.");
 ABSL_FLAG(int, tenants, 1000, "Tenants of the many-tenants workload.");
 ABSL_FLAG(int, services, 20, "Services per tenant of the many-tenants workload.");
 ABSL_FLAG(int, many_value_bytes, 64, "Value size of the many-tenants data set.");
@@ -92,6 +95,7 @@ struct Config {
   int fanout_large_writes = 50;
   int fanout_rate = 100;
   int fanout_connections = 20;
+  bool fanout_shared = true;
   // Bounds on the fan-out's waits: for every subscription to be ready, for every event after
   // the last write, for every stream to end once cancelled.
   std::chrono::seconds ready_wait{120};
@@ -297,7 +301,8 @@ json RunRead(System& sys, const Config& cfg, int tenants, int services, int valu
 // overrides the written key), so every write concerns every subscriber; etcd has no
 // tenants: its watchers all watch the prefix the writes go to. The no-op server only gets
 // the idle streams (writes = 0): gRPC's own per-stream cost.
-json RunFanout(System& sys, const Config& cfg, int n, int writes, const std::string& row) {
+json RunFanout(System& sys, const Config& cfg, int n, int writes, bool shared,
+               const std::string& row) {
   json rows;
   auto trace = [&](const std::string& step) {
     if (cfg.trace) std::printf("    fan-out %s: %s\n", sys.name().c_str(), step.c_str());
@@ -324,10 +329,25 @@ json RunFanout(System& sys, const Config& cfg, int n, int writes, const std::str
 
   StreamStats stats;
   std::vector<std::unique_ptr<Subscription>> subs;
-  subs.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    const std::string tenant = sys.inherits() ? branches[i % branches.size()] : "integration";
-    subs.push_back(sys.Subscribe(i % cfg.fanout_connections, tenant, "svc", &stats));
+  auto tenant_of = [&](int i) {
+    return sys.inherits() ? branches[i % branches.size()] : std::string("integration");
+  };
+  if (shared) {  // subscriber i on connection i % connections, as below, sharing its stream
+    std::vector<std::vector<std::pair<std::string, std::string>>> views(cfg.fanout_connections);
+    for (int i = 0; i < n; ++i) views[i % cfg.fanout_connections].push_back({tenant_of(i), "svc"});
+    for (int c = 0; c < cfg.fanout_connections; ++c) {
+      if (views[c].empty()) continue;
+      subs.push_back(sys.SubscribeShared(c, views[c], &stats));
+      if (subs.back() == nullptr) {
+        Fail(sys.name() + ": no shared streams");
+        return rows;
+      }
+    }
+  } else {
+    subs.reserve(n);
+    for (int i = 0; i < n; ++i) {
+      subs.push_back(sys.Subscribe(i % cfg.fanout_connections, tenant_of(i), "svc", &stats));
+    }
   }
   trace(absl::StrCat("subscribing ", n));
   const bool ready =
@@ -373,8 +393,9 @@ json RunFanout(System& sys, const Config& cfg, int n, int writes, const std::str
   out["peak_rss_mib"] = Mib(sys.PeakRssBytes());
   for (auto& s : subs) s->Cancel();
   trace("cancelling the streams");
-  if (!stats.WaitFor([&] { return stats.ended.load() >= n; }, cfg.end_wait)) {
-    Fail(absl::StrCat(sys.name(), ": ", n - stats.ended.load(), " streams did not end"));
+  const int64_t streams = static_cast<int64_t>(subs.size());
+  if (!stats.WaitFor([&] { return stats.ended.load() >= streams; }, cfg.end_wait)) {
+    Fail(absl::StrCat(sys.name(), ": ", streams - stats.ended.load(), " streams did not end"));
     for (auto& s : subs) s.release();  // still referenced by gRPC: leak rather than crash
     return rows;
   }
@@ -511,6 +532,14 @@ std::vector<RowInfo> Rows(const Config& cfg) {
                                     cfg.fanout_rate),
                     "events/s", ""});
   }
+  if (cfg.fanout_shared && !cfg.subscribers.empty()) {
+    rows.push_back({absl::StrCat("fanout_shared_", cfg.subscribers[0]),
+                    absl::StrFormat("watch fan-out, %d subscribers sharing %d streams (one per "
+                                    "connection), %d writes at %d/s",
+                                    cfg.subscribers[0], cfg.fanout_connections, cfg.fanout_writes,
+                                    cfg.fanout_rate),
+                    "events/s", ""});
+  }
   return rows;
 }
 
@@ -595,6 +624,14 @@ std::string MarkdownReport(const json& doc, const Config& cfg) {
     const std::string id = absl::StrCat("fanout_", cfg.subscribers[0]);
     target(absl::StrFormat("fan-out p99 at %d subscribers <= 0.5x etcd", cfg.subscribers[0]),
            MedianRatio(runs, id, kSystems[0], kSystems[1], "p99_ms"), 0.5, false, "x");
+    if (cfg.fanout_shared) {
+      target(absl::StrFormat("fan-out p99 at %d subscribers <= 0.5x etcd, sharing a stream per "
+                             "connection",
+                             cfg.subscribers[0]),
+             MedianRatio(runs, absl::StrCat("fanout_shared_", cfg.subscribers[0]), kSystems[0],
+                         kSystems[1], "p99_ms"),
+             0.5, false, "x");
+    }
     target(absl::StrFormat("idle subscriber <= 4 KiB beyond gRPC's own (%d subscribers)",
                            cfg.subscribers[0]),
            MedianOf(runs, id, "confcenterd", "idle_kib_per_subscriber") -
@@ -617,8 +654,16 @@ bool Plot(const json& doc, const Config& cfg, const std::string& png) {
       png, doc["date"].get<std::string>(), doc["machine"]["cores"].get<int>());
   std::vector<std::string> plots;
   int file = 0;
+  std::vector<std::pair<std::string, std::string>> plotted;  // (row, label)
   for (int n : cfg.subscribers) {
-    const std::string id = absl::StrCat("fanout_", n);
+    plotted.push_back({absl::StrCat("fanout_", n), absl::StrCat(n, " subscribers")});
+  }
+  if (cfg.fanout_shared && !cfg.subscribers.empty()) {
+    plotted.push_back({absl::StrCat("fanout_shared_", cfg.subscribers[0]),
+                       absl::StrCat(cfg.subscribers[0], " sharing ", cfg.fanout_connections,
+                                    " streams")});
+  }
+  for (const auto& [id, label] : plotted) {
     if (!rows.contains(id)) continue;
     for (const char* sys : kSystems) {
       if (!rows[id].contains(sys) || !rows[id][sys].contains("quantiles_ms")) continue;
@@ -628,7 +673,7 @@ bool Plot(const json& doc, const Config& cfg, const std::string& png) {
         out << -std::log10(1 - q[0].get<double>()) << " " << q[1].get<double>() << "\n";
       }
       plots.push_back(absl::StrFormat(
-          "'%s' using 1:2 with linespoints lw 2 title '%s, %d subscribers'", data, sys, n));
+          "'%s' using 1:2 with linespoints lw 2 title '%s, %s'", data, sys, label));
     }
   }
   if (plots.empty()) return false;
@@ -703,6 +748,7 @@ int Main(int argc, char** argv) {
   cfg.fanout_large_writes = absl::GetFlag(FLAGS_fanout_large_writes);
   cfg.fanout_rate = absl::GetFlag(FLAGS_fanout_rate);
   cfg.fanout_connections = absl::GetFlag(FLAGS_fanout_connections);
+  cfg.fanout_shared = absl::GetFlag(FLAGS_fanout_shared);
   cfg.tenants = absl::GetFlag(FLAGS_tenants);
   cfg.services = absl::GetFlag(FLAGS_services);
   cfg.many_value_bytes = absl::GetFlag(FLAGS_many_value_bytes);
@@ -767,12 +813,22 @@ int Main(int argc, char** argv) {
       for (int n : cfg.subscribers) {
         const std::string id = absl::StrCat("fanout_", n);
         const int writes = n > 1000 ? cfg.fanout_large_writes : cfg.fanout_writes;
-        OnFresh(*noop, &rows, [&](System& s) { return RunFanout(s, cfg, n, 0, id); });
+        OnFresh(*noop, &rows, [&](System& s) { return RunFanout(s, cfg, n, 0, false, id); });
         const bool with_etcd = std::find(cfg.subscribers_etcd.begin(), cfg.subscribers_etcd.end(),
                                          n) != cfg.subscribers_etcd.end();
         for (System* s : order) {
           if (s == etcd.get() && !with_etcd) continue;
-          OnFresh(*s, &rows, [&](System& sys) { return RunFanout(sys, cfg, n, writes, id); });
+          OnFresh(*s, &rows,
+                  [&](System& sys) { return RunFanout(sys, cfg, n, writes, false, id); });
+        }
+        PrintProgress(rows, id);
+      }
+      if (cfg.fanout_shared && !cfg.subscribers.empty()) {
+        const int n = cfg.subscribers[0];
+        const std::string id = absl::StrCat("fanout_shared_", n);
+        for (System* s : order) {
+          OnFresh(*s, &rows,
+                  [&](System& sys) { return RunFanout(sys, cfg, n, cfg.fanout_writes, true, id); });
         }
         PrintProgress(rows, id);
       }

@@ -42,8 +42,9 @@ class WriteStarter {
 
 // Subscribe is registered as a raw method so the hub's serialized messages go out as they
 // are: one serialization per message, shared by every stream that gets it.
-class WatchServiceImpl final
-    : public v1::WatchService::WithRawCallbackMethod_Subscribe<v1::WatchService::Service> {
+class WatchServiceImpl final : public v1::WatchService::WithRawCallbackMethod_Subscribe<
+                                   v1::WatchService::WithRawCallbackMethod_SubscribeViews<
+                                       v1::WatchService::Service>> {
  public:
   // `hub` and `metrics` must outlive the service. `max_queued_messages` bounds each stream's
   // queue. Streams' writes are started on `write_threads` threads (WriteStarter).
@@ -58,6 +59,8 @@ class WatchServiceImpl final
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* ctx,
                                                         const grpc::ByteBuffer* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* SubscribeViews(
+      grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) override;
 
  private:
   WatchHub* const hub_;

@@ -67,10 +67,12 @@ ABSL_FLAG(bool, unsafe_no_fsync, false,
           "power loss can then lose acknowledged writes (a process crash cannot). For "
           "throwaway environments only.");
 ABSL_FLAG(int64_t, watch_queue_messages, 1024,
-          "Messages one Subscribe stream may have queued before it is ended with "
-          "RESOURCE_EXHAUSTED (the client resumes from its last revision).");
+          "Messages one Subscribe stream (or one view of a SubscribeViews stream) may have "
+          "queued before it is ended with RESOURCE_EXHAUSTED (the client resumes from its "
+          "last revision).");
 ABSL_FLAG(int64_t, max_subscriptions, 100'000,
-          "Most open Subscribe streams; one more is refused with RESOURCE_EXHAUSTED.");
+          "Most open subscriptions (Subscribe streams, and each view of a SubscribeViews "
+          "stream); one more is refused with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(absl::Duration, progress_interval, absl::Seconds(10),
           "How often every Subscribe stream gets a PROGRESS message with the current revision; "
           "also how often change-log compaction runs.");

@@ -158,7 +158,12 @@ bool StreamStats::WaitFor(const std::function<bool()>& pred, std::chrono::millis
 void Subscription::RecordEvent(const std::string& value, int64_t now_ns, StreamStats* stats,
                                int subscribers) {
   int64_t sent = 0;
-  if (value.size() < 19 || !absl::SimpleAtoi(value.substr(0, 19), &sent) || sent <= 0) return;
+  if (value.size() < 19 || !absl::SimpleAtoi(value.substr(0, 19), &sent) || sent < 0) return;
+  if (sent == 0) {
+    stats->warmup_events.fetch_add(subscribers);
+    stats->Notify();
+    return;
+  }
   latencies_.insert(latencies_.end(), subscribers, now_ns - sent);
   stats->last_event_ns.store(now_ns);
   if (stats->events.fetch_add(subscribers) + subscribers >= stats->notify_at_events.load()) {

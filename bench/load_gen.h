@@ -72,6 +72,7 @@ LoadResult RunClosedLoop(const LoadOptions& options, const CallStarter& start);
 struct StreamStats {
   std::atomic<int64_t> ready{0};   // subscriptions whose initial state arrived
   std::atomic<int64_t> events{0};  // timed events received
+  std::atomic<int64_t> warmup_events{0};  // events of warm-up writes (stamp 0), not timed
   std::atomic<int64_t> ended{0};   // streams finished
   std::atomic<int64_t> failed{0};  // streams that ended with an error before Cancel
   std::atomic<int64_t> last_event_ns{0};
@@ -104,7 +105,7 @@ class Subscription {
 };
 
 // The value of a fan-out write: the send timestamp, zero-padded to 19 digits, then '.' and
-// filler up to `bytes`.
+// filler up to `bytes`. A warm-up write has the stamp 0: counted, not timed.
 std::string TimestampValue(int64_t now_ns, size_t bytes);
 
 }  // namespace confcenter::bench

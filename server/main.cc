@@ -293,6 +293,8 @@ int Run() {
   for (const char* name : kServiceNames) health->SetServingStatus(name, true);
   // Attached only now: every early return above destroys the core before the listener.
   (*admin)->AttachCore(core->get());
+  // Likewise: the hub (destroyed with the core, below) then never outlives the listener.
+  (*core)->watch_hub()->SetSendBurstListener(watch_service.send_burst_listener());
   (*admin)->SetState(ServingState::kServing);
   spdlog::info(
       "confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, data dir {}, "

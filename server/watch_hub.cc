@@ -476,9 +476,32 @@ void WatchHub::ReindexChains(const ConfigState& state) {
   }
 }
 
+void WatchHub::SetSendBurstListener(SendBurstListener* listener) {
+  burst_listener_.store(listener);
+}
+
+namespace {
+// Tells the listener, if any, of a burst of Sends for as long as it lives.
+class SendBurst {
+ public:
+  explicit SendBurst(SendBurstListener* listener) : listener_(listener) {
+    if (listener_ != nullptr) listener_->BurstBegins();
+  }
+  ~SendBurst() {
+    if (listener_ != nullptr) listener_->BurstEnds();
+  }
+  SendBurst(const SendBurst&) = delete;
+  SendBurst& operator=(const SendBurst&) = delete;
+
+ private:
+  SendBurstListener* const listener_;
+};
+}  // namespace
+
 void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigState& state,
                        absl::Time durable_at) {
   if (change_sets.empty()) return;
+  SendBurst burst(burst_listener_.load());  // ends after the lock below is released
   absl::MutexLock lock(&mu_);
   int64_t events_delivered = 0;
   const int64_t last = change_sets.back().revision();
@@ -559,6 +582,7 @@ std::vector<std::pair<std::string, int64_t>> WatchHub::SubscribersPerTenant() co
 }
 
 void WatchHub::SendProgress() {
+  SendBurst burst(burst_listener_.load());
   absl::MutexLock lock(&mu_);
   v1::SubscribeResponse message;
   message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS);

@@ -9,6 +9,7 @@
 #ifndef CONFCENTER_SERVER_WATCH_HUB_H_
 #define CONFCENTER_SERVER_WATCH_HUB_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -44,6 +45,16 @@ class WatchSink {
   // Ends the stream with `status` once the message being written (if any) is out; queued
   // messages are dropped. Called at most once.
   virtual void End(const absl::Status& status) = 0;
+};
+
+// Told when the hub begins and ends a burst of Sends on the calling thread (one publish, one
+// progress tick), so that sinks may hold their writes until the burst is over and then write
+// what they got at once: a stream carrying many views then gets one write, not one per view.
+class SendBurstListener {
+ public:
+  virtual ~SendBurstListener() = default;
+  virtual void BurstBegins() = 0;
+  virtual void BurstEnds() = 0;
 };
 
 struct WatchOptions {
@@ -96,6 +107,9 @@ class WatchHub {
   absl::StatusOr<uint64_t> Subscribe(const SubscribeCommand& command, WatchSink* sink);
   // Forgets the stream; after this returns the hub never touches its sink again.
   void Unsubscribe(uint64_t id);
+  // Tells `listener` (null: nobody) about bursts of Sends from now on. Set once, before
+  // streams subscribe; `listener` must outlive the hub.
+  void SetSendBurstListener(SendBurstListener* listener);
 
   // Sends the events of `change_sets` (just applied, in order; `state` is the state after the
   // last of them, read-locked by the caller) to the streams they concern. `durable_at` is
@@ -151,6 +165,7 @@ class WatchHub {
   Clock* const clock_;
   std::unique_ptr<Metrics> owned_metrics_;  // when options.metrics is null
   Metrics* const metrics_;
+  std::atomic<SendBurstListener*> burst_listener_{nullptr};
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -444,6 +444,11 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
 
 }  // namespace
 
+namespace {
+// How deep this thread is in bursts of the hub's Sends (see WriteStarter).
+thread_local int burst_depth = 0;
+}  // namespace
+
 WriteStarter::WriteStarter(int threads) {
   for (int i = 0; i < std::max(1, threads); ++i) {
     workers_.push_back(std::make_unique<Worker>());
@@ -464,6 +469,17 @@ void WriteStarter::Post(size_t key, std::function<void()> work) {
   Worker& worker = *workers_[key % workers_.size()];
   absl::MutexLock lock(&worker.mu);
   worker.work.push_back(std::move(work));
+  if (burst_depth == 0) worker.runnable = true;
+}
+
+void WriteStarter::BurstBegins() { ++burst_depth; }
+
+void WriteStarter::BurstEnds() {
+  if (--burst_depth > 0) return;
+  for (auto& worker : workers_) {
+    absl::MutexLock lock(&worker->mu);
+    if (!worker->work.empty()) worker->runnable = true;
+  }
 }
 
 void WriteStarter::Run(Worker* worker) {
@@ -472,11 +488,12 @@ void WriteStarter::Run(Worker* worker) {
     {
       absl::MutexLock lock(&worker->mu);
       worker->mu.Await(absl::Condition(
-          +[](Worker* w)
-               ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu) { return !w->work.empty() || w->stopping; },
+          +[](Worker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu) { return w->runnable || w->stopping; },
           worker));
-      if (worker->work.empty()) return;  // stopping, and everything posted has run
+      // Stopping: what is still posted runs (held or not), then the thread ends.
+      if (worker->work.empty()) return;
       batch.swap(worker->work);
+      worker->runnable = false;
     }
     for (auto& work : batch) work();
   }

@@ -48,7 +48,11 @@ class ViewsReader {
       v1::SubscribeViewsResponse response;
       while (reader_->Read(&response)) {
         std::lock_guard<std::mutex> lock(mu_);
-        for (const auto& m : response.messages()) messages_.push_back(m);
+        for (const auto& m : response.messages()) {
+          messages_.push_back(m);
+          response_of_.push_back(responses_);
+        }
+        ++responses_;
         cv_.notify_all();
       }
       grpc::Status status = reader_->Finish();
@@ -77,6 +81,11 @@ class ViewsReader {
     std::lock_guard<std::mutex> lock(mu_);
     return messages_;
   }
+  // For each message of messages(), the index of the SubscribeViewsResponse it came in.
+  std::vector<int> response_of() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return response_of_;
+  }
   // What `view` got, as a Subscribe stream would have: its messages in order.
   std::vector<v1::SubscribeResponse> MessagesOf(uint32_t view) const {
     std::vector<v1::SubscribeResponse> out;
@@ -96,6 +105,8 @@ class ViewsReader {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<v1::ViewMessage> messages_;
+  std::vector<int> response_of_;
+  int responses_ = 0;
   std::optional<grpc::Status> end_;
   std::thread thread_;
 };
@@ -193,6 +204,42 @@ TEST_F(SubscribeViewsTest, EachViewGetsWhatItsOwnSubscribeGetsAndSharedMessagesN
     if (named.count(1)) shared += named.count(2);
   }
   EXPECT_GT(shared, 0);
+}
+
+TEST_F(SubscribeViewsTest, OneWriteCarriesARevisionToEveryViewOfTheStream) {
+  std::vector<v1::SubscribeRequest> views;
+  for (const char* tenant : {"b1", "b2", "b3"}) {
+    ASSERT_TRUE(api_->Register(tenant).ok());
+    for (int i = 0; i < 10; ++i) views.push_back(ViewOf(tenant, {"svc"}));
+  }
+  ViewsReader stream(channel_, views);
+  int64_t rev = 0;
+  api_->Resolve("b1", {}, &rev);
+  for (uint32_t v = 0; v < views.size(); ++v) ASSERT_TRUE(stream.WaitForRevision(v, rev));
+  std::vector<int64_t> written;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(api_->Put("integration", "svc", "k", std::to_string(i), &rev).ok());
+    written.push_back(rev);
+    // Received by every view (so the stream's write is done) before the next revision.
+    for (uint32_t v = 0; v < views.size(); ++v) ASSERT_TRUE(stream.WaitForRevision(v, rev));
+  }
+  const std::vector<v1::ViewMessage> got = stream.messages();
+  const std::vector<int> response_of = stream.response_of();
+  for (int64_t r : written) {
+    std::set<int> responses;
+    std::set<uint32_t> views_reached;
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (got[i].message().kind() != v1::SUBSCRIBE_RESPONSE_KIND_EVENTS ||
+          got[i].message().revision() != r) {
+        continue;
+      }
+      responses.insert(response_of[i]);
+      views_reached.insert(got[i].views().begin(), got[i].views().end());
+      EXPECT_EQ(got[i].views_size(), 10) << "the 10 views of a tenant share the message";
+    }
+    EXPECT_EQ(views_reached.size(), views.size()) << "revision " << r;
+    EXPECT_EQ(responses.size(), 1u) << "revision " << r << " came in several writes";
+  }
 }
 
 TEST_F(SubscribeViewsTest, BadRequestsFailWholeNamingTheViewAndSubscribeNothing) {

@@ -521,6 +521,9 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
   for (const ChangeSet& set : change_sets) {
     const int64_t r = set.revision();
     absl::flat_hash_set<TenantWatch*> candidates;
+    // Tenants that inherit the same change usually get byte-identical messages: one copy
+    // each, so that a SubscribeViews stream holding views of several of them gets it once.
+    absl::flat_hash_map<absl::string_view, std::shared_ptr<const std::string>> distinct;
     for (const Change& c : set.changes()) {
       if (auto m = by_chain_member_.find(c.tenant()); m != by_chain_member_.end()) {
         for (TenantWatch* watch : m->second) {
@@ -552,6 +555,7 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
         }
         if (message.events_size() == 0) continue;
         std::shared_ptr<const std::string> bytes = Serialize(message);
+        bytes = distinct.try_emplace(absl::string_view(*bytes), bytes).first->second;
         targets = topic.streams;  // SendTo may end a stream and edit topic.streams
         for (Stream* stream : targets) {
           if (stream->last_revision >= r) continue;  // its snapshot or replay covered r

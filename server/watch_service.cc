@@ -179,19 +179,17 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   uint64_t id_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-
-// One SubscribeViews stream: a hub stream per view, whose sinks (ViewSink) feed one queue.
-// Each write takes everything queued (up to kMaxEnvelopeBytes) into one
-// SubscribeViewsResponse; consecutive items with the same serialized message (the hub
-// serializes once per tenant and service filter) become one ViewMessage naming every view.
+// One SubscribeViews stream: a hub stream per view, whose sinks (View) feed one queue. Each
+// write takes everything queued (up to about kMaxEnvelopeBytes) into one
+// SubscribeViewsResponse; consecutive items with the same serialized message (the hub shares
+// one per revision and content) become one ViewMessage naming every view.
 // Lives until OnDone. At most one write in flight; Send and End never wait.
 class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   static constexpr int kMaxViews = 10'000;
   static constexpr size_t kMaxEnvelopeBytes = 1 << 20;
 
-  SubscribeViewsReactor(WatchHub* hub, size_t max_queued, Metrics* metrics,
-                        WriteStarter* starter)
+  SubscribeViewsReactor(WatchHub* hub, size_t max_queued, Metrics* metrics, WriteStarter* starter)
       : hub_(hub), max_queued_(max_queued), metrics_(metrics), starter_(starter) {}
 
   void Start(const grpc::ByteBuffer* request) {
@@ -201,9 +199,8 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
       valid = absl::InvalidArgumentError("views: at least one view is required");
     }
     if (valid.ok() && req.views_size() > kMaxViews) {
-      valid = absl::InvalidArgumentError(absl::StrCat("views: ", req.views_size(),
-                                                      " views; at most ", kMaxViews,
-                                                      " per stream"));
+      valid = absl::InvalidArgumentError(
+          absl::StrCat("views: ", req.views_size(), " views; at most ", kMaxViews, " per stream"));
     }
     if (valid.ok()) {
       views_.reserve(req.views_size());
@@ -362,7 +359,11 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
     auto envelope = std::make_shared<std::string>();
     std::string view_message;
     std::string packed_views;
-    while (!queue_.empty() && envelope->size() < kMaxEnvelopeBytes) {
+    while (!queue_.empty()) {
+      // Past the cap only with a single item, so an envelope is never much bigger than what
+      // a Subscribe stream would send in one message.
+      const size_t next = queue_.front().message ? queue_.front().message->size() : 0;
+      if (!envelope->empty() && envelope->size() + next > kMaxEnvelopeBytes) break;
       Item first = std::move(queue_.front());
       queue_.pop_front();
       std::vector<uint32_t> views{first.view->index};
@@ -505,8 +506,7 @@ int WatchServiceImpl::DefaultWriteThreads() {
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchServiceImpl::SubscribeViews(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) {
-  auto* reactor =
-      new SubscribeViewsReactor(hub_, max_queued_messages_, metrics_, &starter_);
+  auto* reactor = new SubscribeViewsReactor(hub_, max_queued_messages_, metrics_, &starter_);
   reactor->Start(request);
   return reactor;
 }

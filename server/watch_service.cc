@@ -218,8 +218,12 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
           views_[i]->hub_id = *id;
           views_[i]->registered = true;
         } else {
-          valid = absl::Status(id.status().code(),
-                               absl::StrCat("views[", i, "]: ", id.status().message()));
+          // Field errors ("tenant: ...") become "views[i].tenant: ...".
+          const bool field_error = id.status().code() == absl::StatusCode::kInvalidArgument ||
+                                   id.status().code() == absl::StatusCode::kNotFound;
+          valid = absl::Status(id.status().code(), absl::StrCat("views[", i, "]",
+                                                                field_error ? "." : ": ",
+                                                                id.status().message()));
         }
       }
     }

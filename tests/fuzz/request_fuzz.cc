@@ -144,6 +144,20 @@ void Subscribe(World* w, const std::string& bytes) {
   if (!got) CheckAnswer("Subscribe", request, status);
 }
 
+void SubscribeViews(World* w, const std::string& bytes) {
+  v1::SubscribeViewsRequest request;
+  if (!request.ParseFromString(bytes)) return;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeViewsResponse>> reader =
+      w->watch->SubscribeViews(&context, request);
+  v1::SubscribeViewsResponse first;
+  const bool got = reader->Read(&first);
+  if (got) context.TryCancel();
+  const grpc::Status status = reader->Finish();
+  if (!got) CheckAnswer("SubscribeViews", request, status);
+}
+
 }  // namespace
 }  // namespace confcenter
 
@@ -178,6 +192,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [&](const std::string& b) { Unary("Diff", w->history_stub.get(), &HS::Diff, b); },
       [&](const std::string& b) { Unary("QueryAudit", w->history_stub.get(), &HS::QueryAudit, b); },
       [&](const std::string& b) { Subscribe(w, b); },
+      [&](const std::string& b) { SubscribeViews(w, b); },
   };
   size_t pos = 0;
   for (int n = 0; n < 8 && pos + 3 <= size; ++n) {

@@ -25,6 +25,18 @@ grpc::ByteBuffer ToByteBuffer(const std::shared_ptr<const std::string>& bytes) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
+// Parses a raw method's request; false if `request` is not a `message`.
+bool ParseRequest(const grpc::ByteBuffer& request, google::protobuf::Message* message) {
+  std::vector<grpc::Slice> slices;
+  std::string data;
+  if (request.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices) {
+      data.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  return message->ParseFromString(data);
+}
+
 // One Subscribe stream. Lives until OnDone. At most one write in flight; the hub's Send and
 // End only touch the queue under mu_ and never wait.
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
@@ -35,14 +47,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
   void Start(const grpc::ByteBuffer* request) {
     v1::SubscribeRequest req;
-    std::vector<grpc::Slice> slices;
-    std::string data;
-    if (request->Dump(&slices).ok()) {
-      for (const grpc::Slice& s : slices) {
-        data.append(reinterpret_cast<const char*>(s.begin()), s.size());
-      }
-    }
-    if (!req.ParseFromString(data)) {
+    if (!ParseRequest(*request, &req)) {
       absl::MutexLock lock(&mu_);
       starting_ = false;
       FinishLocked(ToGrpcStatus(
@@ -194,7 +199,10 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
 
   void Start(const grpc::ByteBuffer* request) {
     v1::SubscribeViewsRequest req;
-    absl::Status valid = ParseRequest(*request, &req);
+    absl::Status valid =
+        ParseRequest(*request, &req)
+            ? absl::OkStatus()
+            : absl::InvalidArgumentError("request: not a confcenter.v1.SubscribeViewsRequest");
     if (valid.ok() && req.views_size() == 0) {
       valid = absl::InvalidArgumentError("views: at least one view is required");
     }
@@ -288,21 +296,6 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
     std::shared_ptr<const std::string> message;
     absl::Status end;
   };
-
-  static absl::Status ParseRequest(const grpc::ByteBuffer& request,
-                                   v1::SubscribeViewsRequest* req) {
-    std::vector<grpc::Slice> slices;
-    std::string data;
-    if (request.Dump(&slices).ok()) {
-      for (const grpc::Slice& s : slices) {
-        data.append(reinterpret_cast<const char*>(s.begin()), s.size());
-      }
-    }
-    if (!req->ParseFromString(data)) {
-      return absl::InvalidArgumentError("request: not a confcenter.v1.SubscribeViewsRequest");
-    }
-    return absl::OkStatus();
-  }
 
   bool Enqueue(View* view, std::shared_ptr<const std::string> message) {
     absl::MutexLock lock(&mu_);

@@ -9,8 +9,11 @@
 //   read     Resolve of a 50-key service in a branch over integration (25 keys overridden)
 //            vs etcd serializable Range of the same 50 keys under one prefix; 100 clients
 //   fanout   1,000 subscribers (10 branch tenants x 100) vs 1,000 etcd watchers on the
-//            prefix; 500 writes at 100/s; end-to-end latency from just before the write is
-//            sent (the timestamp travels in the value) to receipt; also 10,000 subscribers
+//            prefix, each its own stream, over 20 connections; 10 untimed warm-up writes,
+//            then 500 writes at 100/s; end-to-end latency from just before the write is
+//            sent (the timestamp travels in the value) to receipt; also 10,000 subscribers;
+//            and the 1,000 sharing one stream per connection (SubscribeViews vs watchers
+//            created on one Watch stream)
 //   idle     server RSS growth per idle subscriber (measured in the fan-out runs), next to
 //            a bare gRPC server stream's
 //   many     1,000 tenants x 20 services x 50 keys loaded, then `read` over random views

@@ -1,5 +1,6 @@
-// The gRPC edge of WatchService.Subscribe: a callback-API write reactor per stream that
-// queues the hub's pre-serialized messages and writes them one at a time.
+// The gRPC edge of WatchService: a callback-API write reactor per Subscribe stream that
+// queues the hub's pre-serialized messages and writes them one at a time, and one per
+// SubscribeViews stream that queues its views' messages and writes them in envelopes.
 #ifndef CONFCENTER_SERVER_WATCH_SERVICE_H_
 #define CONFCENTER_SERVER_WATCH_SERVICE_H_
 
@@ -48,8 +49,9 @@ class WriteStarter final : public SendBurstListener {
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 
-// Subscribe is registered as a raw method so the hub's serialized messages go out as they
-// are: one serialization per message, shared by every stream that gets it.
+// Subscribe and SubscribeViews are registered as raw methods so the hub's serialized
+// messages go out as they are: one serialization per message, shared by every stream that
+// gets it (SubscribeViews wraps them in its envelope without parsing them).
 class WatchServiceImpl final : public v1::WatchService::WithRawCallbackMethod_Subscribe<
                                    v1::WatchService::WithRawCallbackMethod_SubscribeViews<
                                        v1::WatchService::Service>> {

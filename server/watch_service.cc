@@ -299,7 +299,7 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
 
   bool Enqueue(View* view, std::shared_ptr<const std::string> message) {
     absl::MutexLock lock(&mu_);
-    if (finishing_ || view->ended) return true;  // being torn down: drop quietly
+    if (finishing_ || cancelled_ || view->ended) return true;  // being torn down: drop quietly
     if (view->queued >= max_queued_) return false;
     ++view->queued;
     if (view->queued > high_water_) {
@@ -313,7 +313,7 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
 
   void EndView(View* view, const absl::Status& status) {
     absl::MutexLock lock(&mu_);
-    if (finishing_ || view->ended) return;
+    if (finishing_ || cancelled_ || view->ended) return;
     view->ended = true;
     ++ended_views_;
     last_end_ = status;
@@ -326,6 +326,11 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
   // queues. Finishes once every view has ended and its end has been written.
   void MaybeStartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finishing_ || starting_) return;
+    if (cancelled_) {  // OnCancel came while a write was in flight
+      queue_.clear();
+      FinishLocked(grpc::Status::CANCELLED);
+      return;
+    }
     if (queue_.empty()) {
       if (ended_views_ == views_.size()) {
         FinishLocked(last_end_.code() == absl::StatusCode::kUnavailable

@@ -56,7 +56,22 @@ class StreamEnd {
 
 // ---------------------------------------------------------------------------- confcenterd
 
-class CcSubscriber final : public Subscription,
+// Counts one Subscribe message that reached `subscribers` subscriptions at `now`: a last
+// snapshot message makes them ready, an events message is timed.
+class CcMessages : public Subscription {
+ protected:
+  void Count(const v1::SubscribeResponse& message, int subscribers, int64_t now,
+             StreamStats* stats) {
+    if (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT && message.snapshot_last()) {
+      stats->ready.fetch_add(subscribers);
+      stats->Notify();
+    } else if (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) {
+      for (const auto& e : message.events()) RecordEvent(e.value(), now, stats, subscribers);
+    }
+  }
+};
+
+class CcSubscriber final : public CcMessages,
                            public grpc::ClientReadReactor<v1::SubscribeResponse>,
                            private StreamEnd {
  public:
@@ -75,13 +90,7 @@ class CcSubscriber final : public Subscription,
   }
   void OnReadDone(bool ok) override {
     if (!ok) return;
-    const int64_t now = NowNanos();
-    if (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT && message_.snapshot_last()) {
-      stats_->ready.fetch_add(1);
-      stats_->Notify();
-    } else if (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) {
-      for (const auto& e : message_.events()) RecordEvent(e.value(), now, stats_);
-    }
+    Count(message_, 1, NowNanos(), stats_);
     StartRead(&message_);
   }
   void OnDone(const grpc::Status& status) override { Ended(status, stats_, "Subscribe"); }
@@ -94,7 +103,7 @@ class CcSubscriber final : public Subscription,
 };
 
 // A SubscribeViews stream: one view per subscriber; a message naming k views counts for k.
-class CcViewsSubscriber final : public Subscription,
+class CcViewsSubscriber final : public CcMessages,
                                 public grpc::ClientReadReactor<v1::SubscribeViewsResponse>,
                                 private StreamEnd {
  public:
@@ -123,13 +132,7 @@ class CcViewsSubscriber final : public Subscription,
         stats_->Fail(absl::StrCat("a view ended: ", m.end_code(), " ", m.end_message()));
         continue;
       }
-      const v1::SubscribeResponse& message = m.message();
-      if (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT && message.snapshot_last()) {
-        stats_->ready.fetch_add(m.views_size());
-        stats_->Notify();
-      } else if (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) {
-        for (const auto& e : message.events()) RecordEvent(e.value(), now, stats_, m.views_size());
-      }
+      Count(m.message(), m.views_size(), now, stats_);
     }
     StartRead(&response_);
   }

@@ -81,7 +81,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       high_water_ = queue_.size();
       metrics_->QueueDepthRaised(high_water_);
     }
-    if (!writing_ && !finishing_) {
+    if (!writing_) {
       // Busy from now: until the starter has run, a Finish waits (end_status_) as it would
       // for a write in flight, so the reactor outlives the posted work.
       writing_ = true;

@@ -74,7 +74,7 @@ ABSL_FLAG(int, fanout_warmup_writes, 10,
           "Untimed writes (all their events awaited) before the timed fan-out writes.");
 ABSL_FLAG(int, fanout_connections, 20, "Connections the subscribers share.");
 ABSL_FLAG(bool, fanout_shared, true,
-          "Also run the first fan-out size with one shared stream per connection: "
+          "Also run every fan-out size with one shared stream per connection: "
           "confcenter's SubscribeViews against etcd watchers created on one Watch stream.");
 ABSL_FLAG(int, tenants, 1000, "Tenants of the many-tenants workload.");
 ABSL_FLAG(int, services, 20, "Services per tenant of the many-tenants workload.");
@@ -113,6 +113,11 @@ struct Config {
   int many_value_bytes = 64;
   int load_threads = 4;
 };
+
+// Timed writes of a fan-out run of n subscribers.
+int FanoutWrites(const Config& cfg, int n) {
+  return n > 1000 ? cfg.fanout_large_writes : cfg.fanout_writes;
+}
 
 // Every failure is printed at once and makes the exit code nonzero.
 int g_failures = 0;
@@ -547,17 +552,16 @@ std::vector<RowInfo> Rows(const Config& cfg) {
                        cfg.services, cfg.read_keys),
        "reads/s", "clients_n"}};
   for (int n : cfg.subscribers) {
-    const int writes = n > 1000 ? cfg.fanout_large_writes : cfg.fanout_writes;
     rows.push_back({absl::StrCat("fanout_", n),
-                    absl::StrFormat("watch fan-out, %d subscribers, %d writes at %d/s", n, writes,
-                                    cfg.fanout_rate),
+                    absl::StrFormat("watch fan-out, %d subscribers, %d writes at %d/s", n,
+                                    FanoutWrites(cfg, n), cfg.fanout_rate),
                     "events/s", ""});
   }
-  if (cfg.fanout_shared && !cfg.subscribers.empty()) {
-    rows.push_back({absl::StrCat("fanout_shared_", cfg.subscribers[0]),
+  for (int n : cfg.fanout_shared ? cfg.subscribers : std::vector<int>{}) {
+    rows.push_back({absl::StrCat("fanout_shared_", n),
                     absl::StrFormat("watch fan-out, %d subscribers sharing %d streams (one per "
                                     "connection), %d writes at %d/s",
-                                    cfg.subscribers[0], cfg.fanout_connections, cfg.fanout_writes,
+                                    n, cfg.fanout_connections, FanoutWrites(cfg, n),
                                     cfg.fanout_rate),
                     "events/s", ""});
   }
@@ -679,10 +683,9 @@ bool Plot(const json& doc, const Config& cfg, const std::string& png) {
   for (int n : cfg.subscribers) {
     plotted.push_back({absl::StrCat("fanout_", n), absl::StrCat(n, " subscribers")});
   }
-  if (cfg.fanout_shared && !cfg.subscribers.empty()) {
-    plotted.push_back({absl::StrCat("fanout_shared_", cfg.subscribers[0]),
-                       absl::StrCat(cfg.subscribers[0], " sharing ", cfg.fanout_connections,
-                                    " streams")});
+  for (int n : cfg.fanout_shared ? cfg.subscribers : std::vector<int>{}) {
+    plotted.push_back({absl::StrCat("fanout_shared_", n),
+                       absl::StrCat(n, " sharing ", cfg.fanout_connections, " streams")});
   }
   for (const auto& [id, label] : plotted) {
     if (!rows.contains(id)) continue;
@@ -833,27 +836,26 @@ int Main(int argc, char** argv) {
       both([&](System& s) { return RunRead(s, cfg, 1, 1, cfg.value_bytes, "read"); }, {"read"});
     }
     if (wants("fanout")) {
-      for (int n : cfg.subscribers) {
-        const std::string id = absl::StrCat("fanout_", n);
-        const int writes = n > 1000 ? cfg.fanout_large_writes : cfg.fanout_writes;
-        OnFresh(*noop, &rows, [&](System& s) { return RunFanout(s, cfg, n, 0, false, id); });
-        const bool with_etcd = std::find(cfg.subscribers_etcd.begin(), cfg.subscribers_etcd.end(),
-                                         n) != cfg.subscribers_etcd.end();
-        for (System* s : order) {
-          if (s == etcd.get() && !with_etcd) continue;
-          OnFresh(*s, &rows,
-                  [&](System& sys) { return RunFanout(sys, cfg, n, writes, false, id); });
+      // Every size, a stream per subscriber, then (--fanout_shared) every size again with the
+      // subscribers of a connection sharing one stream.
+      for (const bool shared : {false, true}) {
+        if (shared && !cfg.fanout_shared) break;
+        for (int n : cfg.subscribers) {
+          const std::string id = absl::StrCat(shared ? "fanout_shared_" : "fanout_", n);
+          const int writes = FanoutWrites(cfg, n);
+          if (!shared) {  // gRPC's own per-stream memory, for the idle figures
+            OnFresh(*noop, &rows, [&](System& s) { return RunFanout(s, cfg, n, 0, false, id); });
+          }
+          const bool with_etcd = std::find(cfg.subscribers_etcd.begin(),
+                                           cfg.subscribers_etcd.end(),
+                                           n) != cfg.subscribers_etcd.end();
+          for (System* s : order) {
+            if (s == etcd.get() && !with_etcd) continue;
+            OnFresh(*s, &rows,
+                    [&](System& sys) { return RunFanout(sys, cfg, n, writes, shared, id); });
+          }
+          PrintProgress(rows, id);
         }
-        PrintProgress(rows, id);
-      }
-      if (cfg.fanout_shared && !cfg.subscribers.empty()) {
-        const int n = cfg.subscribers[0];
-        const std::string id = absl::StrCat("fanout_shared_", n);
-        for (System* s : order) {
-          OnFresh(*s, &rows,
-                  [&](System& sys) { return RunFanout(sys, cfg, n, cfg.fanout_writes, true, id); });
-        }
-        PrintProgress(rows, id);
       }
     }
     if (wants("many")) {

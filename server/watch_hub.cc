@@ -324,8 +324,8 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
     if (streams_.size() >= options_.max_streams) {
       result = absl::ResourceExhaustedError(absl::StrCat(
           "the server has ", streams_.size(),
-          " open Subscribe streams, the most it takes (--max_subscriptions); retry with "
-          "backoff"));
+          " open subscriptions (Subscribe streams and SubscribeViews views), the most it "
+          "takes (--max_subscriptions); retry with backoff"));
       return;
     }
     if (state.FindTenant(command.tenant) == nullptr) {

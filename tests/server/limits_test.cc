@@ -31,7 +31,7 @@ TEST(LimitsTest, OneSubscriptionMoreThanMaxSubscriptionsIsRefusedUntilOneEnds) {
   TestSubscriber third(server.Channel(), "integration", {}, std::nullopt);
   grpc::Status refused = third.WaitForEnd();
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_NE(refused.error_message().find("2 open Subscribe streams"), std::string::npos)
+  EXPECT_NE(refused.error_message().find("2 open subscriptions"), std::string::npos)
       << refused.error_message();
   EXPECT_NE(refused.error_message().find("--max_subscriptions"), std::string::npos);
 

@@ -671,10 +671,10 @@ bool Plot(const json& doc, const Config& cfg, const std::string& png) {
   const json& rows = doc["runs"].back()["rows"];
   testing::TempDir dir;
   std::string script = absl::StrFormat(
-      "set terminal pngcairo size 900,540 font ',10'\nset output '%s'\n"
+      "set terminal pngcairo size 900,620 font ',10'\nset output '%s'\n"
       "set title 'Watch fan-out: end-to-end latency percentiles (%s, %d cores)'\n"
       "set xlabel 'percentile'\nset ylabel 'latency, ms'\nset logscale y\nset grid\n"
-      "set key top left\nset xrange [0.25:3.05]\n"
+      "set key below\nset xrange [0.25:3.05]\n"
       "set xtics ('p50' 0.301, 'p90' 1, 'p95' 1.301, 'p99' 2, 'p99.9' 3)\nplot ",
       png, doc["date"].get<std::string>(), doc["machine"]["cores"].get<int>());
   std::vector<std::string> plots;

@@ -558,12 +558,12 @@ std::vector<RowInfo> Rows(const Config& cfg) {
                     "events/s", ""});
   }
   for (int n : cfg.fanout_shared ? cfg.subscribers : std::vector<int>{}) {
-    rows.push_back({absl::StrCat("fanout_shared_", n),
-                    absl::StrFormat("watch fan-out, %d subscribers sharing %d streams (one per "
-                                    "connection), %d writes at %d/s",
-                                    n, cfg.fanout_connections, FanoutWrites(cfg, n),
-                                    cfg.fanout_rate),
-                    "events/s", ""});
+    rows.push_back(
+        {absl::StrCat("fanout_shared_", n),
+         absl::StrFormat("watch fan-out, %d subscribers sharing %d streams (one per "
+                         "connection), %d writes at %d/s",
+                         n, cfg.fanout_connections, FanoutWrites(cfg, n), cfg.fanout_rate),
+         "events/s", ""});
   }
   return rows;
 }
@@ -846,8 +846,7 @@ int Main(int argc, char** argv) {
           if (!shared) {  // gRPC's own per-stream memory, for the idle figures
             OnFresh(*noop, &rows, [&](System& s) { return RunFanout(s, cfg, n, 0, false, id); });
           }
-          const bool with_etcd = std::find(cfg.subscribers_etcd.begin(),
-                                           cfg.subscribers_etcd.end(),
+          const bool with_etcd = std::find(cfg.subscribers_etcd.begin(), cfg.subscribers_etcd.end(),
                                            n) != cfg.subscribers_etcd.end();
           for (System* s : order) {
             if (s == etcd.get() && !with_etcd) continue;

@@ -129,33 +129,24 @@ void Unary(const std::string& rpc, Stub* stub,
   CheckAnswer(rpc, request, status);
 }
 
-void Subscribe(World* w, const std::string& bytes) {
-  v1::SubscribeRequest request;
+// Parses `bytes` as the request of server-streaming `method` and opens the stream. A stream
+// that starts answers at once (a snapshot, or replay then PROGRESS): we stop at its first
+// message; one that ends before any must end with a well-formed error.
+template <typename Stub, typename Request, typename Response>
+void ServerStream(const std::string& rpc, Stub* stub,
+                  std::unique_ptr<grpc::ClientReader<Response>> (Stub::*method)(
+                      grpc::ClientContext*, const Request&),
+                  const std::string& bytes) {
+  Request request;
   if (!request.ParseFromString(bytes)) return;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
-      w->watch->Subscribe(&context, request);
-  v1::SubscribeResponse first;
-  // A stream that starts answers at once (snapshot, or replay then PROGRESS); we stop there.
+  std::unique_ptr<grpc::ClientReader<Response>> reader = (stub->*method)(&context, request);
+  Response first;
   const bool got = reader->Read(&first);
   if (got) context.TryCancel();
   const grpc::Status status = reader->Finish();
-  if (!got) CheckAnswer("Subscribe", request, status);
-}
-
-void SubscribeViews(World* w, const std::string& bytes) {
-  v1::SubscribeViewsRequest request;
-  if (!request.ParseFromString(bytes)) return;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  std::unique_ptr<grpc::ClientReader<v1::SubscribeViewsResponse>> reader =
-      w->watch->SubscribeViews(&context, request);
-  v1::SubscribeViewsResponse first;
-  const bool got = reader->Read(&first);
-  if (got) context.TryCancel();
-  const grpc::Status status = reader->Finish();
-  if (!got) CheckAnswer("SubscribeViews", request, status);
+  if (!got) CheckAnswer(rpc, request, status);
 }
 
 }  // namespace
@@ -167,6 +158,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using CS = v1::ConfigService::Stub;
   using TS = v1::TenantService::Stub;
   using HS = v1::HistoryService::Stub;
+  using WS = v1::WatchService::Stub;
   const std::vector<std::function<void(const std::string&)>> calls = {
       [&](const std::string& b) { Unary("Put", w->config.get(), &CS::Put, b); },
       [&](const std::string& b) { Unary("Get", w->config.get(), &CS::Get, b); },
@@ -191,8 +183,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [&](const std::string& b) { Unary("Rollback", w->history_stub.get(), &HS::Rollback, b); },
       [&](const std::string& b) { Unary("Diff", w->history_stub.get(), &HS::Diff, b); },
       [&](const std::string& b) { Unary("QueryAudit", w->history_stub.get(), &HS::QueryAudit, b); },
-      [&](const std::string& b) { Subscribe(w, b); },
-      [&](const std::string& b) { SubscribeViews(w, b); },
+      [&](const std::string& b) { ServerStream("Subscribe", w->watch.get(), &WS::Subscribe, b); },
+      [&](const std::string& b) {
+        ServerStream("SubscribeViews", w->watch.get(), &WS::SubscribeViews, b);
+      },
   };
   size_t pos = 0;
   for (int n = 0; n < 8 && pos + 3 <= size; ++n) {

@@ -135,7 +135,19 @@ LoadResult RunClosedLoop(const LoadOptions& options, const CallStarter& start) {
   result.seconds = (loop.window_end_ns - loop.window_start_ns) / 1e9;
   result.per_second = result.completed / result.seconds;
   result.latency = Summarize(&all);
+  result.latencies_ns = std::move(all);
   return result;
+}
+
+void MergeSlice(LoadResult slice, LoadResult* total) {
+  total->completed += slice.completed;
+  total->failed += slice.failed;
+  if (total->first_error.empty()) total->first_error = std::move(slice.first_error);
+  total->seconds += slice.seconds;
+  total->per_second = total->seconds > 0 ? total->completed / total->seconds : 0;
+  total->latencies_ns.insert(total->latencies_ns.end(), slice.latencies_ns.begin(),
+                             slice.latencies_ns.end());
+  total->latency = Summarize(&total->latencies_ns);
 }
 
 void StreamStats::Notify() {

@@ -54,7 +54,12 @@ struct LoadResult {
   double seconds = 0;      // the window
   double per_second = 0;   // completed / seconds
   LatencySummary latency;  // of the calls started and completed inside the window
+  std::vector<int64_t> latencies_ns;  // those calls' latencies, sorted
 };
+
+// Adds the calls and the window of `slice` to `total` (both from one server and workload)
+// and summarises the latencies of both together.
+void MergeSlice(LoadResult slice, LoadResult* total);
 
 // Starts one call for client `client` on connection `channel` with `ctx` (owned by the
 // generator, alive until `done` has run). Must arrange for `done` to run exactly once with

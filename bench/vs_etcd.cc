@@ -59,6 +59,10 @@ ABSL_FLAG(std::string, workloads, "ceiling,put,read,fanout,many",
           "Which workloads to run, comma-separated.");
 ABSL_FLAG(double, seconds, 3.0, "Measured window of each throughput figure, in seconds.");
 ABSL_FLAG(double, warmup, 0.5, "Warm-up before each window, in seconds (not counted).");
+ABSL_FLAG(int, slices, 4,
+          "Put and read: the window is cut into this many slices, and the slices of "
+          "confcenterd and etcd alternate (both servers run), so both see the machine as it "
+          "was over the whole run.");
 ABSL_FLAG(int, value_bytes, 256, "Value size of put, read and fan-out writes.");
 ABSL_FLAG(int, clients, 100, "Concurrent clients of the put, read and ceiling workloads.");
 ABSL_FLAG(int, connections, 10, "Connections the clients are spread over.");
@@ -89,6 +93,7 @@ using json = nlohmann::json;
 struct Config {
   std::chrono::milliseconds seconds{3000};
   std::chrono::milliseconds warmup{500};
+  int slices = 4;
   int value_bytes = 256;
   int clients = 100;
   int connections = 10;
@@ -151,6 +156,29 @@ LoadResult Loop(const Config& cfg, int clients, int connections, const CallStart
   o.warmup = cfg.warmup;
   o.measure = cfg.seconds;
   return RunClosedLoop(o, start);
+}
+
+// Runs the closed loop of each of `starts` (one per server) for cfg.seconds, cut into
+// cfg.slices slices that alternate between the servers (A B, B A, A B...). This VM's speed
+// drifts by up to 2x within minutes; with a window each, one server could get the fast
+// minute and the other the slow one. Later slices warm up for at most 200 ms: the
+// connections and the servers are warm by then.
+std::vector<LoadResult> Interleaved(const Config& cfg, int clients, int connections,
+                                    const std::vector<CallStarter>& starts) {
+  std::vector<LoadResult> totals(starts.size());
+  const int slices = std::max(1, cfg.slices);
+  for (int slice = 0; slice < slices; ++slice) {
+    for (size_t k = 0; k < starts.size(); ++k) {
+      const size_t i = slice % 2 == 0 ? k : starts.size() - 1 - k;
+      LoadOptions o;
+      o.channels = std::min(clients, connections);
+      o.per_channel = std::max(1, clients / o.channels);
+      o.warmup = slice == 0 ? cfg.warmup : std::min(cfg.warmup, std::chrono::milliseconds(200));
+      o.measure = cfg.seconds / slices;
+      MergeSlice(RunClosedLoop(o, starts[i]), &totals[i]);
+    }
+  }
+  return totals;
 }
 
 void CheckLoad(const LoadResult& r, const std::string& what) {
@@ -224,43 +252,43 @@ json RunCeiling(System& sys, const Config& cfg) {
   return rows;
 }
 
-// Durable put: 32-byte keys (each client cycles over its own 500), `value_bytes` values.
-json RunPut(System& sys, const Config& cfg) {
+// Durable put: 32-byte keys (each client cycles over its own 500), `value_bytes` values; the
+// servers' windows interleaved.
+json RunPut(const std::vector<System*>& systems, const Config& cfg) {
   json rows;
-  if (!sys.CreateTenant("integration", "", {"svc"}).ok() || !sys.Connect(cfg.connections)) {
-    Fail(sys.name() + ": put set-up");
-    return rows;
+  const auto value = std::make_shared<const std::string>(Filler(cfg.value_bytes));
+  std::vector<CallStarter> starts;
+  for (System* sys : systems) {
+    if (!sys->CreateTenant("integration", "", {"svc"}).ok() || !sys->Connect(cfg.connections)) {
+      Fail(sys->name() + ": put set-up");
+      return rows;
+    }
+    // Per client: touched by its own calls only.
+    auto seq = std::make_shared<std::vector<int64_t>>(cfg.clients + 1, 0);
+    starts.push_back([sys, seq, value](int ch, int client, grpc::ClientContext* ctx,
+                                       std::function<void(grpc::Status)> d) {
+      Entry e{"integration", "svc",
+              absl::StrFormat("key.%04d.%023d", client, (*seq)[client]++ % 500), *value};
+      sys->StartPut(ch, ctx, e, std::move(d));
+    });
   }
-  const std::string value = Filler(cfg.value_bytes);
-  std::vector<int64_t> seq(cfg.clients + 1, 0);  // per client: touched by its own calls only
-  auto start = [&](int ch, int client, grpc::ClientContext* ctx,
-                   std::function<void(grpc::Status)> d) {
-    Entry e{"integration", "svc", absl::StrFormat("key.%04d.%023d", client, seq[client]++ % 500),
-            value};
-    sys.StartPut(ch, ctx, e, std::move(d));
-  };
-  LoadResult one = Loop(cfg, 1, 1, start);
-  CheckLoad(one, sys.name() + " put, 1 client");
-  rows["put_1"] = LoadJson(one, sys);
-  LoadResult many = Loop(cfg, cfg.clients, cfg.connections, start);
-  CheckLoad(many, sys.name() + " put");
-  rows["put_n"] = LoadJson(many, sys);
+  const std::vector<LoadResult> one = Interleaved(cfg, 1, 1, starts);
+  for (size_t i = 0; i < systems.size(); ++i) {  // before the 100 clients raise the peak RSS
+    CheckLoad(one[i], systems[i]->name() + " put, 1 client");
+    rows["put_1"][systems[i]->name()] = LoadJson(one[i], *systems[i]);
+  }
+  const std::vector<LoadResult> many = Interleaved(cfg, cfg.clients, cfg.connections, starts);
+  for (size_t i = 0; i < systems.size(); ++i) {
+    CheckLoad(many[i], systems[i]->name() + " put");
+    rows["put_n"][systems[i]->name()] = LoadJson(many[i], *systems[i]);
+  }
   return rows;
 }
 
-// Read: `tenants` x `services` views of `read_keys` keys each. confcenter: integration holds
-// every key of every service, each tenant (a branch of integration) overrides half of them,
-// and a read is Resolve(tenant, [service]). etcd has no inheritance: it holds each view's
-// keys, resolved, under "/tenant/service/", and a read is a serializable Range of the prefix.
-// Each call reads a different view (round robin over all of them).
-json RunRead(System& sys, const Config& cfg, int tenants, int services, int value_bytes,
-             const std::string& row) {
-  json rows;
-  std::vector<std::string> service_names;
-  for (int s = 0; s < services; ++s) service_names.push_back(ServiceName(s));
-  std::vector<std::string> tenant_names;
-  for (int t = 0; t < tenants; ++t) tenant_names.push_back(TenantName(t));
-  const int64_t load_start = NowNanos();
+// Loads the read workload's data set into `sys` (see RunRead). Returns the number of stored
+// entries, or -1 on failure.
+int64_t LoadReadSet(System& sys, const Config& cfg, const std::vector<std::string>& tenant_names,
+                    const std::vector<std::string>& service_names, int value_bytes) {
   std::vector<Entry> entries;
   const std::string base = Filler(value_bytes, 'i');
   const std::string own = Filler(value_bytes, 'b');
@@ -268,7 +296,7 @@ json RunRead(System& sys, const Config& cfg, int tenants, int services, int valu
     if (!sys.CreateTenant("integration", "", service_names).ok() ||
         !CreateTenants(sys, tenant_names, service_names, cfg.load_threads)) {
       Fail(sys.name() + ": read set-up");
-      return rows;
+      return -1;
     }
     for (const auto& s : service_names) {
       for (int k = 0; k < cfg.read_keys; ++k)
@@ -286,24 +314,52 @@ json RunRead(System& sys, const Config& cfg, int tenants, int services, int valu
     }
   }
   if (!LoadEntries(sys, entries, 100, cfg.load_threads) || !sys.Connect(cfg.connections)) {
-    return rows;
+    return -1;
   }
-  const double load_seconds = (NowNanos() - load_start) / 1e9;
-  // Let the server finish what the load left behind (flushes, GC) before the window.
-  if (entries.size() > 10000) std::this_thread::sleep_for(std::chrono::seconds(1));
-  const int views = tenants * services;
-  std::vector<int64_t> seq(cfg.clients + 1, 0);
-  auto start = [&](int ch, int client, grpc::ClientContext* ctx,
-                   std::function<void(grpc::Status)> d) {
-    const int v = static_cast<int>((client * 7919 + seq[client]++) % views);
-    sys.StartRead(ch, ctx, tenant_names[v / services], service_names[v % services], cfg.read_keys,
-                  std::move(d));
-  };
-  LoadResult r = Loop(cfg, cfg.clients, cfg.connections, start);
-  CheckLoad(r, sys.name() + " " + row);
-  rows[row] = LoadJson(r, sys);
-  rows[row]["stored_keys"] = entries.size();
-  rows[row]["load_seconds"] = load_seconds;
+  return static_cast<int64_t>(entries.size());
+}
+
+// Read: `tenants` x `services` views of `read_keys` keys each. confcenter: integration holds
+// every key of every service, each tenant (a branch of integration) overrides half of them,
+// and a read is Resolve(tenant, [service]). etcd has no inheritance: it holds each view's
+// keys, resolved, under "/tenant/service/", and a read is a serializable Range of the prefix.
+// Each call reads a different view (round robin over all of them). Every server is loaded
+// first, then their windows interleave.
+json RunRead(const std::vector<System*>& systems, const Config& cfg, int tenants, int services,
+             int value_bytes, const std::string& row) {
+  json rows;
+  auto service_names = std::make_shared<std::vector<std::string>>();
+  for (int s = 0; s < services; ++s) service_names->push_back(ServiceName(s));
+  auto tenant_names = std::make_shared<std::vector<std::string>>();
+  for (int t = 0; t < tenants; ++t) tenant_names->push_back(TenantName(t));
+  std::vector<CallStarter> starts;
+  std::vector<std::pair<int64_t, double>> loaded;  // (entries, seconds) of each server
+  for (System* sys : systems) {
+    const int64_t load_start = NowNanos();
+    const int64_t entries = LoadReadSet(*sys, cfg, *tenant_names, *service_names, value_bytes);
+    if (entries < 0) return rows;
+    loaded.emplace_back(entries, (NowNanos() - load_start) / 1e9);
+    const int views = tenants * services;
+    auto seq = std::make_shared<std::vector<int64_t>>(cfg.clients + 1, 0);
+    const int keys = cfg.read_keys;
+    starts.push_back([sys, seq, views, services, keys, tenant_names, service_names](
+                         int ch, int client, grpc::ClientContext* ctx,
+                         std::function<void(grpc::Status)> d) {
+      const int v = static_cast<int>((client * 7919 + (*seq)[client]++) % views);
+      sys->StartRead(ch, ctx, (*tenant_names)[v / services], (*service_names)[v % services],
+                     keys, std::move(d));
+    });
+  }
+  // Let the servers finish what the load left behind (flushes, GC) before the window.
+  if (loaded.front().first > 10000) std::this_thread::sleep_for(std::chrono::seconds(1));
+  const std::vector<LoadResult> results = Interleaved(cfg, cfg.clients, cfg.connections, starts);
+  for (size_t i = 0; i < systems.size(); ++i) {
+    CheckLoad(results[i], systems[i]->name() + " " + row);
+    json& figures = rows[row][systems[i]->name()];
+    figures = LoadJson(results[i], *systems[i]);
+    figures["stored_keys"] = loaded[i].first;
+    figures["load_seconds"] = loaded[i].second;
+  }
   return rows;
 }
 
@@ -729,6 +785,36 @@ void OnFresh(System& sys, json* doc_rows, const std::function<json(System&)>& bo
   for (auto& [row, figures] : rows.items()) (*doc_rows)[row][sys.name()] = figures;
 }
 
+// Starts every server of `systems` fresh (a data dir each), runs `body` while all of them
+// serve, then stops them. `body` returns its figures keyed by row, then by server name.
+void OnAllFresh(const std::vector<System*>& systems, json* doc_rows,
+                const std::function<json(const std::vector<System*>&)>& body) {
+  std::vector<std::unique_ptr<testing::TempDir>> dirs;
+  const int64_t t0 = NowNanos();
+  bool started = true;
+  for (System* sys : systems) {
+    dirs.push_back(std::make_unique<testing::TempDir>());
+    if (!sys->Start(dirs.back()->path())) {
+      Fail(sys->name() + " did not start");
+      started = false;
+      break;
+    }
+  }
+  const int64_t t1 = NowNanos();
+  json rows = started ? body(systems) : json::object();
+  const int64_t t2 = NowNanos();
+  for (System* sys : systems) sys->Stop();
+  const int64_t t3 = NowNanos();
+  std::printf("    %s: start %.1f s, workload %.1f s (interleaved), stop %.1f s\n",
+              absl::StrJoin(systems, " + ",
+                            [](std::string* out, const System* s) { out->append(s->name()); })
+                  .c_str(),
+              (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
+  for (auto& [row, by_system] : rows.items()) {
+    for (auto& [name, figures] : by_system.items()) (*doc_rows)[row][name] = figures;
+  }
+}
+
 void PrintProgress(const json& rows, const std::string& row) {
   if (!rows.contains(row)) return;
   for (auto& [sys, f] : rows[row].items()) {
@@ -761,6 +847,7 @@ int Main(int argc, char** argv) {
   auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
   cfg.seconds = ms(absl::GetFlag(FLAGS_seconds));
   cfg.warmup = ms(absl::GetFlag(FLAGS_warmup));
+  cfg.slices = std::max(1, absl::GetFlag(FLAGS_slices));
   cfg.value_bytes = absl::GetFlag(FLAGS_value_bytes);
   cfg.clients = absl::GetFlag(FLAGS_clients);
   cfg.connections = absl::GetFlag(FLAGS_connections);
@@ -781,6 +868,7 @@ int Main(int argc, char** argv) {
   if (smoke) {  // every workload, tiny: keeps the harness working in CI
     cfg.seconds = ms(0.3);
     cfg.warmup = ms(0.1);
+    cfg.slices = 2;  // still interleaved
     cfg.clients = 4;
     cfg.connections = 2;
     cfg.subscribers = {20};
@@ -822,8 +910,9 @@ int Main(int argc, char** argv) {
     // Alternate which server goes first, so neither always gets the cooler machine.
     std::vector<System*> order = {cc.get(), etcd.get()};
     if (run % 2 == 1) std::swap(order[0], order[1]);
-    auto both = [&](const std::function<json(System&)>& body, const std::vector<std::string>& ids) {
-      for (System* s : order) OnFresh(*s, &rows, body);
+    auto both = [&](const std::function<json(const std::vector<System*>&)>& body,
+                    const std::vector<std::string>& ids) {
+      OnAllFresh(order, &rows, body);
       for (const auto& id : ids) PrintProgress(rows, id);
     };
     if (wants("ceiling")) {
@@ -831,9 +920,11 @@ int Main(int argc, char** argv) {
       PrintProgress(rows, "clients_1");
       PrintProgress(rows, "clients_n");
     }
-    if (wants("put")) both([&](System& s) { return RunPut(s, cfg); }, {"put_1", "put_n"});
+    if (wants("put")) both([&](const std::vector<System*>& s) { return RunPut(s, cfg); }, {"put_1", "put_n"});
     if (wants("read")) {
-      both([&](System& s) { return RunRead(s, cfg, 1, 1, cfg.value_bytes, "read"); }, {"read"});
+      both([&](const std::vector<System*>& s) {
+        return RunRead(s, cfg, 1, 1, cfg.value_bytes, "read");
+      }, {"read"});
     }
     if (wants("fanout")) {
       // Every size, a stream per subscriber, then (--fanout_shared) every size again with the
@@ -859,7 +950,7 @@ int Main(int argc, char** argv) {
     }
     if (wants("many")) {
       both(
-          [&](System& s) {
+          [&](const std::vector<System*>& s) {
             return RunRead(s, cfg, cfg.tenants, cfg.services, cfg.many_value_bytes, "many_read");
           },
           {"many_read"});

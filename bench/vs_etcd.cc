@@ -342,13 +342,13 @@ json RunRead(const std::vector<System*>& systems, const Config& cfg, int tenants
     const int views = tenants * services;
     auto seq = std::make_shared<std::vector<int64_t>>(cfg.clients + 1, 0);
     const int keys = cfg.read_keys;
-    starts.push_back([sys, seq, views, services, keys, tenant_names, service_names](
-                         int ch, int client, grpc::ClientContext* ctx,
-                         std::function<void(grpc::Status)> d) {
-      const int v = static_cast<int>((client * 7919 + (*seq)[client]++) % views);
-      sys->StartRead(ch, ctx, (*tenant_names)[v / services], (*service_names)[v % services],
-                     keys, std::move(d));
-    });
+    starts.push_back(
+        [sys, seq, views, services, keys, tenant_names, service_names](
+            int ch, int client, grpc::ClientContext* ctx, std::function<void(grpc::Status)> d) {
+          const int v = static_cast<int>((client * 7919 + (*seq)[client]++) % views);
+          sys->StartRead(ch, ctx, (*tenant_names)[v / services], (*service_names)[v % services],
+                         keys, std::move(d));
+        });
   }
   // Let the servers finish what the load left behind (flushes, GC) before the window.
   if (loaded.front().first > 10000) std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -920,11 +920,14 @@ int Main(int argc, char** argv) {
       PrintProgress(rows, "clients_1");
       PrintProgress(rows, "clients_n");
     }
-    if (wants("put")) both([&](const std::vector<System*>& s) { return RunPut(s, cfg); }, {"put_1", "put_n"});
+    if (wants("put"))
+      both([&](const std::vector<System*>& s) { return RunPut(s, cfg); }, {"put_1", "put_n"});
     if (wants("read")) {
-      both([&](const std::vector<System*>& s) {
-        return RunRead(s, cfg, 1, 1, cfg.value_bytes, "read");
-      }, {"read"});
+      both(
+          [&](const std::vector<System*>& s) {
+            return RunRead(s, cfg, 1, 1, cfg.value_bytes, "read");
+          },
+          {"read"});
     }
     if (wants("fanout")) {
       // Every size, a stream per subscriber, then (--fanout_shared) every size again with the

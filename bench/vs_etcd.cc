@@ -368,134 +368,204 @@ json RunRead(const std::vector<System*>& systems, const Config& cfg, int tenants
 // overrides the written key), so every write concerns every subscriber; etcd has no
 // tenants: its watchers all watch the prefix the writes go to. The no-op server only gets
 // the idle streams (writes = 0): gRPC's own per-stream cost.
-json RunFanout(System& sys, const Config& cfg, int n, int writes, bool shared,
-               const std::string& row) {
-  json rows;
-  auto trace = [&](const std::string& step) {
-    if (cfg.trace) std::printf("    fan-out %s: %s\n", sys.name().c_str(), step.c_str());
-  };
-  std::vector<std::string> branches;
-  for (int t = 0; t < cfg.fanout_tenants; ++t) branches.push_back(absl::StrFormat("w%03d", t));
-  if (sys.name() != "grpc-noop") {
-    std::vector<Entry> entries;
-    for (int k = 0; k < 49; ++k) entries.push_back({"integration", "svc", KeyName(k), "v"});
-    entries.push_back({"integration", "svc", "k", TimestampValue(1, cfg.value_bytes)});
-    if (!sys.CreateTenant("integration", "", {"svc"}).ok() || !sys.WriteBatch(entries).ok() ||
-        (sys.inherits() && !CreateTenants(sys, branches, {"svc"}, cfg.load_threads))) {
-      Fail(sys.name() + ": fan-out set-up");
-      return rows;
-    }
-  }
-  trace("connecting");
-  if (!sys.Connect(cfg.fanout_connections)) {
-    Fail(sys.name() + ": connect");
-    return rows;
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const int64_t rss_before = sys.RssBytes();
+class FanoutRun {
+ public:
+  FanoutRun(System& sys, const Config& cfg, int n, bool shared, std::string row)
+      : sys_(sys), cfg_(cfg), n_(n), shared_(shared), row_(std::move(row)) {}
 
-  StreamStats stats;
-  std::vector<std::unique_ptr<Subscription>> subs;
-  auto tenant_of = [&](int i) {
-    return sys.inherits() ? branches[i % branches.size()] : std::string("integration");
-  };
-  if (shared) {  // subscriber i on connection i % connections, as below, sharing its stream
-    std::vector<std::vector<std::pair<std::string, std::string>>> views(cfg.fanout_connections);
-    for (int i = 0; i < n; ++i) views[i % cfg.fanout_connections].push_back({tenant_of(i), "svc"});
-    for (int c = 0; c < cfg.fanout_connections; ++c) {
-      if (views[c].empty()) continue;
-      subs.push_back(sys.SubscribeShared(c, views[c], &stats));
-      if (subs.back() == nullptr) {
-        Fail(sys.name() + ": no shared streams");
-        return rows;
+  // Sets up the data, opens the n subscriptions, measures the idle memory and (if
+  // `warm_up`) makes the untimed warm-up writes. False if the subscriptions are not all
+  // ready (the failure is recorded).
+  bool Open(bool warm_up) {
+    std::vector<std::string> branches;
+    for (int t = 0; t < cfg_.fanout_tenants; ++t) branches.push_back(absl::StrFormat("w%03d", t));
+    if (sys_.name() != "grpc-noop") {
+      std::vector<Entry> entries;
+      for (int k = 0; k < 49; ++k) entries.push_back({"integration", "svc", KeyName(k), "v"});
+      entries.push_back({"integration", "svc", "k", TimestampValue(1, cfg_.value_bytes)});
+      if (!sys_.CreateTenant("integration", "", {"svc"}).ok() || !sys_.WriteBatch(entries).ok() ||
+          (sys_.inherits() && !CreateTenants(sys_, branches, {"svc"}, cfg_.load_threads))) {
+        Fail(sys_.name() + ": fan-out set-up");
+        return false;
       }
     }
-  } else {
-    subs.reserve(n);
-    for (int i = 0; i < n; ++i) {
-      subs.push_back(sys.Subscribe(i % cfg.fanout_connections, tenant_of(i), "svc", &stats));
+    Trace("connecting");
+    if (!sys_.Connect(cfg_.fanout_connections)) {
+      Fail(sys_.name() + ": connect");
+      return false;
     }
-  }
-  trace(absl::StrCat("subscribing ", n));
-  const bool ready =
-      stats.WaitFor([&] { return stats.ready.load() >= n || stats.failed.load() > 0; },
-                    cfg.ready_wait);
-  if (!ready || stats.ready.load() < n) {
-    Fail(absl::StrCat(sys.name(), ": only ", stats.ready.load(), " of ", n,
-                      " subscriptions became ready. ", stats.first_error));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // let the server settle
-  const int64_t rss_idle = sys.RssBytes();
-  json& out = rows[row];
-  out["subscribers"] = n;
-  out["idle_kib_per_subscriber"] = (rss_idle - rss_before) / 1024.0 / n;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const int64_t rss_before = sys_.RssBytes();
 
-  trace(absl::StrCat(stats.ready.load(), " subscriptions ready"));
-  bool complete = true;
-  if (writes > 0 && stats.ready.load() >= n && cfg.fanout_warmup_writes > 0) {
-    // Untimed writes first, for both systems alike: the first writes after the set-up pay
-    // one-off costs (a first fan-out, cold caches) that are not the steady state measured.
-    const int64_t warmup_expected = static_cast<int64_t>(cfg.fanout_warmup_writes) * n;
-    for (int w = 0; w < cfg.fanout_warmup_writes; ++w) {
-      grpc::Status st = sys.Put({"integration", "svc", "k", TimestampValue(0, cfg.value_bytes)});
-      if (!st.ok()) Fail(absl::StrCat(sys.name(), " fan-out warm-up write: ", st.error_message()));
+    auto tenant_of = [&](int i) {
+      return sys_.inherits() ? branches[i % branches.size()] : std::string("integration");
+    };
+    if (shared_) {  // subscriber i on connection i % connections, as below, sharing its stream
+      std::vector<std::vector<std::pair<std::string, std::string>>> views(cfg_.fanout_connections);
+      for (int i = 0; i < n_; ++i) {
+        views[i % cfg_.fanout_connections].push_back({tenant_of(i), "svc"});
+      }
+      for (int c = 0; c < cfg_.fanout_connections; ++c) {
+        if (views[c].empty()) continue;
+        subs_.push_back(sys_.SubscribeShared(c, views[c], &stats_));
+        if (subs_.back() == nullptr) {
+          subs_.pop_back();
+          Fail(sys_.name() + ": no shared streams");
+          return false;
+        }
+      }
+    } else {
+      subs_.reserve(n_);
+      for (int i = 0; i < n_; ++i) {
+        subs_.push_back(sys_.Subscribe(i % cfg_.fanout_connections, tenant_of(i), "svc", &stats_));
+      }
     }
-    if (!stats.WaitFor([&] { return stats.warmup_events.load() >= warmup_expected; },
-                       cfg.arrival_wait)) {
-      Fail(absl::StrCat(sys.name(), " fan-out: ", stats.warmup_events.load(), " of ",
-                        warmup_expected, " warm-up events arrived"));
+    Trace(absl::StrCat("subscribing ", n_));
+    const bool ready = stats_.WaitFor(
+        [&] { return stats_.ready.load() >= n_ || stats_.failed.load() > 0; }, cfg_.ready_wait);
+    if (!ready || stats_.ready.load() < n_) {
+      Fail(absl::StrCat(sys_.name(), ": only ", stats_.ready.load(), " of ", n_,
+                        " subscriptions became ready. ", stats_.first_error));
+      return false;
     }
-    trace(absl::StrCat(cfg.fanout_warmup_writes, " warm-up writes done"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // let the server settle
+    const int64_t rss_idle = sys_.RssBytes();
+    out_["subscribers"] = n_;
+    out_["idle_kib_per_subscriber"] = (rss_idle - rss_before) / 1024.0 / n_;
+    Trace(absl::StrCat(stats_.ready.load(), " subscriptions ready"));
+
+    if (warm_up && cfg_.fanout_warmup_writes > 0) {
+      // Untimed writes first, for both systems alike: the first writes after the set-up pay
+      // one-off costs (a first fan-out, cold caches) that are not the steady state measured.
+      const int64_t warmup_expected = static_cast<int64_t>(cfg_.fanout_warmup_writes) * n_;
+      for (int w = 0; w < cfg_.fanout_warmup_writes; ++w) {
+        grpc::Status st =
+            sys_.Put({"integration", "svc", "k", TimestampValue(0, cfg_.value_bytes)});
+        if (!st.ok()) {
+          Fail(absl::StrCat(sys_.name(), " fan-out warm-up write: ", st.error_message()));
+        }
+      }
+      if (!stats_.WaitFor([&] { return stats_.warmup_events.load() >= warmup_expected; },
+                          cfg_.arrival_wait)) {
+        Fail(absl::StrCat(sys_.name(), " fan-out: ", stats_.warmup_events.load(), " of ",
+                          warmup_expected, " warm-up events arrived"));
+      }
+      Trace(absl::StrCat(cfg_.fanout_warmup_writes, " warm-up writes done"));
+    }
+    open_ = true;
+    return true;
   }
-  if (writes > 0 && stats.ready.load() >= n) {
-    const int64_t expected = static_cast<int64_t>(writes) * n;
-    stats.notify_at_events = expected;
-    const int64_t interval = 1'000'000'000LL / std::max(1, cfg.fanout_rate);
+
+  // Makes `writes` timed writes at cfg.fanout_rate, then waits for all their events. The
+  // events/s figure counts the time from the first write to the last event of each call.
+  void Write(int writes) {
+    if (!open_ || writes <= 0) return;
+    expected_ += static_cast<int64_t>(writes) * n_;
+    stats_.notify_at_events = expected_;
+    const int64_t interval = 1'000'000'000LL / std::max(1, cfg_.fanout_rate);
     const int64_t first = NowNanos();
     for (int w = 0; w < writes; ++w) {
       const int64_t due = first + w * interval;
       const int64_t now = NowNanos();
       if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
       grpc::Status st =
-          sys.Put({"integration", "svc", "k", TimestampValue(NowNanos(), cfg.value_bytes)});
-      if (!st.ok()) Fail(absl::StrCat(sys.name(), " fan-out write: ", st.error_message()));
+          sys_.Put({"integration", "svc", "k", TimestampValue(NowNanos(), cfg_.value_bytes)});
+      if (!st.ok()) Fail(absl::StrCat(sys_.name(), " fan-out write: ", st.error_message()));
     }
-    trace(absl::StrCat(writes, " writes done"));
-    complete =
-        stats.WaitFor([&] { return stats.events.load() >= expected; }, cfg.arrival_wait);
-    if (!complete) {
-      Fail(absl::StrCat(sys.name(), " fan-out: ", stats.events.load(), " of ", expected,
-                        " events arrived within ", cfg.arrival_wait.count(),
+    Trace(absl::StrCat(writes, " writes done"));
+    if (!stats_.WaitFor([&] { return stats_.events.load() >= expected_; }, cfg_.arrival_wait)) {
+      Fail(absl::StrCat(sys_.name(), " fan-out: ", stats_.events.load(), " of ", expected_,
+                        " events arrived within ", cfg_.arrival_wait.count(),
                         " s after the last write"));
     }
-    out["events"] = stats.events.load();
-    out["expected_events"] = expected;
-    out["per_second"] = stats.events.load() / std::max(1e-9, (stats.last_event_ns - first) / 1e9);
+    busy_seconds_ += std::max(1e-9, (stats_.last_event_ns.load() - first) / 1e9);
   }
-  out["peak_rss_mib"] = Mib(sys.PeakRssBytes());
-  for (auto& s : subs) s->Cancel();
-  trace("cancelling the streams");
-  const int64_t streams = static_cast<int64_t>(subs.size());
-  if (!stats.WaitFor([&] { return stats.ended.load() >= streams; }, cfg.end_wait)) {
-    Fail(absl::StrCat(sys.name(), ": ", streams - stats.ended.load(), " streams did not end"));
-    for (auto& s : subs) s.release();  // still referenced by gRPC: leak rather than crash
+
+  // Cancels the streams and returns the figures, under the row's id.
+  json Close() {
+    json rows;
+    json& out = rows[row_];
+    out = out_;
+    if (expected_ > 0) {
+      out["events"] = stats_.events.load();
+      out["expected_events"] = expected_;
+      out["per_second"] = stats_.events.load() / busy_seconds_;
+    }
+    out["peak_rss_mib"] = Mib(sys_.PeakRssBytes());
+    for (auto& s : subs_) s->Cancel();
+    Trace("cancelling the streams");
+    const int64_t streams = static_cast<int64_t>(subs_.size());
+    if (!stats_.WaitFor([&] { return stats_.ended.load() >= streams; }, cfg_.end_wait)) {
+      Fail(absl::StrCat(sys_.name(), ": ", streams - stats_.ended.load(), " streams did not end"));
+      for (auto& s : subs_) s.release();  // still referenced by gRPC: leak rather than crash
+      return rows;
+    }
+    if (stats_.failed.load() > 0) Fail(sys_.name() + " fan-out: " + stats_.first_error);
+    if (expected_ > 0) {
+      std::vector<int64_t> all;
+      all.reserve(static_cast<size_t>(expected_));
+      for (auto& s : subs_) all.insert(all.end(), s->latencies().begin(), s->latencies().end());
+      LatencySummary l = Summarize(&all);
+      out["p50_ms"] = l.p50_ms;
+      out["p99_ms"] = l.p99_ms;
+      out["max_ms"] = l.max_ms;
+      json q = json::array();
+      for (double p : {0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999}) {
+        q.push_back({p, QuantileMs(all, p)});
+      }
+      out["quantiles_ms"] = q;
+    }
     return rows;
   }
-  if (stats.failed.load() > 0) Fail(sys.name() + " fan-out: " + stats.first_error);
-  if (writes > 0) {
-    std::vector<int64_t> all;
-    all.reserve(static_cast<size_t>(writes) * n);
-    for (auto& s : subs) all.insert(all.end(), s->latencies().begin(), s->latencies().end());
-    LatencySummary l = Summarize(&all);
-    out["p50_ms"] = l.p50_ms;
-    out["p99_ms"] = l.p99_ms;
-    out["max_ms"] = l.max_ms;
-    json q = json::array();
-    for (double p : {0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999}) {
-      q.push_back({p, QuantileMs(all, p)});
-    }
-    out["quantiles_ms"] = q;
+
+ private:
+  void Trace(const std::string& step) const {
+    if (cfg_.trace) std::printf("    fan-out %s: %s\n", sys_.name().c_str(), step.c_str());
   }
+
+  System& sys_;
+  const Config& cfg_;
+  const int n_;
+  const bool shared_;
+  const std::string row_;
+  StreamStats stats_;
+  std::vector<std::unique_ptr<Subscription>> subs_;
+  json out_ = json::object();
+  bool open_ = false;
+  int64_t expected_ = 0;     // timed events expected so far
+  double busy_seconds_ = 0;  // first write to last event, summed over the Write calls
+};
+
+// Watch fan-out with `n` subscribers on one server, alone (see FanoutRun); writes = 0 opens
+// the subscriptions for the idle figures only.
+json RunFanout(System& sys, const Config& cfg, int n, int writes, bool shared,
+               const std::string& row) {
+  FanoutRun run(sys, cfg, n, shared, row);
+  if (run.Open(writes > 0)) run.Write(writes);
+  return run.Close();
+}
+
+// Shared-stream fan-out on every server of `systems` at once: all subscriptions open, then
+// the timed writes in cfg.slices slices alternating between the servers (as Interleaved).
+// Only for shared streams: with a stream per subscriber, the other server's open streams
+// would slow the load generator (each completion of its gRPC scans every open stream).
+json RunSharedFanoutInterleaved(const std::vector<System*>& systems, const Config& cfg, int n,
+                                int writes, const std::string& row) {
+  std::vector<std::unique_ptr<FanoutRun>> runs;
+  bool open = true;
+  for (System* sys : systems) {
+    runs.push_back(std::make_unique<FanoutRun>(*sys, cfg, n, /*shared=*/true, row));
+    open = open && runs.back()->Open(/*warm_up=*/true);
+  }
+  const int slices = std::max(1, std::min(cfg.slices, writes));
+  for (int slice = 0; open && slice < slices; ++slice) {
+    const int count = writes / slices + (slice < writes % slices ? 1 : 0);
+    for (size_t k = 0; k < runs.size(); ++k) {
+      runs[slice % 2 == 0 ? k : runs.size() - 1 - k]->Write(count);
+    }
+  }
+  json rows;
+  for (size_t i = 0; i < runs.size(); ++i) rows[row][systems[i]->name()] = runs[i]->Close()[row];
   return rows;
 }
 
@@ -942,10 +1012,19 @@ int Main(int argc, char** argv) {
           }
           const bool with_etcd = std::find(cfg.subscribers_etcd.begin(), cfg.subscribers_etcd.end(),
                                            n) != cfg.subscribers_etcd.end();
+          std::vector<System*> systems;
           for (System* s : order) {
-            if (s == etcd.get() && !with_etcd) continue;
-            OnFresh(*s, &rows,
-                    [&](System& sys) { return RunFanout(sys, cfg, n, writes, shared, id); });
+            if (s != etcd.get() || with_etcd) systems.push_back(s);
+          }
+          if (shared) {
+            OnAllFresh(systems, &rows, [&](const std::vector<System*>& all) {
+              return RunSharedFanoutInterleaved(all, cfg, n, writes, id);
+            });
+          } else {
+            for (System* s : systems) {
+              OnFresh(*s, &rows,
+                      [&](System& sys) { return RunFanout(sys, cfg, n, writes, shared, id); });
+            }
           }
           PrintProgress(rows, id);
         }

@@ -60,9 +60,9 @@ ABSL_FLAG(std::string, workloads, "ceiling,put,read,fanout,many",
 ABSL_FLAG(double, seconds, 3.0, "Measured window of each throughput figure, in seconds.");
 ABSL_FLAG(double, warmup, 0.5, "Warm-up before each window, in seconds (not counted).");
 ABSL_FLAG(int, slices, 4,
-          "Put and read: the window is cut into this many slices, and the slices of "
-          "confcenterd and etcd alternate (both servers run), so both see the machine as it "
-          "was over the whole run.");
+          "Put, read and shared-stream fan-out: the window (the timed writes) is cut into "
+          "this many slices, and the slices of confcenterd and etcd alternate (both servers "
+          "run), so both see the machine as it was over the whole run.");
 ABSL_FLAG(int, value_bytes, 256, "Value size of put, read and fan-out writes.");
 ABSL_FLAG(int, clients, 100, "Concurrent clients of the put, read and ceiling workloads.");
 ABSL_FLAG(int, connections, 10, "Connections the clients are spread over.");

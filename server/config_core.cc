@@ -682,8 +682,9 @@ void ConfigCore::CommitLoop() {
                       retry.ToString());
       }
     }
-    // Publish first: it only hands the events to the writer threads (microseconds), while
-    // each ack is a gRPC send on this thread (~0.1 ms), which would delay every event.
+    // Publish first: it only queues the events for the writer threads, while each ack is a
+    // gRPC send on this thread (~0.1 ms alone, ~35 us each in a batch of 50): a batch's acks
+    // would delay every event of it by milliseconds.
     if (committed.ok() && !change_sets.empty()) {
       absl::ReaderMutexLock lock(&state_mu_);
       hub_->Publish(change_sets, state_, durable_at);

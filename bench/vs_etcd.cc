@@ -149,13 +149,18 @@ json LoadJson(const LoadResult& r, const System& sys) {
           {"peak_rss_mib", Mib(sys.PeakRssBytes())}};
 }
 
-LoadResult Loop(const Config& cfg, int clients, int connections, const CallStarter& start) {
+// `clients` over at most `connections` connections, for cfg.seconds after cfg.warmup.
+LoadOptions LoopOptions(const Config& cfg, int clients, int connections) {
   LoadOptions o;
   o.channels = std::min(clients, connections);
   o.per_channel = std::max(1, clients / o.channels);
   o.warmup = cfg.warmup;
   o.measure = cfg.seconds;
-  return RunClosedLoop(o, start);
+  return o;
+}
+
+LoadResult Loop(const Config& cfg, int clients, int connections, const CallStarter& start) {
+  return RunClosedLoop(LoopOptions(cfg, clients, connections), start);
 }
 
 // Runs the closed loop of each of `starts` (one per server) for cfg.seconds, cut into
@@ -170,10 +175,8 @@ std::vector<LoadResult> Interleaved(const Config& cfg, int clients, int connecti
   for (int slice = 0; slice < slices; ++slice) {
     for (size_t k = 0; k < starts.size(); ++k) {
       const size_t i = slice % 2 == 0 ? k : starts.size() - 1 - k;
-      LoadOptions o;
-      o.channels = std::min(clients, connections);
-      o.per_channel = std::max(1, clients / o.channels);
-      o.warmup = slice == 0 ? cfg.warmup : std::min(cfg.warmup, std::chrono::milliseconds(200));
+      LoadOptions o = LoopOptions(cfg, clients, connections);
+      if (slice > 0) o.warmup = std::min(o.warmup, std::chrono::milliseconds(200));
       o.measure = cfg.seconds / slices;
       MergeSlice(RunClosedLoop(o, starts[i]), &totals[i]);
     }
@@ -835,26 +838,6 @@ bool Plot(const json& doc, const Config& cfg, const std::string& png) {
 
 // ------------------------------------------------------------------------------- the run
 
-// Runs `body` against a fresh `sys` (its data in a new temp dir) and stores its rows as
-// doc_rows[row][sys.name()].
-void OnFresh(System& sys, json* doc_rows, const std::function<json(System&)>& body) {
-  testing::TempDir dir;
-  const int64_t t0 = NowNanos();
-  if (!sys.Start(dir.path())) {
-    Fail(sys.name() + " did not start");
-    sys.Stop();
-    return;
-  }
-  const int64_t t1 = NowNanos();
-  json rows = body(sys);
-  const int64_t t2 = NowNanos();
-  sys.Stop();
-  const int64_t t3 = NowNanos();
-  std::printf("    %s: start %.1f s, workload %.1f s, stop %.1f s\n", sys.name().c_str(),
-              (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
-  for (auto& [row, figures] : rows.items()) (*doc_rows)[row][sys.name()] = figures;
-}
-
 // Starts every server of `systems` fresh (a data dir each), runs `body` while all of them
 // serve, then stops them. `body` returns its figures keyed by row, then by server name.
 void OnAllFresh(const std::vector<System*>& systems, json* doc_rows,
@@ -875,14 +858,25 @@ void OnAllFresh(const std::vector<System*>& systems, json* doc_rows,
   const int64_t t2 = NowNanos();
   for (System* sys : systems) sys->Stop();
   const int64_t t3 = NowNanos();
-  std::printf("    %s: start %.1f s, workload %.1f s (interleaved), stop %.1f s\n",
+  std::printf("    %s: start %.1f s, workload %.1f s%s, stop %.1f s\n",
               absl::StrJoin(systems, " + ",
                             [](std::string* out, const System* s) { out->append(s->name()); })
                   .c_str(),
-              (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
+              (t1 - t0) / 1e9, (t2 - t1) / 1e9, systems.size() > 1 ? " (interleaved)" : "",
+              (t3 - t2) / 1e9);
   for (auto& [row, by_system] : rows.items()) {
     for (auto& [name, figures] : by_system.items()) (*doc_rows)[row][name] = figures;
   }
+}
+
+// OnAllFresh for one server: `body` returns its rows keyed by row only.
+void OnFresh(System& sys, json* doc_rows, const std::function<json(System&)>& body) {
+  OnAllFresh({&sys}, doc_rows, [&](const std::vector<System*>&) {
+    json keyed = json::object();
+    json rows = body(sys);
+    for (auto& [row, figures] : rows.items()) keyed[row][sys.name()] = figures;
+    return keyed;
+  });
 }
 
 void PrintProgress(const json& rows, const std::string& row) {

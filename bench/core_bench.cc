@@ -30,9 +30,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
-#include "server/clock.h"
-#include "server/config_core.h"
+#include "server/core/clock.h"
+#include "server/core/config_core.h"
 #include "spdlog/spdlog.h"
+#include "storage/rocksdb_store.h"
 #include "storage/store.h"
 
 namespace confcenter {
@@ -50,7 +51,7 @@ constexpr char kPutService[] = "svc";
 // The cores the benchmarks share; built in main before any benchmark runs.
 struct Env {
   std::filesystem::path dir;
-  std::unique_ptr<ConfigCore> resolve_core;   // sync off: only its setup writes
+  std::unique_ptr<ConfigCore> resolve_core;  // sync off: only its setup writes
   std::unique_ptr<ConfigCore> synced_core;
   std::unique_ptr<ConfigCore> unsynced_core;
 };
@@ -71,9 +72,7 @@ absl::StatusOr<Result> Await(Start start) {
 }
 
 absl::StatusOr<TxnResult> RunTxn(ConfigCore& core, std::vector<WriteOp> ops, bool single) {
-  return Await<TxnResult>([&](ConfigCore::TxnDone done) {
-    core.Txn(std::move(ops), single, std::move(done));
-  });
+  return Await<TxnResult>([&](TxnDone done) { core.Txn(std::move(ops), single, std::move(done)); });
 }
 
 void MustRegister(ConfigCore& core, const std::string& tenant, const std::string& parent,
@@ -83,7 +82,7 @@ void MustRegister(ConfigCore& core, const std::string& tenant, const std::string
   command.parent = parent;
   command.services.emplace_back().set_name(service);
   absl::StatusOr<RegisterResult> result = Await<RegisterResult>(
-      [&](ConfigCore::RegisterDone done) { core.Register(std::move(command), std::move(done)); });
+      [&](RegisterDone done) { core.Register(std::move(command), std::move(done)); });
   if (!result.ok()) Die(absl::StrCat("Register ", tenant), result.status());
 }
 
@@ -243,8 +242,7 @@ void TearDown(Env* env) {
   std::error_code ec;
   std::filesystem::remove_all(env->dir, ec);
   if (ec) {
-    std::fprintf(stderr, "core_bench: removing %s: %s\n", env->dir.c_str(),
-                 ec.message().c_str());
+    std::fprintf(stderr, "core_bench: removing %s: %s\n", env->dir.c_str(), ec.message().c_str());
   }
   delete env;
 }

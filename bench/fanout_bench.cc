@@ -150,8 +150,8 @@ int RunOne(int subscribers, int tenants, int writes, int rate, int channels) {
   for (int c = 0; c < channels; ++c) {
     grpc::ChannelArguments args;
     args.SetInt("confcenter.bench.channel", c);  // distinct args: one connection each
-    chans.push_back(grpc::CreateCustomChannel(server.address(),
-                                              grpc::InsecureChannelCredentials(), args));
+    chans.push_back(
+        grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), args));
     stubs.push_back(v1::WatchService::NewStub(chans.back()));
   }
   std::vector<std::unique_ptr<Subscriber>> subs;
@@ -173,13 +173,14 @@ int RunOne(int subscribers, int tenants, int writes, int rate, int channels) {
   const int64_t start = NowNanos();
   const int64_t interval = 1'000'000'000LL / std::max(1, rate);
   for (int w = 1; w <= writes; ++w) {
-    std::this_thread::sleep_until(Clock::time_point(std::chrono::nanoseconds(start + (w - 1) * interval)));
+    std::this_thread::sleep_until(
+        Clock::time_point(std::chrono::nanoseconds(start + (w - 1) * interval)));
     shared.sent_at[w].store(NowNanos());
     (void)api.Put("integration", "svc", "k", std::to_string(w));
   }
   const int64_t expected = static_cast<int64_t>(writes) * affected;
-  bool complete = shared.WaitFor([&] { return shared.events.load() >= expected; },
-                                 std::chrono::seconds(60));
+  bool complete =
+      shared.WaitFor([&] { return shared.events.load() >= expected; }, std::chrono::seconds(60));
   const int64_t rss_peak = RssBytes(server.pid());
   for (auto& s : subs) s->Cancel();
   shared.WaitFor([&] { return shared.done.load() >= subscribers; }, std::chrono::seconds(30));
@@ -188,7 +189,8 @@ int RunOne(int subscribers, int tenants, int writes, int rate, int channels) {
   for (auto& s : subs) all.insert(all.end(), s->latencies().begin(), s->latencies().end());
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) {
-    return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] / 1e6;
+    return all.empty() ? 0.0
+                       : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] / 1e6;
   };
   const double seconds = (shared.last_event_at.load() - start) / 1e9;
   std::printf("| %6d | %5d | %8lld/%-8lld | %9.0f | %6.2f | %6.2f | %6.2f | %8.1f | %7.1f |%s\n",
@@ -210,8 +212,10 @@ int RunOne(int subscribers, int tenants, int writes, int rate, int channels) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::printf(
-      "| subs   | writes| events got/expected | events/s  | p50 ms | p99 ms | max ms | KiB/idle sub | peak RSS MiB |\n"
-      "|--------|-------|---------------------|-----------|--------|--------|--------|--------------|--------------|\n");
+      "| subs   | writes| events got/expected | events/s  | p50 ms | p99 ms | max ms | KiB/idle "
+      "sub | peak RSS MiB |\n"
+      "|--------|-------|---------------------|-----------|--------|--------|--------|-------------"
+      "-|--------------|\n");
   int rc = 0;
   for (absl::string_view n : absl::StrSplit(absl::GetFlag(FLAGS_subscribers), ',')) {
     int subscribers = 0;

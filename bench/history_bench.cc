@@ -32,10 +32,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
-#include "server/clock.h"
-#include "server/config_core.h"
-#include "server/history_core.h"
+#include "server/core/clock.h"
+#include "server/core/config_core.h"
+#include "server/core/history_core.h"
 #include "spdlog/spdlog.h"
+#include "storage/rocksdb_store.h"
 #include "storage/store.h"
 
 namespace confcenter {

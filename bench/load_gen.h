@@ -51,9 +51,9 @@ struct LoadResult {
   int64_t completed = 0;  // successful calls completed inside the window
   int64_t failed = 0;     // failed calls, anywhere in the run
   std::string first_error;
-  double seconds = 0;      // the window
-  double per_second = 0;   // completed / seconds
-  LatencySummary latency;  // of the calls started and completed inside the window
+  double seconds = 0;                 // the window
+  double per_second = 0;              // completed / seconds
+  LatencySummary latency;             // of the calls started and completed inside the window
   std::vector<int64_t> latencies_ns;  // those calls' latencies, sorted
 };
 
@@ -75,11 +75,11 @@ LoadResult RunClosedLoop(const LoadOptions& options, const CallStarter& start);
 
 // Counters shared by the subscribers of one fan-out run. Thread-safe.
 struct StreamStats {
-  std::atomic<int64_t> ready{0};   // subscriptions whose initial state arrived
-  std::atomic<int64_t> events{0};  // timed events received
+  std::atomic<int64_t> ready{0};          // subscriptions whose initial state arrived
+  std::atomic<int64_t> events{0};         // timed events received
   std::atomic<int64_t> warmup_events{0};  // events of warm-up writes (stamp 0), not timed
-  std::atomic<int64_t> ended{0};   // streams finished
-  std::atomic<int64_t> failed{0};  // streams that ended with an error before Cancel
+  std::atomic<int64_t> ended{0};          // streams finished
+  std::atomic<int64_t> failed{0};         // streams that ended with an error before Cancel
   std::atomic<int64_t> last_event_ns{0};
   std::atomic<int64_t> notify_at_events{INT64_MAX};
   std::mutex mu;

@@ -61,9 +61,10 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "confcenter/v1/tenant.pb.h"
-#include "server/clock.h"
-#include "server/config_core.h"
+#include "server/core/clock.h"
+#include "server/core/config_core.h"
 #include "spdlog/spdlog.h"
+#include "storage/rocksdb_store.h"
 #include "storage/store.h"
 
 ABSL_FLAG(std::string, stored_keys, "10000,1000000",
@@ -113,8 +114,7 @@ absl::StatusOr<Result> AwaitTimed(Start start, int64_t* nanos) {
 absl::StatusOr<RegisterResult> RunRegister(ConfigCore& core, RegisterCommand command,
                                            int64_t* nanos) {
   return AwaitTimed<RegisterResult>(
-      [&](ConfigCore::RegisterDone done) { core.Register(std::move(command), std::move(done)); },
-      nanos);
+      [&](RegisterDone done) { core.Register(std::move(command), std::move(done)); }, nanos);
 }
 
 absl::StatusOr<DeregisterResult> RunDeregisterAll(ConfigCore& core, const std::string& tenant,
@@ -123,10 +123,7 @@ absl::StatusOr<DeregisterResult> RunDeregisterAll(ConfigCore& core, const std::s
   command.tenant = tenant;
   command.all = true;
   return AwaitTimed<DeregisterResult>(
-      [&](ConfigCore::DeregisterDone done) {
-        core.Deregister(std::move(command), std::move(done));
-      },
-      nanos);
+      [&](DeregisterDone done) { core.Deregister(std::move(command), std::move(done)); }, nanos);
 }
 
 // Bounds the asynchronous writes in flight during setup and keeps the first error.

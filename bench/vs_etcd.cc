@@ -825,8 +825,8 @@ bool Plot(const json& doc, const Config& cfg, const std::string& png) {
       for (const auto& q : rows[id][sys]["quantiles_ms"]) {
         out << -std::log10(1 - q[0].get<double>()) << " " << q[1].get<double>() << "\n";
       }
-      plots.push_back(absl::StrFormat(
-          "'%s' using 1:2 with linespoints lw 2 title '%s, %s'", data, sys, label));
+      plots.push_back(
+          absl::StrFormat("'%s' using 1:2 with linespoints lw 2 title '%s, %s'", data, sys, label));
     }
   }
   if (plots.empty()) return false;

@@ -16,8 +16,8 @@ absl::StatusOr<StorageFault> ParseStorageFault(absl::string_view text) {
   if (text == "enospc") return StorageFault::kNoSpace;
   if (text == "eio") return StorageFault::kIoError;
   if (text == "eio-sync") return StorageFault::kSyncIoError;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown storage fault \"", text, "\"; expected none, enospc, eio or eio-sync"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown storage fault \"", text, "\"; expected none, enospc, eio or eio-sync"));
 }
 
 absl::string_view StorageFaultName(StorageFault fault) {
@@ -60,7 +60,7 @@ enum class Op { kCreate, kAppend, kSync };
 
 // The status the POSIX file system returns for `fault` on `op`, or OK if `fault` spares it.
 IOStatus Injected(StorageFault fault, Op op, const std::string& file) {
-  const char* what = op == Op::kCreate ? "While open a file for appending"
+  const char* what = op == Op::kCreate   ? "While open a file for appending"
                      : op == Op::kAppend ? "While appending to file"
                                          : "While fsync";
   switch (fault) {
@@ -138,8 +138,7 @@ class FaultInjectionFileSystem final : public rocksdb::FileSystemWrapper {
   const char* Name() const override { return "ConfcenterFaultInjectionFileSystem"; }
 
   IOStatus NewWritableFile(const std::string& name, const FileOptions& options,
-                           std::unique_ptr<FSWritableFile>* result,
-                           IODebugContext* dbg) override {
+                           std::unique_ptr<FSWritableFile>* result, IODebugContext* dbg) override {
     if (IOStatus s = Injected(source_->Current(), Op::kCreate, name); !s.ok()) return s;
     return Wrap(name, target()->NewWritableFile(name, options, result, dbg), result);
   }

@@ -1,6 +1,8 @@
 // The RocksDB engine: column families for current entries, tenants and the revision-ordered
 // change log; the revision counter and format marker in the default column family. Every
 // Store::Write is one WriteBatch, so state, log and counter move together.
+#include "storage/rocksdb_store.h"
+
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -41,8 +43,9 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   }
   if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
     return absl::FailedPreconditionError(
-        absl::StrCat(what, ": the data dir is locked by another process (is another "
-                           "confcenterd running on it?): ",
+        absl::StrCat(what,
+                     ": the data dir is locked by another process (is another "
+                     "confcenterd running on it?): ",
                      s.ToString()));
   }
   return absl::UnavailableError(msg);
@@ -210,14 +213,14 @@ class RocksDbStore final : public Store {
       absl::string_view number = format;
       if (absl::ConsumePrefix(&number, kFormatPrefix) && absl::SimpleAtoi(number, &version) &&
           version > kFormatVersion) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "written by a newer confcenterd (store format ", version,
-            "; this confcenterd reads format ", kFormatVersion,
-            "); run that version or newer, or restore a backup"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("written by a newer confcenterd (store format ", version,
+                         "; this confcenterd reads format ", kFormatVersion,
+                         "); run that version or newer, or restore a backup"));
       }
-      return absl::FailedPreconditionError(absl::StrCat(
-          "not a confcenter store: unknown format marker \"", format,
-          "\" (this confcenterd reads \"", kFormatValue, "\")"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("not a confcenter store: unknown format marker \"", format,
+                       "\" (this confcenterd reads \"", kFormatValue, "\")"));
     }
     std::string rev;
     s = db_->Get(rocksdb::ReadOptions(), meta(), kRevisionKey, &rev);
@@ -250,8 +253,9 @@ class RocksDbStore final : public Store {
       rocksdb::Status resumed = db_->Resume();
       if (!resumed.ok()) {
         stopped_->store(true);
-        return FromRocks(resumed, "commit (the store has not recovered from an earlier write "
-                                  "failure)");
+        return FromRocks(resumed,
+                         "commit (the store has not recovered from an earlier write "
+                         "failure)");
       }
     }
     // Resume moves to a new WAL only if some memtable holds data; with all of them empty
@@ -264,15 +268,14 @@ class RocksDbStore final : public Store {
     rocksdb::WriteBatch batch;
     for (const ChangeSet& set : change_sets) {
       if (set.revision() != expected) {
-        return absl::InvalidArgumentError(absl::StrCat("change set has revision ",
-                                                       set.revision(), "; expected ", expected));
+        return absl::InvalidArgumentError(
+            absl::StrCat("change set has revision ", set.revision(), "; expected ", expected));
       }
       ++expected;
       for (const Change& change : set.changes()) {
         switch (change.type()) {
           case Change::ENTRY_PUT:
-            batch.Put(entries(),
-                      EncodeEntryKey({change.tenant(), change.service(), change.key()}),
+            batch.Put(entries(), EncodeEntryKey({change.tenant(), change.service(), change.key()}),
                       change.entry().SerializeAsString());
             break;
           case Change::ENTRY_DELETE:
@@ -362,9 +365,9 @@ class RocksDbStore final : public Store {
     int64_t oldest = it->Valid() ? DecodeRevision(ToAbsl(it->key())).value_or(0) : 0;
     int64_t current = revision_.load();
     if (after < current && (oldest == 0 || oldest > after + 1)) {
-      return absl::OutOfRangeError(
-          absl::StrCat("the change log no longer reaches revision ", after + 1,
-                       "; the oldest revision kept is ", oldest == 0 ? current + 1 : oldest));
+      return absl::OutOfRangeError(absl::StrCat("the change log no longer reaches revision ",
+                                                after + 1, "; the oldest revision kept is ",
+                                                oldest == 0 ? current + 1 : oldest));
     }
     for (it->Seek(EncodeRevision(after + 1)); it->Valid(); it->Next()) {
       ChangeSet change;
@@ -387,9 +390,8 @@ class RocksDbStore final : public Store {
   absl::Status CompactChangesBefore(int64_t revision) override {
     rocksdb::WriteOptions wo;
     wo.sync = sync_;
-    return FromRocks(
-        db_->DeleteRange(wo, changes(), EncodeRevision(0), EncodeRevision(revision)),
-        "compact change log");
+    return FromRocks(db_->DeleteRange(wo, changes(), EncodeRevision(0), EncodeRevision(revision)),
+                     "compact change log");
   }
 
   absl::Status ReadHistory(
@@ -474,9 +476,10 @@ absl::Status CheckForeignDatabase(const std::string& path,
   }
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   if (empty) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "data dir ", path, " holds a RocksDB database that is not a confcenter store (it lacks "
-      "the confcenter column families)"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("data dir ", path,
+                   " holds a RocksDB database that is not a confcenter store (it lacks "
+                   "the confcenter column families)"));
 }
 
 }  // namespace
@@ -486,7 +489,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   namespace fs = std::filesystem;
   std::error_code ec;
   bool exists = fs::exists(path, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot stat data dir ", path, ": ", ec.message()));
+  if (ec)
+    return absl::UnavailableError(absl::StrCat("cannot stat data dir ", path, ": ", ec.message()));
   if (exists && !fs::is_directory(path, ec)) {
     return absl::FailedPreconditionError(absl::StrCat("data dir ", path, " is not a directory"));
   }
@@ -545,9 +549,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
   auto store = std::make_unique<RocksDbStore>(std::move(env), std::move(stopped),
-                                              std::unique_ptr<rocksdb::DB>(raw),
-                                              std::move(handles), options.sync,
-                                              std::move(compactions));
+                                              std::unique_ptr<rocksdb::DB>(raw), std::move(handles),
+                                              options.sync, std::move(compactions));
   absl::Status init = store->Init(fresh);
   // Corruption anywhere is found now, not when a history read or a compaction reaches it:
   // a corrupt store is never served. Costs one read of the store: +35-70 ms for a 24 MB store

@@ -16,8 +16,6 @@
 
 namespace confcenter::storage {
 
-class FaultSource;  // storage/fault_injection.h
-
 // Identifies one tenant's own entry.
 struct EntryKey {
   std::string tenant;
@@ -97,7 +95,9 @@ class Store {
   // sequence). A failed write does not wedge the store: the next call first tries to recover
   // (and fails the same way while the fault lasts), so writes succeed again once it clears.
   // Same as CommitWithAudit(changes, {}).
-  absl::Status Commit(const std::vector<ChangeSet>& changes) { return CommitWithAudit(changes, {}); }
+  absl::Status Commit(const std::vector<ChangeSet>& changes) {
+    return CommitWithAudit(changes, {});
+  }
 
   // Commit, plus: every ENTRY_PUT / ENTRY_DELETE change becomes a history version of its key,
   // every change set marked `release` is kept as a release (indexed under each tenant it
@@ -175,28 +175,6 @@ class Store {
     return absl::UnimplementedError("this storage engine has no online checkpoint");
   }
 };
-
-// Options of the RocksDB engine.
-struct RocksDbStoreOptions {
-  // Sync the WAL before Write returns. Default true. Turning it off is unsafe: a machine
-  // crash can lose acknowledged writes (a process crash cannot).
-  bool sync = true;
-  // Create the database if `path` does not hold one yet. Default true.
-  bool create_if_missing = true;
-  // Read every table file at open and check its checksums, so a corrupt store is refused at
-  // start-up (DATA_LOSS). Default true.
-  bool verify_checksums = true;
-  // Tests only: while this reports a fault, file writes and syncs of the store fail as on a
-  // full or failing disk (storage/fault_injection.h). Default none.
-  std::shared_ptr<FaultSource> fault_source;
-};
-
-// Opens (or creates) the RocksDB engine in directory `path`.
-// Errors: FAILED_PRECONDITION if the directory is locked by another process, holds something
-// that is not a confcenter store, or holds a newer format; DATA_LOSS if it is corrupt;
-// UNAVAILABLE on other I/O errors. The message is one line meant for an operator.
-absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
-                                                        const RocksDbStoreOptions& options);
 
 }  // namespace confcenter::storage
 

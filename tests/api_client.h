@@ -60,8 +60,8 @@ class ApiClient {
     if (revision) *revision = resp.revision();
     return st;
   }
-  grpc::Status Delete(const std::string& tenant, const std::string& service,
-                      const std::string& key, int64_t* revision = nullptr) {
+  grpc::Status Delete(const std::string& tenant, const std::string& service, const std::string& key,
+                      int64_t* revision = nullptr) {
     v1::DeleteRequest req;
     req.set_tenant(tenant);
     req.set_service(service);
@@ -72,8 +72,8 @@ class ApiClient {
     if (revision) *revision = resp.revision();
     return st;
   }
-  grpc::Status Mask(const std::string& tenant, const std::string& service,
-                    const std::string& key, int64_t* revision = nullptr) {
+  grpc::Status Mask(const std::string& tenant, const std::string& service, const std::string& key,
+                    int64_t* revision = nullptr) {
     v1::MaskRequest req;
     req.set_tenant(tenant);
     req.set_service(service);

@@ -1,4 +1,4 @@
-#include "server/names.h"
+#include "common/names.h"
 
 #include "gtest/gtest.h"
 
@@ -34,8 +34,7 @@ TEST(KeyTest, RejectsEmptySegmentsReservedPrefixAndOtherCharacters) {
   for (const char* key : {"", ".a", "a.", "a..b", "_secret", "a b", "a/b", "a\xc3\xa9", "-a"}) {
     EXPECT_EQ(ValidateKey("key", key).code(), absl::StatusCode::kInvalidArgument) << key;
   }
-  EXPECT_EQ(ValidateKey("key", std::string(257, 'a')).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateKey("key", std::string(257, 'a')).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(NormalizeTenantNameTest, TurnsBranchNamesIntoTenantNames) {
@@ -54,9 +53,9 @@ TEST(NormalizeTenantNameTest, TurnsBranchNamesIntoTenantNames) {
 TEST(CutUtf8Test, EscapesEveryByteProtobufWouldRejectAsUtf8) {
   // Found by names_fuzz: surrogates, overlong forms and code points above U+10FFFF were kept,
   // and a proto3 record holding them cannot be parsed back.
-  EXPECT_EQ(CutUtf8("a\xed\xa0\x80", 100), "a\\xed\\xa0\\x80");  // U+D800, a surrogate
-  EXPECT_EQ(CutUtf8("\xc0\xaf", 100), "\\xc0\\xaf");                 // overlong "/"
-  EXPECT_EQ(CutUtf8("\xe0\x80\xaf", 100), "\\xe0\\x80\\xaf");        // overlong "/"
+  EXPECT_EQ(CutUtf8("a\xed\xa0\x80", 100), "a\\xed\\xa0\\x80");         // U+D800, a surrogate
+  EXPECT_EQ(CutUtf8("\xc0\xaf", 100), "\\xc0\\xaf");                    // overlong "/"
+  EXPECT_EQ(CutUtf8("\xe0\x80\xaf", 100), "\\xe0\\x80\\xaf");           // overlong "/"
   EXPECT_EQ(CutUtf8("\xf4\x90\x80\x80", 100), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
   EXPECT_EQ(CutUtf8("caf\xc3\xa9 \xf0\x9f\x98\x80", 100), "caf\xc3\xa9 \xf0\x9f\x98\x80");
   EXPECT_EQ(CutUtf8("caf\xc3\xa9", 4), "caf");  // never half a character

@@ -49,9 +49,9 @@ absl::StatusOr<FileFormat> FileFormatFromPath(const std::string& path) {
     absl::StatusOr<FileFormat> format = ParseFileFormat(path.substr(dot + 1));
     if (format.ok()) return format;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "cannot tell the format of \"", path,
-      "\" from its extension (.yaml, .yml, .json, .properties): give --format"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("cannot tell the format of \"", path,
+                   "\" from its extension (.yaml, .yml, .json, .properties): give --format"));
 }
 
 absl::StatusOr<FlatMap> DecodeConfig(const std::string& text, FileFormat format) {
@@ -71,8 +71,7 @@ std::string EncodeConfig(const FlatMap& flat, FileFormat format) {
     case FileFormat::kYaml:
       return JsonToYaml(Unflatten(flat));
     case FileFormat::kJson:
-      return Unflatten(flat).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-             "\n";
+      return Unflatten(flat).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     case FileFormat::kProperties:
       return WriteProperties(flat);
   }

@@ -89,7 +89,7 @@ struct ImportArgs {
 struct ExportArgs {
   std::string tenant;
   std::string service;
-  bool own = false;        // own entries (List) instead of the resolved view (Resolve)
+  bool own = false;  // own entries (List) instead of the resolved view (Resolve)
   std::string format = "yaml";
   std::string file = "-";  // "-" = stdout
 };

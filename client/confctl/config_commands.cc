@@ -12,8 +12,7 @@
 namespace confcenter::confctl {
 namespace {
 
-std::string Address(const std::string& tenant, const std::string& service,
-                    const std::string& key) {
+std::string Address(const std::string& tenant, const std::string& service, const std::string& key) {
   return absl::StrCat(tenant, "/", service, "/", key);
 }
 
@@ -109,8 +108,8 @@ absl::Status RunMask(const Context& ctx, const KeyArgs& args,
   absl::StatusOr<v1::MaskResponse> response = ctx.client->Mask(request);
   if (!response.ok()) return response.status();
   PrintResult(ctx, *response,
-              absl::StrCat("masked ", Address(args.tenant, args.service, args.key),
-                           " at revision ", response->revision()));
+              absl::StrCat("masked ", Address(args.tenant, args.service, args.key), " at revision ",
+                           response->revision()));
   return absl::OkStatus();
 }
 
@@ -169,9 +168,9 @@ absl::Status RunTxn(const Context& ctx, const std::string& file, const std::stri
   request->set_release_message(message);
   absl::StatusOr<v1::TxnResponse> response = ctx.client->Txn(*request);
   if (!response.ok()) return response.status();
-  PrintResult(ctx, *response,
-              absl::StrCat("txn of ", request->ops_size(), " ops at revision ",
-                           response->revision()));
+  PrintResult(
+      ctx, *response,
+      absl::StrCat("txn of ", request->ops_size(), " ops at revision ", response->revision()));
   return absl::OkStatus();
 }
 

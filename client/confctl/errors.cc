@@ -60,8 +60,7 @@ int ExitCodeFor(const absl::Status& status) {
 void PrintError(const absl::Status& status, std::ostream& err) {
   std::string message(status.message());
   std::replace(message.begin(), message.end(), '\n', ' ');
-  const std::string code =
-      IsUsageError(status) ? "usage" : absl::StatusCodeToString(status.code());
+  const std::string code = IsUsageError(status) ? "usage" : absl::StatusCodeToString(status.code());
   err << "confctl: " << code << ": " << message << std::endl;
 }
 

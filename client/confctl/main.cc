@@ -105,8 +105,8 @@ void AddKeyPositionals(CLI::App* sub, KeyArgs* key) {
 using KeyWrite = absl::Status (*)(const Context&, const KeyArgs&, std::optional<int64_t>);
 
 // delete and mask: TENANT SERVICE KEY [--expected-revision N].
-void AddKeyWriteCommand(Commands* commands, const std::string& name,
-                        const std::string& description, KeyWrite run, Args* a) {
+void AddKeyWriteCommand(Commands* commands, const std::string& name, const std::string& description,
+                        KeyWrite run, Args* a) {
   auto expected = std::make_shared<CLI::Option*>(nullptr);
   CLI::App* sub = commands->Add(name, description, [a, run, expected](const Context& ctx) {
     return run(ctx, a->key, IfGiven(*expected, a->expected_value));
@@ -130,12 +130,10 @@ void AddGlobalOptions(CLI::App* app, GlobalOptions* global) {
 }
 
 void AddConfigCommands(Commands* commands, Args* a) {
-  CLI::App* put = commands->Add("put", "set a tenant's own value",
-                                [a](const Context& ctx) {
-                                  a->put.expected_revision =
-                                      IfGiven(a->put_expected, a->put_expected_value);
-                                  return RunPut(ctx, a->put);
-                                });
+  CLI::App* put = commands->Add("put", "set a tenant's own value", [a](const Context& ctx) {
+    a->put.expected_revision = IfGiven(a->put_expected, a->put_expected_value);
+    return RunPut(ctx, a->put);
+  });
   AddKeyPositionals(put, &a->put.key);
   put->add_option("VALUE", a->put.value, "the value (use -- before a value starting with -)")
       ->required();
@@ -160,9 +158,9 @@ void AddConfigCommands(Commands* commands, Args* a) {
   list->add_option("--service", a->list.service, "only this service");
   list->add_option("--prefix", a->list.prefix, "only keys starting with this");
 
-  CLI::App* resolve = commands->Add(
-      "resolve", "the merged view of a tenant, with the SOURCE tenant of each key",
-      [a](const Context& ctx) { return RunResolve(ctx, a->tenant, a->services); });
+  CLI::App* resolve =
+      commands->Add("resolve", "the merged view of a tenant, with the SOURCE tenant of each key",
+                    [a](const Context& ctx) { return RunResolve(ctx, a->tenant, a->services); });
   resolve->add_option("TENANT", a->tenant, "tenant")->required();
   resolve->add_option("SERVICE", a->services, "services (default: all)");
 
@@ -240,17 +238,16 @@ void AddHistoryCommands(Commands* commands, Args* a) {
 }
 
 void AddWatchCommand(Commands* commands, Args* a) {
-  CLI::App* watch = commands->Add("watch", "stream a tenant's resolved view as it changes",
-                                  [a](const Context& ctx) {
-                                    a->watch.from_revision =
-                                        IfGiven(a->from_revision, a->from_revision_value);
-                                    return RunWatch(ctx, a->watch);
-                                  });
+  CLI::App* watch = commands->Add(
+      "watch", "stream a tenant's resolved view as it changes", [a](const Context& ctx) {
+        a->watch.from_revision = IfGiven(a->from_revision, a->from_revision_value);
+        return RunWatch(ctx, a->watch);
+      });
   watch->add_option("TENANT", a->watch.tenant, "tenant")->required();
   watch->add_option("SERVICE", a->watch.services, "services (default: all)");
-  a->from_revision = watch->add_option(
-      "--from-revision", a->from_revision_value,
-      "send the changes after this revision instead of a snapshot first");
+  a->from_revision =
+      watch->add_option("--from-revision", a->from_revision_value,
+                        "send the changes after this revision instead of a snapshot first");
   watch->add_option("--count", a->watch.count, "stop after N event messages (0 = never)")
       ->capture_default_str();
 }
@@ -258,9 +255,8 @@ void AddWatchCommand(Commands* commands, Args* a) {
 void AddTenantCommands(Commands* commands, Args* a) {
   commands->Add("tenants", "list every tenant (all pages)",
                 [](const Context& ctx) { return RunTenants(ctx); });
-  CLI::App* tenant = commands->Add("tenant", "describe one tenant", [a](const Context& ctx) {
-    return RunTenant(ctx, a->tenant);
-  });
+  CLI::App* tenant = commands->Add("tenant", "describe one tenant",
+                                   [a](const Context& ctx) { return RunTenant(ctx, a->tenant); });
   tenant->add_option("TENANT", a->tenant, "tenant")->required();
 
   CLI::App* reg = commands->Add("register", "create a tenant (idempotent) and record services",
@@ -276,9 +272,8 @@ void AddTenantCommands(Commands* commands, Args* a) {
   reg->add_option("--ttl", a->reg.ttl, "tenant time to live, renewed by register/touch (72h)");
   reg->add_flag("--keep", a->reg.keep, "keep the tenant when its last service is removed");
 
-  CLI::App* deps = commands->Add(
-      "deps", "the dependency map of a service as seen from a tenant",
-      [a](const Context& ctx) { return RunDependencies(ctx, a->deps); });
+  CLI::App* deps = commands->Add("deps", "the dependency map of a service as seen from a tenant",
+                                 [a](const Context& ctx) { return RunDependencies(ctx, a->deps); });
   deps->add_option("TENANT", a->deps.tenant, "tenant")->required();
   deps->add_option("SERVICE", a->deps.service, "service")->required();
 
@@ -286,9 +281,9 @@ void AddTenantCommands(Commands* commands, Args* a) {
                                   [a](const Context& ctx) { return RunTouch(ctx, a->touched); });
   touch->add_option("TENANT", a->touched, "tenant")->required();
 
-  CLI::App* dereg = commands->Add(
-      "deregister", "remove services (and their keys) or the whole tenant",
-      [a](const Context& ctx) { return RunDeregister(ctx, a->dereg); });
+  CLI::App* dereg =
+      commands->Add("deregister", "remove services (and their keys) or the whole tenant",
+                    [a](const Context& ctx) { return RunDeregister(ctx, a->dereg); });
   dereg->add_option("TENANT", a->dereg.tenant, "tenant")->required();
   CLI::Option* services = dereg->add_option("SERVICE", a->dereg.services, "services to remove");
   dereg->add_flag("--all", a->dereg.all, "remove the whole tenant")->excludes(services);
@@ -312,13 +307,14 @@ void AddTransferCommands(Commands* commands, Args* a) {
       ->required();
   import->add_option("--format", a->import.format, "default: from the file's extension")
       ->check(CLI::IsMember({"yaml", "yml", "json", "properties"}));
-  import->add_option("--max-txn-ops", a->import.max_txn_ops,
-                     "ops per Txn (the server's --max_txn_ops); more keys are split")
+  import
+      ->add_option("--max-txn-ops", a->import.max_txn_ops,
+                   "ops per Txn (the server's --max_txn_ops); more keys are split")
       ->capture_default_str();
 
-  CLI::App* exp = commands->Add(
-      "export", "write a service's keys as a YAML, JSON or .properties file",
-      [a](const Context& ctx) { return RunExport(ctx, a->exp); });
+  CLI::App* exp =
+      commands->Add("export", "write a service's keys as a YAML, JSON or .properties file",
+                    [a](const Context& ctx) { return RunExport(ctx, a->exp); });
   exp->add_option("TENANT", a->exp.tenant, "tenant")->required();
   exp->add_option("SERVICE", a->exp.service, "service")->required();
   CLI::Option* resolved = exp->add_flag("--resolved", "the resolved view (default)");
@@ -332,17 +328,18 @@ void AddTransferCommands(Commands* commands, Args* a) {
 
 void AddBackupCommands(Commands* commands, Args* a) {
   // DIR is positional: -o already means the output format, after the command too.
-  CLI::App* backup = commands->Add(
-      "backup", "write a consistent online backup of the whole server into DIR",
-      [a](const Context& ctx) { return RunBackup(ctx, a->backup_dir); });
+  CLI::App* backup =
+      commands->Add("backup", "write a consistent online backup of the whole server into DIR",
+                    [a](const Context& ctx) { return RunBackup(ctx, a->backup_dir); });
   backup->add_option("DIR", a->backup_dir, "a new or empty directory")->required();
 
   CLI::App* restore = commands->Add(
       "restore", "check a backup and copy it into a new data dir (offline, no server)",
       [a](const Context& ctx) { return RunRestore(ctx, a->restore); });
   restore->add_option("--backup", a->restore.backup_dir, "the backup directory")->required();
-  restore->add_option("--data-dir,--data_dir", a->restore.data_dir,
-                      "the new data dir (must not exist or be empty)")
+  restore
+      ->add_option("--data-dir,--data_dir", a->restore.data_dir,
+                   "the new data dir (must not exist or be empty)")
       ->required();
 }
 

@@ -53,13 +53,11 @@ nlohmann::ordered_json ProtoToJson(const google::protobuf::Message& message);
 void PrintDocument(const nlohmann::ordered_json& doc, OutputFormat format, std::ostream& out);
 
 // PrintDocument(ProtoToJson(message), format, out).
-void PrintMessage(const google::protobuf::Message& message, OutputFormat format,
-                  std::ostream& out);
+void PrintMessage(const google::protobuf::Message& message, OutputFormat format, std::ostream& out);
 
 // Prints one document of a stream of them: for kJson one line of compact JSON (JSON Lines),
 // for kYaml a YAML document that starts with "---". Flushes `out`.
-void PrintStreamDocument(const nlohmann::ordered_json& doc, OutputFormat format,
-                         std::ostream& out);
+void PrintStreamDocument(const nlohmann::ordered_json& doc, OutputFormat format, std::ostream& out);
 
 // Short names for people: CONTENT_TYPE_JSON -> "json", ENTRY_KIND_MASK -> "mask".
 std::string ContentTypeName(v1::ContentType type);

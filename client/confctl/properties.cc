@@ -119,8 +119,7 @@ absl::Status LineError(int line_number, absl::string_view what) {
 }
 
 // Decodes a \uXXXX escape (and its low surrogate, if it is a high one) at text[*pos].
-absl::Status DecodeUnicode(absl::string_view text, size_t* pos, int line_number,
-                           std::string* out) {
+absl::Status DecodeUnicode(absl::string_view text, size_t* pos, int line_number, std::string* out) {
   std::optional<uint32_t> unit = ReadUnicodeEscape(text, pos);
   if (!unit) return LineError(line_number, "malformed \\uXXXX encoding");
   uint32_t code_point = *unit;
@@ -152,11 +151,21 @@ absl::StatusOr<std::string> Unescape(absl::string_view text, int line_number) {
       continue;
     }
     switch (next) {
-      case 't': out.push_back('\t'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 'f': out.push_back('\f'); break;
-      default: out.push_back(next); break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      default:
+        out.push_back(next);
+        break;
     }
     pos += 2;
   }
@@ -207,12 +216,25 @@ std::string Escape(absl::string_view text, bool escape_all_spaces) {
     const bool first = pos == 0;
     const uint32_t c = NextCodePoint(text, &pos);
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\f': out += "\\f"; break;
-      case '=': case ':': case '#': case '!':
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '=':
+      case ':':
+      case '#':
+      case '!':
         out.push_back('\\');
         out.push_back(static_cast<char>(c));
         break;

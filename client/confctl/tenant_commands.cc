@@ -3,15 +3,14 @@
 #include <sstream>
 #include <utility>
 
-#include "absl/time/time.h"
-#include "client/confctl/definition_file.h"
-#include "google/protobuf/util/time_util.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "client/confctl/commands.h"
+#include "client/confctl/definition_file.h"
 #include "client/confctl/errors.h"
-#include "server/names.h"
+#include "common/names.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace confcenter::confctl {
 namespace {
@@ -57,17 +56,15 @@ void PrintDependencyMap(const v1::DependencyMap& map, std::ostream& out) {
   for (const v1::DependencyRoute& route : map.dependencies()) {
     std::map<std::string, std::string> endpoints(route.endpoints().begin(),
                                                  route.endpoints().end());
-    out << "  " << route.service() << (route.range().empty() ? "" : " " + route.range())
-        << " -> "
+    out << "  " << route.service() << (route.range().empty() ? "" : " " + route.range()) << " -> "
         << (route.source_tenant().empty()
                 ? std::string("(not registered)")
-                : absl::StrCat(route.version().empty() ? "unversioned" : route.version(),
-                               " in ", route.source_tenant()))
-        << (endpoints.empty() ? ""
-                              : absl::StrCat(" ", absl::StrJoin(endpoints, " ",
-                                                                absl::PairFormatter("="))))
-        << (route.problem().empty() ? "" : absl::StrCat("  [", route.problem(), "]"))
-        << std::endl;
+                : absl::StrCat(route.version().empty() ? "unversioned" : route.version(), " in ",
+                               route.source_tenant()))
+        << (endpoints.empty()
+                ? ""
+                : absl::StrCat(" ", absl::StrJoin(endpoints, " ", absl::PairFormatter("="))))
+        << (route.problem().empty() ? "" : absl::StrCat("  [", route.problem(), "]")) << std::endl;
   }
 }
 
@@ -122,8 +119,8 @@ absl::Status RunTenants(const Context& ctx) {
   Table table({"NAME", "PARENT", "SERVICES", "CHILDREN", "KEYS", "REVISION"});
   for (const v1::Tenant& tenant : all.tenants()) {
     table.AddRow({tenant.name(), ParentText(tenant), CutValue(ServiceNames(tenant)),
-                  CutValue(absl::StrJoin(tenant.children(), ",")),
-                  absl::StrCat(tenant.key_count()), absl::StrCat(tenant.revision())});
+                  CutValue(absl::StrJoin(tenant.children(), ",")), absl::StrCat(tenant.key_count()),
+                  absl::StrCat(tenant.revision())});
   }
   table.Print(*ctx.out);
   return absl::OkStatus();
@@ -178,7 +175,8 @@ absl::Status RunRegister(const Context& ctx, const RegisterArgs& args) {
   if (!args.ttl.empty()) {
     absl::Duration ttl;
     if (!absl::ParseDuration(args.ttl, &ttl) || ttl < absl::Seconds(1)) {
-      return UsageError(absl::StrCat("--ttl \"", args.ttl, "\": use a duration of at least 1s, such as 72h"));
+      return UsageError(
+          absl::StrCat("--ttl \"", args.ttl, "\": use a duration of at least 1s, such as 72h"));
     }
     request.mutable_ttl()->set_seconds(absl::ToInt64Seconds(ttl));
   }

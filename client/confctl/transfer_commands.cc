@@ -8,7 +8,7 @@
 #include "client/confctl/codec.h"
 #include "client/confctl/commands.h"
 #include "client/confctl/errors.h"
-#include "server/names.h"
+#include "common/names.h"
 
 namespace confcenter::confctl {
 namespace {
@@ -38,8 +38,8 @@ std::vector<v1::TxnRequest> ImportTxns(const ImportArgs& args, const FlatMap& fl
   std::vector<v1::TxnRequest> txns;
   size_t bytes = 0;
   for (const auto& [key, value] : flat) {
-    const size_t op_bytes = args.tenant.size() + args.service.size() + key.size() +
-                            value.size() + kOpOverheadBytes;
+    const size_t op_bytes =
+        args.tenant.size() + args.service.size() + key.size() + value.size() + kOpOverheadBytes;
     if (txns.empty() || txns.back().ops_size() >= args.max_txn_ops ||
         (bytes + op_bytes > kMaxTxnBytes && txns.back().ops_size() > 0)) {
       txns.emplace_back();
@@ -72,8 +72,10 @@ absl::Status PartialImportError(const absl::Status& status, size_t index, size_t
 void PrintImportResult(const Context& ctx, const ImportArgs& args, size_t keys,
                        const std::vector<int64_t>& revisions) {
   if (ctx.format != OutputFormat::kTable) {
-    nlohmann::ordered_json doc = {{"tenant", args.tenant}, {"service", args.service},
-                                  {"keys", keys},          {"txns", revisions.size()},
+    nlohmann::ordered_json doc = {{"tenant", args.tenant},
+                                  {"service", args.service},
+                                  {"keys", keys},
+                                  {"txns", revisions.size()},
                                   {"revisions", revisions}};
     PrintDocument(doc, ctx.format, *ctx.out);
     return;
@@ -173,8 +175,10 @@ absl::Status RunExport(const Context& ctx, const ExportArgs& args) {
     *ctx.out << "exported " << flat->size() << " keys of " << args.tenant << "/" << args.service
              << " to " << args.file << std::endl;
   } else {
-    PrintDocument({{"tenant", args.tenant}, {"service", args.service},
-                   {"keys", flat->size()}, {"file", args.file}},
+    PrintDocument({{"tenant", args.tenant},
+                   {"service", args.service},
+                   {"keys", flat->size()},
+                   {"file", args.file}},
                   ctx.format, *ctx.out);
   }
   return absl::OkStatus();

@@ -1,6 +1,5 @@
 #include "client/confctl/txn_file.h"
 
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -87,8 +86,9 @@ absl::Status SetField(const std::string& name, const Json& value, const std::str
   } else if (name == "value") {
     op->set_value(*text);
   } else {
-    return FieldError(field, "unknown field (use type, tenant, service, key, value, "
-                             "content_type, expected_revision)");
+    return FieldError(field,
+                      "unknown field (use type, tenant, service, key, value, "
+                      "content_type, expected_revision)");
   }
   return absl::OkStatus();
 }

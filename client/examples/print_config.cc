@@ -29,8 +29,8 @@ void Print(const confcenter::Subscription& sub) {
   std::printf("# tenant %s at revision %lld%s\n", absl::GetFlag(FLAGS_tenant).c_str(),
               static_cast<long long>(sub.revision()), sub.stale() ? " (stale: from cache)" : "");
   for (const auto& [key, v] : sub.Snapshot()) {
-    std::printf("%s/%s = %s  [from %s]\n", key.first.c_str(), key.second.c_str(),
-                v.value.c_str(), v.source_tenant.c_str());
+    std::printf("%s/%s = %s  [from %s]\n", key.first.c_str(), key.second.c_str(), v.value.c_str(),
+                v.source_tenant.c_str());
   }
   std::fflush(stdout);
 }
@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
 
   confcenter::SubscriptionOptions options;
   options.tenant = absl::GetFlag(FLAGS_tenant);
-  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_services), ',', absl::SkipEmpty())) {
+  for (absl::string_view s :
+       absl::StrSplit(absl::GetFlag(FLAGS_services), ',', absl::SkipEmpty())) {
     options.services.emplace_back(s);
   }
   options.cache_file = absl::GetFlag(FLAGS_cache_file);
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
   }
   sub->OnChange("", "", /*prefix=*/true, [](const confcenter::ConfigChange& c) {
     std::printf("change @%lld: %s/%s %s -> %s\n", static_cast<long long>(c.revision),
-                c.service.c_str(), c.key.c_str(), c.old_value ? c.old_value->value.c_str() : "(none)",
+                c.service.c_str(), c.key.c_str(),
+                c.old_value ? c.old_value->value.c_str() : "(none)",
                 c.new_value ? c.new_value->value.c_str() : "(deleted)");
     std::fflush(stdout);
   });

@@ -1,10 +1,10 @@
 #include "confcenter/client.h"
 
-#include "absl/strings/str_cat.h"
-
 #include <algorithm>
 #include <random>
 #include <thread>
+
+#include "absl/strings/str_cat.h"
 
 namespace confcenter {
 namespace {
@@ -70,7 +70,8 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& opti
 
 template <typename Request, typename Response, typename Call>
 absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, Call call) {
-  const int attempts = (idempotent || options_.retry_writes) ? std::max(1, options_.max_attempts) : 1;
+  const int attempts =
+      (idempotent || options_.retry_writes) ? std::max(1, options_.max_attempts) : 1;
   absl::Duration backoff = options_.initial_backoff;
   grpc::Status status;
   for (int attempt = 1;; ++attempt) {
@@ -84,8 +85,8 @@ absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, 
     if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && options_.wait_for_ready &&
         channel_->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY) {
       // The deadline passed while waiting for a connection: say so, as UNAVAILABLE.
-      return absl::UnavailableError(absl::StrCat("cannot reach confcenterd at ",
-                                                 options_.address, " within ",
+      return absl::UnavailableError(absl::StrCat("cannot reach confcenterd at ", options_.address,
+                                                 " within ",
                                                  absl::FormatDuration(options_.deadline)));
     }
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= attempts) break;
@@ -98,9 +99,9 @@ absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, 
 #define CONFCENTER_UNARY(Method, Stub, Idempotent)                                          \
   absl::StatusOr<v1::Method##Response> Client::Method(const v1::Method##Request& request) { \
     return Unary<v1::Method##Request, v1::Method##Response>(                                \
-        request, Idempotent,                                                                 \
-        [this](grpc::ClientContext* ctx, const v1::Method##Request& req,                     \
-               v1::Method##Response* resp) { return Stub->Method(ctx, req, resp); });        \
+        request, Idempotent,                                                                \
+        [this](grpc::ClientContext* ctx, const v1::Method##Request& req,                    \
+               v1::Method##Response* resp) { return Stub->Method(ctx, req, resp); });       \
   }
 
 CONFCENTER_UNARY(Put, config_, false)

@@ -36,7 +36,8 @@ std::vector<ConfigChange> Diff(const View& before, const View& after, int64_t re
     }
   }
   for (const auto& [key, value] : after) {
-    if (!before.count(key)) changes.push_back({key.first, key.second, std::nullopt, value, revision});
+    if (!before.count(key))
+      changes.push_back({key.first, key.second, std::nullopt, value, revision});
   }
   return changes;
 }
@@ -116,8 +117,7 @@ void Subscription::Run() {
   }
 }
 
-void Subscription::Apply(const v1::SubscribeResponse& message,
-                         std::vector<ConfigChange>* changes) {
+void Subscription::Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes) {
   std::lock_guard<std::mutex> lock(mu_);
   switch (message.kind()) {
     case v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT:
@@ -153,7 +153,7 @@ void Subscription::Apply(const v1::SubscribeResponse& message,
     case v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS:
       revision_ = std::max(revision_, message.revision());
       if (!has_view_) return;  // progress before any view says nothing about the view
-      caught_up_ = true;  // a resumed stream has replayed everything: it is live
+      caught_up_ = true;       // a resumed stream has replayed everything: it is live
       break;
     default:
       return;
@@ -167,8 +167,8 @@ void Subscription::Notify(const std::vector<ConfigChange>& changes) {
   for (const ConfigChange& change : changes) {
     for (const auto& [id, w] : watchers_) {
       if (!w.service.empty() && w.service != change.service) continue;
-      const bool match = w.prefix ? change.key.compare(0, w.key.size(), w.key) == 0
-                                  : change.key == w.key;
+      const bool match =
+          w.prefix ? change.key.compare(0, w.key.size(), w.key) == 0 : change.key == w.key;
       if (match) w.callback(change);
     }
   }
@@ -230,8 +230,8 @@ void Subscription::SaveCache() {
   const std::string data = doc.dump(2) + "\n";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
-  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            fsync(fd) == 0;
+  bool ok =
+      write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && fsync(fd) == 0;
   ok = close(fd) == 0 && ok;
   std::error_code ec;
   if (ok) std::filesystem::rename(tmp, options_.cache_file, ec);

@@ -1,10 +1,11 @@
 // Unit tests of confctl's pure functions: flatten/unflatten, the .properties codec, the
 // import/export codecs, the Txn file parser, tables and exit codes.
+#include "client/confctl/codec.h"
+
 #include <string>
 #include <utility>
 
 #include "absl/strings/escaping.h"
-#include "client/confctl/codec.h"
 #include "client/confctl/errors.h"
 #include "client/confctl/flatten.h"
 #include "client/confctl/output.h"
@@ -20,7 +21,7 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 const char kUnicode[] = "h\xC3\xA9llo w\xC3\xB6rld \xE2\x9C\x93";  // "héllo wörld ✓"
-const char kEmoji[] = "\xF0\x9F\x98\x80";                             // U+1F600
+const char kEmoji[] = "\xF0\x9F\x98\x80";                          // U+1F600
 
 FlatMap MustFlatten(const Json& doc) {
   absl::StatusOr<FlatMap> flat = FlattenJson(doc);
@@ -33,8 +34,8 @@ TEST(FlattenTest, NestedMapsListsAndScalars) {
     "db": {"host": "h", "port": 5432, "ratio": 1.5, "on": true, "none": null,
            "hosts": ["a", {"name": "b"}]},
     "a.b": "dotted", "empty": {}, "list": []})");
-  FlatMap expected = {{"db.host", "h"},        {"db.port", "5432"},   {"db.ratio", "1.5"},
-                      {"db.on", "true"},       {"db.none", ""},       {"db.hosts.0", "a"},
+  FlatMap expected = {{"db.host", "h"},         {"db.port", "5432"}, {"db.ratio", "1.5"},
+                      {"db.on", "true"},        {"db.none", ""},     {"db.hosts.0", "a"},
                       {"db.hosts.1.name", "b"}, {"a.b", "dotted"}};
   EXPECT_EQ(MustFlatten(doc), expected);
 }
@@ -52,8 +53,8 @@ TEST(FlattenTest, YamlScalarsKeepTheirText) {
   YAML::Node node = YAML::Load("a: 08\nb: 1.50\nc: yes\nd: ~\ne: [x, y]\nf: {g: h}\n");
   absl::StatusOr<Json> json = YamlToJson(node);
   ASSERT_TRUE(json.ok()) << json.status();
-  FlatMap expected = {{"a", "08"}, {"b", "1.50"}, {"c", "yes"}, {"d", ""},
-                      {"e.0", "x"}, {"e.1", "y"}, {"f.g", "h"}};
+  FlatMap expected = {{"a", "08"},  {"b", "1.50"}, {"c", "yes"}, {"d", ""},
+                      {"e.0", "x"}, {"e.1", "y"},  {"f.g", "h"}};
   EXPECT_EQ(MustFlatten(*json), expected);
   EXPECT_FALSE(YamlToJson(YAML::Load("? [a, b]\n: c\n")).ok());
 }
@@ -111,8 +112,8 @@ TEST(UnflattenTest, NestsDottedKeysAndRebuildsLists) {
 
 TEST(UnflattenTest, KeyThatIsAlsoAPrefixStaysDotted) {
   FlatMap flat = {{"a", "1"}, {"a.b", "2"}, {"a.c.d", "3"}, {"l.0", "x"}, {"l.0.y", "z"}};
-  Json expected = Json::parse(
-      R"({"a": "1", "a.b": "2", "a.c": {"d": "3"}, "l": {"0": "x", "0.y": "z"}})");
+  Json expected =
+      Json::parse(R"({"a": "1", "a.b": "2", "a.c": {"d": "3"}, "l": {"0": "x", "0.y": "z"}})");
   EXPECT_EQ(Unflatten(flat), expected);
   EXPECT_EQ(MustFlatten(Unflatten(flat)), flat);
 }
@@ -233,14 +234,28 @@ TEST(CodecTest, FormatsFromNamesAndExtensions) {
 }
 
 TEST(CodecTest, EveryFormatRoundTrips) {
-  FlatMap flat = {{"db.host", "db.internal"}, {"db.port", "5432"},    {"db.hosts.0", "a"},
-                  {"db.hosts.1", "b"},        {"flag", "true"},       {"nothing", ""},
-                  {"tilde", "~"},             {"null", "null"},       {"yes", "yes"},
-                  {"greeting", kUnicode},     {"emoji", kEmoji},      {"multi", "l1\nl2\n"},
-                  {"colon", "a: b"},          {"hash", "#x"},         {"lead", " x"},
-                  {"a", "1"},                 {"a.b", "2"},           {"float", "1.50"},
+  FlatMap flat = {{"db.host", "db.internal"},
+                  {"db.port", "5432"},
+                  {"db.hosts.0", "a"},
+                  {"db.hosts.1", "b"},
+                  {"flag", "true"},
+                  {"nothing", ""},
+                  {"tilde", "~"},
+                  {"null", "null"},
+                  {"yes", "yes"},
+                  {"greeting", kUnicode},
+                  {"emoji", kEmoji},
+                  {"multi", "l1\nl2\n"},
+                  {"colon", "a: b"},
+                  {"hash", "#x"},
+                  {"lead", " x"},
+                  {"a", "1"},
+                  {"a.b", "2"},
+                  {"float", "1.50"},
                   // Found by import_fuzz: YAML lost trailing whitespace and carriage returns.
-                  {"trail", "x \r"},          {"tab", "a\tb\t"},      {"cr", "a\rb"}};
+                  {"trail", "x \r"},
+                  {"tab", "a\tb\t"},
+                  {"cr", "a\rb"}};
   for (FileFormat format : {FileFormat::kYaml, FileFormat::kJson, FileFormat::kProperties}) {
     const std::string text = EncodeConfig(flat, format);
     absl::StatusOr<FlatMap> back = DecodeConfig(text, format);
@@ -274,8 +289,13 @@ TEST(CodecTest, DecodeErrorsAreInvalidArgument) {
 }
 
 TEST(YamlJsonTest, StringsStayStrings) {
-  Json doc = {{"s", "8080"}, {"num", 8080}, {"b", true}, {"z", nullptr}, {"on", "off"},
-              {"n", "1e3"}, {"list", {"-1", "0x1F", ".inf", "text"}}};
+  Json doc = {{"s", "8080"},
+              {"num", 8080},
+              {"b", true},
+              {"z", nullptr},
+              {"on", "off"},
+              {"n", "1e3"},
+              {"list", {"-1", "0x1F", ".inf", "text"}}};
   const std::string yaml = JsonToYaml(doc);
   EXPECT_EQ(yaml,
             "s: \"8080\"\nnum: 8080\nb: true\nz: ~\n\"on\": \"off\"\n\"n\": \"1e3\"\n"
@@ -286,22 +306,21 @@ TEST(YamlJsonTest, EscapesWhatYamlCannotCarryRaw) {
   // Found by import_fuzz: U+FFFF came back as U+FFFD (yaml-cpp's writer replaced it).
   // U+0085, U+2028 and U+2029 are line breaks to a YAML 1.1 reader; the rest are not
   // printable in YAML, or (U+FEFF, U+00A0) taken apart by some readers.
-  const std::pair<std::string, std::string> cases[] = {
-      {"a\uFFFFb", "\"a\\uFFFFb\""},
-      {"\uFFFE", "\"\\uFFFE\""},
-      {"x\xC2\x85y", "\"x\\x85y\""},
-      {"\u2028", "\"\\u2028\""},
-      {"\u2029", "\"\\u2029\""},
-      {"\uFEFFz", "\"\\uFEFFz\""},
-      {"\xC2\x9F", "\"\\x9F\""},
-      {"no\u00A0break", "\"no\\xA0break\""},
-      {"q\"\\", "q\"\\"},
-      {"\"q", "\"\\\"q\""},
-      {"l1\nl2", "\"l1\\nl2\""},
-      {std::string("n\0ul", 4), "\"n\\x00ul\""},
-      {"...x", "\"...x\""},
-      {"<<", "\"<<\""},
-      {"\U0001F600 ok", "\U0001F600 ok"}};
+  const std::pair<std::string, std::string> cases[] = {{"a\uFFFFb", "\"a\\uFFFFb\""},
+                                                       {"\uFFFE", "\"\\uFFFE\""},
+                                                       {"x\xC2\x85y", "\"x\\x85y\""},
+                                                       {"\u2028", "\"\\u2028\""},
+                                                       {"\u2029", "\"\\u2029\""},
+                                                       {"\uFEFFz", "\"\\uFEFFz\""},
+                                                       {"\xC2\x9F", "\"\\x9F\""},
+                                                       {"no\u00A0break", "\"no\\xA0break\""},
+                                                       {"q\"\\", "q\"\\"},
+                                                       {"\"q", "\"\\\"q\""},
+                                                       {"l1\nl2", "\"l1\\nl2\""},
+                                                       {std::string("n\0ul", 4), "\"n\\x00ul\""},
+                                                       {"...x", "\"...x\""},
+                                                       {"<<", "\"<<\""},
+                                                       {"\U0001F600 ok", "\U0001F600 ok"}};
   for (const auto& [value, written] : cases) {
     const std::string yaml = JsonToYaml(Json{{"k", value}});
     EXPECT_EQ(yaml, "k: " + written + "\n") << absl::CHexEscape(value);
@@ -358,8 +377,7 @@ TEST(TxnFileTest, NamesTheBadField) {
        "ops[0].expected_revision"},
       {"- {type: delete, tenant: t, service: s, key: k, value: v}", "put only"},
       {"- {type: put, tenant: t, service: s, key: k, value: [1]}", "ops[0].value"},
-      {"- {type: put, tenant: t, service: s, key: k, content_type: xml}",
-       "ops[0].content_type"},
+      {"- {type: put, tenant: t, service: s, key: k, content_type: xml}", "ops[0].content_type"},
       {"[]", "empty"},
       {"a: b", "list of operations"},
       {"[", "invalid JSON"},

@@ -157,9 +157,9 @@ TEST_F(ConfctlTest, PutGetDeleteMask) {
   out = Ok({"get", "pgdm", "a", "pool.size"});
   ASSERT_EQ(Lines(out).size(), 2u) << out;
   EXPECT_EQ(Lines(out)[0], "SERVICE  KEY        KIND   TYPE  REVISION  VALUE");
-  EXPECT_EQ(Lines(out)[1], absl::StrCat("a        pool.size  value  text  ", revision,
-                                        std::string(8 - std::to_string(revision).size(), ' '),
-                                        "  8"));
+  EXPECT_EQ(Lines(out)[1],
+            absl::StrCat("a        pool.size  value  text  ", revision,
+                         std::string(8 - std::to_string(revision).size(), ' '), "  8"));
 
   Json json = Json::parse(Ok({"-o", "json", "get", "pgdm", "a", "pool.size"}));
   EXPECT_EQ(json["entry"]["value"], "8");
@@ -198,23 +198,22 @@ TEST_F(ConfctlTest, CompareAndSetConflictExitsFour) {
   const int64_t updated = RevisionOf(
       Ok({"put", "cas", "a", "k", "v2", "--expected-revision", std::to_string(created)}));
   EXPECT_GT(updated, created);
-  EXPECT_EQ(Run({"delete", "cas", "a", "k", "--expected-revision", std::to_string(created)})
-                .exit_code,
-            4);
-  EXPECT_EQ(Run({"mask", "cas", "a", "k", "--expected-revision", std::to_string(created)})
-                .exit_code,
-            4);
+  EXPECT_EQ(
+      Run({"delete", "cas", "a", "k", "--expected-revision", std::to_string(created)}).exit_code,
+      4);
+  EXPECT_EQ(
+      Run({"mask", "cas", "a", "k", "--expected-revision", std::to_string(created)}).exit_code, 4);
   Ok({"delete", "cas", "a", "k", "--expected-revision", std::to_string(updated)});
 }
 
 TEST_F(ConfctlTest, BadNamesExitSix) {
   Register("badnames", {"a"});
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"put", "Bad_Tenant", "a", "k", "v"},
-           {"put", "badnames", "a", "a..b", "v"},
-           {"put", "badnames", "a-", "k", "v"},
-           {"get", "badnames", "a", "_reserved"},
-           {"register", "UPPER"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"put", "Bad_Tenant", "a", "k", "v"},
+                                             {"put", "badnames", "a", "a..b", "v"},
+                                             {"put", "badnames", "a-", "k", "v"},
+                                             {"get", "badnames", "a", "_reserved"},
+                                             {"register", "UPPER"}}) {
     ConfctlResult result = Run(args);
     EXPECT_EQ(result.exit_code, 6) << absl::StrJoin(args, " ") << "\n" << result.err;
     EXPECT_EQ(result.err.rfind("confctl: INVALID_ARGUMENT: ", 0), 0u) << result.err;
@@ -223,14 +222,13 @@ TEST_F(ConfctlTest, BadNamesExitSix) {
 }
 
 TEST_F(ConfctlTest, UnknownTenantExitsThree) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"get", "nosuch", "a", "k"},
-           {"put", "nosuch", "a", "k", "v"},
-           {"resolve", "nosuch"},
-           {"list", "nosuch"},
-           {"tenant", "nosuch"},
-           {"watch", "nosuch"},
-           {"export", "nosuch", "a"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"get", "nosuch", "a", "k"},
+                                                                {"put", "nosuch", "a", "k", "v"},
+                                                                {"resolve", "nosuch"},
+                                                                {"list", "nosuch"},
+                                                                {"tenant", "nosuch"},
+                                                                {"watch", "nosuch"},
+                                                                {"export", "nosuch", "a"}}) {
     ConfctlResult result = Run(args);
     EXPECT_EQ(result.exit_code, 3) << absl::StrJoin(args, " ") << "\n" << result.err;
     EXPECT_EQ(result.err.rfind("confctl: NOT_FOUND: ", 0), 0u) << result.err;
@@ -243,11 +241,11 @@ TEST_F(ConfctlTest, ServerDownExitsFiveQuickly) {
   ASSERT_NE(down.port(), 0);
   const std::string address = down.address();
   ASSERT_EQ(down.Stop(), 0);
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--timeout", "1s", "get", "t", "s", "k"},
-           {"--timeout", "1s", "put", "t", "s", "k", "v"},
-           {"--timeout", "1s", "tenants"},
-           {"--timeout", "1s", "watch", "t"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--timeout", "1s", "get", "t", "s", "k"},
+                                             {"--timeout", "1s", "put", "t", "s", "k", "v"},
+                                             {"--timeout", "1s", "tenants"},
+                                             {"--timeout", "1s", "watch", "t"}}) {
     const auto start = std::chrono::steady_clock::now();
     ConfctlResult result = RunConfctl(args, address);
     const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -311,8 +309,9 @@ TEST_F(ConfctlTest, TxnFromYamlFileAndJsonStdin) {
             "- {type: put, tenant: txn, service: a, key: pool.size, value: 8}\n"
             "- {type: put, tenant: txn, service: a, key: doc, value: '{}', content_type: json}\n"
             "- {type: delete, tenant: txn, service: a, key: old, expected_revision: " +
-                std::to_string(old) + "}\n"
-            "- {type: mask, tenant: txn, service: b, key: shared}\n");
+                std::to_string(old) +
+                "}\n"
+                "- {type: mask, tenant: txn, service: b, key: shared}\n");
   std::string out = Ok({"txn", "-f", path});
   EXPECT_EQ(out.rfind("txn of 4 ops at revision ", 0), 0u) << out;
   const int64_t revision = RevisionOf(out);
@@ -345,8 +344,7 @@ TEST_F(ConfctlTest, TxnFromYamlFileAndJsonStdin) {
 TEST_F(ConfctlTest, RegisterTenantsTenantDeregister) {
   std::string out = Ok({"register", "regt", "--service", "a", "--service", "b", "--label",
                         "commit=3f2c1e", "--label", "owner=team-x"});
-  EXPECT_EQ(out.rfind("registered regt (created, parent integration) at revision ", 0), 0u)
-      << out;
+  EXPECT_EQ(out.rfind("registered regt (created, parent integration) at revision ", 0), 0u) << out;
   out = Ok({"register", "regt"});
   EXPECT_NE(out.find("(existing, parent integration)"), std::string::npos) << out;
   Ok({"register", "regt-child", "--parent", "regt"});
@@ -420,8 +418,7 @@ TEST_F(ConfctlTest, WatchFromRevisionJsonAndYaml) {
   Ok({"put", "watchrev", "a", "k", "v2"});
   Ok({"put", "watchrev", "a", "k", "v3"});
   ConfctlResult json = RunConfctl(
-      {"-o", "json", "watch", "watchrev", "--from-revision", std::to_string(start), "--count",
-       "2"},
+      {"-o", "json", "watch", "watchrev", "--from-revision", std::to_string(start), "--count", "2"},
       server_->address(), "", seconds(10));
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const std::vector<std::string> docs = Lines(json.out);
@@ -431,9 +428,9 @@ TEST_F(ConfctlTest, WatchFromRevisionJsonAndYaml) {
   EXPECT_EQ(Json::parse(docs[1])["events"][0]["value"], "v3");
   EXPECT_EQ(Json::parse(docs[1])["events"][0]["source_tenant"], "watchrev");
 
-  ConfctlResult yaml = RunConfctl({"-o", "yaml", "watch", "watchrev", "--from-revision",
-                                   std::to_string(start), "--count", "1"},
-                                  server_->address(), "", seconds(10));
+  ConfctlResult yaml = RunConfctl(
+      {"-o", "yaml", "watch", "watchrev", "--from-revision", std::to_string(start), "--count", "1"},
+      server_->address(), "", seconds(10));
   ASSERT_EQ(yaml.exit_code, 0) << yaml.err;
   EXPECT_EQ(yaml.out.rfind("---\nkind: SUBSCRIBE_RESPONSE_KIND_EVENTS\n", 0), 0u) << yaml.out;
   EXPECT_NE(yaml.out.find("value: v2\n"), std::string::npos) << yaml.out;
@@ -478,12 +475,19 @@ const char kPropertiesDoc[] =
     "empty=\n";
 
 const FlatMap& ExpectedKeys() {
-  static const FlatMap* keys = new FlatMap{
-      {"db.host", "db.internal"}, {"db.port", "5432"},          {"db.replicas.0", "r1"},
-      {"db.replicas.1", "r2"},    {"db.pool.min", "1"},         {"db.pool.max", "8"},
-      {"feature.flags.login", "true"}, {"greeting", kUnicode},  {"servers.0.name", "a"},
-      {"servers.0.weight", "1"},  {"servers.1.name", "b"},      {"servers.1.weight", "2"},
-      {"empty", ""}};
+  static const FlatMap* keys = new FlatMap{{"db.host", "db.internal"},
+                                           {"db.port", "5432"},
+                                           {"db.replicas.0", "r1"},
+                                           {"db.replicas.1", "r2"},
+                                           {"db.pool.min", "1"},
+                                           {"db.pool.max", "8"},
+                                           {"feature.flags.login", "true"},
+                                           {"greeting", kUnicode},
+                                           {"servers.0.name", "a"},
+                                           {"servers.0.weight", "1"},
+                                           {"servers.1.name", "b"},
+                                           {"servers.1.weight", "2"},
+                                           {"empty", ""}};
   return *keys;
 }
 
@@ -500,8 +504,8 @@ TEST_F(ConfctlTest, ImportExportRoundTripsEveryFormat) {
       {"json", "app.json", kJsonDoc, FileFormat::kJson},
       {"properties", "app.properties", kPropertiesDoc, FileFormat::kProperties},
   };
-  Register("roundtrip", {"yaml", "json", "properties", "copy-yaml", "copy-json",
-                         "copy-properties"});
+  Register("roundtrip",
+           {"yaml", "json", "properties", "copy-yaml", "copy-json", "copy-properties"});
   for (const RoundTripCase& c : cases) {
     SCOPED_TRACE(c.format);
     const std::string path = TempPath(c.file);
@@ -579,8 +583,8 @@ TEST_F(ConfctlTest, ImportSplitsLargeFilesAndListFollowsPages) {
 
 TEST_F(ConfctlTest, ImportRejectsBadFilesBeforeWriting) {
   Register("badimport", {"a"});
-  ConfctlResult bad_key = Run({"import", "badimport", "a", "-", "--format", "yaml"},
-                              "good: 1\n\"bad key\": 2\n");
+  ConfctlResult bad_key =
+      Run({"import", "badimport", "a", "-", "--format", "yaml"}, "good: 1\n\"bad key\": 2\n");
   EXPECT_EQ(bad_key.exit_code, 6) << bad_key.err;
   EXPECT_NE(bad_key.err.find("bad key"), std::string::npos) << bad_key.err;
   ConfctlResult bad_yaml = Run({"import", "badimport", "a", "-", "--format", "yaml"}, "a: [\n");

@@ -15,14 +15,13 @@
 #include "client/confctl/definition_file.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "server/registry.h"
+#include "server/core/registry.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace confcenter;
   const std::string text(reinterpret_cast<const char*>(data), size);
-  absl::StatusOr<std::vector<v1::ServiceDefinition>> defs =
-      confctl::ParseDefinitionFile(text);
+  absl::StatusOr<std::vector<v1::ServiceDefinition>> defs = confctl::ParseDefinitionFile(text);
   if (!defs.ok()) {
     FUZZ_CHECK(defs.status().code() == absl::StatusCode::kInvalidArgument,
                defs.status().ToString());
@@ -38,9 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const absl::string_view message = valid.message();
       FUZZ_CHECK(valid.code() == absl::StatusCode::kInvalidArgument,
                  absl::StrCat(ctx, ": ", valid.ToString()));
-      FUZZ_CHECK(fuzz::StartsWithFieldPath(message) &&
-                     (absl::StartsWith(message, field + ".") ||
-                      absl::StartsWith(message, field + ":")),
+      FUZZ_CHECK(fuzz::StartsWithFieldPath(message) && (absl::StartsWith(message, field + ".") ||
+                                                        absl::StartsWith(message, field + ":")),
                  absl::StrCat(ctx, ": ", valid.ToString()));
     } else {
       for (const std::string& tenant : {std::string(63, 'x'), std::string("a")}) {
@@ -57,8 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(google::protobuf::util::MessageToJsonString(def, &json).ok(), ctx);
     absl::StatusOr<std::vector<v1::ServiceDefinition>> again = confctl::ParseDefinitionFile(json);
     FUZZ_CHECK(again.ok() && again->size() == 1,
-               absl::StrCat(ctx, "\nprinted as ", json, "\ndoes not parse back: ",
-                            again.status().ToString()));
+               absl::StrCat(ctx, "\nprinted as ", json,
+                            "\ndoes not parse back: ", again.status().ToString()));
     FUZZ_CHECK(google::protobuf::util::MessageDifferencer::Equals((*again)[0], def),
                absl::StrCat(ctx, "\nprinted as ", json, "\nparses back as ",
                             (*again)[0].ShortDebugString()));

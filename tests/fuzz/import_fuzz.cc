@@ -10,7 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "client/confctl/codec.h"
-#include "server/names.h"
+#include "common/names.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace confcenter::confctl {
@@ -52,8 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int f = 0; f < 3; ++f) {
     if (!Exportable(*flat, kFormats[f])) continue;
     const std::string encoded = EncodeConfig(*flat, kFormats[f]);
-    const std::string ctx = absl::StrCat(kNames[input_format], " -> ", Show(*flat), " -> ",
-                                         kNames[f], ":\n", encoded);
+    const std::string ctx =
+        absl::StrCat(kNames[input_format], " -> ", Show(*flat), " -> ", kNames[f], ":\n", encoded);
     absl::StatusOr<FlatMap> again = DecodeConfig(encoded, kFormats[f]);
     FUZZ_CHECK(again.ok(), absl::StrCat(ctx, "\ndoes not decode: ", again.status().ToString()));
     FUZZ_CHECK(*again == *flat, absl::StrCat(ctx, "\ndecodes to ", Show(*again)));

@@ -2,12 +2,12 @@
 // keys is the order of the tuples they encode (so range scans see one tenant, one key's
 // versions by revision), prefixes select exactly their tenant / service, and decoding
 // arbitrary bytes either fails or gives back something that encodes to those bytes.
+#include <fuzzer/FuzzedDataProvider.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <tuple>
-
-#include <fuzzer/FuzzedDataProvider.h>
 
 #include "absl/strings/escaping.h"
 #include "storage/key_codec.h"
@@ -37,11 +37,10 @@ int CompareBytes(const std::string& a, const std::string& b) { return Sign(a.com
 
 int CompareTuples(const EntryKey& a, const EntryKey& b) {
   // std::string compares by char_traits<char>, which compares as unsigned char.
-  return Sign(std::tie(a.tenant, a.service, a.key) < std::tie(b.tenant, b.service, b.key)
-                  ? -1
-                  : (std::tie(b.tenant, b.service, b.key) < std::tie(a.tenant, a.service, a.key)
-                         ? 1
-                         : 0));
+  return Sign(
+      std::tie(a.tenant, a.service, a.key) < std::tie(b.tenant, b.service, b.key)
+          ? -1
+          : (std::tie(b.tenant, b.service, b.key) < std::tie(a.tenant, a.service, a.key) ? 1 : 0));
 }
 
 bool StartsWith(const std::string& s, const std::string& prefix) {
@@ -60,8 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int64_t ra = in.ConsumeIntegralInRange<int64_t>(0, INT64_MAX);
   const int64_t rb = in.ConsumeIntegralInRange<int64_t>(0, INT64_MAX);
   const std::string raw = in.ConsumeRemainingBytesAsString();
-  const std::string ctx = Show(a) + " @" + std::to_string(ra) + " vs " + Show(b) + " @" +
-                          std::to_string(rb);
+  const std::string ctx =
+      Show(a) + " @" + std::to_string(ra) + " vs " + Show(b) + " @" + std::to_string(rb);
 
   // Round trips.
   const std::string ea = EncodeEntryKey(a), eb = EncodeEntryKey(b);

@@ -7,7 +7,7 @@
 #include <regex>
 #include <string>
 
-#include "server/names.h"
+#include "common/names.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace confcenter {
@@ -59,8 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t max : {size_t{0}, size_t{1}, size_t{3}, size_t{64}, size / 2, size}) {
     const std::string cut = CutUtf8(value, max);
     FUZZ_CHECK(cut.size() <= max, QuoteForError(cut));
-    FUZZ_CHECK(IsUtf8(cut), "CutUtf8 made invalid UTF-8 of " + QuoteForError(value) + ": " +
-                                QuoteForError(cut));
+    FUZZ_CHECK(IsUtf8(cut),
+               "CutUtf8 made invalid UTF-8 of " + QuoteForError(value) + ": " + QuoteForError(cut));
     if (IsUtf8(value)) {
       FUZZ_CHECK(value.compare(0, cut.size(), cut) == 0, QuoteForError(cut));
       if (value.size() <= max) FUZZ_CHECK(cut == value, QuoteForError(cut));

@@ -24,13 +24,15 @@
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/grpcpp.h"
-#include "server/clock.h"
-#include "server/config_core.h"
-#include "server/grpc_services.h"
-#include "server/history_core.h"
-#include "server/history_service.h"
-#include "server/watch_service.h"
+#include "server/api/grpc_services.h"
+#include "server/api/history_service.h"
+#include "server/api/watch_service.h"
+#include "server/core/clock.h"
+#include "server/core/config_core.h"
+#include "server/core/history_core.h"
+#include "server/watch/watch_hub.h"
 #include "spdlog/spdlog.h"
+#include "storage/rocksdb_store.h"
 #include "storage/store.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -41,6 +43,7 @@ namespace {
 struct World {
   ManualClock clock;
   std::unique_ptr<ConfigCore> core;
+  std::unique_ptr<WatchHub> hub;
   std::unique_ptr<HistoryCore> history;
   std::unique_ptr<ConfigServiceImpl> config_service;
   std::unique_ptr<TenantServiceImpl> tenant_service;
@@ -56,8 +59,8 @@ struct World {
 World* Start() {
   spdlog::set_level(spdlog::level::off);
   // Invalid UTF-8 in a request string is common here; protobuf logs each one.
-  google::protobuf::SetLogHandler([](google::protobuf::LogLevel, const char*, int,
-                                     const std::string&) {});
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel, const char*, int, const std::string&) {});
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/request_fuzz.XXXXXX");
   FUZZ_CHECK(mkdtemp(dir.data()) != nullptr, dir);
@@ -68,18 +71,24 @@ World* Start() {
   FUZZ_CHECK(store.ok(), store.status().ToString());
   CoreOptions options;
   options.reclaim_interval = absl::ZeroDuration();
-  options.watch.progress_interval = absl::ZeroDuration();
   auto core = ConfigCore::Open(*std::move(store), options, &w->clock);
   FUZZ_CHECK(core.ok(), core.status().ToString());
   w->core = *std::move(core);
+  WatchOptions watch_options;
+  watch_options.progress_interval = absl::ZeroDuration();
+  watch_options.metrics = w->core->metrics();
+  ConfigCore* c = w->core.get();
+  w->hub = std::make_unique<WatchHub>(
+      c->store(), [c](const std::function<void(const ConfigState&)>& fn) { c->ReadState(fn); },
+      watch_options, &w->clock);
+  c->SetCommitListener(w->hub.get());
   HistoryOptions history_options;
   history_options.compaction_interval = absl::ZeroDuration();
   w->history = std::make_unique<HistoryCore>(w->core.get(), history_options, &w->clock);
   w->config_service = std::make_unique<ConfigServiceImpl>(w->core.get());
   w->tenant_service = std::make_unique<TenantServiceImpl>(w->core.get());
   w->history_service = std::make_unique<HistoryServiceImpl>(w->history.get());
-  w->watch_service =
-      std::make_unique<WatchServiceImpl>(w->core->watch_hub(), 1024, w->core->metrics());
+  w->watch_service = std::make_unique<WatchServiceImpl>(w->hub.get(), 1024, w->core->metrics());
   grpc::ServerBuilder builder;
   builder.RegisterService(w->config_service.get());
   builder.RegisterService(w->tenant_service.get());

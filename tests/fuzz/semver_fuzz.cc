@@ -1,10 +1,10 @@
 // Semantic versions and ranges (server/semver.h), which definitions' versions and dependency
 // ranges go through. Input: a range on the first line, versions on the others.
 // Properties: a parsed version prints back to its exact text; Compare is a total order; a
-// range's Describe() (when within the 256-byte limit) parses to a range that describes itself the same way and matches the
-// same versions; a version satisfies the ranges "=V", ">=V", "<=V", "^V", "~V" and "V - V"
-// built from it and not "<V" or ">V"; errors are INVALID_ARGUMENT starting with the quoted
-// input.
+// range's Describe() (when within the 256-byte limit) parses to a range that describes itself the
+// same way and matches the same versions; a version satisfies the ranges "=V", ">=V", "<=V", "^V",
+// "~V" and "V - V" built from it and not "<V" or ">V"; errors are INVALID_ARGUMENT starting with
+// the quoted input.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "server/names.h"
-#include "server/semver.h"
+#include "common/names.h"
+#include "server/core/semver.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace confcenter {
@@ -72,8 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (const std::string described = range->Describe(); described.size() <= 256) {
     // (A longer description is beyond what Parse accepts; see Describe.)
     absl::StatusOr<SemVerRange> again = SemVerRange::Parse(described);
-    FUZZ_CHECK(again.ok(), lines[0] + " described as " + described + ": " +
-                               again.status().ToString());
+    FUZZ_CHECK(again.ok(),
+               lines[0] + " described as " + described + ": " + again.status().ToString());
     FUZZ_CHECK(again->Describe() == described, described + " -> " + again->Describe());
     for (const SemVer& v : versions) {
       FUZZ_CHECK(range->Matches(v) == again->Matches(v),

@@ -50,9 +50,9 @@ struct Depth {
 };
 
 // Finds the library's definition once; an inner call goes straight to it.
-#define REAL(type, mangled, ...)                  \
-  static const auto real = Real<type>(mangled);   \
-  Depth depth_guard;                              \
+#define REAL(type, mangled, ...)                \
+  static const auto real = Real<type>(mangled); \
+  Depth depth_guard;                            \
   if (depth_guard.nested) return real(__VA_ARGS__);
 
 constexpr unsigned kRead = __tsan_mutex_read_lock;
@@ -90,11 +90,17 @@ using Cond = const Condition&;
 
 void Mutex::Lock() {
   REAL(void (*)(Mx*), "_ZN4absl7debian35Mutex4LockEv", this);
-  Locking(this, 0, [&] { real(this); return true; });
+  Locking(this, 0, [&] {
+    real(this);
+    return true;
+  });
 }
 void Mutex::ReaderLock() {
   REAL(void (*)(Mx*), "_ZN4absl7debian35Mutex10ReaderLockEv", this);
-  Locking(this, kRead, [&] { real(this); return true; });
+  Locking(this, kRead, [&] {
+    real(this);
+    return true;
+  });
 }
 bool Mutex::TryLock() {
   REAL(bool (*)(Mx*), "_ZN4absl7debian35Mutex7TryLockEv", this);
@@ -125,60 +131,90 @@ void Mutex::ReaderUnlock() {
 }
 void Mutex::LockWhen(Cond cond) {
   REAL(void (*)(Mx*, Cond), "_ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE", this, cond);
-  Locking(this, 0, [&] { real(this, cond); return true; });
+  Locking(this, 0, [&] {
+    real(this, cond);
+    return true;
+  });
 }
 void Mutex::ReaderLockWhen(Cond cond) {
   REAL(void (*)(Mx*, Cond), "_ZN4absl7debian35Mutex14ReaderLockWhenERKNS0_9ConditionE", this, cond);
-  Locking(this, kRead, [&] { real(this, cond); return true; });
+  Locking(this, kRead, [&] {
+    real(this, cond);
+    return true;
+  });
 }
 // The *WithTimeout/*WithDeadline lock calls hold the lock on return whatever they return.
 bool Mutex::LockWhenWithTimeout(Cond cond, Duration timeout) {
   REAL(bool (*)(Mx*, Cond, Duration),
-       "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE", this, cond, timeout);
+       "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE", this, cond,
+       timeout);
   bool result = false;
-  Locking(this, 0, [&] { result = real(this, cond, timeout); return true; });
+  Locking(this, 0, [&] {
+    result = real(this, cond, timeout);
+    return true;
+  });
   return result;
 }
 bool Mutex::LockWhenWithDeadline(Cond cond, Time deadline) {
   REAL(bool (*)(Mx*, Cond, Time),
-       "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE", this, cond, deadline);
+       "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE", this, cond,
+       deadline);
   bool result = false;
-  Locking(this, 0, [&] { result = real(this, cond, deadline); return true; });
+  Locking(this, 0, [&] {
+    result = real(this, cond, deadline);
+    return true;
+  });
   return result;
 }
 bool Mutex::ReaderLockWhenWithTimeout(Cond cond, Duration timeout) {
   REAL(bool (*)(Mx*, Cond, Duration),
-       "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE", this, cond, timeout);
+       "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE", this,
+       cond, timeout);
   bool result = false;
-  Locking(this, kRead, [&] { result = real(this, cond, timeout); return true; });
+  Locking(this, kRead, [&] {
+    result = real(this, cond, timeout);
+    return true;
+  });
   return result;
 }
 bool Mutex::ReaderLockWhenWithDeadline(Cond cond, Time deadline) {
   REAL(bool (*)(Mx*, Cond, Time),
-       "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE", this, cond, deadline);
+       "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE", this, cond,
+       deadline);
   bool result = false;
-  Locking(this, kRead, [&] { result = real(this, cond, deadline); return true; });
+  Locking(this, kRead, [&] {
+    result = real(this, cond, deadline);
+    return true;
+  });
   return result;
 }
 // Await* are called holding the lock (exclusively, as every caller of ours does).
 void Mutex::Await(Cond cond) {
   REAL(void (*)(Mx*, Cond), "_ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE", this, cond);
-  Waiting(this, [&] { real(this, cond); return true; });
+  Waiting(this, [&] {
+    real(this, cond);
+    return true;
+  });
 }
 bool Mutex::AwaitWithTimeout(Cond cond, Duration timeout) {
   REAL(bool (*)(Mx*, Cond, Duration),
-       "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE", this, cond, timeout);
+       "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE", this, cond,
+       timeout);
   return Waiting(this, [&] { return real(this, cond, timeout); });
 }
 bool Mutex::AwaitWithDeadline(Cond cond, Time deadline) {
   REAL(bool (*)(Mx*, Cond, Time),
-       "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE", this, cond, deadline);
+       "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE", this, cond,
+       deadline);
   return Waiting(this, [&] { return real(this, cond, deadline); });
 }
 
 void CondVar::Wait(Mutex* mu) {
   REAL(void (*)(CondVar*, Mx*), "_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE", this, mu);
-  Waiting(mu, [&] { real(this, mu); return true; });
+  Waiting(mu, [&] {
+    real(this, mu);
+    return true;
+  });
 }
 bool CondVar::WaitWithTimeout(Mutex* mu, Duration timeout) {
   REAL(bool (*)(CondVar*, Mx*, Duration),
@@ -199,20 +235,23 @@ void Notification::Notify() {
   real(this);
 }
 void Notification::WaitForNotification() const {
-  REAL(void (*)(const Notification*), "_ZNK4absl7debian312Notification19WaitForNotificationEv", this);
+  REAL(void (*)(const Notification*), "_ZNK4absl7debian312Notification19WaitForNotificationEv",
+       this);
   real(this);
   __tsan_acquire(const_cast<Notification*>(this));
 }
 bool Notification::WaitForNotificationWithTimeout(Duration timeout) const {
   REAL(bool (*)(const Notification*, Duration),
-       "_ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE", this, timeout);
+       "_ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE", this,
+       timeout);
   const bool notified = real(this, timeout);
   if (notified) __tsan_acquire(const_cast<Notification*>(this));
   return notified;
 }
 bool Notification::WaitForNotificationWithDeadline(Time deadline) const {
   REAL(bool (*)(const Notification*, Time),
-       "_ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE", this, deadline);
+       "_ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE", this,
+       deadline);
   const bool notified = real(this, deadline);
   if (notified) __tsan_acquire(const_cast<Notification*>(this));
   return notified;

@@ -28,8 +28,8 @@ struct BadInput {
   std::string field;  // the message must start with "<field>:"
 };
 
-v1::PutRequest PutReq(const std::string& tenant, const std::string& service,
-                      const std::string& key, const std::string& value = "v") {
+v1::PutRequest PutReq(const std::string& tenant, const std::string& service, const std::string& key,
+                      const std::string& value = "v") {
   v1::PutRequest r;
   r.set_tenant(tenant);
   r.set_service(service);
@@ -43,7 +43,6 @@ grpc::Status Put(Stubs& s, const v1::PutRequest& r) {
   v1::PutResponse resp;
   return s.config->Put(&ctx, r, &resp);
 }
-
 
 v1::TxnOp Op(v1::TxnOpType type, const std::string& tenant, const std::string& key,
              const std::string& value = "") {
@@ -127,7 +126,8 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
   ServerProcess server(dir.path() + "/data",
                        {"--max_value_bytes=1024", "--max_txn_ops=4", "--max_keys_per_tenant=3"});
   ASSERT_NE(server.port(), 0);
-  Stubs s{v1::ConfigService::NewStub(server.Channel()), v1::TenantService::NewStub(server.Channel()),
+  Stubs s{v1::ConfigService::NewStub(server.Channel()),
+          v1::TenantService::NewStub(server.Channel()),
           v1::HistoryService::NewStub(server.Channel())};
 
   // Setup: f1 under integration (full: 3 keys), f1-sub under f1.
@@ -157,8 +157,8 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
        C::INVALID_ARGUMENT, "service"},
       {"put uppercase service", [](Stubs& s) { return Put(s, PutReq("f1", "A", "k")); },
        C::INVALID_ARGUMENT, "service"},
-      {"put empty key", [](Stubs& s) { return Put(s, PutReq("f1", "a", "")); },
-       C::INVALID_ARGUMENT, "key"},
+      {"put empty key", [](Stubs& s) { return Put(s, PutReq("f1", "a", "")); }, C::INVALID_ARGUMENT,
+       "key"},
       {"put key with empty segment", [](Stubs& s) { return Put(s, PutReq("f1", "a", "a..b")); },
        C::INVALID_ARGUMENT, "key"},
       {"put reserved key", [](Stubs& s) { return Put(s, PutReq("integration", "a", "_x")); },
@@ -194,8 +194,8 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
          return Put(s, r);
        },
        C::FAILED_PRECONDITION, "expected_revision"},
-      {"put over the keys-per-tenant quota", [](Stubs& s) { return Put(s, PutReq("f1", "a", "k4")); },
-       C::RESOURCE_EXHAUSTED, "tenant"},
+      {"put over the keys-per-tenant quota",
+       [](Stubs& s) { return Put(s, PutReq("f1", "a", "k4")); }, C::RESOURCE_EXHAUSTED, "tenant"},
       {"get missing key",
        [](Stubs& s) {
          v1::GetRequest r;
@@ -299,14 +299,15 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
        C::INVALID_ARGUMENT, "ops[1].type"},
       {"txn writes a key twice",
        [](Stubs& s) {
-         return Txn(s, {Op(v1::TXN_OP_TYPE_PUT, "f1", "k1", "x"),
-                        Op(v1::TXN_OP_TYPE_MASK, "f1", "k1")});
+         return Txn(
+             s, {Op(v1::TXN_OP_TYPE_PUT, "f1", "k1", "x"), Op(v1::TXN_OP_TYPE_MASK, "f1", "k1")});
        },
        C::INVALID_ARGUMENT, "ops[1].key"},
       {"txn over the op limit",
        [](Stubs& s) {
          std::vector<v1::TxnOp> ops;
-         for (int i = 0; i < 5; ++i) ops.push_back(Op(v1::TXN_OP_TYPE_PUT, "f1", "k" + std::to_string(i), "x"));
+         for (int i = 0; i < 5; ++i)
+           ops.push_back(Op(v1::TXN_OP_TYPE_PUT, "f1", "k" + std::to_string(i), "x"));
          return Txn(s, ops);
        },
        C::INVALID_ARGUMENT, "ops"},
@@ -431,8 +432,8 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
        },
        C::INVALID_ARGUMENT, "page_size"},
       // HistoryService.
-      {"history empty tenant", [](Stubs& s) { return History(s, "", "", ""); },
-       C::INVALID_ARGUMENT, "tenant"},
+      {"history empty tenant", [](Stubs& s) { return History(s, "", "", ""); }, C::INVALID_ARGUMENT,
+       "tenant"},
       {"history key without service", [](Stubs& s) { return History(s, "f1", "", "k1"); },
        C::INVALID_ARGUMENT, "service"},
       {"history key and prefix", [](Stubs& s) { return History(s, "f1", "a", "k1", "k"); },
@@ -477,9 +478,8 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
        C::INVALID_ARGUMENT, "to_revision"},
       {"rollback ahead of the store", [](Stubs& s) { return Rollback(s, "f1", "", "", 1000); },
        C::OUT_OF_RANGE, "to_revision"},
-      {"rollback before the tenant existed",
-       [](Stubs& s) { return Rollback(s, "f1", "", "", 1); }, C::FAILED_PRECONDITION,
-       "to_revision"},
+      {"rollback before the tenant existed", [](Stubs& s) { return Rollback(s, "f1", "", "", 1); },
+       C::FAILED_PRECONDITION, "to_revision"},
       {"rollback unknown tenant", [](Stubs& s) { return Rollback(s, "nope", "", "", 1); },
        C::NOT_FOUND, "tenant"},
       {"rollback key without service", [](Stubs& s) { return Rollback(s, "f1", "", "k1", 2); },
@@ -487,9 +487,8 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
       {"rollback message too long",
        [](Stubs& s) { return Rollback(s, "f1", "", "", 2, std::string(5000, 'm')); },
        C::INVALID_ARGUMENT, "message"},
-      {"diff without mode",
-       [](Stubs& s) { return Diff(s, v1::DIFF_MODE_UNSPECIFIED, "f1"); }, C::INVALID_ARGUMENT,
-       "mode"},
+      {"diff without mode", [](Stubs& s) { return Diff(s, v1::DIFF_MODE_UNSPECIFIED, "f1"); },
+       C::INVALID_ARGUMENT, "mode"},
       {"diff tenants without the other",
        [](Stubs& s) { return Diff(s, v1::DIFF_MODE_TENANTS, "f1"); }, C::INVALID_ARGUMENT,
        "other_tenant"},

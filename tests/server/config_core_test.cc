@@ -1,10 +1,11 @@
-#include "server/config_core.h"
+#include "server/core/config_core.h"
 
 #include <future>
 #include <set>
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "storage/rocksdb_store.h"
 #include "storage/store.h"
 #include "tests/test_util.h"
 
@@ -53,8 +54,7 @@ class ConfigCoreTest : public ::testing::Test {
                                    const std::string& key) {
     return Txn({{WriteOpType::kDelete, tenant, service, key, "", 0, std::nullopt}}, true);
   }
-  absl::StatusOr<RegisterResult> Register(const std::string& tenant,
-                                          const std::string& parent = "",
+  absl::StatusOr<RegisterResult> Register(const std::string& tenant, const std::string& parent = "",
                                           std::vector<std::string> services = {}) {
     RegisterCommand cmd;
     cmd.tenant = tenant;
@@ -65,8 +65,7 @@ class ConfigCoreTest : public ::testing::Test {
     return w.Get();
   }
   absl::StatusOr<DeregisterResult> Dereg(const std::string& tenant,
-                                         std::vector<std::string> services, bool all,
-                                         bool force) {
+                                         std::vector<std::string> services, bool all, bool force) {
     DeregisterCommand cmd;
     cmd.tenant = tenant;
     cmd.services = std::move(services);
@@ -79,8 +78,7 @@ class ConfigCoreTest : public ::testing::Test {
     core_->Deregister(std::move(cmd), w.Done());
     return w.Get();
   }
-  std::string Value(const std::string& tenant, const std::string& service,
-                    const std::string& key) {
+  std::string Value(const std::string& tenant, const std::string& service, const std::string& key) {
     auto view = core_->Resolve(tenant, {service});
     if (!view.ok()) return view.status().ToString();
     for (const ResolvedEntry& e : view->entries) {
@@ -137,8 +135,7 @@ TEST_F(ConfigCoreTest, CompareAndSetChecksTheOwnEntryRevision) {
   ASSERT_TRUE(Register("f1").ok());
   auto created = Put("f1", "a", "k", "v1", /*expected=*/0);
   ASSERT_TRUE(created.ok()) << created.status();
-  EXPECT_EQ(Put("f1", "a", "k", "again", 0).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Put("f1", "a", "k", "again", 0).status().code(), absl::StatusCode::kFailedPrecondition);
   auto stale = Put("f1", "a", "k", "v2", created->revision - 1);
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(stale.status().message().find(absl::StrCat("is at revision ", created->revision)),
@@ -184,8 +181,8 @@ TEST_F(ConfigCoreTest, AWriteWhoseClientDeadlinePassedIsDroppedAndAudited) {
   context.rpc = "ConfigService.Put";
   context.deadline = absl::Now() - absl::Milliseconds(1);  // the client already gave up
   Waiter<TxnResult> w;
-  core_->Txn({{WriteOpType::kPut, "integration", "a", "k", "v", 0, std::nullopt}}, true,
-             w.Done(), context);
+  core_->Txn({{WriteOpType::kPut, "integration", "a", "k", "v", 0, std::nullopt}}, true, w.Done(),
+             context);
   absl::StatusOr<TxnResult> dropped = w.Get();
   EXPECT_EQ(dropped.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_NE(dropped.status().message().find("nothing was written"), std::string::npos);
@@ -193,10 +190,11 @@ TEST_F(ConfigCoreTest, AWriteWhoseClientDeadlinePassedIsDroppedAndAudited) {
   EXPECT_EQ(core_->Get("integration", "a", "k").status().code(), absl::StatusCode::kNotFound);
   std::vector<storage::AuditRecord> audit;
   ASSERT_TRUE(core_->store()
-                  ->ReadAudit(0, [&](const storage::AuditRecord& r) {
-                    audit.push_back(r);
-                    return false;  // the newest only
-                  })
+                  ->ReadAudit(0,
+                              [&](const storage::AuditRecord& r) {
+                                audit.push_back(r);
+                                return false;  // the newest only
+                              })
                   .ok());
   ASSERT_EQ(audit.size(), 1u);
   EXPECT_EQ(audit[0].error_code(), static_cast<int32_t>(absl::StatusCode::kDeadlineExceeded));
@@ -311,7 +309,8 @@ TEST_F(ConfigCoreTest, ConcurrentWritersGetDistinctConsecutiveRevisions) {
 }
 
 TEST_F(ConfigCoreTest, ListPagesThroughEntriesInOrder) {
-  for (int i = 0; i < 7; ++i) ASSERT_TRUE(Put("integration", i < 4 ? "a" : "b", absl::StrCat("k", i), "v").ok());
+  for (int i = 0; i < 7; ++i)
+    ASSERT_TRUE(Put("integration", i < 4 ? "a" : "b", absl::StrCat("k", i), "v").ok());
   ASSERT_TRUE(Put("integration", "a", "other", "v").ok());
   std::vector<std::string> seen;
   std::string token;
@@ -323,8 +322,8 @@ TEST_F(ConfigCoreTest, ListPagesThroughEntriesInOrder) {
     token = page->next_page_token;
     ++pages;
   } while (!token.empty() && pages < 10);
-  EXPECT_EQ(seen, (std::vector<std::string>{"a/k0", "a/k1", "a/k2", "a/k3", "b/k4", "b/k5",
-                                            "b/k6"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"a/k0", "a/k1", "a/k2", "a/k3", "b/k4", "b/k5", "b/k6"}));
   EXPECT_EQ(core_->List("integration", "", "", 0, "not-a-token").status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -1,4 +1,4 @@
-#include "server/config_state.h"
+#include "server/core/config_state.h"
 
 #include "gtest/gtest.h"
 
@@ -65,11 +65,12 @@ class ResolverTest : public ::testing::Test {
 TEST_F(ResolverTest, SeedExampleBranchSeesItsOwnServiceAndIntegrationsForTheRest) {
   Tenant("integration", "");
   Tenant("f1", "integration");
-  for (const char* s : {"a", "b", "c", "d"}) Put("integration", s, "endpoint", std::string("i.") + s);
+  for (const char* s : {"a", "b", "c", "d"})
+    Put("integration", s, "endpoint", std::string("i.") + s);
   Put("f1", "a", "endpoint", "f1.a");
-  EXPECT_EQ(Resolve("f1"), (std::vector<std::string>{"a/endpoint=f1.a@f1", "b/endpoint=i.b@integration",
-                                                     "c/endpoint=i.c@integration",
-                                                     "d/endpoint=i.d@integration"}));
+  EXPECT_EQ(Resolve("f1"),
+            (std::vector<std::string>{"a/endpoint=f1.a@f1", "b/endpoint=i.b@integration",
+                                      "c/endpoint=i.c@integration", "d/endpoint=i.d@integration"}));
 }
 
 TEST_F(ResolverTest, MergesKeyByKeyAlongAThreeLevelChainWithProvenance) {
@@ -85,8 +86,7 @@ TEST_F(ResolverTest, MergesKeyByKeyAlongAThreeLevelChainWithProvenance) {
   Put("f1", "svc", "d", "f");
   EXPECT_EQ(Resolve("f1"), (std::vector<std::string>{"svc/a=g@global", "svc/b=i@integration",
                                                      "svc/c=f@f1", "svc/d=f@f1"}));
-  std::vector<ResolvedEntry> entries =
-      state_.Resolve(*state_.Chain("tenant", "f1"), {"svc"});
+  std::vector<ResolvedEntry> entries = state_.Resolve(*state_.Chain("tenant", "f1"), {"svc"});
   EXPECT_EQ(entries[2].revision, 9);  // revisions 1-3 created tenants; f1 wrote c 9th
 }
 
@@ -100,9 +100,11 @@ TEST_F(ResolverTest, MaskHidesAncestorsKeyAndDeletingTheMaskBringsItBack) {
   EXPECT_EQ(Resolve("f1"), (std::vector<std::string>{"svc/b=i@integration"}));
   EXPECT_EQ(Resolve("f1-sub"), (std::vector<std::string>{"svc/b=i@integration"}));
   Put("f1-sub", "svc", "a", "sub");  // a nearer tenant may define the key again
-  EXPECT_EQ(Resolve("f1-sub"), (std::vector<std::string>{"svc/a=sub@f1-sub", "svc/b=i@integration"}));
+  EXPECT_EQ(Resolve("f1-sub"),
+            (std::vector<std::string>{"svc/a=sub@f1-sub", "svc/b=i@integration"}));
   Delete("f1", "svc", "a");
-  EXPECT_EQ(Resolve("f1"), (std::vector<std::string>{"svc/a=i@integration", "svc/b=i@integration"}));
+  EXPECT_EQ(Resolve("f1"),
+            (std::vector<std::string>{"svc/a=i@integration", "svc/b=i@integration"}));
 }
 
 TEST_F(ResolverTest, DeletingAnOverrideFallsBackToTheParent) {

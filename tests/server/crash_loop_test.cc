@@ -72,14 +72,15 @@ struct Op {
 struct Write {
   int writer = 0;
   bool txn = false;
-  std::vector<Op> ops;  // sorted
+  std::vector<Op> ops;   // sorted
   int64_t revision = 0;  // acknowledged writes only
 };
 
 std::string Describe(const Write& w) {
   std::string out = (w.txn ? "Txn" : "Put") + std::string(" by writer ") +
                     std::to_string(w.writer) + " at revision " + std::to_string(w.revision) + ":";
-  for (const Op& op : w.ops) out += " " + op.tenant + "/" + op.service + "/" + op.key + "=" + op.value;
+  for (const Op& op : w.ops)
+    out += " " + op.tenant + "/" + op.service + "/" + op.key + "=" + op.value;
   return out;
 }
 
@@ -94,7 +95,7 @@ struct Control {
   int64_t acked_this_generation = 0;
   int parked = 0;  // writers waiting for the next generation
   std::vector<Write> acked;
-  std::vector<Write> in_doubt;  // failed: in flight at a kill
+  std::vector<Write> in_doubt;      // failed: in flight at a kill
   std::vector<std::string> errors;  // failures while the server was up
 };
 
@@ -225,8 +226,8 @@ struct Follower {
     if (streams > 1) {
       for (const auto& m : got) {
         EXPECT_FALSE(m.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT)
-            << tenant << ": a resumed stream started over with a snapshot (resync="
-            << m.resync() << ") at revision " << m.revision();
+            << tenant << ": a resumed stream started over with a snapshot (resync=" << m.resync()
+            << ") at revision " << m.revision();
       }
     }
     messages.insert(messages.end(), got.begin(), got.end());
@@ -344,8 +345,7 @@ class CrashLoopTest : public ::testing::Test {
 
 TEST_F(CrashLoopTest, AcknowledgedWritesAndSubscriptionsSurviveRepeatedKill9) {
   const int64_t cycles = EnvInt("CRASH_LOOP_CYCLES", 25);
-  const uint64_t seed =
-      static_cast<uint64_t>(EnvInt("CRASH_LOOP_SEED", std::random_device()()));
+  const uint64_t seed = static_cast<uint64_t>(EnvInt("CRASH_LOOP_SEED", std::random_device()()));
   std::printf("crash loop: seed %llu, %lld cycles (replay with CRASH_LOOP_SEED=%llu)\n",
               static_cast<unsigned long long>(seed), static_cast<long long>(cycles),
               static_cast<unsigned long long>(seed));
@@ -483,8 +483,8 @@ TEST_F(CrashLoopTest, AcknowledgedWritesAndSubscriptionsSurviveRepeatedKill9) {
     const int64_t target = static_cast<int64_t>(rng() % 81);
     {
       std::unique_lock<std::mutex> lock(c.mu);
-      ASSERT_TRUE(c.cv.wait_for(lock, kPhaseTimeout,
-                                [&] { return c.acked_this_generation >= target; }))
+      ASSERT_TRUE(
+          c.cv.wait_for(lock, kPhaseTimeout, [&] { return c.acked_this_generation >= target; }))
           << "cycle " << cycle << ": writers stalled at " << c.acked_this_generation << " of "
           << target << " writes";
       c.kill_requested = true;
@@ -555,8 +555,8 @@ TEST_F(CrashLoopTest, AcknowledgedWritesAndSubscriptionsSurviveRepeatedKill9) {
       events_verified += m.events_size();
     }
     // Exactly once, in order: no gap, no duplicate.
-    auto diverge = std::mismatch(got_revisions.begin(), got_revisions.end(),
-                                 want_revisions.begin(), want_revisions.end());
+    auto diverge = std::mismatch(got_revisions.begin(), got_revisions.end(), want_revisions.begin(),
+                                 want_revisions.end());
     ASSERT_EQ(got_revisions, want_revisions)
         << "first difference at event message " << (diverge.first - got_revisions.begin())
         << ": got revision "

@@ -31,8 +31,8 @@ class DataDirTest : public ::testing::Test {
   void ExpectRefused(const std::string& problem) {
     const std::string port_file = dir_.path() + "/port";
     std::string output;
-    int code = RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--data_dir=" + data(),
-                                "--port_file=" + port_file},
+    int code = RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
+                                "--data_dir=" + data(), "--port_file=" + port_file},
                                &output, /*env=*/{}, /*timeout_seconds=*/20);
     EXPECT_EQ(code, 1) << output;
     EXPECT_NE(output.find("data dir " + data()), std::string::npos) << output;
@@ -48,9 +48,9 @@ class DataDirTest : public ::testing::Test {
       ASSERT_NE(server.port(), 0);
       ApiClient api(server.Channel());
       for (int i = 0; i < 200; ++i) {
-        ASSERT_TRUE(api.Put("integration", "svc", "k" + std::to_string(i),
-                            std::string(100, 'a' + i % 26))
-                        .ok());
+        ASSERT_TRUE(
+            api.Put("integration", "svc", "k" + std::to_string(i), std::string(100, 'a' + i % 26))
+                .ok());
       }
       ASSERT_EQ(server.Stop(), 0);
     }

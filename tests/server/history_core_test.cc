@@ -1,9 +1,10 @@
 // HistoryCore in-process with a ManualClock: retention boundaries of history and audit.
-#include "server/history_core.h"
+#include "server/core/history_core.h"
 
 #include <future>
 
 #include "gtest/gtest.h"
+#include "storage/rocksdb_store.h"
 #include "storage/store.h"
 #include "tests/test_util.h"
 

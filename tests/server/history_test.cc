@@ -435,7 +435,8 @@ TEST_F(HistoryTest, AuditOfANameCutInsideAUtf8CharacterStaysReadable) {
   EXPECT_EQ(all[1].tenants(0), std::string(299, 'a'));
 }
 
-TEST_F(HistoryTest, AuditOfRejectedTxnOpTypeAndRollbackWithNamesCutInsideAUtf8CharacterStaysReadable) {
+TEST_F(HistoryTest,
+       AuditOfRejectedTxnOpTypeAndRollbackWithNamesCutInsideAUtf8CharacterStaysReadable) {
   // Both are rejected before the core (unknown op type; invalid tenant name in a rollback)
   // and audited with their names cut to 300 bytes: the cut falls inside the 2-byte character.
   const std::string tenant = std::string(299, 'a') + "\xc3\xa9";

@@ -395,7 +395,9 @@ TEST_F(ConfigSourcesTest, BadSettingsAreRefusedWithWhereAndWhy) {
       {"", {"CONFCENTER_BOGUS=1"}, "CONFCENTER_BOGUS: unknown setting \"bogus\""},
       {"", {"CONFCENTER_SERVICE_HOST=10.0.0.1"}, "set enableServiceLinks: false"},
       {"", {"CONFCENTER_UNSAFE_NO_FSYNC=maybe"}, "CONFCENTER_UNSAFE_NO_FSYNC: unsafe_no_fsync:"},
-      {"max_txn_ops: 0\n", {}, "max_value_bytes, max_keys_per_tenant, max_txn_ops and max_subscriptions"},
+      {"max_txn_ops: 0\n",
+       {},
+       "max_value_bytes, max_keys_per_tenant, max_txn_ops and max_subscriptions"},
       {"log_format: xml\n", {}, "log_format: \"xml\" is not one of text, json"},
   };
   for (const Case& c : cases) {

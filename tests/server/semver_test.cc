@@ -1,12 +1,12 @@
-#include "server/semver.h"
+#include "server/core/semver.h"
 
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "common/names.h"
 #include "gtest/gtest.h"
-#include "server/names.h"
 
 namespace confcenter {
 namespace {

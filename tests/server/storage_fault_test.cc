@@ -37,8 +37,8 @@ class StorageFaultTest : public ::testing::TestWithParam<FaultCase> {
  protected:
   void SetUp() override {
     fault_file_ = dir_.path() + "/fault";
-    server_ = std::make_unique<ServerProcess>(dir_.path() + "/data",
-                                              std::vector<std::string>{"--testing_fault_file=" + fault_file_});
+    server_ = std::make_unique<ServerProcess>(
+        dir_.path() + "/data", std::vector<std::string>{"--testing_fault_file=" + fault_file_});
     ASSERT_NE(server_->port(), 0);
     Connect();
   }
@@ -111,8 +111,7 @@ TEST_P(StorageFaultTest, FailedWriteAppliesNothingServerStaysUpAndRecoversWhenTh
   ASSERT_TRUE(health->Check(&hctx, hreq, &hresp).ok());
   EXPECT_EQ(hresp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   int64_t revision = 0;
-  EXPECT_EQ(api_->Resolve("f1", {"svc"}, &revision),
-            (View{{{"svc", "k"}, "v1@integration"}}));
+  EXPECT_EQ(api_->Resolve("f1", {"svc"}, &revision), (View{{{"svc", "k"}, "v1@integration"}}));
   EXPECT_EQ(revision, before);
   EXPECT_EQ(StoreFingerprint(api_->config(), api_->tenants()), fingerprint);
   EXPECT_EQ(HistoryValues("integration", "k"), (std::vector<std::string>{"v1"}));

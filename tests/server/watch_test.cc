@@ -159,7 +159,9 @@ TEST_F(WatchTest, CompactedResumePointGetsAResyncSnapshot) {
   auto live = Subscribe("integration", {"svc"});
   int64_t rev = 0;
   for (int i = 0; i < 15; ++i) {
-    ASSERT_TRUE(api_->Put("integration", "svc", "k" + std::to_string(i % 4), "v" + std::to_string(i), &rev).ok());
+    ASSERT_TRUE(
+        api_->Put("integration", "svc", "k" + std::to_string(i % 4), "v" + std::to_string(i), &rev)
+            .ok());
   }
   // A tick compacts, then sends progress: two progress messages at `rev` mean a compaction
   // ran after the last write.

@@ -4,6 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "storage/key_codec.h"
+#include "storage/rocksdb_store.h"
 #include "storage/store.h"
 #include "tests/test_util.h"
 

@@ -14,8 +14,8 @@ TEST(KeyCodecTest, TenantPrefixNeverMatchesAnotherTenantWhoseNameExtendsIt) {
   std::string other = EncodeEntryKey({"feat-login-2", "svc", "k"});
   EXPECT_TRUE(StartsWith(own, EntryPrefix("feat-login")));
   EXPECT_FALSE(StartsWith(other, EntryPrefix("feat-login")));
-  EXPECT_FALSE(StartsWith(EncodeEntryKey({"feat-login", "svc-2", "k"}),
-                          EntryPrefix("feat-login", "svc")));
+  EXPECT_FALSE(
+      StartsWith(EncodeEntryKey({"feat-login", "svc-2", "k"}), EntryPrefix("feat-login", "svc")));
 }
 
 TEST(KeyCodecTest, EntryKeysRoundTrip) {

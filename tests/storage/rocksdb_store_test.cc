@@ -1,3 +1,5 @@
+#include "storage/rocksdb_store.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -44,8 +46,9 @@ TEST(RocksDbStoreTest, CommittedStateSurvivesReopen) {
   TempDir dir;
   {
     auto store = Open(dir.path() + "/db");
-    ASSERT_TRUE(store->Commit({PutTenant(1, "integration"), PutEntry(2, "integration", "a", "k", "v")})
-                    .ok());
+    ASSERT_TRUE(
+        store->Commit({PutTenant(1, "integration"), PutEntry(2, "integration", "a", "k", "v")})
+            .ok());
     EXPECT_EQ(store->CurrentRevision(), 2);
   }
   auto store = Open(dir.path() + "/db");
@@ -63,8 +66,8 @@ TEST(RocksDbStoreTest, CommitIsAllOrNothing) {
   auto store = Open(dir.path() + "/db");
   ASSERT_TRUE(store->Commit({PutTenant(1, "integration")}).ok());
   // The second change set skips a revision: the whole call must be rejected, the first too.
-  absl::Status s = store->Commit({PutEntry(2, "integration", "a", "k", "v"),
-                                  PutEntry(4, "integration", "a", "k2", "v")});
+  absl::Status s = store->Commit(
+      {PutEntry(2, "integration", "a", "k", "v"), PutEntry(4, "integration", "a", "k2", "v")});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store->CurrentRevision(), 1);
   EXPECT_TRUE(store->LoadAll()->entries.empty());
@@ -76,9 +79,10 @@ TEST(RocksDbStoreTest, CommitIsAllOrNothing) {
 TEST(RocksDbStoreTest, TenantScansAreIsolatedFromPrefixNamedTenants) {
   TempDir dir;
   auto store = Open(dir.path() + "/db");
-  ASSERT_TRUE(store->Commit({PutTenant(1, "feat-login"), PutTenant(2, "feat-login-2"),
-                             PutEntry(3, "feat-login", "svc", "a", "mine"),
-                             PutEntry(4, "feat-login-2", "svc", "a", "theirs")})
+  ASSERT_TRUE(store
+                  ->Commit({PutTenant(1, "feat-login"), PutTenant(2, "feat-login-2"),
+                            PutEntry(3, "feat-login", "svc", "a", "mine"),
+                            PutEntry(4, "feat-login-2", "svc", "a", "theirs")})
                   .ok());
   absl::StatusOr<LoadedState> state = store->LoadAll();
   ASSERT_TRUE(state.ok());
@@ -100,10 +104,13 @@ TEST(RocksDbStoreTest, ChangeLogReplaysInOrderAndReportsCompaction) {
     ASSERT_TRUE(store->Commit({PutEntry(r, "integration", "a", "k", std::to_string(r))}).ok());
   }
   std::vector<int64_t> revisions;
-  ASSERT_TRUE(store->ReadChanges(6, [&](const ChangeSet& c) {
-                     revisions.push_back(c.revision());
-                     return true;
-                   }).ok());
+  ASSERT_TRUE(store
+                  ->ReadChanges(6,
+                                [&](const ChangeSet& c) {
+                                  revisions.push_back(c.revision());
+                                  return true;
+                                })
+                  .ok());
   EXPECT_EQ(revisions, (std::vector<int64_t>{7, 8, 9, 10}));
 
   ASSERT_TRUE(store->CompactChangesBefore(5).ok());

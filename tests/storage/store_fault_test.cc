@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "storage/fault_injection.h"
+#include "storage/rocksdb_store.h"
 #include "storage/store.h"
 #include "tests/test_util.h"
 
@@ -66,10 +67,13 @@ std::map<int64_t, std::string> Log(Store& store) {
 
 std::vector<std::string> AuditRpcs(Store& store) {
   std::vector<std::string> out;
-  EXPECT_TRUE(store.ReadAudit(0, [&](const AuditRecord& r) {
-                     out.push_back(r.rpc());
-                     return true;
-                   }).ok());
+  EXPECT_TRUE(store
+                  .ReadAudit(0,
+                             [&](const AuditRecord& r) {
+                               out.push_back(r.rpc());
+                               return true;
+                             })
+                  .ok());
   return out;
 }
 
@@ -101,8 +105,7 @@ TEST_P(StoreFaultTest, FailedCommitAppliesNothingAndTheStoreRecoversWhenTheFault
 
   faults->Set(c.fault);
   for (int attempt = 0; attempt < 3; ++attempt) {  // also while the store is stopped
-    absl::Status failed =
-        store->CommitWithAudit({PutEntry(2, "k", "lost")}, {Audit("failed")});
+    absl::Status failed = store->CommitWithAudit({PutEntry(2, "k", "lost")}, {Audit("failed")});
     EXPECT_EQ(failed.code(), c.code) << failed;
     EXPECT_NE(failed.message().find("injected fault"), std::string::npos) << failed;
     EXPECT_EQ(store->CurrentRevision(), 1);
@@ -122,14 +125,16 @@ TEST_P(StoreFaultTest, FailedCommitAppliesNothingAndTheStoreRecoversWhenTheFault
   store = Open(path);
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->CurrentRevision(), 3);
-  EXPECT_EQ(Entries(*store), (std::map<std::string, std::string>{{"k", "two"}, {"other", "three"}}));
+  EXPECT_EQ(Entries(*store),
+            (std::map<std::string, std::string>{{"k", "two"}, {"other", "three"}}));
   EXPECT_EQ(Log(*store), (std::map<int64_t, std::string>{{1, "one"}, {2, "two"}, {3, "three"}}));
   EXPECT_EQ(AuditRpcs(*store), (std::vector<std::string>{"second", "first"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Faults, StoreFaultTest,
-    ::testing::Values(FaultCase{StorageFault::kNoSpace, absl::StatusCode::kResourceExhausted, false},
+    ::testing::Values(FaultCase{StorageFault::kNoSpace, absl::StatusCode::kResourceExhausted,
+                                false},
                       FaultCase{StorageFault::kNoSpace, absl::StatusCode::kResourceExhausted, true},
                       FaultCase{StorageFault::kIoError, absl::StatusCode::kUnavailable, false},
                       FaultCase{StorageFault::kIoError, absl::StatusCode::kUnavailable, true},

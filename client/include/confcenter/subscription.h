@@ -109,8 +109,7 @@ class Subscription {
   // matches every service). Returns an id for RemoveCallback. Changes that a resync brings
   // (a fresh snapshot after a gap) are reported too, as the differences. Callbacks must not
   // call OnChange or RemoveCallback.
-  int OnChange(const std::string& service, const std::string& key, bool prefix,
-               Callback callback);
+  int OnChange(const std::string& service, const std::string& key, bool prefix, Callback callback);
   void RemoveCallback(int id);
 
   // The revision the view reflects (0 before any).
@@ -140,15 +139,15 @@ class Subscription {
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  std::map<std::pair<std::string, std::string>, ConfigValue> view_;        // guarded by mu_
-  std::map<std::pair<std::string, std::string>, ConfigValue> incoming_;    // snapshot parts
-  int64_t revision_ = 0;                                                   // guarded by mu_
+  std::map<std::pair<std::string, std::string>, ConfigValue> view_;      // guarded by mu_
+  std::map<std::pair<std::string, std::string>, ConfigValue> incoming_;  // snapshot parts
+  int64_t revision_ = 0;                                                 // guarded by mu_
   int64_t notified_revision_ = 0;  // callbacks have run up to here        guarded by mu_
-  bool has_view_ = false;  // a snapshot or the cache was applied           guarded by mu_
-  bool stale_ = true;                                                      // guarded by mu_
-  bool caught_up_ = false;  // this connection delivered a snapshot or caught-up progress
-  bool stopping_ = false;                                                  // guarded by mu_
-  absl::Status last_error_;                                                // guarded by mu_
+  bool has_view_ = false;          // a snapshot or the cache was applied           guarded by mu_
+  bool stale_ = true;              // guarded by mu_
+  bool caught_up_ = false;         // this connection delivered a snapshot or caught-up progress
+  bool stopping_ = false;          // guarded by mu_
+  absl::Status last_error_;        // guarded by mu_
   grpc::ClientContext* active_ = nullptr;  // the stream to cancel on stop  guarded by mu_
   struct Watcher {
     std::string service, key;

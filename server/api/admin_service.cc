@@ -1,0 +1,133 @@
+#include "server/api/admin_service.h"
+
+#include <atomic>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/api/grpc_services.h"
+#include "spdlog/spdlog.h"
+
+namespace confcenter {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+void FillManifest(const BackupManifestInfo& in, v1::BackupManifest* out) {
+  out->set_revision(in.revision);
+  out->set_store_format(in.store_format);
+  *out->mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(in.create_time));
+  for (const BackupFileInfo& f : in.files) {
+    v1::BackupFile* file = out->add_files();
+    file->set_name(f.name);
+    file->set_size_bytes(f.size);
+    file->set_crc32(f.crc32);
+  }
+  out->set_total_bytes(in.total_bytes);
+}
+
+// One Backup stream. A chain of steps, each on the pool, each ending in one StartWrite or in
+// Finish: at most one step or one write at a time, so the job needs no lock and the reactor
+// is alive for every step (OnDone only follows Finish). A cancelled stream's pending write
+// fails, which ends the chain.
+class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupResponse> {
+ public:
+  BackupReactor(BackupManager* backups, WorkerPool* pool) : pool_(pool) {
+    absl::StatusOr<std::unique_ptr<BackupJob>> job = backups->Start();
+    if (!job.ok()) {
+      Finish(ToGrpcStatus(job.status()));
+      return;
+    }
+    job_ = std::shared_ptr<BackupJob>(*std::move(job));
+    Submit(&BackupReactor::PrepareStep);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {  // the client is gone
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "backup: the stream broke"));
+      return;
+    }
+    Submit(sent_done_ ? &BackupReactor::CompleteStep : &BackupReactor::ChunkStep);
+  }
+
+  void OnCancel() override { cancelled_.store(true); }
+
+  void OnDone() override {
+    // Removing the checkpoint is disk I/O: on the pool (inline only if the pool refuses,
+    // which drops the task and with it the last reference).
+    if (job_ != nullptr) pool_->TrySubmit([job = std::move(job_)] { job->Close(); });
+    delete this;
+  }
+
+ private:
+  void Submit(void (BackupReactor::*step)()) {
+    const bool queued = pool_->TrySubmit([this, step] {
+      if (cancelled_.load()) {
+        Finish(grpc::Status::CANCELLED);
+        return;
+      }
+      (this->*step)();
+    });
+    if (!queued) {
+      Finish(ToGrpcStatus(absl::UnavailableError("backup: the server is shutting down")));
+    }
+  }
+
+  void Fail(const absl::Status& status) {
+    spdlog::warn("backup failed: {}", status.ToString());
+    Finish(ToGrpcStatus(status));
+  }
+
+  void PrepareStep() {
+    start_ = absl::Now();
+    if (absl::Status s = job_->Prepare(); !s.ok()) return Fail(s);
+    FillManifest(job_->manifest(), message_.mutable_manifest());
+    StartWrite(&message_);
+  }
+
+  void ChunkStep() {
+    absl::StatusOr<std::optional<BackupChunkData>> chunk = job_->NextChunk();
+    if (!chunk.ok()) return Fail(chunk.status());
+    if (chunk->has_value()) {
+      v1::BackupChunk* out = message_.mutable_chunk();
+      out->set_file((*chunk)->file->name);
+      out->set_offset((*chunk)->offset);
+      out->set_data(std::move((*chunk)->data));
+    } else {
+      v1::BackupDone* done = message_.mutable_done();
+      done->set_file_count(static_cast<int64_t>(job_->manifest().files.size()));
+      done->set_total_bytes(job_->manifest().total_bytes);
+      sent_done_ = true;
+    }
+    StartWrite(&message_);
+  }
+
+  // The client has everything: remove the checkpoint before saying OK, so a backup that
+  // succeeded has left nothing behind.
+  void CompleteStep() {
+    job_->Close();
+    spdlog::info("backup of revision {} sent: {} files, {} bytes in {}", job_->manifest().revision,
+                 job_->manifest().files.size(), job_->manifest().total_bytes,
+                 absl::FormatDuration(absl::Now() - start_));
+    Finish(grpc::Status::OK);
+  }
+
+  WorkerPool* const pool_;
+  std::atomic<bool> cancelled_{false};
+  // Touched by one step or one write at a time (see the class comment).
+  std::shared_ptr<BackupJob> job_;
+  v1::BackupResponse message_;
+  bool sent_done_ = false;
+  absl::Time start_;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::BackupResponse>* AdminServiceImpl::Backup(
+    grpc::CallbackServerContext* ctx, const v1::BackupRequest* req) {
+  return new BackupReactor(backups_, &pool_);
+}
+
+}  // namespace confcenter

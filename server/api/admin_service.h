@@ -1,0 +1,33 @@
+// The gRPC edge of AdminService: Backup streams a BackupJob. Translates; no logic.
+#ifndef CONFCENTER_SERVER_API_ADMIN_SERVICE_H_
+#define CONFCENTER_SERVER_API_ADMIN_SERVICE_H_
+
+#include "confcenter/v1/admin.grpc.pb.h"
+#include "server/api/worker_pool.h"
+#include "server/core/backup.h"
+
+namespace confcenter {
+
+// The checkpoint and every file read are blocking I/O: they run on a worker pool, one step
+// at a time per stream (read a chunk, write it, read the next from OnWriteDone), never on a
+// gRPC callback thread.
+class AdminServiceImpl final : public v1::AdminService::CallbackService {
+ public:
+  static constexpr int kWorkers = 2;
+  static constexpr size_t kMaxQueuedTasks = 64;
+
+  // `backups` must outlive the service.
+  explicit AdminServiceImpl(BackupManager* backups)
+      : backups_(backups), pool_(kWorkers, kMaxQueuedTasks) {}
+
+  grpc::ServerWriteReactor<v1::BackupResponse>* Backup(grpc::CallbackServerContext* ctx,
+                                                       const v1::BackupRequest* req) override;
+
+ private:
+  BackupManager* const backups_;
+  WorkerPool pool_;  // last: joined first
+};
+
+}  // namespace confcenter
+
+#endif  // CONFCENTER_SERVER_API_ADMIN_SERVICE_H_

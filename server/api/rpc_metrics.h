@@ -1,0 +1,19 @@
+// The gRPC edge's side of the metrics: an interceptor that counts and times every RPC.
+#ifndef CONFCENTER_SERVER_API_RPC_METRICS_H_
+#define CONFCENTER_SERVER_API_RPC_METRICS_H_
+
+#include <memory>
+
+#include "grpcpp/support/server_interceptor.h"
+#include "server/core/metrics.h"
+
+namespace confcenter {
+
+// Counts every RPC of the server it is installed in (ServerBuilder::experimental()
+// .SetInterceptorCreators) into `metrics`, which must outlive the server.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> RpcMetricsInterceptor(
+    Metrics* metrics);
+
+}  // namespace confcenter
+
+#endif  // CONFCENTER_SERVER_API_RPC_METRICS_H_

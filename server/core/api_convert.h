@@ -1,0 +1,41 @@
+// Conversions from domain types to confcenter.v1 messages, shared by the unary handlers and
+// the watch hub (which serializes its messages itself).
+#ifndef CONFCENTER_SERVER_CORE_API_CONVERT_H_
+#define CONFCENTER_SERVER_CORE_API_CONVERT_H_
+
+#include <string>
+#include <utility>
+
+#include "confcenter/v1/config.pb.h"
+#include "server/core/config_state.h"
+#include "storage/records.pb.h"
+
+namespace confcenter {
+
+// Moves `entry` into `out`.
+inline void MoveToProto(ResolvedEntry&& entry, v1::ResolvedEntry* out) {
+  out->set_service(std::move(entry.service));
+  out->set_key(std::move(entry.key));
+  out->set_value(std::move(entry.value));
+  out->set_content_type(static_cast<v1::ContentType>(entry.content_type));
+  out->set_source_tenant(std::move(entry.source_tenant));
+  out->set_revision(entry.revision);
+}
+
+// A tenant's own entry as the API shows it.
+inline void FillEntry(const std::string& tenant, const std::string& service, const std::string& key,
+                      const storage::EntryRecord& record, v1::Entry* out) {
+  out->set_tenant(tenant);
+  out->set_service(service);
+  out->set_key(key);
+  out->set_value(record.value());
+  out->set_content_type(static_cast<v1::ContentType>(record.content_type()));
+  out->set_kind(record.mask() ? v1::ENTRY_KIND_MASK : v1::ENTRY_KIND_VALUE);
+  out->set_create_revision(record.create_revision());
+  out->set_revision(record.mod_revision());
+  out->set_version(record.version());
+}
+
+}  // namespace confcenter
+
+#endif  // CONFCENTER_SERVER_CORE_API_CONVERT_H_

@@ -1,0 +1,82 @@
+// The in-memory index of current state: tenants, their registrations and their own entries.
+// Rebuilt from the store at start-up and advanced by applying committed change sets, so reads
+// (Get, List, Resolve) never touch the disk. Not thread-safe: ConfigCore guards it.
+#ifndef CONFCENTER_SERVER_CORE_CONFIG_STATE_H_
+#define CONFCENTER_SERVER_CORE_CONFIG_STATE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/records.pb.h"
+#include "storage/store.h"
+
+namespace confcenter {
+
+// key -> entry, ordered.
+using KeyMap = absl::btree_map<std::string, storage::EntryRecord>;
+
+// One tenant: its registration and its own entries by service.
+struct TenantState {
+  storage::TenantRecord record;
+  absl::btree_map<std::string, KeyMap> services;  // service -> its keys; no empty maps
+  int64_t key_count = 0;                          // entries over all services
+};
+
+// One key of a resolved view.
+struct ResolvedEntry {
+  std::string service;
+  std::string key;
+  std::string value;
+  int32_t content_type = 0;
+  std::string source_tenant;  // the tenant of the chain whose entry won
+  int64_t revision = 0;       // mod revision of the winning entry
+};
+
+class ConfigState {
+ public:
+  // Replaces the whole state with what a store loaded.
+  void Load(storage::LoadedState loaded);
+
+  // Applies one committed change set and advances revision() to its revision.
+  void Apply(const storage::ChangeSet& change_set);
+
+  // The revision of the last applied change set.
+  int64_t revision() const { return revision_; }
+
+  // The tenant, or nullptr if it does not exist.
+  const TenantState* FindTenant(absl::string_view tenant) const;
+
+  // The tenant's own entry, or nullptr.
+  const storage::EntryRecord* FindEntry(absl::string_view tenant, absl::string_view service,
+                                        absl::string_view key) const;
+
+  // [tenant, parent, ..., root]. NOT_FOUND naming `field` if the tenant does not exist.
+  absl::StatusOr<std::vector<std::string>> Chain(absl::string_view field,
+                                                 absl::string_view tenant) const;
+
+  // Names of the tenants whose parent is `tenant`, ordered.
+  std::vector<std::string> Children(absl::string_view tenant) const;
+
+  // Every service that a tenant of `chain` registered or holds entries for, ordered.
+  std::vector<std::string> ServicesOf(const std::vector<std::string>& chain) const;
+
+  // The merged view of `services` along `chain` (nearest first): per key, the first tenant of
+  // the chain with an entry wins; a winning mask hides the key. Ordered by (service, key).
+  std::vector<ResolvedEntry> Resolve(const std::vector<std::string>& chain,
+                                     const std::vector<std::string>& services) const;
+
+  // All tenants by name.
+  const absl::btree_map<std::string, TenantState>& tenants() const { return tenants_; }
+
+ private:
+  absl::btree_map<std::string, TenantState> tenants_;
+  int64_t revision_ = 0;
+};
+
+}  // namespace confcenter
+
+#endif  // CONFCENTER_SERVER_CORE_CONFIG_STATE_H_

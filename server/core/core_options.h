@@ -1,0 +1,31 @@
+// The limits the core enforces; each is a confcenterd flag of the same name.
+#ifndef CONFCENTER_SERVER_CORE_CORE_OPTIONS_H_
+#define CONFCENTER_SERVER_CORE_CORE_OPTIONS_H_
+
+#include <cstdint>
+
+#include "absl/time/time.h"
+#include "server/core/metrics.h"
+
+namespace confcenter {
+
+struct CoreOptions {
+  // Largest value accepted, in bytes. Default 1 MiB.
+  int64_t max_value_bytes = 1 << 20;
+  // Most own entries (values and masks) one tenant may hold. Default 100,000.
+  int64_t max_keys_per_tenant = 100'000;
+  // Most operations in one Txn. Default 128 (as etcd).
+  int max_txn_ops = 128;
+  // Most services in one Register or Deregister. Default 256.
+  int max_services_per_request = 256;
+  // Most write requests the committer puts in one store commit. Default 512.
+  int max_commit_batch = 512;
+  // How often expired tenants are looked for; zero = never (tests call ReclaimExpired).
+  absl::Duration reclaim_interval = absl::Seconds(10);
+  // Where commits are counted; not owned. Null: the core keeps its own.
+  Metrics* metrics = nullptr;
+};
+
+}  // namespace confcenter
+
+#endif  // CONFCENTER_SERVER_CORE_CORE_OPTIONS_H_

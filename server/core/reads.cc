@@ -1,0 +1,188 @@
+#include "server/core/reads.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/names.h"
+#include "server/core/registry.h"
+#include "server/core/write.h"
+
+namespace confcenter {
+namespace {
+
+using storage::EntryRecord;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+absl::Status ValidatePageSize(int page_size) {
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", page_size, " is out of range; use 0 (default 100) to 1000"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> DecodePageToken(const std::string& token) {
+  std::string decoded;
+  if (!absl::WebSafeBase64Unescape(token, &decoded) || decoded.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_token: ", QuoteForError(token), " is not a next_page_token this server returned"));
+  }
+  return decoded;
+}
+
+}  // namespace
+
+TenantInfo DescribeTenant(const ConfigState& state, const TenantState& tenant) {
+  TenantInfo info;
+  info.record = tenant.record;
+  info.chain = state.Chain("tenant", tenant.record.name()).value_or(std::vector<std::string>{});
+  info.children = state.Children(tenant.record.name());
+  info.key_count = tenant.key_count;
+  info.keep = tenant.record.keep() || tenant.record.parent().empty();
+  for (const storage::ServiceRecord& service : tenant.record.services()) {
+    info.endpoints.push_back(RenderEndpoints(DefinitionOf(service), tenant.record.name()));
+  }
+  return info;
+}
+
+absl::StatusOr<EntryView> ReadEntry(const ConfigState& state, const std::string& tenant,
+                                    const std::string& service, const std::string& key) {
+  if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) return s;
+  if (absl::Status s = ValidateServiceName("service", service); !s.ok()) return s;
+  if (absl::Status s = ValidateKey("key", key); !s.ok()) return s;
+  if (state.FindTenant(tenant) == nullptr) return absl::NotFoundError(NotFoundTenant(tenant));
+  const EntryRecord* entry = state.FindEntry(tenant, service, key);
+  if (entry == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("key: ", DescribeKey(tenant, service, key), " has no own entry"));
+  }
+  return EntryView{state.revision(), *entry};
+}
+
+absl::StatusOr<ListResult> ListEntries(const ConfigState& state, const std::string& tenant,
+                                       const std::string& service, const std::string& prefix,
+                                       int page_size, const std::string& page_token) {
+  if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) return s;
+  if (!service.empty()) {
+    if (absl::Status s = ValidateServiceName("service", service); !s.ok()) return s;
+  }
+  if (absl::Status s = ValidateKeyPrefix("prefix", prefix); !s.ok()) return s;
+  if (absl::Status s = ValidatePageSize(page_size); !s.ok()) return s;
+  std::string after_service, after_key;
+  if (!page_token.empty()) {
+    absl::StatusOr<std::string> decoded = DecodePageToken(page_token);
+    if (!decoded.ok()) return decoded.status();
+    size_t sep = decoded->find('\0');
+    if (sep == std::string::npos) return DecodePageToken("").status();
+    after_service = decoded->substr(0, sep);
+    after_key = decoded->substr(sep + 1);
+  }
+  const size_t limit = page_size == 0 ? kDefaultPageSize : page_size;
+
+  const TenantState* t = state.FindTenant(tenant);
+  if (t == nullptr) return absl::NotFoundError(NotFoundTenant(tenant));
+  ListResult result;
+  result.revision = state.revision();
+  auto services_begin =
+      service.empty() ? t->services.lower_bound(after_service) : t->services.find(service);
+  for (auto s = services_begin; s != t->services.end(); ++s) {
+    if (!service.empty() && s->first != service) break;
+    // A page token names the last entry returned; it matched the prefix, so resume after it.
+    auto k = s->first == after_service && after_key >= prefix ? s->second.upper_bound(after_key)
+                                                              : s->second.lower_bound(prefix);
+    for (; k != s->second.end() && k->first.compare(0, prefix.size(), prefix) == 0; ++k) {
+      if (result.entries.size() == limit) {
+        const ListedEntry& last = result.entries.back();
+        result.next_page_token = absl::WebSafeBase64Escape(
+            absl::StrCat(last.service, absl::string_view("\0", 1), last.key));
+        return result;
+      }
+      result.entries.push_back({s->first, k->first, k->second});
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<ResolveResult> ResolveView(const ConfigState& state, const std::string& tenant,
+                                          const std::vector<std::string>& services) {
+  if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) return s;
+  for (size_t i = 0; i < services.size(); ++i) {
+    if (absl::Status s = ValidateServiceName(absl::StrCat("services[", i, "]"), services[i]);
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<std::vector<std::string>> chain = state.Chain("tenant", tenant);
+  if (!chain.ok()) return chain.status();
+  ResolveResult result;
+  result.revision = state.revision();
+  if (services.empty()) {
+    result.entries = state.Resolve(*chain, state.ServicesOf(*chain));
+  } else {
+    std::vector<std::string> sorted = services;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    result.entries = state.Resolve(*chain, sorted);
+  }
+  result.chain = *std::move(chain);
+  return result;
+}
+
+absl::StatusOr<TenantInfo> ReadTenant(const ConfigState& state, const std::string& tenant) {
+  if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) return s;
+  const TenantState* t = state.FindTenant(tenant);
+  if (t == nullptr) return absl::NotFoundError(NotFoundTenant(tenant));
+  return DescribeTenant(state, *t);
+}
+
+absl::StatusOr<DependenciesResult> ReadDependencies(const ConfigState& state,
+                                                    const std::string& tenant,
+                                                    const std::string& service) {
+  if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) return s;
+  if (absl::Status s = ValidateServiceName("service", service); !s.ok()) return s;
+  absl::StatusOr<std::vector<std::string>> chain = state.Chain("tenant", tenant);
+  if (!chain.ok()) return chain.status();
+  RegistryView view(state, *chain);
+  const RegistryView::Registration* registration = view.Find(service);
+  if (registration == nullptr) {
+    return absl::NotFoundError(absl::StrCat("service: ", QuoteForError(service),
+                                            " is not registered in any tenant of [",
+                                            absl::StrJoin(*chain, ", "), "]"));
+  }
+  DependenciesResult result;
+  result.revision = state.revision();
+  result.source_tenant = registration->tenant;
+  result.map = BuildDependencyMap(view, DefinitionOf(*registration->record));
+  return result;
+}
+
+absl::StatusOr<ListTenantsResult> ListTenantPage(const ConfigState& state, int page_size,
+                                                 const std::string& page_token) {
+  if (absl::Status s = ValidatePageSize(page_size); !s.ok()) return s;
+  std::string after;
+  if (!page_token.empty()) {
+    absl::StatusOr<std::string> decoded = DecodePageToken(page_token);
+    if (!decoded.ok()) return decoded.status();
+    after = *std::move(decoded);
+  }
+  const size_t limit = page_size == 0 ? kDefaultPageSize : page_size;
+  ListTenantsResult result;
+  result.revision = state.revision();
+  const auto& tenants = state.tenants();
+  for (auto it = after.empty() ? tenants.begin() : tenants.upper_bound(after); it != tenants.end();
+       ++it) {
+    if (result.tenants.size() == limit) {
+      result.next_page_token = absl::WebSafeBase64Escape(result.tenants.back().record.name());
+      break;
+    }
+    result.tenants.push_back(DescribeTenant(state, it->second));
+  }
+  return result;
+}
+
+}  // namespace confcenter

@@ -1,0 +1,376 @@
+// confcenterd: the confcenter server. Serves ConfigService, TenantService, WatchService and
+// HistoryService and AdminService (plus server reflection and the standard health service) over
+// gRPC, with state in RocksDB, and metrics and probes over HTTP on the admin listener.
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/api/admin_service.h"
+#include "server/api/grpc_services.h"
+#include "server/api/history_service.h"
+#include "server/api/rpc_metrics.h"
+#include "server/api/watch_service.h"
+#include "server/core/backup.h"
+#include "server/core/config_core.h"
+#include "server/core/history_core.h"
+#include "server/core/metrics.h"
+#include "server/daemon/admin_http.h"
+#include "server/daemon/flag_sources.h"
+#include "server/daemon/logging.h"
+#include "server/watch/watch_hub.h"
+#include "spdlog/spdlog.h"
+#include "storage/fault_injection.h"
+#include "storage/rocksdb_store.h"
+#include "storage/store.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
+          "Address to serve gRPC on. Port 0 picks a free port (see --port_file).");
+ABSL_FLAG(std::string, data_dir, "./data", "Directory of the RocksDB store; created if absent.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the chosen port is written to this file once the server is serving.");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:7071",
+          "Address of the admin HTTP listener: /metrics (Prometheus), /healthz, /readyz. Port 0 "
+          "picks a free port (see --admin_port_file).");
+ABSL_FLAG(std::string, admin_port_file, "",
+          "If set, the admin listener's port is written to this file once it listens.");
+ABSL_FLAG(std::string, config, "",
+          "A YAML file of settings (flag name: value). Precedence: command line > CONFCENTER_* "
+          "environment variables > this file > defaults. Also CONFCENTER_CONFIG.");
+ABSL_FLAG(bool, check_config, false,
+          "Print the effective settings (as a --config file, each with where it came from) and "
+          "exit: 0 if they are valid, 2 if not.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
+ABSL_FLAG(std::string, log_format, "text",
+          "text, or json: one JSON object per line (time, level, thread, msg) for log shippers.");
+ABSL_FLAG(int64_t, max_value_bytes, confcenter::CoreOptions().max_value_bytes,
+          "Largest config value accepted, in bytes.");
+ABSL_FLAG(int64_t, max_keys_per_tenant, confcenter::CoreOptions().max_keys_per_tenant,
+          "Most own entries (values and masks) one tenant may hold.");
+ABSL_FLAG(int, max_txn_ops, confcenter::CoreOptions().max_txn_ops, "Most operations in one Txn.");
+ABSL_FLAG(int, max_request_bytes, 8 << 20,
+          "Largest gRPC request message accepted, in bytes (must exceed max_value_bytes).");
+ABSL_FLAG(bool, unsafe_no_fsync, false,
+          "UNSAFE: acknowledge writes before the WAL is synced to disk. A machine crash or "
+          "power loss can then lose acknowledged writes (a process crash cannot). For "
+          "throwaway environments only.");
+ABSL_FLAG(int64_t, watch_queue_messages, 1024,
+          "Messages one Subscribe stream (or one view of a SubscribeViews stream) may have "
+          "queued before it is ended with RESOURCE_EXHAUSTED (the client resumes from its "
+          "last revision).");
+ABSL_FLAG(int64_t, max_subscriptions, 100'000,
+          "Most open subscriptions (Subscribe streams, and each view of a SubscribeViews "
+          "stream); one more is refused with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(absl::Duration, progress_interval, absl::Seconds(10),
+          "How often every Subscribe stream gets a PROGRESS message with the current revision; "
+          "also how often change-log compaction runs.");
+ABSL_FLAG(int64_t, log_retention_revisions, 1'000'000,
+          "Change-log retention: a change set is compacted once it is more than this many "
+          "revisions behind the head and older than --log_retention_age.");
+ABSL_FLAG(absl::Duration, log_retention_age, absl::Hours(24 * 7), "See --log_retention_revisions.");
+ABSL_FLAG(absl::Duration, reclaim_interval, absl::Seconds(10),
+          "How often tenants whose TTL has passed are looked for and removed; 0 = never.");
+ABSL_FLAG(std::string, testing_clock_file, "",
+          "TESTS ONLY. The server's clock reads the time from this file (microseconds since "
+          "the Unix epoch, one number) instead of the system clock, so tests move time "
+          "(TTL expiry) without waiting.");
+ABSL_FLAG(std::string, testing_fault_file, "",
+          "TESTS ONLY. While this file names a storage fault (enospc, eio or eio-sync), the "
+          "store's file writes and syncs fail as on a full or failing disk; an absent or empty "
+          "file means no fault. Read on every file write.");
+ABSL_FLAG(absl::Duration, history_retention_age, confcenter::HistoryOptions().history_retention_age,
+          "Versions and releases older than this are dropped (except each key's last "
+          "--history_keep_versions); Rollback and Diff reach back this far.");
+ABSL_FLAG(int, history_keep_versions, confcenter::HistoryOptions().history_keep_versions,
+          "The last N versions of each key are kept whatever their age (at least 1).");
+ABSL_FLAG(absl::Duration, audit_retention_age, confcenter::HistoryOptions().audit_retention_age,
+          "Audit records older than this are dropped.");
+ABSL_FLAG(absl::Duration, history_compaction_interval,
+          confcenter::HistoryOptions().compaction_interval,
+          "How often history, releases and the audit log are compacted; 0 disables.");
+ABSL_FLAG(std::string, backup_tmp_dir, "",
+          "Where AdminService.Backup makes its checkpoint (a new directory per backup, removed "
+          "when the backup ends). Empty = the data dir's parent. Keep it on the data dir's "
+          "filesystem: the checkpoint is then hard links, not copies.");
+ABSL_FLAG(int, shutdown_grace_seconds, 10,
+          "On SIGTERM/SIGINT, how long queued writes get to commit before being cancelled.");
+
+namespace confcenter {
+
+// Validates the settings that can be checked without opening anything; also sets up logging.
+absl::Status CheckSettings();
+
+namespace {
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckSettings() {
+  if (absl::Status s =
+          ConfigureLogging(absl::GetFlag(FLAGS_log_format), absl::GetFlag(FLAGS_log_level));
+      !s.ok()) {
+    return s;
+  }
+  if (absl::GetFlag(FLAGS_max_value_bytes) <= 0 || absl::GetFlag(FLAGS_max_keys_per_tenant) <= 0 ||
+      absl::GetFlag(FLAGS_max_txn_ops) <= 0 || absl::GetFlag(FLAGS_max_subscriptions) <= 0) {
+    return absl::InvalidArgumentError(
+        "max_value_bytes, max_keys_per_tenant, max_txn_ops and max_subscriptions must be "
+        "positive");
+  }
+  if (absl::GetFlag(FLAGS_history_retention_age) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_audit_retention_age) <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "history_retention_age and audit_retention_age must be positive");
+  }
+  if (absl::GetFlag(FLAGS_max_request_bytes) <= absl::GetFlag(FLAGS_max_value_bytes)) {
+    return absl::InvalidArgumentError(
+        "max_request_bytes must exceed max_value_bytes (a request carries a value and more)");
+  }
+  if (absl::GetFlag(FLAGS_listen).empty() || absl::GetFlag(FLAGS_data_dir).empty()) {
+    return absl::InvalidArgumentError("listen and data_dir must not be empty");
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+int Run() {
+  // Debian's Abseil checks lock-order cycles on every Mutex acquisition; our lock order is
+  // documented and fixed, and the check costs measurable time on the fan-out path.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (absl::Status s = CheckSettings(); !s.ok()) {
+    spdlog::error("{}", std::string(s.message()));
+    return 2;
+  }
+
+  // Block the stop signals in every thread; the main thread waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  CoreOptions options;
+  options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
+  options.max_keys_per_tenant = absl::GetFlag(FLAGS_max_keys_per_tenant);
+  options.max_txn_ops = absl::GetFlag(FLAGS_max_txn_ops);
+  options.reclaim_interval = absl::GetFlag(FLAGS_reclaim_interval);
+  WatchOptions watch_options;
+  watch_options.max_queued_messages =
+      static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_watch_queue_messages)));
+  watch_options.progress_interval = absl::GetFlag(FLAGS_progress_interval);
+  watch_options.max_streams = static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions));
+  watch_options.log_retention_revisions = absl::GetFlag(FLAGS_log_retention_revisions);
+  watch_options.log_retention_age = absl::GetFlag(FLAGS_log_retention_age);
+
+  // The admin listener comes first, so probes see "starting" while the store opens (a large
+  // store's recovery can take a while) rather than a refused connection.
+  Metrics metrics;
+  options.metrics = &metrics;
+  watch_options.metrics = &metrics;
+  absl::StatusOr<std::unique_ptr<AdminServer>> admin =
+      AdminServer::Start(absl::GetFlag(FLAGS_admin_listen), &metrics);
+  if (!admin.ok()) {
+    spdlog::error("{}", std::string(admin.status().message()));
+    return admin.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_admin_port_file); !path.empty()) {
+    if (absl::Status s = WritePortFile(path, (*admin)->port()); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
+  }
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  storage::RocksDbStoreOptions store_options;
+  store_options.sync = !absl::GetFlag(FLAGS_unsafe_no_fsync);
+  if (!store_options.sync) {
+    spdlog::warn("--unsafe_no_fsync: acknowledged writes can be lost on a machine crash");
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_testing_fault_file); !path.empty()) {
+    spdlog::warn("--testing_fault_file: storage faults are injected from {} (for tests only)",
+                 path);
+    store_options.fault_source = std::make_shared<storage::FileFaultSource>(path);
+  }
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenRocksDbStore(data_dir, store_options);
+  if (!store.ok()) {
+    spdlog::error("cannot open the store: {}", store.status().ToString());
+    return 1;
+  }
+  Clock* clock = SystemClock::Default();
+  std::unique_ptr<FileClock> file_clock;
+  if (const std::string path = absl::GetFlag(FLAGS_testing_clock_file); !path.empty()) {
+    spdlog::warn("--testing_clock_file: the time is read from {} (for tests only)", path);
+    file_clock = std::make_unique<FileClock>(path);
+    clock = file_clock.get();
+  }
+  absl::StatusOr<std::unique_ptr<ConfigCore>> core =
+      ConfigCore::Open(*std::move(store), options, clock);
+  if (!core.ok()) {
+    spdlog::error("cannot load the store in {}: {}", data_dir, core.status().ToString());
+    return 1;
+  }
+  // The hub reads the core's state and hears of its commits. Shutdown order: the core stops
+  // telling the hub, the hub ends its streams and stops, then the core stops.
+  auto hub = std::make_unique<WatchHub>(
+      (*core)->store(),
+      [c = core->get()](const std::function<void(const ConfigState&)>& fn) { c->ReadState(fn); },
+      watch_options, clock);
+  (*core)->SetCommitListener(hub.get());
+  struct DetachHub {  // on every return from here on
+    std::unique_ptr<ConfigCore>* core;
+    ~DetachHub() {
+      if (*core != nullptr) (*core)->SetCommitListener(nullptr);
+    }
+  } detach_hub{&*core};
+
+  HistoryOptions history_options;
+  history_options.history_retention_age = absl::GetFlag(FLAGS_history_retention_age);
+  history_options.history_keep_versions = std::max(1, absl::GetFlag(FLAGS_history_keep_versions));
+  history_options.audit_retention_age = absl::GetFlag(FLAGS_audit_retention_age);
+  history_options.compaction_interval =
+      std::max(absl::ZeroDuration(), absl::GetFlag(FLAGS_history_compaction_interval));
+  auto history = std::make_unique<HistoryCore>(core->get(), history_options, clock);
+  HistoryServiceImpl history_service(history.get());
+
+  BackupOptions backup_options;
+  backup_options.tmp_dir = absl::GetFlag(FLAGS_backup_tmp_dir);
+  if (backup_options.tmp_dir.empty()) {
+    std::filesystem::path dir = std::filesystem::absolute(data_dir).lexically_normal();
+    if (!dir.has_filename()) dir = dir.parent_path();  // "data/"
+    backup_options.tmp_dir = dir.parent_path().string();
+  }
+  BackupManager backups((*core)->store(), backup_options);
+  AdminServiceImpl admin_service(&backups);
+
+  ConfigServiceImpl config_service(core->get());
+  TenantServiceImpl tenant_service(core->get());
+  WatchServiceImpl watch_service(hub.get(), watch_options.max_queued_messages, &metrics);
+  grpc::EnableDefaultHealthCheckService(true);
+  // Debian links with --as-needed: without this call the reflection plugin is dropped.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_request_bytes));
+  builder.RegisterService(&config_service);
+  builder.RegisterService(&tenant_service);
+  builder.RegisterService(&watch_service);
+  builder.RegisterService(&history_service);
+  builder.RegisterService(&admin_service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counting;
+  counting.push_back(RpcMetricsInterceptor(&metrics));
+  builder.experimental().SetInterceptorCreators(std::move(counting));
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    spdlog::error("cannot listen on {} (address in use or invalid?)", listen);
+    return 1;
+  }
+  // NOT_SERVING until everything below is in place.
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  const char* const kServiceNames[] = {"",
+                                       "confcenter.v1.ConfigService",
+                                       "confcenter.v1.TenantService",
+                                       "confcenter.v1.WatchService",
+                                       "confcenter.v1.HistoryService",
+                                       "confcenter.v1.AdminService"};
+  for (const char* name : kServiceNames) health->SetServingStatus(name, false);
+  if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
+    if (absl::Status s = WritePortFile(port_file, port); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
+  }
+  for (const char* name : kServiceNames) health->SetServingStatus(name, true);
+  // Attached only now: every early return above destroys the core before the listener.
+  (*admin)->AttachCore(core->get(), hub.get());
+  // Likewise: the hub (destroyed with the core, below) then never outlives the listener.
+  hub->SetSendBurstListener(watch_service.send_burst_listener());
+  (*admin)->SetState(ServingState::kServing);
+  spdlog::info(
+      "confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, data dir {}, "
+      "revision {}",
+      port, listen, (*admin)->port(), data_dir, (*core)->revision());
+  // Type=notify under systemd; a no-op elsewhere.
+  sd_notifyf(0, "READY=1\nSTATUS=serving on port %d\nMAINPID=%d", port, static_cast<int>(getpid()));
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received signal {}, draining", signal);
+  sd_notify(0, "STOPPING=1");
+  (*admin)->SetState(ServingState::kDraining);
+  health->Shutdown();  // every service reports NOT_SERVING from now on
+  hub->Shutdown();     // streams end with UNAVAILABLE and a resume hint
+  // Let queued writes commit and answer, then stop. gRPC's Shutdown waits for idle client
+  // connections until its deadline, so the deadline is short once the writes are done;
+  // reads answer from memory and need no more.
+  const absl::Duration grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  if (!(*core)->WaitForWritesDrained(grace)) {
+    spdlog::warn("writes still queued after {}; cancelling them", absl::FormatDuration(grace));
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  server->Wait();
+  history.reset();  // stops compaction
+  (*admin)->DetachCore();
+  (*core)->SetCommitListener(nullptr);
+  hub.reset();
+  core->reset();  // finishes queued writes, closes the store
+  spdlog::info("confcenterd stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace confcenter
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "confcenterd: multi-tenant configuration center.\n  confcenterd [--listen=127.0.0.1:7070] "
+      "[--data_dir=./data] [--config=FILE] [flags]");
+  // The file and the environment first; the command line, parsed after, overrides them.
+  const std::vector<std::string> own_flag_files = {"server/daemon/main.cc"};
+  absl::StatusOr<confcenter::SettingOrigins> origins =
+      confcenter::ApplyConfigSources(argc, argv, environ, own_flag_files);
+  if (!origins.ok()) {
+    std::fprintf(stderr, "confcenterd: %s\n", std::string(origins.status().message()).c_str());
+    return 2;
+  }
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_check_config)) {
+    std::fputs(confcenter::DescribeSettings(argc, argv, *origins, own_flag_files).c_str(), stdout);
+    if (absl::Status s = confcenter::CheckSettings(); !s.ok()) {
+      std::fprintf(stderr, "confcenterd: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+    return 0;
+  }
+  return confcenter::Run();
+}

@@ -1,0 +1,577 @@
+#include "server/watch/watch_hub.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/btree_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/names.h"
+#include "confcenter/v1/watch.pb.h"
+#include "server/core/api_convert.h"
+#include "server/watch/view_at.h"
+#include "spdlog/spdlog.h"
+#include "storage/key_codec.h"
+
+namespace confcenter {
+
+using storage::Change;
+using storage::ChangeSet;
+using storage::EntryRecord;
+using storage::TenantRecord;
+
+namespace {
+
+std::shared_ptr<const std::string> Serialize(const v1::SubscribeResponse& response) {
+  return std::make_shared<const std::string>(response.SerializeAsString());
+}
+
+}  // namespace
+
+// One subscriber stream.
+struct WatchHub::Stream {
+  uint64_t id = 0;
+  WatchSink* sink = nullptr;
+  std::string tenant;
+  std::vector<std::string> services;  // sorted, unique; empty = all
+  std::optional<int64_t> start_revision;
+  bool live = false;
+  bool ended = false;
+  int64_t last_revision = 0;  // the last revision the stream was sent
+  TenantWatch* watch = nullptr;
+};
+
+// The streams of one tenant with the same service filter: they get the same bytes.
+struct WatchHub::Topic {
+  std::vector<Stream*> streams;
+};
+
+// Everything subscribed to one tenant.
+struct WatchHub::TenantWatch {
+  std::string tenant;
+  std::vector<std::string> chain;                    // as of the last published revision
+  std::map<std::vector<std::string>, Topic> topics;  // by service filter (empty = all)
+  Interest interest;                                 // the union of the topics' filters
+
+  void UpdateInterest() {
+    interest = Interest();
+    for (const auto& [services, topic] : topics) {
+      if (services.empty()) interest.all = true;
+      interest.services.insert(services.begin(), services.end());
+    }
+  }
+};
+
+namespace {
+
+Interest InterestOf(const std::vector<std::string>& services) {
+  Interest in;
+  in.all = services.empty();
+  in.services.insert(services.begin(), services.end());
+  return in;
+}
+
+}  // namespace
+
+WatchHub::WatchHub(storage::Store* store, WithState with_state, const WatchOptions& options,
+                   Clock* clock)
+    : store_(store),
+      with_state_(std::move(with_state)),
+      options_(options),
+      clock_(clock),
+      owned_metrics_(options.metrics == nullptr ? std::make_unique<Metrics>() : nullptr),
+      metrics_(options.metrics != nullptr ? options.metrics : owned_metrics_.get()) {
+  catch_up_thread_ = std::thread([this] { CatchUpLoop(); });
+  if (options_.progress_interval > absl::ZeroDuration()) {
+    ticker_thread_ = std::thread([this] { TickerLoop(); });
+  }
+}
+
+WatchHub::~WatchHub() {
+  Shutdown();
+  if (catch_up_thread_.joinable()) catch_up_thread_.join();
+  if (ticker_thread_.joinable()) ticker_thread_.join();
+}
+
+void WatchHub::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;
+  stopping_ = true;
+  for (auto& [id, stream] : streams_) {
+    if (!stream->ended) {
+      EndStream(stream.get(),
+                absl::UnavailableError(absl::StrCat(
+                    "the server is shutting down; resubscribe with start_revision = the last "
+                    "revision received (",
+                    stream->last_revision, " was sent)")));
+    }
+  }
+  DetachEnded();
+}
+
+absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, WatchSink* sink) {
+  if (absl::Status s = ValidateTenantName("tenant", command.tenant); !s.ok()) return s;
+  for (size_t i = 0; i < command.services.size(); ++i) {
+    if (absl::Status s =
+            ValidateServiceName(absl::StrCat("services[", i, "]"), command.services[i]);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (command.start_revision && *command.start_revision < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("start_revision: ", *command.start_revision, " is negative"));
+  }
+  auto stream = std::make_unique<Stream>();
+  stream->sink = sink;
+  stream->tenant = command.tenant;
+  stream->services = command.services;
+  std::sort(stream->services.begin(), stream->services.end());
+  stream->services.erase(std::unique(stream->services.begin(), stream->services.end()),
+                         stream->services.end());
+  stream->start_revision = command.start_revision;
+
+  absl::StatusOr<uint64_t> result;
+  with_state_([&](const ConfigState& state) {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      result = absl::UnavailableError("the server is shutting down");
+      return;
+    }
+    if (streams_.size() >= options_.max_streams) {
+      result = absl::ResourceExhaustedError(absl::StrCat(
+          "the server has ", streams_.size(),
+          " open subscriptions (Subscribe streams and SubscribeViews views), the most it "
+          "takes (--max_subscriptions); retry with backoff"));
+      return;
+    }
+    if (state.FindTenant(command.tenant) == nullptr) {
+      result = absl::NotFoundError(
+          absl::StrCat("tenant: tenant ", QuoteForError(command.tenant), " not found"));
+      return;
+    }
+    Stream* s = stream.get();
+    s->id = next_id_++;
+    streams_[s->id] = std::move(stream);
+    result = s->id;
+    if (!s->start_revision || *s->start_revision > state.revision()) {
+      // A resume point ahead of the server (a restored or replaced store) cannot be
+      // replayed: the client gets the current view, marked resync.
+      const bool resync = s->start_revision.has_value();
+      if (SendSnapshot(s, state, resync)) RegisterLive(s, state);
+    } else if (*s->start_revision == state.revision()) {
+      if (SendCaughtUp(s, state.revision())) RegisterLive(s, state);
+    } else {
+      pending_resumes_.push_back(s->id);  // the catch-up worker waits for this through mu_
+    }
+    DetachEnded();
+  });
+  return result;
+}
+
+void WatchHub::Unsubscribe(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  Detach(it->second.get());  // the client went away: nothing more to send
+  pending_resumes_.erase(std::remove(pending_resumes_.begin(), pending_resumes_.end(), id),
+                         pending_resumes_.end());
+  streams_.erase(it);
+}
+
+void WatchHub::EndStream(Stream* stream, const absl::Status& status) {
+  if (stream->ended) return;
+  stream->ended = true;
+  stream->live = false;
+  stream->sink->End(status);
+  // Detached later: callers may be iterating over the topic or watch it belongs to.
+  ended_.push_back(stream->id);
+}
+
+void WatchHub::DetachEnded() {
+  for (uint64_t id : ended_) {
+    if (auto it = streams_.find(id); it != streams_.end()) Detach(it->second.get());
+  }
+  ended_.clear();
+}
+
+void WatchHub::Detach(Stream* stream) {
+  stream->ended = true;
+  stream->live = false;
+  TenantWatch* watch = stream->watch;
+  if (watch == nullptr) return;
+  stream->watch = nullptr;
+  auto topic = watch->topics.find(stream->services);
+  if (topic != watch->topics.end()) {
+    auto& v = topic->second.streams;
+    v.erase(std::remove(v.begin(), v.end(), stream), v.end());
+    if (v.empty()) {
+      watch->topics.erase(topic);
+      watch->UpdateInterest();
+    }
+  }
+  if (watch->topics.empty()) {
+    for (const std::string& member : watch->chain) {
+      auto m = by_chain_member_.find(member);
+      if (m == by_chain_member_.end()) continue;
+      m->second.erase(watch);
+      if (m->second.empty()) by_chain_member_.erase(m);
+    }
+    watches_.erase(watch->tenant);
+  }
+}
+
+bool WatchHub::SendTo(Stream* stream, const std::shared_ptr<const std::string>& message) {
+  if (stream->ended) return false;
+  if (stream->sink->Send(message)) return true;
+  metrics_->SubscriberCutOff();
+  spdlog::warn(
+      "a subscriber of tenant {} fell behind ({} messages queued) and was cut off; it "
+      "can resume from revision {}",
+      stream->tenant, options_.max_queued_messages, stream->last_revision);
+  EndStream(stream, absl::ResourceExhaustedError(absl::StrCat(
+                        "the subscriber fell behind: ", options_.max_queued_messages,
+                        " messages are queued (--watch_queue_messages); resubscribe with "
+                        "start_revision = the last revision received")));
+  return false;
+}
+
+bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resync) {
+  if (resync) metrics_->Resync();
+  ViewAt view(state, {}, deleted_parents_);
+  std::vector<std::string> chain = view.Chain(stream->tenant, state.revision());
+  std::vector<ResolvedEntry> entries =
+      state.Resolve(chain, stream->services.empty() ? state.ServicesOf(chain) : stream->services);
+  size_t next = 0;
+  do {
+    v1::SubscribeResponse message;
+    message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT);
+    message.set_revision(state.revision());
+    message.set_resync(resync);
+    const size_t end = std::min(entries.size(), next + options_.snapshot_chunk_entries);
+    for (; next < end; ++next) MoveToProto(std::move(entries[next]), message.add_entries());
+    message.set_snapshot_last(next == entries.size());
+    if (!SendTo(stream, Serialize(message))) return false;
+  } while (next < entries.size());
+  stream->last_revision = state.revision();
+  return true;
+}
+
+bool WatchHub::SendCaughtUp(Stream* stream, int64_t revision) {
+  v1::SubscribeResponse message;
+  message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS);
+  message.set_revision(revision);
+  if (!SendTo(stream, Serialize(message))) return false;
+  stream->last_revision = revision;
+  return true;
+}
+
+void WatchHub::RegisterLive(Stream* stream, const ConfigState& state) {
+  auto [it, created] = watches_.try_emplace(stream->tenant);
+  if (created) {
+    it->second = std::make_unique<TenantWatch>();
+    it->second->tenant = stream->tenant;
+    it->second->chain = ViewAt(state, {}, deleted_parents_).Chain(stream->tenant, state.revision());
+    for (const std::string& member : it->second->chain) {
+      by_chain_member_[member].insert(it->second.get());
+    }
+  }
+  stream->watch = it->second.get();
+  auto [topic, new_topic] = stream->watch->topics.try_emplace(stream->services);
+  topic->second.streams.push_back(stream);
+  if (new_topic) stream->watch->UpdateInterest();
+  stream->live = true;
+  stream->last_revision = std::max(stream->last_revision, state.revision());
+}
+
+void WatchHub::ReindexChains(const ConfigState& state) {
+  by_chain_member_.clear();
+  ViewAt view(state, {}, deleted_parents_);
+  for (auto& [tenant, watch] : watches_) {
+    watch->chain = view.Chain(tenant, state.revision());
+    for (const std::string& member : watch->chain) by_chain_member_[member].insert(watch.get());
+  }
+}
+
+void WatchHub::SetSendBurstListener(SendBurstListener* listener) {
+  burst_listener_.store(listener);
+}
+
+namespace {
+// Tells the listener, if any, of a burst of Sends for as long as it lives.
+class SendBurst {
+ public:
+  explicit SendBurst(SendBurstListener* listener) : listener_(listener) {
+    if (listener_ != nullptr) listener_->BurstBegins();
+  }
+  ~SendBurst() {
+    if (listener_ != nullptr) listener_->BurstEnds();
+  }
+  SendBurst(const SendBurst&) = delete;
+  SendBurst& operator=(const SendBurst&) = delete;
+
+ private:
+  SendBurstListener* const listener_;
+};
+}  // namespace
+
+void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigState& state,
+                       absl::Time durable_at) {
+  if (change_sets.empty()) return;
+  SendBurst burst(burst_listener_.load());  // ends after the lock below is released
+  absl::MutexLock lock(&mu_);
+  int64_t events_delivered = 0;
+  const int64_t last = change_sets.back().revision();
+  for (const ChangeSet& set : change_sets) {
+    for (const Change& c : set.changes()) {
+      if (c.type() == Change::TENANT_DELETE) {
+        deleted_parents_[c.tenant()] = c.previous_tenant().parent();
+      }
+    }
+  }
+  if (watches_.empty()) {
+    published_revision_ = last;
+    return;
+  }
+  ViewAt view(state, change_sets, deleted_parents_);
+  bool tenants_changed = false;
+  for (const ChangeSet& set : change_sets) {
+    const int64_t r = set.revision();
+    absl::flat_hash_set<TenantWatch*> candidates;
+    // Tenants that inherit the same change usually get byte-identical messages: one copy
+    // each, so that a SubscribeViews stream holding views of several of them gets it once.
+    absl::flat_hash_map<absl::string_view, std::shared_ptr<const std::string>> distinct;
+    for (const Change& c : set.changes()) {
+      if (auto m = by_chain_member_.find(c.tenant()); m != by_chain_member_.end()) {
+        for (TenantWatch* watch : m->second) {
+          if (!IsEntryChange(c) || watch->interest.Has(c.service())) candidates.insert(watch);
+        }
+      }
+      if (!IsEntryChange(c)) {
+        tenants_changed = true;
+        if (auto w = watches_.find(c.tenant()); w != watches_.end()) {
+          candidates.insert(w->second.get());
+        }
+      }
+    }
+    for (TenantWatch* watch : candidates) {
+      std::vector<v1::WatchEvent> events = view.Events(set, watch->tenant, watch->interest);
+      if (events.empty()) continue;
+      // One message per service filter, shared by every stream with that filter.
+      std::vector<Stream*> targets;
+      for (auto& [services, topic] : watch->topics) {
+        v1::SubscribeResponse message;
+        message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_EVENTS);
+        message.set_revision(r);
+        for (const v1::WatchEvent& e : events) {
+          if (services.empty() ||
+              std::binary_search(services.begin(), services.end(), e.service())) {
+            *message.add_events() = e;
+          }
+        }
+        if (message.events_size() == 0) continue;
+        std::shared_ptr<const std::string> bytes = Serialize(message);
+        bytes = distinct.try_emplace(absl::string_view(*bytes), bytes).first->second;
+        targets = topic.streams;  // SendTo may end a stream and edit topic.streams
+        for (Stream* stream : targets) {
+          if (stream->last_revision >= r) continue;  // its snapshot or replay covered r
+          if (SendTo(stream, bytes)) {
+            stream->last_revision = r;
+            events_delivered += message.events_size();
+          }
+        }
+      }
+    }
+  }
+  published_revision_ = last;
+  DetachEnded();
+  if (tenants_changed) ReindexChains(state);
+  metrics_->FanoutDone(absl::Now() - durable_at, events_delivered);
+}
+
+std::vector<std::pair<std::string, int64_t>> WatchHub::SubscribersPerTenant() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<std::string, int64_t>> counts;
+  counts.reserve(watches_.size());
+  for (const auto& [tenant, watch] : watches_) {
+    int64_t streams = 0;
+    for (const auto& [services, topic] : watch->topics) streams += topic.streams.size();
+    counts.emplace_back(tenant, streams);
+  }
+  return counts;
+}
+
+void WatchHub::SendProgress() {
+  SendBurst burst(burst_listener_.load());
+  absl::MutexLock lock(&mu_);
+  v1::SubscribeResponse message;
+  message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS);
+  message.set_revision(published_revision_);
+  std::shared_ptr<const std::string> bytes = Serialize(message);
+  std::vector<Stream*> live;
+  for (auto& [id, stream] : streams_) {
+    if (stream->live && !stream->ended && stream->last_revision <= published_revision_) {
+      live.push_back(stream.get());
+    }
+  }
+  for (Stream* stream : live) {
+    if (SendTo(stream, bytes)) stream->last_revision = published_revision_;
+  }
+  DetachEnded();
+}
+
+absl::Status WatchHub::CompactLog() {
+  const int64_t head = store_->CurrentRevision();
+  const int64_t keep_from = head - options_.log_retention_revisions;
+  if (keep_from <= 1) return absl::OkStatus();
+  absl::StatusOr<int64_t> oldest = store_->OldestChange();
+  if (!oldest.ok()) return oldest.status();
+  if (*oldest == 0 || *oldest >= keep_from) return absl::OkStatus();
+  const int64_t age_cutoff = absl::ToUnixMicros(clock_->Now() - options_.log_retention_age);
+  int64_t compact_before = *oldest;
+  constexpr int kMaxScan = 100'000;  // per call; the next tick goes on
+  int scanned = 0;
+  absl::Status read = store_->ReadChanges(*oldest - 1, [&](const ChangeSet& set) {
+    if (set.revision() >= keep_from || set.commit_time_micros() > age_cutoff) return false;
+    compact_before = set.revision() + 1;
+    return ++scanned < kMaxScan;
+  });
+  if (!read.ok()) return read;
+  if (compact_before <= *oldest) return absl::OkStatus();
+  spdlog::info("compacting the change log before revision {}", compact_before);
+  return store_->CompactChangesBefore(compact_before);
+}
+
+void WatchHub::TickerLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.progress_interval);
+    if (stopping_) break;
+    mu_.Unlock();
+    SendProgress();
+    if (absl::Status s = CompactLog(); !s.ok()) {
+      spdlog::warn("change-log compaction failed: {}", s.ToString());
+    }
+    mu_.Lock();
+  }
+}
+
+void WatchHub::CatchUpLoop() {
+  while (true) {
+    std::vector<uint64_t> ids;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](WatchHub* hub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub->mu_) {
+            return hub->stopping_ || !hub->pending_resumes_.empty();
+          },
+          this));
+      if (stopping_) return;
+      ids = pending_resumes_;  // they stay pending (and unsubscribable) until served
+    }
+    CatchUp(std::move(ids));
+  }
+}
+
+void WatchHub::CatchUp(std::vector<uint64_t> ids) {
+  // 1. Without locks: read the change log once, from the oldest resume point.
+  int64_t from = INT64_MAX;
+  {
+    absl::MutexLock lock(&mu_);
+    for (uint64_t id : ids) {
+      if (auto it = streams_.find(id); it != streams_.end()) {
+        from = std::min(from, *it->second->start_revision);
+      }
+    }
+  }
+  if (from == INT64_MAX) from = store_->CurrentRevision();
+  // Replays reach back at most max_replay_revisions: older resume points get a resync, so a
+  // client that was away for long cannot make the server load the whole log.
+  from = std::max(from, store_->CurrentRevision() - options_.max_replay_revisions);
+  std::vector<ChangeSet> log;
+  auto append = [&log](const ChangeSet& set) {
+    log.push_back(set);
+    return true;
+  };
+  absl::Status read = store_->ReadChanges(from, append);
+  if (absl::IsOutOfRange(read)) {  // compacted: replay what is kept, resync the older ones
+    log.clear();
+    absl::StatusOr<int64_t> oldest = store_->OldestChange();
+    from = oldest.ok() && *oldest > 0 ? *oldest - 1 : store_->CurrentRevision();
+    read = store_->ReadChanges(from, append);
+  }
+  if (!read.ok()) {
+    spdlog::error("watch replay cannot read the change log: {}", read.ToString());
+    log.clear();
+    from = INT64_MAX;  // everyone gets a resync snapshot
+  }
+
+  // 2. Under the state lock and the hub lock: top the log up to the state's revision, then
+  // replay and go live, so nothing falls between the replay and the live events.
+  with_state_([&](const ConfigState& state) {
+    const int64_t head = state.revision();
+    if (from != INT64_MAX) {
+      const int64_t have = log.empty() ? from : log.back().revision();
+      if (have < head) {
+        absl::Status more = store_->ReadChanges(have, [&](const ChangeSet& set) {
+          if (set.revision() > head) return false;
+          log.push_back(set);
+          return true;
+        });
+        if (!more.ok()) {
+          log.clear();
+          from = INT64_MAX;
+        }
+      }
+    }
+    // The store may hold revisions the state has not applied yet: the view must end at head.
+    while (!log.empty() && log.back().revision() > head) log.pop_back();
+    absl::MutexLock lock(&mu_);
+    for (const ChangeSet& set : log) {  // Publish may not have seen these deletions yet
+      for (const Change& c : set.changes()) {
+        if (c.type() == Change::TENANT_DELETE) {
+          deleted_parents_[c.tenant()] = c.previous_tenant().parent();
+        }
+      }
+    }
+    ViewAt view(state, log, deleted_parents_);
+    for (uint64_t id : ids) {
+      auto it = streams_.find(id);
+      pending_resumes_.erase(std::remove(pending_resumes_.begin(), pending_resumes_.end(), id),
+                             pending_resumes_.end());
+      if (it == streams_.end() || it->second->ended) continue;
+      Stream* stream = it->second.get();
+      const int64_t start = *stream->start_revision;
+      std::vector<std::shared_ptr<const std::string>> replay;
+      bool resync = start < from;
+      const Interest interest = InterestOf(stream->services);
+      for (const ChangeSet& set : log) {
+        if (resync) break;
+        if (set.revision() <= start) continue;
+        std::vector<v1::WatchEvent> events = view.Events(set, stream->tenant, interest);
+        if (events.empty()) continue;
+        if (replay.size() == options_.max_queued_messages) {
+          resync = true;  // too long to replay within the queue bound
+          break;
+        }
+        v1::SubscribeResponse message;
+        message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_EVENTS);
+        message.set_revision(set.revision());
+        for (v1::WatchEvent& e : events) *message.add_events() = std::move(e);
+        replay.push_back(Serialize(message));
+      }
+      if (resync) {
+        if (!SendSnapshot(stream, state, /*resync=*/true)) continue;
+      } else {
+        bool sent = true;
+        for (const auto& bytes : replay) {
+          if (!(sent = SendTo(stream, bytes))) break;
+        }
+        if (!sent || !SendCaughtUp(stream, head)) continue;
+      }
+      RegisterLive(stream, state);
+    }
+    DetachEnded();
+  });
+}
+
+}  // namespace confcenter

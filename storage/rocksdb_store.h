@@ -1,0 +1,40 @@
+// The RocksDB engine: the embedded default Store (see DESIGN: column families for current
+// values, the change log, tenants and metadata; one WriteBatch per commit, WAL synced before
+// acknowledging).
+#ifndef CONFCENTER_STORAGE_ROCKSDB_STORE_H_
+#define CONFCENTER_STORAGE_ROCKSDB_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "storage/fault_injection.h"
+#include "storage/store.h"
+
+namespace confcenter::storage {
+
+// Options of the RocksDB engine.
+struct RocksDbStoreOptions {
+  // Sync the WAL before Write returns. Default true. Turning it off is unsafe: a machine
+  // crash can lose acknowledged writes (a process crash cannot).
+  bool sync = true;
+  // Create the database if `path` does not hold one yet. Default true.
+  bool create_if_missing = true;
+  // Read every table file at open and check its checksums, so a corrupt store is refused at
+  // start-up (DATA_LOSS). Default true.
+  bool verify_checksums = true;
+  // Tests only: while this reports a fault, file writes and syncs of the store fail as on a
+  // full or failing disk (storage/fault_injection.h). Default none.
+  std::shared_ptr<FaultSource> fault_source;
+};
+
+// Opens (or creates) the RocksDB engine in directory `path`.
+// Errors: FAILED_PRECONDITION if the directory is locked by another process, holds something
+// that is not a confcenter store, or holds a newer format; DATA_LOSS if it is corrupt;
+// UNAVAILABLE on other I/O errors. The message is one line meant for an operator.
+absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
+                                                        const RocksDbStoreOptions& options);
+
+}  // namespace confcenter::storage
+
+#endif  // CONFCENTER_STORAGE_ROCKSDB_STORE_H_

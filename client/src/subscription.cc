@@ -57,11 +57,10 @@ Subscription::Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionO
 
 Subscription::~Subscription() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
     if (active_ != nullptr) active_->TryCancel();
   }
-  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -75,7 +74,7 @@ void Subscription::Run() {
     request.set_tenant(options_.tenant);
     for (const std::string& s : options_.services) request.add_services(s);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (stopping_) return;
       if (has_view_) request.set_start_revision(revision_);  // resume: nothing missed
       incoming_.clear();
@@ -93,13 +92,12 @@ void Subscription::Run() {
         SaveCache();
         Notify(changes);
       }
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       notified_revision_ = revision_;  // callbacks for it have run: waiters may go on
-      cv_.notify_all();
     }
     absl::Status status = FromGrpcStatus(reader->Finish());
     {
-      std::unique_lock<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       active_ = nullptr;
       stale_ = true;
       last_error_ = status.ok() ? absl::UnavailableError("the stream ended") : status;
@@ -109,8 +107,7 @@ void Subscription::Run() {
                                 ? options_.max_backoff
                                 : backoff;
       std::uniform_real_distribution<double> jitter(0.5, 1.0);
-      cv_.wait_for(lock, absl::ToChronoNanoseconds(wait * jitter(rng)),
-                   [this] { return stopping_; });
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait * jitter(rng));
       if (stopping_) return;
     }
     backoff = std::min(backoff * 2, options_.max_backoff);
@@ -118,7 +115,7 @@ void Subscription::Run() {
 }
 
 void Subscription::Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   switch (message.kind()) {
     case v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT:
       for (const v1::ResolvedEntry& e : message.entries()) {
@@ -163,7 +160,7 @@ void Subscription::Apply(const v1::SubscribeResponse& message, std::vector<Confi
 }
 
 void Subscription::Notify(const std::vector<ConfigChange>& changes) {
-  std::lock_guard<std::mutex> lock(callbacks_mu_);
+  absl::MutexLock lock(&callbacks_mu_);
   for (const ConfigChange& change : changes) {
     for (const auto& [id, w] : watchers_) {
       if (!w.service.empty() && w.service != change.service) continue;
@@ -198,7 +195,7 @@ void Subscription::LoadCacheOrThrow() {
         ConfigValue{e.value("value", ""), static_cast<v1::ContentType>(e.value("content_type", 1)),
                     e.value("source_tenant", ""), e.value("revision", int64_t{0})};
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   view_ = std::move(view);
   revision_ = doc.value("revision", int64_t{0});
   has_view_ = true;
@@ -209,7 +206,7 @@ void Subscription::SaveCache() {
   if (options_.cache_file.empty()) return;
   nlohmann::json doc;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     doc["tenant"] = options_.tenant;
     doc["services"] = options_.services;
     doc["revision"] = revision_;
@@ -240,7 +237,7 @@ void Subscription::SaveCache() {
 
 std::optional<ConfigValue> Subscription::Get(const std::string& service,
                                              const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = view_.find({service, key});
   if (it == view_.end()) return std::nullopt;
   return it->second;
@@ -301,42 +298,44 @@ std::string Subscription::GetJson(const std::string& service, const std::string&
 }
 
 std::map<std::pair<std::string, std::string>, ConfigValue> Subscription::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return view_;
 }
 
 int Subscription::OnChange(const std::string& service, const std::string& key, bool prefix,
                            Callback callback) {
-  std::lock_guard<std::mutex> lock(callbacks_mu_);
+  absl::MutexLock lock(&callbacks_mu_);
   const int id = next_watcher_++;
   watchers_[id] = Watcher{service, key, prefix, std::move(callback)};
   return id;
 }
 
 void Subscription::RemoveCallback(int id) {
-  std::lock_guard<std::mutex> lock(callbacks_mu_);
+  absl::MutexLock lock(&callbacks_mu_);
   watchers_.erase(id);
 }
 
 int64_t Subscription::revision() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return revision_;
 }
 
 bool Subscription::stale() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return stale_;
 }
 
 absl::Status Subscription::last_error() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return last_error_;
 }
 
 bool Subscription::WaitForRevision(int64_t revision, absl::Duration timeout) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-                      [&] { return notified_revision_ >= revision && !stale_; });
+  absl::MutexLock lock(&mu_);
+  auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return notified_revision_ >= revision && !stale_;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
 }
 
 }  // namespace confcenter

@@ -1,5 +1,5 @@
 // Service-definition parsing (confctl's definition_file.h) feeding the server's
-// ValidateDefinition (server/registry.h): any text either parses or fails with
+// ValidateDefinition (server/core/registry.h): any text either parses or fails with
 // INVALID_ARGUMENT; every parsed definition passes validation or fails with INVALID_ARGUMENT
 // whose message starts with the definition's path ("services[1].endpoints[0].port: ...");
 // a valid one renders every endpoint within the address limit for the longest and shortest

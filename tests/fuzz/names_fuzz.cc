@@ -1,5 +1,5 @@
-// Name validation (server/names.h) against a reference: each grammar written once more as a
-// regular expression, straight from the README's rules. Also: errors are INVALID_ARGUMENT and
+// Name validation (common/names.h) against a reference: each grammar written once more as a
+// regular expression, straight from the rules in docs/api.md. Also: errors are INVALID_ARGUMENT and
 // start with the field; NormalizeTenantName always yields a valid tenant (or nothing) and is
 // idempotent; CutUtf8 yields strict UTF-8 within its bound; QuoteForError is printable ASCII.
 #include <cstddef>

@@ -1,4 +1,4 @@
-// Semantic versions and ranges (server/semver.h), which definitions' versions and dependency
+// Semantic versions and ranges (server/core/semver.h), which definitions' versions and dependency
 // ranges go through. Input: a range on the first line, versions on the others.
 // Properties: a parsed version prints back to its exact text; Compare is a total order; a
 // range's Describe() (when within the 256-byte limit) parses to a range that describes itself the

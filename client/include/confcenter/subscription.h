@@ -13,18 +13,18 @@
 #ifndef CONFCENTER_CLIENT_SUBSCRIPTION_H_
 #define CONFCENTER_CLIENT_SUBSCRIPTION_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -137,26 +137,33 @@ class Subscription {
   const SubscriptionOptions options_;
   const std::unique_ptr<v1::WatchService::Stub> stub_;
 
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  std::map<std::pair<std::string, std::string>, ConfigValue> view_;      // guarded by mu_
-  std::map<std::pair<std::string, std::string>, ConfigValue> incoming_;  // snapshot parts
-  int64_t revision_ = 0;                                                 // guarded by mu_
-  int64_t notified_revision_ = 0;  // callbacks have run up to here        guarded by mu_
-  bool has_view_ = false;          // a snapshot or the cache was applied           guarded by mu_
-  bool stale_ = true;              // guarded by mu_
-  bool caught_up_ = false;         // this connection delivered a snapshot or caught-up progress
-  bool stopping_ = false;          // guarded by mu_
-  absl::Status last_error_;        // guarded by mu_
-  grpc::ClientContext* active_ = nullptr;  // the stream to cancel on stop  guarded by mu_
+  // Lock order: callbacks_mu_ before mu_ (callbacks may read the view).
+  mutable absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, ConfigValue> view_ ABSL_GUARDED_BY(mu_);
+  // Snapshot parts received so far on this connection.
+  std::map<std::pair<std::string, std::string>, ConfigValue> incoming_ ABSL_GUARDED_BY(mu_);
+  int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // Callbacks have run up to here.
+  int64_t notified_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // A snapshot or the cache was applied.
+  bool has_view_ ABSL_GUARDED_BY(mu_) = false;
+  bool stale_ ABSL_GUARDED_BY(mu_) = true;
+  // This connection delivered a snapshot or caught-up progress.
+  bool caught_up_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
+  // The stream to cancel on stop.
+  grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;
+
   struct Watcher {
     std::string service, key;
     bool prefix;
     Callback callback;
   };
-  std::map<int, Watcher> watchers_;  // guarded by callbacks_mu_
-  int next_watcher_ = 1;             // guarded by callbacks_mu_
-  mutable std::mutex callbacks_mu_;  // held while callbacks run (so RemoveCallback waits)
+  // Held while callbacks run (so RemoveCallback waits for a running one).
+  mutable absl::Mutex callbacks_mu_;
+  std::map<int, Watcher> watchers_ ABSL_GUARDED_BY(callbacks_mu_);
+  int next_watcher_ ABSL_GUARDED_BY(callbacks_mu_) = 1;
 
   std::thread thread_;
 };

@@ -16,8 +16,6 @@
 #include "absl/container/flat_hash_set.h"
 #include "confcenter/v1/watch.pb.h"
 #include "server/core/config_state.h"
-#include "server/core/resolution.h"
-#include "storage/key_codec.h"
 #include "storage/records.pb.h"
 
 namespace confcenter {
@@ -41,6 +39,7 @@ using KeySet = absl::btree_set<std::pair<std::string, std::string>>;  // (servic
 // change after t, or the current entry if it has not changed since.
 class ViewAt {
  public:
+  // A key of a view: the winning entry and the tenant it came from.
   struct Effective {
     const storage::EntryRecord* entry = nullptr;  // nullptr: absent from the view
     const std::string* source = nullptr;
@@ -49,151 +48,35 @@ class ViewAt {
   // `deleted_parents`: for tenants deregistered before `later`, the parent each had. Keeps
   // pointers into `state`, `later` and `deleted_parents`, which must outlive it.
   ViewAt(const ConfigState& state, const std::vector<storage::ChangeSet>& later,
-         const absl::flat_hash_map<std::string, std::string>& deleted_parents)
-      : state_(state), deleted_parents_(deleted_parents) {
-    for (const storage::ChangeSet& set : later) {
-      for (const storage::Change& c : set.changes()) {
-        if (IsEntryChange(c)) {
-          entries_[storage::EncodeEntryKey({c.tenant(), c.service(), c.key()})].push_back(
-              {set.revision(), &c});
-          touched_keys_[c.tenant()].insert({c.service(), c.key()});
-        } else {
-          tenants_[c.tenant()].push_back({set.revision(), &c});
-        }
-      }
-    }
-  }
+         const absl::flat_hash_map<std::string, std::string>& deleted_parents);
 
+  // The own entry of (tenant, service, key) at revision t, or nullptr.
   const storage::EntryRecord* Entry(const std::string& tenant, const std::string& service,
-                                    const std::string& key, int64_t t) const {
-    auto it = entries_.find(storage::EncodeEntryKey({tenant, service, key}));
-    if (it != entries_.end()) {
-      for (const auto& [revision, change] : it->second) {
-        if (revision > t) return change->had_previous() ? &change->previous_entry() : nullptr;
-      }
-    }
-    return state_.FindEntry(tenant, service, key);
-  }
+                                    const std::string& key, int64_t t) const;
 
-  const storage::TenantRecord* Tenant(const std::string& name, int64_t t) const {
-    auto it = tenants_.find(name);
-    if (it != tenants_.end()) {
-      for (const auto& [revision, change] : it->second) {
-        if (revision > t) return change->had_previous() ? &change->previous_tenant() : nullptr;
-      }
-    }
-    const TenantState* current = state_.FindTenant(name);
-    return current ? &current->record : nullptr;
-  }
+  // The tenant's record at revision t, or nullptr if it did not exist then.
+  const storage::TenantRecord* Tenant(const std::string& name, int64_t t) const;
 
   // The chain a stream of `tenant` follows at t: the tenant's own chain while it exists;
   // a tenant that does not exist (deregistered) is replaced by the parent it had, so its
   // streams follow that parent's view.
-  std::vector<std::string> Chain(const std::string& tenant, int64_t t) const {
-    std::vector<std::string> chain;
-    std::string next = tenant;
-    for (size_t steps = 0;
-         !next.empty() && steps <= 2 * (state_.tenants().size() + tenants_.size()) + 2; ++steps) {
-      if (const storage::TenantRecord* record = Tenant(next, t)) {
-        chain.push_back(next);
-        next = record->parent();
-      } else {
-        next = DeletedParent(next, t);
-      }
-    }
-    return chain;
-  }
+  std::vector<std::string> Chain(const std::string& tenant, int64_t t) const;
 
   // The parent `tenant` had when it was last deregistered at or before t ("" if unknown).
-  std::string DeletedParent(const std::string& tenant, int64_t t) const {
-    std::string parent;
-    bool found = false;
-    if (auto it = tenants_.find(tenant); it != tenants_.end()) {
-      for (const auto& [revision, change] : it->second) {
-        if (revision <= t && change->type() == storage::Change::TENANT_DELETE) {
-          parent = change->previous_tenant().parent();
-          found = true;
-        }
-      }
-    }
-    if (found) return parent;
-    auto it = deleted_parents_.find(tenant);
-    return it == deleted_parents_.end() ? "" : it->second;
-  }
+  std::string DeletedParent(const std::string& tenant, int64_t t) const;
 
   // Adds every (service, key) of `interest` that a tenant of `chain` had an entry for at t.
   void CollectKeys(const std::vector<std::string>& chain, int64_t t, const Interest& interest,
-                   KeySet* out) const {
-    for (const std::string& tenant : chain) {
-      if (const TenantState* state = state_.FindTenant(tenant)) {
-        for (const auto& [service, keys] : state->services) {
-          if (!interest.Has(service)) continue;
-          for (const auto& [key, entry] : keys) {
-            if (Entry(tenant, service, key, t) != nullptr) out->insert({service, key});
-          }
-        }
-      }
-      if (auto it = touched_keys_.find(tenant); it != touched_keys_.end()) {
-        for (const auto& sk : it->second) {
-          if (interest.Has(sk.first) && Entry(tenant, sk.first, sk.second, t) != nullptr) {
-            out->insert(sk);
-          }
-        }
-      }
-    }
-  }
+                   KeySet* out) const;
 
+  // The key in the view along `chain` at t, by the resolution rule.
   Effective Resolve(const std::vector<std::string>& chain, const std::string& service,
-                    const std::string& key, int64_t t) const {
-    const Resolution resolved = ResolveAlongChain(
-        chain.size(), [&](size_t level) { return Entry(chain[level], service, key, t); });
-    if (resolved.entry() == nullptr) return {};
-    return {resolved.entry(), &chain[resolved.level]};
-  }
+                    const std::string& key, int64_t t) const;
 
   // The changes of `set` to the view of a stream of `tenant` that follows `interest`,
   // ordered by (service, key).
   std::vector<v1::WatchEvent> Events(const storage::ChangeSet& set, const std::string& tenant,
-                                     const Interest& interest) const {
-    const int64_t r = set.revision();
-    const std::vector<std::string> before_chain = Chain(tenant, r - 1);
-    const std::vector<std::string> after_chain = Chain(tenant, r);
-    KeySet keys;
-    if (before_chain != after_chain) {  // the tenant moved, appeared or went away
-      CollectKeys(before_chain, r - 1, interest, &keys);
-      CollectKeys(after_chain, r, interest, &keys);
-    } else {
-      for (const storage::Change& c : set.changes()) {
-        if (IsEntryChange(c) && interest.Has(c.service()) &&
-            std::find(after_chain.begin(), after_chain.end(), c.tenant()) != after_chain.end()) {
-          keys.insert({c.service(), c.key()});
-        }
-      }
-    }
-    std::vector<v1::WatchEvent> events;
-    for (const auto& [service, key] : keys) {
-      Effective before = Resolve(before_chain, service, key, r - 1);
-      Effective after = Resolve(after_chain, service, key, r);
-      if (before.entry == nullptr && after.entry == nullptr) continue;
-      if (before.entry != nullptr && after.entry != nullptr && *before.source == *after.source &&
-          before.entry->mod_revision() == after.entry->mod_revision()) {
-        continue;  // the winning entry is the same one
-      }
-      v1::WatchEvent& event = events.emplace_back();
-      event.set_service(service);
-      event.set_key(key);
-      if (after.entry == nullptr) {
-        event.set_type(v1::WatchEvent::TYPE_DELETE);
-      } else {
-        event.set_type(v1::WatchEvent::TYPE_PUT);
-        event.set_value(after.entry->value());
-        event.set_content_type(static_cast<v1::ContentType>(after.entry->content_type()));
-        event.set_source_tenant(*after.source);
-        event.set_entry_revision(after.entry->mod_revision());
-      }
-    }
-    return events;
-  }
+                                     const Interest& interest) const;
 
  private:
   const ConfigState& state_;

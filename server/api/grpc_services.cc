@@ -6,7 +6,6 @@
 #include "google/protobuf/util/time_util.h"
 #include "server/api/write_context.h"
 #include "server/core/api_convert.h"
-#include "server/core/registry.h"
 
 namespace confcenter {
 namespace {
@@ -14,14 +13,15 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using storage::EntryRecord;
 
-void FillTenant(const TenantInfo& info, v1::Tenant* out) {
+// Fills `out` from `info`, moving the definitions out of it.
+void FillTenant(TenantInfo&& info, v1::Tenant* out) {
   out->set_name(info.record.name());
   out->set_parent(info.record.parent());
   for (const std::string& t : info.chain) out->add_chain(t);
   for (int i = 0; i < info.record.services_size(); ++i) {
     const storage::ServiceRecord& s = info.record.services(i);
     v1::RegisteredService* registered = out->add_services();
-    *registered->mutable_definition() = DefinitionOf(s);
+    *registered->mutable_definition() = std::move(info.definitions[i]);
     for (const auto& [name, address] : info.endpoints[i]) {
       (*registered->mutable_endpoints())[name] = address;
     }
@@ -211,7 +211,7 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContex
         if (result.ok()) {
           resp->set_revision(result->revision);
           resp->set_created(result->created);
-          FillTenant(result->tenant, resp->mutable_tenant());
+          FillTenant(std::move(result->tenant), resp->mutable_tenant());
           for (v1::DependencyMap& map : result->dependency_maps) {
             *resp->add_dependency_maps() = std::move(map);
           }
@@ -257,7 +257,7 @@ grpc::ServerUnaryReactor* TenantServiceImpl::GetTenant(grpc::CallbackServerConte
   absl::StatusOr<TenantInfo> info = core_->GetTenant(req->tenant(), &revision);
   if (info.ok()) {
     resp->set_revision(revision);
-    FillTenant(*info, resp->mutable_tenant());
+    FillTenant(*std::move(info), resp->mutable_tenant());
   }
   return Finish(ctx, info.status());
 }
@@ -301,7 +301,7 @@ grpc::ServerUnaryReactor* TenantServiceImpl::ListTenants(grpc::CallbackServerCon
   absl::StatusOr<ListTenantsResult> list = core_->ListTenants(req->page_size(), req->page_token());
   if (list.ok()) {
     resp->set_revision(list->revision);
-    for (const TenantInfo& t : list->tenants) FillTenant(t, resp->add_tenants());
+    for (TenantInfo& t : list->tenants) FillTenant(std::move(t), resp->add_tenants());
     resp->set_next_page_token(list->next_page_token);
   }
   return Finish(ctx, list.status());

@@ -1,23 +1,31 @@
 #include "server/core/config_state.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
+#include "server/core/record_convert.h"
 #include "server/core/resolution.h"
 
 namespace confcenter {
 
 namespace {
 
-// Services registered before definitions existed carry only name and metadata: give them the
-// definition those make, so every registration in memory has one.
-void FillDefinitions(storage::TenantRecord& record) {
-  for (storage::ServiceRecord& service : *record.mutable_services()) {
-    if (service.has_definition()) continue;
-    service.mutable_definition()->set_name(service.name());
-    service.mutable_definition()->mutable_metadata()->swap(*service.mutable_metadata());
+// Makes `record` the tenant's registration, and its definitions those the record stores.
+void SetRecord(TenantState& tenant, storage::TenantRecord record) {
+  tenant.record = std::move(record);
+  tenant.definitions.clear();
+  tenant.definitions.reserve(tenant.record.services_size());
+  for (storage::ServiceRecord& service : *tenant.record.mutable_services()) {
+    // Services registered before definitions existed carry only name and metadata: give them
+    // the definition those make, so every registration in memory has one.
+    if (!service.has_definition()) {
+      service.mutable_definition()->set_name(service.name());
+      service.mutable_definition()->mutable_metadata()->swap(*service.mutable_metadata());
+    }
+    tenant.definitions.push_back(FromRecord(service.definition()));
   }
 }
 
@@ -28,8 +36,7 @@ void ConfigState::Load(storage::LoadedState loaded) {
   revision_ = loaded.revision;
   for (storage::TenantRecord& record : loaded.tenants) {
     std::string name = record.name();
-    FillDefinitions(record);
-    tenants_[name].record = std::move(record);
+    SetRecord(tenants_[name], std::move(record));
   }
   for (auto& [key, record] : loaded.entries) {
     auto it = tenants_.find(key.tenant);
@@ -59,8 +66,7 @@ void ConfigState::Apply(const storage::ChangeSet& change_set) {
         break;
       }
       case storage::Change::TENANT_PUT:
-        tenants_[change.tenant()].record = change.tenant_record();
-        FillDefinitions(tenants_[change.tenant()].record);
+        SetRecord(tenants_[change.tenant()], change.tenant_record());
         break;
       case storage::Change::TENANT_DELETE:
         tenants_.erase(change.tenant());

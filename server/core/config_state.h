@@ -11,6 +11,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "confcenter/v1/tenant.pb.h"
 #include "storage/records.pb.h"
 #include "storage/store.h"
 
@@ -22,6 +23,10 @@ using KeyMap = absl::btree_map<std::string, storage::EntryRecord>;
 // One tenant: its registration and its own entries by service.
 struct TenantState {
   storage::TenantRecord record;
+  // The definition of each registered service as the API shows it, in the order of
+  // record.services(): converted from the records once, when ConfigState takes a record, so
+  // reads and registry checks use them as they are.
+  std::vector<v1::ServiceDefinition> definitions;
   absl::btree_map<std::string, KeyMap> services;  // service -> its keys; no empty maps
   int64_t key_count = 0;                          // entries over all services
 };

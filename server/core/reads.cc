@@ -44,8 +44,9 @@ TenantInfo DescribeTenant(const ConfigState& state, const TenantState& tenant) {
   info.children = state.Children(tenant.record.name());
   info.key_count = tenant.key_count;
   info.keep = tenant.record.keep() || tenant.record.parent().empty();
-  for (const storage::ServiceRecord& service : tenant.record.services()) {
-    info.endpoints.push_back(RenderEndpoints(DefinitionOf(service), tenant.record.name()));
+  info.definitions = tenant.definitions;
+  for (const v1::ServiceDefinition& definition : tenant.definitions) {
+    info.endpoints.push_back(RenderEndpoints(definition, tenant.record.name()));
   }
   return info;
 }
@@ -157,7 +158,7 @@ absl::StatusOr<DependenciesResult> ReadDependencies(const ConfigState& state,
   DependenciesResult result;
   result.revision = state.revision();
   result.source_tenant = registration->tenant;
-  result.map = BuildDependencyMap(view, DefinitionOf(*registration->record));
+  result.map = BuildDependencyMap(view, *registration->definition);
   return result;
 }
 

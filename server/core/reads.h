@@ -25,6 +25,8 @@ struct TenantInfo {
   // Whether the tenant stays when its last service goes: set by Register's keep, and always
   // for a root.
   bool keep = false;
+  // Per registered service (as record.services()), its definition as the API shows it.
+  std::vector<v1::ServiceDefinition> definitions;
   // Per registered service (as record.services()), its endpoints rendered for this tenant.
   std::vector<std::map<std::string, std::string>> endpoints;
 };

@@ -395,19 +395,19 @@ std::string DescribeService(const v1::ServiceDefinition& definition) {
 
 RegistryView::RegistryView(const ConfigState& state, const std::vector<std::string>& chain,
                            absl::string_view override_tenant,
-                           const std::vector<storage::ServiceRecord>* override_services)
+                           const std::vector<v1::ServiceDefinition>* override_services)
     : chain_(chain) {
   for (const std::string& tenant : chain_) {
     if (override_services != nullptr && tenant == override_tenant) {
-      for (const storage::ServiceRecord& s : *override_services) {
-        registrations_.try_emplace(s.name(), Registration{tenant, &s});
+      for (const v1::ServiceDefinition& def : *override_services) {
+        registrations_.try_emplace(def.name(), Registration{tenant, &def});
       }
       continue;
     }
     const TenantState* t = state.FindTenant(tenant);
     if (t == nullptr) continue;
-    for (const storage::ServiceRecord& s : t->record.services()) {
-      registrations_.try_emplace(s.name(), Registration{tenant, &s});
+    for (const v1::ServiceDefinition& def : t->definitions) {
+      registrations_.try_emplace(def.name(), Registration{tenant, &def});
     }
   }
 }
@@ -442,7 +442,7 @@ PairCheck CheckPair(const RegistryView& view, const v1::ServiceDefinition& depen
     return out;
   }
   out.registered = true;
-  out.target = &DefinitionOf(*reg->record);
+  out.target = reg->definition;
   out.target_tenant = reg->tenant;
   const std::string where = reg->tenant == view.tenant() ? "" : absl::StrCat(" of ", reg->tenant);
   if (dep.range().empty()) {
@@ -492,7 +492,7 @@ v1::DependencyMap BuildDependencyMap(const RegistryView& view,
 
 std::vector<std::unique_ptr<RegistryView>> ViewsAfterChange(
     const ConfigState& state, const std::vector<std::string>& chain,
-    const std::vector<storage::ServiceRecord>& services, bool descendants) {
+    const std::vector<v1::ServiceDefinition>& services, bool descendants) {
   std::vector<std::unique_ptr<RegistryView>> views;
   const std::string& tenant = chain.front();
   views.push_back(std::make_unique<RegistryView>(state, chain, tenant, &services));
@@ -524,7 +524,7 @@ CompatibilityReport CheckDependentsOf(const std::vector<const RegistryView*>& vi
   CompatibilityReport report;
   for (const RegistryView* view : views) {
     for (const auto& [name, reg] : view->registrations()) {
-      const v1::ServiceDefinition& dependent = DefinitionOf(*reg.record);
+      const v1::ServiceDefinition& dependent = *reg.definition;
       for (const v1::Dependency& dep : dependent.dependencies()) {
         if (services.count(dep.service()) == 0) continue;
         PairCheck check = CheckPair(*view, dependent, dep);
@@ -550,7 +550,7 @@ CompatibilityReport CheckCompatibility(const std::vector<const RegistryView*>& v
   for (const RegistryView* view : views) {
     const bool own_view = view->tenant() == registering_tenant;
     for (const auto& [name, reg] : view->registrations()) {
-      const v1::ServiceDefinition& dependent = DefinitionOf(*reg.record);
+      const v1::ServiceDefinition& dependent = *reg.definition;
       const bool dependent_changed = changed.count(name) > 0 && reg.tenant == registering_tenant;
       for (const v1::Dependency& dep : dependent.dependencies()) {
         bool target_changed = false;

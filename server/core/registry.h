@@ -16,7 +16,6 @@
 #include "absl/strings/string_view.h"
 #include "confcenter/v1/tenant.pb.h"
 #include "server/core/config_state.h"
-#include "storage/records.pb.h"
 
 namespace confcenter {
 
@@ -28,12 +27,6 @@ inline constexpr absl::string_view kEndpointKeyPrefix = "_endpoint.";
 // `max_value_bytes` bounds default values.
 absl::Status ValidateDefinition(absl::string_view field, const v1::ServiceDefinition& definition,
                                 int64_t max_value_bytes);
-
-// The definition a registration holds (ConfigState gives records written before definitions
-// existed one made of their name and metadata).
-inline const v1::ServiceDefinition& DefinitionOf(const storage::ServiceRecord& record) {
-  return record.definition();
-}
 
 // The definition's endpoints rendered for `tenant`, by endpoint name. Assumes a valid
 // definition.
@@ -53,7 +46,8 @@ class RegistryView {
  public:
   struct Registration {
     std::string tenant;
-    const storage::ServiceRecord* record = nullptr;
+    // The registered definition (TenantState::definitions, or one of `override_services`).
+    const v1::ServiceDefinition* definition = nullptr;
   };
 
   // The view along `chain` (nearest first). If `override_tenant` is in the chain, its
@@ -61,7 +55,7 @@ class RegistryView {
   // planned change).
   RegistryView(const ConfigState& state, const std::vector<std::string>& chain,
                absl::string_view override_tenant = {},
-               const std::vector<storage::ServiceRecord>* override_services = nullptr);
+               const std::vector<v1::ServiceDefinition>* override_services = nullptr);
 
   // The nearest registration of `service`, or nullptr.
   const Registration* Find(absl::string_view service) const;
@@ -81,7 +75,7 @@ class RegistryView {
 // view first. `chain` is the tenant's chain after the change.
 std::vector<std::unique_ptr<RegistryView>> ViewsAfterChange(
     const ConfigState& state, const std::vector<std::string>& chain,
-    const std::vector<storage::ServiceRecord>& services, bool descendants);
+    const std::vector<v1::ServiceDefinition>& services, bool descendants);
 
 // `definition`'s dependencies routed in `view`.
 v1::DependencyMap BuildDependencyMap(const RegistryView& view,

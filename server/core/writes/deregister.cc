@@ -124,7 +124,12 @@ class DeregisterWrite final : public Write {
                                       result->removed_services.end());
         absl::StatusOr<std::vector<std::string>> chain = state.Chain("tenant", cmd.tenant);
         if (chain.ok()) {
-          std::vector<ServiceRecord> remaining(record.services().begin(), record.services().end());
+          std::vector<v1::ServiceDefinition> remaining;
+          for (int i = 0; i < tenant->record.services_size(); ++i) {
+            if (removed.count(tenant->record.services(i).name()) == 0) {
+              remaining.push_back(tenant->definitions[i]);
+            }
+          }
           std::vector<std::unique_ptr<RegistryView>> after_views =
               ViewsAfterChange(state, *chain, remaining, true);
           std::vector<const RegistryView*> views;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/names.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "server/core/record_convert.h"
 #include "server/core/registry.h"
 #include "server/core/resolution.h"
 
@@ -263,31 +264,44 @@ class RegisterWrite final : public Write {
     }
     if (cmd.keep) record.set_keep(true);
 
-    // The services after the registration, and which of them it (re)defines.
-    std::map<std::string, ServiceRecord> services;
-    for (const ServiceRecord& s : record.services()) services[s.name()] = s;
+    // The services after the registration (records, and their definitions in the same order),
+    // and which of them it (re)defines.
+    std::map<std::string, std::pair<ServiceRecord, const v1::ServiceDefinition*>> services;
     std::set<std::string> changed;
     for (const v1::ServiceDefinition& def : cmd.services) changed.insert(def.name());
-    std::map<std::string, const ServiceRecord*> previous;  // changed service -> its old record
+    struct Previous {
+      const ServiceRecord* record;
+      const v1::ServiceDefinition* definition;
+    };
+    std::map<std::string, Previous> previous;  // changed service -> its old registration
     if (existing != nullptr) {
-      for (const ServiceRecord& s : existing->record.services()) {
-        if (changed.count(s.name()) > 0) previous[s.name()] = &s;
+      for (int i = 0; i < existing->record.services_size(); ++i) {
+        const ServiceRecord& s = existing->record.services(i);
+        const v1::ServiceDefinition& def = existing->definitions[i];
+        services[s.name()] = {s, &def};
+        if (changed.count(s.name()) > 0) previous[s.name()] = {&s, &def};
       }
     }
     for (const v1::ServiceDefinition& def : cmd.services) {
-      ServiceRecord& s = services[def.name()];
+      auto& [s, definition] = services[def.name()];
       s.set_name(def.name());
       s.clear_metadata();
-      *s.mutable_definition() = def;
+      *s.mutable_definition() = ToRecord(def);
+      definition = &def;
     }
     std::vector<ServiceRecord> after;
+    std::vector<v1::ServiceDefinition> after_definitions;
     after.reserve(services.size());
-    for (auto& [name, s] : services) after.push_back(s);
+    after_definitions.reserve(services.size());
+    for (auto& [name, service] : services) {
+      after.push_back(std::move(service.first));
+      after_definitions.push_back(*service.second);
+    }
 
     // Compatibility in the tenant's view and in each descendant's view, after the change.
     const bool moved = existing != nullptr && existing->record.parent() != parent;
-    std::vector<std::unique_ptr<RegistryView>> after_views =
-        ViewsAfterChange(state, chain, after, existing != nullptr && (!changed.empty() || moved));
+    std::vector<std::unique_ptr<RegistryView>> after_views = ViewsAfterChange(
+        state, chain, after_definitions, existing != nullptr && (!changed.empty() || moved));
     const RegistryView& own_view = *after_views.front();
     std::vector<const RegistryView*> views;
     for (const auto& v : after_views) views.push_back(v.get());
@@ -310,11 +324,12 @@ class RegisterWrite final : public Write {
       for (const std::string& w : report.by_service[s.name()]) s.add_warnings(w);
       auto old = previous.find(s.name());
       if (old != previous.end()) {  // the same registration again changes nothing
+        const ServiceRecord& before = *old->second.record;
         ServiceRecord same = s;
-        same.set_mod_revision(old->second->mod_revision());
-        same.set_register_time_micros(old->second->register_time_micros());
-        if (google::protobuf::util::MessageDifferencer::Equals(*old->second, same)) {
-          s = *old->second;
+        same.set_mod_revision(before.mod_revision());
+        same.set_register_time_micros(before.register_time_micros());
+        if (google::protobuf::util::MessageDifferencer::Equals(before, same)) {
+          s = before;
           continue;
         }
       }
@@ -328,7 +343,7 @@ class RegisterWrite final : public Write {
       auto old = previous.find(def.name());
       if (absl::Status s =
               PlanGeneratedEntries(state, cmd.tenant, chain, def,
-                                   old != previous.end() ? &DefinitionOf(*old->second) : nullptr,
+                                   old != previous.end() ? old->second.definition : nullptr,
                                    revision, change_set, &added_keys);
           !s.ok()) {
         return s;
@@ -344,7 +359,7 @@ class RegisterWrite final : public Write {
       }
     }
 
-    // The maps read the view, which points into `after`: build them before it is moved.
+    // Each registered service's dependency map, in the tenant's view after the change.
     auto result = std::make_shared<RegisterResult>();
     for (const v1::ServiceDefinition& def : cmd.services) {
       result->dependency_maps.push_back(BuildDependencyMap(own_view, def));

@@ -1,5 +1,8 @@
 #include "server/core/config_state.h"
 
+#include <string>
+#include <utility>
+
 #include "gtest/gtest.h"
 
 namespace confcenter {
@@ -133,6 +136,60 @@ TEST_F(ResolverTest, ChainListsNearestFirstAndChildrenAreFound) {
   EXPECT_EQ(*state_.Chain("tenant", "f1-sub"),
             (std::vector<std::string>{"f1-sub", "f1", "integration"}));
   EXPECT_EQ(state_.Children("integration"), std::vector<std::string>{"f1"});
+}
+
+// A registration record: `name` with a definition of that name at `version`.
+storage::ServiceRecord Registered(const std::string& name, const std::string& version) {
+  storage::ServiceRecord service;
+  service.set_name(name);
+  service.mutable_definition()->set_name(name);
+  service.mutable_definition()->set_version(version);
+  service.mutable_definition()->set_protocol(v1::PROTOCOL_GRPC);
+  storage::ServiceDefinitionRecord::Endpoint* endpoint =
+      service.mutable_definition()->add_endpoints();
+  endpoint->set_name("grpc");
+  endpoint->set_port(9090);
+  return service;
+}
+
+TEST(ConfigStateDefinitionsTest, FollowTheRecordsOnLoadAndApply) {
+  storage::LoadedState loaded;
+  loaded.revision = 1;
+  storage::TenantRecord& integration = loaded.tenants.emplace_back();
+  integration.set_name("integration");
+  *integration.add_services() = Registered("a", "1.0.0");
+  // A registration written before definitions existed: name and metadata only.
+  storage::ServiceRecord* legacy = integration.add_services();
+  legacy->set_name("b");
+  (*legacy->mutable_metadata())["owner"] = "ops";
+  ConfigState state;
+  state.Load(std::move(loaded));
+
+  const TenantState* t = state.FindTenant("integration");
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->definitions.size(), 2u);
+  EXPECT_EQ(t->definitions[0].name(), "a");
+  EXPECT_EQ(t->definitions[0].version(), "1.0.0");
+  EXPECT_EQ(t->definitions[0].protocol(), v1::PROTOCOL_GRPC);
+  EXPECT_EQ(t->definitions[0].endpoints(0).port(), 9090);
+  EXPECT_EQ(t->definitions[1].name(), "b");
+  EXPECT_EQ(t->definitions[1].metadata().at("owner"), "ops");
+  // The legacy record itself now holds that definition (a rewrite stores it).
+  EXPECT_TRUE(t->record.services(1).metadata().empty());
+  EXPECT_EQ(t->record.services(1).definition().metadata().at("owner"), "ops");
+
+  // A new registration replaces the definitions with the record's.
+  ChangeSet set;
+  set.set_revision(2);
+  Change* change = set.add_changes();
+  change->set_type(Change::TENANT_PUT);
+  change->set_tenant("integration");
+  change->mutable_tenant_record()->set_name("integration");
+  *change->mutable_tenant_record()->add_services() = Registered("a", "2.0.0");
+  state.Apply(set);
+  t = state.FindTenant("integration");
+  ASSERT_EQ(t->definitions.size(), 1u);
+  EXPECT_EQ(t->definitions[0].version(), "2.0.0");
 }
 
 }  // namespace

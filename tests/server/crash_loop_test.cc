@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "confcenter/v1/config.grpc.pb.h"
@@ -338,73 +339,104 @@ std::map<int64_t, TestSubscriber::View> ExpectedEvents(const Truth& truth, const
   return expected;
 }
 
+// The crash loop's set-up and steps, so that a test states only its subscribers, its kills
+// and its end: confcenterd on a fresh data dir with the chain f2 -> f1 -> integration, the
+// subscribers, the writer threads, a kill -9 and restart with the checks after it, and the
+// final check of every subscriber.
 class CrashLoopTest : public ::testing::Test {
  protected:
-  TempDir dir_;
-};
+  void TearDown() override { StopWriters(); }
 
-TEST_F(CrashLoopTest, AcknowledgedWritesAndSubscriptionsSurviveRepeatedKill9) {
-  const int64_t cycles = EnvInt("CRASH_LOOP_CYCLES", 25);
-  const uint64_t seed = static_cast<uint64_t>(EnvInt("CRASH_LOOP_SEED", std::random_device()()));
-  std::printf("crash loop: seed %llu, %lld cycles (replay with CRASH_LOOP_SEED=%llu)\n",
-              static_cast<unsigned long long>(seed), static_cast<long long>(cycles),
-              static_cast<unsigned long long>(seed));
-  std::fflush(stdout);
-  std::mt19937_64 rng(seed);
-
-  // Frequent PROGRESS messages: subscribers resume from progress revisions too, and the
-  // final wait for every subscriber to reach the last revision is short.
-  ServerProcess server(dir_.path() + "/data", {"--progress_interval=100ms"});
-  ASSERT_NE(server.port(), 0);
-  int64_t setup_revision = 0;
-  {
-    ApiClient api(server.Channel());
+  // Starts confcenterd and registers f1 and f2; setup_revision_ is the set-up's last revision.
+  void StartServer() {
+    // Frequent PROGRESS messages: subscribers resume from progress revisions too, and the
+    // final wait for every subscriber to reach the last revision is short.
+    server_ = std::make_unique<ServerProcess>(
+        dir_.path() + "/data", std::vector<std::string>{"--progress_interval=100ms"});
+    ASSERT_NE(server_->port(), 0);
+    ApiClient api(server_->Channel());
     ASSERT_TRUE(api.Register("f1", {}, "integration").ok());
-    ASSERT_TRUE(api.Register("f2", {}, "f1", &setup_revision).ok());
+    ASSERT_TRUE(api.Register("f2", {}, "f1", &setup_revision_).ok());
+    last_seen_revision_ = setup_revision_;
   }
 
-  std::vector<Follower> followers;
-  followers.emplace_back("f2", std::vector<std::string>{"svc-a"});
-  followers.emplace_back("f2", std::vector<std::string>{});
-  followers.emplace_back("f1", std::vector<std::string>{"svc-b"});
-  followers.emplace_back("integration", std::vector<std::string>{});
-  {
-    auto channel = server.Channel();
-    for (Follower& f : followers) {
+  // Subscribes to each (tenant, services) merged view (every service if services is empty)
+  // and waits until every subscription has caught up with the set-up.
+  void Follow(const std::vector<std::pair<std::string, std::vector<std::string>>>& subscriptions) {
+    for (const auto& [tenant, services] : subscriptions) followers_.emplace_back(tenant, services);
+    auto channel = server_->Channel();
+    for (Follower& f : followers_) {
       f.Start(channel);
-      ASSERT_TRUE(f.stream->WaitForRevision(setup_revision)) << f.tenant;
+      ASSERT_TRUE(f.stream->WaitForRevision(setup_revision_)) << f.tenant;
     }
   }
 
-  Control c;
-  {
-    std::lock_guard<std::mutex> lock(c.mu);
-    c.channel = server.Channel();
-    c.generation = 1;
-  }
-  std::vector<std::thread> writers;
-  for (int w = 0; w < kWriters; ++w) writers.emplace_back(WriterLoop, &c, w, seed + 1 + w);
-  struct JoinWriters {
-    Control* c;
-    std::vector<std::thread>* threads;
-    ~JoinWriters() {
-      {
-        std::lock_guard<std::mutex> lock(c->mu);
-        c->stop = true;
-        c->cv.notify_all();
-      }
-      for (auto& t : *threads) t.join();
+  // Starts kWriters writer threads; writer w draws its writes from seed + 1 + w.
+  void StartWriters(uint64_t seed) {
+    {
+      std::lock_guard<std::mutex> lock(control_.mu);
+      control_.channel = server_->Channel();
+      control_.generation = 1;
     }
-  } join_writers{&c, &writers};
+    for (int w = 0; w < kWriters; ++w) {
+      writers_.emplace_back(WriterLoop, &control_, w, seed + 1 + w);
+    }
+  }
 
-  int64_t last_seen_revision = setup_revision;
-  int64_t acked_ops_verified = 0;
-  int64_t in_doubt_present = 0;
-  int64_t in_doubt_absent = 0;
-  // Checks the restarted server against everything acknowledged so far.
-  auto verify = [&](const std::string& when) {
+  // Kills the server with SIGKILL once `acked` more writes were acknowledged, with the
+  // others in flight; restarts it on the same data dir, verifies it and resumes the
+  // subscribers and the writers. `cycle` counts from 0.
+  void KillAndRestartAfter(int64_t acked, int64_t cycle) {
+    {
+      std::unique_lock<std::mutex> lock(control_.mu);
+      ASSERT_TRUE(control_.cv.wait_for(lock, kPhaseTimeout,
+                                       [&] { return control_.acked_this_generation >= acked; }))
+          << "cycle " << cycle << ": writers stalled at " << control_.acked_this_generation
+          << " of " << acked << " writes";
+      control_.kill_requested = true;
+    }
+    server_->Kill();
+    {
+      std::unique_lock<std::mutex> lock(control_.mu);
+      ASSERT_TRUE(
+          control_.cv.wait_for(lock, kPhaseTimeout, [&] { return control_.parked == kWriters; }))
+          << "cycle " << cycle << ": writers did not notice the kill";
+    }
+    for (Follower& f : followers_) {
+      grpc::Status end = f.stream->WaitForEnd();
+      EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE)
+          << f.tenant << ": " << end.error_message();
+      f.Collect();
+    }
+    ASSERT_TRUE(server_->Restart()) << "cycle " << cycle;
+    ASSERT_NO_FATAL_FAILURE(Verify("after kill " + std::to_string(cycle + 1)));
+    auto channel = server_->Channel();
+    for (Follower& f : followers_) f.Start(channel);
+    std::lock_guard<std::mutex> lock(control_.mu);
+    ASSERT_TRUE(control_.errors.empty()) << control_.errors.front();
+    control_.kill_requested = false;
+    control_.parked = 0;
+    control_.acked_this_generation = 0;
+    control_.channel = server_->Channel();
+    ++control_.generation;
+    control_.cv.notify_all();
+  }
+
+  // Lets `acked` more writes be acknowledged without a kill, then stops the writers.
+  void StopWritersAfter(int64_t acked) {
+    {
+      std::unique_lock<std::mutex> lock(control_.mu);
+      ASSERT_TRUE(control_.cv.wait_for(lock, kPhaseTimeout,
+                                       [&] { return control_.acked_this_generation >= acked; }));
+    }
+    StopWriters();
+    ASSERT_TRUE(control_.errors.empty()) << control_.errors.front();
+  }
+
+  // Checks the (restarted) server against everything acknowledged so far.
+  void Verify(const std::string& when) {
     SCOPED_TRACE(when);
-    auto channel = server.Channel();
+    auto channel = server_->Channel();
     ApiClient api(channel);
     int64_t revision = 0;
     grpc::Status st;
@@ -412,27 +444,27 @@ TEST_F(CrashLoopTest, AcknowledgedWritesAndSubscriptionsSurviveRepeatedKill9) {
     ASSERT_TRUE(st.ok()) << st.error_message();
     std::vector<Write> acked, in_doubt;
     {
-      std::lock_guard<std::mutex> lock(c.mu);
-      acked = c.acked;
-      in_doubt = c.in_doubt;
+      std::lock_guard<std::mutex> lock(control_.mu);
+      acked = control_.acked;
+      in_doubt = control_.in_doubt;
     }
     // The revision never goes back: not behind any acknowledgement, any event a subscriber
     // saw, or what the server said before the kill.
-    int64_t floor = last_seen_revision;
+    int64_t floor = last_seen_revision_;
     for (const Write& w : acked) floor = std::max(floor, w.revision);
-    for (const Follower& f : followers) floor = std::max(floor, f.last_revision);
+    for (const Follower& f : followers_) floor = std::max(floor, f.last_revision);
     ASSERT_GE(revision, floor) << "the revision went back";
-    last_seen_revision = revision;
+    last_seen_revision_ = revision;
 
-    Truth truth = ReadTruth(channel, setup_revision);
+    Truth truth = ReadTruth(channel, setup_revision_);
     ASSERT_TRUE(truth.problems.empty()) << truth.problems.front();
     // No revision lost: after the set-up every revision is one write's.
-    int64_t expected_revision = setup_revision + 1;
+    int64_t expected_revision = setup_revision_ + 1;
     for (const auto& [rev, ops] : truth.by_revision) {
       ASSERT_EQ(rev, expected_revision) << "revision gap (or a revision without entries)";
       ++expected_revision;
     }
-    ASSERT_EQ(expected_revision - 1, std::max(revision, setup_revision))
+    ASSERT_EQ(expected_revision - 1, std::max(revision, setup_revision_))
         << "the history ends before the current revision";
 
     // Every acknowledged write is there, whole, alone at its revision.
@@ -445,9 +477,9 @@ TEST_F(CrashLoopTest, AcknowledgedWritesAndSubscriptionsSurviveRepeatedKill9) {
       explained.insert(w.revision);
       ops += static_cast<int64_t>(w.ops.size());
     }
-    acked_ops_verified = ops;
+    acked_ops_verified_ = ops;
     // A write in flight at a kill is absent or whole.
-    in_doubt_present = in_doubt_absent = 0;
+    in_doubt_present_ = in_doubt_absent_ = 0;
     for (const Write& w : in_doubt) {
       std::set<int64_t> revisions;
       size_t found = 0;
@@ -458,14 +490,14 @@ TEST_F(CrashLoopTest, AcknowledgedWritesAndSubscriptionsSurviveRepeatedKill9) {
         revisions.insert(it->second.first);
       }
       if (found == 0) {
-        ++in_doubt_absent;
+        ++in_doubt_absent_;
         continue;
       }
       ASSERT_EQ(found, w.ops.size()) << "torn write: " << Describe(w);
       ASSERT_EQ(revisions.size(), 1u) << "write split over revisions: " << Describe(w);
       ASSERT_EQ(truth.by_revision[*revisions.begin()], w.ops) << Describe(w);
       explained.insert(*revisions.begin());
-      ++in_doubt_present;
+      ++in_doubt_present_;
     }
     ASSERT_EQ(explained.size(), truth.by_revision.size())
         << "the history holds revisions no writer sent";
@@ -476,118 +508,122 @@ TEST_F(CrashLoopTest, AcknowledgedWritesAndSubscriptionsSurviveRepeatedKill9) {
       for (const Op& op : rev_ops) latest[op.tenant + "/" + op.service + "/" + op.key] = op.value;
     }
     ASSERT_EQ(ListAll(channel), latest);
-  };
+  }
 
+  // Once the writers stopped: every subscriber, resumed after each restart, saw every change
+  // of its merged view exactly once, in revision order, and ends with the view Resolve gives.
+  void CheckSubscribers() {
+    const Truth truth = ReadTruth(server_->Channel(), setup_revision_);
+    ApiClient api(server_->Channel());
+    for (Follower& f : followers_) {
+      SCOPED_TRACE("subscriber of " + f.tenant + " (" + std::to_string(f.services.size()) +
+                   " services)");
+      ASSERT_TRUE(f.stream->WaitForRevision(last_seen_revision_));
+      f.stream->Cancel();
+      f.Collect();
+      std::map<int64_t, TestSubscriber::View> expected = ExpectedEvents(truth, f, setup_revision_);
+      std::vector<int64_t> got_revisions, want_revisions;
+      for (const auto& [rev, events] : expected) want_revisions.push_back(rev);
+      for (const v1::SubscribeResponse& m : f.messages) {
+        if (m.kind() != v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) continue;
+        got_revisions.push_back(m.revision());
+        TestSubscriber::View events;
+        for (const v1::WatchEvent& e : m.events()) {
+          EXPECT_EQ(e.type(), v1::WatchEvent::TYPE_PUT);
+          events[{e.service(), e.key()}] = e.value() + "@" + e.source_tenant();
+        }
+        auto it = expected.find(m.revision());
+        if (it == expected.end()) continue;  // reported below as a revision mismatch
+        EXPECT_EQ(events, it->second) << "events of revision " << m.revision();
+        events_verified_ += m.events_size();
+      }
+      // Exactly once, in order: no gap, no duplicate.
+      auto diverge = std::mismatch(got_revisions.begin(), got_revisions.end(),
+                                   want_revisions.begin(), want_revisions.end());
+      ASSERT_EQ(got_revisions, want_revisions)
+          << "first difference at event message " << (diverge.first - got_revisions.begin())
+          << ": got revision "
+          << (diverge.first == got_revisions.end() ? std::string("none")
+                                                   : std::to_string(*diverge.first))
+          << ", expected "
+          << (diverge.second == want_revisions.end() ? std::string("none")
+                                                     : std::to_string(*diverge.second));
+      std::vector<std::string> services = f.services;
+      EXPECT_EQ(f.view, api.Resolve(f.tenant, services));
+    }
+  }
+
+  // Prints what the loop verified and records it as test properties.
+  void Report(uint64_t seed, int64_t cycles) {
+    int64_t acked_writes = 0, in_doubt = 0;
+    {
+      std::lock_guard<std::mutex> lock(control_.mu);
+      acked_writes = static_cast<int64_t>(control_.acked.size());
+      in_doubt = static_cast<int64_t>(control_.in_doubt.size());
+    }
+    std::printf(
+        "crash loop: seed %llu: %lld kill -9 cycles; %lld acknowledged writes (%lld puts) "
+        "verified at their revisions; %lld writes in flight at a kill (%lld committed whole, "
+        "%lld absent); %lld subscriber events verified exactly once over %zu subscribers; final "
+        "revision %lld\n",
+        static_cast<unsigned long long>(seed), static_cast<long long>(cycles),
+        static_cast<long long>(acked_writes), static_cast<long long>(acked_ops_verified_),
+        static_cast<long long>(in_doubt), static_cast<long long>(in_doubt_present_),
+        static_cast<long long>(in_doubt_absent_), static_cast<long long>(events_verified_),
+        followers_.size(), static_cast<long long>(last_seen_revision_));
+    RecordProperty("cycles", static_cast<int>(cycles));
+    RecordProperty("acked_writes", static_cast<int>(acked_writes));
+    RecordProperty("events_verified", static_cast<int>(events_verified_));
+  }
+
+ private:
+  // Tells the writers to stop and joins them (once).
+  void StopWriters() {
+    {
+      std::lock_guard<std::mutex> lock(control_.mu);
+      control_.stop = true;
+      control_.cv.notify_all();
+    }
+    for (auto& t : writers_) t.join();
+    writers_.clear();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  int64_t setup_revision_ = 0;
+  std::vector<Follower> followers_;
+  Control control_;
+  std::vector<std::thread> writers_;
+  // What the checks saw, for the report.
+  int64_t last_seen_revision_ = 0;
+  int64_t acked_ops_verified_ = 0;
+  int64_t in_doubt_present_ = 0;
+  int64_t in_doubt_absent_ = 0;
+  int64_t events_verified_ = 0;
+};
+
+TEST_F(CrashLoopTest, AcknowledgedWritesAndSubscriptionsSurviveRepeatedKill9) {
+  const int64_t cycles = EnvInt("CRASH_LOOP_CYCLES", 25);
+  const uint64_t seed = static_cast<uint64_t>(EnvInt("CRASH_LOOP_SEED", std::random_device()()));
+  std::printf("crash loop: seed %llu, %lld cycles (replay with CRASH_LOOP_SEED=%llu)\n",
+              static_cast<unsigned long long>(seed), static_cast<long long>(cycles),
+              static_cast<unsigned long long>(seed));
+  std::fflush(stdout);
+  std::mt19937_64 rng(seed);
+
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ASSERT_NO_FATAL_FAILURE(
+      Follow({{"f2", {"svc-a"}}, {"f2", {}}, {"f1", {"svc-b"}}, {"integration", {}}}));
+  StartWriters(seed);
   for (int64_t cycle = 0; cycle < cycles; ++cycle) {
     // A random moment: after 0..80 more acknowledged writes, with the others in flight.
-    const int64_t target = static_cast<int64_t>(rng() % 81);
-    {
-      std::unique_lock<std::mutex> lock(c.mu);
-      ASSERT_TRUE(
-          c.cv.wait_for(lock, kPhaseTimeout, [&] { return c.acked_this_generation >= target; }))
-          << "cycle " << cycle << ": writers stalled at " << c.acked_this_generation << " of "
-          << target << " writes";
-      c.kill_requested = true;
-    }
-    server.Kill();
-    {
-      std::unique_lock<std::mutex> lock(c.mu);
-      ASSERT_TRUE(c.cv.wait_for(lock, kPhaseTimeout, [&] { return c.parked == kWriters; }))
-          << "cycle " << cycle << ": writers did not notice the kill";
-    }
-    for (Follower& f : followers) {
-      grpc::Status end = f.stream->WaitForEnd();
-      EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE)
-          << f.tenant << ": " << end.error_message();
-      f.Collect();
-    }
-    ASSERT_TRUE(server.Restart()) << "cycle " << cycle;
-    verify("after kill " + std::to_string(cycle + 1));
-    if (HasFatalFailure()) return;
-    auto channel = server.Channel();
-    for (Follower& f : followers) f.Start(channel);
-    std::lock_guard<std::mutex> lock(c.mu);
-    ASSERT_TRUE(c.errors.empty()) << c.errors.front();
-    c.kill_requested = false;
-    c.parked = 0;
-    c.acked_this_generation = 0;
-    c.channel = server.Channel();
-    ++c.generation;
-    c.cv.notify_all();
+    ASSERT_NO_FATAL_FAILURE(KillAndRestartAfter(static_cast<int64_t>(rng() % 81), cycle));
   }
-
   // A last stretch of writes without a kill, then stop and check the subscribers.
-  {
-    std::unique_lock<std::mutex> lock(c.mu);
-    ASSERT_TRUE(c.cv.wait_for(lock, kPhaseTimeout, [&] { return c.acked_this_generation >= 20; }));
-    c.stop = true;
-    c.cv.notify_all();
-  }
-  for (auto& t : writers) t.join();
-  writers.clear();
-  ASSERT_TRUE(c.errors.empty()) << c.errors.front();
-  verify("at the end");
-  if (HasFatalFailure()) return;
-
-  const Truth truth = ReadTruth(server.Channel(), setup_revision);
-  ApiClient api(server.Channel());
-  int64_t events_verified = 0;
-  for (Follower& f : followers) {
-    SCOPED_TRACE("subscriber of " + f.tenant + " (" + std::to_string(f.services.size()) +
-                 " services)");
-    ASSERT_TRUE(f.stream->WaitForRevision(last_seen_revision));
-    f.stream->Cancel();
-    f.Collect();
-    std::map<int64_t, TestSubscriber::View> expected = ExpectedEvents(truth, f, setup_revision);
-    std::vector<int64_t> got_revisions, want_revisions;
-    for (const auto& [rev, events] : expected) want_revisions.push_back(rev);
-    for (const v1::SubscribeResponse& m : f.messages) {
-      if (m.kind() != v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) continue;
-      got_revisions.push_back(m.revision());
-      TestSubscriber::View events;
-      for (const v1::WatchEvent& e : m.events()) {
-        EXPECT_EQ(e.type(), v1::WatchEvent::TYPE_PUT);
-        events[{e.service(), e.key()}] = e.value() + "@" + e.source_tenant();
-      }
-      auto it = expected.find(m.revision());
-      if (it == expected.end()) continue;  // reported below as a revision mismatch
-      EXPECT_EQ(events, it->second) << "events of revision " << m.revision();
-      events_verified += m.events_size();
-    }
-    // Exactly once, in order: no gap, no duplicate.
-    auto diverge = std::mismatch(got_revisions.begin(), got_revisions.end(), want_revisions.begin(),
-                                 want_revisions.end());
-    ASSERT_EQ(got_revisions, want_revisions)
-        << "first difference at event message " << (diverge.first - got_revisions.begin())
-        << ": got revision "
-        << (diverge.first == got_revisions.end() ? std::string("none")
-                                                 : std::to_string(*diverge.first))
-        << ", expected "
-        << (diverge.second == want_revisions.end() ? std::string("none")
-                                                   : std::to_string(*diverge.second));
-    std::vector<std::string> services = f.services;
-    EXPECT_EQ(f.view, api.Resolve(f.tenant, services));
-  }
-
-  int64_t acked_writes = 0, in_doubt = 0;
-  {
-    std::lock_guard<std::mutex> lock(c.mu);
-    acked_writes = static_cast<int64_t>(c.acked.size());
-    in_doubt = static_cast<int64_t>(c.in_doubt.size());
-  }
-  std::printf(
-      "crash loop: seed %llu: %lld kill -9 cycles; %lld acknowledged writes (%lld puts) "
-      "verified at their revisions; %lld writes in flight at a kill (%lld committed whole, %lld "
-      "absent); %lld subscriber events verified exactly once over %zu subscribers; final "
-      "revision %lld\n",
-      static_cast<unsigned long long>(seed), static_cast<long long>(cycles),
-      static_cast<long long>(acked_writes), static_cast<long long>(acked_ops_verified),
-      static_cast<long long>(in_doubt), static_cast<long long>(in_doubt_present),
-      static_cast<long long>(in_doubt_absent), static_cast<long long>(events_verified),
-      followers.size(), static_cast<long long>(last_seen_revision));
-  RecordProperty("cycles", static_cast<int>(cycles));
-  RecordProperty("acked_writes", static_cast<int>(acked_writes));
-  RecordProperty("events_verified", static_cast<int>(events_verified));
+  ASSERT_NO_FATAL_FAILURE(StopWritersAfter(20));
+  ASSERT_NO_FATAL_FAILURE(Verify("at the end"));
+  ASSERT_NO_FATAL_FAILURE(CheckSubscribers());
+  Report(seed, cycles);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "server/core/config_state.h"
+#include "server/core/record_convert.h"
 #include "server/core/registry.h"
 
 namespace confcenter {
@@ -302,7 +303,7 @@ std::vector<storage::ServiceRecord> Records(const std::vector<v1::ServiceDefinit
   for (const v1::ServiceDefinition& def : defs) {
     storage::ServiceRecord& record = records.emplace_back();
     record.set_name(def.name());
-    *record.mutable_definition() = def;
+    *record.mutable_definition() = ToRecord(def);
   }
   return records;
 }
@@ -335,7 +336,7 @@ class RegistryTest : public ::testing::Test {
     const RegistryView view(state_, ChainOf(tenant));
     const RegistryView::Registration* reg = view.Find(service);
     if (reg == nullptr) return "";
-    EXPECT_EQ(reg->record->name(), service);
+    EXPECT_EQ(reg->definition->name(), service);
     return reg->tenant;
   }
 
@@ -345,7 +346,7 @@ class RegistryTest : public ::testing::Test {
                                         const std::vector<v1::ServiceDefinition>& services,
                                         const std::set<std::string>& changed,
                                         bool every_pair = false) const {
-    const std::vector<storage::ServiceRecord> after = Records(services);
+    const std::vector<v1::ServiceDefinition>& after = services;
     std::vector<std::unique_ptr<RegistryView>> views =
         ViewsAfterChange(state_, ChainOf(tenant), after, /*descendants=*/true);
     std::vector<const RegistryView*> pointers;
@@ -371,24 +372,24 @@ TEST_F(RegistryTest, TheNearestTenantOfTheChainThatRegisteredADependencyWins) {
   const RegistryView view(state_, ChainOf("f1-sub"));
   EXPECT_EQ(view.tenant(), "f1-sub");
   EXPECT_EQ(view.registrations().size(), 2u);
-  EXPECT_EQ(view.Find("payments")->record->definition().version(), "2.0.0");
+  EXPECT_EQ(view.Find("payments")->definition->version(), "2.0.0");
 }
 
 TEST_F(RegistryTest, AViewAfterAPlannedChangeUsesTheNewRegistrationsOfThatTenant) {
   Register("integration", "", {Service("payments", "1.0.0")});
   Register("f1", "integration", {Service("payments", "2.0.0")});
   Register("f1-sub", "f1", {});
-  const std::vector<storage::ServiceRecord> none;
+  const std::vector<v1::ServiceDefinition> none;
   const RegistryView without(state_, ChainOf("f1-sub"), "f1", &none);
   EXPECT_EQ(without.Find("payments")->tenant, "integration");
 
-  const std::vector<storage::ServiceRecord> after = Records({Service("payments", "2.1.0")});
+  const std::vector<v1::ServiceDefinition> after = {Service("payments", "2.1.0")};
   std::vector<std::unique_ptr<RegistryView>> views =
       ViewsAfterChange(state_, ChainOf("f1"), after, /*descendants=*/true);
   ASSERT_EQ(views.size(), 2u);
   EXPECT_EQ(views[0]->tenant(), "f1") << "the changing tenant's own view first";
   EXPECT_EQ(views[1]->chain(), (Strings{"f1-sub", "f1", "integration"}));
-  EXPECT_EQ(views[1]->Find("payments")->record->definition().version(), "2.1.0");
+  EXPECT_EQ(views[1]->Find("payments")->definition->version(), "2.1.0");
   EXPECT_EQ(ViewsAfterChange(state_, ChainOf("f1"), after, /*descendants=*/false).size(), 1u);
 }
 
@@ -511,9 +512,9 @@ TEST_F(RegistryTest, RemovingARegistrationReportsDependentsThatNowRouteUpTheChai
 
   // As Deregister does: f1 without payments and shipping; f1's view and its descendants'.
   const std::vector<std::string> chain = ChainOf("f1");
-  const std::vector<storage::ServiceRecord> remaining =
-      Records({Service("orders", "1.0.0", {{"payments", "^2"}}),
-               Service("tracking", "1.0.0", {{"shipping", "^1"}})});
+  const std::vector<v1::ServiceDefinition> remaining = {
+      Service("orders", "1.0.0", {{"payments", "^2"}}),
+      Service("tracking", "1.0.0", {{"shipping", "^1"}})};
   std::vector<std::unique_ptr<RegistryView>> views =
       ViewsAfterChange(state_, chain, remaining, /*descendants=*/true);
   std::vector<const RegistryView*> pointers;

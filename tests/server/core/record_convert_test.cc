@@ -5,7 +5,6 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace confcenter {
@@ -15,7 +14,6 @@ using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
-using google::protobuf::util::MessageDifferencer;
 
 // A definition with every field set, in every nested message too: repeated and map fields
 // with more than one element, enums at values other than 0.
@@ -148,10 +146,9 @@ TEST(RecordConvertTest, RoundTripsEveryField) {
   EXPECT_EQ(record.self_check().endpoint(), "metrics");
 
   const v1::ServiceDefinition back = FromRecord(record);
-  std::string differences;
-  MessageDifferencer differencer;
-  differencer.ReportDifferencesToString(&differences);
-  EXPECT_TRUE(differencer.Compare(def, back)) << differences;
+  // Compared as bytes, not with MessageDifferencer: its reflection over map fields crashes in
+  // the TSan build, whose inline protobuf code does not match Debian's uninstrumented library.
+  EXPECT_EQ(DeterministicBytes(back), DeterministicBytes(def));
   EXPECT_TRUE(back.GetReflection()->GetUnknownFields(back).empty());
 }
 
@@ -164,7 +161,7 @@ TEST(RecordConvertTest, BytesAreIdentical) {
   // What 0.1.0 stored (a v1::ServiceDefinition's bytes) parses as the record it is.
   storage::ServiceDefinitionRecord parsed;
   ASSERT_TRUE(parsed.ParseFromString(api_bytes));
-  EXPECT_TRUE(MessageDifferencer::Equals(parsed, record));
+  EXPECT_EQ(DeterministicBytes(parsed), DeterministicBytes(record));
 }
 
 TEST(RecordConvertTest, EmptyDefinitionStaysEmpty) {
@@ -192,7 +189,7 @@ TEST(RecordConvertTest, FieldsOnlyOneSideKnowsAreKept) {
   const storage::ServiceDefinitionRecord record = ToRecord(def);
   EXPECT_EQ(record.GetReflection()->GetUnknownFields(record).field_count(), 1);
   const v1::ServiceDefinition back = FromRecord(record);
-  EXPECT_TRUE(MessageDifferencer::Equals(def, back));
+  EXPECT_EQ(DeterministicBytes(back), DeterministicBytes(def));
 }
 
 }  // namespace

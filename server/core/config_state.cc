@@ -31,6 +31,10 @@ void SetRecord(TenantState& tenant, storage::TenantRecord record) {
 
 }  // namespace
 
+absl::Status TenantNotFoundError(absl::string_view field, absl::string_view tenant) {
+  return absl::NotFoundError(absl::StrCat(field, ": tenant ", QuoteForError(tenant), " not found"));
+}
+
 void ConfigState::Load(storage::LoadedState loaded) {
   tenants_.clear();
   revision_ = loaded.revision;
@@ -102,8 +106,7 @@ absl::StatusOr<std::vector<std::string>> ConfigState::Chain(absl::string_view fi
     const TenantState* t = FindTenant(next);
     if (t == nullptr) {
       if (chain.empty()) {
-        return absl::NotFoundError(
-            absl::StrCat(field, ": tenant ", QuoteForError(tenant), " not found"));
+        return TenantNotFoundError(field, tenant);
       }
       break;  // cannot happen: a parent cannot be removed while it has children
     }

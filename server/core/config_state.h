@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "confcenter/v1/tenant.pb.h"
@@ -40,6 +41,10 @@ struct ResolvedEntry {
   std::string source_tenant;  // the tenant of the chain whose entry won
   int64_t revision = 0;       // mod revision of the winning entry
 };
+
+// NOT_FOUND naming the request field: `<field>: tenant "<tenant>" not found`. Every "no such
+// tenant" answer of the server is this one.
+absl::Status TenantNotFoundError(absl::string_view field, absl::string_view tenant);
 
 class ConfigState {
  public:

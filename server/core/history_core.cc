@@ -311,8 +311,7 @@ absl::StatusOr<RollbackCommand> HistoryCore::PlanRollback(const RollbackQuery& q
     if (const TenantState* t = state.FindTenant(q.tenant)) created = t->record.create_revision();
   });
   if (created < 0) {
-    return absl::NotFoundError(
-        absl::StrCat("tenant: tenant ", QuoteForError(q.tenant), " not found"));
+    return TenantNotFoundError("tenant", q.tenant);
   }
   if (q.to_revision > current) {
     return absl::OutOfRangeError(absl::StrCat("to_revision: revision ", q.to_revision,

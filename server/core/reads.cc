@@ -56,7 +56,7 @@ absl::StatusOr<EntryView> ReadEntry(const ConfigState& state, const std::string&
   if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) return s;
   if (absl::Status s = ValidateServiceName("service", service); !s.ok()) return s;
   if (absl::Status s = ValidateKey("key", key); !s.ok()) return s;
-  if (state.FindTenant(tenant) == nullptr) return absl::NotFoundError(NotFoundTenant(tenant));
+  if (state.FindTenant(tenant) == nullptr) return TenantNotFoundError("tenant", tenant);
   const EntryRecord* entry = state.FindEntry(tenant, service, key);
   if (entry == nullptr) {
     return absl::NotFoundError(
@@ -86,7 +86,7 @@ absl::StatusOr<ListResult> ListEntries(const ConfigState& state, const std::stri
   const size_t limit = page_size == 0 ? kDefaultPageSize : page_size;
 
   const TenantState* t = state.FindTenant(tenant);
-  if (t == nullptr) return absl::NotFoundError(NotFoundTenant(tenant));
+  if (t == nullptr) return TenantNotFoundError("tenant", tenant);
   ListResult result;
   result.revision = state.revision();
   auto services_begin =
@@ -137,7 +137,7 @@ absl::StatusOr<ResolveResult> ResolveView(const ConfigState& state, const std::s
 absl::StatusOr<TenantInfo> ReadTenant(const ConfigState& state, const std::string& tenant) {
   if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) return s;
   const TenantState* t = state.FindTenant(tenant);
-  if (t == nullptr) return absl::NotFoundError(NotFoundTenant(tenant));
+  if (t == nullptr) return TenantNotFoundError("tenant", tenant);
   return DescribeTenant(state, *t);
 }
 

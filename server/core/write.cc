@@ -96,10 +96,6 @@ void AddTenantPut(ChangeSet& change_set, storage::TenantRecord record,
   }
 }
 
-std::string NotFoundTenant(absl::string_view tenant) {
-  return absl::StrCat("tenant: tenant ", QuoteForError(tenant), " not found");
-}
-
 std::string DescribeKey(absl::string_view tenant, absl::string_view service,
                         absl::string_view key) {
   return absl::StrCat("tenant ", QuoteForError(tenant), " service ", QuoteForError(service),

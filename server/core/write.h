@@ -161,9 +161,6 @@ void AddEntryChange(storage::ChangeSet& change_set, const std::string& tenant,
 void AddTenantPut(storage::ChangeSet& change_set, storage::TenantRecord record,
                   const storage::TenantRecord* previous);
 
-// "tenant: tenant "x" not found".
-std::string NotFoundTenant(absl::string_view tenant);
-
 // `tenant "t" service "s" key "k"` for error messages.
 std::string DescribeKey(absl::string_view tenant, absl::string_view service, absl::string_view key);
 

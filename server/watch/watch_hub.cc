@@ -145,8 +145,7 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
       return;
     }
     if (state.FindTenant(command.tenant) == nullptr) {
-      result = absl::NotFoundError(
-          absl::StrCat("tenant: tenant ", QuoteForError(command.tenant), " not found"));
+      result = TenantNotFoundError("tenant", command.tenant);
       return;
     }
     Stream* s = stream.get();

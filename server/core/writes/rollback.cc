@@ -35,7 +35,7 @@ class RollbackWrite final : public Write {
   absl::StatusOr<Completion> Plan(const PlanContext& context,
                                   storage::ChangeSet& change_set) override {
     const TenantState* tenant = context.state.FindTenant(command_.scope.tenant);
-    if (tenant == nullptr) return absl::NotFoundError(NotFoundTenant(command_.scope.tenant));
+    if (tenant == nullptr) return TenantNotFoundError("tenant", command_.scope.tenant);
     if (command_.tenant_create_revision != 0 &&
         tenant->record.create_revision() != command_.tenant_create_revision) {
       return absl::FailedPreconditionError(

@@ -27,7 +27,7 @@ class TouchWrite final : public Write {
   absl::StatusOr<Completion> Plan(const PlanContext& context,
                                   storage::ChangeSet& change_set) override {
     const TenantState* tenant = context.state.FindTenant(tenant_);
-    if (tenant == nullptr) return absl::NotFoundError(NotFoundTenant(tenant_));
+    if (tenant == nullptr) return TenantNotFoundError("tenant", tenant_);
     auto result = std::make_shared<TouchResult>();
     result->revision = context.state.revision();
     if (tenant->record.ttl_seconds() > 0) {

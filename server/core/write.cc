@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "storage/key_codec.h"
 
 namespace confcenter {
@@ -94,6 +96,25 @@ void AddTenantPut(ChangeSet& change_set, storage::TenantRecord record,
     *change->mutable_previous_tenant() = *previous;
     change->set_had_previous(true);
   }
+}
+
+namespace {
+
+std::string DeterministicBytes(const google::protobuf::MessageLite& message) {
+  std::string bytes;
+  {  // the streams flush and trim `bytes` when they go
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&out);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+bool SameRecord(const google::protobuf::MessageLite& a, const google::protobuf::MessageLite& b) {
+  return a.GetTypeName() == b.GetTypeName() && DeterministicBytes(a) == DeterministicBytes(b);
 }
 
 std::string DescribeKey(absl::string_view tenant, absl::string_view service,

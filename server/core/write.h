@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message_lite.h"
 #include "server/core/config_state.h"
 #include "server/core/core_options.h"
 #include "storage/records.pb.h"
@@ -163,6 +164,11 @@ void AddTenantPut(storage::ChangeSet& change_set, storage::TenantRecord record,
 
 // `tenant "t" service "s" key "k"` for error messages.
 std::string DescribeKey(absl::string_view tenant, absl::string_view service, absl::string_view key);
+
+// Whether two records hold the same fields, compared by their deterministic serialization
+// (maps in key order). Not protobuf's MessageDifferencer: its reflection over map fields
+// crashes in the TSan build, whose inline protobuf code does not match Debian's library.
+bool SameRecord(const google::protobuf::MessageLite& a, const google::protobuf::MessageLite& b);
 
 // The content type stored when a request leaves it unset (0).
 inline constexpr int32_t kContentTypeText = 1;

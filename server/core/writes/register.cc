@@ -10,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/names.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "server/core/record_convert.h"
 #include "server/core/registry.h"
 #include "server/core/resolution.h"
@@ -328,7 +327,7 @@ class RegisterWrite final : public Write {
         ServiceRecord same = s;
         same.set_mod_revision(before.mod_revision());
         same.set_register_time_micros(before.register_time_micros());
-        if (google::protobuf::util::MessageDifferencer::Equals(before, same)) {
+        if (SameRecord(before, same)) {
           s = before;
           continue;
         }
@@ -368,8 +367,7 @@ class RegisterWrite final : public Write {
     for (ServiceRecord& s : after) *record.add_services() = std::move(s);
     const bool created = existing == nullptr;
     result->created = created;
-    const bool tenant_changed =
-        created || !google::protobuf::util::MessageDifferencer::Equals(record, existing->record);
+    const bool tenant_changed = created || !SameRecord(record, existing->record);
     if (tenant_changed) {
       record.set_mod_revision(revision);
       AddTenantPut(change_set, std::move(record),

@@ -76,7 +76,8 @@ class StorageFaultTest : public ::testing::TestWithParam<FaultCase> {
 
 TEST_P(StorageFaultTest, FailedWriteAppliesNothingServerStaysUpAndRecoversWhenTheFaultClears) {
   const FaultCase& c = GetParam();
-  ASSERT_TRUE(api_->Register("f1").ok());
+  const grpc::Status registered = api_->Register("f1");
+  ASSERT_TRUE(registered.ok()) << registered.error_code() << ": " << registered.error_message();
   int64_t before = 0;
   ASSERT_TRUE(api_->Put("integration", "svc", "k", "v1", &before).ok());
   auto sub = std::make_unique<TestSubscriber>(channel_, "f1", std::vector<std::string>{"svc"},

@@ -17,49 +17,7 @@ std::string OpField(bool single, size_t i, absl::string_view field) {
   return single ? std::string(field) : absl::StrCat("ops[", i, "].", field);
 }
 
-class TxnWrite final : public Write {
- public:
-  TxnWrite(std::vector<WriteOp> ops, bool single, TxnDone done)
-      : ops_(std::move(ops)), single_(single), done_(std::move(done)) {}
-
-  absl::string_view default_rpc() const override {
-    return single_ ? "ConfigService.Put" : "ConfigService.Txn";
-  }
-  bool exclusive() const override { return false; }
-  bool release() const override { return !single_; }
-
-  absl::Status Validate(const CoreOptions& options, const WriteContext& context) const override {
-    if (absl::Status s = ValidateOps(ops_, single_, options); !s.ok()) return s;
-    return ValidateReleaseMessage("release_message", context.message);
-  }
-
-  AuditTargets Targets() const override {
-    AuditTargetsBuilder targets;
-    for (const WriteOp& op : ops_) targets.AddKey(op.tenant, op.service, op.key);
-    return targets.Build();
-  }
-
-  absl::StatusOr<Completion> Plan(const PlanContext& context,
-                                  storage::ChangeSet& change_set) override {
-    auto result = std::make_shared<TxnResult>();
-    if (absl::Status s = PlanOps(ops_, single_, context, change_set, *result); !s.ok()) return s;
-    return CompleteWith(done_, result);
-  }
-
-  void Fail(const absl::Status& status) override { done_(status); }
-
- private:
-  const std::vector<WriteOp> ops_;
-  const bool single_;
-  TxnDone done_;
-};
-
-}  // namespace
-
-std::unique_ptr<Write> MakeTxnWrite(std::vector<WriteOp> ops, bool single, TxnDone done) {
-  return std::make_unique<TxnWrite>(std::move(ops), single, std::move(done));
-}
-
+// The shape checks of a Txn's ops, before it is queued.
 absl::Status ValidateOps(const std::vector<WriteOp>& ops, bool single, const CoreOptions& options) {
   if (ops.empty()) return absl::InvalidArgumentError("ops: a Txn needs at least one operation");
   if (ops.size() > static_cast<size_t>(options.max_txn_ops)) {
@@ -105,6 +63,49 @@ absl::Status ValidateOps(const std::vector<WriteOp>& ops, bool single, const Cor
     }
   }
   return absl::OkStatus();
+}
+
+class TxnWrite final : public Write {
+ public:
+  TxnWrite(std::vector<WriteOp> ops, bool single, TxnDone done)
+      : ops_(std::move(ops)), single_(single), done_(std::move(done)) {}
+
+  absl::string_view default_rpc() const override {
+    return single_ ? "ConfigService.Put" : "ConfigService.Txn";
+  }
+  bool exclusive() const override { return false; }
+  bool release() const override { return !single_; }
+
+  absl::Status Validate(const CoreOptions& options, const WriteContext& context) const override {
+    if (absl::Status s = ValidateOps(ops_, single_, options); !s.ok()) return s;
+    return ValidateReleaseMessage("release_message", context.message);
+  }
+
+  AuditTargets Targets() const override {
+    AuditTargetsBuilder targets;
+    for (const WriteOp& op : ops_) targets.AddKey(op.tenant, op.service, op.key);
+    return targets.Build();
+  }
+
+  absl::StatusOr<Completion> Plan(const PlanContext& context,
+                                  storage::ChangeSet& change_set) override {
+    auto result = std::make_shared<TxnResult>();
+    if (absl::Status s = PlanOps(ops_, single_, context, change_set, *result); !s.ok()) return s;
+    return CompleteWith(done_, result);
+  }
+
+  void Fail(const absl::Status& status) override { done_(status); }
+
+ private:
+  const std::vector<WriteOp> ops_;
+  const bool single_;
+  TxnDone done_;
+};
+
+}  // namespace
+
+std::unique_ptr<Write> MakeTxnWrite(std::vector<WriteOp> ops, bool single, TxnDone done) {
+  return std::make_unique<TxnWrite>(std::move(ops), single, std::move(done));
 }
 
 absl::Status PlanOps(const std::vector<WriteOp>& ops, bool single, const PlanContext& context,

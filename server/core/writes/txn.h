@@ -44,9 +44,6 @@ using TxnDone = std::function<void(absl::StatusOr<TxnResult>)>;
 // FAILED_PRECONDITION (compare-and-set), RESOURCE_EXHAUSTED (--max_keys_per_tenant).
 std::unique_ptr<Write> MakeTxnWrite(std::vector<WriteOp> ops, bool single, TxnDone done);
 
-// The checks of MakeTxnWrite's Validate, for callers that build ops themselves.
-absl::Status ValidateOps(const std::vector<WriteOp>& ops, bool single, const CoreOptions& options);
-
 // Plans `ops` into `change_set` against the context's overlay and advances the overlay; on
 // success `result` holds the entries. Shared by Txn and Rollback.
 absl::Status PlanOps(const std::vector<WriteOp>& ops, bool single, const PlanContext& context,

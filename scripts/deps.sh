@@ -12,7 +12,7 @@ build=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
+  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcjose-dev libssl-dev openssl
   prometheus-cpp-dev libcpp-httplib-dev libsystemd-dev libgoogle-perftools-dev
 )
 # kubernetes-client: kubectl 1.20 renders the Kustomize manifests (tests/deploy/k8s_test.sh);

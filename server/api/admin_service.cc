@@ -123,10 +123,26 @@ class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupResponse> 
   absl::Time start_;
 };
 
+// A Backup refused before it started.
+class RefusedBackup final : public grpc::ServerWriteReactor<v1::BackupResponse> {
+ public:
+  explicit RefusedBackup(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 grpc::ServerWriteReactor<v1::BackupResponse>* AdminServiceImpl::Backup(
     grpc::CallbackServerContext* ctx, const v1::BackupRequest* req) {
+  // A backup holds every tenant's secrets: admins of every tenant only.
+  absl::StatusOr<std::shared_ptr<const auth::Access>> access = gate_->Authenticate(ctx);
+  absl::Status allowed = access.status();
+  if (allowed.ok()) allowed = (*access)->Require(auth::Right::kAdmin, "");
+  if (!allowed.ok()) {
+    gate_->AuditRefusal(ctx, access.ok() ? access->get() : nullptr, "AdminService.Backup", "",
+                        allowed);
+    return new RefusedBackup(allowed);
+  }
   return new BackupReactor(backups_, &pool_);
 }
 

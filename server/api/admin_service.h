@@ -3,6 +3,7 @@
 #define CONFCENTER_SERVER_API_ADMIN_SERVICE_H_
 
 #include "confcenter/v1/admin.grpc.pb.h"
+#include "server/api/gatekeeper.h"
 #include "server/api/worker_pool.h"
 #include "server/core/backup.h"
 
@@ -16,15 +17,16 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   static constexpr int kWorkers = 2;
   static constexpr size_t kMaxQueuedTasks = 64;
 
-  // `backups` must outlive the service.
-  explicit AdminServiceImpl(BackupManager* backups)
-      : backups_(backups), pool_(kWorkers, kMaxQueuedTasks) {}
+  // `backups` and `gate` must outlive the service.
+  AdminServiceImpl(BackupManager* backups, const Gatekeeper* gate)
+      : backups_(backups), gate_(gate), pool_(kWorkers, kMaxQueuedTasks) {}
 
   grpc::ServerWriteReactor<v1::BackupResponse>* Backup(grpc::CallbackServerContext* ctx,
                                                        const v1::BackupRequest* req) override;
 
  private:
   BackupManager* const backups_;
+  const Gatekeeper* const gate_;
   WorkerPool pool_;  // last: joined first
 };
 

@@ -4,7 +4,8 @@
 
 #include "common/names.h"
 #include "google/protobuf/util/time_util.h"
-#include "server/api/write_context.h"
+#include "server/api/gatekeeper.h"
+#include "server/api/redaction.h"
 #include "server/core/api_convert.h"
 
 namespace confcenter {
@@ -50,20 +51,28 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
   return reactor;
 }
 
-// Runs a one-op transaction and lets `fill` copy its result into the response.
+// Runs a one-op transaction, after checking the caller may write there, and lets `fill` copy
+// its result into the response.
 template <typename Fill>
-grpc::ServerUnaryReactor* SingleOp(ConfigCore* core, grpc::CallbackServerContext* ctx,
-                                   absl::string_view rpc, WriteOp op, Fill fill) {
+grpc::ServerUnaryReactor* SingleOp(ConfigCore* core, const Gatekeeper* gate,
+                                   grpc::CallbackServerContext* ctx, absl::string_view rpc,
+                                   WriteOp op, Fill fill) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate->Admit(
+      ctx, rpc, op.tenant, [&op](const auth::Access& a) { return RequireWrite(a, op.tenant); },
+      &refused);
+  if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  WriteContext context = gate->ContextFor(ctx, *access, rpc);
   std::vector<WriteOp> ops;
   ops.push_back(std::move(op));
   core->Txn(
       std::move(ops), /*single=*/true,
-      [reactor, fill = std::move(fill)](absl::StatusOr<TxnResult> result) {
-        if (result.ok()) fill(*result);
+      [reactor, access, fill = std::move(fill)](absl::StatusOr<TxnResult> result) {
+        if (result.ok()) fill(*result, *access);
         reactor->Finish(ToGrpcStatus(result.status()));
       },
-      ContextOf(ctx, rpc));
+      std::move(context));
   return reactor;
 }
 
@@ -79,10 +88,14 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Put(grpc::CallbackServerContext* ct
   WriteOp op{WriteOpType::kPut, req->tenant(),       req->service(), req->key(),
              req->value(),      req->content_type(), std::nullopt};
   if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
-  return SingleOp(core_, ctx, "ConfigService.Put", std::move(op), [req, resp](const TxnResult& r) {
-    resp->set_revision(r.revision);
-    FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_entry());
-  });
+  op.secret = req->secret();
+  return SingleOp(core_, gate_, ctx, "ConfigService.Put", std::move(op),
+                  [req, resp](const TxnResult& r, const auth::Access& access) {
+                    resp->set_revision(r.revision);
+                    FillEntry(req->tenant(), req->service(), req->key(), r.entries[0],
+                              resp->mutable_entry());
+                    RedactEntry(access, resp->mutable_entry());
+                  });
 }
 
 grpc::ServerUnaryReactor* ConfigServiceImpl::Delete(grpc::CallbackServerContext* ctx,
@@ -90,11 +103,12 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Delete(grpc::CallbackServerContext*
                                                     v1::DeleteResponse* resp) {
   WriteOp op{WriteOpType::kDelete, req->tenant(), req->service(), req->key(), "", 0, std::nullopt};
   if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
-  return SingleOp(core_, ctx, "ConfigService.Delete", std::move(op),
-                  [req, resp](const TxnResult& r) {
+  return SingleOp(core_, gate_, ctx, "ConfigService.Delete", std::move(op),
+                  [req, resp](const TxnResult& r, const auth::Access& access) {
                     resp->set_revision(r.revision);
                     FillEntry(req->tenant(), req->service(), req->key(), r.entries[0],
                               resp->mutable_previous());
+                    RedactEntry(access, resp->mutable_previous());
                   });
 }
 
@@ -103,20 +117,34 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Mask(grpc::CallbackServerContext* c
                                                   v1::MaskResponse* resp) {
   WriteOp op{WriteOpType::kMask, req->tenant(), req->service(), req->key(), "", 0, std::nullopt};
   if (req->has_expected_revision()) op.expected_revision = req->expected_revision();
-  return SingleOp(core_, ctx, "ConfigService.Mask", std::move(op), [req, resp](const TxnResult& r) {
-    resp->set_revision(r.revision);
-    FillEntry(req->tenant(), req->service(), req->key(), r.entries[0], resp->mutable_entry());
-  });
+  return SingleOp(core_, gate_, ctx, "ConfigService.Mask", std::move(op),
+                  [req, resp](const TxnResult& r, const auth::Access&) {
+                    resp->set_revision(r.revision);
+                    FillEntry(req->tenant(), req->service(), req->key(), r.entries[0],
+                              resp->mutable_entry());
+                  });
 }
 
 grpc::ServerUnaryReactor* ConfigServiceImpl::Txn(grpc::CallbackServerContext* ctx,
                                                  const v1::TxnRequest* req, v1::TxnResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "ConfigService.Txn", req->ops_size() > 0 ? req->ops(0).tenant() : "",
+      [req](const auth::Access& a) {
+        for (const v1::TxnOp& op : req->ops()) {
+          if (absl::Status s = RequireWrite(a, op.tenant()); !s.ok()) return s;
+        }
+        return absl::OkStatus();
+      },
+      &refused);
+  if (access == nullptr) return refused;
   std::vector<WriteOp> ops;
   ops.reserve(req->ops_size());
   for (int i = 0; i < req->ops_size(); ++i) {
     const v1::TxnOp& in = req->ops(i);
     WriteOp op{WriteOpType::kPut, in.tenant(),       in.service(), in.key(),
                in.value(),        in.content_type(), std::nullopt};
+    op.secret = in.secret();
     switch (in.type()) {
       case v1::TXN_OP_TYPE_PUT:
         break;
@@ -131,7 +159,8 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Txn(grpc::CallbackServerContext* ct
         AuditTargets targets;
         targets.tenants.push_back(AuditName(in.tenant()));
         core_->RejectWrite(
-            ContextOf(ctx, "ConfigService.Txn", req->release_message()), std::move(targets),
+            gate_->ContextFor(ctx, *access, "ConfigService.Txn", req->release_message()),
+            std::move(targets),
             absl::InvalidArgumentError(absl::StrCat(
                 "ops[", i, "].type: ", in.type(), " is not an operation; use PUT, DELETE or MASK")),
             [reactor](const absl::Status& s) { reactor->Finish(ToGrpcStatus(s)); });
@@ -148,16 +177,30 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Txn(grpc::CallbackServerContext* ct
         if (result.ok()) resp->set_revision(result->revision);
         reactor->Finish(ToGrpcStatus(result.status()));
       },
-      ContextOf(ctx, "ConfigService.Txn", req->release_message()));
+      gate_->ContextFor(ctx, *access, "ConfigService.Txn", req->release_message()));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* ConfigServiceImpl::Get(grpc::CallbackServerContext* ctx,
                                                  const v1::GetRequest* req, v1::GetResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "ConfigService.Get", req->tenant(),
+      [req](const auth::Access& a) -> absl::Status {
+        if (absl::Status s = a.RequireRead(req->tenant(), req->service()); !s.ok()) return s;
+        if (a.MaySeeKey(req->tenant(), req->service(), req->key())) return absl::OkStatus();
+        return absl::PermissionDeniedError(
+            absl::StrCat(auth::DescribeIdentity(a.identity()), " may read only the endpoints (",
+                         auth::kEndpointKeyPrefixForAccess, "*) of service \"", req->service(),
+                         "\" in tenant \"", req->tenant(), "\""));
+      },
+      &refused);
+  if (access == nullptr) return refused;
   absl::StatusOr<EntryView> view = core_->Get(req->tenant(), req->service(), req->key());
   if (view.ok()) {
     resp->set_revision(view->revision);
     FillEntry(req->tenant(), req->service(), req->key(), view->entry, resp->mutable_entry());
+    RedactEntry(*access, resp->mutable_entry());
   }
   return Finish(ctx, view.status());
 }
@@ -165,6 +208,12 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Get(grpc::CallbackServerContext* ct
 grpc::ServerUnaryReactor* ConfigServiceImpl::List(grpc::CallbackServerContext* ctx,
                                                   const v1::ListRequest* req,
                                                   v1::ListResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "ConfigService.List", req->tenant(),
+      [req](const auth::Access& a) { return a.RequireRead(req->tenant(), req->service()); },
+      &refused);
+  if (access == nullptr) return refused;
   absl::StatusOr<ListResult> list = core_->List(req->tenant(), req->service(), req->prefix(),
                                                 req->page_size(), req->page_token());
   if (list.ok()) {
@@ -172,6 +221,7 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::List(grpc::CallbackServerContext* c
     for (const ListedEntry& e : list->entries) {
       FillEntry(req->tenant(), e.service, e.key, e.entry, resp->add_entries());
     }
+    FilterEntries(*access, resp->mutable_entries());
     resp->set_next_page_token(list->next_page_token);
   }
   return Finish(ctx, list.status());
@@ -180,6 +230,18 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::List(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* ConfigServiceImpl::Resolve(grpc::CallbackServerContext* ctx,
                                                      const v1::ResolveRequest* req,
                                                      v1::ResolveResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "ConfigService.Resolve", req->tenant(),
+      [req](const auth::Access& a) -> absl::Status {
+        if (req->services().empty()) return a.RequireRead(req->tenant(), "");
+        for (const std::string& s : req->services()) {
+          if (absl::Status st = a.RequireRead(req->tenant(), s); !st.ok()) return st;
+        }
+        return absl::OkStatus();
+      },
+      &refused);
+  if (access == nullptr) return refused;
   absl::StatusOr<ResolveResult> view = core_->Resolve(
       req->tenant(), std::vector<std::string>(req->services().begin(), req->services().end()));
   if (view.ok()) {
@@ -187,6 +249,7 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Resolve(grpc::CallbackServerContext
     for (std::string& t : view->chain) resp->add_chain(std::move(t));
     resp->mutable_entries()->Reserve(static_cast<int>(view->entries.size()));
     for (ResolvedEntry& e : view->entries) MoveToProto(std::move(e), resp->add_entries());
+    FilterResolved(*access, req->tenant(), resp->mutable_entries());
   }
   return Finish(ctx, view.status());
 }
@@ -194,6 +257,11 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Resolve(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContext* ctx,
                                                       const v1::RegisterRequest* req,
                                                       v1::RegisterResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "TenantService.Register", req->tenant(),
+      [req](const auth::Access& a) { return RequireRegister(a, req->tenant()); }, &refused);
+  if (access == nullptr) return refused;
   RegisterCommand command;
   command.tenant = req->tenant();
   command.parent = req->parent();
@@ -219,13 +287,18 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContex
         }
         reactor->Finish(ToGrpcStatus(result.status()));
       },
-      ContextOf(ctx, "TenantService.Register"));
+      gate_->ContextFor(ctx, *access, "TenantService.Register"));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* TenantServiceImpl::Deregister(grpc::CallbackServerContext* ctx,
                                                         const v1::DeregisterRequest* req,
                                                         v1::DeregisterResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "TenantService.Deregister", req->tenant(),
+      [req](const auth::Access& a) { return RequireRegister(a, req->tenant()); }, &refused);
+  if (access == nullptr) return refused;
   DeregisterCommand command;
   command.tenant = req->tenant();
   command.services.assign(req->services().begin(), req->services().end());
@@ -246,13 +319,19 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Deregister(grpc::CallbackServerCont
         }
         reactor->Finish(ToGrpcStatus(result.status()));
       },
-      ContextOf(ctx, "TenantService.Deregister"));
+      gate_->ContextFor(ctx, *access, "TenantService.Deregister"));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* TenantServiceImpl::GetTenant(grpc::CallbackServerContext* ctx,
                                                        const v1::GetTenantRequest* req,
                                                        v1::GetTenantResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "TenantService.GetTenant", req->tenant(),
+      [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
+      &refused);
+  if (access == nullptr) return refused;
   int64_t revision = 0;
   absl::StatusOr<TenantInfo> info = core_->GetTenant(req->tenant(), &revision);
   if (info.ok()) {
@@ -265,6 +344,12 @@ grpc::ServerUnaryReactor* TenantServiceImpl::GetTenant(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* TenantServiceImpl::ResolveDependencies(
     grpc::CallbackServerContext* ctx, const v1::ResolveDependenciesRequest* req,
     v1::ResolveDependenciesResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "TenantService.ResolveDependencies", req->tenant(),
+      [req](const auth::Access& a) { return a.RequireRead(req->tenant(), req->service()); },
+      &refused);
+  if (access == nullptr) return refused;
   absl::StatusOr<DependenciesResult> deps =
       core_->ResolveDependencies(req->tenant(), req->service());
   if (deps.ok()) {
@@ -278,6 +363,11 @@ grpc::ServerUnaryReactor* TenantServiceImpl::ResolveDependencies(
 grpc::ServerUnaryReactor* TenantServiceImpl::Touch(grpc::CallbackServerContext* ctx,
                                                    const v1::TouchRequest* req,
                                                    v1::TouchResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "TenantService.Touch", req->tenant(),
+      [req](const auth::Access& a) { return RequireRegister(a, req->tenant()); }, &refused);
+  if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   core_->Touch(
       req->tenant(),
@@ -291,17 +381,26 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Touch(grpc::CallbackServerContext* 
         }
         reactor->Finish(ToGrpcStatus(result.status()));
       },
-      ContextOf(ctx, "TenantService.Touch"));
+      gate_->ContextFor(ctx, *access, "TenantService.Touch"));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* TenantServiceImpl::ListTenants(grpc::CallbackServerContext* ctx,
                                                          const v1::ListTenantsRequest* req,
                                                          v1::ListTenantsResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "TenantService.ListTenants", "", [](const auth::Access&) { return absl::OkStatus(); },
+      &refused);
+  if (access == nullptr) return refused;
   absl::StatusOr<ListTenantsResult> list = core_->ListTenants(req->page_size(), req->page_token());
   if (list.ok()) {
     resp->set_revision(list->revision);
-    for (TenantInfo& t : list->tenants) FillTenant(std::move(t), resp->add_tenants());
+    for (TenantInfo& t : list->tenants) {  // only the tenants the caller may read
+      if (access->Require(auth::Right::kRead, t.record.name()).ok()) {
+        FillTenant(std::move(t), resp->add_tenants());
+      }
+    }
     resp->set_next_page_token(list->next_page_token);
   }
   return Finish(ctx, list.status());

@@ -5,14 +5,15 @@
 
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
+#include "server/api/gatekeeper.h"
 #include "server/core/config_core.h"
 
 namespace confcenter {
 
 class ConfigServiceImpl final : public v1::ConfigService::CallbackService {
  public:
-  // `core` must outlive the service.
-  explicit ConfigServiceImpl(ConfigCore* core) : core_(core) {}
+  // `core` and `gate` must outlive the service.
+  ConfigServiceImpl(ConfigCore* core, const Gatekeeper* gate) : core_(core), gate_(gate) {}
 
   grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* ctx, const v1::PutRequest* req,
                                 v1::PutResponse* resp) override;
@@ -31,12 +32,13 @@ class ConfigServiceImpl final : public v1::ConfigService::CallbackService {
 
  private:
   ConfigCore* const core_;
+  const Gatekeeper* const gate_;
 };
 
 class TenantServiceImpl final : public v1::TenantService::CallbackService {
  public:
-  // `core` must outlive the service.
-  explicit TenantServiceImpl(ConfigCore* core) : core_(core) {}
+  // `core` and `gate` must outlive the service.
+  TenantServiceImpl(ConfigCore* core, const Gatekeeper* gate) : core_(core), gate_(gate) {}
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* ctx,
                                      const v1::RegisterRequest* req,
@@ -58,6 +60,7 @@ class TenantServiceImpl final : public v1::TenantService::CallbackService {
 
  private:
   ConfigCore* const core_;
+  const Gatekeeper* const gate_;
 };
 
 // absl::Status -> grpc::Status, code and message unchanged.

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/api/grpc_services.h"
-#include "server/api/write_context.h"
+#include "server/api/redaction.h"
 #include "server/core/api_convert.h"
 
 namespace confcenter {
@@ -30,6 +30,7 @@ void FillVersion(const HistoryVersion& in, v1::Version* out) {
     out->set_value(r.entry().value());
     out->set_content_type(static_cast<v1::ContentType>(r.entry().content_type()));
     out->set_version(r.entry().version());
+    out->set_secret(r.entry().secret());
   }
   out->set_author(r.author());
   *out->mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(r.commit_time_micros());
@@ -75,6 +76,7 @@ void FillDiffValue(const DiffSide& side, v1::DiffValue* out) {
   out->set_kind(side.mask ? v1::ENTRY_KIND_MASK : v1::ENTRY_KIND_VALUE);
   out->set_source_tenant(side.source_tenant);
   out->set_revision(side.revision);
+  out->set_secret(side.secret);
 }
 
 }  // namespace
@@ -86,9 +88,14 @@ absl::Status HistoryServiceImpl::Busy() {
 }
 
 grpc::ServerUnaryReactor* HistoryServiceImpl::Offload(grpc::CallbackServerContext* ctx,
-                                                      std::function<absl::Status()> work) {
+                                                      absl::string_view rpc,
+                                                      absl::string_view tenant,
+                                                      const Gatekeeper::Check& check, Work work) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(ctx, rpc, tenant, check, &refused);
+  if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (!pool_.TrySubmit([ctx, reactor, work = std::move(work)] {
+  if (!pool_.TrySubmit([ctx, reactor, access, work = std::move(work)] {
         // A request whose client gave up while it waited for a worker is not worked on.
         if (ctx->IsCancelled()) {
           reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
@@ -96,7 +103,7 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::Offload(grpc::CallbackServerContex
                                        "request waited for a worker"));
           return;
         }
-        reactor->Finish(ToGrpcStatus(work()));
+        reactor->Finish(ToGrpcStatus(work(*access)));
       })) {
     reactor->Finish(ToGrpcStatus(Busy()));
   }
@@ -106,17 +113,25 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::Offload(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* HistoryServiceImpl::History(grpc::CallbackServerContext* ctx,
                                                       const v1::HistoryRequest* req,
                                                       v1::HistoryResponse* resp) {
-  return Offload(ctx, [this, req, resp] { return DoHistory(req, resp); });
+  return Offload(
+      ctx, "HistoryService.History", req->tenant(),
+      [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
+      [this, req, resp](const auth::Access& a) { return DoHistory(a, req, resp); });
 }
 
-absl::Status HistoryServiceImpl::DoHistory(const v1::HistoryRequest* req,
+absl::Status HistoryServiceImpl::DoHistory(const auth::Access& access,
+                                           const v1::HistoryRequest* req,
                                            v1::HistoryResponse* resp) {
   absl::StatusOr<HistoryPage> page =
       history_->History({req->tenant(), req->service(), req->key(), req->prefix(), req->page_size(),
                          req->page_token()});
   if (page.ok()) {
     resp->set_revision(page->revision);
-    for (const HistoryVersion& v : page->versions) FillVersion(v, resp->add_versions());
+    for (const HistoryVersion& v : page->versions) {
+      v1::Version* version = resp->add_versions();
+      FillVersion(v, version);
+      RedactVersion(access, version);
+    }
     resp->set_next_page_token(page->next_page_token);
     resp->set_oldest_revision(page->oldest_revision);
   }
@@ -126,7 +141,10 @@ absl::Status HistoryServiceImpl::DoHistory(const v1::HistoryRequest* req,
 grpc::ServerUnaryReactor* HistoryServiceImpl::ListReleases(grpc::CallbackServerContext* ctx,
                                                            const v1::ListReleasesRequest* req,
                                                            v1::ListReleasesResponse* resp) {
-  return Offload(ctx, [this, req, resp] { return DoListReleases(req, resp); });
+  return Offload(
+      ctx, "HistoryService.ListReleases", req->tenant(),
+      [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
+      [this, req, resp](const auth::Access&) { return DoListReleases(req, resp); });
 }
 
 absl::Status HistoryServiceImpl::DoListReleases(const v1::ListReleasesRequest* req,
@@ -146,16 +164,27 @@ absl::Status HistoryServiceImpl::DoListReleases(const v1::ListReleasesRequest* r
 grpc::ServerUnaryReactor* HistoryServiceImpl::GetRelease(grpc::CallbackServerContext* ctx,
                                                          const v1::GetReleaseRequest* req,
                                                          v1::GetReleaseResponse* resp) {
-  return Offload(ctx, [this, req, resp] { return DoGetRelease(req, resp); });
+  // The release's tenants are known once it is read: DoGetRelease checks them.
+  return Offload(
+      ctx, "HistoryService.GetRelease", "", [](const auth::Access&) { return absl::OkStatus(); },
+      [this, req, resp](const auth::Access& a) { return DoGetRelease(a, req, resp); });
 }
 
-absl::Status HistoryServiceImpl::DoGetRelease(const v1::GetReleaseRequest* req,
+absl::Status HistoryServiceImpl::DoGetRelease(const auth::Access& access,
+                                              const v1::GetReleaseRequest* req,
                                               v1::GetReleaseResponse* resp) {
   const int64_t revision = history_->revision();
   absl::StatusOr<storage::ChangeSet> release = history_->GetRelease(req->release_id());
   if (release.ok()) {
     resp->set_revision(revision);
     FillRelease(*release, /*with_changes=*/true, resp->mutable_release());
+    for (const std::string& tenant : resp->release().tenants()) {
+      if (absl::Status s = access.Require(auth::Right::kRead, tenant); !s.ok()) {
+        resp->Clear();
+        return s;
+      }
+    }
+    RedactRelease(access, resp->mutable_release());
   }
   return (release.status());
 }
@@ -163,22 +192,29 @@ absl::Status HistoryServiceImpl::DoGetRelease(const v1::GetReleaseRequest* req,
 grpc::ServerUnaryReactor* HistoryServiceImpl::Rollback(grpc::CallbackServerContext* ctx,
                                                        const v1::RollbackRequest* req,
                                                        v1::RollbackResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "HistoryService.Rollback", req->tenant(),
+      [req](const auth::Access& a) { return a.Require(auth::Right::kPublish, req->tenant()); },
+      &refused);
+  if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   // The past state is read from disk: on a worker, never on gRPC's thread.
-  WriteContext context = ContextOf(ctx, "HistoryService.Rollback", req->message());
-  if (!pool_.TrySubmit([this, req, resp, reactor, context = std::move(context)]() mutable {
-        RunRollback(req, resp, reactor, std::move(context));
+  WriteContext context = gate_->ContextFor(ctx, *access, "HistoryService.Rollback", req->message());
+  if (!pool_.TrySubmit([this, access, req, resp, reactor, context = std::move(context)]() mutable {
+        RunRollback(std::move(access), req, resp, reactor, std::move(context));
       })) {
     reactor->Finish(ToGrpcStatus(Busy()));
   }
   return reactor;
 }
 
-void HistoryServiceImpl::RunRollback(const v1::RollbackRequest* req, v1::RollbackResponse* resp,
+void HistoryServiceImpl::RunRollback(std::shared_ptr<const auth::Access> access,
+                                     const v1::RollbackRequest* req, v1::RollbackResponse* resp,
                                      grpc::ServerUnaryReactor* reactor, WriteContext context) {
   history_->Rollback(
       {req->tenant(), req->service(), req->key(), req->to_revision(), req->dry_run()},
-      std::move(context), [reactor, resp](absl::StatusOr<RollbackOutcome> outcome) {
+      std::move(context), [access, reactor, resp](absl::StatusOr<RollbackOutcome> outcome) {
         if (outcome.ok()) {
           resp->set_revision(outcome->revision);
           resp->set_dry_run(outcome->dry_run);
@@ -193,6 +229,8 @@ void HistoryServiceImpl::RunRollback(const v1::RollbackRequest* req, v1::Rollbac
             if (change.after)
               FillEntry(change.key.tenant, change.key.service, change.key.key, *change.after,
                         c->mutable_after());
+            if (c->has_before()) RedactEntry(*access, c->mutable_before());
+            if (c->has_after()) RedactEntry(*access, c->mutable_after());
           }
         }
         reactor->Finish(ToGrpcStatus(outcome.status()));
@@ -202,10 +240,18 @@ void HistoryServiceImpl::RunRollback(const v1::RollbackRequest* req, v1::Rollbac
 grpc::ServerUnaryReactor* HistoryServiceImpl::Diff(grpc::CallbackServerContext* ctx,
                                                    const v1::DiffRequest* req,
                                                    v1::DiffResponse* resp) {
-  return Offload(ctx, [this, req, resp] { return DoDiff(req, resp); });
+  return Offload(
+      ctx, "HistoryService.Diff", req->tenant(),
+      [req](const auth::Access& a) {
+        if (absl::Status s = a.Require(auth::Right::kRead, req->tenant()); !s.ok()) return s;
+        if (req->other_tenant().empty()) return absl::OkStatus();
+        return a.Require(auth::Right::kRead, req->other_tenant());
+      },
+      [this, req, resp](const auth::Access& a) { return DoDiff(a, req, resp); });
 }
 
-absl::Status HistoryServiceImpl::DoDiff(const v1::DiffRequest* req, v1::DiffResponse* resp) {
+absl::Status HistoryServiceImpl::DoDiff(const auth::Access& access, const v1::DiffRequest* req,
+                                        v1::DiffResponse* resp) {
   DiffQuery query;
   switch (req->mode()) {
     case v1::DIFF_MODE_TENANTS:
@@ -251,6 +297,7 @@ absl::Status HistoryServiceImpl::DoDiff(const v1::DiffRequest* req, v1::DiffResp
       if (e.left) FillDiffValue(*e.left, out->mutable_left());
       if (e.right) FillDiffValue(*e.right, out->mutable_right());
     }
+    RedactDiff(access, resp);
   }
   return (diff.status());
 }
@@ -258,7 +305,10 @@ absl::Status HistoryServiceImpl::DoDiff(const v1::DiffRequest* req, v1::DiffResp
 grpc::ServerUnaryReactor* HistoryServiceImpl::QueryAudit(grpc::CallbackServerContext* ctx,
                                                          const v1::QueryAuditRequest* req,
                                                          v1::QueryAuditResponse* resp) {
-  return Offload(ctx, [this, req, resp] { return DoQueryAudit(req, resp); });
+  return Offload(
+      ctx, "HistoryService.QueryAudit", req->tenant(),
+      [req](const auth::Access& a) { return a.Require(auth::Right::kAudit, req->tenant()); },
+      [this, req, resp](const auth::Access&) { return DoQueryAudit(req, resp); });
 }
 
 absl::Status HistoryServiceImpl::DoQueryAudit(const v1::QueryAuditRequest* req,

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "confcenter/v1/history.grpc.pb.h"
+#include "server/api/gatekeeper.h"
 #include "server/api/worker_pool.h"
 #include "server/core/history_core.h"
 
@@ -18,9 +19,9 @@ class HistoryServiceImpl final : public v1::HistoryService::CallbackService {
   static constexpr int kWorkers = 2;
   static constexpr size_t kMaxQueuedReads = 256;
 
-  // `history` must outlive the service.
-  explicit HistoryServiceImpl(HistoryCore* history)
-      : history_(history), pool_(kWorkers, kMaxQueuedReads) {}
+  // `history` and `gate` must outlive the service.
+  HistoryServiceImpl(HistoryCore* history, const Gatekeeper* gate)
+      : history_(history), gate_(gate), pool_(kWorkers, kMaxQueuedReads) {}
 
   grpc::ServerUnaryReactor* History(grpc::CallbackServerContext* ctx, const v1::HistoryRequest* req,
                                     v1::HistoryResponse* resp) override;
@@ -41,18 +42,26 @@ class HistoryServiceImpl final : public v1::HistoryService::CallbackService {
 
  private:
   static absl::Status Busy();
-  // Runs `work` on the pool and finishes the call with its status.
-  grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* ctx,
-                                    std::function<absl::Status()> work);
-  absl::Status DoHistory(const v1::HistoryRequest* req, v1::HistoryResponse* resp);
+  using Work = std::function<absl::Status(const auth::Access&)>;
+  // Admits the call (`check`, on `tenant`), then runs `work` on the pool and finishes the call
+  // with its status.
+  grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* ctx, absl::string_view rpc,
+                                    absl::string_view tenant, const Gatekeeper::Check& check,
+                                    Work work);
+  absl::Status DoHistory(const auth::Access& access, const v1::HistoryRequest* req,
+                         v1::HistoryResponse* resp);
   absl::Status DoListReleases(const v1::ListReleasesRequest* req, v1::ListReleasesResponse* resp);
-  absl::Status DoGetRelease(const v1::GetReleaseRequest* req, v1::GetReleaseResponse* resp);
-  absl::Status DoDiff(const v1::DiffRequest* req, v1::DiffResponse* resp);
+  absl::Status DoGetRelease(const auth::Access& access, const v1::GetReleaseRequest* req,
+                            v1::GetReleaseResponse* resp);
+  absl::Status DoDiff(const auth::Access& access, const v1::DiffRequest* req,
+                      v1::DiffResponse* resp);
   absl::Status DoQueryAudit(const v1::QueryAuditRequest* req, v1::QueryAuditResponse* resp);
-  void RunRollback(const v1::RollbackRequest* req, v1::RollbackResponse* resp,
-                   grpc::ServerUnaryReactor* reactor, WriteContext context);
+  void RunRollback(std::shared_ptr<const auth::Access> access, const v1::RollbackRequest* req,
+                   v1::RollbackResponse* resp, grpc::ServerUnaryReactor* reactor,
+                   WriteContext context);
 
   HistoryCore* const history_;
+  const Gatekeeper* const gate_;
   WorkerPool pool_;  // last: joined first, while history_ is still there
 };
 

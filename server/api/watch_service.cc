@@ -12,6 +12,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "server/api/grpc_services.h"
+#include "server/api/redaction.h"
 
 namespace confcenter {
 namespace {
@@ -24,6 +25,53 @@ grpc::ByteBuffer ToByteBuffer(const std::shared_ptr<const std::string>& bytes) {
       [](void* p) { delete static_cast<std::shared_ptr<const std::string>*>(p); }, owner);
   return grpc::ByteBuffer(&slice, 1);
 }
+
+// The stream's caller; a refusal is audited.
+absl::StatusOr<std::shared_ptr<const auth::Access>> AdmitStream(const Gatekeeper* gate,
+                                                                grpc::CallbackServerContext* ctx,
+                                                                absl::string_view rpc,
+                                                                absl::string_view tenant) {
+  absl::StatusOr<std::shared_ptr<const auth::Access>> access = gate->Authenticate(ctx);
+  if (!access.ok()) gate->AuditRefusal(ctx, nullptr, rpc, tenant, access.status());
+  return access;
+}
+
+// Checks the caller may follow `req`'s view; a refusal is audited.
+absl::Status AdmitView(const Gatekeeper* gate, grpc::CallbackServerContext* ctx,
+                       absl::string_view rpc, const auth::Access& access,
+                       const v1::SubscribeRequest& req) {
+  absl::Status allowed =
+      req.services().empty() ? access.RequireRead(req.tenant(), "") : absl::OkStatus();
+  for (const std::string& s : req.services()) {
+    if (allowed.ok()) allowed = access.RequireRead(req.tenant(), s);
+  }
+  if (!allowed.ok()) gate->AuditRefusal(ctx, &access, rpc, req.tenant(), allowed);
+  return allowed;
+}
+
+// What one stream's view lets through: everything (no copy), or the hub's message re-encoded
+// without what the caller may not see.
+class ViewFilter {
+ public:
+  ViewFilter() = default;
+  ViewFilter(std::shared_ptr<const auth::Access> access, std::string tenant) {
+    if (!access->SeesEverything(tenant)) {
+      access_ = std::move(access);
+      tenant_ = std::move(tenant);
+    }
+  }
+  std::shared_ptr<const std::string> Apply(std::shared_ptr<const std::string> message) const {
+    if (access_ == nullptr) return message;
+    v1::SubscribeResponse response;
+    if (!response.ParseFromString(*message)) return message;  // the hub's own bytes: never
+    FilterSubscribeResponse(*access_, tenant_, &response);
+    return std::make_shared<const std::string>(response.SerializeAsString());
+  }
+
+ private:
+  std::shared_ptr<const auth::Access> access_;
+  std::string tenant_;
+};
 
 // Parses a raw method's request; false if `request` is not a `message`.
 bool ParseRequest(const grpc::ByteBuffer& request, google::protobuf::Message* message) {
@@ -41,8 +89,14 @@ bool ParseRequest(const grpc::ByteBuffer& request, google::protobuf::Message* me
 // End only touch the queue under mu_ and never wait.
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public WatchSink {
  public:
-  SubscribeReactor(WatchHub* hub, size_t max_queued, Metrics* metrics, WriteStarter* starter)
-      : hub_(hub), max_queued_(max_queued), metrics_(metrics), starter_(starter) {}
+  SubscribeReactor(WatchHub* hub, size_t max_queued, Metrics* metrics, WriteStarter* starter,
+                   const Gatekeeper* gate, grpc::CallbackServerContext* ctx)
+      : hub_(hub),
+        max_queued_(max_queued),
+        metrics_(metrics),
+        starter_(starter),
+        gate_(gate),
+        ctx_(ctx) {}
 
   void Start(const grpc::ByteBuffer* request) {
     v1::SubscribeRequest req;
@@ -53,6 +107,17 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
           absl::InvalidArgumentError("request: not a confcenter.v1.SubscribeRequest")));
       return;
     }
+    absl::StatusOr<std::shared_ptr<const auth::Access>> access =
+        AdmitStream(gate_, ctx_, "WatchService.Subscribe", req.tenant());
+    absl::Status allowed = access.status();
+    if (allowed.ok()) allowed = AdmitView(gate_, ctx_, "WatchService.Subscribe", **access, req);
+    if (!allowed.ok()) {
+      absl::MutexLock lock(&mu_);
+      starting_ = false;
+      FinishLocked(ToGrpcStatus(allowed));
+      return;
+    }
+    filter_ = ViewFilter(*std::move(access), req.tenant());  // before the hub can Send
     SubscribeCommand command{req.tenant(),
                              std::vector<std::string>(req.services().begin(), req.services().end()),
                              std::nullopt};
@@ -71,6 +136,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   }
 
   bool Send(std::shared_ptr<const std::string> message) override {
+    message = filter_.Apply(std::move(message));
     absl::MutexLock lock(&mu_);
     if (finishing_) return true;  // being torn down: drop quietly
     if (queue_.size() >= max_queued_) return false;
@@ -171,6 +237,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   const size_t max_queued_;
   Metrics* const metrics_;
   WriteStarter* const starter_;
+  const Gatekeeper* const gate_;
+  grpc::CallbackServerContext* const ctx_;
+  ViewFilter filter_;  // set in Start, before the hub knows the stream
   absl::Mutex mu_;
   std::deque<std::shared_ptr<const std::string>> queue_ ABSL_GUARDED_BY(mu_);
   size_t high_water_ ABSL_GUARDED_BY(mu_) = 0;  // the longest queue_ has been
@@ -194,8 +263,14 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
   static constexpr int kMaxViews = 10'000;
   static constexpr size_t kMaxEnvelopeBytes = 1 << 20;
 
-  SubscribeViewsReactor(WatchHub* hub, size_t max_queued, Metrics* metrics, WriteStarter* starter)
-      : hub_(hub), max_queued_(max_queued), metrics_(metrics), starter_(starter) {}
+  SubscribeViewsReactor(WatchHub* hub, size_t max_queued, Metrics* metrics, WriteStarter* starter,
+                        const Gatekeeper* gate, grpc::CallbackServerContext* ctx)
+      : hub_(hub),
+        max_queued_(max_queued),
+        metrics_(metrics),
+        starter_(starter),
+        gate_(gate),
+        ctx_(ctx) {}
 
   void Start(const grpc::ByteBuffer* request) {
     v1::SubscribeViewsRequest req;
@@ -215,8 +290,17 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
       for (int i = 0; i < req.views_size(); ++i) {
         views_.push_back(std::make_unique<View>(this, static_cast<uint32_t>(i)));
       }
+      absl::StatusOr<std::shared_ptr<const auth::Access>> access =
+          AdmitStream(gate_, ctx_, "WatchService.SubscribeViews", req.views(0).tenant());
+      if (!access.ok()) valid = access.status();
       for (int i = 0; i < req.views_size() && valid.ok(); ++i) {
         const v1::SubscribeRequest& v = req.views(i);
+        if (absl::Status s = AdmitView(gate_, ctx_, "WatchService.SubscribeViews", **access, v);
+            !s.ok()) {
+          valid = absl::Status(s.code(), absl::StrCat("views[", i, "]: ", s.message()));
+          break;
+        }
+        views_[i]->filter = ViewFilter(*access, v.tenant());
         SubscribeCommand command{v.tenant(),
                                  std::vector<std::string>(v.services().begin(), v.services().end()),
                                  std::nullopt};
@@ -279,12 +363,13 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
   struct View final : public WatchSink {
     View(SubscribeViewsReactor* stream, uint32_t index) : stream(stream), index(index) {}
     bool Send(std::shared_ptr<const std::string> message) override {
-      return stream->Enqueue(this, std::move(message));
+      return stream->Enqueue(this, filter.Apply(std::move(message)));
     }
     void End(const absl::Status& status) override { stream->EndView(this, status); }
 
     SubscribeViewsReactor* const stream;
     const uint32_t index;
+    ViewFilter filter;        // written in Start only
     uint64_t hub_id = 0;      // written in Start only
     bool registered = false;  // written in Start only
     size_t queued = 0;        // guarded by stream->mu_
@@ -431,6 +516,8 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
   const size_t max_queued_;
   Metrics* const metrics_;
   WriteStarter* const starter_;
+  const Gatekeeper* const gate_;
+  grpc::CallbackServerContext* const ctx_;
   std::vector<std::unique_ptr<View>> views_;  // fixed after Start
   absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
@@ -508,14 +595,15 @@ int WatchServiceImpl::DefaultWriteThreads() {
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchServiceImpl::SubscribeViews(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) {
-  auto* reactor = new SubscribeViewsReactor(hub_, max_queued_messages_, metrics_, &starter_);
+  auto* reactor =
+      new SubscribeViewsReactor(hub_, max_queued_messages_, metrics_, &starter_, gate_, ctx);
   reactor->Start(request);
   return reactor;
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchServiceImpl::Subscribe(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) {
-  auto* reactor = new SubscribeReactor(hub_, max_queued_messages_, metrics_, &starter_);
+  auto* reactor = new SubscribeReactor(hub_, max_queued_messages_, metrics_, &starter_, gate_, ctx);
   reactor->Start(request);
   return reactor;
 }

@@ -13,6 +13,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "confcenter/v1/watch.grpc.pb.h"
+#include "server/api/gatekeeper.h"
 #include "server/core/metrics.h"
 #include "server/watch/watch_hub.h"
 
@@ -56,13 +57,14 @@ class WatchServiceImpl final
     : public v1::WatchService::WithRawCallbackMethod_Subscribe<
           v1::WatchService::WithRawCallbackMethod_SubscribeViews<v1::WatchService::Service>> {
  public:
-  // `hub` and `metrics` must outlive the service. `max_queued_messages` bounds each stream's
-  // queue. Streams' writes are started on `write_threads` threads (WriteStarter).
+  // `hub`, `metrics` and `gate` must outlive the service. `max_queued_messages` bounds each
+  // stream's queue. Streams' writes are started on `write_threads` threads (WriteStarter).
   WatchServiceImpl(WatchHub* hub, size_t max_queued_messages, Metrics* metrics,
-                   int write_threads = DefaultWriteThreads())
+                   const Gatekeeper* gate, int write_threads = DefaultWriteThreads())
       : hub_(hub),
         max_queued_messages_(max_queued_messages),
         metrics_(metrics),
+        gate_(gate),
         starter_(write_threads) {}
   // One per core, at least 2.
   static int DefaultWriteThreads();
@@ -78,6 +80,7 @@ class WatchServiceImpl final
   WatchHub* const hub_;
   const size_t max_queued_messages_;
   Metrics* const metrics_;
+  const Gatekeeper* const gate_;
   WriteStarter starter_;  // destroyed after the gRPC server: its threads finish every stream
 };
 

@@ -20,6 +20,7 @@ inline void MoveToProto(ResolvedEntry&& entry, v1::ResolvedEntry* out) {
   out->set_content_type(static_cast<v1::ContentType>(entry.content_type));
   out->set_source_tenant(std::move(entry.source_tenant));
   out->set_revision(entry.revision);
+  out->set_secret(entry.secret);
 }
 
 // A tenant's own entry as the API shows it.
@@ -34,6 +35,7 @@ inline void FillEntry(const std::string& tenant, const std::string& service, con
   out->set_create_revision(record.create_revision());
   out->set_revision(record.mod_revision());
   out->set_version(record.version());
+  out->set_secret(record.secret());
 }
 
 }  // namespace confcenter

@@ -117,6 +117,20 @@ absl::StatusOr<std::vector<std::string>> ConfigState::Chain(absl::string_view fi
   return chain;
 }
 
+const v1::ServiceDefinition* ConfigState::DefinitionSeenBy(absl::string_view tenant,
+                                                           absl::string_view service) const {
+  absl::StatusOr<std::vector<std::string>> chain = Chain("tenant", tenant);
+  if (!chain.ok()) return nullptr;
+  for (const std::string& name : *chain) {
+    const TenantState* t = FindTenant(name);
+    if (t == nullptr) continue;
+    for (const v1::ServiceDefinition& def : t->definitions) {
+      if (def.name() == service) return &def;
+    }
+  }
+  return nullptr;
+}
+
 std::vector<std::string> ConfigState::Children(absl::string_view tenant) const {
   std::vector<std::string> children;
   for (const auto& [name, state] : tenants_) {
@@ -173,7 +187,7 @@ std::vector<ResolvedEntry> ConfigState::Resolve(const std::vector<std::string>& 
           });
       if (const storage::EntryRecord* entry = resolved.entry()) {
         out.push_back({service, *smallest, entry->value(), entry->content_type(),
-                       *cursors[resolved.level].tenant, entry->mod_revision()});
+                       *cursors[resolved.level].tenant, entry->mod_revision(), entry->secret()});
       }
       for (size_t i = 0; i < cursors.size(); ++i) {  // `first` last: it owns *smallest
         if (i != first && cursors[i].it != cursors[i].end && cursors[i].it->first == *smallest) {

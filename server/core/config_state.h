@@ -40,6 +40,7 @@ struct ResolvedEntry {
   int32_t content_type = 0;
   std::string source_tenant;  // the tenant of the chain whose entry won
   int64_t revision = 0;       // mod revision of the winning entry
+  bool secret = false;        // the winning entry's value is a secret
 };
 
 // NOT_FOUND naming the request field: `<field>: tenant "<tenant>" not found`. Every "no such
@@ -67,6 +68,11 @@ class ConfigState {
   // [tenant, parent, ..., root]. NOT_FOUND naming `field` if the tenant does not exist.
   absl::StatusOr<std::vector<std::string>> Chain(absl::string_view field,
                                                  absl::string_view tenant) const;
+
+  // The definition of `service` that `tenant` sees: its own registration's, else the nearest
+  // ancestor's; nullptr if none along the chain (or no such tenant).
+  const v1::ServiceDefinition* DefinitionSeenBy(absl::string_view tenant,
+                                                absl::string_view service) const;
 
   // Names of the tenants whose parent is `tenant`, ordered.
   std::vector<std::string> Children(absl::string_view tenant) const;

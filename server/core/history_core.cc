@@ -65,7 +65,7 @@ std::string DescribeDuration(absl::Duration d) {
 }
 
 DiffSide SideOf(const ResolvedEntry& e) {
-  return DiffSide{e.value, e.content_type, false, e.source_tenant, e.revision};
+  return DiffSide{e.value, e.content_type, false, e.source_tenant, e.revision, e.secret};
 }
 
 bool SameSide(const DiffSide& a, const DiffSide& b) {
@@ -508,7 +508,7 @@ absl::StatusOr<DiffResult> HistoryCore::Diff(const DiffQuery& q) const {
       for (auto& [key, entry] : own->entries) {
         if (!Wanted(services, key.service)) continue;
         out[{key.service, key.key}] = DiffSide{entry.value(), entry.content_type(), entry.mask(),
-                                               q.tenant, entry.mod_revision()};
+                                               q.tenant,      entry.mod_revision(), entry.secret()};
       }
       return out;
     }

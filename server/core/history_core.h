@@ -102,6 +102,7 @@ struct DiffSide {
   bool mask = false;  // own-entries diffs only
   std::string source_tenant;
   int64_t revision = 0;
+  bool secret = false;
 };
 
 enum class DiffType { kAdded, kRemoved, kChanged };

@@ -232,6 +232,23 @@ absl::Status ValidateGeneratedKeys(absl::string_view field, const v1::ServiceDef
         absl::StrCat(field, ".generated_keys"),
         absl::StrCat(def.generated_keys_size(), " keys exceed the limit of ", kMaxGeneratedKeys));
   }
+  if (def.secret_keys_size() > kMaxGeneratedKeys) {
+    return Invalid(
+        absl::StrCat(field, ".secret_keys"),
+        absl::StrCat(def.secret_keys_size(), " keys exceed the limit of ", kMaxGeneratedKeys));
+  }
+  for (int i = 0; i < def.secret_keys_size(); ++i) {
+    const std::string f = absl::StrCat(field, ".secret_keys[", i, "]");
+    if (absl::Status s = ValidateKey(f, def.secret_keys(i)); !s.ok()) return s;
+    if (absl::StartsWith(def.secret_keys(i), "_")) {
+      return Invalid(f, "reserved keys (starting with \"_\") cannot be secret");
+    }
+    if (def.defaults().count(def.secret_keys(i)) > 0) {
+      return Invalid(f, absl::StrCat(QuoteForError(def.secret_keys(i)),
+                                     " is also in defaults; a definition is readable by every "
+                                     "reader, so a secret's value cannot be in it"));
+    }
+  }
   absl::flat_hash_set<std::string> seen;
   for (int i = 0; i < def.generated_keys_size(); ++i) {
     const v1::GeneratedKey& g = def.generated_keys(i);

@@ -54,12 +54,13 @@ void Overlay::Set(const storage::EntryKey& key, std::optional<EntryRecord> entry
 }
 
 EntryRecord NextEntry(const EntryRecord* current, bool mask, const std::string& value,
-                      int32_t content_type, int64_t revision) {
+                      int32_t content_type, int64_t revision, bool secret) {
   EntryRecord entry;
   entry.set_mask(mask);
   if (!mask) {
     entry.set_value(value);
     entry.set_content_type(content_type);
+    entry.set_secret(secret || (current != nullptr && !current->mask() && current->secret()));
   }
   entry.set_mod_revision(revision);
   if (current != nullptr && current->mask() == mask) {  // same kind: the entry lives on
@@ -70,6 +71,19 @@ EntryRecord NextEntry(const EntryRecord* current, bool mask, const std::string& 
     entry.set_version(1);
   }
   return entry;
+}
+
+bool DeclaredSecret(const ConfigState& state, const std::string& tenant, const std::string& service,
+                    const std::string& key) {
+  const v1::ServiceDefinition* def = state.DefinitionSeenBy(tenant, service);
+  if (def == nullptr) return false;
+  for (const v1::GeneratedKey& g : def->generated_keys()) {
+    if (g.key() == key) return true;
+  }
+  for (const std::string& k : def->secret_keys()) {
+    if (k == key) return true;
+  }
+  return false;
 }
 
 void AddEntryChange(ChangeSet& change_set, const std::string& tenant, const std::string& service,

@@ -150,8 +150,15 @@ class Write {
 
 // The entry a write of (value or mask) makes of `current`: a new entry, or the next version of
 // the current one when it is of the same kind.
+// `secret` marks the value secret; a secret stays secret while the entry lives.
 storage::EntryRecord NextEntry(const storage::EntryRecord* current, bool mask,
-                               const std::string& value, int32_t content_type, int64_t revision);
+                               const std::string& value, int32_t content_type, int64_t revision,
+                               bool secret = false);
+
+// Whether the definition of `service` that `tenant` sees (ConfigState::DefinitionSeenBy)
+// declares `key` secret: generated, or listed in secret_keys.
+bool DeclaredSecret(const ConfigState& state, const std::string& tenant, const std::string& service,
+                    const std::string& key);
 
 // Adds the change of one own entry from `before` to `after` (nullptr: absent).
 void AddEntryChange(storage::ChangeSet& change_set, const std::string& tenant,

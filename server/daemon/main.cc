@@ -21,7 +21,9 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/api/access_service.h"
 #include "server/api/admin_service.h"
+#include "server/api/gatekeeper.h"
 #include "server/api/grpc_services.h"
 #include "server/api/history_service.h"
 #include "server/api/rpc_metrics.h"
@@ -33,6 +35,7 @@
 #include "server/daemon/admin_http.h"
 #include "server/daemon/flag_sources.h"
 #include "server/daemon/logging.h"
+#include "server/daemon/security.h"
 #include "server/watch/watch_hub.h"
 #include "spdlog/spdlog.h"
 #include "storage/fault_injection.h"
@@ -107,6 +110,25 @@ ABSL_FLAG(std::string, backup_tmp_dir, "",
           "Where AdminService.Backup makes its checkpoint (a new directory per backup, removed "
           "when the backup ends). Empty = the data dir's parent. Keep it on the data dir's "
           "filesystem: the checkpoint is then hard links, not copies.");
+ABSL_FLAG(std::string, auth_policy, "",
+          "The access policy file (YAML: authentication, protected tenants, role bindings), "
+          "reloaded when it or a file it names changes. Empty = no authentication: every "
+          "caller is admin, which is allowed only on a loopback --listen (see "
+          "--insecure_no_auth).");
+ABSL_FLAG(absl::Duration, auth_reload_interval, absl::Seconds(5),
+          "How often the policy, token and key files are checked for changes.");
+ABSL_FLAG(bool, insecure_no_auth, false,
+          "Serve a non-loopback --listen without --auth_policy: anyone who reaches the port can "
+          "read every secret and change every tenant. For isolated test networks only.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "Server certificate chain (PEM): serve gRPC over TLS. Re-read when it changes.");
+ABSL_FLAG(std::string, tls_key, "", "The server certificate's private key (PEM).");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "CA bundle (PEM) client certificates must chain to, for mTLS identities.");
+ABSL_FLAG(std::string, tls_client_auth, "none",
+          "Client certificates: none, optional (verified when sent) or require.");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
+          "How often the TLS certificate, key and client CA files are checked for changes.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long queued writes get to commit before being cancelled.");
 
@@ -155,6 +177,13 @@ absl::Status CheckSettings() {
   }
   if (absl::GetFlag(FLAGS_listen).empty() || absl::GetFlag(FLAGS_data_dir).empty()) {
     return absl::InvalidArgumentError("listen and data_dir must not be empty");
+  }
+  if (absl::GetFlag(FLAGS_auth_policy).empty() && !absl::GetFlag(FLAGS_insecure_no_auth) &&
+      !IsLoopbackListen(absl::GetFlag(FLAGS_listen))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to serve ", absl::GetFlag(FLAGS_listen),
+        " without authentication: set --auth_policy (or --insecure_no_auth on an isolated "
+        "network)"));
   }
   return absl::OkStatus();
 }
@@ -259,7 +288,36 @@ int Run() {
   history_options.compaction_interval =
       std::max(absl::ZeroDuration(), absl::GetFlag(FLAGS_history_compaction_interval));
   auto history = std::make_unique<HistoryCore>(core->get(), history_options, clock);
-  HistoryServiceImpl history_service(history.get());
+  // Who may do what: everyone on the loopback default, else the policy, reloaded on change.
+  Gatekeeper gate(core->get());
+  std::unique_ptr<PolicyWatcher> policy_watcher;
+  if (const std::string path = absl::GetFlag(FLAGS_auth_policy); !path.empty()) {
+    absl::StatusOr<std::unique_ptr<PolicyWatcher>> watcher =
+        PolicyWatcher::Start(path, absl::GetFlag(FLAGS_auth_reload_interval), &gate);
+    if (!watcher.ok()) {
+      spdlog::error("cannot load the access policy: {}", std::string(watcher.status().message()));
+      return 2;
+    }
+    policy_watcher = *std::move(watcher);
+  } else {
+    spdlog::warn("no --auth_policy: every caller is admin (loopback only)");
+  }
+  TlsSettings tls;
+  tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  tls.client_auth = absl::GetFlag(FLAGS_tls_client_auth);
+  tls.reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = MakeServerCredentials(tls);
+  if (!credentials.ok()) {
+    spdlog::error("{}", std::string(credentials.status().message()));
+    return 2;
+  }
+  if (tls.cert_file.empty() && policy_watcher != nullptr &&
+      !IsLoopbackListen(absl::GetFlag(FLAGS_listen))) {
+    spdlog::warn("bearer tokens travel in plaintext: set --tls_cert unless a mesh encrypts");
+  }
+  HistoryServiceImpl history_service(history.get(), &gate);
 
   BackupOptions backup_options;
   backup_options.tmp_dir = absl::GetFlag(FLAGS_backup_tmp_dir);
@@ -269,24 +327,26 @@ int Run() {
     backup_options.tmp_dir = dir.parent_path().string();
   }
   BackupManager backups((*core)->store(), backup_options);
-  AdminServiceImpl admin_service(&backups);
+  AdminServiceImpl admin_service(&backups, &gate);
 
-  ConfigServiceImpl config_service(core->get());
-  TenantServiceImpl tenant_service(core->get());
-  WatchServiceImpl watch_service(hub.get(), watch_options.max_queued_messages, &metrics);
+  ConfigServiceImpl config_service(core->get(), &gate);
+  TenantServiceImpl tenant_service(core->get(), &gate);
+  WatchServiceImpl watch_service(hub.get(), watch_options.max_queued_messages, &metrics, &gate);
+  AccessServiceImpl access_service(&gate);
   grpc::EnableDefaultHealthCheckService(true);
   // Debian links with --as-needed: without this call the reflection plugin is dropped.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   const std::string listen = absl::GetFlag(FLAGS_listen);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_request_bytes));
   builder.RegisterService(&config_service);
   builder.RegisterService(&tenant_service);
   builder.RegisterService(&watch_service);
   builder.RegisterService(&history_service);
   builder.RegisterService(&admin_service);
+  builder.RegisterService(&access_service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counting;
   counting.push_back(RpcMetricsInterceptor(&metrics));
   builder.experimental().SetInterceptorCreators(std::move(counting));
@@ -302,7 +362,8 @@ int Run() {
                                        "confcenter.v1.TenantService",
                                        "confcenter.v1.WatchService",
                                        "confcenter.v1.HistoryService",
-                                       "confcenter.v1.AdminService"};
+                                       "confcenter.v1.AdminService",
+                                       "confcenter.v1.AccessService"};
   for (const char* name : kServiceNames) health->SetServingStatus(name, false);
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     if (absl::Status s = WritePortFile(port_file, port); !s.ok()) {

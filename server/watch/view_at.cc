@@ -142,6 +142,7 @@ std::vector<v1::WatchEvent> ViewAt::Events(const storage::ChangeSet& set, const 
       event.set_content_type(static_cast<v1::ContentType>(after.entry->content_type()));
       event.set_source_tenant(*after.source);
       event.set_entry_revision(after.entry->mod_revision());
+      event.set_secret(after.entry->secret());
     }
   }
   return events;

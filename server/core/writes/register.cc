@@ -55,6 +55,7 @@ absl::Status PlanGeneratedEntries(const ConfigState& state, const std::string& t
     bool remove = false;
     bool mask = false;
     std::string value;
+    bool secret = false;
   };
   std::map<std::string, Wanted> wanted;
 
@@ -129,8 +130,22 @@ absl::Status PlanGeneratedEntries(const ConfigState& state, const std::string& t
     if (own_entry(g.key()) != nullptr && previous_default(g.key()) == nullptr) continue;
     absl::StatusOr<std::string> value = GenerateValue(g);
     if (!value.ok()) return value.status();
-    wanted[g.key()] = {false, false, *std::move(value)};
+    wanted[g.key()] = {false, false, *std::move(value), true};
   }
+  // Secret keys: generated ones, and those the definition declares; an own value already
+  // there is kept and marked.
+  auto mark_secret = [&](const std::string& key) {
+    if (auto it = wanted.find(key); it != wanted.end()) {
+      it->second.secret = true;
+      return;
+    }
+    const EntryRecord* current = own_entry(key);
+    if (current != nullptr && !current->mask() && !current->secret()) {
+      wanted[key] = {false, false, current->value(), true};
+    }
+  };
+  for (const v1::GeneratedKey& g : def.generated_keys()) mark_secret(g.key());
+  for (const std::string& key : def.secret_keys()) mark_secret(key);
 
   for (const auto& [key, want] : wanted) {
     const EntryRecord* current = own_entry(key);
@@ -142,10 +157,16 @@ absl::Status PlanGeneratedEntries(const ConfigState& state, const std::string& t
     }
     if (current != nullptr && current->mask() == want.mask &&
         (want.mask ||
-         (current->value() == want.value && current->content_type() == kContentTypeText))) {
+         (current->value() == want.value && current->content_type() == kContentTypeText &&
+          (current->secret() || !want.secret)))) {
       continue;
     }
-    EntryRecord entry = NextEntry(current, want.mask, want.value, kContentTypeText, revision);
+    const int32_t content_type =
+        current != nullptr && !current->mask() && current->value() == want.value
+            ? current->content_type()
+            : kContentTypeText;
+    EntryRecord entry =
+        NextEntry(current, want.mask, want.value, content_type, revision, want.secret);
     AddEntryChange(change_set, tenant, service, key, current, &entry);
     if (current == nullptr) ++*added_keys;
   }

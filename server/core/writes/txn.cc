@@ -151,7 +151,8 @@ absl::Status PlanOps(const std::vector<WriteOp>& ops, bool single, const PlanCon
     }
     EntryRecord entry =
         NextEntry(current, op.type == WriteOpType::kMask, op.value,
-                  op.content_type == 0 ? kContentTypeText : op.content_type, revision);
+                  op.content_type == 0 ? kContentTypeText : op.content_type, revision,
+                  op.secret || DeclaredSecret(context.state, op.tenant, op.service, op.key));
     if (current == nullptr) ++added.try_emplace(op.tenant, 0, i).first->second.first;
     result.entries.push_back(entry);
     planned.push_back({std::move(key), std::move(entry), current});

@@ -28,6 +28,8 @@ struct WriteOp {
   int32_t content_type = 0;  // kPut only; 0 is stored as TEXT (1)
   // Compare-and-set: nullopt = unconditional, 0 = no own entry, N = own entry at revision N.
   std::optional<int64_t> expected_revision;
+  // kPut only: the value is a secret (see storage::EntryRecord.secret).
+  bool secret = false;
 };
 
 struct TxnResult {

@@ -53,6 +53,8 @@ v1::ServiceDefinition FullDefinition() {
   def.mutable_health()->set_path("/healthz");
   def.mutable_self_check()->set_endpoint("metrics");
   def.mutable_self_check()->set_path("/selfcheck");
+  def.add_secret_keys("smtp.password");
+  def.add_secret_keys("partner.api_key");
   return def;
 }
 
@@ -144,6 +146,7 @@ TEST(RecordConvertTest, RoundTripsEveryField) {
   EXPECT_EQ(record.generated_keys(1).length(), 40);
   EXPECT_EQ(record.health().path(), "/healthz");
   EXPECT_EQ(record.self_check().endpoint(), "metrics");
+  EXPECT_EQ(record.secret_keys(1), "partner.api_key");
 
   const v1::ServiceDefinition back = FromRecord(record);
   // Compared as bytes, not with MessageDifferencer: its reflection over map fields crashes in

@@ -1,0 +1,182 @@
+#include "server/api/gatekeeper.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/names.h"
+#include "server/core/write.h"
+
+namespace confcenter {
+namespace {
+
+std::string MetadataValue(const grpc::CallbackServerContext* ctx, absl::string_view name) {
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find(grpc::string_ref(name.data(), name.size()));
+  if (it == metadata.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+std::string FirstProperty(const grpc::AuthContext& context, const char* name) {
+  for (const grpc::string_ref& v : context.FindPropertyValues(name)) {
+    if (v.size() > 0) return std::string(v.data(), v.size());
+  }
+  return "";
+}
+
+}  // namespace
+
+std::optional<auth::Identity> CertificateIdentity(const grpc::AuthContext& context) {
+  if (!context.IsPeerAuthenticated()) return std::nullopt;
+  std::string name = FirstProperty(context, GRPC_PEER_URI_PROPERTY_NAME);
+  if (name.empty()) name = FirstProperty(context, GRPC_PEER_DNS_PROPERTY_NAME);
+  if (name.empty()) name = FirstProperty(context, GRPC_X509_CN_PROPERTY_NAME);
+  if (name.empty()) return std::nullopt;
+  auth::Identity identity;
+  identity.kind = auth::IdentityKind::kCertificate;
+  identity.name = CutUtf8(name, kMaxUserBytes);
+  return identity;
+}
+
+Gatekeeper::Gatekeeper(ConfigCore* core)
+    : core_(core), policy_(std::make_shared<const auth::Policy>(auth::Policy::AllowAll())) {}
+
+void Gatekeeper::Install(std::shared_ptr<const auth::Policy> policy,
+                         std::shared_ptr<const auth::TokenVerifier> verifier) {
+  absl::MutexLock lock(&mu_);
+  policy_ = std::move(policy);
+  verifier_ = std::move(verifier);
+}
+
+std::shared_ptr<const auth::Policy> Gatekeeper::policy() const {
+  absl::MutexLock lock(&mu_);
+  return policy_;
+}
+
+auth::DependencyLookup Gatekeeper::Dependencies() const {
+  return [core = core_](const std::string& tenant, const std::string& service) {
+    std::vector<std::string> out;
+    core->ReadState([&](const ConfigState& state) {
+      if (const v1::ServiceDefinition* def = state.DefinitionSeenBy(tenant, service)) {
+        for (const v1::Dependency& d : def->dependencies()) out.push_back(d.service());
+      }
+    });
+    return out;
+  };
+}
+
+absl::StatusOr<std::shared_ptr<const auth::Access>> Gatekeeper::Authenticate(
+    const grpc::CallbackServerContext* ctx) const {
+  std::shared_ptr<const auth::Policy> policy;
+  std::shared_ptr<const auth::TokenVerifier> verifier;
+  {
+    absl::MutexLock lock(&mu_);
+    policy = policy_;
+    verifier = verifier_;
+  }
+  auth::Identity identity;
+  if (!policy->allow_all()) {
+    const std::string authorization = MetadataValue(ctx, "authorization");
+    if (!authorization.empty()) {
+      constexpr absl::string_view kBearer = "Bearer ";
+      if (!absl::StartsWithIgnoreCase(authorization, kBearer)) {
+        return absl::UnauthenticatedError("the authorization header must be \"Bearer <token>\"");
+      }
+      if (verifier == nullptr) {
+        return absl::UnauthenticatedError("this server accepts no bearer tokens");
+      }
+      absl::StatusOr<auth::Identity> verified =
+          verifier->Verify(absl::string_view(authorization).substr(kBearer.size()));
+      if (!verified.ok()) return verified.status();
+      identity = *std::move(verified);
+    } else if (std::shared_ptr<const grpc::AuthContext> context = ctx->auth_context()) {
+      if (std::optional<auth::Identity> cert = CertificateIdentity(*context)) {
+        identity = *std::move(cert);
+      }
+    }
+  }
+  auto access =
+      std::make_shared<const auth::Access>(std::move(identity), std::move(policy), Dependencies());
+  if (access->identity().kind == auth::IdentityKind::kAnonymous && access->grants().empty()) {
+    return absl::UnauthenticatedError(
+        "no credentials: send a bearer token (authorization: Bearer <token>) or a client "
+        "certificate");
+  }
+  return access;
+}
+
+WriteContext Gatekeeper::ContextFor(const grpc::CallbackServerContext* ctx,
+                                    const auth::Access& access, absl::string_view rpc,
+                                    std::string message) const {
+  WriteContext context;
+  context.rpc = std::string(rpc);
+  const std::string header = CutUtf8(MetadataValue(ctx, kUserHeader), kMaxUserBytes);
+  if (access.identity().kind == auth::IdentityKind::kAnonymous) {
+    context.user = header.empty() ? "anonymous" : header;
+  } else {
+    context.user = auth::DescribeIdentity(access.identity());
+    if (!header.empty() && access.ActsForOthers()) {
+      context.user = CutUtf8(absl::StrCat(context.user, " on behalf of ", header), kMaxUserBytes);
+    }
+  }
+  context.peer = ctx->peer();
+  context.message = std::move(message);
+  if (ctx->deadline() != std::chrono::system_clock::time_point::max()) {
+    context.deadline = absl::FromChrono(ctx->deadline());
+  }
+  return context;
+}
+
+std::shared_ptr<const auth::Access> Gatekeeper::Admit(grpc::CallbackServerContext* ctx,
+                                                      absl::string_view rpc,
+                                                      absl::string_view tenant, const Check& check,
+                                                      grpc::ServerUnaryReactor** refused) const {
+  absl::StatusOr<std::shared_ptr<const auth::Access>> access = Authenticate(ctx);
+  if (!access.ok()) {
+    Refuse(ctx, nullptr, rpc, tenant, access.status(), *refused = ctx->DefaultReactor());
+    return nullptr;
+  }
+  if (absl::Status s = check(**access); !s.ok()) {
+    Refuse(ctx, access->get(), rpc, tenant, s, *refused = ctx->DefaultReactor());
+    return nullptr;
+  }
+  return *std::move(access);
+}
+
+absl::Status RequireWrite(const auth::Access& access, absl::string_view tenant) {
+  if (absl::Status s = access.Require(auth::Right::kWrite, tenant); !s.ok()) return s;
+  if (!access.policy().IsProtected(tenant)) return absl::OkStatus();
+  return access.Require(auth::Right::kPublish, tenant);
+}
+
+absl::Status RequireRegister(const auth::Access& access, absl::string_view tenant) {
+  if (absl::Status s = access.Require(auth::Right::kRegister, tenant); !s.ok()) return s;
+  if (!access.policy().IsProtected(tenant)) return absl::OkStatus();
+  return access.Require(auth::Right::kManageProtected, tenant);
+}
+
+void Gatekeeper::AuditRefusal(const grpc::CallbackServerContext* ctx, const auth::Access* access,
+                              absl::string_view rpc, absl::string_view tenant,
+                              const absl::Status& status) const {
+  WriteContext context;
+  if (access != nullptr) {
+    context = ContextFor(ctx, *access, rpc);
+  } else {
+    context.rpc = std::string(rpc);
+    context.user = "unauthenticated";
+    context.peer = ctx->peer();
+  }
+  AuditTargets targets;
+  if (!tenant.empty()) targets.tenants.push_back(AuditName(tenant));
+  core_->RejectWrite(std::move(context), std::move(targets), status, [](const absl::Status&) {});
+}
+
+void Gatekeeper::Refuse(const grpc::CallbackServerContext* ctx, const auth::Access* access,
+                        absl::string_view rpc, absl::string_view tenant, const absl::Status& status,
+                        grpc::ServerUnaryReactor* reactor) const {
+  AuditRefusal(ctx, access, rpc, tenant, status);
+  reactor->Finish(
+      grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message())));
+}
+
+}  // namespace confcenter

@@ -1,0 +1,36 @@
+// What a caller may not see is taken out of responses here, on every read path: values of
+// secret keys are withheld (emptied, `redacted` set) unless the caller may read that
+// service's secrets, and keys outside an instance caller's reach are dropped.
+#ifndef CONFCENTER_SERVER_API_REDACTION_H_
+#define CONFCENTER_SERVER_API_REDACTION_H_
+
+#include "absl/strings/string_view.h"
+#include "confcenter/v1/config.pb.h"
+#include "confcenter/v1/history.pb.h"
+#include "confcenter/v1/watch.pb.h"
+#include "server/auth/access.h"
+
+namespace confcenter {
+
+// A tenant's own entries (Get, List, Put/Delete/Mask answers, release changes).
+void RedactEntry(const auth::Access& access, v1::Entry* entry);
+void FilterEntries(const auth::Access& access,
+                   google::protobuf::RepeatedPtrField<v1::Entry>* entries);
+
+// `tenant`'s resolved view (Resolve, Subscribe snapshots) and its change events.
+void FilterResolved(const auth::Access& access, absl::string_view tenant,
+                    google::protobuf::RepeatedPtrField<v1::ResolvedEntry>* entries);
+void FilterEvents(const auth::Access& access, absl::string_view tenant,
+                  google::protobuf::RepeatedPtrField<v1::WatchEvent>* events);
+// Both of a Subscribe message.
+void FilterSubscribeResponse(const auth::Access& access, absl::string_view tenant,
+                             v1::SubscribeResponse* response);
+
+// History, releases and diffs.
+void RedactVersion(const auth::Access& access, v1::Version* version);
+void RedactRelease(const auth::Access& access, v1::Release* release);
+void RedactDiff(const auth::Access& access, v1::DiffResponse* diff);
+
+}  // namespace confcenter
+
+#endif  // CONFCENTER_SERVER_API_REDACTION_H_

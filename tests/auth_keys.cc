@@ -32,8 +32,8 @@ void Check(bool ok, absl::string_view what, const cjose_err* err = nullptr) {
 
 int64_t Unix(absl::Time t) { return absl::ToUnixSeconds(t); }
 
-// Signs `claims` with `jwk` under exactly `header`.
-std::string Sign(const cjose_jwk_t* jwk, const Json& header, const Json& claims) {
+// Signs `payload` with `jwk` under exactly `header`.
+std::string Sign(const cjose_jwk_t* jwk, const Json& header, absl::string_view payload) {
   cjose_err err;
   cjose_header_t* hdr = cjose_header_new(&err);
   Check(hdr != nullptr, "cjose_header_new", &err);
@@ -44,7 +44,6 @@ std::string Sign(const cjose_jwk_t* jwk, const Json& header, const Json& claims)
             : cjose_header_set_raw(hdr, name.c_str(), value.dump().c_str(), &err);
     Check(set, "cjose_header_set", &err);
   }
-  const std::string payload = claims.dump();
   cjose_jws_t* jws = cjose_jws_sign(jwk, hdr, reinterpret_cast<const uint8_t*>(payload.data()),
                                     payload.size(), &err);
   cjose_header_release(hdr);
@@ -121,6 +120,11 @@ void WriteJwks(const std::string& path, const std::vector<TestKey>& keys) {
 std::string Base64Url(absl::string_view bytes) { return absl::WebSafeBase64Escape(bytes); }
 
 std::string SignJwt(const TestKey& key, const Json& header_extra, const Json& claims) {
+  return SignJwtPayload(key, header_extra, claims.dump());
+}
+
+std::string SignJwtPayload(const TestKey& key, const Json& header_extra,
+                           absl::string_view payload) {
   Json header = {{"alg", key.alg()}, {"kid", key.kid()}};
   if (header_extra.is_object()) {
     for (const auto& [name, value] : header_extra.items()) {
@@ -131,7 +135,7 @@ std::string SignJwt(const TestKey& key, const Json& header_extra, const Json& cl
       }
     }
   }
-  return Sign(key.jwk(), header, claims);
+  return Sign(key.jwk(), header, payload);
 }
 
 Json StandardClaims(const std::string& issuer, const std::string& sub, absl::Time now,
@@ -233,7 +237,7 @@ std::string KeyConfusionJwt(const TestKey& rsa_key, const Json& claims, Confusio
   Check(hmac != nullptr, "cjose_jwk_create_oct_spec", &err);
   Json header = {{"alg", "HS256"}};
   if (with_kid) header["kid"] = rsa_key.kid();
-  return Sign(hmac.get(), header, claims);
+  return Sign(hmac.get(), header, claims.dump());
 }
 
 std::string ExpiredJwt(const TestKey& key, Json claims, absl::Time now) {

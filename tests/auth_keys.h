@@ -63,6 +63,10 @@ std::string Base64Url(absl::string_view bytes);
 std::string SignJwt(const TestKey& key, const nlohmann::json& header_extra,
                     const nlohmann::json& claims);
 
+// The same with `payload` signed as it is (it need not be JSON).
+std::string SignJwtPayload(const TestKey& key, const nlohmann::json& header_extra,
+                           absl::string_view payload);
+
 // Claims any valid token has: iss, sub, aud (a one-element array), iat = nbf = now,
 // exp = now + ttl.
 nlohmann::json StandardClaims(const std::string& issuer, const std::string& sub, absl::Time now,

@@ -1,8 +1,10 @@
 #include "server/auth/token_verifier.h"
 
+#include <atomic>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -330,6 +332,32 @@ TEST_F(TokenVerifierTest, FullCacheKeepsVerifyingEveryToken) {
       EXPECT_EQ(id->claims.at("kubernetes.serviceaccount"), absl::StrCat("svc", i));
     }
   }
+}
+
+TEST_F(TokenVerifierTest, ConcurrentCallersSharingASmallCacheAllGetTheirIdentity) {
+  TokenVerifierOptions options = Options();
+  options.max_cached_tokens = 2;  // every call races inserts, hits and evictions
+  auto verifier = Make(std::move(options));
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 3; ++i) {
+    tokens.push_back(testing::SignJwt(
+        keys().k8s_ec, {}, testing::KubernetesClaims("feat-x", absl::StrCat("svc", i), now_)));
+  }
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < 30; ++n) {
+        const int i = (t + n) % 3;
+        absl::StatusOr<Identity> id = verifier->Verify(tokens[i]);
+        if (!id.ok() || id->claims.at("kubernetes.serviceaccount") != absl::StrCat("svc", i)) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST_F(TokenVerifierTest, NoCacheStillVerifies) {

@@ -7,8 +7,9 @@
 #        deps.sh --build      only what compiling and the unit tests need (the image's build stage)
 #        deps.sh --container  only the opt-in container image test's tools (podman, debootstrap)
 set -euo pipefail
+# openssl (in build: the unit tests run it): the test certificates of tests/tls_certs.cc.
 build=(
-  g++ cmake ninja-build pkg-config ccache make
+  g++ cmake ninja-build pkg-config ccache make openssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev

@@ -4,8 +4,10 @@
 //
 //   print_config --server=127.0.0.1:7070 --tenant=feature-login --services=login \
 //                --cache_file=/tmp/login-config.json [--print_once]
+// TLS and a bearer token come from CONFCENTER_CA, _CERT, _KEY, _TOKEN, _TOKEN_FILE.
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,7 +42,14 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   confcenter::ClientOptions client_options;
   client_options.address = absl::GetFlag(FLAGS_server);
-  confcenter::Client client(client_options);
+  // TLS and the bearer token from CONFCENTER_CA, _CERT, _KEY, _TOKEN, _TOKEN_FILE.
+  client_options.credentials = confcenter::Credentials::FromEnvironment();
+  absl::StatusOr<std::unique_ptr<confcenter::Client>> client =
+      confcenter::Client::Create(client_options);
+  if (!client.ok()) {
+    std::fprintf(stderr, "print_config: %s\n", client.status().ToString().c_str());
+    return 2;
+  }
 
   confcenter::SubscriptionOptions options;
   options.tenant = absl::GetFlag(FLAGS_tenant);
@@ -49,7 +58,8 @@ int main(int argc, char** argv) {
     options.services.emplace_back(s);
   }
   options.cache_file = absl::GetFlag(FLAGS_cache_file);
-  auto sub = confcenter::Subscription::Start(client.channel(), options);
+  options.credentials = client_options.credentials;  // the token; the channel has the TLS
+  auto sub = confcenter::Subscription::Start((*client)->channel(), options);
 
   if (absl::GetFlag(FLAGS_print_once)) {
     sub->WaitForRevision(1, absl::Seconds(2));

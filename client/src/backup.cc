@@ -46,6 +46,8 @@ absl::Status PrepareEmptyDir(const std::string& dir, const char* what, bool* cre
         absl::StrCat("cannot create ", what, " ", dir, ": ", ec.message()));
   }
   *created = true;
+  // Owner-only, as the files in it.
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   return absl::OkStatus();
 }
 
@@ -76,7 +78,8 @@ class OutFile {
   }
   absl::Status Open(const std::string& path) {
     path_ = path;
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    // Owner-only: a backup holds every tenant's configuration, secrets included.
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     return fd_ < 0 ? IoError("create", path, errno) : absl::OkStatus();
   }
   absl::Status Append(const char* data, size_t n) {
@@ -234,6 +237,8 @@ absl::Status ReadFile(const std::string& path, Visit visit) {
 }  // namespace
 
 absl::StatusOr<v1::BackupManifest> Client::Backup(const std::string& dir) {
+  grpc::ClientContext ctx;
+  if (absl::Status s = Prepare(&ctx); !s.ok()) return s;
   bool created = false;
   if (absl::Status s = PrepareEmptyDir(dir, "backup dir", &created); !s.ok()) return s;
   if (options_.wait_for_ready &&
@@ -243,8 +248,6 @@ absl::StatusOr<v1::BackupManifest> Client::Backup(const std::string& dir) {
                                                " within ",
                                                absl::FormatDuration(options_.deadline)));
   }
-  grpc::ClientContext ctx;
-  if (!options_.user.empty()) ctx.AddMetadata("x-confcenter-user", options_.user);
   std::unique_ptr<grpc::ClientReader<v1::BackupResponse>> reader =
       admin_->Backup(&ctx, v1::BackupRequest());
   std::vector<std::string> written;

@@ -1,6 +1,7 @@
 #include "confcenter/subscription.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "client/src/call_metadata.h"
 #include "confcenter/client.h"
 #include "nlohmann/json.hpp"
 
@@ -53,7 +55,9 @@ std::unique_ptr<Subscription> Subscription::Start(std::shared_ptr<grpc::Channel>
 }
 
 Subscription::Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionOptions options)
-    : options_(std::move(options)), stub_(v1::WatchService::NewStub(channel)) {}
+    : options_(std::move(options)),
+      stub_(v1::WatchService::NewStub(channel)),
+      token_(options_.credentials) {}
 
 Subscription::~Subscription() {
   {
@@ -69,7 +73,7 @@ void Subscription::Run() {
   std::mt19937_64 rng(std::random_device{}());
   while (true) {
     grpc::ClientContext ctx;
-    if (!options_.user.empty()) ctx.AddMetadata("x-confcenter-user", options_.user);
+    const absl::Status prepared = internal::AddCallMetadata(&ctx, options_.user, token_);
     v1::SubscribeRequest request;
     request.set_tenant(options_.tenant);
     for (const std::string& s : options_.services) request.add_services(s);
@@ -81,10 +85,11 @@ void Subscription::Run() {
       caught_up_ = false;
       active_ = &ctx;
     }
+    // Without the token, no call: the attempt fails as the server would have failed it.
     std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
-        stub_->Subscribe(&ctx, request);
+        prepared.ok() ? stub_->Subscribe(&ctx, request) : nullptr;
     v1::SubscribeResponse message;
-    while (reader->Read(&message)) {
+    while (reader != nullptr && reader->Read(&message)) {
       std::vector<ConfigChange> changes;
       Apply(message, &changes);
       backoff = options_.initial_backoff;  // the server answered
@@ -95,17 +100,18 @@ void Subscription::Run() {
       absl::MutexLock lock(&mu_);
       notified_revision_ = revision_;  // callbacks for it have run: waiters may go on
     }
-    absl::Status status = FromGrpcStatus(reader->Finish());
+    absl::Status status = reader != nullptr ? FromGrpcStatus(reader->Finish()) : prepared;
     {
       absl::MutexLock lock(&mu_);
       active_ = nullptr;
       stale_ = true;
       last_error_ = status.ok() ? absl::UnavailableError("the stream ended") : status;
       if (stopping_) return;
-      // A missing tenant or a bad request will not heal by itself soon: retry slowly.
-      absl::Duration wait = absl::IsNotFound(status) || absl::IsInvalidArgument(status)
-                                ? options_.max_backoff
-                                : backoff;
+      // A missing tenant, a bad request or missing rights will not heal by themselves soon:
+      // retry slowly.
+      const bool slow = absl::IsNotFound(status) || absl::IsInvalidArgument(status) ||
+                        absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status);
+      absl::Duration wait = slow ? options_.max_backoff : backoff;
       std::uniform_real_distribution<double> jitter(0.5, 1.0);
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait * jitter(rng));
       if (stopping_) return;
@@ -225,10 +231,13 @@ void Subscription::SaveCache() {
   // the old one or the new one, whole.
   const std::string tmp = absl::StrCat(options_.cache_file, ".tmp.", getpid());
   const std::string data = doc.dump(2) + "\n";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // Owner-only (the view may hold secrets); fchmod too, for a leftover temp file of another
+  // mode.
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
-  bool ok =
-      write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && fsync(fd) == 0;
+  bool ok = fchmod(fd, 0600) == 0 &&
+            write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            fsync(fd) == 0;
   ok = close(fd) == 0 && ok;
   std::error_code ec;
   if (ok) std::filesystem::rename(tmp, options_.cache_file, ec);

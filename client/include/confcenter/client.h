@@ -2,8 +2,10 @@
 // retries with exponential backoff and jitter for calls that are safe to repeat.
 //
 //   confcenter::Client client({.address = "127.0.0.1:7070"});
-//   v1::ResolveRequest req;
-//   req.set_tenant("f1");
+// or, with TLS and/or a bearer token (see credentials.h):
+//   options.credentials = confcenter::Credentials::FromEnvironment();
+//   absl::StatusOr<std::unique_ptr<confcenter::Client>> client =
+//   confcenter::Client::Create(options); v1::ResolveRequest req; req.set_tenant("f1");
 //   absl::StatusOr<v1::ResolveResponse> view = client.Resolve(req);
 //
 // Thread-safe: one Client may be shared by any number of threads.
@@ -12,10 +14,12 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "confcenter/credentials.h"
 #include "confcenter/v1/admin.grpc.pb.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
@@ -55,6 +59,9 @@ struct ClientOptions {
   // server keeps sending while serving everyone else. 0 = gRPC's adaptive window (faster
   // large snapshots over links with a long round trip). Default 16 KiB.
   int receive_window_bytes = 16 * 1024;
+  // TLS (ca_file, cert_file, key_file, server_name) and the bearer token (token, token_file)
+  // of every call; see credentials.h. Default: plaintext, no token.
+  Credentials credentials;
 };
 
 // A server stream of WatchService.Subscribe, read with blocking calls.
@@ -71,17 +78,26 @@ class WatchStream {
 
 class Client {
  public:
-  // Connects lazily: no call is made until the first RPC.
+  // Connects lazily: no call is made until the first RPC. Errors: those of MakeChannel (a
+  // certificate file that cannot be read...).
+  static absl::StatusOr<std::unique_ptr<Client>> Create(const ClientOptions& options);
+  // As Create, but if the channel cannot be made every call fails with MakeChannel's error
+  // (and channel() is a channel that fails every call with it).
   explicit Client(const ClientOptions& options);
-  // A channel to options.address with the options' reconnect backoff and receive window.
-  static std::shared_ptr<grpc::Channel> MakeChannel(const ClientOptions& options);
+  // A channel to options.address with the options' reconnect backoff, receive window and
+  // options.credentials' TLS (plaintext without ca_file). It carries no token: the client's
+  // calls add it (TokenSource). Reads the certificate files now. Errors: those of
+  // MakeChannelCredentials (credentials.h).
+  static absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& options);
   // The arguments MakeChannel creates its channel with, for callers that add their own.
   static grpc::ChannelArguments ChannelArguments(const ClientOptions& options);
-  // Uses an existing channel (e.g. one shared with other clients).
+  // Uses an existing channel (e.g. one shared with other clients); options.credentials' TLS
+  // fields are then ignored (the channel has its own), its token is sent.
   Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& options);
 
   // Each returns the server's response, or its error as an absl::Status with the same code
-  // and message (e.g. NOT_FOUND "tenant: tenant \"f9\" not found").
+  // and message (e.g. NOT_FOUND "tenant: tenant \"f9\" not found"). UNAUTHENTICATED naming
+  // the file, without calling, if the credentials' token_file cannot be read.
   absl::StatusOr<v1::PutResponse> Put(const v1::PutRequest& request);
   absl::StatusOr<v1::GetResponse> Get(const v1::GetRequest& request);
   absl::StatusOr<v1::DeleteResponse> Delete(const v1::DeleteRequest& request);
@@ -112,18 +128,27 @@ class Client {
   absl::StatusOr<v1::BackupManifest> Backup(const std::string& dir);
 
   // Opens a Subscribe stream (no deadline, no retry: see Subscription for a stream that
-  // reconnects and resumes by itself).
+  // reconnects and resumes by itself). If the token cannot be read, the stream ends at once
+  // and Finish says why.
   std::unique_ptr<WatchStream> Subscribe(const v1::SubscribeRequest& request);
 
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   const ClientOptions& options() const { return options_; }
 
  private:
+  Client(std::pair<std::shared_ptr<grpc::Channel>, absl::Status> channel,
+         const ClientOptions& options);
   template <typename Request, typename Response, typename Call>
   absl::StatusOr<Response> Unary(const Request& request, bool idempotent, Call call);
+  // Sets up a call's context: x-confcenter-user and the bearer token. Errors: the channel's
+  // creation error, or the token's.
+  absl::Status Prepare(grpc::ClientContext* context) const;
 
   const ClientOptions options_;
   const std::shared_ptr<grpc::Channel> channel_;
+  // Why the channel could not be made (OK if it was): every call fails with it.
+  const absl::Status channel_status_;
+  const std::unique_ptr<TokenSource> token_;
   const std::unique_ptr<v1::ConfigService::Stub> config_;
   const std::unique_ptr<v1::TenantService::Stub> tenants_;
   const std::unique_ptr<v1::WatchService::Stub> watch_;

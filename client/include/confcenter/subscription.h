@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "confcenter/credentials.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -36,9 +37,10 @@ struct SubscriptionOptions {
   std::string tenant;
   // The services to follow; empty = all.
   std::vector<std::string> services;
-  // Where the last good view is kept (written atomically after every change). Empty = no
-  // file. At start, a file written for the same tenant and services is loaded and served,
-  // flagged stale, until the server answers; the stream then resumes from its revision.
+  // Where the last good view is kept (written atomically after every change, mode 0600:
+  // only the owner may read it, the view may hold secrets). Empty = no file. At start, a file
+  // written for the same tenant and services is loaded and served, flagged stale, until the server
+  // answers; the stream then resumes from its revision.
   std::string cache_file;
   // Reconnect backoff: starts at initial_backoff, doubles up to max_backoff, each wait cut by
   // up to 50% at random (jitter). Defaults 100 ms and 10 s.
@@ -46,6 +48,13 @@ struct SubscriptionOptions {
   absl::Duration max_backoff = absl::Seconds(10);
   // Sent as x-confcenter-user. Empty = none.
   std::string user;
+  // The bearer token (token or token_file, see credentials.h) sent on every stream; a
+  // token_file is re-read when it changes, so each reconnect sends the current token. The
+  // TLS fields are not used here: TLS is the channel's, made with Client::MakeChannel (or
+  // Client::channel()) from the same Credentials. A token_file that cannot be read fails
+  // the attempt with UNAUTHENTICATED (see last_error()), retried at max_backoff. Default:
+  // no token.
+  Credentials credentials;
 };
 
 // One effective value of the view.
@@ -72,7 +81,8 @@ class Subscription {
   // Starts following. Never fails: if the server is down it keeps retrying in the
   // background, serving the cache file (if any) meanwhile. Errors that retrying cannot fix
   // (INVALID_ARGUMENT, NOT_FOUND: no such tenant) are reported by last_error() and retried
-  // at max_backoff, since a tenant may be registered later.
+  // at max_backoff, since a tenant may be registered later; so are UNAUTHENTICATED and
+  // PERMISSION_DENIED (a token file may appear, a grant may be added).
   static std::unique_ptr<Subscription> Start(std::shared_ptr<grpc::Channel> channel,
                                              SubscriptionOptions options);
   // Stops the stream and joins its thread. Callbacks never run after this returns.
@@ -136,6 +146,7 @@ class Subscription {
 
   const SubscriptionOptions options_;
   const std::unique_ptr<v1::WatchService::Stub> stub_;
+  const TokenSource token_;
 
   // Lock order: callbacks_mu_ before mu_ (callbacks may read the view).
   mutable absl::Mutex mu_;

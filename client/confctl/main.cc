@@ -26,6 +26,7 @@ struct GlobalOptions {
   std::string output = "table";
   std::string timeout = "5s";
   std::string user;
+  Credentials credentials;
 };
 
 // The subcommands, each with what runs it once it is the one given.
@@ -39,6 +40,12 @@ class Commands {
     runners_.emplace_back(sub, std::move(runner));
     return sub;
   }
+  // Adds a subcommand that never contacts the server (its credentials are not loaded).
+  CLI::App* AddOffline(const std::string& name, const std::string& description, Runner runner) {
+    CLI::App* sub = Add(name, description, std::move(runner));
+    offline_.push_back(sub);
+    return sub;
+  }
 
   // The runner of the subcommand that was parsed (empty if none).
   Runner Selected() const {
@@ -47,10 +54,18 @@ class Commands {
     }
     return nullptr;
   }
+  // Whether the parsed subcommand is one of AddOffline's.
+  bool SelectedIsOffline() const {
+    for (const CLI::App* sub : offline_) {
+      if (sub->parsed()) return true;
+    }
+    return false;
+  }
 
  private:
   CLI::App* app_;
   std::vector<std::pair<CLI::App*, Runner>> runners_;
+  std::vector<const CLI::App*> offline_;
 };
 
 // The value of an optional int64 option: set only if given on the command line.
@@ -116,6 +131,31 @@ void AddKeyWriteCommand(Commands* commands, const std::string& name, const std::
                               "compare-and-set: only if the own entry is at this revision");
 }
 
+// TLS and the bearer token; each falls back to its environment variable (the names of
+// Credentials::FromEnvironment).
+void AddCredentialOptions(CLI::App* app, Credentials* credentials) {
+  app->add_option("--ca", credentials->ca_file,
+                  "PEM file of the CA the server's certificate must chain to; turns TLS on "
+                  "(else $CONFCENTER_CA)")
+      ->envname("CONFCENTER_CA");
+  app->add_option("--cert", credentials->cert_file,
+                  "PEM client certificate for mutual TLS, with --key (else $CONFCENTER_CERT)")
+      ->envname("CONFCENTER_CERT");
+  app->add_option("--key", credentials->key_file,
+                  "PEM private key of --cert (else $CONFCENTER_KEY)")
+      ->envname("CONFCENTER_KEY");
+  app->add_option("--server-name", credentials->server_name,
+                  "name to check the server's certificate against (default: the host of --server)");
+  app->add_option("--token", credentials->token,
+                  "bearer token sent with every call (else $CONFCENTER_TOKEN; prefer the "
+                  "variable or --token-file: arguments are visible to other users)")
+      ->envname("CONFCENTER_TOKEN");
+  app->add_option("--token-file", credentials->token_file,
+                  "file holding the bearer token, re-read when it changes (else "
+                  "$CONFCENTER_TOKEN_FILE)")
+      ->envname("CONFCENTER_TOKEN_FILE");
+}
+
 void AddGlobalOptions(CLI::App* app, GlobalOptions* global) {
   app->add_option("--server", global->server,
                   "confcenterd address host:port (else $CONFCENTER_ADDR, else 127.0.0.1:7070)")
@@ -127,6 +167,7 @@ void AddGlobalOptions(CLI::App* app, GlobalOptions* global) {
                   "deadline of each call, e.g. 500ms, 5s, 1m (a bare number is seconds)")
       ->capture_default_str();
   app->add_option("--user", global->user, "who makes the change (sent as x-confcenter-user)");
+  AddCredentialOptions(app, &global->credentials);
 }
 
 void AddConfigCommands(Commands* commands, Args* a) {
@@ -289,7 +330,7 @@ void AddTenantCommands(Commands* commands, Args* a) {
   dereg->add_flag("--all", a->dereg.all, "remove the whole tenant")->excludes(services);
   dereg->add_flag("--force", a->dereg.force, "required to remove integration");
 
-  CLI::App* name = commands->Add(
+  CLI::App* name = commands->AddOffline(
       "tenant-name", "print the tenant name for a git branch (no server contact)",
       [a](const Context& ctx) { return RunTenantName(ctx, a->branch, a->integration_branch); });
   name->add_option("BRANCH", a->branch, "branch name, e.g. feature/Login_v2")->required();
@@ -333,7 +374,7 @@ void AddBackupCommands(Commands* commands, Args* a) {
                     [a](const Context& ctx) { return RunBackup(ctx, a->backup_dir); });
   backup->add_option("DIR", a->backup_dir, "a new or empty directory")->required();
 
-  CLI::App* restore = commands->Add(
+  CLI::App* restore = commands->AddOffline(
       "restore", "check a backup and copy it into a new data dir (offline, no server)",
       [a](const Context& ctx) { return RunRestore(ctx, a->restore); });
   restore->add_option("--backup", a->restore.backup_dir, "the backup directory")->required();
@@ -357,7 +398,7 @@ absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
 }
 
 // Runs the selected command against the server the global options name.
-absl::Status RunSelected(const Runner& runner, const GlobalOptions& global) {
+absl::Status RunSelected(const Runner& runner, bool offline, const GlobalOptions& global) {
   if (!runner) return UsageError("no command given (see confctl --help)");
   absl::StatusOr<absl::Duration> timeout = ParseTimeout(global.timeout);
   if (!timeout.ok()) return timeout.status();
@@ -367,10 +408,20 @@ absl::Status RunSelected(const Runner& runner, const GlobalOptions& global) {
   options.address = global.server;
   options.deadline = *timeout;
   options.user = global.user;
+  // An offline command makes no call: broken credentials must not stop it (the CD scripts
+  // run tenant-name with the same environment as register).
+  if (!offline) options.credentials = global.credentials;
   // Wait for the connection (within --timeout) rather than fail on the first refused
   // connect: a server that is starting or briefly unreachable is not an error yet.
   options.wait_for_ready = true;
-  Client client(options);
+  // Certificate files are read now: a wrong --ca/--cert/--key is a usage error, before any
+  // command runs.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Client::MakeChannel(options);
+  if (!channel.ok()) {
+    return UsageError(
+        absl::StrCat("--ca/--cert/--key/--server-name: ", channel.status().message()));
+  }
+  Client client(*std::move(channel), options);
   Context ctx{&client, *format, &std::cout, &std::cerr, *timeout};
   return runner(ctx);
 }
@@ -397,7 +448,8 @@ int Main(int argc, char** argv) {
     PrintError(UsageError(absl::StrCat(e.what(), " (see confctl --help)")), std::cerr);
     return kExitUsage;
   }
-  const absl::Status status = RunSelected(commands.Selected(), args.global);
+  const absl::Status status =
+      RunSelected(commands.Selected(), commands.SelectedIsOffline(), args.global);
   if (!status.ok()) PrintError(status, std::cerr);
   return ExitCodeFor(status);
 }

@@ -8,6 +8,12 @@
 # env: BRANCH (git branch) or TENANT (a tenant name used as is), SERVICE (optional: remove
 #      only this service; the tenant goes with its last service), CONFCENTER_ADDR,
 #      INTEGRATION_BRANCH, CONFCTL
+#      Credentials, inherited by every confctl call (see docs/confctl.md#credentials):
+#      CONFCENTER_CA (PEM CA file: TLS), CONFCENTER_CERT + CONFCENTER_KEY (client certificate,
+#      mTLS), CONFCENTER_TOKEN (bearer token text; in GitLab the job's id_token, see
+#      gitlab-ci.yml), CONFCENTER_TOKEN_FILE (bearer token file, re-read when it changes; in
+#      GitHub Actions the OIDC token fetched into a file, see github-actions.yml; in
+#      Kubernetes a projected service account token)
 set -euo pipefail
 confctl=${CONFCTL:-confctl}
 tenant=${TENANT:-$("$confctl" tenant-name "${BRANCH:?set BRANCH or TENANT}" \

@@ -11,6 +11,12 @@
 #      as a label), LABELS (optional: more space-separated key=value labels), BRANCH_TTL
 #      (default 168h: a branch tenant not redeployed for that long is reclaimed), FORCE=1
 #      (register despite version conflicts), CONFCTL (default: confctl on PATH)
+#      Credentials, inherited by every confctl call (see docs/confctl.md#credentials):
+#      CONFCENTER_CA (PEM CA file: TLS), CONFCENTER_CERT + CONFCENTER_KEY (client certificate,
+#      mTLS), CONFCENTER_TOKEN (bearer token text; in GitLab the job's id_token, see
+#      gitlab-ci.yml), CONFCENTER_TOKEN_FILE (bearer token file, re-read when it changes; in
+#      GitHub Actions the OIDC token fetched into a file, see github-actions.yml; in
+#      Kubernetes a projected service account token)
 # The Kubernetes CD Jobs (deploy/k8s/cd-jobs/) and the Helm hooks (deploy/ci/helm/) run this
 # script from the confcenter image as `confcenter-register`.
 # prints: the tenant name (for the Helm release's namespace and the service's own config)

@@ -121,4 +121,13 @@ TENANT=integration SERVICE=billing "$src/deploy/ci/confcenter-deregister.sh" > /
 "$confctl" tenant integration > "$work/integration.txt"
 ! grep -q billing "$work/integration.txt" || fail "billing still in integration: $(cat "$work/integration.txt")"
 grep -q users "$work/integration.txt" || fail "integration lost users: $(cat "$work/integration.txt")"
+# The credentials variables reach the scripts' confctl: a token file the job did not manage to
+# write fails the step, naming the file.
+set +e
+CONFCENTER_TOKEN_FILE="$work/no-token" TENANT=integration SERVICE=billing \
+  "$src/deploy/ci/confcenter-register.sh" > /dev/null 2> "$work/token.txt"
+code=$?
+set -e
+[ "$code" != 0 ] && grep -q "UNAUTHENTICATED.*$work/no-token" "$work/token.txt" \
+  || fail "a missing CONFCENTER_TOKEN_FILE did not fail the step (exit $code): $(cat "$work/token.txt")"
 echo "cd flow: 1 passed, 0 failed"

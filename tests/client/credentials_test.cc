@@ -23,12 +23,15 @@
 #include "confcenter/subscription.h"
 #include "grpcpp/security/server_credentials.h"
 #include "gtest/gtest.h"
+#include "tests/confctl/confctl_process.h"
 #include "tests/test_util.h"
 #include "tests/tls_certs.h"
 
 namespace confcenter {
 namespace {
 
+using ::confcenter::testing::ConfctlResult;
+using ::confcenter::testing::RunConfctl;
 using ::confcenter::testing::TempDir;
 using ::confcenter::testing::TlsCerts;
 using ::confcenter::testing::TlsFiles;
@@ -363,6 +366,53 @@ TEST_F(CredentialsTest, InconsistentCredentialsAreInvalidArguments) {
   name_only.server_name = "localhost";
   EXPECT_EQ(MakeChannelCredentials(name_only).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(MakeChannelCredentials(Credentials()).ok());
+}
+
+// confctl's --ca/--cert/--key/--token/--token-file, and the environment variables they fall
+// back to, reach every call it makes.
+TEST_F(CredentialsTest, ConfctlSendsItsCertificateAndTokenFromFlags) {
+  std::unique_ptr<FakeServer> server = StartMtlsServer();
+  const std::string token_file = dir_.path() + "/token";
+  WriteFile(token_file, "from-file\n");
+  ConfctlResult result = RunConfctl({"--ca", certs_.ca.cert, "--cert", orders_.cert, "--key",
+                                     orders_.key, "--token-file", token_file, "get", "t", "s", "k"},
+                                    server->address());
+  EXPECT_NE(result.err.find("authorization=[Bearer from-file]"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("spiffe://corp/ns/feat-x/sa/orders"), std::string::npos) << result.err;
+}
+
+TEST_F(CredentialsTest, ConfctlFallsBackToTheEnvironment) {
+  std::unique_ptr<FakeServer> server = StartMtlsServer();
+  setenv("CONFCENTER_CA", certs_.ca.cert.c_str(), 1);
+  setenv("CONFCENTER_CERT", orders_.cert.c_str(), 1);
+  setenv("CONFCENTER_KEY", orders_.key.c_str(), 1);
+  setenv("CONFCENTER_TOKEN", "from-env", 1);
+  ConfctlResult result = RunConfctl({"get", "t", "s", "k"}, server->address());
+  // A flag wins over its variable.
+  ConfctlResult flag =
+      RunConfctl({"--token", "from-flag", "get", "t", "s", "k"}, server->address());
+  for (const char* name :
+       {"CONFCENTER_CA", "CONFCENTER_CERT", "CONFCENTER_KEY", "CONFCENTER_TOKEN"}) {
+    unsetenv(name);
+  }
+  EXPECT_NE(result.err.find("authorization=[Bearer from-env]"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("cn=[orders]"), std::string::npos) << result.err;
+  EXPECT_NE(flag.err.find("authorization=[Bearer from-flag]"), std::string::npos) << flag.err;
+}
+
+TEST_F(CredentialsTest, ConfctlWithAnUnreadableCaFileIsAUsageErrorNamingIt) {
+  const std::string missing = dir_.path() + "/missing-ca.pem";
+  ConfctlResult result = RunConfctl({"--ca", missing, "tenants"}, "127.0.0.1:1");
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find(missing), std::string::npos) << result.err;
+  // Commands that make no call do not load the credentials.
+  ConfctlResult offline = RunConfctl({"--ca", missing, "tenant-name", "feat/x"}, "");
+  EXPECT_EQ(offline.exit_code, 0) << offline.err;
+
+  ConfctlResult token =
+      RunConfctl({"--token-file", missing + ".token", "--timeout", "1s", "tenants"}, "127.0.0.1:1");
+  EXPECT_NE(token.err.find("UNAUTHENTICATED"), std::string::npos) << token.err;
+  EXPECT_NE(token.err.find(missing + ".token"), std::string::npos) << token.err;
 }
 
 TEST(CredentialsFromEnvironmentTest, ReadsTheFiveVariables) {

@@ -171,6 +171,24 @@ void Gatekeeper::AuditRefusal(const grpc::CallbackServerContext* ctx, const auth
   core_->RejectWrite(std::move(context), std::move(targets), status, [](const absl::Status&) {});
 }
 
+void Gatekeeper::AuditSecretRead(const grpc::CallbackServerContext* ctx, const auth::Access& access,
+                                 absl::string_view rpc, std::vector<std::string> keys) const {
+  if (keys.empty()) return;
+  AuditTargets targets;
+  targets.detail = absl::StrCat("read ", keys.size(), " secret value(s)");
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  for (std::string& k : keys) {
+    if (targets.keys.size() == kMaxAuditKeys) break;
+    const std::string tenant = k.substr(0, k.find('/'));
+    if (targets.tenants.empty() || targets.tenants.back() != tenant) {
+      targets.tenants.push_back(AuditName(tenant));
+    }
+    targets.keys.push_back(AuditName(k));
+  }
+  core_->AuditRead(ContextFor(ctx, access, rpc), std::move(targets));
+}
+
 void Gatekeeper::Refuse(const grpc::CallbackServerContext* ctx, const auth::Access* access,
                         absl::string_view rpc, absl::string_view tenant, const absl::Status& status,
                         grpc::ServerUnaryReactor* reactor) const {

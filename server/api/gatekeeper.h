@@ -67,6 +67,11 @@ class Gatekeeper {
                     absl::string_view rpc, absl::string_view tenant,
                     const absl::Status& status) const;
 
+  // Records in the audit log that the call read the values of the secret keys `keys`
+  // ("tenant/service/key"; nothing if empty).
+  void AuditSecretRead(const grpc::CallbackServerContext* ctx, const auth::Access& access,
+                       absl::string_view rpc, std::vector<std::string> keys) const;
+
  private:
   auth::DependencyLookup Dependencies() const;
 

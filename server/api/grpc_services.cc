@@ -201,6 +201,10 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Get(grpc::CallbackServerContext* ct
     resp->set_revision(view->revision);
     FillEntry(req->tenant(), req->service(), req->key(), view->entry, resp->mutable_entry());
     RedactEntry(*access, resp->mutable_entry());
+    if (resp->entry().secret() && !resp->entry().redacted()) {
+      gate_->AuditSecretRead(ctx, *access, "ConfigService.Get",
+                             {absl::StrCat(req->tenant(), "/", req->service(), "/", req->key())});
+    }
   }
   return Finish(ctx, view.status());
 }
@@ -222,6 +226,7 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::List(grpc::CallbackServerContext* c
       FillEntry(req->tenant(), e.service, e.key, e.entry, resp->add_entries());
     }
     FilterEntries(*access, resp->mutable_entries());
+    gate_->AuditSecretRead(ctx, *access, "ConfigService.List", SecretsShown(resp->entries()));
     resp->set_next_page_token(list->next_page_token);
   }
   return Finish(ctx, list.status());
@@ -250,6 +255,8 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Resolve(grpc::CallbackServerContext
     resp->mutable_entries()->Reserve(static_cast<int>(view->entries.size()));
     for (ResolvedEntry& e : view->entries) MoveToProto(std::move(e), resp->add_entries());
     FilterResolved(*access, req->tenant(), resp->mutable_entries());
+    gate_->AuditSecretRead(ctx, *access, "ConfigService.Resolve",
+                           SecretsShown(req->tenant(), resp->entries()));
   }
   return Finish(ctx, view.status());
 }

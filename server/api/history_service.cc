@@ -116,7 +116,13 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::History(grpc::CallbackServerContex
   return Offload(
       ctx, "HistoryService.History", req->tenant(),
       [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
-      [this, req, resp](const auth::Access& a) { return DoHistory(a, req, resp); });
+      [this, ctx, req, resp](const auth::Access& a) {
+        absl::Status s = DoHistory(a, req, resp);
+        if (s.ok()) {
+          gate_->AuditSecretRead(ctx, a, "HistoryService.History", SecretsShown(resp->versions()));
+        }
+        return s;
+      });
 }
 
 absl::Status HistoryServiceImpl::DoHistory(const auth::Access& access,

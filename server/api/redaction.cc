@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 namespace confcenter {
 namespace {
 
@@ -90,6 +92,37 @@ void RedactDiff(const auth::Access& access, v1::DiffResponse* diff) {
       Withhold(e.mutable_right());
     }
   }
+}
+
+std::vector<std::string> SecretsShown(
+    const google::protobuf::RepeatedPtrField<v1::Entry>& entries) {
+  std::vector<std::string> out;
+  for (const v1::Entry& e : entries) {
+    if (e.secret() && !e.redacted())
+      out.push_back(absl::StrCat(e.tenant(), "/", e.service(), "/", e.key()));
+  }
+  return out;
+}
+
+std::vector<std::string> SecretsShown(
+    absl::string_view tenant,
+    const google::protobuf::RepeatedPtrField<v1::ResolvedEntry>& entries) {
+  std::vector<std::string> out;
+  for (const v1::ResolvedEntry& e : entries) {
+    if (e.secret() && !e.redacted())
+      out.push_back(absl::StrCat(tenant, "/", e.service(), "/", e.key()));
+  }
+  return out;
+}
+
+std::vector<std::string> SecretsShown(
+    const google::protobuf::RepeatedPtrField<v1::Version>& versions) {
+  std::vector<std::string> out;
+  for (const v1::Version& v : versions) {
+    if (v.secret() && !v.redacted())
+      out.push_back(absl::StrCat(v.tenant(), "/", v.service(), "/", v.key()));
+  }
+  return out;
 }
 
 }  // namespace confcenter

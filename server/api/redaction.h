@@ -4,6 +4,9 @@
 #ifndef CONFCENTER_SERVER_API_REDACTION_H_
 #define CONFCENTER_SERVER_API_REDACTION_H_
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/string_view.h"
 #include "confcenter/v1/config.pb.h"
 #include "confcenter/v1/history.pb.h"
@@ -30,6 +33,14 @@ void FilterSubscribeResponse(const auth::Access& access, absl::string_view tenan
 void RedactVersion(const auth::Access& access, v1::Version* version);
 void RedactRelease(const auth::Access& access, v1::Release* release);
 void RedactDiff(const auth::Access& access, v1::DiffResponse* diff);
+
+// "tenant/service/key" of every secret value the entries show (not redacted): what a read of
+// secrets audits.
+std::vector<std::string> SecretsShown(const google::protobuf::RepeatedPtrField<v1::Entry>& entries);
+std::vector<std::string> SecretsShown(
+    absl::string_view tenant, const google::protobuf::RepeatedPtrField<v1::ResolvedEntry>& entries);
+std::vector<std::string> SecretsShown(
+    const google::protobuf::RepeatedPtrField<v1::Version>& versions);
 
 }  // namespace confcenter
 

@@ -36,16 +36,31 @@ absl::StatusOr<std::shared_ptr<const auth::Access>> AdmitStream(const Gatekeeper
   return access;
 }
 
-// Checks the caller may follow `req`'s view; a refusal is audited.
+// Checks the caller may follow `req`'s view; a refusal is audited. Adds to `secrets` the
+// services whose secret values the view will carry (a read of secrets, audited by the caller
+// once per stream).
 absl::Status AdmitView(const Gatekeeper* gate, grpc::CallbackServerContext* ctx,
                        absl::string_view rpc, const auth::Access& access,
-                       const v1::SubscribeRequest& req) {
+                       const v1::SubscribeRequest& req, std::vector<std::string>* secrets) {
   absl::Status allowed =
       req.services().empty() ? access.RequireRead(req.tenant(), "") : absl::OkStatus();
   for (const std::string& s : req.services()) {
     if (allowed.ok()) allowed = access.RequireRead(req.tenant(), s);
   }
-  if (!allowed.ok()) gate->AuditRefusal(ctx, &access, rpc, req.tenant(), allowed);
+  if (!allowed.ok()) {
+    gate->AuditRefusal(ctx, &access, rpc, req.tenant(), allowed);
+    return allowed;
+  }
+  if (req.services().empty()) {
+    if (access.Require(auth::Right::kReadSecrets, req.tenant()).ok()) {
+      secrets->push_back(absl::StrCat(req.tenant(), "/*/*"));
+    }
+  }
+  for (const std::string& s : req.services()) {
+    if (access.MaySeeSecrets(req.tenant(), s)) {
+      secrets->push_back(absl::StrCat(req.tenant(), "/", s, "/*"));
+    }
+  }
   return allowed;
 }
 
@@ -110,7 +125,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     absl::StatusOr<std::shared_ptr<const auth::Access>> access =
         AdmitStream(gate_, ctx_, "WatchService.Subscribe", req.tenant());
     absl::Status allowed = access.status();
-    if (allowed.ok()) allowed = AdmitView(gate_, ctx_, "WatchService.Subscribe", **access, req);
+    std::vector<std::string> secrets;
+    if (allowed.ok()) {
+      allowed = AdmitView(gate_, ctx_, "WatchService.Subscribe", **access, req, &secrets);
+    }
+    if (allowed.ok()) {
+      gate_->AuditSecretRead(ctx_, **access, "WatchService.Subscribe", std::move(secrets));
+    }
     if (!allowed.ok()) {
       absl::MutexLock lock(&mu_);
       starting_ = false;
@@ -293,9 +314,11 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
       absl::StatusOr<std::shared_ptr<const auth::Access>> access =
           AdmitStream(gate_, ctx_, "WatchService.SubscribeViews", req.views(0).tenant());
       if (!access.ok()) valid = access.status();
+      std::vector<std::string> secrets;
       for (int i = 0; i < req.views_size() && valid.ok(); ++i) {
         const v1::SubscribeRequest& v = req.views(i);
-        if (absl::Status s = AdmitView(gate_, ctx_, "WatchService.SubscribeViews", **access, v);
+        if (absl::Status s =
+                AdmitView(gate_, ctx_, "WatchService.SubscribeViews", **access, v, &secrets);
             !s.ok()) {
           valid = absl::Status(s.code(), absl::StrCat("views[", i, "]: ", s.message()));
           break;
@@ -317,6 +340,9 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
               id.status().code(),
               absl::StrCat("views[", i, "]", field_error ? "." : ": ", id.status().message()));
         }
+      }
+      if (valid.ok()) {
+        gate_->AuditSecretRead(ctx_, **access, "WatchService.SubscribeViews", std::move(secrets));
       }
     }
     if (!valid.ok()) UnsubscribeAll();  // the hub no longer touches the views

@@ -126,6 +126,10 @@ void ConfigCore::RejectWrite(WriteContext context, AuditTargets targets, absl::S
          std::move(context));
 }
 
+void ConfigCore::AuditRead(WriteContext context, AuditTargets targets) {
+  Submit(MakeRejectedWrite(absl::OkStatus(), std::move(targets), nullptr), std::move(context));
+}
+
 std::vector<std::string> ConfigCore::ReclaimExpired() {
   const absl::Time now = clock_->Now();
   const int64_t now_micros = absl::ToUnixMicros(now);

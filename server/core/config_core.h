@@ -78,6 +78,9 @@ class ConfigCore {
   void RejectWrite(WriteContext context, AuditTargets targets, absl::Status status,
                    std::function<void(const absl::Status&)> done);
 
+  // Records a read the audit log must show (e.g. of secret values) with `targets`.
+  void AuditRead(WriteContext context, AuditTargets targets);
+
   // Removes every tenant whose TTL has passed by the clock's now (as Deregister all), waiting
   // for the removals to commit. Returns the tenants removed. Runs every
   // CoreOptions::reclaim_interval on a thread of its own; tests call it directly.

@@ -45,6 +45,7 @@ struct World {
   std::unique_ptr<ConfigCore> core;
   std::unique_ptr<WatchHub> hub;
   std::unique_ptr<HistoryCore> history;
+  std::unique_ptr<Gatekeeper> gate;  // allow-all: the loopback default
   std::unique_ptr<ConfigServiceImpl> config_service;
   std::unique_ptr<TenantServiceImpl> tenant_service;
   std::unique_ptr<HistoryServiceImpl> history_service;
@@ -85,10 +86,12 @@ World* Start() {
   HistoryOptions history_options;
   history_options.compaction_interval = absl::ZeroDuration();
   w->history = std::make_unique<HistoryCore>(w->core.get(), history_options, &w->clock);
-  w->config_service = std::make_unique<ConfigServiceImpl>(w->core.get());
-  w->tenant_service = std::make_unique<TenantServiceImpl>(w->core.get());
-  w->history_service = std::make_unique<HistoryServiceImpl>(w->history.get());
-  w->watch_service = std::make_unique<WatchServiceImpl>(w->hub.get(), 1024, w->core->metrics());
+  w->gate = std::make_unique<Gatekeeper>(w->core.get());
+  w->config_service = std::make_unique<ConfigServiceImpl>(w->core.get(), w->gate.get());
+  w->tenant_service = std::make_unique<TenantServiceImpl>(w->core.get(), w->gate.get());
+  w->history_service = std::make_unique<HistoryServiceImpl>(w->history.get(), w->gate.get());
+  w->watch_service =
+      std::make_unique<WatchServiceImpl>(w->hub.get(), 1024, w->core->metrics(), w->gate.get());
   grpc::ServerBuilder builder;
   builder.RegisterService(w->config_service.get());
   builder.RegisterService(w->tenant_service.get());

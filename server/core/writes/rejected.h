@@ -11,7 +11,8 @@
 
 namespace confcenter {
 
-// `status` (not OK) is what the audit records and `done` gets.
+// `status` is what the audit records and `done` gets; OK records something that happened
+// elsewhere (e.g. a read of secrets) and changes nothing.
 std::unique_ptr<Write> MakeRejectedWrite(absl::Status status, AuditTargets targets,
                                          std::function<void(const absl::Status&)> done);
 

@@ -10,14 +10,16 @@
 
 namespace confcenter::bench {
 
-std::vector<std::shared_ptr<grpc::Channel>> ConnectChannels(const std::string& address, int count) {
+std::vector<std::shared_ptr<grpc::Channel>> ConnectChannels(
+    const std::string& address, int count,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < count; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("confcenter.bench.channel", i);  // distinct args: one connection each
     args.SetMaxReceiveMessageSize(64 << 20);
-    channels.push_back(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    channels.push_back(grpc::CreateCustomChannel(
+        address, credentials ? credentials : grpc::InsecureChannelCredentials(), args));
   }
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
   for (auto& c : channels) {

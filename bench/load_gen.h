@@ -21,8 +21,10 @@ namespace confcenter::bench {
 
 // `count` channels to `address`, each its own TCP connection (distinct channel arguments
 // defeat gRPC's subchannel sharing), connected before they are returned. An empty vector if
-// one does not connect within 10 s.
-std::vector<std::shared_ptr<grpc::Channel>> ConnectChannels(const std::string& address, int count);
+// one does not connect within 10 s. `credentials`: plaintext if null.
+std::vector<std::shared_ptr<grpc::Channel>> ConnectChannels(
+    const std::string& address, int count,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials = nullptr);
 
 // Latency summary of a set of samples (nanoseconds in, milliseconds out).
 struct LatencySummary {

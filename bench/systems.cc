@@ -6,13 +6,16 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "bench/bench_process.h"
 #include "benchpb/noop.grpc.pb.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "etcdserverpb/rpc_subset.grpc.pb.h"
+#include "tests/auth_keys.h"
 #include "tests/test_util.h"
+#include "tests/tls_certs.h"
 
 #ifndef NOOP_SERVER_PATH
 #error "NOOP_SERVER_PATH must name the confcenter_noop_server binary"
@@ -25,7 +28,7 @@ int64_t System::PeakRssBytes() const { return pid() ? ProcStatusBytes(pid(), "Vm
 
 bool System::Connect(int count) {
   ClearStubs();
-  channels_ = ConnectChannels(address(), count);
+  channels_ = ConnectChannels(address(), count, credentials());
   for (const auto& c : channels_) AddStubs(c);
   return static_cast<int>(channels_.size()) == count;
 }
@@ -34,10 +37,30 @@ namespace {
 
 constexpr auto kSetupTimeout = std::chrono::seconds(60);
 
-std::unique_ptr<grpc::ClientContext> SetupContext() {
+// `metadata` (name, value; empty name: none) is added to the call, e.g. its credentials.
+std::unique_ptr<grpc::ClientContext> SetupContext(
+    const std::pair<std::string, std::string>& metadata = {}) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + kSetupTimeout);
+  if (!metadata.first.empty()) ctx->AddMetadata(metadata.first, metadata.second);
   return ctx;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> TlsCredentials(const Security& security) {
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = security.ca_pem;
+  return grpc::SslCredentials(options);
+}
+
+// A channel for set-up calls that retries every 100 ms while the server starts (gRPC's
+// default backoff would wait seconds after the first refused connection).
+std::shared_ptr<grpc::Channel> SetupChannel(
+    const std::string& address, const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  return grpc::CreateCustomChannel(
+      address, credentials ? credentials : grpc::InsecureChannelCredentials(), args);
 }
 
 // A Subscription whose stream reports its end to StreamStats; an error counts as a failure
@@ -76,8 +99,9 @@ class CcSubscriber final : public CcMessages,
                            private StreamEnd {
  public:
   CcSubscriber(v1::WatchService::Stub* stub, const std::string& tenant, const std::string& service,
-               StreamStats* stats)
+               StreamStats* stats, const std::pair<std::string, std::string>& auth)
       : stats_(stats) {
+    if (!auth.first.empty()) ctx_.AddMetadata(auth.first, auth.second);
     request_.set_tenant(tenant);
     request_.add_services(service);
     stub->async()->Subscribe(&ctx_, &request_, this);
@@ -109,8 +133,9 @@ class CcViewsSubscriber final : public CcMessages,
  public:
   CcViewsSubscriber(v1::WatchService::Stub* stub,
                     const std::vector<std::pair<std::string, std::string>>& views,
-                    StreamStats* stats)
+                    StreamStats* stats, const std::pair<std::string, std::string>& auth)
       : stats_(stats) {
+    if (!auth.first.empty()) ctx_.AddMetadata(auth.first, auth.second);
     for (const auto& [tenant, service] : views) {
       v1::SubscribeRequest* view = request_.add_views();
       view->set_tenant(tenant);
@@ -147,12 +172,28 @@ class CcViewsSubscriber final : public CcMessages,
 
 class Confcenter final : public System {
  public:
-  std::string name() const override { return "confcenterd"; }
+  explicit Confcenter(const Security* security) : security_(security) {
+    if (security_) auth_ = {"authorization", "Bearer " + security_->jwt};
+  }
+  std::string name() const override { return security_ ? "confcenterd-secure" : "confcenterd"; }
   bool inherits() const override { return true; }
+  std::shared_ptr<grpc::ChannelCredentials> credentials() const override {
+    return security_ ? TlsCredentials(*security_) : nullptr;
+  }
   bool Start(const std::string& work_dir) override {
-    server_ = std::make_unique<testing::ServerProcess>(work_dir + "/data");
+    std::vector<std::string> flags;
+    if (security_) {
+      flags = {"--tls_cert=" + security_->cert_file, "--tls_key=" + security_->key_file,
+               "--auth_policy=" + security_->policy_file};
+    }
+    server_ = std::make_unique<testing::ServerProcess>(work_dir + "/data", flags);
     if (server_->port() == 0) return false;
-    setup_channel_ = server_->Channel();
+    setup_channel_ = SetupChannel(address(), credentials());
+    if (!setup_channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                          std::chrono::seconds(30))) {
+      std::fprintf(stderr, "%s: cannot connect to %s\n", name().c_str(), address().c_str());
+      return false;
+    }
     config_setup_ = v1::ConfigService::NewStub(setup_channel_);
     tenants_setup_ = v1::TenantService::NewStub(setup_channel_);
     return true;
@@ -176,7 +217,7 @@ class Confcenter final : public System {
     req.set_parent(parent);
     for (const auto& s : services) req.add_services()->set_name(s);
     v1::RegisterResponse resp;
-    return tenants_setup_->Register(SetupContext().get(), req, &resp);
+    return tenants_setup_->Register(SetupContext(auth_).get(), req, &resp);
   }
   grpc::Status WriteBatch(const std::vector<Entry>& entries) override {
     v1::TxnRequest req;
@@ -189,18 +230,19 @@ class Confcenter final : public System {
       op->set_value(e.value);
     }
     v1::TxnResponse resp;
-    return config_setup_->Txn(SetupContext().get(), req, &resp);
+    return config_setup_->Txn(SetupContext(auth_).get(), req, &resp);
   }
   grpc::Status Put(const Entry& e) override {
     v1::PutRequest req;
     Fill(e, &req);
     v1::PutResponse resp;
-    return config_setup_->Put(SetupContext().get(), req, &resp);
+    return config_setup_->Put(SetupContext(auth_).get(), req, &resp);
   }
   void StartPut(int channel, grpc::ClientContext* ctx, const Entry& e,
                 std::function<void(grpc::Status)> done) override {
     auto call = std::make_shared<std::pair<v1::PutRequest, v1::PutResponse>>();
     Fill(e, &call->first);
+    Authorize(ctx);
     config_[channel]->async()->Put(ctx, &call->first, &call->second,
                                    [call, done](grpc::Status s) { done(std::move(s)); });
   }
@@ -208,6 +250,7 @@ class Confcenter final : public System {
                  const std::string& service, int expected,
                  std::function<void(grpc::Status)> done) override {
     auto call = std::make_shared<std::pair<v1::ResolveRequest, v1::ResolveResponse>>();
+    Authorize(ctx);
     call->first.set_tenant(tenant);
     call->first.add_services(service);
     config_[channel]->async()->Resolve(
@@ -222,12 +265,12 @@ class Confcenter final : public System {
   }
   std::unique_ptr<Subscription> Subscribe(int channel, const std::string& tenant,
                                           const std::string& service, StreamStats* stats) override {
-    return std::make_unique<CcSubscriber>(watch_[channel].get(), tenant, service, stats);
+    return std::make_unique<CcSubscriber>(watch_[channel].get(), tenant, service, stats, auth_);
   }
   std::unique_ptr<Subscription> SubscribeShared(
       int channel, const std::vector<std::pair<std::string, std::string>>& views,
       StreamStats* stats) override {
-    return std::make_unique<CcViewsSubscriber>(watch_[channel].get(), views, stats);
+    return std::make_unique<CcViewsSubscriber>(watch_[channel].get(), views, stats, auth_);
   }
 
  protected:
@@ -241,12 +284,18 @@ class Confcenter final : public System {
   }
 
  private:
+  // Adds the caller's credentials to a call (secure variant), as the client library does.
+  void Authorize(grpc::ClientContext* ctx) const {
+    if (security_) ctx->AddMetadata(auth_.first, auth_.second);
+  }
   static void Fill(const Entry& e, v1::PutRequest* req) {
     req->set_tenant(e.tenant);
     req->set_service(e.service);
     req->set_key(e.key);
     req->set_value(e.value);
   }
+  const Security* const security_;
+  std::pair<std::string, std::string> auth_;  // the credentials metadata; empty if plain
   std::unique_ptr<testing::ServerProcess> server_;
   std::shared_ptr<grpc::Channel> setup_channel_;
   std::unique_ptr<v1::ConfigService::Stub> config_setup_;
@@ -276,8 +325,9 @@ class EtcdWatcher final
  public:
   // One watcher per prefix, all on this stream, created one after the other.
   EtcdWatcher(etcdserverpb::Watch::Stub* stub, std::vector<std::string> prefixes,
-              StreamStats* stats)
+              StreamStats* stats, const std::string& token)
       : stats_(stats), prefixes_(std::move(prefixes)) {
+    if (!token.empty()) ctx_.AddMetadata("token", token);
     stub->async()->Watch(&ctx_, this);
     WriteCreate();  // the stream stays open for writing: etcd cancels on half-close
     StartRead(&response_);
@@ -324,30 +374,38 @@ class EtcdWatcher final
 
 class Etcd final : public System {
  public:
-  explicit Etcd(std::string binary) : binary_(std::move(binary)) {}
-  std::string name() const override { return "etcd"; }
+  Etcd(std::string binary, const Security* security)
+      : binary_(std::move(binary)), security_(security) {}
+  std::string name() const override { return security_ ? "etcd-secure" : "etcd"; }
+  std::shared_ptr<grpc::ChannelCredentials> credentials() const override {
+    return security_ ? TlsCredentials(*security_) : nullptr;
+  }
   bool Start(const std::string& work_dir) override {
+    token_.clear();
     port_ = FreeLoopbackPort();
     int peer_port = FreeLoopbackPort();
     for (int i = 0; i < 100 && peer_port == port_; ++i) peer_port = FreeLoopbackPort();
-    const std::string client_url = absl::StrCat("http://127.0.0.1:", port_);
+    const std::string client_url =
+        absl::StrCat(security_ ? "https" : "http", "://127.0.0.1:", port_);
     const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port);
     // One member, fsync on (etcd's default), loopback only.
-    process_ = std::make_unique<ChildProcess>(
-        binary_,
-        std::vector<std::string>{
-            "--name=bench", "--data-dir=" + work_dir + "/etcd",
-            "--listen-client-urls=" + client_url, "--advertise-client-urls=" + client_url,
-            "--listen-peer-urls=" + peer_url, "--initial-advertise-peer-urls=" + peer_url,
-            "--initial-cluster=bench=" + peer_url, "--initial-cluster-state=new", "--logger=zap",
-            "--log-outputs=stderr", "--log-level=info"},
-        work_dir + "/etcd.log");
-    // Retry the connection every 100 ms while etcd starts (gRPC's default backoff would
-    // wait seconds after the first refused connection).
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-    setup_channel_ = grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
+    std::vector<std::string> args = {"--name=bench",
+                                     "--data-dir=" + work_dir + "/etcd",
+                                     "--listen-client-urls=" + client_url,
+                                     "--advertise-client-urls=" + client_url,
+                                     "--listen-peer-urls=" + peer_url,
+                                     "--initial-advertise-peer-urls=" + peer_url,
+                                     "--initial-cluster=bench=" + peer_url,
+                                     "--initial-cluster-state=new",
+                                     "--logger=zap",
+                                     "--log-outputs=stderr",
+                                     "--log-level=info"};
+    if (security_) {
+      args.push_back("--cert-file=" + security_->cert_file);
+      args.push_back("--key-file=" + security_->key_file);
+    }
+    process_ = std::make_unique<ChildProcess>(binary_, args, work_dir + "/etcd.log");
+    setup_channel_ = SetupChannel(address(), credentials());
     kv_setup_ = etcdserverpb::KV::NewStub(setup_channel_);
     // A connection that reaches etcd 3.4 before it serves clients stalls for ~10 s, so first
     // wait (up to 5 s) for its log (info level) to say it serves, then probe.
@@ -365,7 +423,7 @@ class Etcd final : public System {
       etcdserverpb::RangeRequest req;
       req.set_key("/");
       etcdserverpb::RangeResponse resp;
-      if (kv_setup_->Range(&ctx, req, &resp).ok()) return true;
+      if (kv_setup_->Range(&ctx, req, &resp).ok()) return !security_ || EnableAuth();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     std::fprintf(stderr, "etcd (%s) did not serve on %s within 30 s; its log ends:\n%s\n",
@@ -376,6 +434,7 @@ class Etcd final : public System {
     ClearStubs();
     channels_.clear();
     kv_setup_.reset();
+    token_.clear();
     setup_channel_.reset();
     if (process_) process_->Stop();
     process_.reset();
@@ -391,20 +450,21 @@ class Etcd final : public System {
       put->set_value(e.value);
     }
     etcdserverpb::TxnResponse resp;
-    return kv_setup_->Txn(SetupContext().get(), req, &resp);
+    return kv_setup_->Txn(SetupContext(Auth()).get(), req, &resp);
   }
   grpc::Status Put(const Entry& e) override {
     etcdserverpb::PutRequest req;
     req.set_key(EtcdKey(e));
     req.set_value(e.value);
     etcdserverpb::PutResponse resp;
-    return kv_setup_->Put(SetupContext().get(), req, &resp);
+    return kv_setup_->Put(SetupContext(Auth()).get(), req, &resp);
   }
   void StartPut(int channel, grpc::ClientContext* ctx, const Entry& e,
                 std::function<void(grpc::Status)> done) override {
     auto call = std::make_shared<std::pair<etcdserverpb::PutRequest, etcdserverpb::PutResponse>>();
     call->first.set_key(EtcdKey(e));
     call->first.set_value(e.value);
+    if (!token_.empty()) ctx->AddMetadata("token", token_);
     kv_[channel]->async()->Put(ctx, &call->first, &call->second,
                                [call, done](grpc::Status s) { done(std::move(s)); });
   }
@@ -417,6 +477,7 @@ class Etcd final : public System {
     call->first.set_key(prefix);
     call->first.set_range_end(PrefixEnd(prefix));
     call->first.set_serializable(true);
+    if (!token_.empty()) ctx->AddMetadata("token", token_);
     kv_[channel]->async()->Range(
         ctx, &call->first, &call->second, [call, expected, done](grpc::Status s) {
           if (s.ok() && call->second.kvs_size() != expected) {
@@ -429,15 +490,16 @@ class Etcd final : public System {
   }
   std::unique_ptr<Subscription> Subscribe(int channel, const std::string& tenant,
                                           const std::string& service, StreamStats* stats) override {
-    return std::make_unique<EtcdWatcher>(
-        watch_[channel].get(), std::vector<std::string>{EtcdPrefix(tenant, service)}, stats);
+    return std::make_unique<EtcdWatcher>(watch_[channel].get(),
+                                         std::vector<std::string>{EtcdPrefix(tenant, service)},
+                                         stats, token_);
   }
   std::unique_ptr<Subscription> SubscribeShared(
       int channel, const std::vector<std::pair<std::string, std::string>>& views,
       StreamStats* stats) override {
     std::vector<std::string> prefixes;
     for (const auto& [tenant, service] : views) prefixes.push_back(EtcdPrefix(tenant, service));
-    return std::make_unique<EtcdWatcher>(watch_[channel].get(), std::move(prefixes), stats);
+    return std::make_unique<EtcdWatcher>(watch_[channel].get(), std::move(prefixes), stats, token_);
   }
 
  protected:
@@ -451,7 +513,51 @@ class Etcd final : public System {
   }
 
  private:
+  // Adds user root with role root, enables authentication and gets root's token, as
+  // `etcdctl user add root && etcdctl auth enable` then a client's login would.
+  bool EnableAuth() {
+    auto auth = etcdserverpb::Auth::NewStub(setup_channel_);
+    const std::string password = "bench-root-password";
+    etcdserverpb::AuthRoleAddRequest role;
+    role.set_name("root");
+    etcdserverpb::AuthRoleAddResponse role_resp;
+    etcdserverpb::AuthUserAddRequest user;
+    user.set_name("root");
+    user.set_password(password);
+    etcdserverpb::AuthUserAddResponse user_resp;
+    etcdserverpb::AuthUserGrantRoleRequest grant;
+    grant.set_user("root");
+    grant.set_role("root");
+    etcdserverpb::AuthUserGrantRoleResponse grant_resp;
+    etcdserverpb::AuthEnableResponse enable_resp;
+    etcdserverpb::AuthenticateRequest login;
+    login.set_name("root");
+    login.set_password(password);
+    etcdserverpb::AuthenticateResponse login_resp;
+    grpc::Status st = auth->RoleAdd(SetupContext().get(), role, &role_resp);
+    if (st.ok()) st = auth->UserAdd(SetupContext().get(), user, &user_resp);
+    if (st.ok()) st = auth->UserGrantRole(SetupContext().get(), grant, &grant_resp);
+    if (st.ok()) st = auth->AuthEnable(SetupContext().get(), {}, &enable_resp);
+    if (st.ok()) st = auth->Authenticate(SetupContext().get(), login, &login_resp);
+    if (st.ok() && login_resp.token().empty()) {
+      st = grpc::Status(grpc::StatusCode::INTERNAL, "Authenticate returned no token");
+    }
+    if (!st.ok()) {
+      std::fprintf(stderr, "etcd: enabling authentication failed: %d %s\n", st.error_code(),
+                   st.error_message().c_str());
+      return false;
+    }
+    token_ = login_resp.token();
+    return true;
+  }
+  std::pair<std::string, std::string> Auth() const {
+    if (token_.empty()) return {};
+    return {"token", token_};
+  }
+
   const std::string binary_;
+  const Security* const security_;
+  std::string token_;  // root's token once authentication is enabled
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
   std::shared_ptr<grpc::Channel> setup_channel_;
@@ -554,9 +660,51 @@ class Noop final : public System {
 
 }  // namespace
 
-std::unique_ptr<System> MakeConfcenter() { return std::make_unique<Confcenter>(); }
-std::unique_ptr<System> MakeEtcd(const std::string& etcd_binary) {
-  return std::make_unique<Etcd>(etcd_binary);
+std::unique_ptr<System> MakeConfcenter(const Security* security) {
+  return std::make_unique<Confcenter>(security);
+}
+std::unique_ptr<System> MakeEtcd(const std::string& etcd_binary, const Security* security) {
+  return std::make_unique<Etcd>(etcd_binary, security);
+}
+
+std::unique_ptr<Security> MakeSecurity(const std::string& dir) {
+  constexpr char kIssuer[] = "https://bench.confcenter.test";
+  absl::StatusOr<testing::TlsCerts> certs = testing::MakeTlsCerts(dir);
+  absl::StatusOr<std::string> ca = certs.ok() ? testing::ReadPem(certs->ca.cert) : certs.status();
+  if (!ca.ok()) {
+    std::fprintf(stderr, "certificates: %s\n", ca.status().ToString().c_str());
+    return nullptr;
+  }
+  auto security = std::make_unique<Security>();
+  security->dir = dir;
+  security->ca_pem = *ca;
+  security->cert_file = certs->server.cert;
+  security->key_file = certs->server.key;
+  // RS256, as Kubernetes, GitLab and GitHub sign their tokens.
+  const testing::TestKey key = testing::TestKey::Rsa("bench-key");
+  const std::string jwks = dir + "/jwks.json";
+  testing::WriteJwks(jwks, {key});
+  security->policy_file = dir + "/policy.yaml";
+  testing::WriteFile(security->policy_file, absl::StrCat("authentication:\n"
+                                                         "  jwt_issuers:\n"
+                                                         "    - issuer: ",
+                                                         kIssuer,
+                                                         "\n"
+                                                         "      audiences: [",
+                                                         testing::kAudience,
+                                                         "]\n"
+                                                         "      jwks_file: ",
+                                                         jwks,
+                                                         "\n"
+                                                         "bindings:\n"
+                                                         "  - subjects: [{kind: jwt, issuer: \"",
+                                                         kIssuer,
+                                                         "\", name: bench}]\n"
+                                                         "    roles: [admin]\n"
+                                                         "    tenants: [\"*\"]\n"));
+  security->jwt = testing::SignJwt(
+      key, {}, testing::StandardClaims(kIssuer, "bench", absl::Now(), absl::Hours(12)));
+  return security;
 }
 std::unique_ptr<System> MakeNoop() { return std::make_unique<Noop>(); }
 

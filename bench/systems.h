@@ -13,6 +13,22 @@
 
 namespace confcenter::bench {
 
+// What the secure variants (--secure) share: TLS files for every server and a caller
+// identity for each kind of authentication. Made once per benchmark by MakeSecurity.
+struct Security {
+  std::string dir;          // where everything below is
+  std::string ca_pem;       // the CA the server certificate chains to (PEM text)
+  std::string cert_file;    // the server certificate (SAN IP:127.0.0.1, DNS:localhost)
+  std::string key_file;     // and its key
+  std::string policy_file;  // confcenterd's --auth_policy: a JWT issuer and an admin binding
+  std::string jwt;          // the benchmark's RS256 JWT, admin on every tenant there
+};
+
+// Makes the CA and server certificate (openssl CLI), an RSA key and its JWKS, the policy that
+// trusts it for issuer "https://bench.confcenter.test" and binds that issuer's subject
+// "bench" to admin on "*", and the JWT, in `dir`. Null (and why on stderr) on failure.
+std::unique_ptr<Security> MakeSecurity(const std::string& dir);
+
 // One configuration entry. etcd stores it as key "/tenant/service/key".
 struct Entry {
   std::string tenant;
@@ -46,6 +62,8 @@ class System {
 
   // Opens `count` connections for the Start* and Subscribe calls. False if one fails.
   bool Connect(int count);
+  // The credentials of every connection (null: plaintext).
+  virtual std::shared_ptr<grpc::ChannelCredentials> credentials() const { return nullptr; }
   int connections() const { return static_cast<int>(channels_.size()); }
 
   // Blocking set-up calls, on their own connection. Creates a tenant (child of `parent`;
@@ -88,10 +106,16 @@ class System {
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
 };
 
-// confcenterd, built next to the benchmark.
-std::unique_ptr<System> MakeConfcenter();
-// etcd at `etcd_binary` (Debian 12: /usr/bin/etcd from etcd-server), single member.
-std::unique_ptr<System> MakeEtcd(const std::string& etcd_binary);
+// confcenterd, built next to the benchmark. With `security` (which must outlive it):
+// "confcenterd-secure", serving TLS only (--tls_cert/--tls_key) with --auth_policy, every
+// call over TLS with `authorization: Bearer <jwt>`.
+std::unique_ptr<System> MakeConfcenter(const Security* security = nullptr);
+// etcd at `etcd_binary` (Debian 12: /usr/bin/etcd from etcd-server), single member. With
+// `security`: "etcd-secure", clients served over TLS (--cert-file/--key-file) with
+// authentication enabled (user root with role root; a simple token from Authenticate sent as
+// `token` metadata on every call).
+std::unique_ptr<System> MakeEtcd(const std::string& etcd_binary,
+                                 const Security* security = nullptr);
 // The no-op server (confcenter_noop_server): Put and Read are its empty unary call,
 // Subscribe an idle server stream.
 std::unique_ptr<System> MakeNoop();

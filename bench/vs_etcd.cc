@@ -18,8 +18,13 @@
 //            a bare gRPC server stream's
 //   many     1,000 tenants x 20 services x 50 keys loaded, then `read` over random views
 //   ceiling  the generator against the no-op unary RPC
+// --secure adds to put and read (in the same interleaved windows) a confcenterd serving TLS
+// with an --auth_policy (every call over TLS with an RS256 JWT as bearer token) and an etcd
+// serving clients over TLS with authentication enabled (root's token on every call), and
+// prints what TLS + authentication costs each server.
 //
-//   confcenter_vs_etcd [--runs=3] [--smoke] [--json=PATH] [--markdown=PATH] [--plot=PATH.png]
+//   confcenter_vs_etcd [--runs=3] [--smoke] [--secure] [--json=PATH] [--markdown=PATH]
+//                      [--plot=PATH.png]
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -55,6 +60,9 @@ ABSL_FLAG(std::string, json, "", "Write all figures (every run, and the medians)
 ABSL_FLAG(std::string, markdown, "", "Write the Markdown tables here.");
 ABSL_FLAG(std::string, plot, "", "Write a PNG of the fan-out latency percentiles here (gnuplot).");
 ABSL_FLAG(std::string, etcd, "/usr/bin/etcd", "The etcd 3.4 binary (Debian: etcd-server).");
+ABSL_FLAG(bool, secure, false,
+          "Put and read also against confcenterd with TLS + JWT (--tls_cert, --auth_policy) "
+          "and etcd with TLS + auth enabled, interleaved with the plain servers.");
 ABSL_FLAG(std::string, workloads, "ceiling,put,read,fanout,many",
           "Which workloads to run, comma-separated.");
 ABSL_FLAG(double, seconds, 3.0, "Measured window of each throughput figure, in seconds.");
@@ -698,6 +706,7 @@ std::vector<RowInfo> Rows(const Config& cfg) {
 }
 
 const char* const kSystems[] = {"confcenterd", "etcd"};
+const char* const kSecureSystems[] = {"confcenterd-secure", "etcd-secure"};
 
 std::string MarkdownReport(const json& doc, const Config& cfg) {
   const json& runs = doc["runs"];
@@ -791,6 +800,50 @@ std::string MarkdownReport(const json& doc, const Config& cfg) {
            MedianOf(runs, id, "confcenterd", "idle_kib_per_subscriber") -
                MedianOf(runs, id, "grpc-noop", "idle_kib_per_subscriber"),
            4, false, " KiB");
+  }
+  return md;
+}
+
+// --secure: each server with TLS + authentication against itself without, and the secure
+// servers against each other (ratios within one run, median over runs).
+std::string SecureReport(const json& doc, const Config& cfg) {
+  const json& runs = doc["runs"];
+  std::string md =
+      "\nTLS + authentication (--secure; confcenterd: TLS, --auth_policy, an RS256 JWT as "
+      "bearer token on every call; etcd: client TLS, auth enabled, root's simple token on every "
+      "call; all four servers' windows interleaved):\n\n"
+      "| workload | confcenterd | confcenterd TLS+JWT | confcenter cost | etcd | etcd TLS+auth "
+      "| etcd cost | secure confcenter/etcd |\n"
+      "|---|---|---|---|---|---|---|---|\n";
+  auto cell = [&](const std::string& row, const char* sys) {
+    const double tput = MedianOf(runs, row, sys, "per_second");
+    if (std::isnan(tput)) return std::string("-");
+    return absl::StrFormat("%s/s, p50 %s ms", Num(tput, 0),
+                           Num(MedianOf(runs, row, sys, "p50_ms"), 2));
+  };
+  auto cost = [&](const std::string& row, const char* secure, const char* plain) {
+    const double r = MedianRatio(runs, row, secure, plain, "per_second");
+    return std::isnan(r) ? std::string("-") : absl::StrFormat("%.1f%%", 100 * (1 - r));
+  };
+  for (const RowInfo& row : Rows(cfg)) {
+    if (row.id != "put_1" && row.id != "put_n" && row.id != "read") continue;
+    if (!runs.empty() && !runs[0]["rows"].contains(row.id)) continue;
+    absl::StrAppendFormat(
+        &md, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", row.title, cell(row.id, kSystems[0]),
+        cell(row.id, kSecureSystems[0]), cost(row.id, kSecureSystems[0], kSystems[0]),
+        cell(row.id, kSystems[1]), cell(row.id, kSecureSystems[1]),
+        cost(row.id, kSecureSystems[1], kSystems[1]),
+        Ratio(MedianRatio(runs, row.id, kSecureSystems[0], kSecureSystems[1], "per_second")));
+  }
+  md += "\n(cost: 1 - secure/plain throughput, per run, median over runs)\n\n";
+  md += "| target | measured | verdict |\n|---|---|---|\n";
+  for (const char* row : {"put_n", "read"}) {
+    const double r = MedianRatio(runs, row, kSecureSystems[0], kSystems[0], "per_second");
+    if (std::isnan(r)) continue;
+    const double c = 100 * (1 - r);
+    absl::StrAppendFormat(
+        &md, "| confcenter TLS+JWT costs < 15%% of %s throughput | %.1f%% | %s |\n", row, c,
+        c < 15 ? "met" : absl::StrFormat("missed: %.1f points over", c - 15));
   }
   return md;
 }
@@ -966,6 +1019,20 @@ int Main(int argc, char** argv) {
   auto cc = MakeConfcenter();
   auto etcd = MakeEtcd(absl::GetFlag(FLAGS_etcd));
   auto noop = MakeNoop();
+  // --secure: the TLS + authentication variants, sharing one set of certificates and keys.
+  const bool secure = absl::GetFlag(FLAGS_secure);
+  testing::TempDir security_dir;
+  std::unique_ptr<Security> security;
+  std::unique_ptr<System> cc_secure, etcd_secure;
+  if (secure) {
+    security = MakeSecurity(security_dir.path());
+    if (!security) {
+      Fail("cannot make the certificates and keys of --secure");
+      return 1;
+    }
+    cc_secure = MakeConfcenter(security.get());
+    etcd_secure = MakeEtcd(absl::GetFlag(FLAGS_etcd), security.get());
+  }
   const int runs = smoke ? 1 : std::max(1, absl::GetFlag(FLAGS_runs));
   const int64_t started = NowNanos();
   for (int run = 0; run < runs; ++run) {
@@ -979,15 +1046,29 @@ int Main(int argc, char** argv) {
       OnAllFresh(order, &rows, body);
       for (const auto& id : ids) PrintProgress(rows, id);
     };
+    // Put and read: with --secure, each secure server next to its plain one.
+    std::vector<System*> put_read = order;
+    if (secure) {
+      put_read.clear();
+      for (System* s : order) {
+        put_read.push_back(s);
+        put_read.push_back(s == cc.get() ? cc_secure.get() : etcd_secure.get());
+      }
+    }
+    auto all = [&](const std::function<json(const std::vector<System*>&)>& body,
+                   const std::vector<std::string>& ids) {
+      OnAllFresh(put_read, &rows, body);
+      for (const auto& id : ids) PrintProgress(rows, id);
+    };
     if (wants("ceiling")) {
       OnFresh(*noop, &rows, [&](System& s) { return RunCeiling(s, cfg); });
       PrintProgress(rows, "clients_1");
       PrintProgress(rows, "clients_n");
     }
     if (wants("put"))
-      both([&](const std::vector<System*>& s) { return RunPut(s, cfg); }, {"put_1", "put_n"});
+      all([&](const std::vector<System*>& s) { return RunPut(s, cfg); }, {"put_1", "put_n"});
     if (wants("read")) {
-      both(
+      all(
           [&](const std::vector<System*>& s) {
             return RunRead(s, cfg, 1, 1, cfg.value_bytes, "read");
           },
@@ -1039,7 +1120,8 @@ int Main(int argc, char** argv) {
   // Medians over the runs, for readers of the JSON.
   json medians;
   for (const RowInfo& row : Rows(cfg)) {
-    for (const char* sys : {"confcenterd", "etcd", "grpc-noop"}) {
+    for (const char* sys :
+         {"confcenterd", "etcd", "grpc-noop", "confcenterd-secure", "etcd-secure"}) {
       for (const char* f :
            {"per_second", "p50_ms", "p99_ms", "peak_rss_mib", "idle_kib_per_subscriber"}) {
         const double v = MedianOf(doc["runs"], row.id, sys, f);
@@ -1049,11 +1131,19 @@ int Main(int argc, char** argv) {
     for (const char* f : {"per_second", "p50_ms", "p99_ms", "peak_rss_mib"}) {
       const double v = MedianRatio(doc["runs"], row.id, "confcenterd", "etcd", f);
       if (!std::isnan(v)) medians[row.id]["confcenter/etcd"][f] = v;
+      const std::pair<const char*, std::pair<const char*, const char*>> secure_ratios[] = {
+          {"confcenter-secure/confcenter", {"confcenterd-secure", "confcenterd"}},
+          {"etcd-secure/etcd", {"etcd-secure", "etcd"}},
+          {"confcenter-secure/etcd-secure", {"confcenterd-secure", "etcd-secure"}}};
+      for (const auto& [name, pair] : secure_ratios) {
+        const double r = MedianRatio(doc["runs"], row.id, pair.first, pair.second, f);
+        if (!std::isnan(r)) medians[row.id][name][f] = r;
+      }
     }
   }
   doc["medians"] = medians;
 
-  const std::string md = MarkdownReport(doc, cfg);
+  const std::string md = MarkdownReport(doc, cfg) + (secure ? SecureReport(doc, cfg) : "");
   std::printf("\n%s\nTotal %.0f s, %d failure(s).\n", md.c_str(), doc["seconds"].get<double>(),
               g_failures);
   if (!absl::GetFlag(FLAGS_json).empty())

@@ -1,12 +1,15 @@
 // deploy_check: checks what `kubectl kustomize` renders from deploy/k8s/ and the Prometheus rules
 // in deploy/prometheus/, so the deployment tests need no python (tests/deploy/k8s_test.sh).
 //
-//   deploy_check server RENDERED --version=V [--config-out=FILE]
+//   deploy_check server RENDERED --version=V [--config-out=FILE] [--policy-out=FILE]
 //       a server overlay: objects parse; Services, PodDisruptionBudget and StatefulSet agree on
-//       names, labels and ports; probes hit /healthz and /readyz on the admin port the
-//       config file (or a flag or env override) makes confcenterd listen on; scrape
-//       annotations, volumes, security context, resources; image tag V. Writes the --config
-//       file's text to FILE (for confcenterd --check_config).
+//       names, labels and ports; no client Service exposes the admin port; a NetworkPolicy
+//       lets the admin port be reached from a selected namespace only; probes hit /healthz
+//       and /readyz on the admin port the config file (or a flag or env override) makes
+//       confcenterd listen on; TLS and auth_policy are set and their files (and the files the
+//       policy names) are mounted; scrape annotations, volumes, security context, resources;
+//       image tag V. Writes the --config file's text to FILE (for confcenterd --check_config)
+//       and the policy file's to the --policy-out FILE.
 //   deploy_check cd-job RENDERED --server=SERVER_RENDERED
 //       a CD Job overlay: the Jobs run the server's image, reach its Service, find their
 //       ConfigMaps, run non-root, and are not selected by the server's Services.
@@ -260,7 +263,7 @@ std::vector<ConfigMount> ConfigMounts(const std::vector<Object>& objects,
 std::string FileArg(const std::string& file, const std::string& what) { return file + ": " + what; }
 
 int CheckServer(const std::string& file, const std::string& version,
-                const std::string& config_out) {
+                const std::string& config_out, const std::string& policy_out) {
   auto docs = LoadAll(file);
   if (!docs) return 1;
   const std::vector<Object> objects = Objects(*docs, file);
@@ -484,16 +487,22 @@ int CheckServer(const std::string& file, const std::string& version,
         target_numbers.insert(p->number);
       }
     }
-    if (!target_numbers.count(grpc->number) || !target_numbers.count(admin->number)) {
-      Fail(id + ": does not expose both the grpc and the admin port");
-    }
     const bool headless = Str(Get(svc->node, {"spec", "clusterIP"})) == "None";
+    const bool serves_grpc = target_numbers.count(grpc->number) > 0;
+    const bool serves_admin = target_numbers.count(admin->number) > 0;
+    if (!serves_grpc && !serves_admin) Fail(id + ": exposes neither the grpc nor the admin port");
+    // Clients reach the gRPC port through a Service; /metrics and the probes' endpoints stay
+    // off it (a separate metrics Service, reachable from monitoring only).
+    if (!headless && serves_grpc && serves_admin) {
+      Fail(id + ": a client Service that also exposes the admin port " +
+           std::to_string(admin->number) + " (/metrics belongs on a separate Service)");
+    }
     if (svc->name == Str(spec["serviceName"])) {
       headless_found = true;
       if (!headless)
         Fail(id + ": the StatefulSet's serviceName, but not headless (clusterIP: None)");
     }
-    client_found |= !headless;
+    client_found |= !headless && serves_grpc;
   }
   if (!headless_found)
     Fail(sts_id + ": serviceName " + Str(spec["serviceName"]) + " is no Service in the rendering");
@@ -510,6 +519,97 @@ int CheckServer(const std::string& file, const std::string& version,
     }
     if (!Get(pdb->node, {"spec", "minAvailable"}) && !Get(pdb->node, {"spec", "maxUnavailable"})) {
       Fail(at(pdb->Id()) + ": neither minAvailable nor maxUnavailable");
+    }
+  }
+
+  // NetworkPolicy: selects the pods; lets some peers reach the grpc port, and only peers
+  // picked by a namespace selector (the monitoring namespace) reach the admin port.
+  bool policy_found = false;
+  for (const Object* np : OfKind(objects, "NetworkPolicy")) {
+    const std::string id = at(np->Id());
+    if (!Selects(StringMap(Get(np->node, {"spec", "podSelector", "matchLabels"})), pod_labels))
+      continue;
+    policy_found = true;
+    bool grpc_allowed = false;
+    for (const YAML::Node& rule : Get(np->node, {"spec", "ingress"})) {
+      std::set<int> rule_ports;
+      for (const YAML::Node& port : rule["ports"]) {
+        const ContainerPort* p = ResolvePort(ports, port["port"]);
+        if (p == nullptr) {
+          Fail(id + ": ingress port '" + Str(port["port"]) + "' is no container port");
+        } else {
+          rule_ports.insert(p->number);
+        }
+      }
+      const bool all_ports = !rule["ports"] || rule["ports"].size() == 0;
+      const bool any_peer = !rule["from"] || rule["from"].size() == 0;
+      if (all_ports || rule_ports.count(grpc->number)) grpc_allowed = true;
+      if (all_ports || rule_ports.count(admin->number)) {
+        if (any_peer) Fail(id + ": lets anyone reach the admin port " + std::to_string(admin->number));
+        for (const YAML::Node& peer : rule["from"]) {
+          if (!peer["namespaceSelector"] || peer["namespaceSelector"].size() == 0 ||
+              peer["ipBlock"]) {
+            Fail(id + ": the admin port " + std::to_string(admin->number) +
+                 " is open to peers beyond a selected (monitoring) namespace");
+          }
+        }
+      }
+    }
+    if (!grpc_allowed) Fail(id + ": no ingress rule lets clients reach the grpc port");
+  }
+  if (!policy_found) Fail(at("no NetworkPolicy selects the StatefulSet's pods"));
+
+  // The access files the config names (TLS, the policy) are in mounted volumes, and a
+  // ConfigMap's key is there; so are the files the policy itself names.
+  auto check_mounted = [&](const std::string& setting, const std::string& path) -> const Object* {
+    for (const YAML::Node& mount : container["volumeMounts"]) {
+      const std::string dir = Str(mount["mountPath"]);
+      if (!IsUnder(path, dir)) continue;
+      for (const YAML::Node& volume : pod_spec["volumes"]) {
+        if (Str(volume["name"]) != Str(mount["name"])) continue;
+        if (volume["configMap"]) {
+          const std::string name = Str(Get(volume, {"configMap", "name"}));
+          const Object* cm = Find(objects, "ConfigMap", name);
+          const std::string key = path.substr(dir.size() + 1);
+          if (cm != nullptr && !Get(cm->node, {"data", key})) {
+            Fail(who + ": " + setting + " " + path + ": ConfigMap " + name + " has no key " + key);
+          }
+          return cm;
+        }
+        if (!volume["secret"]) {
+          Fail(who + ": " + setting + " " + path + " is in volume " + Str(volume["name"]) +
+               ", neither a Secret nor a ConfigMap");
+        }
+        return nullptr;
+      }
+    }
+    Fail(who + ": " + setting + " " + path + " is under no mounted volume");
+    return nullptr;
+  };
+  const std::string auth_policy = EffectiveFlag("auth_policy", container, config_file, "");
+  if (auth_policy.empty()) {
+    Fail(who + ": no auth_policy: confcenterd refuses a 0.0.0.0 listen without one");
+  } else if (const Object* cm = check_mounted("auth_policy", auth_policy); cm != nullptr) {
+    const std::string key = auth_policy.substr(auth_policy.rfind('/') + 1);
+    const std::string text = Str(Get(cm->node, {"data", key}));
+    if (!policy_out.empty()) std::ofstream(policy_out) << text;
+    try {
+      const YAML::Node policy = YAML::Load(text);
+      const std::string tokens = Str(Get(policy, {"authentication", "static_tokens_file"}));
+      if (!tokens.empty()) check_mounted("the policy's static_tokens_file", tokens);
+      for (const YAML::Node& issuer : Get(policy, {"authentication", "jwt_issuers"})) {
+        check_mounted("the policy's jwks_file", Str(issuer["jwks_file"]));
+      }
+    } catch (const YAML::Exception& e) {
+      Fail(who + ": the auth_policy file is not YAML: " + e.what());
+    }
+  }
+  for (const char* setting : {"tls_cert", "tls_key", "tls_client_ca"}) {
+    const std::string path = EffectiveFlag(setting, container, config_file, "");
+    if (path.empty()) {
+      Fail(who + ": no " + setting + ": clients' tokens would cross the network in the clear");
+    } else {
+      check_mounted(setting, path);
     }
   }
 
@@ -742,7 +842,8 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 2 ? argv[1] : "";
   try {
     if (mode == "server" && !Option(argc, argv, "version").empty()) {
-      return CheckServer(argv[2], Option(argc, argv, "version"), Option(argc, argv, "config-out"));
+      return CheckServer(argv[2], Option(argc, argv, "version"), Option(argc, argv, "config-out"),
+                         Option(argc, argv, "policy-out"));
     }
     if (mode == "cd-job" && !Option(argc, argv, "server").empty()) {
       return CheckCdJob(argv[2], Option(argc, argv, "server"));

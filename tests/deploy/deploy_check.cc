@@ -12,7 +12,8 @@
 //       and the policy file's to the --policy-out FILE.
 //   deploy_check cd-job RENDERED --server=SERVER_RENDERED
 //       a CD Job overlay: the Jobs run the server's image, reach its Service, find their
-//       ConfigMaps, run non-root, and are not selected by the server's Services.
+//       ConfigMaps, authenticate with a projected service-account token (CONFCENTER_TOKEN_FILE)
+//       over TLS (CONFCENTER_CA), run non-root, and are not selected by the server's Services.
 //   deploy_check job-command RENDERED JOB      prints the Job's command and args, NUL-separated
 //   deploy_check job-env RENDERED JOB ROOT     writes the Job's ConfigMap volumes under ROOT and
 //       prints its environment (envFrom ConfigMaps, then env) as NUL-separated KEY=VALUE, with
@@ -702,8 +703,36 @@ int CheckCdJob(const std::string& file, const std::string& server_file) {
     if (job_address != address) {
       Fail(who + ": CONFCENTER_ADDR is '" + job_address + "', not the server's Service " + address);
     }
+    // Credentials: a projected service-account token for confcenter in CONFCENTER_TOKEN_FILE,
+    // the server's CA in CONFCENTER_CA (a ConfigMap made once, out of band, so it may be
+    // absent from the rendering).
+    std::string token_file, ca_file;
+    for (const YAML::Node& env : container["env"]) {
+      if (Str(env["name"]) == "CONFCENTER_TOKEN_FILE") token_file = Str(env["value"]);
+      if (Str(env["name"]) == "CONFCENTER_CA") ca_file = Str(env["value"]);
+    }
+    bool token_projected = false;
+    for (const YAML::Node& mount : container["volumeMounts"]) {
+      const std::string dir = Str(mount["mountPath"]);
+      if (token_file.empty() || !IsUnder(token_file, dir)) continue;
+      for (const YAML::Node& volume : pod_spec["volumes"]) {
+        if (Str(volume["name"]) != Str(mount["name"])) continue;
+        for (const YAML::Node& source : Get(volume, {"projected", "sources"})) {
+          const YAML::Node sat = source["serviceAccountToken"];
+          if (sat && Str(sat["audience"]) == "confcenter" &&
+              dir + "/" + Str(sat["path"]) == token_file) {
+            token_projected = true;
+          }
+        }
+      }
+    }
+    if (!token_projected) {
+      Fail(who + ": CONFCENTER_TOKEN_FILE ('" + token_file +
+           "') is no projected service-account token with audience confcenter");
+    }
+    if (ca_file.empty()) Fail(who + ": no CONFCENTER_CA: the server speaks TLS");
     for (const ConfigMount& cm : ConfigMounts(objects, pod_spec, container)) {
-      if (cm.config_map == nullptr && !cm.optional) {
+      if (cm.config_map == nullptr && !cm.optional && !IsUnder(ca_file, cm.mount_path)) {
         Fail(who + ": mounts ConfigMap " + cm.config_map_name + ", which is not in the rendering");
       }
     }

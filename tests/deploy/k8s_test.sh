@@ -8,8 +8,14 @@
 #   register a branch's service with its definition and config, then remove the branch;
 # - deploy/prometheus/confcenter-rules.yaml parses and uses only metrics that server's /metrics
 #   lists (plus promtool's check and rule unit tests when promtool is on PATH);
+# - the server is secure: TLS and auth_policy set, their files (and the policy's) mounted from
+#   Secrets and ConfigMaps, the admin port off the client Service, a NetworkPolicy opening the
+#   admin port to the monitoring namespace only; the CD Jobs send a projected service-account
+#   token (audience confcenter) over TLS;
 # - the checks catch a broken probe path, admin port, listen address, Service selector,
-#   serviceName, service links, Job image and config setting.
+#   serviceName, service links, Job image and config setting, the admin port on the client
+#   Service, an open or missing NetworkPolicy, a missing auth_policy or mount, and a Job token
+#   of another audience.
 # usage: k8s_test.sh DEPLOY_CHECK CONFCENTERD CONFCTL SOURCE_DIR   (env KUBECTL: kubectl to use)
 set -euo pipefail
 check=$(realpath "$1") confcenterd=$(realpath "$2") confctl=$(realpath "$3") src=$(realpath "$4")
@@ -97,11 +103,16 @@ ln -s "$confctl" "$work/bin/confctl"
 ln -s "$src/deploy/ci/confcenter-register.sh" "$work/bin/confcenter-register"
 ln -s "$src/deploy/ci/confcenter-deregister.sh" "$work/bin/confcenter-deregister"
 # run_job JOB NAME: the Job's command with exactly its environment (ConfigMap files under
-# $work/root), except CONFCENTER_ADDR: the Service's DNS name becomes the loopback server.
+# $work/root), except CONFCENTER_ADDR: the Service's DNS name becomes the loopback server, and
+# its credentials (CONFCENTER_TOKEN_FILE, the kubelet's projected token, and CONFCENTER_CA),
+# which deploy_check cd-job checked: the loopback server runs without TLS and auth.
 run_job() {
   local cmd=() env=() item
   while IFS= read -r -d '' item; do cmd+=("$item"); done < <("$check" job-command "$work/$1.yaml" "$2")
-  while IFS= read -r -d '' item; do env+=("$item"); done < <("$check" job-env "$work/$1.yaml" "$2" "$work/root")
+  while IFS= read -r -d '' item; do
+    case "$item" in CONFCENTER_TOKEN_FILE=*|CONFCENTER_CA=*) continue ;; esac
+    env+=("$item")
+  done < <("$check" job-env "$work/$1.yaml" "$2" "$work/root")
   [ ${#cmd[@]} -gt 0 ] || fail "Job $2: no command"
   env -i PATH="$work/bin:/usr/bin:/bin" "${env[@]}" CONFCENTER_ADDR="$address" "${cmd[@]}"
 }
@@ -182,6 +193,20 @@ broken base/statefulset.yaml 's|serviceName: confcenter-headless|serviceName: co
 broken base/statefulset.yaml 's|enableServiceLinks: false|enableServiceLinks: true|' server dev \
   "enableServiceLinks is not false"
 broken overlays/dev/confcenterd.yaml 's|^log_level: debug|log_levle: debug|' config dev 'unknown setting "log_levle"'
+broken base/service.yaml '0,/appProtocol: grpc/s|appProtocol: grpc|&\n    - {name: admin, port: 7071, targetPort: admin}|' server integration \
+  "Service confcenter: a client Service that also exposes the admin port"
+broken base/networkpolicy.yaml '/port: admin/,$s|- namespaceSelector:|- ipBlock: {cidr: 0.0.0.0/0}\n        &|' server integration \
+  "the admin port 7071 is open to peers beyond"
+broken base/networkpolicy.yaml '/^  podSelector:/,/^  policyTypes:/s|component: server|component: api|' server integration \
+  "no NetworkPolicy selects the StatefulSet's pods"
+broken base/confcenterd.yaml 's|^auth_policy:|#auth_policy:|' server integration "no auth_policy"
+broken base/confcenterd.yaml 's|^auth_policy:|#auth_policy:|' config integration "without authentication"
+broken base/statefulset.yaml 's|mountPath: /etc/confcenter-tls|mountPath: /etc/confcenter-certs|' server integration \
+  "tls_cert /etc/confcenter-tls/tls.crt is under no mounted volume"
+broken base/policy.yaml 's|jwks_file: /etc/confcenter-jwks/gitlab.json|jwks_file: /etc/confcenter-jwks/gitlab-keys.json|' server integration \
+  "ConfigMap confcenter-jwks-[a-z0-9]* has no key gitlab-keys.json"
+broken cd-jobs/register/job.yaml 's|audience: confcenter|audience: kubernetes|' cd-job register \
+  "is no projected service-account token with audience confcenter"
 broken cd-jobs/register/kustomization.yaml "s|newTag: $version|newTag: 0.0.1|" cd-job register \
   "is not the server's 'confcenter/confcenter:$version'"
 echo "k8s: $checks checks passed, 0 failed"

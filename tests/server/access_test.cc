@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "confcenter/v1/access.grpc.pb.h"
@@ -217,14 +218,24 @@ class Api {
     Prepare(&ctx, token);
     return access->WhoAmI(&ctx, req, resp);
   }
+  // Every page of the audit of `tenant`, filtered by `user` if given.
   grpc::Status QueryAudit(const std::string& token, const std::string& tenant,
-                          v1::QueryAuditResponse* resp) {
+                          v1::QueryAuditResponse* resp, const std::string& user = "") {
     v1::QueryAuditRequest req;
     req.set_tenant(tenant);
-    req.set_page_size(1000);
-    grpc::ClientContext ctx;
-    Prepare(&ctx, token);
-    return history->QueryAudit(&ctx, req, resp);
+    req.set_user(user);
+    resp->Clear();
+    for (int page = 0; page < 1000; ++page) {
+      v1::QueryAuditResponse part;
+      grpc::ClientContext ctx;
+      Prepare(&ctx, token);
+      grpc::Status st = history->QueryAudit(&ctx, req, &part);
+      if (!st.ok()) return st;
+      for (auto& e : *part.mutable_entries()) *resp->add_entries() = std::move(e);
+      if (part.next_page_token().empty()) break;
+      req.set_page_token(part.next_page_token());
+    }
+    return grpc::Status::OK;
   }
   grpc::Status History(const std::string& token, const std::string& tenant,
                        const std::string& service, const std::string& key,
@@ -871,6 +882,224 @@ TEST_F(AccessTest, Matrix) {
   }
   EXPECT_GE(cells, 150);
   std::printf("access matrix: %d cells\n", cells);
+}
+
+// The orders instance of feat-x reads its own view with secrets, only the endpoints of its
+// dependency, nothing of other services or tenants.
+TEST_F(AccessTest, InstanceRightsFollowDefinitions) {
+  const std::string& instance = world->instance;
+  v1::ResolveResponse own;
+  ASSERT_TRUE(api().Resolve(instance, kFeatX, {"orders"}, &own).ok());
+  v1::ResolveResponse truth;
+  ASSERT_TRUE(api().Resolve(world->admin, kFeatX, {"orders"}, &truth).ok());
+  std::string real_password;
+  for (const auto& e : truth.entries()) {
+    if (e.key() == "db.password") real_password = e.value();
+  }
+  ASSERT_FALSE(real_password.empty());
+  bool seen = false;
+  for (const auto& e : own.entries()) {
+    if (e.key() != "db.password") continue;
+    seen = true;
+    EXPECT_EQ(e.value(), real_password);
+    EXPECT_TRUE(e.secret());
+    EXPECT_FALSE(e.redacted());
+  }
+  EXPECT_TRUE(seen);
+
+  v1::ResolveResponse dep;
+  ASSERT_TRUE(api().Resolve(instance, kFeatX, {"payments"}, &dep).ok());
+  ASSERT_GT(dep.entries_size(), 0);
+  for (const auto& e : dep.entries()) {
+    EXPECT_TRUE(absl::StartsWith(e.key(), "_endpoint.")) << e.key();
+  }
+  v1::ResolveResponse none;
+  grpc::Status st = api().Resolve(instance, kFeatX, {"billing"}, &none);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "\"read\" right on tenant \"feat-x\""))
+      << st.error_message();
+  st = api().Resolve(instance, kFeatY, {"orders"}, &none);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "tenant \"feat-y\"")) << st.error_message();
+}
+
+// A CI token registers the tenant of its branch and nothing else.
+TEST_F(AccessTest, CiTokenScope) {
+  const absl::Time now = absl::Now();
+  const std::string github = testing::SignJwt(
+      world->github_key, {}, testing::GitHubClaims("team/shop", "refs/heads/feat/x", now));
+  for (const std::string& token : {world->cd, github}) {
+    SCOPED_TRACE(token == world->cd ? "gitlab" : "github");
+    grpc::Status st = api().Register(token, RegisterRequest(kFeatX, kIntegration));
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    st = api().Register(token, RegisterRequest(kFeatY, kIntegration, {Definition("ci-intruder")}));
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_TRUE(absl::StrContains(st.error_message(), "tenant \"feat-y\"")) << st.error_message();
+    st = api().Register(token, RegisterRequest(kIntegration, "", {Definition("ci-intruder")}));
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_TRUE(absl::StrContains(st.error_message(), "tenant \"integration\""))
+        << st.error_message();
+  }
+  for (const char* t : {kFeatY, kIntegration}) {
+    v1::GetTenantResponse resp;
+    ASSERT_TRUE(api().GetTenant(world->admin, t, &resp).ok());
+    for (const auto& s : resp.tenant().services()) {
+      EXPECT_NE(s.definition().name(), "ci-intruder");
+    }
+  }
+  // A tag pipeline's token names no branch: no grant at all.
+  const std::string tag = testing::SignJwt(
+      world->gitlab_key, {}, testing::GitLabClaims("team/shop", "v1.0.0", "tag", now));
+  EXPECT_EQ(api().Register(tag, RegisterRequest(kFeatX, kIntegration)).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// The audit and history name the authenticated identity, never a header it sends.
+TEST_F(AccessTest, AuditNamesTheAuthenticatedIdentity) {
+  ASSERT_TRUE(
+      api()
+          .Put(StaticToken("editor"), kFeatX, "orders", "audit.spoof", "1", nullptr, "mallory")
+          .ok());
+  ASSERT_TRUE(
+      api()
+          .Put(StaticToken("deployer"), kFeatX, "orders", "audit.behalf", "1", nullptr, "alice")
+          .ok());
+  EXPECT_EQ(api().Put(StaticToken("reader"), kFeatX, "orders", "audit.denied", "1").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::HistoryResponse h;
+  ASSERT_TRUE(api().History(world->admin, kFeatX, "orders", "audit.spoof", &h).ok());
+  ASSERT_EQ(h.versions_size(), 1);
+  EXPECT_EQ(h.versions(0).author(), "token:editor");
+  ASSERT_TRUE(api().History(world->admin, kFeatX, "orders", "audit.behalf", &h).ok());
+  ASSERT_EQ(h.versions_size(), 1);
+  EXPECT_EQ(h.versions(0).author(), "token:deployer on behalf of alice");
+
+  v1::QueryAuditResponse audit;
+  grpc::Status st = api().QueryAudit(StaticToken("auditor"), kFeatX, &audit);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  std::map<std::string, const v1::AuditEntry*> by_key;
+  for (const auto& e : audit.entries()) {
+    EXPECT_FALSE(absl::StrContains(e.user(), "mallory")) << e.user();
+    for (const auto& k : e.keys()) by_key[std::string(absl::StripPrefix(k, "feat-x/orders/"))] = &e;
+  }
+  v1::QueryAuditResponse as_mallory;
+  ASSERT_TRUE(api().QueryAudit(StaticToken("auditor"), kFeatX, &as_mallory, "mallory").ok());
+  EXPECT_EQ(as_mallory.entries_size(), 0);
+  ASSERT_TRUE(by_key.count("audit.spoof"));
+  EXPECT_EQ(by_key["audit.spoof"]->user(), "token:editor");
+  ASSERT_TRUE(by_key.count("audit.behalf"));
+  EXPECT_EQ(by_key["audit.behalf"]->user(), "token:deployer on behalf of alice");
+  bool denied_seen = false;
+  for (const auto& e : audit.entries()) {
+    if (e.user() == "token:reader" && e.error_code() == "PERMISSION_DENIED" &&
+        e.rpc() == "ConfigService.Put") {
+      denied_seen = true;
+    }
+  }
+  EXPECT_TRUE(denied_seen);
+}
+
+// Forged and invalid tokens are refused at the door and write nothing.
+TEST_F(AccessTest, TokenAttacks) {
+  const absl::Time now = absl::Now();
+  const nlohmann::json claims = testing::GitLabClaims("team/shop", "feat/x", "branch", now);
+  nlohmann::json other = claims;
+  other["ref"] = "feat/y";
+  const std::map<std::string, std::string> attacks = {
+      {"expired", testing::ExpiredJwt(world->gitlab_key, claims, now)},
+      {"wrong audience", testing::WrongAudienceJwt(world->gitlab_key, claims)},
+      {"wrong issuer", testing::WrongIssuerJwt(world->gitlab_key, claims)},
+      {"not yet valid", testing::NotYetValidJwt(world->gitlab_key, claims, now)},
+      {"alg none", testing::AlgNoneJwt(claims)},
+      {"tampered", testing::TamperedJwt(world->cd, other)},
+      {"key confusion pem",
+       testing::KeyConfusionJwt(world->gitlab_key, claims, testing::ConfusionSecret::kPem)},
+      {"key confusion jwk",
+       testing::KeyConfusionJwt(world->gitlab_key, claims, testing::ConfusionSecret::kJwkJson)},
+      {"unknown signer", testing::SignJwt(TestKey::Rsa("gitlab-1"), {}, claims)},
+  };
+  for (const auto& [name, token] : attacks) {
+    SCOPED_TRACE(name);
+    for (const char* t : {kFeatX, kFeatY}) {
+      grpc::Status st = api().Put(token, t, "orders", "attack", name);
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+    }
+    v1::WhoAmIResponse who;
+    EXPECT_EQ(api().WhoAmI(token, "", &who).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  for (const char* t : {kFeatX, kFeatY}) {
+    v1::GetResponse got;
+    EXPECT_EQ(api().Get(world->admin, t, "orders", "attack", &got).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+}
+
+// A rewritten policy takes effect without a restart; a broken one leaves the old in force.
+TEST(AccessReloadTest, PolicyReload) {
+  World w;
+  w.WriteAuthFiles();
+  ServerProcess server(
+      w.dir.path() + "/data",
+      {"--auth_policy=" + w.policy_file, "--auth_reload_interval=100ms", "--unsafe_no_fsync"});
+  ASSERT_NE(server.port(), 0);
+  Api api(server.Channel());
+  ASSERT_TRUE(api.Register(w.admin, RegisterRequest(kIntegration, "")).ok());
+  ASSERT_TRUE(api.Register(w.admin, RegisterRequest(kFeatX, kIntegration)).ok());
+  const std::string flip = StaticToken("flip");
+  auto roles = [&] {
+    v1::WhoAmIResponse who;
+    grpc::Status st = api.WhoAmI(flip, kFeatX, &who);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    std::set<std::string> out;
+    for (const auto& g : who.grants()) out.insert(g.role());
+    return out;
+  };
+  EXPECT_EQ(roles(), std::set<std::string>{"reader"});
+  EXPECT_EQ(api.Put(flip, kFeatX, "orders", "k", "1").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  ReplaceFile(w.policy_file, PolicyYaml(w.dir.path(), "editor"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (roles() != std::set<std::string>{"editor"} && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));  // polling interval, not a wait for time
+  }
+  ASSERT_EQ(roles(), std::set<std::string>{"editor"});
+  grpc::Status st = api.Put(flip, kFeatX, "orders", "k", "1");
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  // Broken: an unknown role. Nothing observable says the server has looked at it, so the old
+  // policy is checked to hold across many reload intervals (a bounded loop of observations).
+  ReplaceFile(w.policy_file, PolicyYaml(w.dir.path(), "wizard"));
+  const absl::Time until = absl::Now() + absl::Seconds(1);
+  int i = 0;
+  while (absl::Now() < until) {
+    ASSERT_EQ(roles(), std::set<std::string>{"editor"});
+    st = api.Put(flip, kFeatX, "orders", "k", absl::StrCat("v", ++i));
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_EQ(kill(server.pid(), 0), 0);  // still up
+  v1::WhoAmIResponse who;
+  EXPECT_TRUE(api.WhoAmI(w.admin, "", &who).ok());
+}
+
+// Without a policy the server refuses to listen beyond loopback unless told it is insecure.
+TEST(AccessSecureByDefaultTest, NonLoopbackNeedsPolicy) {
+  TempDir dir;
+  std::string output;
+  const std::vector<std::string> base = {"--listen=0.0.0.0:0", "--admin_listen=127.0.0.1:0",
+                                         "--data_dir=" + dir.path() + "/data"};
+  const int code = testing::RunServerToExit(base, &output, {}, 20);
+  EXPECT_GT(code, 0) << output;
+  EXPECT_TRUE(absl::StrContains(output, "--auth_policy")) << output;
+  int reason_lines = 0;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (absl::StrContains(line, "--auth_policy")) ++reason_lines;
+  }
+  EXPECT_EQ(reason_lines, 1) << output;
+
+  std::vector<std::string> insecure = base;
+  insecure.push_back("--insecure_no_auth");
+  EXPECT_EQ(testing::RunServerToExit(insecure, &output, {}, 2), -1) << output;
 }
 
 }  // namespace

@@ -208,6 +208,10 @@ absl::Status RocksHistory::ReadHistory(
             failed = absl::DataLossError("malformed history record");
             return false;
           }
+          if (absl::Status o = OpenEntry(sealer_, record.mutable_entry()); !o.ok()) {
+            failed = o;
+            return false;
+          }
           if (!visit(key, record)) return false;
         }
         return it->status().ok();
@@ -234,6 +238,10 @@ absl::StatusOr<StateAt> RocksHistory::ReadStateAt(const HistoryScope& scope, int
           failed = absl::DataLossError("malformed history record");
           return false;
         }
+        if (absl::Status o = OpenEntry(sealer_, record.mutable_entry()); !o.ok()) {
+          failed = o;
+          return false;
+        }
         if (!record.deleted()) {
           state.entries.emplace_back(key, std::move(*record.mutable_entry()));
         }
@@ -253,6 +261,7 @@ absl::Status RocksHistory::ReadReleases(const std::string& tenant, int64_t befor
     for (it->SeekForPrev(EncodeRevision(last)); it->Valid(); it->Prev()) {
       ChangeSet set;
       if (!Parse(it->value(), &set)) return absl::DataLossError("malformed release record");
+      if (absl::Status o = OpenChangeSet(sealer_, &set); !o.ok()) return o;
       if (!visit(set)) break;
     }
     return FromRocks(it->status(), "read releases");
@@ -269,6 +278,7 @@ absl::Status RocksHistory::ReadReleases(const std::string& tenant, int64_t befor
     if (!s.ok()) return FromRocks(s, "read release");
     ChangeSet set;
     if (!set.ParseFromString(value)) return absl::DataLossError("malformed release record");
+    if (absl::Status o = OpenChangeSet(sealer_, &set); !o.ok()) return o;
     if (!visit(set)) break;
   }
   return FromRocks(it->status(), "read release index");
@@ -284,6 +294,7 @@ absl::StatusOr<ChangeSet> RocksHistory::GetRelease(int64_t revision) {
   if (!s.ok()) return FromRocks(s, "read release");
   ChangeSet set;
   if (!set.ParseFromString(value)) return absl::DataLossError("malformed release record");
+  if (absl::Status o = OpenChangeSet(sealer_, &set); !o.ok()) return o;
   return set;
 }
 

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "storage/secret_seal.h"
 #include "storage/store.h"
 
 namespace confcenter::storage {
@@ -43,7 +44,10 @@ class RocksHistory {
     rocksdb::ColumnFamilyHandle* audit = nullptr;
   };
 
-  RocksHistory(rocksdb::DB* db, Families cfs, bool sync) : db_(db), cfs_(cfs), sync_(sync) {}
+  // `sealer` (may be null) opens the sealed secret values of what is read; what is written
+  // comes sealed already.
+  RocksHistory(rocksdb::DB* db, Families cfs, bool sync, const SecretSealer* sealer)
+      : db_(db), cfs_(cfs), sync_(sync), sealer_(sealer) {}
 
   // Reads the audit sequence. The first time a store opens with history (a new store, or one
   // written before history was kept, now at `revision` > 0), records that history is kept; an
@@ -82,6 +86,7 @@ class RocksHistory {
   rocksdb::DB* const db_;
   const Families cfs_;
   const bool sync_;
+  const SecretSealer* const sealer_;
   std::atomic<int64_t> audit_sequence_{0};
 };
 

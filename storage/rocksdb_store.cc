@@ -163,18 +163,33 @@ class ResumableWriteErrors final : public rocksdb::EventListener {
   const std::shared_ptr<std::atomic<bool>> stopped_;
 };
 
+// Whether any change of `sets` writes a secret value.
+bool HoldsSecrets(const std::vector<ChangeSet>& sets) {
+  for (const ChangeSet& set : sets) {
+    for (const Change& change : set.changes()) {
+      if ((change.has_entry() && change.entry().secret()) ||
+          (change.has_previous_entry() && change.previous_entry().secret())) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 class RocksDbStore final : public Store {
  public:
   RocksDbStore(std::unique_ptr<rocksdb::Env> env, std::shared_ptr<std::atomic<bool>> stopped,
                std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
-               bool sync, std::shared_ptr<CompactionCounter> compactions)
+               bool sync, std::shared_ptr<CompactionCounter> compactions,
+               std::shared_ptr<const SecretSealer> sealer)
       : env_(std::move(env)),
         stopped_(std::move(stopped)),
         db_(std::move(db)),
         cfs_(std::move(cfs)),
         sync_(sync),
         compactions_(std::move(compactions)),
-        history_(db_.get(), {cfs_[0], cfs_[4], cfs_[5], cfs_[6], cfs_[7]}, sync) {}
+        sealer_(std::move(sealer)),
+        history_(db_.get(), {cfs_[0], cfs_[4], cfs_[5], cfs_[6], cfs_[7]}, sync, sealer_.get()) {}
 
   ~RocksDbStore() override {
     for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf).PermitUncheckedError();
@@ -245,9 +260,18 @@ class RocksDbStore final : public Store {
   // Reads every block of every table file and checks its checksum.
   absl::Status VerifyChecksums() { return FromRocks(db_->VerifyChecksum(), "verify checksums"); }
 
-  absl::Status CommitWithAudit(const std::vector<ChangeSet>& change_sets,
+  absl::Status CommitWithAudit(const std::vector<ChangeSet>& plain_change_sets,
                                const std::vector<AuditRecord>& audit) override {
-    if (change_sets.empty() && audit.empty()) return absl::OkStatus();
+    if (plain_change_sets.empty() && audit.empty()) return absl::OkStatus();
+    // Secret values are written sealed, everywhere (state, change log, history, releases).
+    std::vector<ChangeSet> sealed;
+    if (sealer_ != nullptr && HoldsSecrets(plain_change_sets)) {
+      sealed = plain_change_sets;
+      for (ChangeSet& set : sealed) {
+        if (absl::Status s = SealChangeSet(sealer_.get(), &set); !s.ok()) return s;
+      }
+    }
+    const std::vector<ChangeSet>& change_sets = sealed.empty() ? plain_change_sets : sealed;
     if (stopped_->exchange(false)) {
       // An earlier write failed and stopped RocksDB; while the fault lasts this fails too.
       rocksdb::Status resumed = db_->Resume();
@@ -351,6 +375,7 @@ class RocksDbStore final : public Store {
           !record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return absl::DataLossError("malformed entry record in the store");
       }
+      if (absl::Status s = OpenEntry(sealer_.get(), &record); !s.ok()) return s;
       state.entries.emplace_back(std::move(*key), std::move(record));
     }
     if (!it->status().ok()) return FromRocks(it->status(), "load entries");
@@ -374,6 +399,7 @@ class RocksDbStore final : public Store {
       if (!change.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return absl::DataLossError("malformed change-log record");
       }
+      if (absl::Status s = OpenChangeSet(sealer_.get(), &change); !s.ok()) return s;
       if (!visit(change)) break;
     }
     return FromRocks(it->status(), "read change log");
@@ -442,6 +468,7 @@ class RocksDbStore final : public Store {
   const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   const bool sync_;
   const std::shared_ptr<CompactionCounter> compactions_;
+  const std::shared_ptr<const SecretSealer> sealer_;  // null: secrets stored as they are
   std::atomic<int64_t> revision_{0};
   RocksHistory history_;
 };
@@ -550,7 +577,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
   auto store = std::make_unique<RocksDbStore>(std::move(env), std::move(stopped),
                                               std::unique_ptr<rocksdb::DB>(raw), std::move(handles),
-                                              options.sync, std::move(compactions));
+                                              options.sync, std::move(compactions), options.sealer);
   absl::Status init = store->Init(fresh);
   // Corruption anywhere is found now, not when a history read or a compaction reaches it:
   // a corrupt store is never served. Costs one read of the store: +35-70 ms for a 24 MB store

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "storage/fault_injection.h"
+#include "storage/secret_seal.h"
 #include "storage/store.h"
 
 namespace confcenter::storage {
@@ -26,6 +27,9 @@ struct RocksDbStoreOptions {
   // Tests only: while this reports a fault, file writes and syncs of the store fail as on a
   // full or failing disk (storage/fault_injection.h). Default none.
   std::shared_ptr<FaultSource> fault_source;
+  // Seals secret values at rest (storage/secret_seal.h). Null (the default): they are stored
+  // as they are, and a store holding sealed values does not open.
+  std::shared_ptr<const SecretSealer> sealer;
 };
 
 // Opens (or creates) the RocksDB engine in directory `path`.

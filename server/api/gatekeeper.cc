@@ -1,5 +1,7 @@
 #include "server/api/gatekeeper.h"
 
+#include <openssl/evp.h>
+
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -38,19 +40,43 @@ std::optional<auth::Identity> CertificateIdentity(const grpc::AuthContext& conte
   return identity;
 }
 
-Gatekeeper::Gatekeeper(ConfigCore* core)
-    : core_(core), policy_(std::make_shared<const auth::Policy>(auth::Policy::AllowAll())) {}
+Gatekeeper::Gatekeeper(ConfigCore* core) : core_(core) {
+  admission_ =
+      MakeAdmission(std::make_shared<const auth::Policy>(auth::Policy::AllowAll()), nullptr);
+}
+
+std::shared_ptr<Gatekeeper::Admission> Gatekeeper::MakeAdmission(
+    std::shared_ptr<const auth::Policy> policy,
+    std::shared_ptr<const auth::TokenVerifier> verifier) {
+  auto admission = std::make_shared<Admission>();
+  admission->policy = std::move(policy);
+  admission->verifier = std::move(verifier);
+  auto anonymous =
+      std::make_shared<const auth::Access>(auth::Identity{}, admission->policy, Dependencies());
+  if (!anonymous->grants().empty()) admission->anonymous = std::move(anonymous);
+  return admission;
+}
 
 void Gatekeeper::Install(std::shared_ptr<const auth::Policy> policy,
                          std::shared_ptr<const auth::TokenVerifier> verifier) {
+  std::shared_ptr<Admission> admission = MakeAdmission(std::move(policy), std::move(verifier));
   absl::MutexLock lock(&mu_);
-  policy_ = std::move(policy);
-  verifier_ = std::move(verifier);
+  admission_ = std::move(admission);
 }
 
 std::shared_ptr<const auth::Policy> Gatekeeper::policy() const {
   absl::MutexLock lock(&mu_);
-  return policy_;
+  return admission_->policy;
+}
+
+std::shared_ptr<const auth::Access> Gatekeeper::Remember(Admission& admission, std::string key,
+                                                         auth::Identity identity) const {
+  auto access =
+      std::make_shared<const auth::Access>(std::move(identity), admission.policy, Dependencies());
+  absl::MutexLock lock(&admission.mu);
+  if (admission.remembered.size() >= kMaxRemembered) admission.remembered.clear();
+  admission.remembered[std::move(key)] = access;
+  return access;
 }
 
 auth::DependencyLookup Gatekeeper::Dependencies() const {
@@ -67,42 +93,56 @@ auth::DependencyLookup Gatekeeper::Dependencies() const {
 
 absl::StatusOr<std::shared_ptr<const auth::Access>> Gatekeeper::Authenticate(
     const grpc::CallbackServerContext* ctx) const {
-  std::shared_ptr<const auth::Policy> policy;
-  std::shared_ptr<const auth::TokenVerifier> verifier;
+  std::shared_ptr<Admission> admission;
   {
     absl::MutexLock lock(&mu_);
-    policy = policy_;
-    verifier = verifier_;
+    admission = admission_;
   }
-  auth::Identity identity;
-  if (!policy->allow_all()) {
-    const std::string authorization = MetadataValue(ctx, "authorization");
-    if (!authorization.empty()) {
-      constexpr absl::string_view kBearer = "Bearer ";
-      if (!absl::StartsWithIgnoreCase(authorization, kBearer)) {
-        return absl::UnauthenticatedError("the authorization header must be \"Bearer <token>\"");
-      }
-      if (verifier == nullptr) {
-        return absl::UnauthenticatedError("this server accepts no bearer tokens");
-      }
-      absl::StatusOr<auth::Identity> verified =
-          verifier->Verify(absl::string_view(authorization).substr(kBearer.size()));
-      if (!verified.ok()) return verified.status();
-      identity = *std::move(verified);
-    } else if (std::shared_ptr<const grpc::AuthContext> context = ctx->auth_context()) {
-      if (std::optional<auth::Identity> cert = CertificateIdentity(*context)) {
-        identity = *std::move(cert);
+  if (admission->policy->allow_all()) return admission->anonymous;
+  const std::string authorization = MetadataValue(ctx, "authorization");
+  if (!authorization.empty()) {
+    constexpr absl::string_view kBearer = "Bearer ";
+    if (!absl::StartsWithIgnoreCase(authorization, kBearer)) {
+      return absl::UnauthenticatedError("the authorization header must be \"Bearer <token>\"");
+    }
+    const absl::string_view token = absl::string_view(authorization).substr(kBearer.size());
+    // Remembered by digest, so the server keeps no token it was shown.
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_size = 0;
+    EVP_Digest(token.data(), token.size(), digest, &digest_size, EVP_sha256(), nullptr);
+    std::string key =
+        absl::StrCat("t", absl::string_view(reinterpret_cast<const char*>(digest), digest_size));
+    {
+      absl::MutexLock lock(&admission->mu);
+      auto it = admission->remembered.find(key);
+      if (it != admission->remembered.end() && it->second->identity().expires > absl::Now()) {
+        return it->second;
       }
     }
+    if (admission->verifier == nullptr) {
+      return absl::UnauthenticatedError("this server accepts no bearer tokens");
+    }
+    absl::StatusOr<auth::Identity> verified = admission->verifier->Verify(token);
+    if (!verified.ok()) return verified.status();
+    return Remember(*admission, std::move(key), *std::move(verified));
   }
-  auto access =
-      std::make_shared<const auth::Access>(std::move(identity), std::move(policy), Dependencies());
-  if (access->identity().kind == auth::IdentityKind::kAnonymous && access->grants().empty()) {
+  if (std::shared_ptr<const grpc::AuthContext> context = ctx->auth_context()) {
+    if (std::optional<auth::Identity> cert = CertificateIdentity(*context)) {
+      std::string key = absl::StrCat("c", cert->name);
+      {
+        absl::MutexLock lock(&admission->mu);
+        auto it = admission->remembered.find(key);
+        if (it != admission->remembered.end()) return it->second;
+      }
+      return Remember(*admission, std::move(key), *std::move(cert));
+    }
+  }
+  if (admission->anonymous == nullptr) {
     return absl::UnauthenticatedError(
         "no credentials: send a bearer token (authorization: Bearer <token>) or a client "
         "certificate");
   }
-  return access;
+  return admission->anonymous;
 }
 
 WriteContext Gatekeeper::ContextFor(const grpc::CallbackServerContext* ctx,
@@ -173,7 +213,8 @@ void Gatekeeper::AuditRefusal(const grpc::CallbackServerContext* ctx, const auth
 
 void Gatekeeper::AuditSecretRead(const grpc::CallbackServerContext* ctx, const auth::Access& access,
                                  absl::string_view rpc, std::vector<std::string> keys) const {
-  if (keys.empty()) return;
+  // Without authentication everyone may read everything: who read a secret tells nothing.
+  if (keys.empty() || access.policy().allow_all()) return;
   AuditTargets targets;
   targets.detail = absl::StrCat("read ", keys.size(), " secret value(s)");
   std::sort(keys.begin(), keys.end());

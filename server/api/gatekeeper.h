@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -73,12 +74,30 @@ class Gatekeeper {
                        absl::string_view rpc, std::vector<std::string> keys) const;
 
  private:
+  // Most admitted credentials remembered per policy; when full, the memory starts over.
+  static constexpr size_t kMaxRemembered = 10'000;
+
+  // What Install sets, swapped whole, with what was admitted under it: a credential seen
+  // before costs a digest and a lookup, not a verification and a pass over the bindings.
+  struct Admission {
+    std::shared_ptr<const auth::Policy> policy;
+    std::shared_ptr<const auth::TokenVerifier> verifier;
+    std::shared_ptr<const auth::Access> anonymous;  // the caller without credentials
+    absl::Mutex mu;
+    // "t" + SHA-256 of a bearer token, or "c" + a certificate identity's name.
+    absl::flat_hash_map<std::string, std::shared_ptr<const auth::Access>> remembered
+        ABSL_GUARDED_BY(mu);
+  };
+
+  std::shared_ptr<Admission> MakeAdmission(std::shared_ptr<const auth::Policy> policy,
+                                           std::shared_ptr<const auth::TokenVerifier> verifier);
+  std::shared_ptr<const auth::Access> Remember(Admission& admission, std::string key,
+                                               auth::Identity identity) const;
   auth::DependencyLookup Dependencies() const;
 
   ConfigCore* const core_;
   mutable absl::Mutex mu_;
-  std::shared_ptr<const auth::Policy> policy_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const auth::TokenVerifier> verifier_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Admission> admission_ ABSL_GUARDED_BY(mu_);
 };
 
 // Checks for Admit.

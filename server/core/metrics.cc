@@ -42,6 +42,17 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                               .Help("Time one store commit took to write and sync the WAL.")
                               .Register(r)
                               .Add({}, LatencyBuckets());
+  policy_reloads_ = &prometheus::BuildCounter()
+                         .Name("confcenter_auth_policy_reloads_total")
+                         .Help("Access policy reloads after its files changed.")
+                         .Register(r)
+                         .Add({});
+  policy_reload_failures_ =
+      &prometheus::BuildCounter()
+           .Name("confcenter_auth_policy_reload_failures_total")
+           .Help("Changed access policy files that did not load; the previous policy stays.")
+           .Register(r)
+           .Add({});
   revisions_committed_ = &prometheus::BuildCounter()
                               .Name("confcenter_revisions_committed_total")
                               .Help("Revisions committed (writes that changed something).")

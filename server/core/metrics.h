@@ -50,6 +50,9 @@ class Metrics {
   void StreamEnded(size_t high_water);
   // One message written to a stream.
   void MessageWritten() { messages_written_->Increment(); }
+  // The access policy was reloaded (`ok`), or a changed file failed to load and the previous
+  // policy stays in force.
+  void PolicyReloaded(bool ok) { (ok ? policy_reloads_ : policy_reload_failures_)->Increment(); }
   // The most messages any stream has had queued since start-up.
   size_t max_queue_depth() const { return max_queue_depth_.load(std::memory_order_relaxed); }
 
@@ -67,6 +70,8 @@ class Metrics {
   prometheus::Counter* messages_written_;
   prometheus::Counter* cutoffs_;
   prometheus::Counter* resyncs_;
+  prometheus::Counter* policy_reloads_;
+  prometheus::Counter* policy_reload_failures_;
   prometheus::Histogram* stream_high_water_;
   std::atomic<size_t> max_queue_depth_{0};
 };

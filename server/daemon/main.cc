@@ -120,6 +120,11 @@ ABSL_FLAG(absl::Duration, auth_reload_interval, absl::Seconds(5),
 ABSL_FLAG(bool, insecure_no_auth, false,
           "Serve a non-loopback --listen without --auth_policy: anyone who reaches the port can "
           "read every secret and change every tenant. For isolated test networks only.");
+ABSL_FLAG(std::string, secret_key_file, "",
+          "A 256-bit key (64 hex digits: openssl rand -hex 32) that seals secret values at "
+          "rest: generated keys, secret_keys and secret writes are encrypted (AES-256-GCM) in "
+          "every file of the data dir and its backups. Keep it outside the data dir. Empty = "
+          "secrets are stored as written.");
 ABSL_FLAG(std::string, tls_cert, "",
           "Server certificate chain (PEM): serve gRPC over TLS. Re-read when it changes.");
 ABSL_FLAG(std::string, tls_key, "", "The server certificate's private key (PEM).");
@@ -248,6 +253,17 @@ int Run() {
                  path);
     store_options.fault_source = std::make_shared<storage::FileFaultSource>(path);
   }
+  if (const std::string path = absl::GetFlag(FLAGS_secret_key_file); !path.empty()) {
+    absl::StatusOr<std::shared_ptr<const storage::SecretSealer>> sealer =
+        storage::SecretSealer::FromKeyFile(path);
+    if (!sealer.ok()) {
+      spdlog::error("{}", std::string(sealer.status().message()));
+      return 2;
+    }
+    store_options.sealer = *std::move(sealer);
+  } else if (!IsLoopbackListen(absl::GetFlag(FLAGS_listen))) {
+    spdlog::warn("no --secret_key_file: secret values are stored unencrypted in {}", data_dir);
+  }
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::OpenRocksDbStore(data_dir, store_options);
   if (!store.ok()) {
@@ -293,7 +309,7 @@ int Run() {
   std::unique_ptr<PolicyWatcher> policy_watcher;
   if (const std::string path = absl::GetFlag(FLAGS_auth_policy); !path.empty()) {
     absl::StatusOr<std::unique_ptr<PolicyWatcher>> watcher =
-        PolicyWatcher::Start(path, absl::GetFlag(FLAGS_auth_reload_interval), &gate);
+        PolicyWatcher::Start(path, absl::GetFlag(FLAGS_auth_reload_interval), &gate, &metrics);
     if (!watcher.ok()) {
       spdlog::error("cannot load the access policy: {}", std::string(watcher.status().message()));
       return 2;

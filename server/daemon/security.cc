@@ -78,13 +78,16 @@ bool IsLoopbackListen(const std::string& listen) {
   return absl::StartsWith(host, "127.") || host == "::1" || host == "localhost";
 }
 
-PolicyWatcher::PolicyWatcher(std::string policy_file, absl::Duration interval, Gatekeeper* gate)
-    : policy_file_(std::move(policy_file)), interval_(interval), gate_(gate) {}
+PolicyWatcher::PolicyWatcher(std::string policy_file, absl::Duration interval, Gatekeeper* gate,
+                             Metrics* metrics)
+    : policy_file_(std::move(policy_file)), interval_(interval), gate_(gate), metrics_(metrics) {}
 
 absl::StatusOr<std::unique_ptr<PolicyWatcher>> PolicyWatcher::Start(std::string policy_file,
                                                                     absl::Duration interval,
-                                                                    Gatekeeper* gate) {
-  std::unique_ptr<PolicyWatcher> watcher(new PolicyWatcher(std::move(policy_file), interval, gate));
+                                                                    Gatekeeper* gate,
+                                                                    Metrics* metrics) {
+  std::unique_ptr<PolicyWatcher> watcher(
+      new PolicyWatcher(std::move(policy_file), interval, gate, metrics));
   if (absl::Status s = watcher->Load(); !s.ok()) return s;
   watcher->thread_ = std::thread([w = watcher.get()] {
     while (!w->stop_.WaitForNotificationWithTimeout(w->interval_)) w->ReloadIfChanged();
@@ -152,11 +155,13 @@ bool PolicyWatcher::ReloadIfChanged() {
   if (absl::Status s = Load(); !s.ok()) {
     spdlog::error("policy not reloaded, the previous one stays in force: {}",
                   std::string(s.message()));
+    if (metrics_ != nullptr) metrics_->PolicyReloaded(false);
     const std::string failed = Fingerprint();
     absl::MutexLock lock(&mu_);
     fingerprint_ = failed;  // retried when a file changes again
     return false;
   }
+  if (metrics_ != nullptr) metrics_->PolicyReloaded(true);
   spdlog::info("policy reloaded from {}", policy_file_);
   return true;
 }

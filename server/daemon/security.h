@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/security/server_credentials.h"
 #include "server/api/gatekeeper.h"
+#include "server/core/metrics.h"
 
 namespace confcenter {
 
@@ -44,9 +45,10 @@ class PolicyWatcher {
  public:
   // Loads `policy_file` and installs it. INVALID_ARGUMENT (with the file and line) if it or a
   // file it names does not load: the server must not start on a policy it cannot read.
+  // Reloads are counted in `metrics` (may be null).
   static absl::StatusOr<std::unique_ptr<PolicyWatcher>> Start(std::string policy_file,
                                                               absl::Duration interval,
-                                                              Gatekeeper* gate);
+                                                              Gatekeeper* gate, Metrics* metrics);
   // Stops the polling thread.
   ~PolicyWatcher();
 
@@ -55,7 +57,8 @@ class PolicyWatcher {
   bool ReloadIfChanged();
 
  private:
-  PolicyWatcher(std::string policy_file, absl::Duration interval, Gatekeeper* gate);
+  PolicyWatcher(std::string policy_file, absl::Duration interval, Gatekeeper* gate,
+                Metrics* metrics);
   absl::Status Load();
   // The modification times and sizes of the policy file and the files it names.
   std::string Fingerprint() const;
@@ -63,6 +66,7 @@ class PolicyWatcher {
   const std::string policy_file_;
   const absl::Duration interval_;
   Gatekeeper* const gate_;
+  Metrics* const metrics_;
   absl::Mutex mu_;
   std::vector<std::string> watched_ ABSL_GUARDED_BY(mu_);
   std::string fingerprint_ ABSL_GUARDED_BY(mu_);

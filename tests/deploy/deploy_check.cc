@@ -263,8 +263,8 @@ std::vector<ConfigMount> ConfigMounts(const std::vector<Object>& objects,
 
 std::string FileArg(const std::string& file, const std::string& what) { return file + ": " + what; }
 
-int CheckServer(const std::string& file, const std::string& version,
-                const std::string& config_out, const std::string& policy_out) {
+int CheckServer(const std::string& file, const std::string& version, const std::string& config_out,
+                const std::string& policy_out) {
   auto docs = LoadAll(file);
   if (!docs) return 1;
   const std::vector<Object> objects = Objects(*docs, file);
@@ -546,7 +546,8 @@ int CheckServer(const std::string& file, const std::string& version,
       const bool any_peer = !rule["from"] || rule["from"].size() == 0;
       if (all_ports || rule_ports.count(grpc->number)) grpc_allowed = true;
       if (all_ports || rule_ports.count(admin->number)) {
-        if (any_peer) Fail(id + ": lets anyone reach the admin port " + std::to_string(admin->number));
+        if (any_peer)
+          Fail(id + ": lets anyone reach the admin port " + std::to_string(admin->number));
         for (const YAML::Node& peer : rule["from"]) {
           if (!peer["namespaceSelector"] || peer["namespaceSelector"].size() == 0 ||
               peer["ipBlock"]) {
@@ -612,6 +613,14 @@ int CheckServer(const std::string& file, const std::string& version,
     } else {
       check_mounted(setting, path);
     }
+  }
+  const std::string secret_key = EffectiveFlag("secret_key_file", container, config_file, "");
+  if (secret_key.empty()) {
+    Fail(who + ": no secret_key_file: secret values would lie unencrypted in the volume");
+  } else if (secret_key.rfind("/var/lib/confcenter", 0) == 0) {
+    Fail(who + ": secret_key_file lies in the data volume, beside what it seals");
+  } else {
+    check_mounted("secret_key_file", secret_key);
   }
 
   // Every ConfigMap volume resolves (kustomize renames generated ones).

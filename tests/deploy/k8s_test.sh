@@ -201,6 +201,9 @@ broken base/networkpolicy.yaml '/^  podSelector:/,/^  policyTypes:/s|component: 
   "no NetworkPolicy selects the StatefulSet's pods"
 broken base/confcenterd.yaml 's|^auth_policy:|#auth_policy:|' server integration "no auth_policy"
 broken base/confcenterd.yaml 's|^auth_policy:|#auth_policy:|' config integration "without authentication"
+broken base/confcenterd.yaml 's|^secret_key_file:|#secret_key_file:|' server integration "no secret_key_file"
+broken base/confcenterd.yaml 's|^secret_key_file: .*|secret_key_file: /var/lib/confcenter/secret.key|' server integration \
+  "secret_key_file lies in the data volume"
 broken base/statefulset.yaml 's|mountPath: /etc/confcenter-tls|mountPath: /etc/confcenter-certs|' server integration \
   "tls_cert /etc/confcenter-tls/tls.crt is under no mounted volume"
 broken base/policy.yaml 's|jwks_file: /etc/confcenter-jwks/gitlab.json|jwks_file: /etc/confcenter-jwks/gitlab-keys.json|' server integration \

@@ -189,6 +189,7 @@ TEST_F(WatchTest, ProgressKeepsAnIdleStreamsResumePointFresh) {
   Start({"--progress_interval=20ms"});
   ASSERT_TRUE(api_->Register("quiet").ok());
   auto sub = Subscribe("quiet", {"svc"});
+  ASSERT_TRUE(sub->WaitForMessages(1));  // the snapshot: the write below comes after it
   int64_t rev = 0;
   ASSERT_TRUE(api_->Put("integration", "unrelated", "k", "v", &rev).ok());
   ASSERT_TRUE(sub->WaitForRevision(rev));

@@ -8,12 +8,14 @@
 #        deps.sh --container  only the opt-in container image test's tools (podman, debootstrap)
 set -euo pipefail
 # openssl (in build: the unit tests run it): the test certificates of tests/tls_certs.cc.
+# libjansson-dev: cjose's pkg-config file requires jansson, which Debian's libcjose-dev does
+# not pull in.
 build=(
   g++ cmake ninja-build pkg-config ccache make openssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev librocksdb-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcjose-dev libssl-dev openssl
+  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcjose-dev libjansson-dev libssl-dev
   prometheus-cpp-dev libcpp-httplib-dev libsystemd-dev libgoogle-perftools-dev
 )
 # kubernetes-client: kubectl 1.20 renders the Kustomize manifests (tests/deploy/k8s_test.sh);

@@ -25,6 +25,31 @@ void Withhold(T* message) {
   message->set_redacted(true);
 }
 
+// A view's entries or events (each names its service and key): drops the keys the caller
+// may not see, withholds the secrets it may not read.
+template <typename T>
+void FilterView(const auth::Access& access, absl::string_view tenant,
+                google::protobuf::RepeatedPtrField<T>* items) {
+  if (access.SeesEverything(tenant)) return;
+  RemoveIf(items, [&](const T& e) { return !access.MaySeeKey(tenant, e.service(), e.key()); });
+  for (T& e : *items) {
+    if (e.secret() && !access.MaySeeSecrets(tenant, e.service())) Withhold(&e);
+  }
+}
+
+// "tenant/service/key" of each item showing a secret value; `tenant_of` names its tenant.
+template <typename T, typename TenantOf>
+std::vector<std::string> Shown(const google::protobuf::RepeatedPtrField<T>& items,
+                               TenantOf tenant_of) {
+  std::vector<std::string> out;
+  for (const T& e : items) {
+    if (e.secret() && !e.redacted()) {
+      out.push_back(absl::StrCat(tenant_of(e), "/", e.service(), "/", e.key()));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void RedactEntry(const auth::Access& access, v1::Entry* entry) {
@@ -42,24 +67,12 @@ void FilterEntries(const auth::Access& access,
 
 void FilterResolved(const auth::Access& access, absl::string_view tenant,
                     google::protobuf::RepeatedPtrField<v1::ResolvedEntry>* entries) {
-  if (access.SeesEverything(tenant)) return;
-  RemoveIf(entries, [&](const v1::ResolvedEntry& e) {
-    return !access.MaySeeKey(tenant, e.service(), e.key());
-  });
-  for (v1::ResolvedEntry& e : *entries) {
-    if (e.secret() && !access.MaySeeSecrets(tenant, e.service())) Withhold(&e);
-  }
+  FilterView(access, tenant, entries);
 }
 
 void FilterEvents(const auth::Access& access, absl::string_view tenant,
                   google::protobuf::RepeatedPtrField<v1::WatchEvent>* events) {
-  if (access.SeesEverything(tenant)) return;
-  RemoveIf(events, [&](const v1::WatchEvent& e) {
-    return !access.MaySeeKey(tenant, e.service(), e.key());
-  });
-  for (v1::WatchEvent& e : *events) {
-    if (e.secret() && !access.MaySeeSecrets(tenant, e.service())) Withhold(&e);
-  }
+  FilterView(access, tenant, events);
 }
 
 void FilterSubscribeResponse(const auth::Access& access, absl::string_view tenant,
@@ -96,33 +109,18 @@ void RedactDiff(const auth::Access& access, v1::DiffResponse* diff) {
 
 std::vector<std::string> SecretsShown(
     const google::protobuf::RepeatedPtrField<v1::Entry>& entries) {
-  std::vector<std::string> out;
-  for (const v1::Entry& e : entries) {
-    if (e.secret() && !e.redacted())
-      out.push_back(absl::StrCat(e.tenant(), "/", e.service(), "/", e.key()));
-  }
-  return out;
+  return Shown(entries, [](const v1::Entry& e) { return e.tenant(); });
 }
 
 std::vector<std::string> SecretsShown(
     absl::string_view tenant,
     const google::protobuf::RepeatedPtrField<v1::ResolvedEntry>& entries) {
-  std::vector<std::string> out;
-  for (const v1::ResolvedEntry& e : entries) {
-    if (e.secret() && !e.redacted())
-      out.push_back(absl::StrCat(tenant, "/", e.service(), "/", e.key()));
-  }
-  return out;
+  return Shown(entries, [tenant](const v1::ResolvedEntry&) { return tenant; });
 }
 
 std::vector<std::string> SecretsShown(
     const google::protobuf::RepeatedPtrField<v1::Version>& versions) {
-  std::vector<std::string> out;
-  for (const v1::Version& v : versions) {
-    if (v.secret() && !v.redacted())
-      out.push_back(absl::StrCat(v.tenant(), "/", v.service(), "/", v.key()));
-  }
-  return out;
+  return Shown(versions, [](const v1::Version& v) { return v.tenant(); });
 }
 
 }  // namespace confcenter

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "confcenter/subscription.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
@@ -517,6 +519,19 @@ TEST_F(SecretLeakTest, ReaderNeverSeesSecrets) {
     req.set_page_size(1000);
     v1::QueryAuditResponse resp;
     ExpectOk("QueryAudit (admin)", history_->QueryAudit(&ctx, req, &resp), resp);
+    // ... but it records who read them: the admin's Resolve of feat-x named the keys; the
+    // reader, who saw them redacted, read none.
+    bool admin_read_secrets = false;
+    for (const v1::AuditEntry& e : resp.entries()) {
+      const bool reads_secrets = absl::StartsWith(e.detail(), "read ");
+      EXPECT_FALSE(reads_secrets && e.user() == "token:reader") << e.ShortDebugString();
+      if (reads_secrets && e.user() == "token:admin" && e.rpc() == "ConfigService.Resolve" &&
+          std::find(e.keys().begin(), e.keys().end(), "feat-x/orders/db.password") !=
+              e.keys().end()) {
+        admin_read_secrets = true;
+      }
+    }
+    EXPECT_TRUE(admin_read_secrets) << resp.ShortDebugString();
   }
   // confctl as the reader.
   for (const std::string tenant : {"integration", "feat-x"}) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace confcenter {
@@ -26,16 +27,27 @@ void Withhold(T* message) {
 }
 
 // A view's entries or events (each names its service and key): drops the keys the caller
-// may not see, withholds the secrets it may not read.
-template <typename T>
-void FilterView(const auth::Access& access, absl::string_view tenant,
-                google::protobuf::RepeatedPtrField<T>* items) {
-  if (access.SeesEverything(tenant)) return;
-  RemoveIf(items, [&](const T& e) { return !access.MaySeeKey(tenant, e.service(), e.key()); });
+// may not see, withholds the secrets it may not read. `Rights` answers SeesKey(service, key)
+// and SeesSecrets(service).
+template <typename Rights, typename T>
+void FilterView(const Rights& rights, google::protobuf::RepeatedPtrField<T>* items) {
+  RemoveIf(items, [&](const T& e) { return !rights.SeesKey(e.service(), e.key()); });
   for (T& e : *items) {
-    if (e.secret() && !access.MaySeeSecrets(tenant, e.service())) Withhold(&e);
+    if (e.secret() && !rights.SeesSecrets(e.service())) Withhold(&e);
   }
 }
+
+// The rights of a unary read, asked of Access as the response is filtered.
+struct CallRights {
+  const auth::Access& access;
+  absl::string_view tenant;
+  bool SeesKey(absl::string_view service, absl::string_view key) const {
+    return access.MaySeeKey(tenant, service, key);
+  }
+  bool SeesSecrets(absl::string_view service) const {
+    return access.MaySeeSecrets(tenant, service);
+  }
+};
 
 // "tenant/service/key" of each item showing a secret value; `tenant_of` names its tenant.
 template <typename T, typename TenantOf>
@@ -67,18 +79,39 @@ void FilterEntries(const auth::Access& access,
 
 void FilterResolved(const auth::Access& access, absl::string_view tenant,
                     google::protobuf::RepeatedPtrField<v1::ResolvedEntry>* entries) {
-  FilterView(access, tenant, entries);
+  if (access.SeesEverything(tenant)) return;
+  FilterView(CallRights{access, tenant}, entries);
 }
 
-void FilterEvents(const auth::Access& access, absl::string_view tenant,
-                  google::protobuf::RepeatedPtrField<v1::WatchEvent>* events) {
-  FilterView(access, tenant, events);
+ViewRights::ViewRights(const auth::Access& access, absl::string_view tenant,
+                       const std::vector<std::string>& services) {
+  everything_ = access.SeesEverything(tenant);
+  tenant_wide_.secrets = access.Require(auth::Right::kReadSecrets, tenant).ok();
+  for (const std::string& s : services) {
+    Rule rule;
+    // Any key that is not an endpoint tells whether more than the endpoints is visible.
+    rule.endpoints_only = !access.MaySeeKey(tenant, s, "not-an-endpoint");
+    rule.secrets = access.MaySeeSecrets(tenant, s);
+    by_service_[s] = rule;
+  }
 }
 
-void FilterSubscribeResponse(const auth::Access& access, absl::string_view tenant,
-                             v1::SubscribeResponse* response) {
-  FilterResolved(access, tenant, response->mutable_entries());
-  FilterEvents(access, tenant, response->mutable_events());
+const ViewRights::Rule& ViewRights::RuleOf(absl::string_view service) const {
+  auto it = by_service_.find(service);
+  return it == by_service_.end() ? tenant_wide_ : it->second;
+}
+
+bool ViewRights::SeesKey(absl::string_view service, absl::string_view key) const {
+  return !RuleOf(service).endpoints_only ||
+         absl::StartsWith(key, auth::kEndpointKeyPrefixForAccess);
+}
+
+bool ViewRights::SeesSecrets(absl::string_view service) const { return RuleOf(service).secrets; }
+
+void FilterSubscribeResponse(const ViewRights& rights, v1::SubscribeResponse* response) {
+  if (rights.everything()) return;
+  FilterView(rights, response->mutable_entries());
+  FilterView(rights, response->mutable_events());
 }
 
 void RedactVersion(const auth::Access& access, v1::Version* version) {

@@ -4,6 +4,7 @@
 #ifndef CONFCENTER_SERVER_API_REDACTION_H_
 #define CONFCENTER_SERVER_API_REDACTION_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,11 +24,33 @@ void FilterEntries(const auth::Access& access,
 // `tenant`'s resolved view (Resolve, Subscribe snapshots) and its change events.
 void FilterResolved(const auth::Access& access, absl::string_view tenant,
                     google::protobuf::RepeatedPtrField<v1::ResolvedEntry>* entries);
-void FilterEvents(const auth::Access& access, absl::string_view tenant,
-                  google::protobuf::RepeatedPtrField<v1::WatchEvent>* events);
-// Both of a Subscribe message.
-void FilterSubscribeResponse(const auth::Access& access, absl::string_view tenant,
-                             v1::SubscribeResponse* response);
+// What one caller may see of one tenant's view for the services of a stream, worked out once
+// when the stream starts: the stream's filter then runs on the hub's thread, under the hub's
+// and the state's locks, so it must not ask the core anything (an instance's dependencies).
+// A stream keeps the rights it started with.
+class ViewRights {
+ public:
+  // `services` as the stream asked (empty = every service, which needs tenant-wide read).
+  ViewRights(const auth::Access& access, absl::string_view tenant,
+             const std::vector<std::string>& services);
+  // Whether the caller sees all of the view: nothing to filter.
+  bool everything() const { return everything_; }
+  bool SeesKey(absl::string_view service, absl::string_view key) const;
+  bool SeesSecrets(absl::string_view service) const;
+
+ private:
+  struct Rule {
+    bool endpoints_only = false;
+    bool secrets = false;
+  };
+  const Rule& RuleOf(absl::string_view service) const;
+  bool everything_ = false;
+  Rule tenant_wide_;
+  std::map<std::string, Rule, std::less<>> by_service_;
+};
+
+// Both parts of a Subscribe message (snapshot entries, events).
+void FilterSubscribeResponse(const ViewRights& rights, v1::SubscribeResponse* response);
 
 // History, releases and diffs.
 void RedactVersion(const auth::Access& access, v1::Version* version);

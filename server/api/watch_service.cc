@@ -65,27 +65,27 @@ absl::Status AdmitView(const Gatekeeper* gate, grpc::CallbackServerContext* ctx,
 }
 
 // What one stream's view lets through: everything (no copy), or the hub's message re-encoded
-// without what the caller may not see.
+// without what the caller may not see. Apply runs on the hub's thread under its locks: it
+// only consults rights worked out when the stream started (ViewRights).
 class ViewFilter {
  public:
   ViewFilter() = default;
-  ViewFilter(std::shared_ptr<const auth::Access> access, std::string tenant) {
-    if (!access->SeesEverything(tenant)) {
-      access_ = std::move(access);
-      tenant_ = std::move(tenant);
-    }
+  ViewFilter(const auth::Access& access, const v1::SubscribeRequest& req) {
+    auto rights = std::make_unique<const ViewRights>(
+        access, req.tenant(),
+        std::vector<std::string>(req.services().begin(), req.services().end()));
+    if (!rights->everything()) rights_ = std::move(rights);
   }
   std::shared_ptr<const std::string> Apply(std::shared_ptr<const std::string> message) const {
-    if (access_ == nullptr) return message;
+    if (rights_ == nullptr) return message;
     v1::SubscribeResponse response;
     if (!response.ParseFromString(*message)) return message;  // the hub's own bytes: never
-    FilterSubscribeResponse(*access_, tenant_, &response);
+    FilterSubscribeResponse(*rights_, &response);
     return std::make_shared<const std::string>(response.SerializeAsString());
   }
 
  private:
-  std::shared_ptr<const auth::Access> access_;
-  std::string tenant_;
+  std::unique_ptr<const ViewRights> rights_;
 };
 
 // Parses a raw method's request; false if `request` is not a `message`.
@@ -138,7 +138,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       FinishLocked(ToGrpcStatus(allowed));
       return;
     }
-    filter_ = ViewFilter(*std::move(access), req.tenant());  // before the hub can Send
+    filter_ = ViewFilter(**access, req);  // before the hub can Send
     SubscribeCommand command{req.tenant(),
                              std::vector<std::string>(req.services().begin(), req.services().end()),
                              std::nullopt};
@@ -323,7 +323,7 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
           valid = absl::Status(s.code(), absl::StrCat("views[", i, "]: ", s.message()));
           break;
         }
-        views_[i]->filter = ViewFilter(*access, v.tenant());
+        views_[i]->filter = ViewFilter(**access, v);
         SubscribeCommand command{v.tenant(),
                                  std::vector<std::string>(v.services().begin(), v.services().end()),
                                  std::nullopt};

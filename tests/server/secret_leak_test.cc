@@ -565,7 +565,15 @@ TEST_F(SecretLeakTest, ReaderNeverSeesSecrets) {
     v1::ResolveResponse resp;
     grpc::ClientContext ctx;
     Auth(&ctx, kAdminToken);
-    EXPECT_TRUE(v1::ConfigService::NewStub(server_->Channel())->Resolve(&ctx, req, &resp).ok());
+    ctx.set_wait_for_ready(true);  // after the restart, until the channel connects
+    ctx.set_deadline(In(std::chrono::seconds(20)));
+    // A channel of its own: a shared subchannel may still hold the stopped server's connection.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto channel =
+        grpc::CreateCustomChannel(server_->address(), grpc::InsecureChannelCredentials(), args);
+    grpc::Status st = v1::ConfigService::NewStub(channel)->Resolve(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
     resp.clear_revision();
     return resp.SerializeAsString();
   };

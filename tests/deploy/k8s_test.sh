@@ -207,7 +207,7 @@ broken base/confcenterd.yaml 's|^secret_key_file: .*|secret_key_file: /var/lib/c
 broken base/statefulset.yaml 's|mountPath: /etc/confcenter-tls|mountPath: /etc/confcenter-certs|' server integration \
   "tls_cert /etc/confcenter-tls/tls.crt is under no mounted volume"
 broken base/policy.yaml 's|jwks_file: /etc/confcenter-jwks/gitlab.json|jwks_file: /etc/confcenter-jwks/gitlab-keys.json|' server integration \
-  "ConfigMap confcenter-jwks has no key gitlab-keys.json"
+  "ConfigMap confcenter-jwks-[a-z0-9]* has no key gitlab-keys.json"
 broken cd-jobs/register/job.yaml 's|audience: confcenter|audience: kubernetes|' cd-job register \
   "is no projected service-account token with audience confcenter"
 broken cd-jobs/register/kustomization.yaml "s|newTag: $version|newTag: 0.0.1|" cd-job register \

@@ -69,6 +69,16 @@ std::shared_ptr<const auth::Policy> Gatekeeper::policy() const {
   return admission_->policy;
 }
 
+std::shared_ptr<const auth::Access> Gatekeeper::Recall(Admission& admission,
+                                                       const std::string& key) const {
+  absl::MutexLock lock(&admission.mu);
+  auto it = admission.remembered.find(key);
+  if (it == admission.remembered.end() || it->second->identity().expires <= absl::Now()) {
+    return nullptr;
+  }
+  return it->second;
+}
+
 std::shared_ptr<const auth::Access> Gatekeeper::Remember(Admission& admission, std::string key,
                                                          auth::Identity identity) const {
   auto access =
@@ -112,13 +122,7 @@ absl::StatusOr<std::shared_ptr<const auth::Access>> Gatekeeper::Authenticate(
     EVP_Digest(token.data(), token.size(), digest, &digest_size, EVP_sha256(), nullptr);
     std::string key =
         absl::StrCat("t", absl::string_view(reinterpret_cast<const char*>(digest), digest_size));
-    {
-      absl::MutexLock lock(&admission->mu);
-      auto it = admission->remembered.find(key);
-      if (it != admission->remembered.end() && it->second->identity().expires > absl::Now()) {
-        return it->second;
-      }
-    }
+    if (std::shared_ptr<const auth::Access> known = Recall(*admission, key)) return known;
     if (admission->verifier == nullptr) {
       return absl::UnauthenticatedError("this server accepts no bearer tokens");
     }
@@ -129,11 +133,7 @@ absl::StatusOr<std::shared_ptr<const auth::Access>> Gatekeeper::Authenticate(
   if (std::shared_ptr<const grpc::AuthContext> context = ctx->auth_context()) {
     if (std::optional<auth::Identity> cert = CertificateIdentity(*context)) {
       std::string key = absl::StrCat("c", cert->name);
-      {
-        absl::MutexLock lock(&admission->mu);
-        auto it = admission->remembered.find(key);
-        if (it != admission->remembered.end()) return it->second;
-      }
+      if (std::shared_ptr<const auth::Access> known = Recall(*admission, key)) return known;
       return Remember(*admission, std::move(key), *std::move(cert));
     }
   }

@@ -91,6 +91,8 @@ class Gatekeeper {
 
   std::shared_ptr<Admission> MakeAdmission(std::shared_ptr<const auth::Policy> policy,
                                            std::shared_ptr<const auth::TokenVerifier> verifier);
+  // The access remembered under `key`, if it has not expired; else null.
+  std::shared_ptr<const auth::Access> Recall(Admission& admission, const std::string& key) const;
   std::shared_ptr<const auth::Access> Remember(Admission& admission, std::string key,
                                                auth::Identity identity) const;
   auth::DependencyLookup Dependencies() const;

@@ -104,7 +104,7 @@ std::string PolicyWatcher::Fingerprint() const {
   std::string out;
   std::vector<std::string> files;
   {
-    absl::MutexLock lock(const_cast<absl::Mutex*>(&mu_));
+    absl::MutexLock lock(&mu_);
     files = watched_;
   }
   for (const std::string& f : files) {

@@ -67,7 +67,7 @@ class PolicyWatcher {
   const absl::Duration interval_;
   Gatekeeper* const gate_;
   Metrics* const metrics_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<std::string> watched_ ABSL_GUARDED_BY(mu_);
   std::string fingerprint_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;

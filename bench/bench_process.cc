@@ -1,18 +1,8 @@
 #include "bench/bench_process.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 namespace confcenter::bench {
 
@@ -20,45 +10,6 @@ int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-namespace {
-
-// True if 127.0.0.1:port can be bound now.
-bool Bindable(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
-}  // namespace
-
-int FreeLoopbackPort() {
-  // Outside the kernel's ephemeral range: a client connecting to a port in that range before
-  // the server listens can be given the same port as its source and connect to itself (the
-  // probe then hangs in the HTTP/2 handshake).
-  int low = 32768, high = 60999;
-  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
-  static std::atomic<uint32_t> seed{static_cast<uint32_t>(getpid() * 2654435761u)};
-  for (int attempt = 0; attempt < 1000; ++attempt) {
-    const uint32_t r = seed.fetch_add(2654435761u) >> 8;
-    int port = 0;
-    if (low > 11000) {
-      port = 10000 + static_cast<int>(r % static_cast<uint32_t>(low - 10000));
-    } else if (high < 64000) {
-      port = high + 1 + static_cast<int>(r % static_cast<uint32_t>(65535 - high));
-    } else {
-      return 0;
-    }
-    if (Bindable(port)) return port;
-  }
-  return 0;
 }
 
 int64_t ProcStatusBytes(int pid, const char* field) {
@@ -73,65 +24,6 @@ int64_t ProcStatusBytes(int pid, const char* field) {
     return kb * 1024;
   }
   return 0;
-}
-
-std::string FileTail(const std::string& path, size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return all.size() > max_bytes ? all.substr(all.size() - max_bytes) : all;
-}
-
-ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args,
-                           const std::string& log_path)
-    : log_path_(log_path) {
-  std::vector<std::string> copy = args;
-  std::string bin = binary;
-  std::vector<char*> argv = {bin.data()};
-  for (std::string& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int fd = open(log_path.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0600);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  if (fd >= 0) close(fd);
-  pid_ = pid > 0 ? pid : 0;
-}
-
-ChildProcess::~ChildProcess() { Stop(); }
-
-bool ChildProcess::Running() {
-  if (pid_ == 0) return false;
-  int status = 0;
-  if (waitpid(pid_, &status, WNOHANG) == pid_) {
-    pid_ = 0;
-    return false;
-  }
-  return true;
-}
-
-int ChildProcess::Stop(int grace_seconds) {
-  if (pid_ == 0) return -1;
-  kill(pid_, SIGTERM);
-  int status = 0;
-  bool exited = false;
-  for (int i = 0; i < grace_seconds * 100 && !exited; ++i) {
-    exited = waitpid(pid_, &status, WNOHANG) == pid_;
-    if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (!exited) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &status, 0);
-  }
-  pid_ = 0;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
 }
 
 }  // namespace confcenter::bench

@@ -12,7 +12,8 @@ namespace confcenter::bench {
 // Nanoseconds on the monotonic clock; comparable across the threads of this process.
 int64_t NowNanos();
 
-// A loopback TCP port outside the kernel's ephemeral range that was free a moment ago, or 0.
+// A loopback TCP port outside the kernel's ephemeral range that was free a moment ago, or 0
+// (testing::FreeLoopbackPort, shared with the tests).
 int FreeLoopbackPort();
 
 // A "Vm*:" field of /proc/PID/status (e.g. "VmRSS", "VmHWM") in bytes; 0 if unreadable.

@@ -1,11 +1,15 @@
 #include "tests/test_util.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +24,45 @@
 #endif
 
 namespace confcenter::testing {
+
+namespace {
+
+// True if 127.0.0.1:port can be bound now.
+bool Bindable(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+int FreeLoopbackPort() {
+  // Outside the kernel's ephemeral range: a client connecting to a port in that range before
+  // the server listens can be given the same port as its source and connect to itself (the
+  // probe then hangs in the HTTP/2 handshake).
+  int low = 32768, high = 60999;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
+  static std::atomic<uint32_t> seed{static_cast<uint32_t>(getpid() * 2654435761u)};
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const uint32_t r = seed.fetch_add(2654435761u) >> 8;
+    int port = 0;
+    if (low > 11000) {
+      port = 10000 + static_cast<int>(r % static_cast<uint32_t>(low - 10000));
+    } else if (high < 64000) {
+      port = high + 1 + static_cast<int>(r % static_cast<uint32_t>(65535 - high));
+    } else {
+      return 0;
+    }
+    if (Bindable(port)) return port;
+  }
+  return 0;
+}
 
 TempDir::TempDir() {
   const char* base = getenv("TMPDIR");

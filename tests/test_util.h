@@ -11,6 +11,10 @@
 
 namespace confcenter::testing {
 
+// A loopback TCP port outside the kernel's ephemeral range that was free a moment ago, or 0.
+// Successive calls in one process return different ports (pseudo-random, seeded by the pid).
+int FreeLoopbackPort();
+
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 class TempDir {
  public:

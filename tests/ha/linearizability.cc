@@ -139,11 +139,26 @@ class KeyChecker {
     }
     for (int i = 0; i < n; ++i) entries_[call_of[i]].match = return_of[i];
 
+    // Writes that succeeded with a known revision are placed in the order of their
+    // revisions (etcd's revision order is its commit order): rank_[op] is the op's place in
+    // that order, -1 for other ops.
+    std::vector<std::pair<int64_t, int>> by_rev;
+    for (int i = 0; i < n; ++i) {
+      const Op& op = *ops_[i];
+      const bool write = op.kind != Op::kGet && op.ok && !(op.kind == Op::kDelete && !op.exists);
+      if (write && !Unknown(op) && op.rev > 0) by_rev.emplace_back(op.rev, i);
+    }
+    std::sort(by_rev.begin(), by_rev.end());
+    rank_.assign(n, -1);
+    for (int r = 0; r < static_cast<int>(by_rev.size()); ++r) rank_[by_rev[r].second] = r;
+    int ranked_placed = 0;
+
     linearized_.assign((n + 63) / 64, 0);
     KeyState state;
     struct Frame {
       int entry;
       KeyState state;
+      bool forced;  // a kept operation (see below)
     };
     std::vector<Frame> stack;
     int entry = entries_[0].next;
@@ -155,18 +170,31 @@ class KeyChecker {
                                         " operations)")};
       }
       const Entry& e = entries_[entry];
+      bool backtrack = false;
       if (e.is_call) {
+        const Op& op = *ops_[e.op];
+        // An operation that certainly leaves the state as it is (a read, a failed CAS, a
+        // delete of nothing) and fits now may as well be placed now: any order that places it
+        // later still works with it moved here. So if the search fails (or failed before)
+        // with it placed here, it fails without it too: backtrack at once.
+        const bool keeps =
+            !Unknown(op) && (op.kind == Op::kGet || (op.kind == Op::kDelete && !op.exists) ||
+                             ((op.kind == Op::kCasPut || op.kind == Op::kCasDelete) && !op.ok));
         bool taken = false;
-        for (KeyState& next : Step(state, *ops_[e.op])) {
+        std::vector<KeyState> nexts;
+        if (rank_[e.op] == -1 || rank_[e.op] == ranked_placed) nexts = Step(state, op);
+        for (KeyState& next : nexts) {
           Set(e.op, true);
           const bool fresh = cache_.insert(CacheKey(next)).second;
           if (!fresh) {
             Set(e.op, false);
+            backtrack = keeps;
             continue;
           }
-          stack.push_back(Frame{entry, state});
+          stack.push_back(Frame{entry, state, keeps});
           state = std::move(next);
           Lift(entry);
+          if (rank_[e.op] != -1) ++ranked_placed;
           if (static_cast<int>(stack.size()) > best_depth_) {
             best_depth_ = static_cast<int>(stack.size());
             best_order_.clear();
@@ -178,16 +206,22 @@ class KeyChecker {
           taken = true;
           break;
         }
-        if (!taken) entry = e.next;
+        if (!taken && !backtrack) entry = e.next;
       } else {
         if (static_cast<int>(stack.size()) == best_depth_ && blocker_ == -1) blocker_ = e.op;
+        backtrack = true;
+      }
+      while (backtrack) {
         if (stack.empty()) return Failure();
         const Frame top = stack.back();
         stack.pop_back();
         state = top.state;
         Set(entries_[top.entry].op, false);
+        if (rank_[entries_[top.entry].op] != -1) --ranked_placed;
         Unlift(top.entry);
-        // The same call again: the alternatives already taken are in the cache.
+        // A kept operation's failure is its parent's. Otherwise the same call again: the
+        // alternatives already taken are in the cache.
+        backtrack = top.forced;
         entry = top.entry;
       }
     }
@@ -268,6 +302,7 @@ class KeyChecker {
   int64_t max_steps_;
   std::vector<Entry> entries_;
   std::vector<uint64_t> linearized_;
+  std::vector<int> rank_;
   std::unordered_set<std::string> cache_;
   int best_depth_ = 0;
   std::vector<int> best_order_;

@@ -1,6 +1,7 @@
 #include "tests/ha/linearizability.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -252,6 +253,38 @@ TEST(LinearizabilityTest, RandomHistoriesFromASequentialExecution) {
     EXPECT_EQ(r.verdict, Verdict::kNotLinearizable) << "round " << round;
   }
   EXPECT_GE(corrupted_rounds, 40);
+}
+
+// The size the HA scenarios record (about 3,000 operations on 4 keys, tens of them open at
+// once, a few with unknown outcomes) is checked within the default budget.
+TEST(LinearizabilityTest, ScenarioSizedHistory) {
+  std::mt19937 rng(7);
+  std::map<std::string, KeyState> state;
+  std::vector<Op> ops;
+  int64_t revision = 0;
+  for (int i = 0; i < 3000; ++i) {
+    Op op;
+    op.client = static_cast<int>(rng() % 100);
+    op.key = absl::StrCat("k", rng() % 4);
+    op.call = 100 * i - static_cast<int64_t>(rng() % 2000);
+    op.ret = 100 * i + static_cast<int64_t>(rng() % 2000);
+    KeyState& s = state[op.key];
+    if (rng() % 2) {
+      op.kind = Op::kGet;
+      op.exists = s.exists;
+      op.value = s.value;
+      op.rev = s.exists ? s.rev : 0;
+    } else {
+      op.kind = Op::kPut;
+      op.value = absl::StrCat("v", i);
+      s = KeyState{true, op.value, ++revision};
+      op.rev = revision;
+      if (rng() % 50 == 0) op.ret = kUnknownReturn;
+    }
+    ops.push_back(op);
+  }
+  std::string why;
+  EXPECT_TRUE(CheckLinearizable(ops, &why)) << why;
 }
 
 }  // namespace

@@ -123,53 +123,75 @@ EtcdCluster::EtcdCluster(int members, std::vector<std::string> extra_flags) {
   binary_ = binary && *binary ? binary : "/usr/bin/etcd";
   dir_ = MakeDir();
   if (dir_.empty() || members < 1) return;
-  std::set<int> used;
-  auto port = [&used] {
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      const int p = FreeLoopbackPort();
-      if (p != 0 && used.insert(p).second) return p;
+  // A port found free can be taken by another process before the member binds it: then the
+  // whole cluster starts again on new ports (the peers' URLs are in every member's flags).
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (attempt > 0) {
+      KillAll();
+      std::error_code ec;
+      for (const Member& m : members_) std::filesystem::remove_all(dir_ + "/" + m.name, ec);
+      members_.clear();
     }
-    return 0;
-  };
-  std::vector<std::string> initial;
-  for (int i = 0; i < members; ++i) {
-    Member m;
-    m.name = absl::StrCat("m", i);
-    m.client_port = port();
-    m.peer_port = port();
-    if (m.client_port == 0 || m.peer_port == 0) {
-      std::fprintf(stderr, "etcd cluster: no free loopback port\n");
-      return;
+    std::set<int> used;
+    auto port = [&used] {
+      for (int n = 0; n < 100; ++n) {
+        const int p = FreeLoopbackPort();
+        if (p != 0 && used.insert(p).second) return p;
+      }
+      return 0;
+    };
+    std::vector<std::string> initial;
+    for (int i = 0; i < members; ++i) {
+      Member m;
+      m.name = absl::StrCat("m", i);
+      m.client_port = port();
+      m.peer_port = port();
+      if (m.client_port == 0 || m.peer_port == 0) {
+        std::fprintf(stderr, "etcd cluster: no free loopback port\n");
+        return;
+      }
+      initial.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
+      members_.push_back(m);
     }
-    initial.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
-    members_.push_back(m);
+    static int clusters = 0;
+    flags_ = {"--initial-cluster=" + absl::StrJoin(initial, ","),
+              "--initial-cluster-state=new",
+              absl::StrCat("--initial-cluster-token=cc-", getpid(), "-", clusters++),
+              "--heartbeat-interval=50",
+              "--election-timeout=500",
+              "--logger=zap",
+              "--log-outputs=stderr",
+              "--log-level=info"};
+    flags_.insert(flags_.end(), extra_flags.begin(), extra_flags.end());
+    std::vector<int> all;
+    for (int i = 0; i < members; ++i) {
+      if (!Spawn(i)) return;
+      all.push_back(i);
+    }
+    ok_ = WaitHealthy(all, absl::Now() + absl::Seconds(30));
+    if (ok_) return;
+    bool port_taken = false;
+    for (int i : all)
+      port_taken = port_taken || LogTail(i).find("address already in use") != std::string::npos;
+    if (!port_taken) break;
+    std::fprintf(stderr, "etcd cluster: a port was taken meanwhile; starting again on new ports\n");
   }
-  static int clusters = 0;
-  flags_ = {"--initial-cluster=" + absl::StrJoin(initial, ","),
-            "--initial-cluster-state=new",
-            absl::StrCat("--initial-cluster-token=cc-", getpid(), "-", clusters++),
-            "--heartbeat-interval=50",
-            "--election-timeout=500",
-            "--logger=zap",
-            "--log-outputs=stderr",
-            "--log-level=info"};
-  flags_.insert(flags_.end(), extra_flags.begin(), extra_flags.end());
   std::vector<int> all;
-  for (int i = 0; i < members; ++i) {
-    if (!Spawn(i)) return;
-    all.push_back(i);
-  }
-  ok_ = WaitHealthy(all, absl::Now() + absl::Seconds(30));
-  if (!ok_) PrintLogs("did not become healthy within 30 s", all);
+  for (int i = 0; i < size(); ++i) all.push_back(i);
+  PrintLogs("did not become healthy within 30 s", all);
 }
 
-EtcdCluster::~EtcdCluster() {
+void EtcdCluster::KillAll() {
   for (Member& m : members_) {
     if (m.pid == 0) continue;
     kill(m.pid, SIGKILL);
     waitpid(m.pid, nullptr, 0);
     m.pid = 0;
   }
+}
+
+EtcdCluster::~EtcdCluster() {
+  KillAll();
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);

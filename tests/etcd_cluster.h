@@ -23,8 +23,10 @@ class EtcdCluster {
  public:
   // Starts `members` members with etcd's flags plus `extra_flags` (e.g. "--max-txn-ops=256")
   // and waits, at most 30 s, until every member reports itself healthy (GET /health: a leader
-  // is elected and the member serves clients). On failure ok() is false and the members'
-  // logs are printed on stderr. The binary is $CONFCENTER_ETCD, or /usr/bin/etcd.
+  // is elected and the member serves clients). If a member could not bind its port (another
+  // process took it meanwhile), starts the cluster again on new ports, up to 3 times. On
+  // failure ok() is false and the members' logs are printed on stderr. The binary is
+  // $CONFCENTER_ETCD, or /usr/bin/etcd.
   explicit EtcdCluster(int members = 3, std::vector<std::string> extra_flags = {});
   // Kills every member (SIGKILL, paused ones too) and removes the data and logs.
   ~EtcdCluster();
@@ -88,6 +90,8 @@ class EtcdCluster {
     std::string member_id;  // etcd's member id (decimal), once learned from its status
   };
   bool Spawn(int i);
+  // SIGKILL to every running member (paused ones too), and reaps them.
+  void KillAll();
   // Waits until every member in `which` is healthy or `deadline` passes.
   bool WaitHealthy(const std::vector<int>& which, absl::Time deadline);
   void PrintLogs(const std::string& why, const std::vector<int>& which) const;

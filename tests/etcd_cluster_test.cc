@@ -4,6 +4,7 @@
 #include "tests/etcd_cluster.h"
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -79,6 +80,8 @@ TEST(EtcdClusterTest, NoWritesWithoutQuorumAndRecovery) {
   const absl::Time start = absl::Now();
   const absl::Status st = EtcdJsonPut(cluster.endpoint(2), "/k", "lost?", absl::Seconds(2));
   EXPECT_FALSE(st.ok());
+  std::fprintf(stderr, "put without quorum: %s after %s\n", st.ToString().c_str(),
+               absl::FormatDuration(absl::Now() - start).c_str());
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_EQ(cluster.leader(), -1);
   EXPECT_FALSE(cluster.Healthy(2));

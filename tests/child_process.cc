@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <thread>
 
 namespace confcenter::testing {
@@ -38,7 +39,10 @@ int FreeLoopbackPort() {
   // probe then hangs in the HTTP/2 handshake).
   int low = 32768, high = 60999;
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
-  static std::atomic<uint32_t> seed{static_cast<uint32_t>(getpid() * 2654435761u)};
+  // A random start: processes started together (ctest -j, with consecutive pids) must not
+  // walk the same sequence shifted by a step.
+  static std::atomic<uint32_t> seed{std::random_device{}() ^
+                                    static_cast<uint32_t>(getpid() * 2654435761u)};
   for (int attempt = 0; attempt < 1000; ++attempt) {
     const uint32_t r = seed.fetch_add(2654435761u) >> 8;
     int port = 0;

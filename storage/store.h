@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "storage/records.pb.h"
 
 namespace confcenter::storage {
@@ -80,6 +81,46 @@ struct CheckpointInfo {
   std::string format;    // the store's format marker
 };
 
+// How much of one commit request an engine accepts (etcd: --max-txn-ops, --max-request-bytes).
+// The committer cuts a batch into groups that fit; the defaults mean "no limit".
+struct CommitLimits {
+  int64_t max_ops = INT64_MAX;
+  int64_t max_bytes = INT64_MAX;
+};
+
+// What one change set or audit record costs against CommitLimits (conservative: no credit for
+// keys several change sets of a group share).
+struct CommitCost {
+  int64_t ops = 0;
+  int64_t bytes = 0;
+};
+
+// Whether a shared store can take writes now, for readiness and the committer's health gate.
+struct StoreHealth {
+  bool serving = true;
+  // Why not, for an operator ("lost etcd: ...", "watch 7 s behind"); empty while serving.
+  std::string reason;
+  // The newest revision the store knows was committed (by any replica); 0 if unknown.
+  int64_t known_head = 0;
+};
+
+// Hears of every revision committed to a shared store, by any replica, this one included.
+// ConfigCore implements it.
+class StoreFollower {
+ public:
+  virtual ~StoreFollower() = default;
+  // `change_sets` were committed (secrets opened), consecutive and in revision order, never
+  // skipping a revision after the one the follower last got; a call may repeat revisions
+  // already delivered (the follower skips them). Calls come from the store's follow thread and
+  // from inside CommitWithAudit on the committer's thread (catching up after a conflict), never
+  // concurrently with another call of this follower from the same thread; the follower
+  // serializes them. `durable_at` is when the store learnt of them.
+  virtual void Committed(std::vector<ChangeSet> change_sets, absl::Time durable_at) = 0;
+  // The change log no longer reaches the last revision delivered (the watch fell behind a
+  // compaction): `state` replaces everything the follower has; events resume after it.
+  virtual void Reloaded(LoadedState state) = 0;
+};
+
 // A durable, revisioned record store. Implementations are thread-safe: Commit is called by one
 // committer at a time, reads may run concurrently with it.
 class Store {
@@ -106,6 +147,42 @@ class Store {
   // empty is a no-op.
   virtual absl::Status CommitWithAudit(const std::vector<ChangeSet>& changes,
                                        const std::vector<AuditRecord>& audit) = 0;
+
+  // --- Shared stores (several replicas of confcenterd commit to one store, e.g. etcd). A
+  // local store (RocksDB) keeps the defaults: not shared, no limits, always serving.
+  //
+  // On a shared store CommitWithAudit is guarded: it commits only if no other replica
+  // committed since the store's CurrentRevision(); otherwise nothing is written and it returns
+  // ABORTED after delivering what it learnt to the follower (the caller waits for its state to
+  // catch up and plans again). Changes whose first revision is not CurrentRevision() + 1 are
+  // refused with ABORTED without a round trip. UNAVAILABLE means nothing was written (the
+  // store made sure); when the store cannot tell, the message says the write may appear later
+  // (and it then reaches the follower like any other commit, once).
+
+  // True if other processes commit to this store too.
+  virtual bool shared() const { return false; }
+  // The most one CommitWithAudit call may carry. Larger groups fail with RESOURCE_EXHAUSTED
+  // naming the limit and nothing is written.
+  virtual CommitLimits Limits() const { return {}; }
+  virtual CommitCost CostOf(const ChangeSet& change_set) const { return {}; }
+  virtual CommitCost CostOf(const AuditRecord& record) const { return {}; }
+  // Starts delivering every commit after LoadAll's revision to `follower` (which must outlive
+  // the store) on a thread of the store's. UNIMPLEMENTED for a local store.
+  virtual absl::Status Follow(StoreFollower* follower) {
+    return absl::UnimplementedError("a local store has no other writers to follow");
+  }
+  // Whether writes can go through now; a local store is always serving.
+  virtual StoreHealth Health() const { return {}; }
+  // Calls `done` with the newest committed revision as of a moment after this call (shared:
+  // one linearizable read of the store; local: CurrentRevision() at once). `done` may run on
+  // another thread and must not block.
+  virtual void ReadHead(std::function<void(absl::StatusOr<int64_t>)> done) {
+    done(CurrentRevision());
+  }
+  // True if this process does the store's maintenance (compaction, TTL reclaim): always for a
+  // local store; for a shared one, the single replica holding the maintenance lease. The
+  // Compact* methods of a replica that does not hold it do nothing and return OK.
+  virtual bool MaintenanceLeader() const { return true; }
 
   // The revision of the last committed change set; 0 for a new store.
   virtual int64_t CurrentRevision() const = 0;

@@ -51,6 +51,25 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
   return reactor;
 }
 
+// Finishes the call with what `read` returns (it fills the response) once this replica has
+// applied `min_revision`: at once when it has (or none is asked for), else when the core has
+// applied it, or with UNAVAILABLE when the wait or the client's deadline runs out first.
+grpc::ServerUnaryReactor* ReadAtLeast(ConfigCore* core, grpc::CallbackServerContext* ctx,
+                                      int64_t min_revision, std::function<absl::Status()> read) {
+  if (min_revision < 0) {
+    return Finish(ctx, absl::InvalidArgumentError(absl::StrCat(
+                           "min_revision: must not be negative, got ", min_revision)));
+  }
+  if (min_revision == 0 || core->revision() >= min_revision) return Finish(ctx, read());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  core->WhenApplied(min_revision, absl::FromChrono(ctx->deadline()),
+                    [reactor, read = std::move(read)](absl::Status applied) {
+                      if (applied.ok()) applied = read();
+                      reactor->Finish(ToGrpcStatus(applied));
+                    });
+  return reactor;
+}
+
 // Runs a one-op transaction, after checking the caller may write there, and lets `fill` copy
 // its result into the response.
 template <typename Fill>
@@ -196,17 +215,19 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Get(grpc::CallbackServerContext* ct
       },
       &refused);
   if (access == nullptr) return refused;
-  absl::StatusOr<EntryView> view = core_->Get(req->tenant(), req->service(), req->key());
-  if (view.ok()) {
-    resp->set_revision(view->revision);
-    FillEntry(req->tenant(), req->service(), req->key(), view->entry, resp->mutable_entry());
-    RedactEntry(*access, resp->mutable_entry());
-    if (resp->entry().secret() && !resp->entry().redacted()) {
-      gate_->AuditSecretRead(ctx, *access, "ConfigService.Get",
-                             {absl::StrCat(req->tenant(), "/", req->service(), "/", req->key())});
+  return ReadAtLeast(core_, ctx, req->min_revision(), [this, ctx, req, resp, access] {
+    absl::StatusOr<EntryView> view = core_->Get(req->tenant(), req->service(), req->key());
+    if (view.ok()) {
+      resp->set_revision(view->revision);
+      FillEntry(req->tenant(), req->service(), req->key(), view->entry, resp->mutable_entry());
+      RedactEntry(*access, resp->mutable_entry());
+      if (resp->entry().secret() && !resp->entry().redacted()) {
+        gate_->AuditSecretRead(ctx, *access, "ConfigService.Get",
+                               {absl::StrCat(req->tenant(), "/", req->service(), "/", req->key())});
+      }
     }
-  }
-  return Finish(ctx, view.status());
+    return view.status();
+  });
 }
 
 grpc::ServerUnaryReactor* ConfigServiceImpl::List(grpc::CallbackServerContext* ctx,
@@ -218,18 +239,20 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::List(grpc::CallbackServerContext* c
       [req](const auth::Access& a) { return a.RequireRead(req->tenant(), req->service()); },
       &refused);
   if (access == nullptr) return refused;
-  absl::StatusOr<ListResult> list = core_->List(req->tenant(), req->service(), req->prefix(),
-                                                req->page_size(), req->page_token());
-  if (list.ok()) {
-    resp->set_revision(list->revision);
-    for (const ListedEntry& e : list->entries) {
-      FillEntry(req->tenant(), e.service, e.key, e.entry, resp->add_entries());
+  return ReadAtLeast(core_, ctx, req->min_revision(), [this, ctx, req, resp, access] {
+    absl::StatusOr<ListResult> list = core_->List(req->tenant(), req->service(), req->prefix(),
+                                                  req->page_size(), req->page_token());
+    if (list.ok()) {
+      resp->set_revision(list->revision);
+      for (const ListedEntry& e : list->entries) {
+        FillEntry(req->tenant(), e.service, e.key, e.entry, resp->add_entries());
+      }
+      FilterEntries(*access, resp->mutable_entries());
+      gate_->AuditSecretRead(ctx, *access, "ConfigService.List", SecretsShown(resp->entries()));
+      resp->set_next_page_token(list->next_page_token);
     }
-    FilterEntries(*access, resp->mutable_entries());
-    gate_->AuditSecretRead(ctx, *access, "ConfigService.List", SecretsShown(resp->entries()));
-    resp->set_next_page_token(list->next_page_token);
-  }
-  return Finish(ctx, list.status());
+    return list.status();
+  });
 }
 
 grpc::ServerUnaryReactor* ConfigServiceImpl::Resolve(grpc::CallbackServerContext* ctx,
@@ -247,18 +270,20 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Resolve(grpc::CallbackServerContext
       },
       &refused);
   if (access == nullptr) return refused;
-  absl::StatusOr<ResolveResult> view = core_->Resolve(
-      req->tenant(), std::vector<std::string>(req->services().begin(), req->services().end()));
-  if (view.ok()) {
-    resp->set_revision(view->revision);
-    for (std::string& t : view->chain) resp->add_chain(std::move(t));
-    resp->mutable_entries()->Reserve(static_cast<int>(view->entries.size()));
-    for (ResolvedEntry& e : view->entries) MoveToProto(std::move(e), resp->add_entries());
-    FilterResolved(*access, req->tenant(), resp->mutable_entries());
-    gate_->AuditSecretRead(ctx, *access, "ConfigService.Resolve",
-                           SecretsShown(req->tenant(), resp->entries()));
-  }
-  return Finish(ctx, view.status());
+  return ReadAtLeast(core_, ctx, req->min_revision(), [this, ctx, req, resp, access] {
+    absl::StatusOr<ResolveResult> view = core_->Resolve(
+        req->tenant(), std::vector<std::string>(req->services().begin(), req->services().end()));
+    if (view.ok()) {
+      resp->set_revision(view->revision);
+      for (std::string& t : view->chain) resp->add_chain(std::move(t));
+      resp->mutable_entries()->Reserve(static_cast<int>(view->entries.size()));
+      for (ResolvedEntry& e : view->entries) MoveToProto(std::move(e), resp->add_entries());
+      FilterResolved(*access, req->tenant(), resp->mutable_entries());
+      gate_->AuditSecretRead(ctx, *access, "ConfigService.Resolve",
+                             SecretsShown(req->tenant(), resp->entries()));
+    }
+    return view.status();
+  });
 }
 
 grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContext* ctx,

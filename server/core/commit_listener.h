@@ -20,6 +20,11 @@ class CommitListener {
   // are acknowledged: it must not block and must not call the core.
   virtual void Committed(const std::vector<storage::ChangeSet>& change_sets,
                          const ConfigState& state, absl::Time durable_at) = 0;
+  // The whole state was replaced by a reload from a shared store (a replica that fell behind
+  // a compaction of the store's log); `state` is the new one, write-locked for the call. What
+  // was published before may not lead to it: streams must start again from a snapshot. Same
+  // thread rules as Committed.
+  virtual void Reloaded(const ConfigState& state) {}
 };
 
 }  // namespace confcenter

@@ -1,5 +1,7 @@
 #include "server/core/committer.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -54,6 +56,25 @@ storage::AuditRecord Audit(const Write& write, const WriteContext& context,
 
 }  // namespace
 
+// One write of a batch, planned: its change set (if it changes anything), its audit record,
+// and what to run once committed (or the error it was rejected with).
+struct Committer::Planned {
+  Pending pending;
+  std::optional<ChangeSet> change_set;
+  storage::AuditRecord audit;
+  Completion completion;
+  absl::Status rejected;
+};
+
+namespace {
+
+// How many times a write is planned again after another replica committed first.
+constexpr int kMaxConflictAttempts = 16;
+// How long a plan waits for the state to catch up with what the shared store knows.
+constexpr absl::Duration kCatchUpWait = absl::Seconds(5);
+
+}  // namespace
+
 Committer::Committer(storage::Store* store, GuardedState* state, const CoreOptions& options,
                      Clock* clock, Metrics* metrics)
     : store_(store),
@@ -66,6 +87,7 @@ Committer::Committer(storage::Store* store, GuardedState* state, const CoreOptio
         fn(state->state);
       }) {
   thread_ = std::thread([this] { Loop(); });
+  expiry_thread_ = std::thread([this] { ExpiryLoop(); });
 }
 
 Committer::~Committer() {
@@ -74,6 +96,17 @@ Committer::~Committer() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  {
+    absl::MutexLock lock(&waiters_mu_);
+    waiters_stopping_ = true;
+  }
+  if (expiry_thread_.joinable()) expiry_thread_.join();
+  std::vector<RevisionWaiter> left;
+  {
+    absl::MutexLock lock(&waiters_mu_);
+    left.swap(waiters_);
+  }
+  for (RevisionWaiter& w : left) w.fn(absl::UnavailableError("the server is shutting down"));
 }
 
 void Committer::Submit(std::unique_ptr<Write> write, WriteContext context) {
@@ -97,6 +130,13 @@ void Committer::Enqueue(Pending pending) {
     }
   }
   pending.write->Fail(absl::UnavailableError("the server is shutting down"));
+}
+
+void Committer::RequeueFront(std::vector<Pending> pendings) {
+  absl::MutexLock lock(&queue_mu_);
+  for (auto it = pendings.rbegin(); it != pendings.rend(); ++it) {
+    queue_.push_front(std::move(*it));
+  }
 }
 
 bool Committer::WaitForDrained(absl::Duration timeout) {
@@ -147,11 +187,32 @@ void Committer::Loop() {
   }
 }
 
+void Committer::CatchUpWithStore() {
+  if (!store_->shared()) return;
+  const int64_t head = store_->CurrentRevision();
+  absl::MutexLock lock(&state_->mu);
+  auto caught_up = [&]() ABSL_SHARED_LOCKS_REQUIRED(state_->mu) {
+    return state_->state.revision() >= head;
+  };
+  state_->mu.AwaitWithTimeout(absl::Condition(&caught_up), kCatchUpWait);
+}
+
 void Committer::CommitBatch(std::vector<Pending>& batch) {
-  std::vector<ChangeSet> change_sets;
-  std::vector<Completion> completions;
-  std::vector<std::pair<Write*, absl::Status>> rejected;
-  std::vector<storage::AuditRecord> audit;
+  if (store_->shared()) {
+    if (storage::StoreHealth health = store_->Health(); !health.serving) {
+      // The store is out of reach: neither the writes nor their audit records can be written.
+      const absl::Status down = absl::UnavailableError(absl::StrCat(
+          "this replica cannot reach its store (", health.reason,
+          "); nothing was written; retry, possibly on another replica"));
+      metrics_->CommitDone(batch.size(), 0, absl::ZeroDuration(), false);
+      for (Pending& pending : batch) pending.write->Fail(down);
+      return;
+    }
+    CatchUpWithStore();
+  }
+
+  std::vector<Planned> planned;
+  planned.reserve(batch.size());
   {
     absl::ReaderMutexLock lock(&state_->mu);
     Overlay overlay(state_->state);
@@ -163,7 +224,7 @@ void Committer::CommitBatch(std::vector<Pending>& batch) {
       change_set.set_revision(next);
       change_set.set_commit_time_micros(now_micros);
       Describe(*pending.write, pending.context, change_set);
-      absl::StatusOr<Completion> planned =
+      absl::StatusOr<Completion> plan =
           pending.context.deadline <= absl::Now()
               ? absl::DeadlineExceededError(
                     "the client's deadline passed while the write waited for the committer; "
@@ -171,53 +232,275 @@ void Committer::CommitBatch(std::vector<Pending>& batch) {
               : pending.write->Plan(
                     PlanContext{state_->state, overlay, next, now, options_, read_state_},
                     change_set);
-      audit.push_back(
-          Audit(*pending.write, pending.context, change_set, planned.status(), now_micros));
-      if (!planned.ok()) {
-        rejected.emplace_back(pending.write.get(), planned.status());
-        continue;
+      Planned p;
+      p.audit = Audit(*pending.write, pending.context, change_set, plan.status(), now_micros);
+      p.pending = std::move(pending);
+      if (!plan.ok()) {
+        p.rejected = plan.status();
+      } else {
+        p.completion = *std::move(plan);
+        if (change_set.changes_size() > 0) {
+          p.change_set = std::move(change_set);
+          ++next;
+        }
       }
-      completions.push_back(*std::move(planned));
-      if (change_set.changes_size() > 0) {
-        change_sets.push_back(std::move(change_set));
-        ++next;
-      }
+      planned.push_back(std::move(p));
     }
   }
 
+  // Cut the batch into groups the store takes in one request. A write too large for one
+  // request alone is refused (audited as rejected), and the writes after it are planned again,
+  // since their revisions assumed it.
+  const storage::CommitLimits limits = store_->Limits();
+  std::vector<Pending> requeue;
+  size_t begin = 0;
+  storage::CommitCost group;
+  for (size_t i = 0; i <= planned.size(); ++i) {
+    storage::CommitCost cost;
+    if (i < planned.size()) {
+      const Planned& p = planned[i];
+      const storage::CommitCost audit_cost = store_->CostOf(p.audit);
+      cost.ops = audit_cost.ops;
+      cost.bytes = audit_cost.bytes;
+      if (p.change_set) {
+        const storage::CommitCost set_cost = store_->CostOf(*p.change_set);
+        cost.ops += set_cost.ops;
+        cost.bytes += set_cost.bytes;
+      }
+      if (group.ops + cost.ops <= limits.max_ops && group.bytes + cost.bytes <= limits.max_bytes) {
+        group.ops += cost.ops;
+        group.bytes += cost.bytes;
+        continue;
+      }
+    }
+    // planned[begin, i) is a group; planned[i] (if any) does not fit in it.
+    if (i > begin && !CommitGroup(planned, begin, i, requeue)) break;
+    if (i == planned.size()) break;
+    if (cost.ops > limits.max_ops || cost.bytes > limits.max_bytes) {
+      Planned& p = planned[i];
+      const absl::Status too_large = absl::ResourceExhaustedError(absl::StrCat(
+          "this write needs ", cost.ops, " operations and ", cost.bytes,
+          " bytes in one store request; the store accepts ", limits.max_ops, " and ",
+          limits.max_bytes,
+          " (for etcd: its --max-txn-ops and --max-request-bytes, and confcenterd's "
+          "--etcd_max_txn_ops and --etcd_max_request_bytes); nothing was written"));
+      requeue.push_back(
+          {MakeRejectedWrite(std::move(p.pending.write), too_large), std::move(p.pending.context),
+           p.pending.attempts});
+      for (size_t j = i + 1; j < planned.size(); ++j) {
+        requeue.push_back(std::move(planned[j].pending));
+      }
+      break;
+    }
+    begin = i;
+    group = cost;
+  }
+  if (!requeue.empty()) RequeueFront(std::move(requeue));
+}
+
+bool Committer::CommitGroup(std::vector<Planned>& planned, size_t begin, size_t end,
+                            std::vector<Pending>& requeue) {
+  std::vector<ChangeSet> change_sets;
+  std::vector<storage::AuditRecord> audit;
+  for (size_t i = begin; i < end; ++i) {
+    if (planned[i].change_set) change_sets.push_back(*planned[i].change_set);
+    audit.push_back(planned[i].audit);
+  }
   const absl::Time sync_start = absl::Now();
   absl::Status committed = store_->CommitWithAudit(change_sets, audit);
   const absl::Time durable_at = absl::Now();
-  metrics_->CommitDone(batch.size(), change_sets.size(), durable_at - sync_start, committed.ok());
+  metrics_->CommitDone(end - begin, change_sets.size(), durable_at - sync_start, committed.ok());
+
   if (committed.ok()) {
+    // Publish first: it only queues the events for the writer threads, while each ack is a
+    // gRPC send on this thread (~0.1 ms alone, ~35 us each in a batch of 50): a batch's acks
+    // would delay every event of it by milliseconds.
+    {
+      absl::MutexLock lock(&apply_mu_);
+      ApplyAndPublish(change_sets, durable_at);
+    }
+    for (size_t i = begin; i < end; ++i) {
+      Planned& p = planned[i];
+      if (p.rejected.ok()) {
+        p.completion(absl::OkStatus());
+      } else {
+        p.pending.write->Fail(p.rejected);
+      }
+    }
+    WakeWaiters();
+    return true;
+  }
+
+  if (committed.code() == absl::StatusCode::kAborted && store_->shared()) {
+    // Another replica committed first; nothing of the group was written. Plan it again on the
+    // newer state, unless it keeps losing.
+    spdlog::info("commit of {} revisions lost to another replica, planning again: {}",
+                 change_sets.size(), std::string(committed.message()));
+    bool stopping = false;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      stopping = stopping_;
+    }
+    for (size_t i = begin; i < planned.size(); ++i) {  // later groups assumed its revisions
+      Pending& pending = planned[i].pending;
+      if (stopping) {
+        pending.write->Fail(absl::UnavailableError(
+            "another replica committed first and this one is shutting down; nothing was "
+            "written; retry on another replica"));
+        continue;
+      }
+      if (++pending.attempts >= kMaxConflictAttempts) {
+        pending.write->Fail(absl::AbortedError(absl::StrCat(
+            "the write lost to other replicas' writes ", pending.attempts,
+            " times in a row; nothing was written; retry")));
+        continue;
+      }
+      requeue.push_back(std::move(pending));
+    }
+    return false;
+  }
+
+  spdlog::error("commit of {} revisions and {} audit records failed, nothing applied: {}",
+                change_sets.size(), audit.size(), committed.ToString());
+  committed = absl::Status(committed.code(),
+                           absl::StrCat("the write was not applied: ", committed.message()));
+  // The attempts still get their audit records (now all failed), if the store takes them.
+  for (storage::AuditRecord& record : audit) {
+    if (record.error_code() != 0) continue;  // rejected while planning: keeps its error
+    record.clear_revision();
+    record.set_error_code(static_cast<int32_t>(committed.code()));
+    record.set_error_message(std::string(committed.message()));
+  }
+  if (absl::Status retry = store_->CommitWithAudit({}, audit); !retry.ok()) {
+    spdlog::error("{} audit records lost with the failed commit: {}", audit.size(),
+                  retry.ToString());
+  }
+  for (size_t i = begin; i < planned.size(); ++i) {
+    Planned& p = planned[i];
+    if (i >= end) {
+      // Later groups assumed this one's revisions: they fail with it.
+      p.pending.write->Fail(committed);
+    } else if (p.rejected.ok()) {
+      p.completion(committed);
+    } else {
+      p.pending.write->Fail(p.rejected);
+    }
+  }
+  return false;
+}
+
+void Committer::ApplyAndPublish(const std::vector<ChangeSet>& change_sets, absl::Time durable_at) {
+  std::vector<ChangeSet> fresh;
+  {
     absl::MutexLock lock(&state_->mu);
-    for (const ChangeSet& change_set : change_sets) state_->state.Apply(change_set);
-  } else {
-    spdlog::error("commit of {} revisions and {} audit records failed, nothing applied: {}",
-                  change_sets.size(), audit.size(), committed.ToString());
-    committed = absl::Status(committed.code(),
-                             absl::StrCat("the write was not applied: ", committed.message()));
-    // The attempts still get their audit records (now all failed), if the store takes them.
-    for (storage::AuditRecord& record : audit) {
-      if (record.error_code() != 0) continue;  // rejected while planning: keeps its error
-      record.clear_revision();
-      record.set_error_code(static_cast<int32_t>(committed.code()));
-      record.set_error_message(std::string(committed.message()));
-    }
-    if (absl::Status retry = store_->CommitWithAudit({}, audit); !retry.ok()) {
-      spdlog::error("{} audit records lost with the failed commit: {}", audit.size(),
-                    retry.ToString());
+    for (const ChangeSet& change_set : change_sets) {
+      const int64_t applied = state_->state.revision();
+      if (change_set.revision() <= applied) continue;  // the other thread was first
+      if (change_set.revision() != applied + 1) {
+        spdlog::error("revision {} arrived while the state is at {}: dropped (a store bug)",
+                      change_set.revision(), applied);
+        break;
+      }
+      state_->state.Apply(change_set);
+      fresh.push_back(change_set);
     }
   }
-  // Publish first: it only queues the events for the writer threads, while each ack is a
-  // gRPC send on this thread (~0.1 ms alone, ~35 us each in a batch of 50): a batch's acks
-  // would delay every event of it by milliseconds.
-  if (committed.ok() && !change_sets.empty()) {
+  if (fresh.empty()) return;
+  absl::ReaderMutexLock lock(&state_->mu);
+  if (listener_ != nullptr) listener_->Committed(fresh, state_->state, durable_at);
+}
+
+void Committer::ApplyCommitted(const std::vector<ChangeSet>& change_sets, absl::Time durable_at) {
+  {
+    absl::MutexLock lock(&apply_mu_);
+    ApplyAndPublish(change_sets, durable_at);
+  }
+  WakeWaiters();
+}
+
+void Committer::ReplaceState(storage::LoadedState loaded) {
+  {
+    absl::MutexLock apply(&apply_mu_);
+    absl::MutexLock lock(&state_->mu);
+    spdlog::warn("state replaced by a reload from the store at revision {} (was {})",
+                 loaded.revision, state_->state.revision());
+    state_->state.Load(std::move(loaded));
+    if (listener_ != nullptr) listener_->Reloaded(state_->state);
+  }
+  WakeWaiters();
+}
+
+void Committer::WhenApplied(int64_t revision, absl::Time deadline,
+                            std::function<void(absl::Status)> fn) {
+  int64_t applied = 0;
+  {
     absl::ReaderMutexLock lock(&state_->mu);
-    if (listener_ != nullptr) listener_->Committed(change_sets, state_->state, durable_at);
+    applied = state_->state.revision();
   }
-  for (auto& complete : completions) complete(committed);
-  for (auto& [write, status] : rejected) write->Fail(status);
+  if (applied >= revision) {
+    fn(absl::OkStatus());
+    return;
+  }
+  {
+    absl::MutexLock lock(&waiters_mu_);
+    if (!waiters_stopping_) {
+      waiters_.push_back({revision, deadline, std::move(fn)});
+      ++waiters_generation_;
+      fn = nullptr;
+    }
+  }
+  if (fn) {
+    fn(absl::UnavailableError("the server is shutting down"));
+    return;
+  }
+  WakeWaiters();  // the revision may have been applied since it was read
+}
+
+void Committer::WakeWaiters() {
+  int64_t applied = 0;
+  {
+    absl::ReaderMutexLock lock(&state_->mu);
+    applied = state_->state.revision();
+  }
+  const absl::Time now = absl::Now();
+  std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> ready;
+  {
+    absl::MutexLock lock(&waiters_mu_);
+    if (waiters_.empty()) return;
+    auto keep = waiters_.begin();
+    for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+      if (it->revision <= applied) {
+        ready.emplace_back(std::move(it->fn), absl::OkStatus());
+      } else if (it->deadline <= now) {
+        ready.emplace_back(std::move(it->fn),
+                           absl::UnavailableError(absl::StrCat(
+                               "this replica is at revision ", applied, ", behind the requested ",
+                               it->revision, "; retry, or use another replica")));
+      } else {
+        if (keep != it) *keep = std::move(*it);
+        ++keep;
+      }
+    }
+    waiters_.erase(keep, waiters_.end());
+  }
+  for (auto& [fn, status] : ready) fn(status);
+}
+
+void Committer::ExpiryLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&waiters_mu_);
+      absl::Time earliest = absl::InfiniteFuture();
+      for (const RevisionWaiter& w : waiters_) earliest = std::min(earliest, w.deadline);
+      const uint64_t generation = waiters_generation_;
+      auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(waiters_mu_) {
+        return waiters_stopping_ || waiters_generation_ != generation;
+      };
+      waiters_mu_.AwaitWithDeadline(absl::Condition(&changed), earliest);
+      if (waiters_stopping_) return;
+    }
+    WakeWaiters();
+  }
 }
 
 }  // namespace confcenter

@@ -2,6 +2,13 @@
 // order against the state (consecutive revisions), writes the batch and every attempt's audit
 // record in one synced store commit, applies the batch to the state, tells the listener and
 // then acknowledges the writers. Knows no write kind: each is a Write (write.h).
+//
+// On a shared store (several replicas commit to one etcd) it is also where the other replicas'
+// commits are applied (ApplyCommitted, from the store's follow thread): applying and
+// publishing are serialized, each revision is applied and published once, whichever thread
+// learns of it first. A batch is cut into groups the store takes in one request
+// (Store::Limits); a group another replica beat to the revision (ABORTED) goes back to the
+// front of the queue and is planned again on the newer state, so nothing is lost or doubled.
 #ifndef CONFCENTER_SERVER_CORE_COMMITTER_H_
 #define CONFCENTER_SERVER_CORE_COMMITTER_H_
 
@@ -9,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <vector>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -58,17 +66,54 @@ class Committer {
   // Runs `fn` with the current state under the reader lock. Valid as long as the committer.
   const ReadStateFn& read_state() const { return read_state_; }
 
+  // Applies and publishes `change_sets` committed to the shared store (by any replica), skipping
+  // revisions already applied. A gap (a first new revision that is not the next one) is logged
+  // and dropped: the store's contract rules it out. Thread-safe; must not be called with the
+  // state lock held.
+  void ApplyCommitted(const std::vector<storage::ChangeSet>& change_sets, absl::Time durable_at);
+  // Replaces the whole state (the store reloaded it after falling behind a compaction) and tells
+  // the listener, which resynchronizes its streams.
+  void ReplaceState(storage::LoadedState loaded);
+
+  // Calls `fn` with OK once the state has applied `revision` (at once if it has), or with
+  // UNAVAILABLE naming both revisions once `deadline` passes first. `fn` runs on the thread
+  // that applied the revision, on the expiry thread, or inline; it must not block or call
+  // back into the committer.
+  void WhenApplied(int64_t revision, absl::Time deadline, std::function<void(absl::Status)> fn);
+
  private:
   struct Pending {
     std::unique_ptr<Write> write;
     WriteContext context;
+    int attempts = 0;  // plans dropped after a conflict with another replica
+  };
+  // One write of a batch, planned.
+  struct Planned;
+  struct RevisionWaiter {
+    int64_t revision;
+    absl::Time deadline;
+    std::function<void(absl::Status)> fn;
   };
 
   void Enqueue(Pending pending);
+  // Puts writes back at the front of the queue, in order, to be planned again.
+  void RequeueFront(std::vector<Pending> pendings);
   void Loop();
   // Takes the next batch off the queue; empty once stopping with nothing queued.
   std::vector<Pending> TakeBatch();
   void CommitBatch(std::vector<Pending>& batch);
+  // Commits planned[begin, end) as one store request and answers its writes. False if the
+  // batch stops there: every write from `begin` on was then answered or moved to `requeue`.
+  bool CommitGroup(std::vector<Planned>& planned, size_t begin, size_t end,
+                   std::vector<Pending>& requeue);
+  // Applies (under apply_mu_) and publishes the change sets not applied yet.
+  void ApplyAndPublish(const std::vector<storage::ChangeSet>& change_sets, absl::Time durable_at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
+  // Waits (bounded) until the state reached the store's known head, so a plan is not doomed.
+  void CatchUpWithStore();
+  // Runs the waiters whose revision is applied, or whose deadline passed.
+  void WakeWaiters();
+  void ExpiryLoop();
 
   // Const after construction.
   storage::Store* const store_;
@@ -87,7 +132,17 @@ class Committer {
   // Read by the committer thread under state_->mu (shared); set under it (exclusive).
   CommitListener* listener_ = nullptr;
 
+  // Serializes applying and publishing between the committer and the store's follow thread.
+  // Lock order: apply_mu_, then state_->mu.
+  absl::Mutex apply_mu_;
+
+  absl::Mutex waiters_mu_;
+  std::vector<RevisionWaiter> waiters_ ABSL_GUARDED_BY(waiters_mu_);
+  bool waiters_stopping_ ABSL_GUARDED_BY(waiters_mu_) = false;
+  uint64_t waiters_generation_ ABSL_GUARDED_BY(waiters_mu_) = 0;  // bumped by each new waiter
+
   std::thread thread_;
+  std::thread expiry_thread_;
 };
 
 }  // namespace confcenter

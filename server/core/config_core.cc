@@ -37,6 +37,8 @@ absl::StatusOr<std::unique_ptr<ConfigCore>> ConfigCore::Open(std::unique_ptr<sto
     core->state_.state.Load(*std::move(loaded));
   }
   if (fresh) {
+    // On a shared store another replica may create it at the same time: the loser's commit is
+    // ABORTED and it loads what the winner wrote.
     ChangeSet created;
     created.set_revision(1);
     created.set_commit_time_micros(absl::ToUnixMicros(clock->Now()));
@@ -46,13 +48,28 @@ absl::StatusOr<std::unique_ptr<ConfigCore>> ConfigCore::Open(std::unique_ptr<sto
     record.set_mod_revision(1);
     AddTenantPut(created, std::move(record), nullptr);
     absl::Status st = core->store_->Commit({created});
-    if (!st.ok()) return st;
-    absl::MutexLock lock(&core->state_.mu);
-    core->state_.state.Apply(created);
+    if (st.code() == absl::StatusCode::kAborted && core->store_->shared()) {
+      absl::StatusOr<storage::LoadedState> reloaded = core->store_->LoadAll();
+      if (!reloaded.ok()) return reloaded.status();
+      absl::MutexLock lock(&core->state_.mu);
+      core->state_.state.Load(*std::move(reloaded));
+    } else if (!st.ok()) {
+      return st;
+    } else {
+      absl::MutexLock lock(&core->state_.mu);
+      core->state_.state.Apply(created);
+    }
   }
   ConfigCore* c = core.get();
   core->committer_ = std::make_unique<Committer>(c->store_.get(), &c->state_, c->options_, clock,
                                                  c->options_.metrics);
+  if (core->store_->shared()) {
+    {
+      absl::MutexLock lock(&core->follow_mu_);
+      core->following_ = true;
+    }
+    if (absl::Status st = core->store_->Follow(c); !st.ok()) return st;
+  }
   if (options.reclaim_interval > absl::ZeroDuration()) {
     core->reclaimer_ = std::thread([c] { c->ReclaimLoop(); });
   }
@@ -72,7 +89,29 @@ ConfigCore::~ConfigCore() {
     stopping_ = true;
   }
   if (reclaimer_.joinable()) reclaimer_.join();
+  {
+    // Waits for a follow callback in progress; later ones do nothing (the store, destroyed
+    // last, stops its follow thread).
+    absl::MutexLock lock(&follow_mu_);
+    following_ = false;
+  }
   committer_.reset();  // finishes the queued writes
+}
+
+void ConfigCore::Committed(std::vector<ChangeSet> change_sets, absl::Time durable_at) {
+  absl::ReaderMutexLock lock(&follow_mu_);
+  if (following_) committer_->ApplyCommitted(change_sets, durable_at);
+}
+
+void ConfigCore::Reloaded(storage::LoadedState state) {
+  absl::ReaderMutexLock lock(&follow_mu_);
+  if (following_) committer_->ReplaceState(std::move(state));
+}
+
+void ConfigCore::WhenApplied(int64_t revision, absl::Time deadline,
+                             std::function<void(absl::Status)> fn) {
+  committer_->WhenApplied(revision, std::min(deadline, absl::Now() + options_.max_revision_wait),
+                          std::move(fn));
 }
 
 void ConfigCore::SetCommitListener(CommitListener* listener) { committer_->SetListener(listener); }
@@ -131,6 +170,8 @@ void ConfigCore::AuditRead(WriteContext context, AuditTargets targets) {
 }
 
 std::vector<std::string> ConfigCore::ReclaimExpired() {
+  // On a shared store one replica reclaims, so the others do not race it to the same removals.
+  if (!store_->MaintenanceLeader()) return {};
   const absl::Time now = clock_->Now();
   const int64_t now_micros = absl::ToUnixMicros(now);
   std::vector<std::pair<size_t, std::string>> expired;  // (chain length, tenant)

@@ -48,9 +48,11 @@ namespace confcenter {
 // INVALID_ARGUMENT (bad names, sizes), NOT_FOUND (tenant, entry), FAILED_PRECONDITION
 // (compare-and-set mismatch, cycle, tenant with children), RESOURCE_EXHAUSTED (limits),
 // UNAVAILABLE (the store failed; nothing was applied). A failed write changes nothing.
-class ConfigCore {
+class ConfigCore : private storage::StoreFollower {
  public:
   // Loads the store's state and starts the committer. Creates `integration` on a new store.
+  // On a shared store (Store::shared) it then follows the other replicas' commits, applying
+  // and publishing them like its own.
   static absl::StatusOr<std::unique_ptr<ConfigCore>> Open(std::unique_ptr<storage::Store> store,
                                                           const CoreOptions& options, Clock* clock);
   // Stops the committer after finishing the writes already queued.
@@ -113,6 +115,13 @@ class ConfigCore {
   // The revision of the last committed write.
   int64_t revision() const;
 
+  // Calls `fn` with OK once this replica has applied `revision` (at once if it has), or with
+  // UNAVAILABLE naming both revisions if `deadline` passes first. For reads that must see a
+  // write made through another replica (min_revision). `fn` must not block or call the core.
+  void WhenApplied(int64_t revision, absl::Time deadline, std::function<void(absl::Status)> fn);
+  // Whether the store takes writes now (a shared store that lost its cluster does not).
+  storage::StoreHealth StoreHealth() const { return store_->Health(); }
+
   // Waits until no write is queued or being committed, or `timeout` passes; false on timeout.
   // Used to drain on shutdown.
   bool WaitForWritesDrained(absl::Duration timeout);
@@ -127,6 +136,10 @@ class ConfigCore {
 
   void ReclaimLoop();
 
+  // storage::StoreFollower: the shared store's commits by every replica.
+  void Committed(std::vector<storage::ChangeSet> change_sets, absl::Time durable_at) override;
+  void Reloaded(storage::LoadedState state) override;
+
   // Const after construction.
   std::unique_ptr<Metrics> owned_metrics_;  // when the options name no metrics
   const CoreOptions options_;
@@ -134,6 +147,10 @@ class ConfigCore {
   const std::unique_ptr<storage::Store> store_;  // written by the committer thread only
   GuardedState state_;
   std::unique_ptr<Committer> committer_;  // created once the state is loaded
+
+  // Held (shared) while a follow callback uses the committer; taken exclusively to stop them.
+  absl::Mutex follow_mu_;
+  bool following_ ABSL_GUARDED_BY(follow_mu_) = false;
 
   absl::Mutex reclaim_mu_;
   bool stopping_ ABSL_GUARDED_BY(reclaim_mu_) = false;

@@ -22,6 +22,9 @@ struct CoreOptions {
   int max_commit_batch = 512;
   // How often expired tenants are looked for; zero = never (tests call ReclaimExpired).
   absl::Duration reclaim_interval = absl::Seconds(10);
+  // The longest a read with a min_revision (or a resume from a revision) waits for this
+  // replica to apply that revision before it answers UNAVAILABLE.
+  absl::Duration max_revision_wait = absl::Seconds(5);
   // Where commits are counted; not owned. Null: the core keeps its own.
   Metrics* metrics = nullptr;
 };

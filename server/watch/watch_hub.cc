@@ -152,7 +152,12 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
     s->id = next_id_++;
     streams_[s->id] = std::move(stream);
     result = s->id;
-    if (!s->start_revision || *s->start_revision > state.revision()) {
+    if (s->start_revision && *s->start_revision > state.revision() && store_->shared()) {
+      // Another replica committed it and this one has not applied it yet: wait for it rather
+      // than resync (bounded by max_resume_wait).
+      deferred_resumes_.emplace_back(s->id, absl::Now() + options_.max_resume_wait);
+      deferred_added_ = true;
+    } else if (!s->start_revision || *s->start_revision > state.revision()) {
       // A resume point ahead of the server (a restored or replaced store) cannot be
       // replayed: the client gets the current view, marked resync.
       const bool resync = s->start_revision.has_value();
@@ -174,6 +179,10 @@ void WatchHub::Unsubscribe(uint64_t id) {
   Detach(it->second.get());  // the client went away: nothing more to send
   pending_resumes_.erase(std::remove(pending_resumes_.begin(), pending_resumes_.end(), id),
                          pending_resumes_.end());
+  deferred_resumes_.erase(
+      std::remove_if(deferred_resumes_.begin(), deferred_resumes_.end(),
+                     [id](const std::pair<uint64_t, absl::Time>& d) { return d.first == id; }),
+      deferred_resumes_.end());
   streams_.erase(it);
 }
 
@@ -313,6 +322,19 @@ class SendBurst {
 };
 }  // namespace
 
+void WatchHub::Reloaded(const ConfigState& state) {
+  SendBurst burst(burst_listener_.load());
+  absl::MutexLock lock(&mu_);
+  published_revision_ = state.revision();
+  PromoteDeferred(absl::InfinitePast());
+  ReindexChains(state);
+  for (auto& [id, stream] : streams_) {
+    if (!stream->live || stream->ended) continue;
+    if (!SendSnapshot(stream.get(), state, /*resync=*/true)) continue;  // overflowed: ended
+  }
+  DetachEnded();
+}
+
 void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigState& state,
                        absl::Time durable_at) {
   if (change_sets.empty()) return;
@@ -329,6 +351,8 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
   }
   if (watches_.empty()) {
     published_revision_ = last;
+  PromoteDeferred(absl::InfinitePast());
+    PromoteDeferred(absl::InfinitePast());
     return;
   }
   ViewAt view(state, change_sets, deleted_parents_);
@@ -382,6 +406,7 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
     }
   }
   published_revision_ = last;
+  PromoteDeferred(absl::InfinitePast());
   DetachEnded();
   if (tenants_changed) ReindexChains(state);
   metrics_->FanoutDone(absl::Now() - durable_at, events_delivered);
@@ -454,17 +479,38 @@ void WatchHub::TickerLoop() {
   }
 }
 
+void WatchHub::PromoteDeferred(absl::Time now) {
+  auto keep = deferred_resumes_.begin();
+  for (auto it = deferred_resumes_.begin(); it != deferred_resumes_.end(); ++it) {
+    auto stream = streams_.find(it->first);
+    if (stream == streams_.end() || stream->second->ended) continue;
+    if (*stream->second->start_revision <= published_revision_ || it->second <= now) {
+      pending_resumes_.push_back(it->first);  // CatchUp resyncs it if still ahead
+    } else {
+      *keep++ = *it;
+    }
+  }
+  deferred_resumes_.erase(keep, deferred_resumes_.end());
+}
+
 void WatchHub::CatchUpLoop() {
   while (true) {
     std::vector<uint64_t> ids;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](WatchHub* hub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub->mu_) {
-            return hub->stopping_ || !hub->pending_resumes_.empty();
-          },
-          this));
+      absl::Time wake = absl::InfiniteFuture();
+      for (const auto& [id, deadline] : deferred_resumes_) wake = std::min(wake, deadline);
+      deferred_added_ = false;
+      mu_.AwaitWithDeadline(absl::Condition(
+                                +[](WatchHub* hub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub->mu_) {
+                                  return hub->stopping_ || !hub->pending_resumes_.empty() ||
+                                         hub->deferred_added_;
+                                },
+                                this),
+                            wake);
       if (stopping_) return;
+      PromoteDeferred(absl::Now());
+      if (pending_resumes_.empty()) continue;
       ids = pending_resumes_;  // they stay pending (and unsubscribable) until served
     }
     CatchUp(std::move(ids));
@@ -541,7 +587,9 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
       Stream* stream = it->second.get();
       const int64_t start = *stream->start_revision;
       std::vector<std::shared_ptr<const std::string>> replay;
-      bool resync = start < from;
+      // Behind the oldest revision replayed, or ahead of this replica (a deferred resume
+      // whose wait ran out): the current view, marked resync.
+      bool resync = start < from || start > head;
       const Interest interest = InterestOf(stream->services);
       for (const ChangeSet& set : log) {
         if (resync) break;

@@ -66,6 +66,10 @@ struct WatchOptions {
   // How far back a resume is replayed from the change log; an older start_revision gets a
   // resync snapshot instead. Bounds the memory of a replay. Default 100,000 revisions.
   int64_t max_replay_revisions = 100'000;
+  // On a shared store (several replicas): how long a resume from a revision this replica has
+  // not applied yet (the client got it from another replica) waits for it before it gets a
+  // resync snapshot. Default 5 s.
+  absl::Duration max_resume_wait = absl::Seconds(5);
   // Entries per snapshot message. Default 1000.
   size_t snapshot_chunk_entries = 1000;
   // How often every stream gets a PROGRESS message. Default 10 s; zero disables the ticker.
@@ -122,6 +126,10 @@ class WatchHub : public CommitListener {
     Publish(change_sets, state, durable_at);
   }
 
+  // CommitListener: the state was replaced by a reload from a shared store; every live stream
+  // starts again from a snapshot of the new state (resync), never from a silent gap.
+  void Reloaded(const ConfigState& state) override;
+
   // Open streams per subscribed tenant.
   std::vector<std::pair<std::string, int64_t>> SubscribersPerTenant() const;
 
@@ -142,6 +150,9 @@ class WatchHub : public CommitListener {
   struct PendingResume;
 
   void CatchUpLoop();
+  // Moves the deferred resumes whose revision is published (or whose wait ran out) to the
+  // pending resumes.
+  void PromoteDeferred(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TickerLoop();
   // Replays (or resyncs) the pending resumes `ids` and makes them live.
   void CatchUp(std::vector<uint64_t> ids);
@@ -181,6 +192,10 @@ class WatchHub : public CommitListener {
   absl::flat_hash_map<std::string, absl::flat_hash_set<TenantWatch*>> by_chain_member_
       ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> pending_resumes_ ABSL_GUARDED_BY(mu_);
+  // Resumes from a revision ahead of this replica (shared store), until it is published or
+  // the deadline passes; then they become pending resumes.
+  std::vector<std::pair<uint64_t, absl::Time>> deferred_resumes_ ABSL_GUARDED_BY(mu_);
+  bool deferred_added_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<uint64_t> ended_ ABSL_GUARDED_BY(mu_);  // ended, not yet detached
   // For every tenant ever deregistered (since start-up), the parent it had: streams of a
   // deregistered tenant follow that parent's view.

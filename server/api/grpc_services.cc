@@ -57,8 +57,8 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::S
 grpc::ServerUnaryReactor* ReadAtLeast(ConfigCore* core, grpc::CallbackServerContext* ctx,
                                       int64_t min_revision, std::function<absl::Status()> read) {
   if (min_revision < 0) {
-    return Finish(ctx, absl::InvalidArgumentError(absl::StrCat(
-                           "min_revision: must not be negative, got ", min_revision)));
+    return Finish(ctx, absl::InvalidArgumentError(
+                           absl::StrCat("min_revision: must not be negative, got ", min_revision)));
   }
   if (min_revision == 0 || core->revision() >= min_revision) return Finish(ctx, read());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();

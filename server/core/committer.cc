@@ -201,9 +201,9 @@ void Committer::CommitBatch(std::vector<Pending>& batch) {
   if (store_->shared()) {
     if (storage::StoreHealth health = store_->Health(); !health.serving) {
       // The store is out of reach: neither the writes nor their audit records can be written.
-      const absl::Status down = absl::UnavailableError(absl::StrCat(
-          "this replica cannot reach its store (", health.reason,
-          "); nothing was written; retry, possibly on another replica"));
+      const absl::Status down = absl::UnavailableError(
+          absl::StrCat("this replica cannot reach its store (", health.reason,
+                       "); nothing was written; retry, possibly on another replica"));
       metrics_->CommitDone(batch.size(), 0, absl::ZeroDuration(), false);
       for (Pending& pending : batch) pending.write->Fail(down);
       return;
@@ -278,15 +278,14 @@ void Committer::CommitBatch(std::vector<Pending>& batch) {
     if (i == planned.size()) break;
     if (cost.ops > limits.max_ops || cost.bytes > limits.max_bytes) {
       Planned& p = planned[i];
-      const absl::Status too_large = absl::ResourceExhaustedError(absl::StrCat(
-          "this write needs ", cost.ops, " operations and ", cost.bytes,
-          " bytes in one store request; the store accepts ", limits.max_ops, " and ",
-          limits.max_bytes,
-          " (for etcd: its --max-txn-ops and --max-request-bytes, and confcenterd's "
-          "--etcd_max_txn_ops and --etcd_max_request_bytes); nothing was written"));
-      requeue.push_back(
-          {MakeRejectedWrite(std::move(p.pending.write), too_large), std::move(p.pending.context),
-           p.pending.attempts});
+      const absl::Status too_large = absl::ResourceExhaustedError(
+          absl::StrCat("this write needs ", cost.ops, " operations and ", cost.bytes,
+                       " bytes in one store request; the store accepts ", limits.max_ops, " and ",
+                       limits.max_bytes,
+                       " (for etcd: its --max-txn-ops and --max-request-bytes, and confcenterd's "
+                       "--etcd_max_txn_ops and --etcd_max_request_bytes); nothing was written"));
+      requeue.push_back({MakeRejectedWrite(std::move(p.pending.write), too_large),
+                         std::move(p.pending.context), p.pending.attempts});
       for (size_t j = i + 1; j < planned.size(); ++j) {
         requeue.push_back(std::move(planned[j].pending));
       }
@@ -350,9 +349,9 @@ bool Committer::CommitGroup(std::vector<Planned>& planned, size_t begin, size_t 
         continue;
       }
       if (++pending.attempts >= kMaxConflictAttempts) {
-        pending.write->Fail(absl::AbortedError(absl::StrCat(
-            "the write lost to other replicas' writes ", pending.attempts,
-            " times in a row; nothing was written; retry")));
+        pending.write->Fail(absl::AbortedError(
+            absl::StrCat("the write lost to other replicas' writes ", pending.attempts,
+                         " times in a row; nothing was written; retry")));
         continue;
       }
       requeue.push_back(std::move(pending));

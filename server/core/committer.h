@@ -16,8 +16,8 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"

@@ -351,7 +351,7 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
   }
   if (watches_.empty()) {
     published_revision_ = last;
-  PromoteDeferred(absl::InfinitePast());
+    PromoteDeferred(absl::InfinitePast());
     PromoteDeferred(absl::InfinitePast());
     return;
   }

@@ -68,8 +68,10 @@ struct Committer::Planned {
 
 namespace {
 
-// How many times a write is planned again after another replica committed first.
-constexpr int kMaxConflictAttempts = 16;
+// How long a write keeps being planned again while other replicas win the revisions it asks
+// for. Optimistic commits are not fair: a replica whose round trip to the store is longer can
+// lose many times in a row while others write, so the bound is time, not a count.
+constexpr absl::Duration kMaxConflictTime = absl::Seconds(10);
 // How long a plan waits for the state to catch up with what the shared store knows.
 constexpr absl::Duration kCatchUpWait = absl::Seconds(5);
 
@@ -285,7 +287,8 @@ void Committer::CommitBatch(std::vector<Pending>& batch) {
                        " (for etcd: its --max-txn-ops and --max-request-bytes, and confcenterd's "
                        "--etcd_max_txn_ops and --etcd_max_request_bytes); nothing was written"));
       requeue.push_back({MakeRejectedWrite(std::move(p.pending.write), too_large),
-                         std::move(p.pending.context), p.pending.attempts});
+                         std::move(p.pending.context), p.pending.attempts,
+                         p.pending.first_conflict});
       for (size_t j = i + 1; j < planned.size(); ++j) {
         requeue.push_back(std::move(planned[j].pending));
       }
@@ -348,10 +351,13 @@ bool Committer::CommitGroup(std::vector<Planned>& planned, size_t begin, size_t 
             "written; retry on another replica"));
         continue;
       }
-      if (++pending.attempts >= kMaxConflictAttempts) {
+      ++pending.attempts;
+      if (pending.first_conflict == absl::InfinitePast()) pending.first_conflict = absl::Now();
+      if (absl::Now() - pending.first_conflict > kMaxConflictTime) {
         pending.write->Fail(absl::AbortedError(
-            absl::StrCat("the write lost to other replicas' writes ", pending.attempts,
-                         " times in a row; nothing was written; retry")));
+            absl::StrCat("other replicas' writes won the revision this write asked for ",
+                         pending.attempts, " times over ", absl::FormatDuration(kMaxConflictTime),
+                         "; nothing was written; retry")));
         continue;
       }
       requeue.push_back(std::move(pending));

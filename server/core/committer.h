@@ -86,6 +86,7 @@ class Committer {
     std::unique_ptr<Write> write;
     WriteContext context;
     int attempts = 0;  // plans dropped after a conflict with another replica
+    absl::Time first_conflict = absl::InfinitePast();
   };
   // One write of a batch, planned.
   struct Planned;

@@ -56,6 +56,7 @@ std::unique_ptr<Subscription> Subscription::Start(std::shared_ptr<grpc::Channel>
 
 Subscription::Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionOptions options)
     : options_(std::move(options)),
+      channel_(channel),
       stub_(v1::WatchService::NewStub(channel)),
       token_(options_.credentials) {}
 
@@ -71,6 +72,7 @@ Subscription::~Subscription() {
 void Subscription::Run() {
   absl::Duration backoff = options_.initial_backoff;
   std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
   while (true) {
     grpc::ClientContext ctx;
     const absl::Status prepared = internal::AddCallMetadata(&ctx, options_.user, token_);
@@ -101,6 +103,8 @@ void Subscription::Run() {
       notified_revision_ = revision_;  // callbacks for it have run: waiters may go on
     }
     absl::Status status = reader != nullptr ? FromGrpcStatus(reader->Finish()) : prepared;
+    absl::Duration wait;
+    bool watch_connection = false;
     {
       absl::MutexLock lock(&mu_);
       active_ = nullptr;
@@ -111,12 +115,41 @@ void Subscription::Run() {
       // retry slowly.
       const bool slow = absl::IsNotFound(status) || absl::IsInvalidArgument(status) ||
                         absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status);
-      absl::Duration wait = slow ? options_.max_backoff : backoff;
-      std::uniform_real_distribution<double> jitter(0.5, 1.0);
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait * jitter(rng));
-      if (stopping_) return;
+      wait = slow ? options_.max_backoff : backoff;
+      wait *= jitter(rng);
+      // After a lost connection, a new one (maybe to the next replica) ends the wait early.
+      watch_connection = !slow && absl::IsUnavailable(status);
+      if (!watch_connection) {
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait);
+        if (stopping_) return;
+      }
     }
+    if (watch_connection && WaitForConnection(absl::Now() + wait)) return;
     backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+bool Subscription::WaitForConnection(absl::Time until) {
+  // READY after a state that was not is a new connection, to this replica or to the next one
+  // of the list: the stream is retried on it at once. A channel that stays READY (the server
+  // ended the stream, the connection is fine) waits it out: retrying at once could spin.
+  // Asking for the state with try_to_connect makes an idle channel connect.
+  constexpr absl::Duration kStopCheck = absl::Milliseconds(50);  // how soon a stop is seen
+  bool lost = false;
+  while (true) {
+    const grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+    if (state != GRPC_CHANNEL_READY) {
+      lost = true;
+    } else if (lost) {
+      return false;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return true;
+    }
+    const absl::Time now = absl::Now();
+    if (now >= until) return false;
+    channel_->WaitForStateChange(state, absl::ToChronoTime(std::min(until, now + kStopCheck)));
   }
 }
 

@@ -43,7 +43,11 @@ struct SubscriptionOptions {
   // answers; the stream then resumes from its revision.
   std::string cache_file;
   // Reconnect backoff: starts at initial_backoff, doubles up to max_backoff, each wait cut by
-  // up to 50% at random (jitter). Defaults 100 ms and 10 s.
+  // up to 50% at random (jitter). Defaults 100 ms and 10 s. After a lost connection
+  // (UNAVAILABLE) the wait ends as soon as the channel connects again, to the same server or
+  // to the next replica of its list (see ClientOptions::address): the channel's own
+  // reconnect backoff (ClientOptions::initial_backoff, max_backoff) then sets the pace. The
+  // stream resumes there from the last revision it got, as on the same server.
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(10);
   // Sent as x-confcenter-user. Empty = none.
@@ -137,6 +141,10 @@ class Subscription {
  private:
   Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionOptions options);
   void Run();
+  // Waits until `until`, or less when the channel makes a new connection (then the stream
+  // is retried at once: the reconnect, maybe to the next replica, is what was waited for).
+  // Returns true if the subscription is stopping. Called without mu_ held.
+  bool WaitForConnection(absl::Time until) ABSL_LOCKS_EXCLUDED(mu_);
   // Applies one message; collects the changes for callbacks.
   void Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes);
   void Notify(const std::vector<ConfigChange>& changes);
@@ -145,6 +153,7 @@ class Subscription {
   void SaveCache();
 
   const SubscriptionOptions options_;
+  const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::WatchService::Stub> stub_;
   const TokenSource token_;
 

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <random>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -285,6 +284,24 @@ bool IsConnectFailure(const grpc::Status& status) {
          absl::StartsWith(message, "empty address list");
 }
 
+// Waits until `until`, or less once `channel` has connected again after losing its
+// connection (a READY that follows another state: the next attempt can go at once).
+// Watching the state also drives the connection attempts: a synchronous client has no
+// other thread reading their sockets between calls (gRPC's backup poller runs every 5 s),
+// so a refused or accepted connect would go unnoticed until the attempt's deadline.
+void WaitForReconnect(grpc::Channel* channel, absl::Time until) {
+  bool lost = false;
+  while (true) {
+    const grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+    if (state != GRPC_CHANNEL_READY) {
+      lost = true;
+    } else if (lost) {
+      return;
+    }
+    if (!channel->WaitForStateChange(state, absl::ToChronoTime(until))) return;  // timed out
+  }
+}
+
 }  // namespace
 
 template <typename Request, typename Response, typename Call>
@@ -314,7 +331,7 @@ absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, 
     if (!idempotent && !options_.retry_writes && !IsConnectFailure(status)) break;
     const absl::Duration wait = Jittered(backoff);
     if (absl::Now() + wait >= deadline) break;  // no time left for another attempt
-    std::this_thread::sleep_for(absl::ToChronoNanoseconds(wait));
+    WaitForReconnect(channel_.get(), absl::Now() + wait);
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
   return FromGrpcStatus(status);

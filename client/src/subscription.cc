@@ -133,7 +133,9 @@ bool Subscription::WaitForConnection(absl::Time until) {
   // READY after a state that was not is a new connection, to this replica or to the next one
   // of the list: the stream is retried on it at once. A channel that stays READY (the server
   // ended the stream, the connection is fine) waits it out: retrying at once could spin.
-  // Asking for the state with try_to_connect makes an idle channel connect.
+  // Asking for the state with try_to_connect makes an idle channel connect, and waiting for
+  // a state change drives the connection attempts (nothing else reads their sockets while
+  // no call runs, but gRPC's backup poller every 5 s).
   constexpr absl::Duration kStopCheck = absl::Milliseconds(50);  // how soon a stop is seen
   bool lost = false;
   while (true) {

@@ -3,6 +3,7 @@
 // there, against real confcenterd processes on loopback.
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -15,6 +16,7 @@
 #include "tests/child_process.h"
 #include "tests/confctl/confctl_process.h"
 #include "tests/test_util.h"
+#include "tests/tls_certs.h"
 
 namespace confcenter {
 namespace {
@@ -211,6 +213,77 @@ TEST_F(FailoverTest, DeadFirstAddressThenLiveServerServesReadsWritesAndSubscript
   EXPECT_EQ(get->entry().value(), "9");
 }
 
+TEST_F(FailoverTest, MixedIpv4AndIpv6ListReachesTheIpv4Server) {
+  ServerProcess server(dir_.path() + "/data");
+  ASSERT_NE(server.port(), 0);
+  // ipv6:[::1]:dead,[::ffff:127.0.0.1]:live; [::1] may not even exist on this host.
+  ClientOptions options = Options({});
+  options.address = "[::1]:" + std::to_string(FreeLoopbackPort()) + "," + server.address();
+  ASSERT_TRUE(absl::StartsWith(*Client::Target(options), "ipv6:"));
+  Client client(options);
+  absl::StatusOr<v1::PutResponse> put = Put(&client, "integration", "k", "v6");
+  ASSERT_TRUE(put.ok()) << put.status();
+  absl::StatusOr<v1::GetResponse> get = Get(&client, "integration", "k");
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(get->entry().value(), "v6");
+}
+
+TEST_F(FailoverTest, ReadsMoveToTheNextReplicaWhenTheConnectedOneDies) {
+  // Two independent servers (own data), so that a read shows which one answered.
+  auto a = std::make_unique<ServerProcess>(dir_.path() + "/a");
+  ServerProcess b(dir_.path() + "/b");
+  ASSERT_NE(a->port(), 0);
+  ASSERT_NE(b.port(), 0);
+  for (auto [server, name] : {std::pair{a.get(), "a"}, std::pair{&b, "b"}}) {
+    ClientOptions direct = Options({});
+    direct.address = server->address();
+    Client writer(direct);
+    ASSERT_TRUE(Put(&writer, "integration", "who", name).ok());
+  }
+  Client client(Options({a->address(), b.address()}));
+  absl::StatusOr<v1::GetResponse> get = Get(&client, "integration", "who");
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(get->entry().value(), "a");  // pick_first: the first address that answers
+  a->Kill();
+  for (int i = 0; i < 3; ++i) {  // and after it died, B, at the first try, for good
+    get = Get(&client, "integration", "who");
+    ASSERT_TRUE(get.ok()) << get.status();
+    EXPECT_EQ(get->entry().value(), "b");
+  }
+}
+
+TEST_F(FailoverTest, TlsOverAListChecksServerNameOnEveryReplica) {
+  absl::StatusOr<testing::TlsCerts> certs = testing::MakeTlsCerts(dir_.path());
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  ServerProcess server(dir_.path() + "/data",
+                       {"--tls_cert=" + certs->server.cert, "--tls_key=" + certs->server.key});
+  ASSERT_NE(server.port(), 0);
+  // Different hosts: the name to check is server_name ("localhost" is in the certificate).
+  ClientOptions options =
+      Options({"127.0.0.2:" + std::to_string(FreeLoopbackPort()), server.address()});
+  options.credentials.ca_file = certs->ca.cert;
+  options.credentials.server_name = "localhost";
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<v1::PutResponse> put = Put(client->get(), "integration", "k", "tls");
+  ASSERT_TRUE(put.ok()) << put.status();
+  // One host on two ports: its IP is the name checked, and the certificate holds it.
+  options.addresses = {DeadAddress(), server.address()};
+  options.credentials.server_name.clear();
+  client = Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<v1::GetResponse> get = Get(client->get(), "integration", "k");
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(get->entry().value(), "tls");
+  // A name the certificate does not hold fails the handshake on the live replica too.
+  options.credentials.server_name = "elsewhere.test";
+  options.deadline = absl::Seconds(2);
+  client = Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  get = Get(client->get(), "integration", "k");
+  EXPECT_EQ(get.status().code(), absl::StatusCode::kUnavailable) << get.status();
+}
+
 TEST_F(FailoverTest, WriteThatReachesNoReplicaFailsUnavailableAsAConnectFailure) {
   ClientOptions options = Options({DeadAddress(), DeadAddress()});
   options.deadline = absl::Seconds(3);
@@ -223,6 +296,43 @@ TEST_F(FailoverTest, WriteThatReachesNoReplicaFailsUnavailableAsAConnectFailure)
   EXPECT_TRUE(absl::StartsWith(put.status().message(), "failed to connect to all addresses"))
       << put.status();
   EXPECT_LT(absl::Now() - start, options.deadline + absl::Seconds(1));
+}
+
+TEST_F(FailoverTest, WriteIsRetriedUntilAReplicaIsUpWhenNothingWasSent) {
+  const int port = FreeLoopbackPort();
+  ASSERT_NE(port, 0);
+  ClientOptions options = Options({DeadAddress(), "127.0.0.1:" + std::to_string(port)});
+  options.max_attempts = 1;
+  Client once(options);
+  absl::StatusOr<v1::PutResponse> put = Put(&once, "integration", "k", "v");
+  ASSERT_EQ(put.status().code(), absl::StatusCode::kUnavailable) << put.status();
+
+  // The server starts while the write's attempts fail to connect (nothing sent, so the
+  // write may be repeated); one of them reaches it. retry_writes stays off.
+  options.max_attempts = 1000;
+  options.deadline = absl::Seconds(20);
+  Client client(options);
+  std::unique_ptr<ServerProcess> server;
+  absl::Time serving;
+  std::thread start([&] {
+    server = std::make_unique<ServerProcess>(dir_.path() + "/data", std::vector<std::string>{},
+                                             std::vector<std::string>{}, port);
+    serving = absl::Now();
+  });
+  put = Put(&client, "integration", "k", "v");
+  const absl::Time done = absl::Now();
+  start.join();
+  ASSERT_NE(server->port(), 0);
+  ASSERT_TRUE(put.ok()) << put.status();
+  absl::StatusOr<v1::GetResponse> get = Get(&client, "integration", "k");
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(get->entry().revision(), put->revision());  // applied once
+  // The retries notice the new server within the channel's backoff (200 ms here), not at
+  // gRPC's backup poll (every 5 s), which is all that reads a synchronous client's
+  // connection attempts between calls.
+  std::printf("write retried: done %lld ms after the server began serving\n",
+              static_cast<long long>(absl::ToInt64Milliseconds(done - serving)));
+  EXPECT_LT(done - serving, absl::Seconds(4));
 }
 
 TEST_F(FailoverTest, SubscriptionMovesToTheNextReplicaAndResumesWithoutGapOrDuplicate) {
@@ -288,6 +398,9 @@ TEST_F(FailoverTest, SubscriptionMovesToTheNextReplicaAndResumesWithoutGapOrDupl
   ASSERT_TRUE(sub->WaitForRevision(last_on_a, absl::Seconds(20))) << sub->last_error();
   const absl::Time resumed = absl::Now();
   EXPECT_EQ(sub->revision(), last_on_a);
+  // Within the channel's reconnect backoff (200 ms here), not the subscription's (up to
+  // 10 s by now) nor gRPC's 5 s backup poll.
+  EXPECT_LT(resumed - b_serving, absl::Seconds(4));
 
   // Every later change, written through B, arrives exactly once, as an event of its own
   // revision (a resync would bring them as one snapshot's difference).

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/src/call_metadata.h"
+#include "client/src/reconnect.h"
 #include "grpc/grpc.h"
 
 namespace confcenter {
@@ -74,6 +75,7 @@ std::pair<std::shared_ptr<grpc::Channel>, absl::Status> ChannelOrError(
 struct ListEntry {
   std::string text;  // "10.0.0.1:7070" or "[fd00::1]:7070"
   std::string host;  // "10.0.0.1" or "fd00::1"
+  std::string port;  // "7070"
   bool ipv6 = false;
 };
 
@@ -123,7 +125,7 @@ absl::StatusOr<ListEntry> ParseListEntry(const std::string& field, const std::st
   }
   ListEntry out;
   out.text = entry;
-  std::string port;
+  std::string& port = out.port;
   if (absl::StartsWith(entry, "[")) {
     const size_t close = entry.find(']');
     if (close == std::string::npos || close + 1 >= entry.size() || entry[close + 1] != ':') {
@@ -183,9 +185,7 @@ absl::StatusOr<std::string> Client::Target(const ClientOptions& options) {
   std::vector<std::string> parts;
   for (const ListEntry& e : *list) {
     // One resolver takes one family: IPv4 addresses join an IPv6 list as IPv4-mapped ones.
-    parts.push_back(ipv6 && !e.ipv6 ? absl::StrCat("[::ffff:", e.text.substr(0, e.host.size()), "]",
-                                                   e.text.substr(e.host.size()))
-                                    : e.text);
+    parts.push_back(ipv6 && !e.ipv6 ? absl::StrCat("[::ffff:", e.host, "]:", e.port) : e.text);
   }
   return absl::StrCat(ipv6 ? "ipv6:" : "ipv4:", absl::StrJoin(parts, ","));
 }
@@ -271,39 +271,6 @@ absl::Status Client::Prepare(grpc::ClientContext* context) const {
   return internal::AddCallMetadata(context, options_.user, *token_);
 }
 
-namespace {
-
-// Whether `status` says the call got no connection, so nothing of it was sent.
-bool IsConnectFailure(const grpc::Status& status) {
-  if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
-  const std::string& message = status.error_message();
-  // pick_first's (and round_robin's) picker in TRANSIENT_FAILURE, and a resolver that found
-  // no address: the call was failed before it was given a connection.
-  return absl::StartsWith(message, "failed to connect to all addresses") ||
-         absl::StartsWith(message, "DNS resolution failed") ||
-         absl::StartsWith(message, "empty address list");
-}
-
-// Waits until `until`, or less once `channel` has connected again after losing its
-// connection (a READY that follows another state: the next attempt can go at once).
-// Watching the state also drives the connection attempts: a synchronous client has no
-// other thread reading their sockets between calls (gRPC's backup poller runs every 5 s),
-// so a refused or accepted connect would go unnoticed until the attempt's deadline.
-void WaitForReconnect(grpc::Channel* channel, absl::Time until) {
-  bool lost = false;
-  while (true) {
-    const grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
-    if (state != GRPC_CHANNEL_READY) {
-      lost = true;
-    } else if (lost) {
-      return;
-    }
-    if (!channel->WaitForStateChange(state, absl::ToChronoTime(until))) return;  // timed out
-  }
-}
-
-}  // namespace
-
 template <typename Request, typename Response, typename Call>
 absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, Call call) {
   const absl::Time deadline = absl::Now() + options_.deadline;
@@ -328,10 +295,14 @@ absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, 
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= attempts) break;
     // A write that may have reached a replica goes back to the caller: repeating it could
     // apply it twice. One that never got a connection is safe to repeat.
-    if (!idempotent && !options_.retry_writes && !IsConnectFailure(status)) break;
+    if (!idempotent && !options_.retry_writes &&
+        (options_.wait_for_ready || !internal::IsConnectFailure(FromGrpcStatus(status)))) {
+      break;
+    }
     const absl::Duration wait = Jittered(backoff);
     if (absl::Now() + wait >= deadline) break;  // no time left for another attempt
-    WaitForReconnect(channel_.get(), absl::Now() + wait);
+    internal::WaitForReconnect(channel_.get(), absl::Now() + wait,
+                               /*lost=*/internal::IsConnectFailure(FromGrpcStatus(status)));
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
   return FromGrpcStatus(status);

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/src/call_metadata.h"
+#include "client/src/reconnect.h"
 #include "confcenter/client.h"
 #include "nlohmann/json.hpp"
 
@@ -124,34 +125,15 @@ void Subscription::Run() {
         if (stopping_) return;
       }
     }
-    if (watch_connection && WaitForConnection(absl::Now() + wait)) return;
+    if (watch_connection &&
+        internal::WaitForReconnect(channel_.get(), absl::Now() + wait,
+                                   /*lost=*/internal::IsConnectFailure(status), [this] {
+                                     absl::MutexLock lock(&mu_);
+                                     return stopping_;
+                                   })) {
+      return;
+    }
     backoff = std::min(backoff * 2, options_.max_backoff);
-  }
-}
-
-bool Subscription::WaitForConnection(absl::Time until) {
-  // READY after a state that was not is a new connection, to this replica or to the next one
-  // of the list: the stream is retried on it at once. A channel that stays READY (the server
-  // ended the stream, the connection is fine) waits it out: retrying at once could spin.
-  // Asking for the state with try_to_connect makes an idle channel connect, and waiting for
-  // a state change drives the connection attempts (nothing else reads their sockets while
-  // no call runs, but gRPC's backup poller every 5 s).
-  constexpr absl::Duration kStopCheck = absl::Milliseconds(50);  // how soon a stop is seen
-  bool lost = false;
-  while (true) {
-    const grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
-    if (state != GRPC_CHANNEL_READY) {
-      lost = true;
-    } else if (lost) {
-      return false;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return true;
-    }
-    const absl::Time now = absl::Now();
-    if (now >= until) return false;
-    channel_->WaitForStateChange(state, absl::ToChronoTime(std::min(until, now + kStopCheck)));
   }
 }
 

@@ -2,6 +2,8 @@
 // retries with exponential backoff and jitter for calls that are safe to repeat.
 //
 //   confcenter::Client client({.address = "127.0.0.1:7070"});
+// or, for the replicas of one deployment (tried in order; see ClientOptions::address):
+//   confcenter::Client client({.address = "10.0.0.11:7070,10.0.0.12:7070"});
 // or, with TLS and/or a bearer token (see credentials.h):
 //   options.credentials = confcenter::Credentials::FromEnvironment();
 //   absl::StatusOr<std::unique_ptr<confcenter::Client>> client =

@@ -141,10 +141,6 @@ class Subscription {
  private:
   Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionOptions options);
   void Run();
-  // Waits until `until`, or less when the channel makes a new connection (then the stream
-  // is retried at once: the reconnect, maybe to the next replica, is what was waited for).
-  // Returns true if the subscription is stopping. Called without mu_ held.
-  bool WaitForConnection(absl::Time until) ABSL_LOCKS_EXCLUDED(mu_);
   // Applies one message; collects the changes for callbacks.
   void Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes);
   void Notify(const std::vector<ConfigChange>& changes);

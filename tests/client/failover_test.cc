@@ -245,7 +245,7 @@ TEST_F(FailoverTest, ReadsMoveToTheNextReplicaWhenTheConnectedOneDies) {
   ASSERT_TRUE(get.ok()) << get.status();
   EXPECT_EQ(get->entry().value(), "a");  // pick_first: the first address that answers
   a->Kill();
-  for (int i = 0; i < 3; ++i) {  // and after it died, B, at the first try, for good
+  for (int i = 0; i < 3; ++i) {  // after it died: B, within each call's attempts, for good
     get = Get(&client, "integration", "who");
     ASSERT_TRUE(get.ok()) << get.status();
     EXPECT_EQ(get->entry().value(), "b");

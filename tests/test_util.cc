@@ -69,13 +69,13 @@ int DecodeWaitStatus(int status) {
 }  // namespace
 
 ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_flags,
-                             std::vector<std::string> env)
+                             std::vector<std::string> env, int port)
     : data_dir_(std::move(data_dir)),
       extra_flags_(std::move(extra_flags)),
       env_(std::move(env)),
       port_file_(data_dir_ + ".port"),
       admin_port_file_(data_dir_ + ".admin_port") {
-  Start(0);
+  Start(port);
 }
 
 bool ServerProcess::Restart() {

@@ -29,9 +29,10 @@ class ServerProcess {
  public:
   // Starts the server and waits until it serves (its --port_file appears). If it does not
   // start within 30 s, says why on stderr and leaves port() == 0. `env` (NAME=value) is added
-  // to the server's environment.
+  // to the server's environment. `port`: the loopback port to listen on (e.g. one a client
+  // was told about before the server started); 0 = a free one.
   explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_flags = {},
-                         std::vector<std::string> env = {});
+                         std::vector<std::string> env = {}, int port = 0);
   // Stops the server with SIGTERM if it still runs.
   ~ServerProcess();
 

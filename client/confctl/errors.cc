@@ -22,7 +22,8 @@ const char kExitCodeHelp[] =
     "  6  invalid argument (INVALID_ARGUMENT, OUT_OF_RANGE), incl. unparsable input files\n"
     "  7  resource exhausted (RESOURCE_EXHAUSTED): a quota\n"
     "Errors go to stderr as one line: confctl: <CODE>: <message>\n"
-    "The server address is --server, else $CONFCENTER_ADDR, else 127.0.0.1:7070.\n"
+    "The server address is --server (or --address), else $CONFCENTER_ADDR, else\n"
+    "127.0.0.1:7070; replicas as a list ip:port,ip:port are tried in order.\n"
     "TLS: --ca (else $CONFCENTER_CA), mutual TLS: --cert/--key ($CONFCENTER_CERT/KEY); bearer\n"
     "token: --token-file or --token ($CONFCENTER_TOKEN_FILE, $CONFCENTER_TOKEN).";
 

@@ -157,8 +157,9 @@ void AddCredentialOptions(CLI::App* app, Credentials* credentials) {
 }
 
 void AddGlobalOptions(CLI::App* app, GlobalOptions* global) {
-  app->add_option("--server", global->server,
-                  "confcenterd address host:port (else $CONFCENTER_ADDR, else 127.0.0.1:7070)")
+  app->add_option("--server,--address", global->server,
+                  "confcenterd address host:port, dns:///name:port, or the replicas as a list "
+                  "ip:port,ip:port tried in order (else $CONFCENTER_ADDR, else 127.0.0.1:7070)")
       ->envname("CONFCENTER_ADDR");
   app->add_option("-o,--output", global->output, "output: table (people), json or yaml (scripts)")
       ->check(CLI::IsMember({"table", "json", "yaml"}))
@@ -414,6 +415,17 @@ absl::Status RunSelected(const Runner& runner, bool offline, const GlobalOptions
   // Wait for the connection (within --timeout) rather than fail on the first refused
   // connect: a server that is starting or briefly unreachable is not an error yet.
   options.wait_for_ready = true;
+  if (offline) {
+    // No call is made: a bad address does not matter either (the client's channel then
+    // fails every call).
+    Client client(options);
+    Context ctx{&client, *format, &std::cout, &std::cerr, *timeout};
+    return runner(ctx);
+  }
+  // A bad address list is a usage error, before any command runs.
+  if (absl::StatusOr<std::string> target = Client::Target(options); !target.ok()) {
+    return UsageError(absl::StrCat("--server: ", target.status().message()));
+  }
   // Certificate files are read now: a wrong --ca/--cert/--key is a usage error, before any
   // command runs.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Client::MakeChannel(options);

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/src/call_metadata.h"
+#include "client/src/reconnect.h"
 #include "confcenter/client.h"
 #include "nlohmann/json.hpp"
 
@@ -56,6 +57,7 @@ std::unique_ptr<Subscription> Subscription::Start(std::shared_ptr<grpc::Channel>
 
 Subscription::Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionOptions options)
     : options_(std::move(options)),
+      channel_(channel),
       stub_(v1::WatchService::NewStub(channel)),
       token_(options_.credentials) {}
 
@@ -71,6 +73,7 @@ Subscription::~Subscription() {
 void Subscription::Run() {
   absl::Duration backoff = options_.initial_backoff;
   std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
   while (true) {
     grpc::ClientContext ctx;
     const absl::Status prepared = internal::AddCallMetadata(&ctx, options_.user, token_);
@@ -101,6 +104,8 @@ void Subscription::Run() {
       notified_revision_ = revision_;  // callbacks for it have run: waiters may go on
     }
     absl::Status status = reader != nullptr ? FromGrpcStatus(reader->Finish()) : prepared;
+    absl::Duration wait;
+    bool watch_connection = false;
     {
       absl::MutexLock lock(&mu_);
       active_ = nullptr;
@@ -111,10 +116,22 @@ void Subscription::Run() {
       // retry slowly.
       const bool slow = absl::IsNotFound(status) || absl::IsInvalidArgument(status) ||
                         absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status);
-      absl::Duration wait = slow ? options_.max_backoff : backoff;
-      std::uniform_real_distribution<double> jitter(0.5, 1.0);
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait * jitter(rng));
-      if (stopping_) return;
+      wait = slow ? options_.max_backoff : backoff;
+      wait *= jitter(rng);
+      // After a lost connection, a new one (maybe to the next replica) ends the wait early.
+      watch_connection = !slow && absl::IsUnavailable(status);
+      if (!watch_connection) {
+        mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait);
+        if (stopping_) return;
+      }
+    }
+    if (watch_connection &&
+        internal::WaitForReconnect(channel_.get(), absl::Now() + wait,
+                                   /*lost=*/internal::IsConnectFailure(status), [this] {
+                                     absl::MutexLock lock(&mu_);
+                                     return stopping_;
+                                   })) {
+      return;
     }
     backoff = std::min(backoff * 2, options_.max_backoff);
   }

@@ -2,6 +2,8 @@
 // retries with exponential backoff and jitter for calls that are safe to repeat.
 //
 //   confcenter::Client client({.address = "127.0.0.1:7070"});
+// or, for the replicas of one deployment (tried in order; see ClientOptions::address):
+//   confcenter::Client client({.address = "10.0.0.11:7070,10.0.0.12:7070"});
 // or, with TLS and/or a bearer token (see credentials.h):
 //   options.credentials = confcenter::Credentials::FromEnvironment();
 //   absl::StatusOr<std::unique_ptr<confcenter::Client>> client =
@@ -15,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -30,20 +33,34 @@
 namespace confcenter {
 
 struct ClientOptions {
-  // host:port of confcenterd. Default "127.0.0.1:7070".
+  // Where confcenterd is: one address, or the replicas of one confcenterd deployment as a
+  // comma-separated list (spaces around entries ignored), tried in order. One address is any
+  // gRPC target, unchanged: "host:port", "dns:///name:port" (every record a replica),
+  // "ipv4:...", "unix:/path". A list holds IP literals with ports, "10.0.0.1:7070" or
+  // "[fd00::1]:7070" (gRPC resolves no list of names: give one dns:/// name instead). The
+  // channel uses pick_first: it stays on the first replica that answers and moves to the
+  // next one when that connection goes. Ignored when `addresses` is set. Default
+  // "127.0.0.1:7070".
   std::string address = "127.0.0.1:7070";
-  // Deadline of each attempt of a unary call. Default 5 s.
+  // The replicas, one address each (the entries of `address`'s list; an entry may itself be
+  // a comma-separated list). Non-empty = used instead of `address`. Default empty.
+  std::vector<std::string> addresses;
+  // Deadline of a unary call, all its attempts and the waits between them included. Default
+  // 5 s.
   absl::Duration deadline = absl::Seconds(5);
-  // Attempts for calls that are safe to repeat (reads, Register, Deregister; writes only with
-  // retry_writes) when the server is UNAVAILABLE. 1 = no retry. Default 3.
+  // Attempts of a unary call that failed UNAVAILABLE, within its deadline: the channel then
+  // reconnects, to the next replica if the last one is gone. Reads (and Register, Deregister)
+  // are retried; writes (Put, Delete, Mask, Txn, Rollback) only when gRPC could not connect
+  // to any replica (nothing was sent), or with retry_writes. 1 = no retry. Default 3.
   int max_attempts = 3;
   // Backoff before the second attempt; doubles each time up to max_backoff, with up to 50%
   // random jitter. Defaults 100 ms and 2 s. The channel reconnects on the same schedule
   // (gRPC's own default waits up to 2 minutes between connection attempts).
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(2);
-  // Also retry Put, Delete, Mask and Txn on UNAVAILABLE. A retried write whose first attempt
-  // did reach the server is applied twice (two revisions, same result). Default false.
+  // Also retry Put, Delete, Mask, Txn and Rollback on any UNAVAILABLE, also one that broke
+  // the connection after the write was sent: a retried write whose first attempt did reach
+  // the server is applied twice (two revisions, same result). Default false.
   bool retry_writes = false;
   // Sent as the x-confcenter-user metadata header (who made a change). Empty = none.
   std::string user;
@@ -84,13 +101,24 @@ class Client {
   // As Create, but if the channel cannot be made every call fails with MakeChannel's error
   // (and channel() is a channel that fails every call with it).
   explicit Client(const ClientOptions& options);
-  // A channel to options.address with the options' reconnect backoff, receive window and
+  // A channel to Target(options) with the options' reconnect backoff, receive window and
   // options.credentials' TLS (plaintext without ca_file). It carries no token: the client's
-  // calls add it (TokenSource). Reads the certificate files now. Errors: those of
-  // MakeChannelCredentials (credentials.h).
+  // calls add it (TokenSource). Reads the certificate files now. Errors: those of Target, and
+  // of MakeChannelCredentials (credentials.h); INVALID_ARGUMENT naming
+  // credentials.server_name if TLS is on, the list names different hosts and server_name is
+  // empty (one channel checks one name against every replica's certificate).
   static absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const ClientOptions& options);
-  // The arguments MakeChannel creates its channel with, for callers that add their own.
+  // The arguments MakeChannel creates its channel with, for callers that add their own. For a
+  // list of replicas: pick_first, and the first replica as the default authority (the name
+  // TLS checks unless credentials.server_name overrides it, for every replica).
   static grpc::ChannelArguments ChannelArguments(const ClientOptions& options);
+  // The gRPC target of options.addresses, else options.address (see ClientOptions): one
+  // address unchanged, a list as "ipv4:a:1,b:2" (or "ipv6:[..]:1,[::ffff:a]:2" when it holds
+  // an IPv6 address). Errors: INVALID_ARGUMENT naming the field ("address" or
+  // "addresses[i]") for an empty address or entry, and in a list for an entry that is not an
+  // IP literal with a port (a name, a dns:/// or other scheme, a bare IPv6 address without
+  // brackets, a missing or bad port).
+  static absl::StatusOr<std::string> Target(const ClientOptions& options);
   // Uses an existing channel (e.g. one shared with other clients); options.credentials' TLS
   // fields are then ignored (the channel has its own), its token is sent.
   Client(std::shared_ptr<grpc::Channel> channel, const ClientOptions& options);

@@ -43,7 +43,11 @@ struct SubscriptionOptions {
   // answers; the stream then resumes from its revision.
   std::string cache_file;
   // Reconnect backoff: starts at initial_backoff, doubles up to max_backoff, each wait cut by
-  // up to 50% at random (jitter). Defaults 100 ms and 10 s.
+  // up to 50% at random (jitter). Defaults 100 ms and 10 s. After a lost connection
+  // (UNAVAILABLE) the wait ends as soon as the channel connects again, to the same server or
+  // to the next replica of its list (see ClientOptions::address): the channel's own
+  // reconnect backoff (ClientOptions::initial_backoff, max_backoff) then sets the pace. The
+  // stream resumes there from the last revision it got, as on the same server.
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(10);
   // Sent as x-confcenter-user. Empty = none.
@@ -145,6 +149,7 @@ class Subscription {
   void SaveCache();
 
   const SubscriptionOptions options_;
+  const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::WatchService::Stub> stub_;
   const TokenSource token_;
 

@@ -186,18 +186,18 @@ broken base/confcenterd.yaml 's|^admin_listen: 0.0.0.0:7071|admin_listen: 0.0.0.
   "serves admin on 0.0.0.0:7072 but the probes and the admin port use 7071"
 broken overlays/dev/confcenterd.yaml 's|^admin_listen: 0.0.0.0:7071|admin_listen: 127.0.0.1:7071|' server dev \
   "unreachable from the kubelet"
-broken base/service.yaml '/^  selector:/,/^  ports:/s/component: server/component: api/' server integration \
+broken common/service.yaml '/^  selector:/,/^  ports:/s/component: server/component: api/' server integration \
   "Service confcenter: selector .* does not select the StatefulSet's pods"
 broken base/statefulset.yaml 's|serviceName: confcenter-headless|serviceName: confcenter-peers|' server integration \
   "serviceName confcenter-peers is no Service"
 broken base/statefulset.yaml 's|enableServiceLinks: false|enableServiceLinks: true|' server dev \
   "enableServiceLinks is not false"
 broken overlays/dev/confcenterd.yaml 's|^log_level: debug|log_levle: debug|' config dev 'unknown setting "log_levle"'
-broken base/service.yaml '0,/appProtocol: grpc/s|appProtocol: grpc|&\n    - {name: admin, port: 7071, targetPort: admin}|' server integration \
+broken common/service.yaml '0,/appProtocol: grpc/s|appProtocol: grpc|&\n    - {name: admin, port: 7071, targetPort: admin}|' server integration \
   "Service confcenter: a client Service that also exposes the admin port"
-broken base/networkpolicy.yaml '/port: admin/,$s|- namespaceSelector:|- ipBlock: {cidr: 0.0.0.0/0}\n        &|' server integration \
+broken common/networkpolicy.yaml '/port: admin/,$s|- namespaceSelector:|- ipBlock: {cidr: 0.0.0.0/0}\n        &|' server integration \
   "the admin port 7071 is open to peers beyond"
-broken base/networkpolicy.yaml '/^  podSelector:/,/^  policyTypes:/s|component: server|component: api|' server integration \
+broken common/networkpolicy.yaml '/^  podSelector:/,/^  policyTypes:/s|component: server|component: api|' server integration \
   "no NetworkPolicy selects the StatefulSet's pods"
 broken base/confcenterd.yaml 's|^auth_policy:|#auth_policy:|' server integration "no auth_policy"
 broken base/confcenterd.yaml 's|^auth_policy:|#auth_policy:|' config integration "without authentication"
@@ -206,7 +206,7 @@ broken base/confcenterd.yaml 's|^secret_key_file: .*|secret_key_file: /var/lib/c
   "secret_key_file lies in the data volume"
 broken base/statefulset.yaml 's|mountPath: /etc/confcenter-tls|mountPath: /etc/confcenter-certs|' server integration \
   "tls_cert /etc/confcenter-tls/tls.crt is under no mounted volume"
-broken base/policy.yaml 's|jwks_file: /etc/confcenter-jwks/gitlab.json|jwks_file: /etc/confcenter-jwks/gitlab-keys.json|' server integration \
+broken common/policy.yaml 's|jwks_file: /etc/confcenter-jwks/gitlab.json|jwks_file: /etc/confcenter-jwks/gitlab-keys.json|' server integration \
   "ConfigMap confcenter-jwks-[a-z0-9]* has no key gitlab-keys.json"
 broken cd-jobs/register/job.yaml 's|audience: confcenter|audience: kubernetes|' cd-job register \
   "is no projected service-account token with audience confcenter"

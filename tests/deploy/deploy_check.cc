@@ -21,6 +21,9 @@
 //       a CD Job overlay: the Jobs run the server's image, reach its Service, find their
 //       ConfigMaps, authenticate with a projected service-account token (CONFCENTER_TOKEN_FILE)
 //       over TLS (CONFCENTER_CA), run non-root, and are not selected by the server's Services.
+//   deploy_check server-env RENDERED           prints the server container's CONFCENTER_*
+//       environment (literal values, $(VAR) references expanded), NUL-separated KEY=VALUE, for
+//       confcenterd --check_config
 //   deploy_check job-command RENDERED JOB      prints the Job's command and args, NUL-separated
 //   deploy_check job-env RENDERED JOB ROOT     writes the Job's ConfigMap volumes under ROOT and
 //       prints its environment (envFrom ConfigMaps, then env) as NUL-separated KEY=VALUE, with
@@ -1290,6 +1293,26 @@ int PrintJobCommand(const std::string& file, const std::string& name) {
   return 0;
 }
 
+int PrintServerEnv(const std::string& file) {
+  auto docs = LoadAll(file);
+  if (!docs) return 1;
+  const std::vector<Object> objects = Objects(*docs, file);
+  const auto servers = ServerWorkloads(objects);
+  if (servers.size() != 1) {
+    Fail(file + ": expected one StatefulSet or Deployment running confcenterd");
+    return 1;
+  }
+  const YAML::Node container =
+      NamedContainer(Get(servers[0]->node, {"spec", "template", "spec"}), "confcenterd");
+  for (const YAML::Node& env : container["env"]) {
+    const std::string name = Str(env["name"]);
+    if (name.rfind("CONFCENTER_", 0) != 0 || !env["value"]) continue;
+    std::cout << name << '=' << Expand(Str(env["value"]), container, servers[0]->namespace_)
+              << '\0';
+  }
+  return 0;
+}
+
 int PrintJobEnv(const std::string& file, const std::string& name, const std::string& root) {
   auto docs = LoadAll(file);
   if (!docs) return 1;
@@ -1408,6 +1431,7 @@ int main(int argc, char** argv) {
     if (mode == "cd-job" && !Option(argc, argv, "server").empty()) {
       return CheckCdJob(argv[2], Option(argc, argv, "server"));
     }
+    if (mode == "server-env" && argc == 3) return PrintServerEnv(argv[2]);
     if (mode == "job-command" && argc == 4) return PrintJobCommand(argv[2], argv[3]);
     if (mode == "job-env" && argc == 5) return PrintJobEnv(argv[2], argv[3], argv[4]);
     if (mode == "rules" && !Option(argc, argv, "metrics").empty()) {
@@ -1418,6 +1442,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cerr
-      << "usage: deploy_check server|cd-job|job-command|job-env|rules FILE ... (see the source)\n";
+      << "usage: deploy_check server|cd-job|server-env|job-command|job-env|rules FILE ... (see the source)\n";
   return 2;
 }

@@ -57,7 +57,10 @@ for overlay in "$src"/deploy/k8s/overlays/*/; do
     checks=$((checks + 1))
     continue
   fi
-  env -i "$confcenterd" --check_config --config="$work/$name.conf" > "$work/$name.check" 2>&1 \
+  # With the container's CONFCENTER_* variables (the etcd endpoints in the ha overlays).
+  server_env=()
+  while IFS= read -r -d '' item; do server_env+=("$item"); done < <("$check" server-env "$work/$name.yaml")
+  env -i "${server_env[@]}" "$confcenterd" --check_config --config="$work/$name.conf" > "$work/$name.check" 2>&1 \
     || fail "overlay $name: confcenterd --check_config refuses its config file: $(cat "$work/$name.check")"
   echo "overlay $name: ok ($(grep -c '^kind:' "$work/$name.yaml") objects)"
   checks=$((checks + 1))

@@ -109,6 +109,11 @@ for job in register deregister; do
     || fail "CD Job $job does not line up with the integration overlay (rendered: $work/$job.yaml)"
   checks=$((checks + 1))
 done
+# The same Jobs against the replicas on etcd: same Service, same image.
+for job in register deregister; do
+  "$check" cd-job "$work/$job.yaml" --server="$work/ha.yaml" \
+    || fail "CD Job $job does not line up with the ha overlay (rendered: $work/$job.yaml)"
+done
 
 env -i "$confcenterd" --listen=127.0.0.1:0 --data_dir="$work/data" --port_file="$work/port" \
   --admin_listen=127.0.0.1:0 --admin_port_file="$work/admin_port" --log_level=warn &

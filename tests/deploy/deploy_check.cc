@@ -36,8 +36,8 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <iostream>
 #include <map>
@@ -450,7 +450,8 @@ void CheckOnEtcd(
   }
   bool spread = false;
   for (const YAML::Node& term :
-       Get(pod_spec, {"affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution"})) {
+       Get(pod_spec,
+           {"affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution"})) {
     const YAML::Node t = term["podAffinityTerm"];
     spread |= Str(t["topologyKey"]) == "kubernetes.io/hostname" &&
               Selects(StringMap(Get(t, {"labelSelector", "matchLabels"})), pod_labels);
@@ -632,15 +633,16 @@ void CheckOnEtcd(
          Join(want_cluster));
   }
   const std::string advertise = ShortHost(eflag("initial-advertise-peer-urls").value_or(""));
-  const std::string want_advertise = scheme + "://$(POD_NAME)." + governing + "." + ns +
-                                     ".svc:" + std::to_string(peer->number);
+  const std::string want_advertise =
+      scheme + "://$(POD_NAME)." + governing + "." + ns + ".svc:" + std::to_string(peer->number);
   if (advertise != want_advertise) {
     Fail(ewho + ": --initial-advertise-peer-urls " + advertise + " is not " + want_advertise);
   }
   std::string data_mount;
   for (const YAML::Node& vct : es["volumeClaimTemplates"]) {
     for (const YAML::Node& mount : ec["volumeMounts"]) {
-      if (Str(mount["name"]) == Str(Get(vct, {"metadata", "name"}))) data_mount = Str(mount["mountPath"]);
+      if (Str(mount["name"]) == Str(Get(vct, {"metadata", "name"})))
+        data_mount = Str(mount["mountPath"]);
     }
   }
   const std::string data_dir = eflag("data-dir").value_or("");
@@ -654,7 +656,8 @@ void CheckOnEtcd(
     Fail(ewho + ": no --client-cert-auth: any pod the NetworkPolicy admits could read and " +
          "write the store");
   }
-  for (const std::string& url : Split(eflag("listen-client-urls").value_or("http://localhost:2379"), ',')) {
+  for (const std::string& url :
+       Split(eflag("listen-client-urls").value_or("http://localhost:2379"), ',')) {
     if (url.rfind("https://", 0) != 0) Fail(ewho + ": listens for clients on " + url + ", not TLS");
   }
   for (const char* setting : {"trusted-ca-file", "cert-file", "key-file"}) {
@@ -695,7 +698,8 @@ void CheckOnEtcd(
   // nobody else either of them.
   bool epolicy = false, clients_reach = false, peers_reach = false;
   for (const Object* np : OfKind(objects, "NetworkPolicy")) {
-    if (!Selects(StringMap(Get(np->node, {"spec", "podSelector", "matchLabels"})), elabels)) continue;
+    if (!Selects(StringMap(Get(np->node, {"spec", "podSelector", "matchLabels"})), elabels))
+      continue;
     epolicy = true;
     const std::string npid = at(np->Id());
     for (const YAML::Node& rule : Get(np->node, {"spec", "ingress"})) {
@@ -745,15 +749,18 @@ void CheckOnEtcd(
   // If a policy restricts confcenterd's egress, it must let the client port out.
   bool egress_limited = false, egress_to_etcd = false;
   for (const Object* np : OfKind(objects, "NetworkPolicy")) {
-    if (!Selects(StringMap(Get(np->node, {"spec", "podSelector", "matchLabels"})), pod_labels)) continue;
+    if (!Selects(StringMap(Get(np->node, {"spec", "podSelector", "matchLabels"})), pod_labels))
+      continue;
     bool has_egress = false;
-    for (const YAML::Node& type : Get(np->node, {"spec", "policyTypes"})) has_egress |= Str(type) == "Egress";
+    for (const YAML::Node& type : Get(np->node, {"spec", "policyTypes"}))
+      has_egress |= Str(type) == "Egress";
     if (!has_egress) continue;
     egress_limited = true;
     for (const YAML::Node& rule : Get(np->node, {"spec", "egress"})) {
       bool port_ok = !rule["ports"] || rule["ports"].size() == 0;
       for (const YAML::Node& port : rule["ports"]) {
-        port_ok |= Str(port["port"]) == "client" || Str(port["port"]) == std::to_string(client->number);
+        port_ok |=
+            Str(port["port"]) == "client" || Str(port["port"]) == std::to_string(client->number);
       }
       bool peer_ok = !rule["to"] || rule["to"].size() == 0;
       for (const YAML::Node& to : rule["to"]) peer_ok |= PeerSelectsPods(to, elabels);
@@ -761,8 +768,9 @@ void CheckOnEtcd(
     }
   }
   if (egress_limited && !egress_to_etcd) {
-    Fail(at("a NetworkPolicy limits confcenterd's egress and lets it not reach the etcd client port " +
-            std::to_string(client->number)));
+    Fail(at(
+        "a NetworkPolicy limits confcenterd's egress and lets it not reach the etcd client port " +
+        std::to_string(client->number)));
   }
 }
 
@@ -939,7 +947,8 @@ int CheckServer(const std::string& file, const std::string& version, const std::
   const std::string data_dir = EffectiveFlag("data_dir", container, config_file, "./data");
   const std::string store = EffectiveFlag("store", container, config_file, "rocksdb", ns);
   const bool on_etcd = store == "etcd";
-  if (store != "rocksdb" && store != "etcd") Fail(who + ": store '" + store + "' is neither rocksdb nor etcd");
+  if (store != "rocksdb" && store != "etcd")
+    Fail(who + ": store '" + store + "' is neither rocksdb nor etcd");
   if (!on_etcd) {
     if (Str(spec["replicas"]) != "1") {
       Fail(sts_id + ": replicas must be 1 (one process owns the RocksDB store), got " +
@@ -1441,7 +1450,7 @@ int main(int argc, char** argv) {
     Fail(std::string(argv[2]) + ": " + e.what());
     return 1;
   }
-  std::cerr
-      << "usage: deploy_check server|cd-job|server-env|job-command|job-env|rules FILE ... (see the source)\n";
+  std::cerr << "usage: deploy_check server|cd-job|server-env|job-command|job-env|rules FILE ... "
+               "(see the source)\n";
   return 2;
 }

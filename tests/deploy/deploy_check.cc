@@ -8,12 +8,22 @@
 //       and /readyz on the admin port the config file (or a flag or env override) makes
 //       confcenterd listen on; TLS and auth_policy are set and their files (and the files the
 //       policy names) are mounted; scrape annotations, volumes, security context, resources;
-//       image tag V. Writes the --config file's text to FILE (for confcenterd --check_config)
-//       and the policy file's to the --policy-out FILE.
+//       image tag V. The server is the StatefulSet or Deployment with a container confcenterd:
+//       with the RocksDB store (the default) one StatefulSet replica with its store in a
+//       PersistentVolume; with --store=etcd (CheckOnEtcd) at least 3 stateless replicas spread
+//       by hostname with a PodDisruptionBudget keeping 2, client TLS to etcd, and, when the
+//       rendering runs the etcd members (a StatefulSet with a container etcd), etcd_endpoints
+//       naming exactly the members, etcd_max_txn_ops/etcd_max_request_bytes equal to their
+//       --max-txn-ops/--max-request-bytes, no --auto-compaction-*, their --initial-cluster,
+//       client TLS, budget and NetworkPolicy. Writes the --config file's text to FILE (for
+//       confcenterd --check_config) and the policy file's to the --policy-out FILE.
 //   deploy_check cd-job RENDERED --server=SERVER_RENDERED
 //       a CD Job overlay: the Jobs run the server's image, reach its Service, find their
 //       ConfigMaps, authenticate with a projected service-account token (CONFCENTER_TOKEN_FILE)
 //       over TLS (CONFCENTER_CA), run non-root, and are not selected by the server's Services.
+//   deploy_check server-env RENDERED           prints the server container's CONFCENTER_*
+//       environment (literal values, $(VAR) references expanded), NUL-separated KEY=VALUE, for
+//       confcenterd --check_config
 //   deploy_check job-command RENDERED JOB      prints the Job's command and args, NUL-separated
 //   deploy_check job-env RENDERED JOB ROOT     writes the Job's ConfigMap volumes under ROOT and
 //       prints its environment (envFrom ConfigMaps, then env) as NUL-separated KEY=VALUE, with
@@ -22,10 +32,12 @@
 //       recording rules; every confcenter_* metric an expression uses is in the list
 //
 // Exit status 0 when every check passes, 1 with one "FAIL: ..." line per problem, 2 on usage.
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <iostream>
 #include <map>
@@ -34,6 +46,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "yaml-cpp/yaml.h"
@@ -172,10 +185,40 @@ const ContainerPort* ResolvePort(const std::vector<ContainerPort>& ports, const 
   return nullptr;
 }
 
+// `value` with the kubelet's $(VAR) references to the container's env expanded: literal values,
+// and the pod's namespace (a fieldRef to metadata.namespace) when `ns` is given; other
+// references (the pod's name) stay as they are.
+std::string Expand(const std::string& value, const YAML::Node& container, const std::string& ns) {
+  std::string out;
+  for (size_t i = 0; i < value.size();) {
+    const size_t end = value.compare(i, 2, "$(") == 0 ? value.find(')', i) : std::string::npos;
+    if (end == std::string::npos) {
+      out += value[i++];
+      continue;
+    }
+    const std::string name = value.substr(i + 2, end - i - 2);
+    std::string replacement = value.substr(i, end - i + 1);
+    for (const YAML::Node& env : container["env"]) {
+      if (Str(env["name"]) != name) continue;
+      if (env["value"]) {
+        replacement = Str(env["value"]);
+      } else if (Str(Get(env, {"valueFrom", "fieldRef", "fieldPath"})) == "metadata.namespace" &&
+                 !ns.empty()) {
+        replacement = ns;
+      }
+    }
+    out += replacement;
+    i = end + 1;
+  }
+  return out;
+}
+
 // The value confcenterd would use for a flag: --flag=V in args, else CONFCENTER_<FLAG> in the
-// container's env, else the --config file's key, else `fallback` (the flag's default).
+// container's env, else the --config file's key, else `fallback` (the flag's default). With
+// `ns`, $(VAR) references in args and env are expanded (Expand).
 std::string EffectiveFlag(const std::string& flag, const YAML::Node& container,
-                          const YAML::Node& config_file, const std::string& fallback) {
+                          const YAML::Node& config_file, const std::string& fallback,
+                          const std::string& ns = "") {
   std::string value;
   bool found = false;
   for (const YAML::Node& arg : container["args"]) {
@@ -185,11 +228,11 @@ std::string EffectiveFlag(const std::string& flag, const YAML::Node& container,
       found = true;
     }
   }
-  if (found) return value;
+  if (found) return Expand(value, container, ns);
   std::string env_name = "CONFCENTER_";
   for (char c : flag) env_name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   for (const YAML::Node& env : container["env"]) {
-    if (Str(env["name"]) == env_name) return Str(env["value"]);
+    if (Str(env["name"]) == env_name) return Expand(Str(env["value"]), container, ns);
   }
   if (config_file && config_file.IsMap() && config_file[flag]) return Str(config_file[flag]);
   return fallback;
@@ -263,6 +306,474 @@ std::vector<ConfigMount> ConfigMounts(const std::vector<Object>& objects,
 
 std::string FileArg(const std::string& file, const std::string& what) { return file + ": " + what; }
 
+YAML::Node NamedContainer(const YAML::Node& pod_spec, const std::string& name) {
+  for (const YAML::Node& c : pod_spec["containers"]) {
+    if (Str(c["name"]) == name) return c;
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
+// The StatefulSets and Deployments that run confcenterd (a container of that name).
+std::vector<const Object*> ServerWorkloads(const std::vector<Object>& objects) {
+  std::vector<const Object*> out;
+  for (const Object& o : objects) {
+    if ((o.kind == "StatefulSet" || o.kind == "Deployment") &&
+        NamedContainer(Get(o.node, {"spec", "template", "spec"}), "confcenterd")) {
+      out.push_back(&o);
+    }
+  }
+  return out;
+}
+
+std::optional<long long> ToInt(const std::string& s) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  try {
+    return std::stoll(s);
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+std::string Replicas(const YAML::Node& spec) {  // the API's default is 1
+  return spec["replicas"] ? Str(spec["replicas"]) : std::string("1");
+}
+
+// An etcd flag from the container's command and args: --flag=V (the last one wins) or a bare
+// --flag ("true"), with $(VAR) expanded; nullopt when absent.
+std::optional<std::string> EtcdFlag(const YAML::Node& container, const std::string& flag,
+                                    const std::string& ns) {
+  std::optional<std::string> value;
+  for (const char* part : {"command", "args"}) {
+    for (const YAML::Node& word : container[part]) {
+      const std::string w = Str(word);
+      if (w == "--" + flag) {
+        value = "true";
+      } else if (w.rfind("--" + flag + "=", 0) == 0) {
+        value = Expand(w.substr(flag.size() + 3), container, ns);
+      }
+    }
+  }
+  return value;
+}
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, sep);) out.push_back(item);
+  return out;
+}
+
+// A pod's DNS name with the cluster domain dropped: a.b.ns.svc.cluster.local -> a.b.ns.svc.
+std::string ShortHost(std::string s) {
+  const std::string suffix = ".svc.cluster.local";
+  for (size_t at = s.find(suffix); at != std::string::npos; at = s.find(suffix)) {
+    s.replace(at, suffix.size(), ".svc");
+  }
+  return s;
+}
+
+std::string Join(const std::set<std::string>& items) {
+  std::string s;
+  for (const std::string& item : items) s += (s.empty() ? "" : ",") + item;
+  return s;
+}
+
+// How many of `replicas` pods a PodDisruptionBudget lets a drain evict at once; nullopt (after a
+// FAIL) for a percentage or neither field.
+std::optional<long long> AllowedDisruptions(const std::string& id, const YAML::Node& pdb,
+                                            long long replicas) {
+  const YAML::Node spec = pdb["spec"];
+  const std::string field = spec["minAvailable"] ? "minAvailable" : "maxUnavailable";
+  const std::optional<long long> value = ToInt(Str(spec[field]));
+  if (!value) {
+    Fail(id + ": " + field + " '" + Str(spec[field]) + "' is not a number of pods");
+    return std::nullopt;
+  }
+  return field == "minAvailable" ? std::max(0LL, replicas - *value) : *value;
+}
+
+// The volume a container mounts `path` from (undefined if none).
+YAML::Node VolumeOf(const YAML::Node& pod_spec, const YAML::Node& container,
+                    const std::string& path) {
+  for (const YAML::Node& mount : container["volumeMounts"]) {
+    if (!IsUnder(path, Str(mount["mountPath"]))) continue;
+    for (const YAML::Node& volume : pod_spec["volumes"]) {
+      if (Str(volume["name"]) == Str(mount["name"])) return volume;
+    }
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
+// A NetworkPolicy peer that is a podSelector (in the policy's namespace) selecting `labels`.
+bool PeerSelectsPods(const YAML::Node& peer, const std::map<std::string, std::string>& labels) {
+  return peer["podSelector"] && !peer["namespaceSelector"] && !peer["ipBlock"] &&
+         Selects(StringMap(Get(peer, {"podSelector", "matchLabels"})), labels);
+}
+
+// confcenterd on etcd (--store=etcd): stateless replicas spread over nodes, a disruption budget
+// that keeps two serving, client TLS to etcd; and, when the rendering runs the etcd members (a
+// StatefulSet with a container etcd), that confcenterd's endpoints are exactly the members'
+// stable names, that both sides agree on the transaction and request limits, that nothing else
+// compacts, and the members' cluster, TLS, budget and NetworkPolicy.
+void CheckOnEtcd(
+    const std::string& file, const std::vector<Object>& objects, const Object& server,
+    const YAML::Node& container, const YAML::Node& config_file,
+    const std::function<const Object*(const std::string&, const std::string&)>& check_mounted) {
+  auto at = [&](const std::string& what) { return FileArg(file, what); };
+  const std::string ns = server.namespace_;
+  const YAML::Node spec = server.node["spec"];
+  const YAML::Node pod_spec = Get(spec, {"template", "spec"});
+  const auto pod_labels = StringMap(Get(spec, {"template", "metadata", "labels"}));
+  const std::string id = at(server.Id());
+  const std::string who = id + " container confcenterd";
+  auto flag = [&](const std::string& name, const std::string& fallback) {
+    return EffectiveFlag(name, container, config_file, fallback, ns);
+  };
+
+  // Replicas: several, stateless, one per node where possible.
+  const long long replicas = ToInt(Replicas(spec)).value_or(0);
+  if (replicas < 3) {
+    Fail(id + ": replicas " + Replicas(spec) +
+         ": on etcd run at least 3 (one lost pod or node leaves two serving)");
+  }
+  if (server.kind != "Deployment") {
+    Fail(id + ": replicas on etcd keep no state: a Deployment, not a " + server.kind);
+  }
+  if (spec["volumeClaimTemplates"] && spec["volumeClaimTemplates"].size() > 0) {
+    Fail(id + ": volumeClaimTemplates, but replicas on etcd keep no data (data_dir is unused)");
+  }
+  for (const YAML::Node& volume : pod_spec["volumes"]) {
+    if (volume["persistentVolumeClaim"]) {
+      Fail(id + ": volume " + Str(volume["name"]) +
+           " is a PersistentVolumeClaim, but replicas on etcd keep no data");
+    }
+  }
+  bool spread = false;
+  for (const YAML::Node& term :
+       Get(pod_spec,
+           {"affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution"})) {
+    const YAML::Node t = term["podAffinityTerm"];
+    spread |= Str(t["topologyKey"]) == "kubernetes.io/hostname" &&
+              Selects(StringMap(Get(t, {"labelSelector", "matchLabels"})), pod_labels);
+  }
+  if (!spread) {
+    Fail(id + ": no preferred pod anti-affinity by kubernetes.io/hostname among its own pods: " +
+         "the replicas may share a node and go down with it");
+  }
+  bool budget = false;
+  for (const Object* pdb : OfKind(objects, "PodDisruptionBudget")) {
+    if (!Selects(StringMap(Get(pdb->node, {"spec", "selector", "matchLabels"})), pod_labels))
+      continue;
+    budget = true;
+    const auto allowed = AllowedDisruptions(at(pdb->Id()), pdb->node, replicas);
+    if (!allowed) continue;
+    if (*allowed < 1) {
+      Fail(at(pdb->Id()) + ": lets no replica of " + std::to_string(replicas) +
+           " be evicted: every node drain blocks");
+    } else if (replicas - *allowed < 2) {
+      Fail(at(pdb->Id()) + ": lets " + std::to_string(*allowed) + " of " +
+           std::to_string(replicas) + " replicas be evicted at once: fewer than 2 would serve");
+    }
+  }
+  if (!budget) Fail(at("no PodDisruptionBudget selects confcenterd's replicas"));
+
+  // confcenterd's side of etcd: TLS files mounted from Secrets, endpoints, limits.
+  for (const char* setting : {"etcd_ca_file", "etcd_cert_file", "etcd_key_file"}) {
+    const std::string path = flag(setting, "");
+    if (path.empty()) {
+      Fail(who + ": no " + setting + ": etcd runs with client certificates (--client-cert-auth)");
+    } else {
+      check_mounted(setting, path);
+    }
+  }
+  const std::string endpoints = flag("etcd_endpoints", "");
+  const std::regex endpoint_re(R"(^(dns:///)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):[0-9]+$)");
+  std::vector<std::string> listed;
+  if (endpoints.empty()) Fail(who + ": no etcd_endpoints");
+  for (const std::string& e : Split(endpoints, ',')) {
+    if (!std::regex_match(e, endpoint_re)) {
+      Fail(who + ": etcd_endpoints entry '" + e + "' is not host:port or dns:///name:port");
+    }
+    listed.push_back(e);
+  }
+  const std::string txn_ops = flag("etcd_max_txn_ops", "128");
+  const std::string request_bytes = flag("etcd_max_request_bytes", "1572864");
+
+  // The etcd members, if the rendering runs them.
+  std::vector<const Object*> members;
+  for (const Object* o : OfKind(objects, "StatefulSet")) {
+    if (NamedContainer(Get(o->node, {"spec", "template", "spec"}), "etcd")) members.push_back(o);
+  }
+  if (members.empty()) return;  // an external etcd (overlays/ha-external-etcd)
+  if (members.size() > 1) {
+    Fail(at("more than one etcd StatefulSet"));
+    return;
+  }
+  const Object& sts = *members[0];
+  const std::string eid = at(sts.Id());
+  const YAML::Node es = sts.node["spec"];
+  const YAML::Node epod = Get(es, {"template", "spec"});
+  const YAML::Node ec = NamedContainer(epod, "etcd");
+  const std::string ewho = eid + " container etcd";
+  const auto elabels = StringMap(Get(es, {"template", "metadata", "labels"}));
+  auto eflag = [&](const std::string& name) { return EtcdFlag(ec, name, ns); };
+  if (!Selects(StringMap(Get(es, {"selector", "matchLabels"})), elabels)) {
+    Fail(eid + ": selector does not select its pod labels " + Show(elabels));
+  }
+  if (Selects(pod_labels, elabels) || Selects(elabels, pod_labels)) {
+    Fail(eid + ": its pod labels " + Show(elabels) + " and confcenterd's " + Show(pod_labels) +
+         " select each other's pods");
+  }
+  const long long size = ToInt(Replicas(es)).value_or(0);
+  if (size < 3 || size % 2 == 0) {
+    Fail(eid + ": replicas " + Replicas(es) +
+         ": an odd number, at least 3 (a quorum survives the loss of a member)");
+  }
+  if (Str(es["podManagementPolicy"]) != "Parallel") {
+    Fail(eid + ": podManagementPolicy is not Parallel: a member is ready only once a quorum " +
+         "runs, so OrderedReady would never start the second");
+  }
+  std::vector<ContainerPort> eports;
+  for (const YAML::Node& p : ec["ports"]) {
+    eports.push_back({Str(p["name"]), p["containerPort"] ? p["containerPort"].as<int>() : -1});
+  }
+  const ContainerPort* client = ResolvePort(eports, YAML::Node("client"));
+  const ContainerPort* peer = ResolvePort(eports, YAML::Node("peer"));
+  if (!client || !peer) {
+    Fail(ewho + ": container ports named client and peer are required");
+    return;
+  }
+  const std::string governing = Str(es["serviceName"]);
+  if (const Object* svc = Find(objects, "Service", governing); svc == nullptr) {
+    Fail(eid + ": serviceName " + governing + " is no Service in the rendering");
+  } else {
+    if (Str(Get(svc->node, {"spec", "clusterIP"})) != "None")
+      Fail(at(svc->Id()) + ": the etcd StatefulSet's serviceName, but not headless");
+    if (Str(Get(svc->node, {"spec", "publishNotReadyAddresses"})) != "true") {
+      Fail(at(svc->Id()) + ": publishNotReadyAddresses is not true: members cannot resolve " +
+           "each other before they are ready, and they become ready only together");
+    }
+  }
+  for (const Object* svc : OfKind(objects, "Service")) {
+    if (!Selects(StringMap(Get(svc->node, {"spec", "selector"})), elabels)) continue;
+    for (const YAML::Node& port : Get(svc->node, {"spec", "ports"})) {
+      const YAML::Node target = port["targetPort"] ? port["targetPort"] : port["port"];
+      if (ResolvePort(eports, target) == nullptr) {
+        Fail(at(svc->Id()) + ": port " + Str(port["name"]) + " targets '" + Str(target) +
+             "', no etcd container port");
+      }
+    }
+  }
+
+  // confcenterd's endpoints are the members' stable names and client port.
+  std::set<std::string> expected, got;
+  for (long long i = 0; i < size; ++i) {
+    expected.insert(sts.name + "-" + std::to_string(i) + "." + governing + "." + ns +
+                    ".svc:" + std::to_string(client->number));
+  }
+  for (const std::string& e : listed) {
+    got.insert(ShortHost(e));
+    if (!expected.count(ShortHost(e))) {
+      Fail(who + ": etcd_endpoints lists " + e + ", which is no member of " + sts.Id() + " (" +
+           Join(expected) + ")");
+    }
+  }
+  for (const std::string& e : expected) {
+    if (!got.count(e)) Fail(who + ": etcd_endpoints lacks the member " + e);
+  }
+
+  // The limits agree (etcd's defaults when a flag is absent); nothing else compacts.
+  for (const auto& [mine, theirs, fallback] :
+       {std::tuple<std::string, std::string, std::string>{"etcd_max_txn_ops", "max-txn-ops", "128"},
+        {"etcd_max_request_bytes", "max-request-bytes", "1572864"}}) {
+    const std::string value = mine == "etcd_max_txn_ops" ? txn_ops : request_bytes;
+    const std::string etcd_value = eflag(theirs).value_or(fallback);
+    if (value != etcd_value) {
+      Fail(who + ": " + mine + " " + value + " is not the etcd members' --" + theirs + " " +
+           etcd_value + " (" + sts.Id() + ")");
+    }
+  }
+  for (const char* part : {"command", "args"}) {
+    for (const YAML::Node& word : ec[part]) {
+      if (Str(word).rfind("--auto-compaction-", 0) == 0) {
+        Fail(ewho + ": " + Str(word) + ": confcenterd compacts etcd (etcd_compaction_interval); " +
+             "a second compactor drops history it still serves");
+      }
+    }
+  }
+  const auto quota = ToInt(eflag("quota-backend-bytes").value_or(""));
+  if (!quota) {
+    Fail(ewho + ": no --quota-backend-bytes (etcd's default is 2 GiB)");
+  } else if (*quota > 8LL * 1024 * 1024 * 1024) {
+    Fail(ewho + ": --quota-backend-bytes above 8 GiB, etcd's suggested maximum");
+  }
+
+  // The members' cluster: named after their pods, bootstrapped from the stable names.
+  bool pod_name = false;
+  for (const YAML::Node& env : ec["env"]) {
+    pod_name |= Str(env["name"]) == "POD_NAME" &&
+                Str(Get(env, {"valueFrom", "fieldRef", "fieldPath"})) == "metadata.name";
+  }
+  if (!pod_name || eflag("name").value_or("") != "$(POD_NAME)") {
+    Fail(ewho + ": --name is not the pod's name ($(POD_NAME) from metadata.name)");
+  }
+  const std::string peer_urls = eflag("listen-peer-urls").value_or("http://localhost:2380");
+  const std::string scheme = peer_urls.substr(0, peer_urls.find("://"));
+  std::set<std::string> cluster, want_cluster;
+  for (long long i = 0; i < size; ++i) {
+    const std::string member = sts.name + "-" + std::to_string(i);
+    want_cluster.insert(member + "=" + scheme + "://" + member + "." + governing + "." + ns +
+                        ".svc:" + std::to_string(peer->number));
+  }
+  for (const std::string& entry : Split(eflag("initial-cluster").value_or(""), ',')) {
+    cluster.insert(ShortHost(entry));
+  }
+  if (cluster != want_cluster) {
+    Fail(ewho + ": --initial-cluster " + Join(cluster) + " is not the members' stable names " +
+         Join(want_cluster));
+  }
+  const std::string advertise = ShortHost(eflag("initial-advertise-peer-urls").value_or(""));
+  const std::string want_advertise =
+      scheme + "://$(POD_NAME)." + governing + "." + ns + ".svc:" + std::to_string(peer->number);
+  if (advertise != want_advertise) {
+    Fail(ewho + ": --initial-advertise-peer-urls " + advertise + " is not " + want_advertise);
+  }
+  std::string data_mount;
+  for (const YAML::Node& vct : es["volumeClaimTemplates"]) {
+    for (const YAML::Node& mount : ec["volumeMounts"]) {
+      if (Str(mount["name"]) == Str(Get(vct, {"metadata", "name"})))
+        data_mount = Str(mount["mountPath"]);
+    }
+  }
+  const std::string data_dir = eflag("data-dir").value_or("");
+  if (data_mount.empty() || !IsUnder(data_dir, data_mount)) {
+    Fail(ewho + ": --data-dir '" + data_dir + "' is not a directory inside a mounted " +
+         "volumeClaimTemplate");
+  }
+
+  // Client TLS with client certificates, its files from a Secret.
+  if (eflag("client-cert-auth").value_or("false") != "true") {
+    Fail(ewho + ": no --client-cert-auth: any pod the NetworkPolicy admits could read and " +
+         "write the store");
+  }
+  for (const std::string& url :
+       Split(eflag("listen-client-urls").value_or("http://localhost:2379"), ',')) {
+    if (url.rfind("https://", 0) != 0) Fail(ewho + ": listens for clients on " + url + ", not TLS");
+  }
+  for (const char* setting : {"trusted-ca-file", "cert-file", "key-file"}) {
+    const std::string path = eflag(setting).value_or("");
+    const YAML::Node volume = path.empty() ? YAML::Node() : VolumeOf(epod, ec, path);
+    if (path.empty()) {
+      Fail(ewho + ": no --" + setting);
+    } else if (!volume || !volume["secret"]) {
+      Fail(ewho + ": --" + setting + " " + path + " is not in a mounted Secret");
+    }
+  }
+  if (!Get(ec, {"readinessProbe"})) Fail(ewho + ": no readinessProbe");
+  CheckSecurity(ewho, epod, ec);
+  CheckResources(ewho, ec);
+  if (Str(epod["enableServiceLinks"]) != "false") {
+    Fail(eid + ": enableServiceLinks is not false: a Service named etcd would set ETCD_* " +
+         "variables, which etcd reads as flags");
+  }
+
+  // Budget: one member at a time, so a quorum stays.
+  const long long quorum = size / 2 + 1;
+  bool ebudget = false;
+  for (const Object* pdb : OfKind(objects, "PodDisruptionBudget")) {
+    if (!Selects(StringMap(Get(pdb->node, {"spec", "selector", "matchLabels"})), elabels)) continue;
+    ebudget = true;
+    const auto allowed = AllowedDisruptions(at(pdb->Id()), pdb->node, size);
+    if (!allowed) continue;
+    if (*allowed < 1) {
+      Fail(at(pdb->Id()) + ": lets no etcd member be evicted: every node drain blocks");
+    } else if (size - *allowed < quorum) {
+      Fail(at(pdb->Id()) + ": lets " + std::to_string(*allowed) + " of " + std::to_string(size) +
+           " etcd members be evicted at once: the rest lose quorum");
+    }
+  }
+  if (!ebudget) Fail(at("no PodDisruptionBudget selects the etcd members"));
+
+  // NetworkPolicy: confcenterd reaches the client port, the members each other's peer port,
+  // nobody else either of them.
+  bool epolicy = false, clients_reach = false, peers_reach = false;
+  for (const Object* np : OfKind(objects, "NetworkPolicy")) {
+    if (!Selects(StringMap(Get(np->node, {"spec", "podSelector", "matchLabels"})), elabels))
+      continue;
+    epolicy = true;
+    const std::string npid = at(np->Id());
+    for (const YAML::Node& rule : Get(np->node, {"spec", "ingress"})) {
+      std::set<int> rule_ports;
+      for (const YAML::Node& port : rule["ports"]) {
+        const ContainerPort* p = ResolvePort(eports, port["port"]);
+        if (p == nullptr) {
+          Fail(npid + ": ingress port '" + Str(port["port"]) + "' is no etcd container port");
+        } else {
+          rule_ports.insert(p->number);
+        }
+      }
+      const bool all_ports = !rule["ports"] || rule["ports"].size() == 0;
+      const bool any_peer = !rule["from"] || rule["from"].size() == 0;
+      if (all_ports || rule_ports.count(client->number)) {
+        if (any_peer) Fail(npid + ": lets anyone reach the etcd client port");
+        for (const YAML::Node& from : rule["from"]) {
+          clients_reach |= PeerSelectsPods(from, pod_labels);
+          if (from["ipBlock"]) Fail(npid + ": the etcd client port is open to an ipBlock");
+        }
+      }
+      if (all_ports || rule_ports.count(peer->number)) {
+        if (any_peer) Fail(npid + ": lets anyone reach the etcd peer port");
+        for (const YAML::Node& from : rule["from"]) {
+          if (PeerSelectsPods(from, elabels)) {
+            peers_reach = true;
+          } else {
+            Fail(npid + ": the etcd peer port " + std::to_string(peer->number) +
+                 " is open beyond the members");
+          }
+        }
+      }
+    }
+  }
+  if (!epolicy) {
+    Fail(at("no NetworkPolicy selects the etcd members"));
+  } else {
+    if (!clients_reach) {
+      Fail(at("no NetworkPolicy lets confcenterd's pods " + Show(pod_labels) +
+              " reach the etcd client port " + std::to_string(client->number)));
+    }
+    if (!peers_reach) {
+      Fail(at("no NetworkPolicy lets the etcd members reach each other's peer port " +
+              std::to_string(peer->number)));
+    }
+  }
+  // If a policy restricts confcenterd's egress, it must let the client port out.
+  bool egress_limited = false, egress_to_etcd = false;
+  for (const Object* np : OfKind(objects, "NetworkPolicy")) {
+    if (!Selects(StringMap(Get(np->node, {"spec", "podSelector", "matchLabels"})), pod_labels))
+      continue;
+    bool has_egress = false;
+    for (const YAML::Node& type : Get(np->node, {"spec", "policyTypes"}))
+      has_egress |= Str(type) == "Egress";
+    if (!has_egress) continue;
+    egress_limited = true;
+    for (const YAML::Node& rule : Get(np->node, {"spec", "egress"})) {
+      bool port_ok = !rule["ports"] || rule["ports"].size() == 0;
+      for (const YAML::Node& port : rule["ports"]) {
+        port_ok |=
+            Str(port["port"]) == "client" || Str(port["port"]) == std::to_string(client->number);
+      }
+      bool peer_ok = !rule["to"] || rule["to"].size() == 0;
+      for (const YAML::Node& to : rule["to"]) peer_ok |= PeerSelectsPods(to, elabels);
+      egress_to_etcd |= port_ok && peer_ok;
+    }
+  }
+  if (egress_limited && !egress_to_etcd) {
+    Fail(at(
+        "a NetworkPolicy limits confcenterd's egress and lets it not reach the etcd client port " +
+        std::to_string(client->number)));
+  }
+}
+
 int CheckServer(const std::string& file, const std::string& version, const std::string& config_out,
                 const std::string& policy_out) {
   auto docs = LoadAll(file);
@@ -283,18 +794,17 @@ int CheckServer(const std::string& file, const std::string& version, const std::
       Fail(at("Namespace " + ns->name + " is not the objects' namespace"));
   }
 
-  const auto sets = OfKind(objects, "StatefulSet");
-  if (sets.size() != 1) {
-    Fail(at("expected exactly one StatefulSet, got " + std::to_string(sets.size())));
+  const auto servers = ServerWorkloads(objects);
+  if (servers.size() != 1) {
+    Fail(at("expected exactly one StatefulSet or Deployment with a container confcenterd, got " +
+            std::to_string(servers.size())));
     return 1;
   }
-  const Object& sts = *sets[0];
+  const Object& sts = *servers[0];
+  const std::string pods = "the " + sts.kind + "'s pods";
   const YAML::Node spec = sts.node["spec"];
   const std::string sts_id = at(sts.Id());
-  if (Str(spec["replicas"]) != "1") {
-    Fail(sts_id + ": replicas must be 1 (one process owns the RocksDB store), got " +
-         Str(spec["replicas"]));
-  }
+  const std::string ns = sts.namespace_;
   const auto pod_labels = StringMap(Get(spec, {"template", "metadata", "labels"}));
   if (!Selects(StringMap(Get(spec, {"selector", "matchLabels"})), pod_labels)) {
     Fail(sts_id + ": selector " + Show(StringMap(Get(spec, {"selector", "matchLabels"}))) +
@@ -302,14 +812,17 @@ int CheckServer(const std::string& file, const std::string& version, const std::
   }
   const YAML::Node pod_spec = Get(spec, {"template", "spec"});
   YAML::Node container;
-  for (const YAML::Node& c : pod_spec["containers"]) {
-    if (Str(c["name"]) == "confcenterd") container.reset(c);
-  }
-  if (!container) {
-    Fail(sts_id + ": no container named confcenterd");
-    return 1;
-  }
+  container.reset(NamedContainer(pod_spec, "confcenterd"));
   const std::string who = sts_id + " container confcenterd";
+  // The etcd members, when the rendering runs them (overlays/ha): a StatefulSet whose container
+  // is named etcd. Their Services, PodDisruptionBudget and NetworkPolicy are checked apart.
+  const Object* etcd = nullptr;
+  for (const Object* o : OfKind(objects, "StatefulSet")) {
+    if (NamedContainer(Get(o->node, {"spec", "template", "spec"}), "etcd")) etcd = o;
+  }
+  const auto etcd_labels =
+      etcd ? StringMap(Get(etcd->node, {"spec", "template", "metadata", "labels"}))
+           : std::map<std::string, std::string>();
 
   // Image: confcenter/confcenter (any registry) at the project's version.
   const std::string image = Str(container["image"]);
@@ -392,7 +905,6 @@ int CheckServer(const std::string& file, const std::string& version, const std::
   for (const auto& [name, path] : mount_paths) {
     if (!volume_names.count(name)) Fail(who + ": volumeMount " + name + " names no volume");
   }
-  if (data_mount.empty()) Fail(sts_id + ": no PersistentVolumeClaim template holds the store");
 
   // The --config file: from a mounted ConfigMap that the rendering holds.
   YAML::Node config_file;
@@ -433,6 +945,20 @@ int CheckServer(const std::string& file, const std::string& version, const std::
   const std::string admin_listen =
       EffectiveFlag("admin_listen", container, config_file, "127.0.0.1:7071");
   const std::string data_dir = EffectiveFlag("data_dir", container, config_file, "./data");
+  const std::string store = EffectiveFlag("store", container, config_file, "rocksdb", ns);
+  const bool on_etcd = store == "etcd";
+  if (store != "rocksdb" && store != "etcd")
+    Fail(who + ": store '" + store + "' is neither rocksdb nor etcd");
+  if (!on_etcd) {
+    if (Str(spec["replicas"]) != "1") {
+      Fail(sts_id + ": replicas must be 1 (one process owns the RocksDB store), got " +
+           Str(spec["replicas"]));
+    }
+    if (sts.kind != "StatefulSet") {
+      Fail(sts_id + ": the RocksDB store needs a StatefulSet (its volume follows the pod)");
+    }
+    if (data_mount.empty()) Fail(sts_id + ": no PersistentVolumeClaim template holds the store");
+  }
   if (PortOf(listen) != grpc->number) {
     Fail(who + ": confcenterd serves gRPC on " + listen + " but the grpc port is " +
          std::to_string(grpc->number));
@@ -448,7 +974,7 @@ int CheckServer(const std::string& file, const std::string& version, const std::
            ": unreachable from the kubelet and the Service (use 0.0.0.0)");
     }
   }
-  if (!data_mount.empty() && !IsUnder(data_dir, data_mount)) {
+  if (!on_etcd && !data_mount.empty() && !IsUnder(data_dir, data_mount)) {
     Fail(who + ": data_dir " + data_dir + " is not a directory inside the volume mounted at " +
          data_mount + " (a subdirectory: a fresh volume may hold lost+found)");
   }
@@ -472,8 +998,9 @@ int CheckServer(const std::string& file, const std::string& version, const std::
   for (const Object* svc : OfKind(objects, "Service")) {
     const std::string id = at(svc->Id());
     const auto selector = StringMap(Get(svc->node, {"spec", "selector"}));
+    if (etcd != nullptr && Selects(selector, etcd_labels)) continue;  // CheckEtcdMembers
     if (!Selects(selector, pod_labels)) {
-      Fail(id + ": selector " + Show(selector) + " does not select the StatefulSet's pods " +
+      Fail(id + ": selector " + Show(selector) + " does not select " + pods + " " +
            Show(pod_labels));
     }
     std::set<int> target_numbers;
@@ -505,7 +1032,7 @@ int CheckServer(const std::string& file, const std::string& version, const std::
     }
     client_found |= !headless && serves_grpc;
   }
-  if (!headless_found)
+  if (!headless_found && sts.kind == "StatefulSet")
     Fail(sts_id + ": serviceName " + Str(spec["serviceName"]) + " is no Service in the rendering");
   if (!client_found) Fail(at("no client (ClusterIP) Service"));
 
@@ -514,9 +1041,10 @@ int CheckServer(const std::string& file, const std::string& version, const std::
   if (pdbs.empty()) Fail(at("no PodDisruptionBudget"));
   for (const Object* pdb : pdbs) {
     const auto selector = StringMap(Get(pdb->node, {"spec", "selector", "matchLabels"}));
+    if (etcd != nullptr && Selects(selector, etcd_labels)) continue;  // CheckEtcdMembers
     if (!Selects(selector, pod_labels)) {
-      Fail(at(pdb->Id()) + ": selector " + Show(selector) +
-           " does not select the StatefulSet's pods " + Show(pod_labels));
+      Fail(at(pdb->Id()) + ": selector " + Show(selector) + " does not select " + pods + " " +
+           Show(pod_labels));
     }
     if (!Get(pdb->node, {"spec", "minAvailable"}) && !Get(pdb->node, {"spec", "maxUnavailable"})) {
       Fail(at(pdb->Id()) + ": neither minAvailable nor maxUnavailable");
@@ -559,7 +1087,7 @@ int CheckServer(const std::string& file, const std::string& version, const std::
     }
     if (!grpc_allowed) Fail(id + ": no ingress rule lets clients reach the grpc port");
   }
-  if (!policy_found) Fail(at("no NetworkPolicy selects the StatefulSet's pods"));
+  if (!policy_found) Fail(at("no NetworkPolicy selects " + pods));
 
   // The access files the config names (TLS, the policy) are in mounted volumes, and a
   // ConfigMap's key is there; so are the files the policy itself names.
@@ -629,6 +1157,12 @@ int CheckServer(const std::string& file, const std::string& version, const std::
       Fail(who + ": mounts ConfigMap " + cm.config_map_name + ", which is not in the rendering");
     }
   }
+
+  if (on_etcd) {
+    CheckOnEtcd(file, objects, sts, container, config_file, check_mounted);
+  } else if (etcd != nullptr) {
+    Fail(at(etcd->Id()) + ": etcd members, but confcenterd's store is " + store);
+  }
   return failures == 0 ? 0 : 1;
 }
 
@@ -644,9 +1178,9 @@ int CheckCdJob(const std::string& file, const std::string& server_file) {
   const std::vector<Object> server = Objects(*server_docs, server_file);
   auto at = [&](const std::string& what) { return FileArg(file, what); };
 
-  const auto sets = OfKind(server, "StatefulSet");
+  const auto sets = ServerWorkloads(server);
   if (sets.size() != 1) {
-    Fail(FileArg(server_file, "expected one StatefulSet"));
+    Fail(FileArg(server_file, "expected one StatefulSet or Deployment running confcenterd"));
     return 1;
   }
   std::string server_image;
@@ -764,6 +1298,26 @@ int PrintJobCommand(const std::string& file, const std::string& name) {
   const YAML::Node container = JobContainer(*job);
   for (const char* part : {"command", "args"}) {
     for (const YAML::Node& word : container[part]) std::cout << Str(word) << '\0';
+  }
+  return 0;
+}
+
+int PrintServerEnv(const std::string& file) {
+  auto docs = LoadAll(file);
+  if (!docs) return 1;
+  const std::vector<Object> objects = Objects(*docs, file);
+  const auto servers = ServerWorkloads(objects);
+  if (servers.size() != 1) {
+    Fail(file + ": expected one StatefulSet or Deployment running confcenterd");
+    return 1;
+  }
+  const YAML::Node container =
+      NamedContainer(Get(servers[0]->node, {"spec", "template", "spec"}), "confcenterd");
+  for (const YAML::Node& env : container["env"]) {
+    const std::string name = Str(env["name"]);
+    if (name.rfind("CONFCENTER_", 0) != 0 || !env["value"]) continue;
+    std::cout << name << '=' << Expand(Str(env["value"]), container, servers[0]->namespace_)
+              << '\0';
   }
   return 0;
 }
@@ -886,6 +1440,7 @@ int main(int argc, char** argv) {
     if (mode == "cd-job" && !Option(argc, argv, "server").empty()) {
       return CheckCdJob(argv[2], Option(argc, argv, "server"));
     }
+    if (mode == "server-env" && argc == 3) return PrintServerEnv(argv[2]);
     if (mode == "job-command" && argc == 4) return PrintJobCommand(argv[2], argv[3]);
     if (mode == "job-env" && argc == 5) return PrintJobEnv(argv[2], argv[3], argv[4]);
     if (mode == "rules" && !Option(argc, argv, "metrics").empty()) {
@@ -895,7 +1450,7 @@ int main(int argc, char** argv) {
     Fail(std::string(argv[2]) + ": " + e.what());
     return 1;
   }
-  std::cerr
-      << "usage: deploy_check server|cd-job|job-command|job-env|rules FILE ... (see the source)\n";
+  std::cerr << "usage: deploy_check server|cd-job|server-env|job-command|job-env|rules FILE ... "
+               "(see the source)\n";
   return 2;
 }

@@ -6,10 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -68,6 +70,11 @@ int DecodeWaitStatus(int status) {
 
 }  // namespace
 
+std::string TestEngine() {
+  const char* endpoints = getenv("CONFCENTER_TEST_ETCD_ENDPOINTS");
+  return endpoints != nullptr && *endpoints != '\0' ? "etcd" : "rocksdb";
+}
+
 ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_flags,
                              std::vector<std::string> env, int port)
     : data_dir_(std::move(data_dir)),
@@ -75,6 +82,12 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
       env_(std::move(env)),
       port_file_(data_dir_ + ".port"),
       admin_port_file_(data_dir_ + ".admin_port") {
+  if (TestEngine() == "etcd") {
+    // Unique across the test processes sharing the cluster (and their servers).
+    static std::atomic<int> counter{0};
+    etcd_prefix_ = "/test/" + std::to_string(getpid()) + "-" + std::to_string(counter++) + "-" +
+                   std::to_string(std::random_device{}()) + "/";
+  }
   Start(port);
 }
 
@@ -94,6 +107,11 @@ void ServerProcess::Start(int port) {
                                    "--admin_listen=127.0.0.1:0",
                                    "--admin_port_file=" + admin_port_file_,
                                    "--log_level=warn"};
+  if (!etcd_prefix_.empty()) {
+    args.push_back("--store=etcd");
+    args.push_back(std::string("--etcd_endpoints=") + getenv("CONFCENTER_TEST_ETCD_ENDPOINTS"));
+    args.push_back("--etcd_prefix=" + etcd_prefix_);
+  }
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
   pid_ = Spawn(args, -1, env_);
   // Poll for the port file (the server's "I am serving" signal), bounded to 30 s.

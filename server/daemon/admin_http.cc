@@ -220,9 +220,18 @@ AdminServer::AdminServer(Metrics* metrics, std::unique_ptr<httplib::Server> http
   });
   http_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     switch (state_.load()) {
-      case ServingState::kServing:
+      case ServingState::kServing: {
+        absl::ReaderMutexLock lock(&core_mu_);
+        if (core_ != nullptr) {
+          if (storage::StoreHealth health = core_->StoreHealth(); !health.serving) {
+            res.status = 503;
+            res.set_content("store unavailable: " + health.reason + "\n", "text/plain");
+            return;
+          }
+        }
         res.set_content("serving\n", "text/plain");
         return;
+      }
       case ServingState::kStarting:
         res.status = 503;
         res.set_content("starting\n", "text/plain");

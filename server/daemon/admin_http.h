@@ -30,7 +30,9 @@ enum class ServingState { kStarting, kServing, kDraining };
 //                 attached, the state read at scrape time (revision, tenants, keys per
 //                 tenant, subscriptions, write queue, store size and compactions, process).
 //   GET /healthz  200 "ok" while the process runs.
-//   GET /readyz   200 "serving" while serving; 503 with "starting" or "draining" otherwise.
+//   GET /readyz   200 "serving" while serving; 503 with "starting" or "draining" otherwise,
+//                 and 503 "store unavailable: <why>" while the attached core's shared store
+//                 cannot take writes (a replica that lost etcd or fell behind it).
 class AdminServer {
  public:
   // Binds `address` ("host:port"; port 0 picks a free port) and starts serving in state

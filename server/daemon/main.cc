@@ -17,6 +17,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -39,12 +41,46 @@
 #include "server/watch/watch_hub.h"
 #include "spdlog/spdlog.h"
 #include "storage/fault_injection.h"
+#include "storage/etcd_store.h"
 #include "storage/rocksdb_store.h"
 #include "storage/store.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
           "Address to serve gRPC on. Port 0 picks a free port (see --port_file).");
-ABSL_FLAG(std::string, data_dir, "./data", "Directory of the RocksDB store; created if absent.");
+ABSL_FLAG(std::string, data_dir, "./data",
+          "Directory of the RocksDB store; created if absent. Not used with --store=etcd.");
+ABSL_FLAG(std::string, store, "rocksdb",
+          "The storage engine: rocksdb (embedded, one process, in --data_dir) or etcd (an etcd "
+          "v3 cluster shared by several stateless replicas: --etcd_endpoints).");
+ABSL_FLAG(std::string, etcd_endpoints, "",
+          "--store=etcd: the cluster's client addresses, host:port comma-separated.");
+ABSL_FLAG(std::string, etcd_prefix, "/confcenter/",
+          "--store=etcd: every key confcenterd writes is under this prefix; stores with "
+          "different prefixes on one cluster never see each other.");
+ABSL_FLAG(std::string, etcd_ca_file, "",
+          "--store=etcd: CA bundle (PEM) the members' certificates must chain to: TLS to etcd.");
+ABSL_FLAG(std::string, etcd_cert_file, "",
+          "--store=etcd: client certificate (PEM) for etcd's --client-cert-auth.");
+ABSL_FLAG(std::string, etcd_key_file, "", "--store=etcd: the client certificate's key (PEM).");
+ABSL_FLAG(std::string, etcd_server_name, "",
+          "--store=etcd: the name checked against the members' certificates (default: the "
+          "endpoint's host).");
+ABSL_FLAG(int64_t, etcd_max_txn_ops, 128,
+          "--store=etcd: must equal etcd's --max-txn-ops; larger write batches are split, and "
+          "one write over it is refused with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, etcd_max_request_bytes, 1572864,
+          "--store=etcd: must equal etcd's --max-request-bytes (see --etcd_max_txn_ops).");
+ABSL_FLAG(absl::Duration, etcd_compaction_interval, absl::Minutes(5),
+          "--store=etcd: how often the maintenance replica compacts etcd's MVCC history; 0 "
+          "leaves it to etcd's own --auto-compaction-*.");
+ABSL_FLAG(absl::Duration, etcd_request_timeout, absl::Seconds(5),
+          "--store=etcd: the deadline of one request to etcd, failover included.");
+ABSL_FLAG(absl::Duration, etcd_follow_timeout, absl::Seconds(3),
+          "--store=etcd: a watch on etcd silent this long is moved to another member, and the "
+          "replica reports not ready until it is live again.");
+ABSL_FLAG(absl::Duration, max_revision_wait, absl::Seconds(5),
+          "The longest a read with min_revision, or a resume from a revision this replica has "
+          "not applied yet, waits for it.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the chosen port is written to this file once the server is serving.");
 ABSL_FLAG(std::string, admin_listen, "127.0.0.1:7071",
@@ -183,6 +219,33 @@ absl::Status CheckSettings() {
   if (absl::GetFlag(FLAGS_listen).empty() || absl::GetFlag(FLAGS_data_dir).empty()) {
     return absl::InvalidArgumentError("listen and data_dir must not be empty");
   }
+  if (const std::string store = absl::GetFlag(FLAGS_store); store != "rocksdb" && store != "etcd") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("store: \"", store, "\" is not an engine; use rocksdb or etcd"));
+  }
+  if (absl::GetFlag(FLAGS_store) == "etcd") {
+    if (absl::GetFlag(FLAGS_etcd_endpoints).empty()) {
+      return absl::InvalidArgumentError(
+          "etcd_endpoints: required with --store=etcd (host:port of the cluster's members, "
+          "comma-separated)");
+    }
+    if (absl::GetFlag(FLAGS_etcd_prefix).empty()) {
+      return absl::InvalidArgumentError("etcd_prefix: must not be empty");
+    }
+    if (absl::GetFlag(FLAGS_etcd_max_txn_ops) < 8 ||
+        absl::GetFlag(FLAGS_etcd_max_request_bytes) < 65536) {
+      return absl::InvalidArgumentError(
+          "etcd_max_txn_ops must be at least 8 and etcd_max_request_bytes at least 65536 "
+          "(and both equal to etcd's --max-txn-ops and --max-request-bytes)");
+    }
+    if (absl::GetFlag(FLAGS_unsafe_no_fsync) || !absl::GetFlag(FLAGS_testing_fault_file).empty()) {
+      return absl::InvalidArgumentError(
+          "unsafe_no_fsync and testing_fault_file apply to --store=rocksdb only");
+    }
+  }
+  if (absl::GetFlag(FLAGS_max_revision_wait) <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("max_revision_wait: must be positive");
+  }
   if (absl::GetFlag(FLAGS_auth_policy).empty() && !absl::GetFlag(FLAGS_insecure_no_auth) &&
       !IsLoopbackListen(absl::GetFlag(FLAGS_listen))) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -216,6 +279,7 @@ int Run() {
   options.max_keys_per_tenant = absl::GetFlag(FLAGS_max_keys_per_tenant);
   options.max_txn_ops = absl::GetFlag(FLAGS_max_txn_ops);
   options.reclaim_interval = absl::GetFlag(FLAGS_reclaim_interval);
+  options.max_revision_wait = absl::GetFlag(FLAGS_max_revision_wait);
   WatchOptions watch_options;
   watch_options.max_queued_messages =
       static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_watch_queue_messages)));
@@ -223,6 +287,7 @@ int Run() {
   watch_options.max_streams = static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions));
   watch_options.log_retention_revisions = absl::GetFlag(FLAGS_log_retention_revisions);
   watch_options.log_retention_age = absl::GetFlag(FLAGS_log_retention_age);
+  watch_options.max_resume_wait = absl::GetFlag(FLAGS_max_revision_wait);
 
   // The admin listener comes first, so probes see "starting" while the store opens (a large
   // store's recovery can take a while) rather than a refused connection.
@@ -243,6 +308,11 @@ int Run() {
   }
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  const bool on_etcd = absl::GetFlag(FLAGS_store) == "etcd";
+  const std::string store_name =
+      on_etcd ? absl::StrCat("etcd ", absl::GetFlag(FLAGS_etcd_endpoints), " under ",
+                             absl::GetFlag(FLAGS_etcd_prefix))
+              : absl::StrCat("data dir ", data_dir);
   storage::RocksDbStoreOptions store_options;
   store_options.sync = !absl::GetFlag(FLAGS_unsafe_no_fsync);
   if (!store_options.sync) {
@@ -262,10 +332,30 @@ int Run() {
     }
     store_options.sealer = *std::move(sealer);
   } else if (!IsLoopbackListen(absl::GetFlag(FLAGS_listen))) {
-    spdlog::warn("no --secret_key_file: secret values are stored unencrypted in {}", data_dir);
+    spdlog::warn("no --secret_key_file: secret values are stored unencrypted in the {}",
+                 store_name);
   }
-  absl::StatusOr<std::unique_ptr<storage::Store>> store =
-      storage::OpenRocksDbStore(data_dir, store_options);
+  absl::StatusOr<std::unique_ptr<storage::Store>> store;
+  if (on_etcd) {
+    storage::EtcdStoreOptions etcd;
+    etcd.client.endpoints = absl::StrSplit(absl::GetFlag(FLAGS_etcd_endpoints), ',',
+                                           absl::SkipWhitespace());
+    for (std::string& e : etcd.client.endpoints) e = std::string(absl::StripAsciiWhitespace(e));
+    etcd.client.ca_file = absl::GetFlag(FLAGS_etcd_ca_file);
+    etcd.client.cert_file = absl::GetFlag(FLAGS_etcd_cert_file);
+    etcd.client.key_file = absl::GetFlag(FLAGS_etcd_key_file);
+    etcd.client.server_name = absl::GetFlag(FLAGS_etcd_server_name);
+    etcd.client.request_timeout = absl::GetFlag(FLAGS_etcd_request_timeout);
+    etcd.prefix = absl::GetFlag(FLAGS_etcd_prefix);
+    etcd.sealer = store_options.sealer;
+    etcd.max_txn_ops = absl::GetFlag(FLAGS_etcd_max_txn_ops);
+    etcd.max_request_bytes = absl::GetFlag(FLAGS_etcd_max_request_bytes);
+    etcd.compaction_interval = absl::GetFlag(FLAGS_etcd_compaction_interval);
+    etcd.follow_timeout = absl::GetFlag(FLAGS_etcd_follow_timeout);
+    store = storage::OpenEtcdStore(etcd);
+  } else {
+    store = storage::OpenRocksDbStore(data_dir, store_options);
+  }
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", store.status().ToString());
     return 1;
@@ -280,7 +370,7 @@ int Run() {
   absl::StatusOr<std::unique_ptr<ConfigCore>> core =
       ConfigCore::Open(*std::move(store), options, clock);
   if (!core.ok()) {
-    spdlog::error("cannot load the store in {}: {}", data_dir, core.status().ToString());
+    spdlog::error("cannot load the store ({}): {}", store_name, core.status().ToString());
     return 1;
   }
   // The hub reads the core's state and hears of its commits. Shutdown order: the core stops
@@ -394,9 +484,8 @@ int Run() {
   hub->SetSendBurstListener(watch_service.send_burst_listener());
   (*admin)->SetState(ServingState::kServing);
   spdlog::info(
-      "confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, data dir {}, "
-      "revision {}",
-      port, listen, (*admin)->port(), data_dir, (*core)->revision());
+      "confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, {}, revision {}", port,
+      listen, (*admin)->port(), store_name, (*core)->revision());
   // Type=notify under systemd; a no-op elsewhere.
   sd_notifyf(0, "READY=1\nSTATUS=serving on port %d\nMAINPID=%d", port, static_cast<int>(getpid()));
 

@@ -1,0 +1,419 @@
+// High availability on etcd, end to end: real etcd members (tests/etcd_cluster.h) and real
+// confcenterd replicas on the etcd engine, over gRPC on loopback. Members and replicas are
+// killed, stopped and paused while clients write and subscribe; nothing acknowledged may be
+// lost, nothing applied twice, and every replica must agree on every revision.
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "confcenter/client.h"
+#include "confcenter/subscription.h"
+#include "confcenter/v1/config.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "tests/etcd_cluster.h"
+#include "tests/ha/linearizability.h"
+#include "tests/test_util.h"
+
+namespace confcenter {
+namespace {
+
+using testing::EtcdCluster;
+using testing::ServerProcess;
+using testing::TempDir;
+
+constexpr char kTenant[] = "integration";
+constexpr char kService[] = "svc";
+
+// A replica of confcenterd on the cluster, under one prefix shared by the replicas of a test.
+std::unique_ptr<ServerProcess> StartReplica(const TempDir& dir, const std::string& name,
+                                            const std::string& endpoints,
+                                            std::vector<std::string> extra = {}) {
+  std::vector<std::string> flags = {"--store=etcd", "--etcd_endpoints=" + endpoints,
+                                    "--etcd_prefix=/ha/", "--etcd_request_timeout=2s",
+                                    "--etcd_follow_timeout=2s", "--progress_interval=1s"};
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  return std::make_unique<ServerProcess>(dir.path() + "/" + name, flags);
+}
+
+std::unique_ptr<v1::ConfigService::Stub> Stub(const ServerProcess& server) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return v1::ConfigService::NewStub(
+      grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), args));
+}
+
+struct PutOutcome {
+  grpc::Status status;
+  int64_t revision = 0;
+};
+
+PutOutcome Put(v1::ConfigService::Stub& stub, const std::string& key, const std::string& value,
+               std::optional<int64_t> expected = std::nullopt,
+               absl::Duration timeout = absl::Seconds(15)) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::PutRequest req;
+  req.set_tenant(kTenant);
+  req.set_service(kService);
+  req.set_key(key);
+  req.set_value(value);
+  if (expected) req.set_expected_revision(*expected);
+  v1::PutResponse resp;
+  PutOutcome out;
+  out.status = stub.Put(&ctx, req, &resp);
+  out.revision = resp.revision();
+  return out;
+}
+
+// Get at or after `min_revision`: (status, value, entry revision).
+struct GetOutcome {
+  grpc::Status status;
+  std::string value;
+  int64_t mod_revision = 0;
+  int64_t revision = 0;
+};
+GetOutcome Get(v1::ConfigService::Stub& stub, const std::string& key, int64_t min_revision = 0) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(15)));
+  v1::GetRequest req;
+  req.set_tenant(kTenant);
+  req.set_service(kService);
+  req.set_key(key);
+  if (min_revision > 0) req.set_min_revision(min_revision);
+  v1::GetResponse resp;
+  GetOutcome out;
+  out.status = stub.Get(&ctx, req, &resp);
+  out.value = resp.entry().value();
+  out.mod_revision = resp.entry().revision();
+  out.revision = resp.revision();
+  return out;
+}
+
+// GET /readyz on the replica's admin port: the HTTP status, or -1 if it did not answer.
+int Readyz(const ServerProcess& server) {
+  httplib::Client http("127.0.0.1", server.admin_port());
+  http.set_connection_timeout(1);
+  http.set_read_timeout(2);
+  httplib::Result res = http.Get("/readyz");
+  return res ? res->status : -1;
+}
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes.
+template <typename Condition>
+bool Eventually(Condition condition, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return condition();
+}
+
+class HaTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(cluster_.ok()); }
+  TempDir dir_;
+  EtcdCluster cluster_{3};
+};
+
+TEST_F(HaTest, KillingAnEtcdMemberDuringWritesThroughTwoReplicasLosesNothingAcknowledged) {
+  auto a = StartReplica(dir_, "a", cluster_.endpoints());
+  auto b = StartReplica(dir_, "b", cluster_.endpoints());
+  ASSERT_NE(a->port(), 0);
+  ASSERT_NE(b->port(), 0);
+
+  absl::Mutex mu;
+  std::map<std::string, std::pair<std::string, int64_t>> acked;  // key -> (value, revision)
+  int64_t max_acked = 0;
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 6; ++w) {
+    writers.emplace_back([&, w] {
+      auto stub = Stub(w % 2 == 0 ? *a : *b);
+      for (int i = 0; i < 400 && !stop; ++i) {
+        const std::string key = absl::StrCat("w", w, "-", i);
+        PutOutcome put = Put(*stub, key, key, std::nullopt, absl::Seconds(5));
+        if (!put.status.ok()) {
+          ++failed;
+          continue;
+        }
+        absl::MutexLock lock(&mu);
+        acked[key] = {key, put.revision};
+        max_acked = std::max(max_acked, put.revision);
+      }
+    });
+  }
+  auto acked_count = [&] {
+    absl::MutexLock lock(&mu);
+    return acked.size();
+  };
+  ASSERT_TRUE(Eventually([&] { return acked_count() >= 100; }, absl::Seconds(30)));
+  const int leader = cluster_.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  cluster_.Kill(leader);
+  const size_t at_kill = acked_count();
+  // Writes go on without the old leader, once the others have elected a new one.
+  EXPECT_TRUE(Eventually([&] { return acked_count() >= at_kill + 100; }, absl::Seconds(30)))
+      << "writes did not go on after the leader died";
+  ASSERT_TRUE(cluster_.Restart(leader));
+  for (std::thread& t : writers) t.join();
+  std::printf("acknowledged %zu writes, %d failed while the leader was down\n", acked.size(),
+              failed.load());
+
+  // Every acknowledged write is on both replicas, at the revision it was acknowledged with.
+  for (ServerProcess* replica : {a.get(), b.get()}) {
+    auto stub = Stub(*replica);
+    for (const auto& [key, written] : acked) {
+      GetOutcome got = Get(*stub, key, max_acked);
+      ASSERT_TRUE(got.status.ok()) << key << ": " << got.status.error_message();
+      EXPECT_EQ(got.value, written.first) << key;
+      EXPECT_EQ(got.mod_revision, written.second) << key;
+    }
+  }
+  // Revisions are unique: no two acknowledged writes share one.
+  std::set<int64_t> revisions;
+  for (const auto& [key, written] : acked) revisions.insert(written.second);
+  EXPECT_EQ(revisions.size(), acked.size());
+}
+
+TEST_F(HaTest, WithoutQuorumWritesFailUnavailableReadsGoOnAndAllRecovers) {
+  auto a = StartReplica(dir_, "a", cluster_.endpoints());
+  ASSERT_NE(a->port(), 0);
+  auto stub = Stub(*a);
+  PutOutcome before = Put(*stub, "k", "before");
+  ASSERT_TRUE(before.status.ok()) << before.status.error_message();
+  ASSERT_EQ(Readyz(*a), 200);
+
+  const int leader = cluster_.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int first = (leader + 1) % 3, second = (leader + 2) % 3;
+  cluster_.Stop(first);
+  cluster_.Stop(second);
+
+  const absl::Time start = absl::Now();
+  PutOutcome lost = Put(*stub, "k", "during", std::nullopt, absl::Seconds(30));
+  EXPECT_EQ(lost.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << lost.status.error_message();
+  std::printf("a write without quorum failed in %s: %s\n",
+              absl::FormatDuration(absl::Now() - start).c_str(),
+              lost.status.error_message().c_str());
+  // Reads are served from memory.
+  GetOutcome read = Get(*stub, "k");
+  EXPECT_TRUE(read.status.ok()) << read.status.error_message();
+  EXPECT_EQ(read.value, "before");
+  EXPECT_TRUE(Eventually([&] { return Readyz(*a) == 503; }, absl::Seconds(15)))
+      << "the replica still says it is ready without etcd";
+
+  ASSERT_TRUE(cluster_.Restart(first));
+  ASSERT_TRUE(cluster_.Restart(second));
+  EXPECT_TRUE(Eventually([&] { return Readyz(*a) == 200; }, absl::Seconds(15)))
+      << "the replica did not turn ready again";
+  PutOutcome after = Put(*stub, "k", "after");
+  EXPECT_TRUE(after.status.ok()) << after.status.error_message();
+  // The write that failed was not applied later behind the client's back... unless the
+  // store said it might be: then it must be at most once, before "after".
+  EXPECT_EQ(Get(*stub, "k", after.revision).value, "after");
+}
+
+TEST_F(HaTest, SubscribersOfAKilledReplicaResumeOnAnotherWithEveryChangeExactlyOnce) {
+  auto a = StartReplica(dir_, "a", cluster_.endpoints());
+  auto b = StartReplica(dir_, "b", cluster_.endpoints());
+  ASSERT_NE(a->port(), 0);
+  ASSERT_NE(b->port(), 0);
+
+  ClientOptions options;
+  options.addresses = {a->address(), b->address()};
+  options.initial_backoff = absl::Milliseconds(50);
+  options.max_backoff = absl::Milliseconds(500);
+  constexpr int kSubscribers = 50;
+  struct Seen {
+    absl::Mutex mu;
+    std::vector<std::pair<std::string, int64_t>> changes;  // (value, revision)
+    absl::Time first_after_kill = absl::InfiniteFuture();
+  };
+  std::vector<std::unique_ptr<Seen>> seen;
+  std::vector<std::unique_ptr<Subscription>> subscriptions;
+  std::atomic<int64_t> killed_at_nanos{0};
+  for (int i = 0; i < kSubscribers; ++i) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Client::MakeChannel(options);
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    SubscriptionOptions sub;
+    sub.tenant = kTenant;
+    sub.services = {kService};
+    sub.initial_backoff = absl::Milliseconds(50);
+    sub.max_backoff = absl::Milliseconds(500);
+    seen.push_back(std::make_unique<Seen>());
+    Seen* s = seen.back().get();
+    subscriptions.push_back(Subscription::Start(*channel, sub));
+    subscriptions.back()->OnChange(kService, "k", false, [s, &killed_at_nanos](
+                                                             const ConfigChange& c) {
+      absl::MutexLock lock(&s->mu);
+      s->changes.emplace_back(c.new_value ? c.new_value->value : "", c.revision);
+      if (killed_at_nanos.load() != 0 && s->first_after_kill == absl::InfiniteFuture()) {
+        s->first_after_kill = absl::Now();
+      }
+    });
+  }
+  auto writer = Stub(*b);
+  constexpr int kWrites = 200;
+  std::vector<int64_t> revisions;
+  for (int i = 1; i <= kWrites; ++i) {
+    PutOutcome put = Put(*writer, "k", absl::StrCat(i));
+    ASSERT_TRUE(put.status.ok()) << put.status.error_message();
+    revisions.push_back(put.revision);
+    if (i == kWrites / 2) {
+      // Every subscriber has the first half from A before A dies.
+      for (auto& s : subscriptions) ASSERT_TRUE(s->WaitForRevision(put.revision, absl::Seconds(20)));
+      killed_at_nanos = absl::GetCurrentTimeNanos();
+      a->Kill();
+    }
+  }
+  const absl::Time killed_at = absl::FromUnixNanos(killed_at_nanos.load());
+  std::vector<double> failover_ms;
+  for (int i = 0; i < kSubscribers; ++i) {
+    ASSERT_TRUE(subscriptions[i]->WaitForRevision(revisions.back(), absl::Seconds(30)))
+        << "subscriber " << i << " did not resume: " << subscriptions[i]->last_error();
+    absl::MutexLock lock(&seen[i]->mu);
+    std::vector<std::pair<std::string, int64_t>> expected;
+    for (int w = 1; w <= kWrites; ++w) expected.emplace_back(absl::StrCat(w), revisions[w - 1]);
+    EXPECT_EQ(seen[i]->changes, expected) << "subscriber " << i;
+    failover_ms.push_back(absl::ToDoubleMilliseconds(seen[i]->first_after_kill - killed_at));
+  }
+  std::sort(failover_ms.begin(), failover_ms.end());
+  std::printf("failover (kill -9 of the replica -> first event on the other), %d subscribers: "
+              "p50 %.0f ms, p99 %.0f ms\n",
+              kSubscribers, failover_ms[failover_ms.size() / 2],
+              failover_ms[failover_ms.size() * 99 / 100]);
+  // They resumed; none had to start over from a snapshot.
+  EXPECT_EQ(testing::ScrapeMetric(b->admin_port(), "confcenter_resyncs_total"), 0);
+}
+
+TEST_F(HaTest, ConcurrentWritesToTheSameKeysThroughTwoReplicasAreLinearizable) {
+  auto a = StartReplica(dir_, "a", cluster_.endpoints());
+  auto b = StartReplica(dir_, "b", cluster_.endpoints());
+  ASSERT_NE(a->port(), 0);
+  ASSERT_NE(b->port(), 0);
+  const absl::Time origin = absl::Now();
+  auto now = [origin] { return absl::ToInt64Nanoseconds(absl::Now() - origin); };
+  // The highest revision any client has seen acknowledged: a read asks the replica for at
+  // least that (min_revision), which is what makes a read through a lagging replica current.
+  std::atomic<int64_t> seen_revision{0};
+  absl::Mutex mu;
+  std::vector<testing::ha::Op> history;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 6; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = Stub(c % 2 == 0 ? *a : *b);
+      std::mt19937 random(c);
+      std::map<std::string, int64_t> last_read;  // key -> mod revision this client last saw
+      for (int i = 0; i < 120; ++i) {
+        testing::ha::Op op;
+        op.client = c;
+        op.key = absl::StrCat("k", random() % 3);
+        const int kind = static_cast<int>(random() % 3);
+        op.call = now();
+        if (kind == 0) {
+          op.kind = testing::ha::Op::kGet;
+          GetOutcome got = Get(*stub, op.key, seen_revision.load());
+          op.ret = now();
+          if (got.status.ok()) {
+            op.exists = true;
+            op.value = got.value;
+            op.rev = got.mod_revision;
+            last_read[op.key] = got.mod_revision;
+          } else if (got.status.error_code() == grpc::StatusCode::NOT_FOUND) {
+            op.exists = false;
+            last_read[op.key] = 0;
+          } else {
+            op.ok = false;
+          }
+        } else {
+          op.kind = kind == 1 ? testing::ha::Op::kPut : testing::ha::Op::kCasPut;
+          op.value = absl::StrCat(c, "-", i);
+          std::optional<int64_t> expected;
+          if (kind == 2) {
+            op.expected = last_read.count(op.key) ? last_read[op.key] : 0;
+            expected = op.expected;
+          }
+          PutOutcome put = Put(*stub, op.key, op.value, expected);
+          op.ret = now();
+          if (put.status.ok()) {
+            op.rev = put.revision;
+            int64_t prev = seen_revision.load();
+            while (prev < put.revision && !seen_revision.compare_exchange_weak(prev, put.revision)) {
+            }
+          } else if (kind == 2 &&
+                     put.status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+            op.ok = false;
+          } else {
+            op.ret = testing::ha::kUnknownReturn;
+          }
+        }
+        absl::MutexLock lock(&mu);
+        history.push_back(op);
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  std::string why;
+  EXPECT_TRUE(testing::ha::CheckLinearizable(history, &why)) << why;
+  // One serial order: every acknowledged write has its own revision.
+  std::set<int64_t> revisions;
+  int writes = 0;
+  for (const testing::ha::Op& op : history) {
+    if (op.kind != testing::ha::Op::kGet && op.ok && op.ret != testing::ha::kUnknownReturn) {
+      ++writes;
+      revisions.insert(op.rev);
+    }
+  }
+  EXPECT_EQ(static_cast<int>(revisions.size()), writes);
+  std::printf("%zu operations, %d acknowledged writes, checked linearizable\n", history.size(),
+              writes);
+}
+
+TEST_F(HaTest, AReplicaCutOffFromEtcdTurnsNotReadyAndCatchesUpWhenBack) {
+  // a talks to member 0 only; b to every member.
+  auto a = StartReplica(dir_, "a", cluster_.endpoint(0));
+  auto b = StartReplica(dir_, "b", cluster_.endpoints());
+  ASSERT_NE(a->port(), 0);
+  ASSERT_NE(b->port(), 0);
+  ASSERT_TRUE(Eventually([&] { return Readyz(*a) == 200; }, absl::Seconds(10)));
+  cluster_.Pause(0);
+  EXPECT_TRUE(Eventually([&] { return Readyz(*a) == 503; }, absl::Seconds(10)))
+      << "a replica whose etcd member hangs still says it is ready";
+  auto stub_a = Stub(*a);
+  PutOutcome refused = Put(*stub_a, "k", "through-a", std::nullopt, absl::Seconds(20));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << refused.status.error_message();
+  // b goes on meanwhile (the two other members keep a quorum).
+  auto stub_b = Stub(*b);
+  int64_t last = 0;
+  for (int i = 0; i < 20; ++i) {
+    PutOutcome put = Put(*stub_b, absl::StrCat("b", i), "x");
+    ASSERT_TRUE(put.status.ok()) << put.status.error_message();
+    last = put.revision;
+  }
+  cluster_.Resume(0);
+  EXPECT_TRUE(Eventually([&] { return Readyz(*a) == 200; }, absl::Seconds(15)))
+      << "the replica did not recover by itself";
+  GetOutcome got = Get(*stub_a, "b19", last);
+  EXPECT_TRUE(got.status.ok()) << got.status.error_message();
+  EXPECT_TRUE(Put(*stub_a, "k", "through-a-again").status.ok());
+}
+
+}  // namespace
+}  // namespace confcenter

@@ -350,12 +350,16 @@ TEST_F(HaTest, ConcurrentWritesToTheSameKeysThroughTwoReplicasAreLinearizable) {
             expected = op.expected;
           }
           PutOutcome put = Put(*stub, op.key, op.value, expected);
-          op.ret = now();
           if (put.status.ok()) {
-            op.rev = put.revision;
+            // Published before the return is recorded, so a read called after this write
+            // returned asks for at least its revision.
             int64_t prev = seen_revision.load();
             while (prev < put.revision && !seen_revision.compare_exchange_weak(prev, put.revision)) {
             }
+          }
+          op.ret = now();
+          if (put.status.ok()) {
+            op.rev = put.revision;
           } else if (kind == 2 &&
                      put.status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
             op.ok = false;

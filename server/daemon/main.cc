@@ -40,8 +40,8 @@
 #include "server/daemon/security.h"
 #include "server/watch/watch_hub.h"
 #include "spdlog/spdlog.h"
-#include "storage/fault_injection.h"
 #include "storage/etcd_store.h"
+#include "storage/fault_injection.h"
 #include "storage/rocksdb_store.h"
 #include "storage/store.h"
 
@@ -309,10 +309,10 @@ int Run() {
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   const bool on_etcd = absl::GetFlag(FLAGS_store) == "etcd";
-  const std::string store_name =
-      on_etcd ? absl::StrCat("etcd ", absl::GetFlag(FLAGS_etcd_endpoints), " under ",
-                             absl::GetFlag(FLAGS_etcd_prefix))
-              : absl::StrCat("data dir ", data_dir);
+  const std::string store_name = on_etcd
+                                     ? absl::StrCat("etcd ", absl::GetFlag(FLAGS_etcd_endpoints),
+                                                    " under ", absl::GetFlag(FLAGS_etcd_prefix))
+                                     : absl::StrCat("data dir ", data_dir);
   storage::RocksDbStoreOptions store_options;
   store_options.sync = !absl::GetFlag(FLAGS_unsafe_no_fsync);
   if (!store_options.sync) {
@@ -338,8 +338,8 @@ int Run() {
   absl::StatusOr<std::unique_ptr<storage::Store>> store;
   if (on_etcd) {
     storage::EtcdStoreOptions etcd;
-    etcd.client.endpoints = absl::StrSplit(absl::GetFlag(FLAGS_etcd_endpoints), ',',
-                                           absl::SkipWhitespace());
+    etcd.client.endpoints =
+        absl::StrSplit(absl::GetFlag(FLAGS_etcd_endpoints), ',', absl::SkipWhitespace());
     for (std::string& e : etcd.client.endpoints) e = std::string(absl::StripAsciiWhitespace(e));
     etcd.client.ca_file = absl::GetFlag(FLAGS_etcd_ca_file);
     etcd.client.cert_file = absl::GetFlag(FLAGS_etcd_cert_file);
@@ -483,9 +483,8 @@ int Run() {
   // Likewise: the hub (destroyed with the core, below) then never outlives the listener.
   hub->SetSendBurstListener(watch_service.send_burst_listener());
   (*admin)->SetState(ServingState::kServing);
-  spdlog::info(
-      "confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, {}, revision {}", port,
-      listen, (*admin)->port(), store_name, (*core)->revision());
+  spdlog::info("confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, {}, revision {}",
+               port, listen, (*admin)->port(), store_name, (*core)->revision());
   // Type=notify under systemd; a no-op elsewhere.
   sd_notifyf(0, "READY=1\nSTATUS=serving on port %d\nMAINPID=%d", port, static_cast<int>(getpid()));
 

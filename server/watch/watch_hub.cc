@@ -34,6 +34,7 @@ struct WatchHub::Stream {
   std::string tenant;
   std::vector<std::string> services;  // sorted, unique; empty = all
   std::optional<int64_t> start_revision;
+  int64_t min_revision = 0;  // for a snapshot without start_revision
   bool live = false;
   bool ended = false;
   int64_t last_revision = 0;  // the last revision the stream was sent
@@ -121,6 +122,10 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
     return absl::InvalidArgumentError(
         absl::StrCat("start_revision: ", *command.start_revision, " is negative"));
   }
+  if (command.min_revision < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_revision: ", command.min_revision, " is negative"));
+  }
   auto stream = std::make_unique<Stream>();
   stream->sink = sink;
   stream->tenant = command.tenant;
@@ -129,6 +134,7 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
   stream->services.erase(std::unique(stream->services.begin(), stream->services.end()),
                          stream->services.end());
   stream->start_revision = command.start_revision;
+  if (!command.start_revision) stream->min_revision = command.min_revision;
 
   absl::StatusOr<uint64_t> result;
   with_state_([&](const ConfigState& state) {
@@ -152,7 +158,8 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
     s->id = next_id_++;
     streams_[s->id] = std::move(stream);
     result = s->id;
-    if (s->start_revision && *s->start_revision > state.revision() && store_->shared()) {
+    if ((s->start_revision && *s->start_revision > state.revision() && store_->shared()) ||
+        s->min_revision > state.revision()) {
       // Another replica committed it and this one has not applied it yet: wait for it rather
       // than resync (bounded by max_resume_wait).
       deferred_resumes_.emplace_back(s->id, absl::Now() + options_.max_resume_wait);
@@ -484,7 +491,9 @@ void WatchHub::PromoteDeferred(absl::Time now) {
   for (auto it = deferred_resumes_.begin(); it != deferred_resumes_.end(); ++it) {
     auto stream = streams_.find(it->first);
     if (stream == streams_.end() || stream->second->ended) continue;
-    if (*stream->second->start_revision <= published_revision_ || it->second <= now) {
+    const int64_t awaited = stream->second->start_revision ? *stream->second->start_revision
+                                                           : stream->second->min_revision;
+    if (awaited <= published_revision_ || it->second <= now) {
       pending_resumes_.push_back(it->first);  // CatchUp resyncs it if still ahead
     } else {
       *keep++ = *it;
@@ -523,7 +532,7 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
   {
     absl::MutexLock lock(&mu_);
     for (uint64_t id : ids) {
-      if (auto it = streams_.find(id); it != streams_.end()) {
+      if (auto it = streams_.find(id); it != streams_.end() && it->second->start_revision) {
         from = std::min(from, *it->second->start_revision);
       }
     }
@@ -585,6 +594,17 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
                              pending_resumes_.end());
       if (it == streams_.end() || it->second->ended) continue;
       Stream* stream = it->second.get();
+      if (!stream->start_revision) {  // a snapshot that waited for its min_revision
+        if (state.revision() < stream->min_revision) {
+          EndStream(stream, absl::UnavailableError(absl::StrCat(
+                                "this replica is at revision ", state.revision(),
+                                ", behind the requested min_revision ", stream->min_revision,
+                                "; retry, or use another replica")));
+        } else if (SendSnapshot(stream, state, /*resync=*/false)) {
+          RegisterLive(stream, state);
+        }
+        continue;
+      }
       const int64_t start = *stream->start_revision;
       std::vector<std::shared_ptr<const std::string>> replay;
       // Behind the oldest revision replayed, or ahead of this replica (a deferred resume

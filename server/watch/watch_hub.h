@@ -89,6 +89,9 @@ struct SubscribeCommand {
   std::string tenant;
   std::vector<std::string> services;  // empty = all
   std::optional<int64_t> start_revision;
+  // Without a start revision: the snapshot reflects at least this revision (waited for up to
+  // max_resume_wait, else the stream ends UNAVAILABLE). 0 = any.
+  int64_t min_revision = 0;
 };
 
 // Thread-safe.

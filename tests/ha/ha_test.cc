@@ -41,9 +41,12 @@ constexpr char kService[] = "svc";
 std::unique_ptr<ServerProcess> StartReplica(const TempDir& dir, const std::string& name,
                                             const std::string& endpoints,
                                             std::vector<std::string> extra = {}) {
-  std::vector<std::string> flags = {"--store=etcd", "--etcd_endpoints=" + endpoints,
-                                    "--etcd_prefix=/ha/", "--etcd_request_timeout=2s",
-                                    "--etcd_follow_timeout=2s", "--progress_interval=1s"};
+  std::vector<std::string> flags = {"--store=etcd",
+                                    "--etcd_endpoints=" + endpoints,
+                                    "--etcd_prefix=/ha/",
+                                    "--etcd_request_timeout=2s",
+                                    "--etcd_follow_timeout=2s",
+                                    "--progress_interval=1s"};
   flags.insert(flags.end(), extra.begin(), extra.end());
   return std::make_unique<ServerProcess>(dir.path() + "/" + name, flags);
 }
@@ -206,8 +209,7 @@ TEST_F(HaTest, WithoutQuorumWritesFailUnavailableReadsGoOnAndAllRecovers) {
 
   const absl::Time start = absl::Now();
   PutOutcome lost = Put(*stub, "k", "during", std::nullopt, absl::Seconds(30));
-  EXPECT_EQ(lost.status.error_code(), grpc::StatusCode::UNAVAILABLE)
-      << lost.status.error_message();
+  EXPECT_EQ(lost.status.error_code(), grpc::StatusCode::UNAVAILABLE) << lost.status.error_message();
   std::printf("a write without quorum failed in %s: %s\n",
               absl::FormatDuration(absl::Now() - start).c_str(),
               lost.status.error_message().c_str());
@@ -259,14 +261,14 @@ TEST_F(HaTest, SubscribersOfAKilledReplicaResumeOnAnotherWithEveryChangeExactlyO
     seen.push_back(std::make_unique<Seen>());
     Seen* s = seen.back().get();
     subscriptions.push_back(Subscription::Start(*channel, sub));
-    subscriptions.back()->OnChange(kService, "k", false, [s, &killed_at_nanos](
-                                                             const ConfigChange& c) {
-      absl::MutexLock lock(&s->mu);
-      s->changes.emplace_back(c.new_value ? c.new_value->value : "", c.revision);
-      if (killed_at_nanos.load() != 0 && s->first_after_kill == absl::InfiniteFuture()) {
-        s->first_after_kill = absl::Now();
-      }
-    });
+    subscriptions.back()->OnChange(
+        kService, "k", false, [s, &killed_at_nanos](const ConfigChange& c) {
+          absl::MutexLock lock(&s->mu);
+          s->changes.emplace_back(c.new_value ? c.new_value->value : "", c.revision);
+          if (killed_at_nanos.load() != 0 && s->first_after_kill == absl::InfiniteFuture()) {
+            s->first_after_kill = absl::Now();
+          }
+        });
   }
   auto writer = Stub(*b);
   constexpr int kWrites = 200;
@@ -277,7 +279,8 @@ TEST_F(HaTest, SubscribersOfAKilledReplicaResumeOnAnotherWithEveryChangeExactlyO
     revisions.push_back(put.revision);
     if (i == kWrites / 2) {
       // Every subscriber has the first half from A before A dies.
-      for (auto& s : subscriptions) ASSERT_TRUE(s->WaitForRevision(put.revision, absl::Seconds(20)));
+      for (auto& s : subscriptions)
+        ASSERT_TRUE(s->WaitForRevision(put.revision, absl::Seconds(20)));
       killed_at_nanos = absl::GetCurrentTimeNanos();
       a->Kill();
     }
@@ -294,10 +297,11 @@ TEST_F(HaTest, SubscribersOfAKilledReplicaResumeOnAnotherWithEveryChangeExactlyO
     failover_ms.push_back(absl::ToDoubleMilliseconds(seen[i]->first_after_kill - killed_at));
   }
   std::sort(failover_ms.begin(), failover_ms.end());
-  std::printf("failover (kill -9 of the replica -> first event on the other), %d subscribers: "
-              "p50 %.0f ms, p99 %.0f ms\n",
-              kSubscribers, failover_ms[failover_ms.size() / 2],
-              failover_ms[failover_ms.size() * 99 / 100]);
+  std::printf(
+      "failover (kill -9 of the replica -> first event on the other), %d subscribers: "
+      "p50 %.0f ms, p99 %.0f ms\n",
+      kSubscribers, failover_ms[failover_ms.size() / 2],
+      failover_ms[failover_ms.size() * 99 / 100]);
   // They resumed; none had to start over from a snapshot.
   EXPECT_EQ(testing::ScrapeMetric(b->admin_port(), "confcenter_resyncs_total"), 0);
 }
@@ -354,7 +358,8 @@ TEST_F(HaTest, ConcurrentWritesToTheSameKeysThroughTwoReplicasAreLinearizable) {
             // Published before the return is recorded, so a read called after this write
             // returned asks for at least its revision.
             int64_t prev = seen_revision.load();
-            while (prev < put.revision && !seen_revision.compare_exchange_weak(prev, put.revision)) {
+            while (prev < put.revision &&
+                   !seen_revision.compare_exchange_weak(prev, put.revision)) {
             }
           }
           op.ret = now();

@@ -274,6 +274,29 @@ absl::Status EtcdClient::LeaseRevoke(int64_t lease_id) {
   });
 }
 
+absl::StatusOr<absl::Duration> EtcdClient::LeaseKeepAlive(int64_t lease_id) {
+  etcdserverpb::LeaseKeepAliveRequest request;
+  request.set_id(lease_id);
+  etcdserverpb::LeaseKeepAliveResponse response;
+  // Refreshing twice is harmless: safe to repeat on another endpoint.
+  absl::Status status =
+      Call("LeaseKeepAlive", true, [&](Endpoint& e, grpc::ClientContext* context) {
+        auto stream = e.lease->LeaseKeepAlive(context);
+        if (!stream->Write(request)) return stream->Finish();
+        // etcd ends the stream when the client half-closes, after answering what it read.
+        stream->WritesDone();
+        const bool answered = stream->Read(&response);
+        grpc::Status finished = stream->Finish();
+        if (finished.ok() && !answered) {
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "the keepalive stream ended unanswered");
+        }
+        return finished;
+      });
+  if (!status.ok()) return status;
+  return absl::Seconds(response.ttl());
+}
+
 absl::StatusOr<etcdserverpb::StatusResponse> EtcdClient::Status(absl::string_view endpoint) {
   for (const auto& e : endpoints_) {
     if (e->address != endpoint) continue;
@@ -438,9 +461,11 @@ absl::StatusOr<std::unique_ptr<EtcdWatch>> EtcdClient::Watch(const EtcdWatchRequ
                                                              EtcdWatchCallbacks callbacks) {
   const absl::Time deadline = absl::Now() + options_.request_timeout;
   const size_t n = endpoints_.size();
-  const size_t first = preferred_.load(std::memory_order_relaxed) % n;
+  size_t first = preferred_.load(std::memory_order_relaxed) % n;
+  if (n > 1 && endpoints_[first]->address == request.avoid_endpoint) first = (first + 1) % n;
   for (size_t attempt = 0; attempt < n; ++attempt) {
     Endpoint& endpoint = *endpoints_[(first + attempt) % n];
+    if (n > 1 && attempt + 1 < n && endpoint.address == request.avoid_endpoint) continue;
     const absl::Time dial_deadline = std::min(deadline, absl::Now() + options_.dial_timeout);
     if (!endpoint.channel->WaitForConnected(ToChrono(dial_deadline))) continue;
     auto watch = std::make_unique<WatchReactor>(endpoint.address, std::move(callbacks));

@@ -711,7 +711,8 @@ class EtcdStore final : public Store {
     Pump();
     if (head_revision == base) {
       return absl::AbortedError(absl::StrCat(
-          "another replica wrote to the etcd store first (audit records only; still at revision ",
+          "another replica wrote to the etcd store first (the head moved without a new "
+          "revision: audit records, or a fence; still at revision ",
           base, "); nothing of this call was written"));
     }
     return absl::AbortedError(absl::StrCat("another replica committed revisions ", base + 1, "..",

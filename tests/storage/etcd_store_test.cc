@@ -6,10 +6,12 @@
 
 #include <stdlib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -885,6 +887,104 @@ TEST_F(EtcdStoreTest, HealthIsNotServingWhileTheMemberIsStopped) {
   ASSERT_TRUE(wait_serving(true, absl::Seconds(20))) << store->Health().reason;
   ASSERT_TRUE(store->Commit({Set(1, 1, {Put("t", "s", "k", "v")})}).ok());
   ASSERT_TRUE(follower.WaitFor(1));
+}
+
+TEST_F(EtcdStoreTest, ReplicasRacingToCreateThePrefixBothOpenOnOneHead) {
+  std::unique_ptr<Store> a, b;
+  std::thread other([&] { b = Open(); });
+  a = Open();
+  other.join();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->LoadAll().ok());
+  ASSERT_TRUE(b->LoadAll().ok());
+  EXPECT_NE(a->MaintenanceLeader(), b->MaintenanceLeader());
+  ASSERT_TRUE(a->Commit({Set(1, 1, {Put("t", "s", "k", "a")})}).ok());
+  EXPECT_TRUE(absl::IsAborted(b->Commit({Set(1, 1, {Put("t", "s", "k", "b")})})));
+  ASSERT_TRUE(b->Commit({Set(2, 2, {Put("t", "s", "k", "b")})}).ok());
+}
+
+TEST_F(EtcdStoreTest, CommitWithoutAnAnswerIsResolvedByTheFence) {
+  EtcdStoreOptions options = Options();
+  options.client.request_timeout = absl::Seconds(1);
+  options.commit_timeout = absl::Seconds(3);
+  std::unique_ptr<Store> store = OpenLoaded(options);
+  ASSERT_NE(store, nullptr);
+  RecordingFollower follower;
+  ASSERT_TRUE(store->Follow(&follower).ok());
+  // The member stops answering while the commit is in flight, and comes back within the
+  // commit timeout: the store finds out what happened before it returns.
+  cluster_->Pause(0);
+  absl::Status short_pause;
+  std::thread commit([&] { short_pause = store->Commit({Set(1, 1, {Put("t", "s", "k", "1")})}); });
+  absl::SleepFor(absl::Milliseconds(1500));
+  cluster_->Resume(0);
+  commit.join();
+  std::fprintf(stderr, "commit over a 1.5 s stop: %s\n", short_pause.ToString().c_str());
+  if (short_pause.ok()) {
+    EXPECT_EQ(store->CurrentRevision(), 1);
+  } else {
+    EXPECT_TRUE(absl::IsUnavailable(short_pause)) << short_pause;
+    EXPECT_THAT(short_pause.message(), HasSubstr("nothing of it was written"));
+    EXPECT_EQ(store->CurrentRevision(), 0);
+    ASSERT_TRUE(store->Commit({Set(1, 1, {Put("t", "s", "k", "1")})}).ok());
+  }
+  ASSERT_TRUE(follower.WaitFor(1));
+  // Stopped longer than the commit timeout: UNAVAILABLE saying the write may still appear;
+  // if it does, every replica gets it once.
+  cluster_->Pause(0);
+  absl::Status long_pause;
+  commit = std::thread([&] { long_pause = store->Commit({Set(2, 2, {Put("t", "s", "k", "2")})}); });
+  absl::SleepFor(absl::Milliseconds(4500));
+  cluster_->Resume(0);
+  commit.join();
+  std::fprintf(stderr, "commit over a 4.5 s stop: %s\n", long_pause.ToString().c_str());
+  if (!long_pause.ok()) {
+    EXPECT_TRUE(absl::IsUnavailable(long_pause)) << long_pause;
+    EXPECT_THAT(long_pause.message(), HasSubstr("may have been applied"));
+    EXPECT_THAT(long_pause.message(), HasSubstr("revisions 2..2"));
+  }
+  std::unique_ptr<Store> reader = OpenLoaded();
+  ASSERT_NE(reader, nullptr);
+  const int64_t head = reader->CurrentRevision();
+  ASSERT_GE(head, 1);
+  ASSERT_TRUE(follower.WaitFor(head));
+  EXPECT_EQ(follower.delivered(), Range(1, head));
+  EXPECT_TRUE(follower.gaps().empty());
+  const StoreHealth health = store->Health();
+  EXPECT_EQ(health.known_head, head);
+}
+
+TEST_F(EtcdStoreTest, MaintenanceLeaderCompactsEtcdAndHandsOverWhenItCloses) {
+  const int64_t before = EtcdRevision();
+  EtcdStoreOptions options = Options();
+  options.compaction_interval = absl::Seconds(1);
+  std::unique_ptr<Store> leader = OpenLoaded(options);
+  std::unique_ptr<Store> other = OpenLoaded(options);
+  ASSERT_NE(leader, nullptr);
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(leader->MaintenanceLeader());
+  ASSERT_FALSE(other->MaintenanceLeader());
+  ASSERT_TRUE(leader->Commit({Set(1, 1, {Put("t", "s", "k", "1")})}).ok());
+  // The leader compacts etcd at the revision it saw one interval ago.
+  std::unique_ptr<EtcdClient> raw = RawClient();
+  bool compacted = false;
+  for (int i = 0; i < 100 && !compacted; ++i) {
+    etcdserverpb::RangeRequest request;
+    request.set_key(prefix_);
+    request.set_revision(before);
+    compacted = absl::IsOutOfRange(raw->Range(request).status());
+    if (!compacted) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(compacted);
+  // Closing hands the lock over (its lease is revoked): the other replica takes it.
+  leader.reset();
+  bool took_over = false;
+  for (int i = 0; i < 100 && !took_over; ++i) {
+    took_over = other->MaintenanceLeader();
+    if (!took_over) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(took_over);
 }
 
 TEST_F(EtcdStoreTest, StatsComeFromTheMembersStatus) {

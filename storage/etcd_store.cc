@@ -509,7 +509,7 @@ class EtcdStore final : public Store {
     if (!r.ok()) return Annotate(r.status(), "compact the change log");
     absl::MutexLock lock(&mu_);
     // The ring answers ReadChanges as the log would; it keeps what the follower still needs.
-    const int64_t floor = std::min(revision - 1, delivered_.load());
+    const int64_t floor = std::min(revision - 1, following_ ? delivered_.load() : revision_);
     while (!ring_.empty() && ring_.front()->revision() <= floor) {
       ring_.pop_front();
       ring_base_ = std::max(ring_base_, floor);

@@ -987,6 +987,42 @@ TEST_F(EtcdStoreTest, MaintenanceLeaderCompactsEtcdAndHandsOverWhenItCloses) {
   EXPECT_TRUE(took_over);
 }
 
+TEST_F(EtcdStoreTest, WatchMovesToAnotherMemberWhenItsMemberStops) {
+  EtcdCluster cluster(3);
+  ASSERT_TRUE(cluster.ok());
+  EtcdStoreOptions options = Options();
+  options.client.endpoints = {cluster.endpoint(0), cluster.endpoint(1), cluster.endpoint(2)};
+  std::unique_ptr<Store> store = OpenLoaded(options);  // its calls went to member 0 first
+  ASSERT_NE(store, nullptr);
+  EtcdStoreOptions writer_options = options;
+  writer_options.client.endpoints = {cluster.endpoint(1), cluster.endpoint(2)};
+  std::unique_ptr<Store> writer = OpenLoaded(writer_options);
+  ASSERT_NE(writer, nullptr);
+  RecordingFollower follower;
+  ASSERT_TRUE(store->Follow(&follower).ok());
+  auto wait_serving = [&](bool serving, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (store->Health().serving == serving) return true;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_serving(true, absl::Seconds(5))) << store->Health().reason;
+  cluster.Pause(0);
+  EXPECT_TRUE(wait_serving(false, absl::Seconds(5)));
+  // While member 0 stays stopped, the watch comes back on another member and follows.
+  EXPECT_TRUE(wait_serving(true, absl::Seconds(10))) << store->Health().reason;
+  absl::Status written = absl::UnavailableError("not tried");
+  for (int i = 0; i < 20 && !written.ok(); ++i) {
+    written = writer->Commit({Set(1, 1, {Put("t", "s", "k", "1")})});
+    if (!written.ok()) absl::SleepFor(absl::Milliseconds(250));  // a new leader is elected
+  }
+  EXPECT_TRUE(written.ok()) << written;
+  EXPECT_TRUE(follower.WaitFor(1, absl::Seconds(10))) << store->Health().reason;
+  cluster.Resume(0);
+}
+
 TEST_F(EtcdStoreTest, StatsComeFromTheMembersStatus) {
   std::unique_ptr<Store> store = OpenLoaded();
   ASSERT_NE(store, nullptr);

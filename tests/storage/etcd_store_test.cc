@@ -965,7 +965,16 @@ TEST_F(EtcdStoreTest, MaintenanceLeaderCompactsEtcdAndHandsOverWhenItCloses) {
   ASSERT_NE(other, nullptr);
   ASSERT_TRUE(leader->MaintenanceLeader());
   ASSERT_FALSE(other->MaintenanceLeader());
-  ASSERT_TRUE(leader->Commit({Set(1, 1, {Put("t", "s", "k", "1")})}).ok());
+  ASSERT_TRUE(
+      leader->CommitWithAudit({Set(1, 1, {Put("t", "s", "k", "1")})}, {Audit(1, "a")}).ok());
+  ASSERT_TRUE(leader->Commit({Set(2, 2, {Put("t", "s", "k", "2")})}).ok());
+  // A replica that does not lead compacts nothing.
+  absl::StatusOr<HistoryCompaction> none = other->CompactHistory(100 * kSecond, 1);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->versions_dropped, 0);
+  EXPECT_EQ(*other->CompactAudit(100 * kSecond), 0);
+  ASSERT_TRUE(other->CompactChangesBefore(3).ok());
+  EXPECT_EQ(*other->OldestChange(), 1);
   // The leader compacts etcd at the revision it saw one interval ago.
   std::unique_ptr<EtcdClient> raw = RawClient();
   bool compacted = false;

@@ -160,6 +160,13 @@ absl::Status EtcdClient::Call(
                            status.error_code() == grpc::StatusCode::CANCELLED;
     // "no leader" (hasleader) is refused before the request is processed: safe to repeat.
     const bool refused = absl::StrContains(status.error_message(), "no leader");
+    if (transport || refused) {
+      // A member that is connected but does not answer (stopped, cut off) would take the
+      // whole deadline of every later call again: later calls start on the next endpoint.
+      size_t expected = (first + attempt) % n;
+      preferred_.compare_exchange_strong(expected, (first + attempt + 1) % n,
+                                         std::memory_order_relaxed);
+    }
     if (transport && !refused && !retry_after_send) {
       last.SetPayload(kOutcomeUnknownPayload, absl::Cord("1"));
       return last;

@@ -41,6 +41,9 @@ constexpr int64_t kMaxRevision = std::numeric_limits<int64_t>::max() - 1;
 constexpr absl::Duration kLeaseTtl = absl::Seconds(15);
 constexpr absl::Duration kKeepAliveEvery = absl::Seconds(5);
 constexpr absl::Duration kStatusEvery = absl::Seconds(10);
+// Progress requests at most this far apart, and at least 4 per follow_timeout: etcd answers
+// one only once the watcher has caught up (a watch from a past revision has not, at first),
+// so a single request per timeout could go unanswered on a healthy member.
 constexpr absl::Duration kProgressEvery = absl::Seconds(1);
 // What etcd adds to a Txn's own size before checking --max-request-bytes (the raft request
 // header), with room to spare.
@@ -1245,7 +1248,7 @@ class EtcdStore final : public Store {
         watch.reset();
         continue;
       }
-      if (now - last_request >= kProgressEvery) {
+      if (now - last_request >= std::min(kProgressEvery, options_.follow_timeout / 4)) {
         watch->RequestProgress();
         last_request = now;
       }

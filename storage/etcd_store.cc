@@ -591,7 +591,15 @@ class EtcdStore final : public Store {
   // (nothing else sorts between them).
   std::string WatchEnd() const { return HeadKey() + std::string(1, '\0'); }
 
+  // `s` with the prefix and the operation. A read of an etcd revision compacted meanwhile
+  // (a read longer than the compaction interval) is UNAVAILABLE: OUT_OF_RANGE means "the
+  // change log no longer reaches" to the Store's callers.
   absl::Status Annotate(const absl::Status& s, absl::string_view what) const {
+    if (absl::IsOutOfRange(s)) {
+      return absl::UnavailableError(absl::StrCat("etcd store ", p_, ": ", what,
+                                                 ": etcd compacted the revision this read ",
+                                                 "was at (", s.message(), "); retry"));
+    }
     return absl::Status(s.code(), absl::StrCat("etcd store ", p_, ": ", what, ": ", s.message()));
   }
 

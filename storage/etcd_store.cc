@@ -37,6 +37,8 @@ using etcdserverpb::TxnResponse;
 constexpr char kMarker[] = "confcenter-etcd-1";
 constexpr char kSealCheckValue[] = "confcenter-seal-check";
 constexpr int64_t kPage = 256;
+// Log bundles a failed commit reads back (what the others committed since its base).
+constexpr int64_t kConflictBundles = 64;
 constexpr int64_t kMaxRevision = std::numeric_limits<int64_t>::max() - 1;
 constexpr absl::Duration kLeaseTtl = absl::Seconds(15);
 constexpr absl::Duration kKeepAliveEvery = absl::Seconds(5);
@@ -94,10 +96,11 @@ void AddDelete(google::protobuf::RepeatedPtrField<RequestOp>* ops, std::string k
   del->set_range_end(std::move(range_end));
 }
 void AddRange(google::protobuf::RepeatedPtrField<RequestOp>* ops, std::string key,
-              std::string range_end = "") {
+              std::string range_end = "", int64_t limit = 0) {
   RangeRequest* range = ops->Add()->mutable_request_range();
   range->set_key(std::move(key));
   range->set_range_end(std::move(range_end));
+  range->set_limit(limit);
 }
 void AddCompare(TxnRequest* txn, std::string key, Compare::CompareTarget target, int64_t value) {
   Compare* c = txn->add_compare();
@@ -611,7 +614,9 @@ class EtcdStore final : public Store {
   // audit-only call being resolved) the audit bundle ending at `audit_last`.
   void AddResolveRanges(TxnRequest* txn, int64_t base, int64_t audit_last) const {
     AddRange(txn->mutable_failure(), HeadKey());
-    AddRange(txn->mutable_failure(), LogKey(base + 1), PrefixEnd(p_ + "log/"));
+    // Bounded, so a replica far behind gets a response of reasonable size: it learns the
+    // rest from its watch (or from the next conflict).
+    AddRange(txn->mutable_failure(), LogKey(base + 1), PrefixEnd(p_ + "log/"), kConflictBundles);
     if (audit_last > 0) AddRange(txn->mutable_failure(), AuditKey(audit_last));
   }
 
@@ -717,6 +722,10 @@ class EtcdStore final : public Store {
       LearnLocked(*sets);
       const auto& head_kvs = response.responses(0).response_range().kvs();
       if (!head_kvs.empty()) ObserveHeadLocked(head_kvs[0]);
+      EtcdHead head;
+      if (!head_kvs.empty() && head.ParseFromString(head_kvs[0].value())) {
+        head_revision = std::max(head_revision, head.revision());
+      }
       head_revision = std::max(head_revision, revision_);
     }
     Pump();

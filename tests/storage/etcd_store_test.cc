@@ -410,6 +410,26 @@ TEST_F(EtcdStoreTest, StaleReplicaGetsAbortedLearnsTheRevisionsAndRetries) {
   EXPECT_EQ(Revisions(a.get(), 0, &status), Range(1, 4));
 }
 
+TEST_F(EtcdStoreTest, AReplicaFarBehindCatchesUpThroughConflictsInBoundedSteps) {
+  std::unique_ptr<Store> a = OpenLoaded();
+  std::unique_ptr<Store> b = OpenLoaded();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  for (int64_t r = 1; r <= 70; ++r) {
+    ASSERT_TRUE(a->Commit({Set(r, r, {Put("t", "s", "k", absl::StrCat(r))})}).ok());
+  }
+  absl::Status first = b->Commit({Set(1, 1, {Put("t", "s", "b", "x")})});
+  ASSERT_TRUE(absl::IsAborted(first)) << first;
+  EXPECT_THAT(first.message(), HasSubstr("revisions 1..70"));
+  EXPECT_EQ(b->CurrentRevision(), 64);  // one response's worth of the log
+  EXPECT_EQ(b->Health().known_head, 70);
+  EXPECT_TRUE(absl::IsAborted(b->Commit({Set(65, 65, {Put("t", "s", "b", "x")})})));
+  EXPECT_EQ(b->CurrentRevision(), 70);
+  ASSERT_TRUE(b->Commit({Set(71, 71, {Put("t", "s", "b", "x")})}).ok());
+  absl::Status status;
+  EXPECT_EQ(Revisions(b.get(), 0, &status), Range(1, 71));
+}
+
 TEST_F(EtcdStoreTest, FollowersSeeEveryRevisionOnceInOrderAndConflictsAreDelivered) {
   // Outlives the stores that deliver to it.
   RecordingFollower fa, fb;

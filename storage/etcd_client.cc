@@ -160,6 +160,13 @@ absl::Status EtcdClient::Call(
                            status.error_code() == grpc::StatusCode::CANCELLED;
     // "no leader" (hasleader) is refused before the request is processed: safe to repeat.
     const bool refused = absl::StrContains(status.error_message(), "no leader");
+    if (transport || refused) {
+      // A member that is connected but does not answer (stopped, cut off) would take the
+      // whole deadline of every later call again: later calls start on the next endpoint.
+      size_t expected = (first + attempt) % n;
+      preferred_.compare_exchange_strong(expected, (first + attempt + 1) % n,
+                                         std::memory_order_relaxed);
+    }
     if (transport && !refused && !retry_after_send) {
       last.SetPayload(kOutcomeUnknownPayload, absl::Cord("1"));
       return last;
@@ -272,6 +279,29 @@ absl::Status EtcdClient::LeaseRevoke(int64_t lease_id) {
   return Call("LeaseRevoke", true, [&](Endpoint& e, grpc::ClientContext* context) {
     return e.lease->LeaseRevoke(context, request, &response);
   });
+}
+
+absl::StatusOr<absl::Duration> EtcdClient::LeaseKeepAlive(int64_t lease_id) {
+  etcdserverpb::LeaseKeepAliveRequest request;
+  request.set_id(lease_id);
+  etcdserverpb::LeaseKeepAliveResponse response;
+  // Refreshing twice is harmless: safe to repeat on another endpoint.
+  absl::Status status =
+      Call("LeaseKeepAlive", true, [&](Endpoint& e, grpc::ClientContext* context) {
+        auto stream = e.lease->LeaseKeepAlive(context);
+        if (!stream->Write(request)) return stream->Finish();
+        // etcd ends the stream when the client half-closes, after answering what it read.
+        stream->WritesDone();
+        const bool answered = stream->Read(&response);
+        grpc::Status finished = stream->Finish();
+        if (finished.ok() && !answered) {
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "the keepalive stream ended unanswered");
+        }
+        return finished;
+      });
+  if (!status.ok()) return status;
+  return absl::Seconds(response.ttl());
 }
 
 absl::StatusOr<etcdserverpb::StatusResponse> EtcdClient::Status(absl::string_view endpoint) {
@@ -438,9 +468,11 @@ absl::StatusOr<std::unique_ptr<EtcdWatch>> EtcdClient::Watch(const EtcdWatchRequ
                                                              EtcdWatchCallbacks callbacks) {
   const absl::Time deadline = absl::Now() + options_.request_timeout;
   const size_t n = endpoints_.size();
-  const size_t first = preferred_.load(std::memory_order_relaxed) % n;
+  size_t first = preferred_.load(std::memory_order_relaxed) % n;
+  if (n > 1 && endpoints_[first]->address == request.avoid_endpoint) first = (first + 1) % n;
   for (size_t attempt = 0; attempt < n; ++attempt) {
     Endpoint& endpoint = *endpoints_[(first + attempt) % n];
+    if (n > 1 && attempt + 1 < n && endpoint.address == request.avoid_endpoint) continue;
     const absl::Time dial_deadline = std::min(deadline, absl::Now() + options_.dial_timeout);
     if (!endpoint.channel->WaitForConnected(ToChrono(dial_deadline))) continue;
     auto watch = std::make_unique<WatchReactor>(endpoint.address, std::move(callbacks));

@@ -84,6 +84,8 @@ struct EtcdWatchRequest {
   bool progress_notify = false;
   // Fill Event.prev_kv.
   bool prev_kv = false;
+  // Try this endpoint last (a reconnect after it went silent moves to another member).
+  std::string avoid_endpoint;
 };
 
 // One open watch stream. Destroying it cancels the stream and waits until no callback runs.
@@ -141,6 +143,9 @@ class EtcdClient {
   absl::StatusOr<int64_t> LeaseGrant(absl::Duration ttl);
   // Lease.LeaseRevoke: the lease ends and the keys attached to it are deleted.
   absl::Status LeaseRevoke(int64_t lease_id);
+  // One Lease.LeaseKeepAlive round (a stream opened, one request, one answer): refreshes the
+  // lease and returns its remaining TTL; 0 if the lease has expired or does not exist.
+  absl::StatusOr<absl::Duration> LeaseKeepAlive(int64_t lease_id);
 
   // Maintenance.Status of the member at `endpoint` (one of options.endpoints), no failover:
   // its version, leader, database size and alarms. NOT_FOUND for an unknown endpoint.

@@ -379,5 +379,38 @@ TEST_F(EtcdClientTest, LeaseGrantAttachAndRevoke) {
   EXPECT_EQ(client_->Range(request)->kvs_size(), 0);
 }
 
+TEST_F(EtcdClientTest, LeaseKeepAliveRefreshesAndReportsAnEndedLease) {
+  absl::StatusOr<int64_t> lease = client_->LeaseGrant(absl::Seconds(30));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  absl::StatusOr<absl::Duration> ttl = client_->LeaseKeepAlive(*lease);
+  ASSERT_TRUE(ttl.ok()) << ttl.status();
+  EXPECT_GE(*ttl, absl::Seconds(29));
+  ASSERT_TRUE(client_->LeaseRevoke(*lease).ok());
+  ttl = client_->LeaseKeepAlive(*lease);
+  ASSERT_TRUE(ttl.ok()) << ttl.status();
+  EXPECT_EQ(*ttl, absl::ZeroDuration());
+}
+
+TEST_F(EtcdClientTest, WatchTriesTheAvoidedEndpointLast) {
+  // Two names of the one member: the watch goes to the one not avoided.
+  const std::string other = absl::StrCat("localhost:", member_->endpoint().substr(10));
+  EtcdOptions options;
+  options.endpoints = {member_->endpoint(), other};
+  absl::StatusOr<std::unique_ptr<EtcdClient>> client = EtcdClient::Open(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  WatchLog log;
+  EtcdWatchRequest request;
+  request.key = prefix_;
+  request.range_end = PrefixEnd();
+  request.avoid_endpoint = member_->endpoint();
+  absl::StatusOr<std::unique_ptr<EtcdWatch>> watch = (*client)->Watch(request, log.Callbacks());
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  EXPECT_EQ((*watch)->endpoint(), other);
+  request.avoid_endpoint = other;
+  watch = (*client)->Watch(request, log.Callbacks());
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  EXPECT_EQ((*watch)->endpoint(), member_->endpoint());
+}
+
 }  // namespace
 }  // namespace confcenter::storage

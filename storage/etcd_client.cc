@@ -135,15 +135,32 @@ absl::Status EtcdClient::Call(
   const absl::Time deadline = absl::Now() + options_.request_timeout;
   const size_t n = endpoints_.size();
   const size_t first = preferred_.load(std::memory_order_relaxed) % n;
+  // Endpoints whose connection is failing (a dead member: gRPC waits out its reconnect
+  // backoff) go last, so a call does not spend its deadline dialling one while others answer.
+  std::vector<size_t> order;
+  std::vector<size_t> failing;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t index = (first + i) % n;
+    (endpoints_[index]->channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE ? failing
+                                                                                  : order)
+        .push_back(index);
+  }
+  order.insert(order.end(), failing.begin(), failing.end());
+  // One endpoint may not take the whole deadline while others are left to try.
+  const absl::Duration dial_timeout =
+      n > 1 ? std::min(options_.dial_timeout, options_.request_timeout / 2) : options_.dial_timeout;
   absl::Status last;
   for (size_t attempt = 0; attempt < n; ++attempt) {
-    Endpoint& endpoint = *endpoints_[(first + attempt) % n];
+    const size_t index = order[attempt];
+    Endpoint& endpoint = *endpoints_[index];
     const std::string what = absl::StrCat(method, " on ", endpoint.address);
-    const absl::Time dial_deadline = std::min(deadline, absl::Now() + options_.dial_timeout);
+    const absl::Time dial_deadline = std::min(deadline, absl::Now() + dial_timeout);
     if (!endpoint.channel->WaitForConnected(ToChrono(dial_deadline))) {
       last = absl::UnavailableError(absl::StrCat(what, ": cannot connect within ",
-                                                 absl::FormatDuration(options_.dial_timeout),
+                                                 absl::FormatDuration(dial_timeout),
                                                  "; nothing was sent"));
+      size_t expected = index;
+      preferred_.compare_exchange_strong(expected, (index + 1) % n, std::memory_order_relaxed);
       if (absl::Now() >= deadline) break;
       continue;
     }
@@ -151,7 +168,7 @@ absl::Status EtcdClient::Call(
     Prepare(&context, deadline);
     const grpc::Status status = call(endpoint, &context);
     if (status.ok()) {
-      preferred_.store((first + attempt) % n, std::memory_order_relaxed);
+      preferred_.store(index, std::memory_order_relaxed);
       return absl::OkStatus();
     }
     last = FromEtcd(status, what);
@@ -163,9 +180,8 @@ absl::Status EtcdClient::Call(
     if (transport || refused) {
       // A member that is connected but does not answer (stopped, cut off) would take the
       // whole deadline of every later call again: later calls start on the next endpoint.
-      size_t expected = (first + attempt) % n;
-      preferred_.compare_exchange_strong(expected, (first + attempt + 1) % n,
-                                         std::memory_order_relaxed);
+      size_t expected = index;
+      preferred_.compare_exchange_strong(expected, (index + 1) % n, std::memory_order_relaxed);
     }
     if (transport && !refused && !retry_after_send) {
       last.SetPayload(kOutcomeUnknownPayload, absl::Cord("1"));

@@ -71,7 +71,7 @@ int DecodeWaitStatus(int status) {
 }  // namespace
 
 std::string TestEngine() {
-  const char* endpoints = getenv("CONFCENTER_TEST_ETCD_ENDPOINTS");
+  const char* endpoints = getenv("TEST_CONFCENTER_ETCD_ENDPOINTS");
   return endpoints != nullptr && *endpoints != '\0' ? "etcd" : "rocksdb";
 }
 
@@ -83,10 +83,10 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
       port_file_(data_dir_ + ".port"),
       admin_port_file_(data_dir_ + ".admin_port") {
   if (TestEngine() == "etcd") {
-    // Unique across the test processes sharing the cluster (and their servers).
-    static std::atomic<int> counter{0};
-    etcd_prefix_ = "/test/" + std::to_string(getpid()) + "-" + std::to_string(counter++) + "-" +
-                   std::to_string(std::random_device{}()) + "/";
+    // The data dir names the store, as on RocksDB: a server started again on the same dir
+    // (by Restart or a new ServerProcess) finds what the previous one wrote. Data dirs are
+    // under fresh temporary directories, so prefixes of different tests never meet.
+    etcd_prefix_ = "/test" + std::filesystem::absolute(data_dir_).lexically_normal().string() + "/";
   }
   Start(port);
 }
@@ -109,7 +109,7 @@ void ServerProcess::Start(int port) {
                                    "--log_level=warn"};
   if (!etcd_prefix_.empty()) {
     args.push_back("--store=etcd");
-    args.push_back(std::string("--etcd_endpoints=") + getenv("CONFCENTER_TEST_ETCD_ENDPOINTS"));
+    args.push_back(std::string("--etcd_endpoints=") + getenv("TEST_CONFCENTER_ETCD_ENDPOINTS"));
     args.push_back("--etcd_prefix=" + etcd_prefix_);
   }
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());

@@ -25,12 +25,13 @@ class TempDir {
 };
 
 // The storage engine the server tests run against: "etcd" when the suite runs under
-// with_etcd (CONFCENTER_TEST_ETCD_ENDPOINTS is set), else "rocksdb".
+// with_etcd (TEST_CONFCENTER_ETCD_ENDPOINTS is set), else "rocksdb".
 std::string TestEngine();
 
 // confcenterd started on a free loopback port with its store in `data_dir`. Under with_etcd
 // (TestEngine() == "etcd") the store is the test cluster instead, under a key prefix of its
-// own (kept across Restart), so `data_dir` then only holds the port files.
+// own named after `data_dir` (so a server started again on the same dir finds its data),
+// and `data_dir` then only holds the port files.
 class ServerProcess {
  public:
   // Starts the server and waits until it serves (its --port_file appears). If it does not
@@ -64,7 +65,7 @@ class ServerProcess {
   std::string data_dir_;
   std::vector<std::string> extra_flags_;
   std::vector<std::string> env_;
-  std::string etcd_prefix_;  // under with_etcd: this server's keys in the shared cluster
+  std::string etcd_prefix_;  // under with_etcd: the store's keys in the shared cluster
   std::string port_file_;
   std::string admin_port_file_;
   int pid_ = 0;

@@ -1,7 +1,7 @@
 // with_etcd: runs a test program against a real etcd cluster of its own.
 //   with_etcd [--members=N] [--etcd_flag=--max-txn-ops=1024]... -- PROGRAM ARGS...
 // Starts N (default 3) members on free loopback ports (tests/etcd_cluster.h), runs PROGRAM
-// with CONFCENTER_TEST_ETCD_ENDPOINTS set to their client addresses (so ServerProcess starts
+// with TEST_CONFCENTER_ETCD_ENDPOINTS set to their client addresses (so ServerProcess starts
 // confcenterd on the etcd engine), and returns PROGRAM's exit code after stopping the cluster.
 // Exit 3 if the cluster does not start; 2 on a usage error.
 #include <sys/wait.h>
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "with_etcd: %d etcd members at %s\n", members, endpoints.c_str());
   const pid_t child = fork();
   if (child == 0) {
-    setenv("CONFCENTER_TEST_ETCD_ENDPOINTS", endpoints.c_str(), 1);
+    setenv("TEST_CONFCENTER_ETCD_ENDPOINTS", endpoints.c_str(), 1);
     execv(argv[i], argv + i);
     std::perror("with_etcd: exec");
     _exit(127);

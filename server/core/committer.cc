@@ -196,7 +196,12 @@ void Committer::CatchUpWithStore() {
   auto caught_up = [&]() ABSL_SHARED_LOCKS_REQUIRED(state_->mu) {
     return state_->state.revision() >= head;
   };
-  state_->mu.AwaitWithTimeout(absl::Condition(&caught_up), kCatchUpWait);
+  if (!state_->mu.AwaitWithTimeout(absl::Condition(&caught_up), kCatchUpWait)) {
+    spdlog::warn(
+        "the state is at revision {} but the store knows revision {}; planning anyway (the "
+        "commit fails if another replica holds the revisions)",
+        state_->state.revision(), head);
+  }
 }
 
 void Committer::CommitBatch(std::vector<Pending>& batch) {

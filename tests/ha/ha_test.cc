@@ -114,6 +114,14 @@ int Readyz(const ServerProcess& server) {
   return res ? res->status : -1;
 }
 
+// GET /readyz's status and text, for failure messages.
+std::string ReadyzText(const ServerProcess& server) {
+  httplib::Client http("127.0.0.1", server.admin_port());
+  http.set_read_timeout(2);
+  httplib::Result res = http.Get("/readyz");
+  return res ? absl::StrCat(res->status, " ", res->body) : "no answer";
+}
+
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 template <typename Condition>
 bool Eventually(Condition condition, absl::Duration timeout) {
@@ -151,7 +159,11 @@ TEST_F(HaTest, KillingAnEtcdMemberDuringWritesThroughTwoReplicasLosesNothingAckn
         const std::string key = absl::StrCat("w", w, "-", i);
         PutOutcome put = Put(*stub, key, key, std::nullopt, absl::Seconds(5));
         if (!put.status.ok()) {
-          ++failed;
+          if (failed++ < 5 || failed % 500 == 0) {
+            std::printf("write %s through %s failed: %d %s\n", key.c_str(),
+                        w % 2 == 0 ? "a" : "b", put.status.error_code(),
+                        put.status.error_message().c_str());
+          }
           continue;
         }
         absl::MutexLock lock(&mu);
@@ -171,7 +183,8 @@ TEST_F(HaTest, KillingAnEtcdMemberDuringWritesThroughTwoReplicasLosesNothingAckn
   const size_t at_kill = acked_count();
   // Writes go on without the old leader, once the others have elected a new one.
   EXPECT_TRUE(Eventually([&] { return acked_count() >= at_kill + 100; }, absl::Seconds(30)))
-      << "writes did not go on after the leader died";
+      << "writes did not go on after the leader died; etcd's leader now: " << cluster_.leader()
+      << "; a: " << ReadyzText(*a) << "; b: " << ReadyzText(*b);
   ASSERT_TRUE(cluster_.Restart(leader));
   for (std::thread& t : writers) t.join();
   std::printf("acknowledged %zu writes, %d failed while the leader was down\n", acked.size(),

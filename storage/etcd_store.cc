@@ -765,7 +765,9 @@ class EtcdStore final : public Store {
         kv.set_value(base.head_value);
         kv.set_mod_revision(r->header().revision());
         ObserveHeadLocked(kv);
-        return absl::UnavailableError(
+        // ABORTED, as after a conflict: nothing was written and etcd answers again, so the
+        // committer plans the writes again and commits them (on the member that answered).
+        return absl::AbortedError(
             absl::StrCat("etcd store ", p_, ": etcd did not answer the commit (", failure.message(),
                          "); a fence made sure nothing of it was written"));
       }

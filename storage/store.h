@@ -155,9 +155,11 @@ class Store {
   // committed since the store's CurrentRevision(); otherwise nothing is written and it returns
   // ABORTED after delivering what it learnt to the follower (the caller waits for its state to
   // catch up and plans again). Changes whose first revision is not CurrentRevision() + 1 are
-  // refused with ABORTED without a round trip. UNAVAILABLE means nothing was written (the
-  // store made sure); when the store cannot tell, the message says the write may appear later
-  // (and it then reaches the follower like any other commit, once).
+  // refused with ABORTED without a round trip. ABORTED also when a request went unanswered
+  // and the store then made sure nothing of it was written (the store answers again, so
+  // planning again is worth it). UNAVAILABLE: the store could not be reached; when it cannot
+  // tell whether the write was applied, the message says it may appear later (and it then
+  // reaches the follower like any other commit, once).
 
   // True if other processes commit to this store too.
   virtual bool shared() const { return false; }

@@ -142,7 +142,7 @@ absl::Status EtcdClient::Call(
   for (size_t i = 0; i < n; ++i) {
     const size_t index = (first + i) % n;
     (endpoints_[index]->channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE ? failing
-                                                                                  : order)
+                                                                                   : order)
         .push_back(index);
   }
   order.insert(order.end(), failing.begin(), failing.end());

@@ -160,9 +160,8 @@ TEST_F(HaTest, KillingAnEtcdMemberDuringWritesThroughTwoReplicasLosesNothingAckn
         PutOutcome put = Put(*stub, key, key, std::nullopt, absl::Seconds(5));
         if (!put.status.ok()) {
           if (failed++ < 5 || failed % 500 == 0) {
-            std::printf("write %s through %s failed: %d %s\n", key.c_str(),
-                        w % 2 == 0 ? "a" : "b", put.status.error_code(),
-                        put.status.error_message().c_str());
+            std::printf("write %s through %s failed: %d %s\n", key.c_str(), w % 2 == 0 ? "a" : "b",
+                        put.status.error_code(), put.status.error_message().c_str());
           }
           continue;
         }

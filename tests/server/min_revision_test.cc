@@ -21,8 +21,8 @@ using testing::TempDir;
 class MinRevisionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(dir_.path() + "/data",
-                                              std::vector<std::string>{"--max_revision_wait=300ms"});
+    server_ = std::make_unique<ServerProcess>(
+        dir_.path() + "/data", std::vector<std::string>{"--max_revision_wait=300ms"});
     ASSERT_NE(server_->port(), 0);
     config_ = v1::ConfigService::NewStub(server_->Channel());
     watch_ = v1::WatchService::NewStub(server_->Channel());

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -1061,7 +1062,12 @@ TEST_F(EtcdStoreTest, WatchMovesToAnotherMemberWhenItsMemberStops) {
   written = absl::UnavailableError("not tried");
   for (int i = 0; i < 5 && !written.ok(); ++i) {
     written = store->Commit({Set(2, 2, {Put("t", "s", "k", "2")})});
-    if (absl::IsAborted(written)) break;
+    // A fenced-off commit (nothing written) is ABORTED and planned again, as the committer
+    // does; a real conflict would be a bug here (nobody else writes).
+    if (absl::IsAborted(written) &&
+        !absl::StrContains(written.message(), "nothing of it was written")) {
+      break;
+    }
   }
   EXPECT_TRUE(written.ok()) << written;
   cluster.Resume(0);

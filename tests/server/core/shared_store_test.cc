@@ -13,6 +13,8 @@
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "server/core/config_core.h"
+#include "confcenter/v1/watch.pb.h"
+#include "server/watch/watch_hub.h"
 #include "storage/rocksdb_store.h"
 #include "storage/store.h"
 #include "tests/test_util.h"
@@ -405,6 +407,86 @@ TEST_F(SharedStoreTest, AReloadReplacesTheStateAndTellsTheListener) {
   EXPECT_EQ(Value(b_, "k"), "w");
   EXPECT_EQ(b_.core->revision(), 3);
   EXPECT_TRUE(Put(b_, "k2", "x").ok());
+}
+
+// Records what the hub sends one stream.
+class RecordingSink : public WatchSink {
+ public:
+  bool Send(std::shared_ptr<const std::string> message) override {
+    v1::SubscribeResponse parsed;
+    EXPECT_TRUE(parsed.ParseFromString(*message));
+    absl::MutexLock lock(&mu_);
+    messages_.push_back(std::move(parsed));
+    return true;
+  }
+  void End(const absl::Status& status) override {
+    absl::MutexLock lock(&mu_);
+    ended_ = status;
+  }
+  // Waits (bounded) until `count` messages arrived; returns them all.
+  std::vector<v1::SubscribeResponse> WaitFor(size_t count) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return messages_.size() >= count; };
+    mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
+    return messages_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::SubscribeResponse> messages_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> ended_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(SharedStoreTest, TheHubResyncsAfterAReloadAndWaitsForAResumePointFromAnotherReplica) {
+  WatchOptions options;
+  options.progress_interval = absl::ZeroDuration();
+  ConfigCore* b = b_.core.get();
+  WatchHub hub(
+      b_.store, [b](const std::function<void(const ConfigState&)>& fn) { b->ReadState(fn); },
+      options, &clock_);
+  b_.core->SetCommitListener(&hub);
+
+  RecordingSink live;
+  absl::StatusOr<uint64_t> id = hub.Subscribe({"integration", {"svc"}, std::nullopt}, &live);
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_EQ(live.WaitFor(1).back().kind(), v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT);
+
+  // Another replica's write reaches the stream as an event once b follows it.
+  absl::StatusOr<TxnResult> first = Put(a_, "k", "v");
+  ASSERT_TRUE(first.ok());
+  b_.store->CatchUp();
+  std::vector<v1::SubscribeResponse> got = live.WaitFor(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].kind(), v1::SUBSCRIBE_RESPONSE_KIND_EVENTS);
+  EXPECT_EQ(got[1].revision(), first->revision);
+
+  // b falls behind a compaction and reloads: the stream gets the new view, marked resync.
+  absl::StatusOr<TxnResult> second = Put(a_, "k", "w");
+  ASSERT_TRUE(second.ok());
+  b_.store->Reload();
+  got = live.WaitFor(3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].kind(), v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT);
+  EXPECT_TRUE(got[2].resync());
+  EXPECT_EQ(got[2].revision(), second->revision);
+  ASSERT_EQ(got[2].entries_size(), 1);
+  EXPECT_EQ(got[2].entries(0).value(), "w");
+
+  // A client that got revision R from a: resuming on b, which has not applied R yet, waits
+  // for it rather than resyncing.
+  absl::StatusOr<TxnResult> third = Put(a_, "k", "x");
+  ASSERT_TRUE(third.ok());
+  RecordingSink resumed;
+  id = hub.Subscribe({"integration", {"svc"}, third->revision}, &resumed);
+  ASSERT_TRUE(id.ok()) << id.status();
+  b_.store->CatchUp();
+  got = resumed.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].kind(), v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS);
+  EXPECT_EQ(got[0].revision(), third->revision);
+  EXPECT_FALSE(got[0].resync());
+  b_.core->SetCommitListener(nullptr);
+  hub.Shutdown();
 }
 
 }  // namespace

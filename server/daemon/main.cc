@@ -373,6 +373,18 @@ int Run() {
     spdlog::error("cannot load the store ({}): {}", store_name, core.status().ToString());
     return 1;
   }
+  if (on_etcd) {
+    // A replica takes writes once it follows the other replicas' commits (its watch on etcd is
+    // live); until then the committer would refuse them. Bounded: past it, serve anyway and
+    // let /readyz say why (reads and streams work from the loaded state).
+    const absl::Time deadline = absl::Now() + 4 * absl::GetFlag(FLAGS_etcd_follow_timeout);
+    while (!(*core)->StoreHealth().serving && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    if (storage::StoreHealth health = (*core)->StoreHealth(); !health.serving) {
+      spdlog::warn("serving before the store is: {}", health.reason);
+    }
+  }
   // The hub reads the core's state and hears of its commits. Shutdown order: the core stops
   // telling the hub, the hub ends its streams and stops, then the core stops.
   auto hub = std::make_unique<WatchHub>(

@@ -282,6 +282,8 @@ TEST_F(HaTest, SubscribersOfAKilledReplicaResumeOnAnotherWithEveryChangeExactlyO
           }
         });
   }
+  // Every subscriber has its first snapshot (of revision 1, before any write) from A.
+  for (auto& s : subscriptions) ASSERT_TRUE(s->WaitForRevision(1, absl::Seconds(20)));
   auto writer = Stub(*b);
   constexpr int kWrites = 200;
   std::vector<int64_t> revisions;

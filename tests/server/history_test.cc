@@ -328,7 +328,8 @@ TEST_F(HistoryTest, HistoryPagesThroughEveryVersionWithAuthorKindAndTime) {
 //                              a/k3=i3 (override with the same value)
 //   f2 (child of integration): b/x=f2
 TEST_F(HistoryTest, DiffTable) {
-  ASSERT_TRUE(api_->Register("integration", {"a", "b"}).ok());
+  grpc::Status registered = api_->Register("integration", {"a", "b"});
+  ASSERT_TRUE(registered.ok()) << registered.error_code() << " " << registered.error_message();
   int64_t r0 = 0;
   ASSERT_TRUE(api_->Put("integration", "a", "k1", "i1").ok());
   ASSERT_TRUE(api_->Put("integration", "a", "k2", "i2").ok());

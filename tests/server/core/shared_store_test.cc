@@ -11,9 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "confcenter/v1/watch.pb.h"
 #include "gtest/gtest.h"
 #include "server/core/config_core.h"
-#include "confcenter/v1/watch.pb.h"
 #include "server/watch/watch_hub.h"
 #include "storage/rocksdb_store.h"
 #include "storage/store.h"

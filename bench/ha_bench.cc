@@ -186,31 +186,40 @@ std::string Lat(const LatencySummary& l) {
 
 // ---------------------------------------------------------------------------- 1. put
 
-void RunPut(const Config& cfg, Spread& cc, Spread& etcd, std::vector<Row>* rows) {
+// `cc_one`: the same clients all on replica A, to tell the replicas' contention apart.
+void RunPut(const Config& cfg, Spread& cc, Spread& cc_one, Spread& etcd, std::vector<Row>* rows) {
   const auto value = std::make_shared<const std::string>(std::string(cfg.value_bytes, 'v'));
   std::vector<CallStarter> starts;
-  for (Spread* sp : {&cc, &etcd}) {
+  int tag = 0;
+  for (Spread* sp : {&cc, &etcd, &cc_one}) {
     if (!sp->Connect(cfg.connections)) {
       Fail(sp->front().name() + ": put connect");
       return;
     }
-    // Distinct keys: 32 bytes, the client's index and its own sequence number.
+    // Distinct keys: 32 bytes, the starter's tag, the client's index and its own sequence.
     auto seq = std::make_shared<std::vector<int64_t>>(cfg.clients + 1, 0);
-    starts.push_back([sp, seq, value](int ch, int client, grpc::ClientContext* ctx,
-                                      std::function<void(grpc::Status)> d) {
-      Entry e{"integration", "put", absl::StrFormat("key.%04d.%023d", client, (*seq)[client]++),
-              *value};
+    const int base = 3000 * tag++;
+    starts.push_back([sp, seq, value, base](int ch, int client, grpc::ClientContext* ctx,
+                                            std::function<void(grpc::Status)> d) {
+      Entry e{"integration", "put",
+              absl::StrFormat("key.%04d.%023d", base + client, (*seq)[client]++), *value};
       sp->at(ch).StartPut(sp->inner(ch), ctx, e, std::move(d));
     });
   }
   const std::vector<LoadResult> r = Interleaved(cfg, starts);
   CheckLoad(r[0], "confcenterd put");
   CheckLoad(r[1], "etcd put");
+  CheckLoad(r[2], "confcenterd put, replica A only");
   const std::string clients = absl::StrCat(cfg.clients, " clients");
   rows->push_back({absl::StrCat("durable put, ", clients, " (puts/s)"), Num(r[0].per_second, 0),
                    Num(r[1].per_second, 0), Ratio(r[0].per_second, r[1].per_second)});
   rows->push_back({"put latency p50 / p99 (ms)", Lat(r[0].latency), Lat(r[1].latency),
                    Ratio(r[0].latency.p99_ms, r[1].latency.p99_ms) + " (p99)"});
+  rows->push_back({absl::StrCat("durable put, ", clients, " all on replica A (puts/s)"),
+                   Num(r[2].per_second, 0), Num(r[1].per_second, 0),
+                   Ratio(r[2].per_second, r[1].per_second)});
+  rows->push_back({"put latency, all on replica A, p50 / p99 (ms)", Lat(r[2].latency),
+                   Lat(r[1].latency), Ratio(r[2].latency.p99_ms, r[1].latency.p99_ms) + " (p99)"});
 }
 
 // --------------------------------------------------------------------------- 2. read
@@ -245,10 +254,10 @@ void RunRead(const Config& cfg, Spread& cc, Spread& etcd, std::vector<Row>* rows
       return;
     }
     const int keys = cfg.read_keys;
-    starts.push_back([sp, keys](int ch, int, grpc::ClientContext* ctx,
-                                std::function<void(grpc::Status)> d) {
-      sp->at(ch).StartRead(sp->inner(ch), ctx, "t0000", "s00", keys, std::move(d));
-    });
+    starts.push_back(
+        [sp, keys](int ch, int, grpc::ClientContext* ctx, std::function<void(grpc::Status)> d) {
+          sp->at(ch).StartRead(sp->inner(ch), ctx, "t0000", "s00", keys, std::move(d));
+        });
   }
   const std::vector<LoadResult> r = Interleaved(cfg, starts);
   CheckLoad(r[0], "confcenterd read");
@@ -411,8 +420,8 @@ FailoverResult RunFailover(const Config& cfg, ServerProcess& a, ServerProcess& b
     });
   }
   // Every subscriber has its snapshot (of the set-up write below) before the timed writes.
-  auto stub = v1::ConfigService::NewStub(grpc::CreateChannel(b.address(),
-                                                             grpc::InsecureChannelCredentials()));
+  auto stub = v1::ConfigService::NewStub(
+      grpc::CreateChannel(b.address(), grpc::InsecureChannelCredentials()));
   auto put = [&](const std::string& value, int64_t* revision) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -475,8 +484,7 @@ FailoverResult RunFailover(const Config& cfg, ServerProcess& a, ServerProcess& b
   const int64_t last = written.empty() ? setup_revision : written.back();
   for (auto& s : subs) {
     if (!s->WaitForRevision(last, absl::Seconds(30)))
-      Fail("failover: a subscriber did not reach the last revision: " +
-           s->last_error().ToString());
+      Fail("failover: a subscriber did not reach the last revision: " + s->last_error().ToString());
   }
   subs.clear();  // joins their threads: the records are quiet
   std::vector<int64_t> delays;
@@ -553,14 +561,14 @@ int Main() {
       ReadFirstLine("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'"), ", ",
       ReadFirstLine("grep MemTotal /proc/meminfo | awk '{printf \"%.0f GiB\", $2/1048576}'"),
       ", kernel ", ReadFirstLine("uname -r"));
-  const std::string command =
-      smoke ? "build/confcenter_ha_bench --smoke"
-            : absl::StrFormat("build/confcenter_ha_bench --seconds=%g",
-                              absl::GetFlag(FLAGS_seconds));
+  const std::string command = smoke ? "build/confcenter_ha_bench --smoke"
+                                    : absl::StrFormat("build/confcenter_ha_bench --seconds=%g",
+                                                      absl::GetFlag(FLAGS_seconds));
   std::printf("confcenter_ha_bench: %s; %s\n", etcd_version.c_str(), machine.c_str());
-  std::printf("3 etcd members (--max-txn-ops=%d --max-request-bytes=%d, data on /dev/shm if "
-              "present), 2 confcenterd replicas (--store=etcd)\n",
-              kTxnOps, kRequestBytes);
+  std::printf(
+      "3 etcd members (--max-txn-ops=%d --max-request-bytes=%d, data on /dev/shm if "
+      "present), 2 confcenterd replicas (--store=etcd)\n",
+      kTxnOps, kRequestBytes);
   std::fflush(stdout);
 
   EtcdCluster cluster(3, {absl::StrCat("--max-txn-ops=", kTxnOps),
@@ -570,10 +578,10 @@ int Main() {
     return 1;
   }
   testing::TempDir dir;
-  const std::vector<std::string> flags = {
-      "--store=etcd", "--etcd_endpoints=" + cluster.endpoints(), "--etcd_prefix=/ha_bench/",
-      absl::StrCat("--etcd_max_txn_ops=", kTxnOps),
-      absl::StrCat("--etcd_max_request_bytes=", kRequestBytes)};
+  const std::vector<std::string> flags = {"--store=etcd", "--etcd_endpoints=" + cluster.endpoints(),
+                                          "--etcd_prefix=/ha_bench/",
+                                          absl::StrCat("--etcd_max_txn_ops=", kTxnOps),
+                                          absl::StrCat("--etcd_max_request_bytes=", kRequestBytes)};
   ServerProcess replica_a(dir.path() + "/a", flags);
   ServerProcess replica_b(dir.path() + "/b", flags);
   if (replica_a.port() == 0 || replica_b.port() == 0) {
@@ -591,6 +599,9 @@ int Main() {
     if (!m->Start("")) return 1;
   }
   Spread cc({cc_a.get(), cc_b.get()});
+  std::unique_ptr<System> cc_a_alone = AttachConfcenter(replica_a.address());
+  if (!cc_a_alone->Start("")) return 1;
+  Spread cc_one({cc_a_alone.get()});
   std::vector<System*> member_ptrs;
   for (auto& m : members) member_ptrs.push_back(m.get());
   Spread etcd(member_ptrs);
@@ -605,15 +616,18 @@ int Main() {
     Fail("tenant set-up");
     return 1;
   }
-  if (!Eventually([&] { return cc_b->Put({branches.back(), "fan", "probe", "p"}); },
-                  "replica B sees the tenants")) {
+  if (!Eventually(
+          [&] {
+            return cc_b->Put({branches.back(), "fan", "probe", "p"});
+          },
+          "replica B sees the tenants")) {
     return 1;
   }
 
   std::vector<Row> rows;
   std::printf("put...\n");
   std::fflush(stdout);
-  RunPut(cfg, cc, etcd, &rows);
+  RunPut(cfg, cc, cc_one, etcd, &rows);
   std::printf("read...\n");
   std::fflush(stdout);
   RunRead(cfg, cc, etcd, &rows);

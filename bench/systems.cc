@@ -573,7 +573,7 @@ class Etcd final : public System {
   const std::string binary_;
   const Security* const security_;
   const std::string attached_;  // the address of a member the caller runs; "" = our own
-  std::string token_;  // root's token once authentication is enabled
+  std::string token_;           // root's token once authentication is enabled
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
   std::shared_ptr<grpc::Channel> setup_channel_;

@@ -172,7 +172,8 @@ class CcViewsSubscriber final : public CcMessages,
 
 class Confcenter final : public System {
  public:
-  explicit Confcenter(const Security* security) : security_(security) {
+  explicit Confcenter(const Security* security, std::string attached = "")
+      : security_(security), attached_(std::move(attached)) {
     if (security_) auth_ = {"authorization", "Bearer " + security_->jwt};
   }
   std::string name() const override { return security_ ? "confcenterd-secure" : "confcenterd"; }
@@ -186,8 +187,10 @@ class Confcenter final : public System {
       flags = {"--tls_cert=" + security_->cert_file, "--tls_key=" + security_->key_file,
                "--auth_policy=" + security_->policy_file};
     }
-    server_ = std::make_unique<testing::ServerProcess>(work_dir + "/data", flags);
-    if (server_->port() == 0) return false;
+    if (attached_.empty()) {
+      server_ = std::make_unique<testing::ServerProcess>(work_dir + "/data", flags);
+      if (server_->port() == 0) return false;
+    }
     setup_channel_ = SetupChannel(address(), credentials());
     if (!setup_channel_->WaitForConnected(std::chrono::system_clock::now() +
                                           std::chrono::seconds(30))) {
@@ -208,7 +211,10 @@ class Confcenter final : public System {
     server_.reset();
   }
   int pid() const override { return server_ ? server_->pid() : 0; }
-  std::string address() const override { return server_ ? server_->address() : ""; }
+  std::string address() const override {
+    if (!attached_.empty()) return attached_;
+    return server_ ? server_->address() : "";
+  }
 
   grpc::Status CreateTenant(const std::string& tenant, const std::string& parent,
                             const std::vector<std::string>& services) override {
@@ -295,6 +301,7 @@ class Confcenter final : public System {
     req->set_value(e.value);
   }
   const Security* const security_;
+  const std::string attached_;  // the address of a server the caller runs; "" = our own
   std::pair<std::string, std::string> auth_;  // the credentials metadata; empty if plain
   std::unique_ptr<testing::ServerProcess> server_;
   std::shared_ptr<grpc::Channel> setup_channel_;
@@ -374,14 +381,20 @@ class EtcdWatcher final
 
 class Etcd final : public System {
  public:
-  Etcd(std::string binary, const Security* security)
-      : binary_(std::move(binary)), security_(security) {}
+  Etcd(std::string binary, const Security* security, std::string attached = "")
+      : binary_(std::move(binary)), security_(security), attached_(std::move(attached)) {}
   std::string name() const override { return security_ ? "etcd-secure" : "etcd"; }
   std::shared_ptr<grpc::ChannelCredentials> credentials() const override {
     return security_ ? TlsCredentials(*security_) : nullptr;
   }
   bool Start(const std::string& work_dir) override {
     token_.clear();
+    if (!attached_.empty()) {
+      setup_channel_ = SetupChannel(address(), credentials());
+      kv_setup_ = etcdserverpb::KV::NewStub(setup_channel_);
+      return setup_channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                              std::chrono::seconds(30));
+    }
     port_ = FreeLoopbackPort();
     int peer_port = FreeLoopbackPort();
     for (int i = 0; i < 100 && peer_port == port_; ++i) peer_port = FreeLoopbackPort();
@@ -440,7 +453,9 @@ class Etcd final : public System {
     process_.reset();
   }
   int pid() const override { return process_ ? process_->pid() : 0; }
-  std::string address() const override { return absl::StrCat("127.0.0.1:", port_); }
+  std::string address() const override {
+    return attached_.empty() ? absl::StrCat("127.0.0.1:", port_) : attached_;
+  }
 
   grpc::Status WriteBatch(const std::vector<Entry>& entries) override {
     etcdserverpb::TxnRequest req;
@@ -557,7 +572,8 @@ class Etcd final : public System {
 
   const std::string binary_;
   const Security* const security_;
-  std::string token_;  // root's token once authentication is enabled
+  const std::string attached_;  // the address of a member the caller runs; "" = our own
+  std::string token_;           // root's token once authentication is enabled
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
   std::shared_ptr<grpc::Channel> setup_channel_;
@@ -707,5 +723,11 @@ std::unique_ptr<Security> MakeSecurity(const std::string& dir) {
   return security;
 }
 std::unique_ptr<System> MakeNoop() { return std::make_unique<Noop>(); }
+std::unique_ptr<System> AttachConfcenter(const std::string& address) {
+  return std::make_unique<Confcenter>(nullptr, address);
+}
+std::unique_ptr<System> AttachEtcd(const std::string& address) {
+  return std::make_unique<Etcd>("", nullptr, address);
+}
 
 }  // namespace confcenter::bench

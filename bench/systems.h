@@ -120,6 +120,13 @@ std::unique_ptr<System> MakeEtcd(const std::string& etcd_binary,
 // Subscribe an idle server stream.
 std::unique_ptr<System> MakeNoop();
 
+// A confcenterd or an etcd member that runs already, started by the caller, at `address`
+// ("127.0.0.1:PORT"), plaintext: Start(work_dir) only opens the set-up connection (work_dir is
+// unused), Stop only drops the connections, pid() is 0. For a server that is one of many
+// (confcenter_ha_bench: replicas on one etcd cluster, the cluster's members).
+std::unique_ptr<System> AttachConfcenter(const std::string& address);
+std::unique_ptr<System> AttachEtcd(const std::string& address);
+
 }  // namespace confcenter::bench
 
 #endif  // CONFCENTER_BENCH_SYSTEMS_H_

@@ -16,7 +16,10 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/etcd_store.h"
 #include "tests/child_process.h"
+#include "tests/test_util.h"
+#include "tests/tls_certs.h"
 
 namespace confcenter::storage {
 namespace {
@@ -31,7 +34,9 @@ constexpr int kMaxTxnOps = 16;
 // One etcd member in a fresh directory (under /dev/shm when there is one: cheap fsync).
 class EtcdMember {
  public:
-  EtcdMember() {
+  // With `tls`, clients must use TLS with a client certificate from tls->ca (etcd's
+  // --client-cert-auth); the server certificate is tls->server (127.0.0.1).
+  explicit EtcdMember(const testing::TlsCerts* tls = nullptr) {
     std::string base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp";
     if (const char* tmp = getenv("TMPDIR"); tmp != nullptr && *tmp) base = tmp;
     std::string templ = base + "/etcd_client_test.XXXXXX";
@@ -40,17 +45,26 @@ class EtcdMember {
     client_port_ = FreeLoopbackPort();
     int peer_port = FreeLoopbackPort();
     while (peer_port == client_port_) peer_port = FreeLoopbackPort();
-    const std::string client_url = absl::StrCat("http://127.0.0.1:", client_port_);
+    const std::string client_url =
+        absl::StrCat(tls != nullptr ? "https" : "http", "://127.0.0.1:", client_port_);
     const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port);
-    process_ = std::make_unique<ChildProcess>(
-        "/usr/bin/etcd",
-        std::vector<std::string>{
-            "--name=m0", "--data-dir=" + dir_ + "/m0", "--listen-client-urls=" + client_url,
-            "--advertise-client-urls=" + client_url, "--listen-peer-urls=" + peer_url,
-            "--initial-advertise-peer-urls=" + peer_url, "--initial-cluster=m0=" + peer_url,
-            "--initial-cluster-state=new", absl::StrCat("--max-txn-ops=", kMaxTxnOps),
-            "--logger=zap", "--log-outputs=stderr", "--log-level=info"},
-        dir_ + "/etcd.log");
+    std::vector<std::string> flags = {"--name=m0",
+                                      "--data-dir=" + dir_ + "/m0",
+                                      "--listen-client-urls=" + client_url,
+                                      "--advertise-client-urls=" + client_url,
+                                      "--listen-peer-urls=" + peer_url,
+                                      "--initial-advertise-peer-urls=" + peer_url,
+                                      "--initial-cluster=m0=" + peer_url,
+                                      "--initial-cluster-state=new",
+                                      absl::StrCat("--max-txn-ops=", kMaxTxnOps),
+                                      "--logger=zap",
+                                      "--log-outputs=stderr",
+                                      "--log-level=info"};
+    if (tls != nullptr) {
+      flags.insert(flags.end(), {"--cert-file=" + tls->server.cert, "--key-file=" + tls->server.key,
+                                 "--client-cert-auth", "--trusted-ca-file=" + tls->ca.cert});
+    }
+    process_ = std::make_unique<ChildProcess>("/usr/bin/etcd", flags, dir_ + "/etcd.log");
     // A connection that reaches etcd 3.4 before it serves clients stalls for ~10 s: wait for
     // its log to say it serves (bounded: 20 s).
     for (int i = 0; i < 2000 && process_->Running(); ++i) {
@@ -410,6 +424,118 @@ TEST_F(EtcdClientTest, WatchTriesTheAvoidedEndpointLast) {
   watch = (*client)->Watch(request, log.Callbacks());
   ASSERT_TRUE(watch.ok()) << watch.status();
   EXPECT_EQ((*watch)->endpoint(), member_->endpoint());
+}
+
+// TLS to etcd with client certificates (etcd's --client-cert-auth), as the HA deployment
+// runs it: the client and the store connect with a certificate from the cluster's CA, and
+// everything else is refused.
+class EtcdTlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    absl::StatusOr<testing::TlsCerts> certs = testing::MakeTlsCerts(dir_->path());
+    if (!certs.ok()) {
+      std::fprintf(stderr, "%s\n", certs.status().ToString().c_str());
+      return;
+    }
+    certs_ = new testing::TlsCerts(*certs);
+    absl::StatusOr<testing::TlsFiles> client =
+        testing::IssueClientCert(*certs_, "confcenterd", "confcenterd", "");
+    if (client.ok()) client_ = new testing::TlsFiles(*client);
+    member_ = new EtcdMember(certs_);
+  }
+  static void TearDownTestSuite() {
+    delete member_;
+    delete client_;
+    delete certs_;
+    delete dir_;
+  }
+  void SetUp() override {
+    ASSERT_NE(certs_, nullptr);
+    ASSERT_NE(client_, nullptr);
+    ASSERT_TRUE(member_->ready());
+  }
+  static EtcdOptions Options() {
+    EtcdOptions options;
+    options.endpoints = {member_->endpoint()};
+    options.ca_file = certs_->ca.cert;
+    options.cert_file = client_->cert;
+    options.key_file = client_->key;
+    options.request_timeout = absl::Seconds(2);
+    return options;
+  }
+  static absl::Status TryPut(EtcdOptions options) {
+    options.request_timeout = absl::Seconds(1);  // each is refused at the handshake
+    absl::StatusOr<std::unique_ptr<EtcdClient>> client = EtcdClient::Open(options);
+    if (!client.ok()) return client.status();
+    return (*client)->Put("/tls/k", "v").status();
+  }
+
+  static testing::TempDir* dir_;
+  static testing::TlsCerts* certs_;
+  static testing::TlsFiles* client_;
+  static EtcdMember* member_;
+};
+testing::TempDir* EtcdTlsTest::dir_ = nullptr;
+testing::TlsCerts* EtcdTlsTest::certs_ = nullptr;
+testing::TlsFiles* EtcdTlsTest::client_ = nullptr;
+EtcdMember* EtcdTlsTest::member_ = nullptr;
+
+TEST_F(EtcdTlsTest, AClientCertificateFromTheClustersCaIsServed) {
+  absl::StatusOr<std::unique_ptr<EtcdClient>> client = EtcdClient::Open(Options());
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE((*client)->Put("/tls/k", "v").ok());
+  etcdserverpb::RangeRequest range;
+  range.set_key("/tls/k");
+  absl::StatusOr<etcdserverpb::RangeResponse> read = (*client)->Range(range);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->kvs_size(), 1);
+  EXPECT_EQ(read->kvs(0).value(), "v");
+}
+
+TEST_F(EtcdTlsTest, NoCertificateAForeignOneOrPlaintextIsRefused) {
+  EtcdOptions no_cert = Options();
+  no_cert.cert_file.clear();
+  no_cert.key_file.clear();
+  EXPECT_FALSE(TryPut(no_cert).ok());
+
+  EtcdOptions foreign = Options();
+  foreign.cert_file = certs_->foreign_client.cert;
+  foreign.key_file = certs_->foreign_client.key;
+  EXPECT_FALSE(TryPut(foreign).ok());
+
+  EtcdOptions plaintext = Options();
+  plaintext.ca_file.clear();
+  plaintext.cert_file.clear();
+  plaintext.key_file.clear();
+  EXPECT_FALSE(TryPut(plaintext).ok());
+
+  EtcdOptions wrong_ca = Options();
+  wrong_ca.ca_file = certs_->foreign_ca.cert;
+  EXPECT_FALSE(TryPut(wrong_ca).ok());
+}
+
+TEST_F(EtcdTlsTest, TheStoreCommitsAndLoadsOverTls) {
+  EtcdStoreOptions options;
+  options.client = Options();
+  options.prefix = "/tls-store/";
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenEtcdStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->LoadAll().ok());
+  ChangeSet set;
+  set.set_revision(1);
+  Change* change = set.add_changes();
+  change->set_type(Change::TENANT_PUT);
+  change->set_tenant("integration");
+  change->mutable_tenant_record()->set_name("integration");
+  ASSERT_TRUE((*store)->Commit({set}).ok());
+  store->reset();
+  store = OpenEtcdStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<LoadedState> loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->revision, 1);
+  ASSERT_EQ(loaded->tenants.size(), 1u);
 }
 
 }  // namespace

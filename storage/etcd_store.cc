@@ -815,14 +815,25 @@ class EtcdStore final : public Store {
       if (absl::Status s = options_.sealer->Seal(&check); !s.ok()) return s;
       format.set_sealer_check(check.SerializeAsString());
     }
-    TxnRequest txn;
-    AddCompare(&txn, FormatKey(), Compare::CREATE, 0);
-    AddPut(txn.mutable_success(), FormatKey(), format.SerializeAsString());
-    AddPut(txn.mutable_success(), HeadKey(), EtcdHead().SerializeAsString());
-    AddRange(txn.mutable_failure(), FormatKey());
-    AddRange(txn.mutable_failure(), HeadKey());
-    absl::StatusOr<TxnResponse> r = client_->Txn(txn);
-    if (!r.ok()) return Annotate(r.status(), "create or read the format marker");
+    // Read first: etcd refuses any Txn that holds a put while its space quota is exhausted
+    // (whatever the compare says), and a replica must still start then to serve reads.
+    TxnRequest read;
+    AddRange(read.mutable_success(), FormatKey());
+    AddRange(read.mutable_success(), HeadKey());
+    absl::StatusOr<TxnResponse> r = client_->Txn(read);
+    if (!r.ok()) return Annotate(r.status(), "read the format marker");
+    if (!r->responses(0).response_range().kvs().empty()) {
+      r->set_succeeded(false);  // as the creating Txn answers when the marker exists
+    } else {
+      TxnRequest txn;
+      AddCompare(&txn, FormatKey(), Compare::CREATE, 0);
+      AddPut(txn.mutable_success(), FormatKey(), format.SerializeAsString());
+      AddPut(txn.mutable_success(), HeadKey(), EtcdHead().SerializeAsString());
+      AddRange(txn.mutable_failure(), FormatKey());
+      AddRange(txn.mutable_failure(), HeadKey());
+      r = client_->Txn(txn);
+      if (!r.ok()) return Annotate(r.status(), "create or read the format marker");
+    }
     if (r->succeeded()) {
       absl::MutexLock lock(&mu_);
       head_mod_ = r->header().revision();

@@ -1022,6 +1022,37 @@ TEST_F(EtcdStoreTest, MaintenanceLeaderCompactsEtcdAndHandsOverWhenItCloses) {
   EXPECT_TRUE(took_over);
 }
 
+TEST_F(EtcdStoreTest, AFullQuotaRefusesCommitsNamingItAndReadsGoOn) {
+  // A member with a small space quota (8 MiB): commits fill it until etcd raises its NOSPACE
+  // alarm; then every commit is RESOURCE_EXHAUSTED naming the quota, nothing is written, and
+  // what was committed stays readable.
+  EtcdCluster cluster(1, {"--quota-backend-bytes=8388608"});
+  ASSERT_TRUE(cluster.ok());
+  EtcdStoreOptions options = Options();
+  options.client.endpoints = {cluster.endpoint(0)};
+  std::unique_ptr<Store> store = OpenLoaded(options);
+  ASSERT_NE(store, nullptr);
+  const std::string value(200 * 1024, 'x');
+  absl::Status full;
+  int64_t committed = 0;
+  for (int64_t rev = 1; rev <= 200; ++rev) {  // 200 x ~1 MiB written: far past 8 MiB
+    full = store->Commit({Set(rev, rev, {Put("t", "s", absl::StrCat("k", rev % 4), value)})});
+    if (!full.ok()) break;
+    committed = rev;
+  }
+  ASSERT_TRUE(absl::IsResourceExhausted(full)) << full;
+  EXPECT_THAT(full.message(), HasSubstr("--quota-backend-bytes")) << full;
+  EXPECT_GT(committed, 0);
+  EXPECT_EQ(store->CurrentRevision(), committed);
+  // Nothing of the refused commit is there; the committed state loads.
+  std::unique_ptr<Store> reader = OpenLoaded(options);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->CurrentRevision(), committed);
+  absl::StatusOr<LoadedState> loaded = reader->LoadAll();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->revision, committed);
+}
+
 TEST_F(EtcdStoreTest, WatchMovesToAnotherMemberWhenItsMemberStops) {
   // Outlives the stores that deliver to it.
   RecordingFollower follower;

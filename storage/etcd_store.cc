@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "spdlog/spdlog.h"
+#include "storage/history_record.h"
 #include "storage/key_codec.h"
 
 namespace confcenter::storage {
@@ -250,20 +251,8 @@ class EtcdStore final : public Store {
           default:
             break;
         }
-        if (change.type() != Change::ENTRY_PUT && change.type() != Change::ENTRY_DELETE) continue;
-        HistoryRecord record;
-        record.set_revision(set.revision());
-        record.set_commit_time_micros(set.commit_time_micros());
-        if (change.type() == Change::ENTRY_PUT) {
-          *record.mutable_entry() = change.entry();
-        } else {
-          record.set_deleted(true);
-        }
-        record.set_author(set.author());
-        record.set_message(set.message());
-        record.set_origin(set.origin());
-        record.set_release(set.release());
-        ops[HistoryKeyOf(key, set.revision())] = record.SerializeAsString();
+        if (!MakesHistory(change)) continue;
+        ops[HistoryKeyOf(key, set.revision())] = HistoryRecordOf(set, change).SerializeAsString();
         tenants.insert(change.tenant());
       }
       if (set.release()) {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "storage/history_record.h"
 #include "storage/key_codec.h"
 
 namespace confcenter::storage {
@@ -114,19 +115,8 @@ int64_t RocksHistory::AddToBatch(const std::vector<ChangeSet>& change_sets,
   for (const ChangeSet& set : change_sets) {
     std::set<std::string> tenants;
     for (const Change& change : set.changes()) {
-      if (change.type() != Change::ENTRY_PUT && change.type() != Change::ENTRY_DELETE) continue;
-      HistoryRecord record;
-      record.set_revision(set.revision());
-      record.set_commit_time_micros(set.commit_time_micros());
-      if (change.type() == Change::ENTRY_PUT) {
-        *record.mutable_entry() = change.entry();
-      } else {
-        record.set_deleted(true);
-      }
-      record.set_author(set.author());
-      record.set_message(set.message());
-      record.set_origin(set.origin());
-      record.set_release(set.release());
+      if (!MakesHistory(change)) continue;
+      const HistoryRecord record = HistoryRecordOf(set, change);
       batch->Put(
           cfs_.history,
           EncodeHistoryKey({change.tenant(), change.service(), change.key()}, set.revision()),

@@ -196,6 +196,10 @@ class EtcdStore final : public Store {
     }
     if (!plain.empty()) {
       if (plain.front().revision() != base.revision + 1) {
+        {
+          absl::MutexLock lock(&mu_);
+          ++conflicts_;  // lost to a commit this replica already learnt of
+        }
         return absl::AbortedError(
             absl::StrCat("the change sets start at revision ", plain.front().revision(),
                          " but this replica knows revision ", base.revision,
@@ -448,7 +452,11 @@ class EtcdStore final : public Store {
 
   StoreStats Stats() const override {
     absl::MutexLock lock(&mu_);
-    return stats_;
+    StoreStats stats = stats_;
+    stats.commit_conflicts = conflicts_;
+    stats.reloads = reloads_;
+    if (following_) stats.follow_silence_seconds = absl::ToDoubleSeconds(absl::Now() - last_heard_);
+    return stats;
   }
 
   absl::StatusOr<LoadedState> LoadAll() override {
@@ -702,6 +710,10 @@ class EtcdStore final : public Store {
   // The compare of a commit failed: learn what the others committed, hand it to the follower,
   // and say so.
   absl::Status Conflict(int64_t base, const TxnResponse& response) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++conflicts_;
+    }
     int64_t head_revision = base;
     if (response.responses_size() >= 2) {
       absl::StatusOr<std::vector<ChangeSet>> sets =
@@ -1162,6 +1174,10 @@ class EtcdStore final : public Store {
       absl::MutexLock lock(&mu_);
       last_etcd_rev_ = load_etcd_rev_;
     }
+    {
+      absl::MutexLock lock(&mu_);
+      ++reloads_;
+    }
     if (follower_ != nullptr) follower_->Reloaded(*std::move(state));
     delivered_.store(revision);
     return true;
@@ -1426,6 +1442,8 @@ class EtcdStore final : public Store {
   std::string watch_reason_ ABSL_GUARDED_BY(mu_);
   std::string txn_error_ ABSL_GUARDED_BY(mu_);  // the last Txn failed UNAVAILABLE
   StoreStats stats_ ABSL_GUARDED_BY(mu_);
+  int64_t conflicts_ ABSL_GUARDED_BY(mu_) = 0;  // commits another replica beat
+  int64_t reloads_ ABSL_GUARDED_BY(mu_) = 0;    // full reloads for the follower
 
   // Serializes deliveries to the follower, so they stay in revision order.
   absl::Mutex deliver_mu_ ABSL_ACQUIRED_BEFORE(mu_);

@@ -73,6 +73,12 @@ struct StoreStats {
   int64_t running_compactions = 0;
   int64_t compactions_completed = 0;     // since the store was opened
   int64_t compaction_bytes_written = 0;  // since the store was opened
+  // Shared stores: commits another replica beat to the revision (ABORTED, planned again),
+  // full reloads after the change log no longer reached this replica, and how long its
+  // follow watch has been silent (0 while it hears from etcd). Local stores: 0.
+  int64_t commit_conflicts = 0;
+  int64_t reloads = 0;
+  double follow_silence_seconds = 0;
 };
 
 // What a Store::Checkpoint holds.

@@ -173,6 +173,18 @@ void AppendCoreMetrics(ConfigCore& core, WatchHub& hub, const Metrics& metrics,
   out.push_back(Counter("confcenter_store_compaction_written_bytes_total",
                         "Bytes written by compactions since start-up.",
                         static_cast<double>(store.compaction_bytes_written)));
+  if (core.store()->shared()) {
+    out.push_back(Counter("confcenter_store_commit_conflicts_total",
+                          "Commits another replica beat to the revision (planned again).",
+                          static_cast<double>(store.commit_conflicts)));
+    out.push_back(Counter("confcenter_store_reloads_total",
+                          "Full reloads of the state after the store's change log no longer "
+                          "reached this replica (its subscribers got a resync).",
+                          static_cast<double>(store.reloads)));
+    out.push_back(Gauge("confcenter_store_follow_silence_seconds",
+                        "How long the replica's watch on the shared store has been silent.",
+                        store.follow_silence_seconds));
+  }
 }
 
 }  // namespace

@@ -404,8 +404,14 @@ TEST_F(HaTest, ConcurrentWritesToTheSameKeysThroughTwoReplicasAreLinearizable) {
     }
   }
   EXPECT_EQ(static_cast<int>(revisions.size()), writes);
-  std::printf("%zu operations, %d acknowledged writes, checked linearizable\n", history.size(),
-              writes);
+  const double conflicts =
+      testing::ScrapeMetric(a->admin_port(), "confcenter_store_commit_conflicts_total") +
+      testing::ScrapeMetric(b->admin_port(), "confcenter_store_commit_conflicts_total");
+  EXPECT_GE(conflicts, 0) << "the replicas do not export confcenter_store_commit_conflicts_total";
+  std::printf(
+      "%zu operations, %d acknowledged writes, %.0f commits planned again after a "
+      "conflict, checked linearizable\n",
+      history.size(), writes, conflicts);
 }
 
 TEST_F(HaTest, AReplicaCutOffFromEtcdTurnsNotReadyAndCatchesUpWhenBack) {

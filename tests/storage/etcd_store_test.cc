@@ -462,10 +462,12 @@ TEST_F(EtcdStoreTest, FollowersSeeEveryRevisionOnceInOrderAndConflictsAreDeliver
   // Both race on the same base: exactly one wins, the other is ABORTED and its follower
   // still gets the winner's revision; a retry on the new base commits.
   const int64_t base = rev;
+  const int64_t conflicts_before = b->Stats().commit_conflicts;
   absl::Status sa = a->Commit({Set(base + 1, base + 1, {Put("t", "s", "race", "a")})});
   absl::Status sb = b->Commit({Set(base + 1, base + 1, {Put("t", "s", "race", "b")})});
   EXPECT_TRUE(sa.ok()) << sa;
   EXPECT_TRUE(absl::IsAborted(sb)) << sb;
+  EXPECT_EQ(b->Stats().commit_conflicts, conflicts_before + 1);
   ASSERT_TRUE(fb.WaitFor(base + 1));
   EXPECT_EQ(b->CurrentRevision(), base + 1);
   ASSERT_TRUE(b->Commit({Set(base + 2, base + 2, {Put("t", "s", "race", "b")})}).ok());
@@ -876,6 +878,7 @@ TEST_F(EtcdStoreTest, WatchBehindCompactionReReadsTheLogAndReloadsOnlyWhenTrimme
   ASSERT_TRUE(lagging->Follow(&reloaded).ok());
   ASSERT_TRUE(reloaded.WaitFor(10)) << reloaded.applied();
   EXPECT_EQ(reloaded.reloads(), 1);
+  EXPECT_EQ(lagging->Stats().reloads, 1);
   EXPECT_EQ(reloaded.reloaded().revision, 10);
   ASSERT_EQ(reloaded.reloaded().entries.size(), 1u);
   EXPECT_EQ(reloaded.reloaded().entries[0].second.value(), "10");

@@ -1,8 +1,11 @@
 #include "tests/test_util.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +63,19 @@ int Spawn(const std::vector<std::string>& args, int out_fd, const std::vector<st
     _exit(127);
   }
   return pid;
+}
+
+// True if a TCP connection to 127.0.0.1:port succeeds now.
+bool AcceptsConnection(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
 }
 
 int DecodeWaitStatus(int status) {
@@ -134,6 +150,20 @@ void ServerProcess::Start(int port) {
   }
   std::ifstream admin(admin_port_file_);  // written before the gRPC port file
   admin >> admin_port_;
+  // The port file says the listener is up: check it takes a TCP connection (bounded), and say
+  // so when it did not at once, to tell a harness race from a server bug in a failed test.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (AcceptsConnection(port_)) {
+      if (attempt > 0) {
+        std::fprintf(stderr, "confcenterd on port %d accepted a connection only after %d ms\n",
+                     port_, attempt * 10);
+      }
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::fprintf(stderr, "confcenterd wrote port %d to its port file but does not accept on it\n",
+               port_);
 }
 
 ServerProcess::~ServerProcess() {

@@ -103,8 +103,8 @@ TEST_F(ServerTest, ResolveOfUnknownTenantIsNotFound) {
   v1::ResolveResponse resp;
   grpc::ClientContext ctx;
   grpc::Status s = config_->Resolve(&ctx, req, &resp);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_NE(s.error_message().find("feat-typo"), std::string::npos);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_NE(s.error_message().find("feat-typo"), std::string::npos) << s.error_message();
 }
 
 TEST_F(ServerTest, CompareAndSetConflictIsFailedPreconditionWithCurrentRevision) {

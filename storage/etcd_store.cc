@@ -1677,27 +1677,12 @@ absl::StatusOr<HistoryCompaction> EtcdStore::CompactHistory(int64_t cutoff_micro
     deletes = 0;
     return SendOps(&ops, "compact history");
   };
-  struct Version {
-    int64_t revision;
-    int64_t time;
-    bool deleted;
-  };
-  std::vector<Version> versions;
+  std::vector<VersionAge> versions;
   std::optional<EntryKey> current;
   absl::Status failed;
   auto finish_key = [&](const EntryKey& key) -> absl::Status {
-    // As RocksHistory::CompactHistory: drop the oldest versions superseded before the cutoff
-    // beyond the last keep_versions; a key whose last version is an old deletion goes.
-    size_t drop = 0;
-    const Version& last = versions.back();
-    if (last.deleted && last.time < cutoff_micros) {
-      drop = versions.size();
-    } else {
-      while (drop + keep_versions < versions.size() && drop + 1 < versions.size() &&
-             versions[drop + 1].time < cutoff_micros) {
-        ++drop;
-      }
-    }
+    const size_t drop = VersionsToDrop(versions, cutoff_micros, keep_versions);
+    const VersionAge& last = versions.back();
     if (drop == 0) return absl::OkStatus();
     for (size_t i = 0; i < drop; ++i) {
       AddDelete(&ops, HistoryKeyOf(key, versions[i].revision));

@@ -22,4 +22,17 @@ HistoryRecord HistoryRecordOf(const ChangeSet& set, const Change& change) {
   return record;
 }
 
+size_t VersionsToDrop(const std::vector<VersionAge>& versions, int64_t cutoff_micros,
+                      int keep_versions) {
+  const VersionAge& last = versions.back();
+  if (last.deleted && last.time_micros < cutoff_micros) return versions.size();
+  const size_t keep = static_cast<size_t>(keep_versions);
+  size_t drop = 0;
+  while (drop + keep < versions.size() && drop + 1 < versions.size() &&
+         versions[drop + 1].time_micros < cutoff_micros) {
+    ++drop;
+  }
+  return drop;
+}
+
 }  // namespace confcenter::storage

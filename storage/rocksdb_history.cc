@@ -321,27 +321,10 @@ absl::StatusOr<HistoryCompaction> RocksHistory::CompactHistory(int64_t cutoff_mi
     return s;
   };
 
-  struct Version {
-    int64_t revision;
-    int64_t time;
-    bool deleted;
-  };
-  std::vector<Version> versions;
+  std::vector<VersionAge> versions;
   auto finish_key = [&](const EntryKey& key) {
-    // Drop the oldest versions that were superseded before the cutoff (so the version in
-    // force at the cutoff stays, and every state since the cutoff rebuilds) and are not
-    // among the last keep_versions; a key whose last version is an old deletion goes
-    // entirely.
-    size_t drop = 0;
-    const Version& last = versions.back();
-    if (last.deleted && last.time < cutoff_micros) {
-      drop = versions.size();
-    } else {
-      while (drop + keep_versions < versions.size() && drop + 1 < versions.size() &&
-             versions[drop + 1].time < cutoff_micros) {
-        ++drop;
-      }
-    }
+    const size_t drop = VersionsToDrop(versions, cutoff_micros, keep_versions);
+    const VersionAge& last = versions.back();
     if (drop == 0) return;
     for (size_t i = 0; i < drop; ++i) {
       batch.Delete(cfs_.history, EncodeHistoryKey(key, versions[i].revision));

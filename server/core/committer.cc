@@ -400,24 +400,33 @@ bool Committer::CommitGroup(std::vector<Planned>& planned, size_t begin, size_t 
 }
 
 void Committer::ApplyAndPublish(const std::vector<ChangeSet>& change_sets, absl::Time durable_at) {
-  std::vector<ChangeSet> fresh;
+  // The sets applied here are a run [first, end): those before were applied by the other
+  // thread, and a gap ends the run.
+  size_t first = 0, end = 0;
   {
     absl::MutexLock lock(&state_->mu);
-    for (const ChangeSet& change_set : change_sets) {
-      const int64_t applied = state_->state.revision();
-      if (change_set.revision() <= applied) continue;  // the other thread was first
-      if (change_set.revision() != applied + 1) {
+    const int64_t applied = state_->state.revision();
+    while (first < change_sets.size() && change_sets[first].revision() <= applied) ++first;
+    for (end = first; end < change_sets.size(); ++end) {
+      const int64_t now_at = state_->state.revision();
+      if (change_sets[end].revision() != now_at + 1) {
         spdlog::error("revision {} arrived while the state is at {}: dropped (a store bug)",
-                      change_set.revision(), applied);
+                      change_sets[end].revision(), now_at);
         break;
       }
-      state_->state.Apply(change_set);
-      fresh.push_back(change_set);
+      state_->state.Apply(change_sets[end]);
     }
   }
-  if (fresh.empty()) return;
+  if (first == end) return;
   absl::ReaderMutexLock lock(&state_->mu);
-  if (listener_ != nullptr) listener_->Committed(fresh, state_->state, durable_at);
+  if (listener_ == nullptr) return;
+  if (first == 0 && end == change_sets.size()) {
+    listener_->Committed(change_sets, state_->state, durable_at);  // the usual case: no copy
+  } else {
+    listener_->Committed(
+        std::vector<ChangeSet>(change_sets.begin() + first, change_sets.begin() + end),
+        state_->state, durable_at);
+  }
 }
 
 void Committer::ApplyCommitted(const std::vector<ChangeSet>& change_sets, absl::Time durable_at) {
@@ -467,6 +476,10 @@ void Committer::WhenApplied(int64_t revision, absl::Time deadline,
 }
 
 void Committer::WakeWaiters() {
+  {
+    absl::MutexLock lock(&waiters_mu_);
+    if (waiters_.empty()) return;  // the usual case after a commit
+  }
   int64_t applied = 0;
   {
     absl::ReaderMutexLock lock(&state_->mu);
@@ -476,7 +489,6 @@ void Committer::WakeWaiters() {
   std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> ready;
   {
     absl::MutexLock lock(&waiters_mu_);
-    if (waiters_.empty()) return;
     auto keep = waiters_.begin();
     for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
       if (it->revision <= applied) {

@@ -15,6 +15,9 @@ int64_t NowNanos();
 // A "Vm*:" field of /proc/PID/status (e.g. "VmRSS", "VmHWM") in bytes; 0 if unreadable.
 int64_t ProcStatusBytes(int pid, const char* field);
 
+// CPU time (user + system) process `pid` has used so far, in seconds; 0 if unreadable.
+double ProcCpuSeconds(int pid);
+
 // Moved to tests/child_process.h (the etcd tests start etcd too); kept under these names.
 using testing::ChildProcess;
 using testing::FileTail;

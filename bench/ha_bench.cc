@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +55,8 @@ ABSL_FLAG(std::string, fanout_rates, "10,100", "Fan-out write rates (writes/s)."
 ABSL_FLAG(bool, fanout_etcd, true, "Also measure the fan-out to etcd watchers.");
 ABSL_FLAG(int, failover_subscribers, 200, "Subscribers of the failover phase.");
 ABSL_FLAG(int, failover_rate, 100, "Writes/s on replica B during the failover phase.");
+ABSL_FLAG(std::string, workloads, "put,read,fanout,failover",
+          "Phases to run, comma-separated (put, read, fanout, failover).");
 
 namespace confcenter::bench {
 namespace {
@@ -127,8 +130,29 @@ LoadOptions Options(const Config& cfg, int clients, int connections) {
   return o;
 }
 
+// The server processes whose CPU time a window is charged with: the confcenterd replicas
+// and the etcd members under a confcenterd workload, the members alone under etcd's.
+struct ServerPids {
+  std::vector<int> replicas;
+  std::vector<int> members;
+};
+
+double CpuSeconds(const std::vector<int>& pids) {
+  double total = 0;
+  for (int pid : pids) total += ProcCpuSeconds(pid);
+  return total;
+}
+
+// CPU seconds the servers used over the counted windows of one workload.
+struct WindowCpu {
+  std::vector<int> replicas, members;  // whose CPU is counted
+  double replica_seconds = 0, member_seconds = 0;
+};
+
 // The window of each starter, cut in two halves run A B then B A (this VM's speed drifts).
-std::vector<LoadResult> Interleaved(const Config& cfg, const std::vector<CallStarter>& starts) {
+// `cpu[i]`, when given, accumulates the CPU time of its processes over starter i's windows.
+std::vector<LoadResult> Interleaved(const Config& cfg, const std::vector<CallStarter>& starts,
+                                    std::vector<WindowCpu>* cpu = nullptr) {
   std::vector<LoadResult> totals(starts.size());
   for (int slice = 0; slice < 2; ++slice) {
     for (size_t k = 0; k < starts.size(); ++k) {
@@ -136,10 +160,33 @@ std::vector<LoadResult> Interleaved(const Config& cfg, const std::vector<CallSta
       LoadOptions o = Options(cfg, cfg.clients, cfg.connections);
       if (slice > 0) o.warmup = std::min(o.warmup, std::chrono::milliseconds(200));
       o.measure = cfg.seconds / 2;
+      double replicas_at_start = 0, members_at_start = 0;
+      if (cpu != nullptr) {
+        WindowCpu* w = &(*cpu)[i];
+        o.on_window_start = [w, &replicas_at_start, &members_at_start] {
+          replicas_at_start = CpuSeconds(w->replicas);
+          members_at_start = CpuSeconds(w->members);
+        };
+        o.on_window_end = [w, &replicas_at_start, &members_at_start] {
+          w->replica_seconds += CpuSeconds(w->replicas) - replicas_at_start;
+          w->member_seconds += CpuSeconds(w->members) - members_at_start;
+        };
+      }
       MergeSlice(RunClosedLoop(o, starts[i]), &totals[i]);
     }
   }
   return totals;
+}
+
+// "replicas R + etcd E = T" microseconds of server CPU per completed call.
+std::string CpuPerCall(const WindowCpu& w, int64_t calls) {
+  if (calls == 0) return "-";
+  const double r = w.replica_seconds * 1e6 / calls, m = w.member_seconds * 1e6 / calls;
+  if (w.replicas.empty()) return absl::StrFormat("%.0f", m);
+  return absl::StrFormat("%.0f + %.0f = %.0f", r, m, r + m);
+}
+double CpuTotal(const WindowCpu& w, int64_t calls) {
+  return calls == 0 ? 0 : (w.replica_seconds + w.member_seconds) * 1e6 / calls;
 }
 
 void CheckLoad(const LoadResult& r, const std::string& what) {
@@ -187,7 +234,8 @@ std::string Lat(const LatencySummary& l) {
 // ---------------------------------------------------------------------------- 1. put
 
 // `cc_one`: the same clients all on replica A, to tell the replicas' contention apart.
-void RunPut(const Config& cfg, Spread& cc, Spread& cc_one, Spread& etcd, std::vector<Row>* rows) {
+void RunPut(const Config& cfg, const ServerPids& pids, Spread& cc, Spread& cc_one, Spread& etcd,
+            std::vector<Row>* rows) {
   const auto value = std::make_shared<const std::string>(std::string(cfg.value_bytes, 'v'));
   std::vector<CallStarter> starts;
   int tag = 0;
@@ -206,7 +254,10 @@ void RunPut(const Config& cfg, Spread& cc, Spread& cc_one, Spread& etcd, std::ve
       sp->at(ch).StartPut(sp->inner(ch), ctx, e, std::move(d));
     });
   }
-  const std::vector<LoadResult> r = Interleaved(cfg, starts);
+  std::vector<WindowCpu> cpu(3);
+  cpu[0] = cpu[2] = {pids.replicas, pids.members};
+  cpu[1] = {{}, pids.members};
+  const std::vector<LoadResult> r = Interleaved(cfg, starts, &cpu);
   CheckLoad(r[0], "confcenterd put");
   CheckLoad(r[1], "etcd put");
   CheckLoad(r[2], "confcenterd put, replica A only");
@@ -220,6 +271,12 @@ void RunPut(const Config& cfg, Spread& cc, Spread& cc_one, Spread& etcd, std::ve
                    Ratio(r[2].per_second, r[1].per_second)});
   rows->push_back({"put latency, all on replica A, p50 / p99 (ms)", Lat(r[2].latency),
                    Lat(r[1].latency), Ratio(r[2].latency.p99_ms, r[1].latency.p99_ms) + " (p99)"});
+  rows->push_back({"server CPU per put (us): replicas + members",
+                   CpuPerCall(cpu[0], r[0].completed), CpuPerCall(cpu[1], r[1].completed),
+                   Ratio(CpuTotal(cpu[0], r[0].completed), CpuTotal(cpu[1], r[1].completed))});
+  rows->push_back({"server CPU per put, all on replica A (us)", CpuPerCall(cpu[2], r[2].completed),
+                   CpuPerCall(cpu[1], r[1].completed),
+                   Ratio(CpuTotal(cpu[2], r[2].completed), CpuTotal(cpu[1], r[1].completed))});
 }
 
 // --------------------------------------------------------------------------- 2. read
@@ -624,16 +681,24 @@ int Main() {
     return 1;
   }
 
+  const std::set<std::string> workloads =
+      absl::StrSplit(absl::GetFlag(FLAGS_workloads), ',', absl::SkipEmpty());
   std::vector<Row> rows;
-  std::printf("put...\n");
-  std::fflush(stdout);
-  RunPut(cfg, cc, cc_one, etcd, &rows);
-  std::printf("read...\n");
-  std::fflush(stdout);
-  RunRead(cfg, cc, etcd, &rows);
-  std::printf("fan-out...\n");
-  std::fflush(stdout);
-  {
+  if (workloads.count("put")) {
+    std::printf("put...\n");
+    std::fflush(stdout);
+    ServerPids pids{{replica_a.pid(), replica_b.pid()}, {}};
+    for (int i = 0; i < cluster.size(); ++i) pids.members.push_back(cluster.pid(i));
+    RunPut(cfg, pids, cc, cc_one, etcd, &rows);
+  }
+  if (workloads.count("read")) {
+    std::printf("read...\n");
+    std::fflush(stdout);
+    RunRead(cfg, cc, etcd, &rows);
+  }
+  if (workloads.count("fanout")) {
+    std::printf("fan-out...\n");
+    std::fflush(stdout);
     const std::vector<LatencySummary> c = RunFanout(cfg, cc, *cc_a, /*cc=*/true);
     std::vector<LatencySummary> e;
     if (cfg.fanout_etcd) e = RunFanout(cfg, etcd, *members[0], /*cc=*/false);
@@ -645,9 +710,12 @@ int Main() {
                       has_etcd ? Ratio(c[i].p99_ms, e[i].p99_ms) + " (p99)" : "-"});
     }
   }
-  std::printf("failover...\n");
-  std::fflush(stdout);
-  const FailoverResult fo = RunFailover(cfg, replica_a, replica_b);
+  FailoverResult fo;
+  if (workloads.count("failover")) {
+    std::printf("failover...\n");
+    std::fflush(stdout);
+    fo = RunFailover(cfg, replica_a, replica_b);
+  }
 
   std::string md = absl::StrFormat(
       "%s; %s. 3 etcd members, 2 confcenterd replicas (--store=etcd); `%s`.\n\n"
@@ -656,15 +724,16 @@ int Main() {
       etcd_version.substr(0, etcd_version.find('\n')), machine, command);
   for (const Row& r : rows)
     absl::StrAppendFormat(&md, "| %s | %s | %s | %s |\n", r.title, r.cc, r.etcd, r.ratio);
-  absl::StrAppendFormat(
-      &md,
-      "\nFailover: %d subscribers on replica A (target A then B), a writer on B at %d/s, "
-      "kill -9 A.\n\n"
-      "| Subscribers resumed | kill -> first event of a later write p50 / p99 / max (ms) | "
-      "writes | revisions missed | duplicated |\n|---|---|---|---|---|\n"
-      "| %d of %d | %.1f / %.1f / %.1f | %d | %d | %d |\n",
-      fo.subscribers, cfg.failover_rate, fo.resumed, fo.subscribers, fo.kill_to_event.p50_ms,
-      fo.kill_to_event.p99_ms, fo.kill_to_event.max_ms, fo.writes, fo.missed, fo.duplicated);
+  if (workloads.count("failover"))
+    absl::StrAppendFormat(
+        &md,
+        "\nFailover: %d subscribers on replica A (target A then B), a writer on B at %d/s, "
+        "kill -9 A.\n\n"
+        "| Subscribers resumed | kill -> first event of a later write p50 / p99 / max (ms) | "
+        "writes | revisions missed | duplicated |\n|---|---|---|---|---|\n"
+        "| %d of %d | %.1f / %.1f / %.1f | %d | %d | %d |\n",
+        fo.subscribers, cfg.failover_rate, fo.resumed, fo.subscribers, fo.kill_to_event.p50_ms,
+        fo.kill_to_event.p99_ms, fo.kill_to_event.max_ms, fo.writes, fo.missed, fo.duplicated);
   std::printf("\n%s", md.c_str());
   const std::string path = absl::GetFlag(FLAGS_markdown);
   if (!path.empty()) std::ofstream(path) << md;

@@ -120,7 +120,19 @@ LoadResult RunClosedLoop(const LoadOptions& options, const CallStarter& start) {
     clients[i].channel = i % options.channels;
     clients[i].latencies.reserve(1024);
   }
+  // Marks the window's edges for the caller's probes (CPU time); it ends with the window.
+  std::thread window_probe;
+  if (options.on_window_start || options.on_window_end) {
+    window_probe =
+        std::thread([&options, start_ns = loop.window_start_ns, end_ns = loop.window_end_ns] {
+          std::this_thread::sleep_for(std::chrono::nanoseconds(start_ns - NowNanos()));
+          if (options.on_window_start) options.on_window_start();
+          std::this_thread::sleep_for(std::chrono::nanoseconds(end_ns - NowNanos()));
+          if (options.on_window_end) options.on_window_end();
+        });
+  }
   for (auto& c : clients) loop.StartNext(&c);
+  if (window_probe.joinable()) window_probe.join();
   {
     // Bounded: every call has a deadline, and no call starts after the window.
     std::unique_lock<std::mutex> lock(loop.mu);

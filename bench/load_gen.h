@@ -47,6 +47,10 @@ struct LoadOptions {
   std::chrono::milliseconds measure{3000};
   // Deadline of every call.
   std::chrono::seconds call_timeout{10};
+  // Called (on a thread of the generator's own) when the counted window starts and when it
+  // ends, e.g. to read the servers' CPU time over exactly the window. Must not block long.
+  std::function<void()> on_window_start;
+  std::function<void()> on_window_end;
 };
 
 struct LoadResult {

@@ -220,14 +220,19 @@ class EtcdStore final : public Store {
         }
       }
     }
-    // Secret values are written sealed, everywhere (state, log, history, releases).
-    std::vector<ChangeSet> sealed = plain;
-    if (options_.sealer != nullptr) {
-      for (ChangeSet& set : sealed) {
+    // Secret values are written sealed, everywhere (state, log, history, releases); the
+    // change sets are copied only to be sealed.
+    std::vector<ChangeSet> sealed_copy;
+    const std::vector<ChangeSet>* to_write = &plain;
+    if (options_.sealer != nullptr && std::any_of(plain.begin(), plain.end(), HoldsSecrets)) {
+      sealed_copy = plain;
+      for (ChangeSet& set : sealed_copy) {
         if (!HoldsSecrets(set)) continue;
         if (absl::Status s = SealChangeSet(options_.sealer.get(), &set); !s.ok()) return s;
       }
+      to_write = &sealed_copy;
     }
+    const std::vector<ChangeSet>& sealed = *to_write;
     std::string commit_id(16, '\0');
     for (char& c : commit_id) c = static_cast<char>(rng_() & 0xff);
 
@@ -335,7 +340,7 @@ class EtcdStore final : public Store {
     TxnSucceeded();
     if (!response->succeeded()) return Conflict(base.revision, *response);
     absl::MutexLock lock(&mu_);
-    if (!LearnLocked(plain)) {
+    if (!LearnLocked(plain)) {  // a copy: the ring keeps them for readers and the follower
       // Cannot happen: the guard held, so revision_ was base when the Txn applied.
       spdlog::error("etcd store {}: own commit of revisions {}..{} does not follow {}", p_,
                     base.revision + 1, last, revision_);
@@ -474,9 +479,7 @@ class EtcdStore final : public Store {
       absl::MutexLock lock(&mu_);
       if (after >= ring_base_) {
         from_ring = true;
-        for (const auto& set : ring_) {
-          if (set->revision() > after) cached.push_back(set);
-        }
+        cached.assign(RingAfterLocked(after), ring_.cend());
       }
     }
     if (from_ring) {
@@ -617,34 +620,48 @@ class EtcdStore final : public Store {
     if (audit_last > 0) AddRange(txn->mutable_failure(), AuditKey(audit_last));
   }
 
+  int64_t KnownRevision() const {
+    absl::MutexLock lock(&mu_);
+    return revision_;
+  }
+
+  // Parses and opens the change sets of one log bundle, appending them to `sets`.
+  absl::Status OpenBundle(const std::string& value, std::vector<ChangeSet>* sets,
+                          std::string* commit_id = nullptr) const {
+    LogBundle bundle;
+    if (!bundle.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat("etcd store ", p_, ": malformed log bundle"));
+    }
+    if (commit_id != nullptr) *commit_id = bundle.commit_id();
+    for (ChangeSet& set : *bundle.mutable_change_sets()) {
+      if (absl::Status s = OpenChangeSet(options_.sealer.get(), &set); !s.ok()) return s;
+      sets->push_back(std::move(set));
+    }
+    return absl::OkStatus();
+  }
+
   // Parses and opens the change sets of log bundles.
   absl::StatusOr<std::vector<ChangeSet>> OpenBundles(
       const google::protobuf::RepeatedPtrField<mvccpb::KeyValue>& kvs,
       std::vector<std::string>* commit_ids = nullptr) const {
     std::vector<ChangeSet> sets;
     for (const mvccpb::KeyValue& kv : kvs) {
-      LogBundle bundle;
-      if (!bundle.ParseFromString(kv.value())) {
-        return absl::DataLossError(absl::StrCat("etcd store ", p_, ": malformed log bundle"));
-      }
-      if (commit_ids != nullptr) commit_ids->push_back(bundle.commit_id());
-      for (ChangeSet& set : *bundle.mutable_change_sets()) {
-        if (absl::Status s = OpenChangeSet(options_.sealer.get(), &set); !s.ok()) return s;
-        sets.push_back(std::move(set));
-      }
+      std::string id;
+      if (absl::Status s = OpenBundle(kv.value(), &sets, &id); !s.ok()) return s;
+      if (commit_ids != nullptr) commit_ids->push_back(std::move(id));
     }
     return sets;
   }
 
   // Adds `sets` to what the store knows (those ≤ revision_ are known already). False if they
   // do not follow on: a gap, nothing learnt past it.
-  bool LearnLocked(const std::vector<ChangeSet>& sets) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const ChangeSet& set : sets) {
+  bool LearnLocked(std::vector<ChangeSet> sets) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (ChangeSet& set : sets) {
       if (set.revision() <= revision_) continue;
       if (set.revision() != revision_ + 1) return false;
-      ring_.push_back(std::make_shared<const ChangeSet>(set));
       revision_ = set.revision();
       last_commit_time_ = set.commit_time_micros();
+      ring_.push_back(std::make_shared<const ChangeSet>(std::move(set)));
     }
     // Keep the ring bounded, but never drop what the follower has not got yet.
     const int64_t keep = std::max(1, options_.recent_changes);
@@ -655,6 +672,13 @@ class EtcdStore final : public Store {
     }
     known_head_ = std::max(known_head_, revision_);
     return true;
+  }
+
+  // The first change set of the ring past `after` (the ring is in revision order).
+  std::deque<std::shared_ptr<const ChangeSet>>::const_iterator RingAfterLocked(int64_t after) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return std::partition_point(ring_.begin(), ring_.end(),
+                                [after](const auto& set) { return set->revision() <= after; });
   }
 
   // The head key as read or watched: it becomes the guard of the next commit if it describes
@@ -688,9 +712,9 @@ class EtcdStore final : public Store {
                       delivered, ring_base_);
         return;
       }
-      for (const auto& set : ring_) {
-        if (set->revision() > delivered) sets.push_back(*set);
-      }
+      // What the follower applied itself (its own commits) is not copied to it again.
+      const int64_t have = std::max(delivered, follower_->AppliedRevision());
+      for (auto it = RingAfterLocked(have); it != ring_.cend(); ++it) sets.push_back(**it);
     }
     if (sets.empty()) return;
     const int64_t last = sets.back().revision();
@@ -720,7 +744,7 @@ class EtcdStore final : public Store {
           OpenBundles(response.responses(1).response_range().kvs());
       if (!sets.ok()) return sets.status();
       absl::MutexLock lock(&mu_);
-      LearnLocked(*sets);
+      LearnLocked(*std::move(sets));
       const auto& head_kvs = response.responses(0).response_range().kvs();
       if (!head_kvs.empty()) ObserveHeadLocked(head_kvs[0]);
       EtcdHead head;
@@ -789,7 +813,7 @@ class EtcdStore final : public Store {
       }
       {
         absl::MutexLock lock(&mu_);
-        LearnLocked(*sets);
+        LearnLocked(*std::move(sets));
         const auto& head_kvs = r->responses(0).response_range().kvs();
         if (!head_kvs.empty()) ObserveHeadLocked(head_kvs[0]);
       }
@@ -1096,19 +1120,20 @@ class EtcdStore final : public Store {
         if (event.kv().key() == HeadKey()) {
           head = event.kv();
         } else if (absl::StartsWith(event.kv().key(), log_prefix)) {
-          google::protobuf::RepeatedPtrField<mvccpb::KeyValue> one;
-          *one.Add() = event.kv();
-          absl::StatusOr<std::vector<ChangeSet>> opened = OpenBundles(one);
-          if (!opened.ok()) {
+          // The key names the bundle's last revision: a bundle this replica knows already
+          // (its own commit, learnt when the Txn succeeded) is not parsed again.
+          const std::optional<int64_t> last =
+              DecodeRevision(absl::string_view(event.kv().key()).substr(log_prefix.size()));
+          if (last.has_value() && *last <= KnownRevision()) continue;
+          if (absl::Status s = OpenBundle(event.kv().value(), &sets); !s.ok()) {
             spdlog::error("etcd store {}: cannot read the commit at etcd revision {}: {}", p_, rev,
-                          opened.status().ToString());
+                          s.ToString());
             return false;
           }
-          for (ChangeSet& set : *opened) sets.push_back(std::move(set));
         }
       }
       absl::MutexLock lock(&mu_);
-      if (!LearnLocked(sets)) return false;
+      if (!LearnLocked(std::move(sets))) return false;
       if (head) ObserveHeadLocked(*head);
       last_etcd_rev_ = std::max(last_etcd_rev_, rev);
     }
@@ -1153,7 +1178,7 @@ class EtcdStore final : public Store {
     if (reaches) {
       {
         absl::MutexLock lock(&mu_);
-        LearnLocked(*sets);
+        LearnLocked(*std::move(sets));
         if (head) ObserveHeadLocked(*head);
         last_etcd_rev_ = *at;
       }

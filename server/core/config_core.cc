@@ -103,6 +103,11 @@ void ConfigCore::Committed(std::vector<ChangeSet> change_sets, absl::Time durabl
   if (following_) committer_->ApplyCommitted(change_sets, durable_at);
 }
 
+int64_t ConfigCore::AppliedRevision() const {
+  absl::ReaderMutexLock lock(&state_.mu);
+  return state_.state.revision();
+}
+
 void ConfigCore::Reloaded(storage::LoadedState state) {
   absl::ReaderMutexLock lock(&follow_mu_);
   if (following_) committer_->ReplaceState(std::move(state));

@@ -139,6 +139,7 @@ class ConfigCore : private storage::StoreFollower {
   // storage::StoreFollower: the shared store's commits by every replica.
   void Committed(std::vector<storage::ChangeSet> change_sets, absl::Time durable_at) override;
   void Reloaded(storage::LoadedState state) override;
+  int64_t AppliedRevision() const override;
 
   // Const after construction.
   std::unique_ptr<Metrics> owned_metrics_;  // when the options name no metrics

@@ -2,6 +2,8 @@
 // confcenterd replicas on the etcd engine, over gRPC on loopback. Members and replicas are
 // killed, stopped and paused while clients write and subscribe; nothing acknowledged may be
 // lost, nothing applied twice, and every replica must agree on every revision.
+#include <signal.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -13,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -21,8 +24,11 @@
 #include "confcenter/client.h"
 #include "confcenter/subscription.h"
 #include "confcenter/v1/config.grpc.pb.h"
+#include "confcenter/v1/watch.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "storage/etcd_client.h"
+#include "storage/key_codec.h"
 #include "tests/etcd_cluster.h"
 #include "tests/ha/linearizability.h"
 #include "tests/test_util.h"
@@ -445,6 +451,143 @@ TEST_F(HaTest, AReplicaCutOffFromEtcdTurnsNotReadyAndCatchesUpWhenBack) {
   GetOutcome got = Get(*stub_a, "b19", last);
   EXPECT_TRUE(got.status.ok()) << got.status.error_message();
   EXPECT_TRUE(Put(*stub_a, "k", "through-a-again").status.ok());
+}
+
+// A Subscribe stream read on a thread of its own: every message it got, in order.
+class StreamRecorder {
+ public:
+  StreamRecorder(const ServerProcess& server, const std::string& tenant,
+                 const std::string& service) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    stub_ = v1::WatchService::NewStub(
+        grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), args));
+    v1::SubscribeRequest request;
+    request.set_tenant(tenant);
+    request.add_services(service);
+    reader_ = stub_->Subscribe(&ctx_, request);
+    thread_ = std::thread([this] {
+      v1::SubscribeResponse message;
+      while (reader_->Read(&message)) {
+        absl::MutexLock lock(&mu_);
+        messages_.push_back(message);
+      }
+    });
+  }
+  ~StreamRecorder() {
+    ctx_.TryCancel();
+    thread_.join();
+  }
+  std::vector<v1::SubscribeResponse> messages() const {
+    absl::MutexLock lock(&mu_);
+    return messages_;
+  }
+  // The value of `key` in the view the messages so far build (a resync snapshot replaces it).
+  std::optional<std::string> ValueOf(const std::string& key) const {
+    std::map<std::string, std::string> view;
+    for (const v1::SubscribeResponse& m : messages()) {
+      if (m.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT) {
+        if (m.resync()) view.clear();
+        for (const auto& e : m.entries()) view[e.key()] = e.value();
+      }
+      for (const auto& e : m.events()) {
+        if (e.type() == v1::WatchEvent::TYPE_PUT) {
+          view[e.key()] = e.value();
+        } else {
+          view.erase(e.key());
+        }
+      }
+    }
+    auto it = view.find(key);
+    if (it == view.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::unique_ptr<v1::WatchService::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader_;
+  mutable absl::Mutex mu_;
+  std::vector<v1::SubscribeResponse> messages_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+TEST_F(HaTest, AReplicaBehindACompactionReloadsAndResyncsItsSubscribersWithoutASilentGap) {
+  // Both keep 5 revisions of change log beyond the head.
+  const std::vector<std::string> short_log = {"--log_retention_revisions=5",
+                                              "--log_retention_age=0s"};
+  auto b = StartReplica(dir_, "b", cluster_.endpoints(), short_log);
+  ASSERT_NE(b->port(), 0);
+  auto a = StartReplica(dir_, "a", cluster_.endpoints(), short_log);
+  ASSERT_NE(a->port(), 0);
+  auto stub_a = Stub(*a);
+  auto stub_b = Stub(*b);
+  PutOutcome first = Put(*stub_b, "k", "v0");
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  ASSERT_TRUE(Get(*stub_a, "k", first.revision).status.ok());
+  StreamRecorder stream(*a, kTenant, kService);
+  ASSERT_TRUE(Eventually([&] { return stream.ValueOf("k") == "v0"; }, absl::Seconds(10)));
+
+  // a hangs (SIGSTOP) while b writes more than etcd buffers for a's watch, trims the change
+  // log, and etcd compacts its own history past everything a has seen.
+  ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
+  // Whatever fails below, a must run again to be stopped at the end.
+  absl::Cleanup resume_a = [pid = a->pid()] { kill(pid, SIGCONT); };
+  const std::string big(8 << 10, 'x');
+  int64_t last = 0;
+  for (int i = 1; i <= 600; ++i) {
+    PutOutcome put =
+        Put(*stub_b, i % 3 == 0 ? "k" : absl::StrCat("other", i % 50), absl::StrCat("v", i, big));
+    ASSERT_TRUE(put.status.ok()) << put.status.error_message();
+    last = put.revision;
+  }
+  storage::EtcdOptions etcd;
+  etcd.endpoints = {cluster_.endpoint(0)};
+  absl::StatusOr<std::unique_ptr<storage::EtcdClient>> raw = storage::EtcdClient::Open(etcd);
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  // The oldest change set left in the log is far past a's revision (b trims on its tick).
+  const std::string log_prefix = "/ha/log/";
+  ASSERT_TRUE(Eventually(
+      [&] {
+        etcdserverpb::RangeRequest request;
+        request.set_key(log_prefix);
+        request.set_range_end("/ha/log0");  // '0' follows '/'
+        request.set_limit(1);
+        absl::StatusOr<etcdserverpb::RangeResponse> r = (*raw)->Range(request);
+        if (!r.ok() || r->kvs().empty()) return false;
+        return r->kvs(0).key() > log_prefix + storage::EncodeRevision(last - 10);
+      },
+      absl::Seconds(15)))
+      << "b did not trim the change log";
+  etcdserverpb::RangeRequest head;
+  head.set_key("/");
+  head.set_count_only(true);
+  absl::StatusOr<etcdserverpb::RangeResponse> now = (*raw)->Range(head);
+  ASSERT_TRUE(now.ok()) << now.status();
+  ASSERT_TRUE((*raw)->Compact(now->header().revision()).ok());
+  std::move(resume_a).Invoke();
+
+  GetOutcome got = Get(*stub_a, "other1", last);
+  EXPECT_TRUE(got.status.ok()) << got.status.error_message();
+  EXPECT_TRUE(absl::StartsWith(got.value, "v551")) << got.value.substr(0, 10);
+  EXPECT_TRUE(Eventually([&] { return stream.ValueOf("k") == absl::StrCat("v600", big); },
+                         absl::Seconds(15)))
+      << "the subscriber of a never got the writes made while a was stopped";
+  // Never a silent gap: every write touched the view, so the stream has an event for every
+  // revision in order, except where a resync snapshot replaced the view.
+  bool resynced = false;
+  int64_t previous = 0;
+  for (const v1::SubscribeResponse& m : stream.messages()) {
+    EXPECT_GE(m.revision(), previous);
+    if (m.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT) {
+      if (m.resync()) resynced = true;
+    } else if (m.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) {
+      EXPECT_EQ(m.revision(), previous + 1) << "a gap in the events, without a resync";
+    }
+    previous = m.revision();
+  }
+  EXPECT_TRUE(resynced) << "a could not have replayed a trimmed log, yet sent no resync";
+  EXPECT_EQ(stream.ValueOf("other1"), absl::StrCat("v551", big));
 }
 
 }  // namespace

@@ -401,4 +401,29 @@ absl::StatusOr<std::optional<std::string>> EtcdJsonGet(const std::string& endpoi
   return value;
 }
 
+absl::Status EtcdJsonRecoverSpace(const std::string& endpoint, absl::Duration timeout) {
+  absl::StatusOr<Json> status =
+      GatewayPost(endpoint, "/v3/maintenance/status", Json::object(), timeout);
+  if (!status.ok()) return status.status();
+  const Json header = status->value("header", Json::object());
+  const std::string revision = JsonString(header, "revision");
+  const std::string member = JsonString(header, "member_id");
+  if (revision.empty() || member.empty()) {
+    return absl::InternalError(
+        absl::StrCat(endpoint, ": status without a header: ", status->dump()));
+  }
+  const Json compaction = {{"revision", revision}, {"physical", true}};
+  if (absl::StatusOr<Json> r = GatewayPost(endpoint, "/v3/kv/compaction", compaction, timeout);
+      !r.ok() && !absl::IsOutOfRange(r.status())) {  // OUT_OF_RANGE: compacted there already
+    return r.status();
+  }
+  if (absl::StatusOr<Json> r =
+          GatewayPost(endpoint, "/v3/maintenance/defragment", Json::object(), timeout);
+      !r.ok()) {
+    return r.status();
+  }
+  const Json disarm = {{"action", "DEACTIVATE"}, {"memberID", member}, {"alarm", "NOSPACE"}};
+  return GatewayPost(endpoint, "/v3/maintenance/alarm", disarm, timeout).status();
+}
+
 }  // namespace confcenter::testing

@@ -119,6 +119,12 @@ absl::StatusOr<std::optional<std::string>> EtcdJsonGet(const std::string& endpoi
                                                        bool serializable = false,
                                                        absl::Duration timeout = absl::Seconds(3));
 
+// What an operator does after etcd raised its NOSPACE alarm (etcd's own runbook), on one
+// member: compacts etcd's history at its current revision, defragments the member and
+// disarms the alarm. OK when all three were acknowledged.
+absl::Status EtcdJsonRecoverSpace(const std::string& endpoint,
+                                  absl::Duration timeout = absl::Seconds(10));
+
 }  // namespace confcenter::testing
 
 #endif  // CONFCENTER_TESTS_ETCD_CLUSTER_H_

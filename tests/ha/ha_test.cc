@@ -590,5 +590,62 @@ TEST_F(HaTest, AReplicaBehindACompactionReloadsAndResyncsItsSubscribersWithoutAS
   EXPECT_EQ(stream.ValueOf("other1"), absl::StrCat("v551", big));
 }
 
+TEST(HaQuotaTest, AFullEtcdQuotaRefusesWritesNamingItReadsGoOnAndWritesResumeOnceFreed) {
+  // One member with an 8 MiB space quota: etcd raises its NOSPACE alarm once it is full.
+  EtcdCluster cluster(1, {"--quota-backend-bytes=8388608"});
+  ASSERT_TRUE(cluster.ok());
+  TempDir dir;
+  auto replica = StartReplica(dir, "a", cluster.endpoints(),
+                              {"--log_retention_revisions=1", "--log_retention_age=0s"});
+  ASSERT_NE(replica->port(), 0);
+  auto stub = Stub(*replica);
+  const std::string value(200 << 10, 'x');
+  PutOutcome put;
+  int64_t acknowledged = 0;
+  for (int i = 0; i < 300; ++i) {  // 300 x 200 KiB, each several times over: far past 8 MiB
+    put = Put(*stub, absl::StrCat("k", i % 4), absl::StrCat(i, value));
+    if (!put.status.ok()) break;
+    acknowledged = put.revision;
+  }
+  ASSERT_EQ(put.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << put.status.error_message();
+  EXPECT_TRUE(absl::StrContains(put.status.error_message(), "--quota-backend-bytes"))
+      << put.status.error_message();
+  ASSERT_GT(acknowledged, 0);
+  // Reads go on, at the last acknowledged revision; the refused write is not there.
+  GetOutcome got = Get(*stub, "k0", acknowledged);
+  ASSERT_TRUE(got.status.ok()) << got.status.error_message();
+  EXPECT_EQ(got.revision, acknowledged);
+  // The replica trims its change log on its next tick (deleting works while etcd is full);
+  // then the operator frees the space etcd holds, and writes resume without a restart.
+  storage::EtcdOptions etcd;
+  etcd.endpoints = {cluster.endpoint(0)};
+  absl::StatusOr<std::unique_ptr<storage::EtcdClient>> raw = storage::EtcdClient::Open(etcd);
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  int64_t bundles = -1;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        etcdserverpb::RangeRequest request;
+        request.set_key("/ha/log/");
+        request.set_range_end("/ha/log0");  // '0' follows '/'
+        request.set_count_only(true);
+        absl::StatusOr<etcdserverpb::RangeResponse> r = (*raw)->Range(request);
+        bundles = r.ok() ? r->count() : -1;
+        return bundles >= 0 && bundles <= 2;
+      },
+      absl::Seconds(10)))
+      << "the change log still holds " << bundles << " bundles";
+  ASSERT_TRUE(testing::EtcdJsonRecoverSpace(cluster.endpoint(0)).ok());
+  PutOutcome again;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        again = Put(*stub, "after", "freed");
+        return again.status.ok();
+      },
+      absl::Seconds(10)))
+      << again.status.error_message();
+  EXPECT_EQ(again.revision, acknowledged + 1) << "a refused write was applied after all";
+}
+
 }  // namespace
 }  // namespace confcenter

@@ -170,6 +170,19 @@ ABSL_FLAG(std::string, tls_client_auth, "none",
           "Client certificates: none, optional (verified when sent) or require.");
 ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
           "How often the TLS certificate, key and client CA files are checked for changes.");
+ABSL_FLAG(absl::Duration, grpc_keepalive_time, absl::Seconds(30),
+          "A client connection quiet for this long gets an HTTP/2 ping; one that does not answer "
+          "within --grpc_keepalive_timeout is closed, ending its streams, so a vanished peer "
+          "(node gone, no TCP reset) releases its subscriptions. 0 = no pings.");
+ABSL_FLAG(absl::Duration, grpc_keepalive_timeout, absl::Seconds(10),
+          "How long a keepalive ping may go unanswered.");
+ABSL_FLAG(absl::Duration, grpc_max_connection_age, absl::ZeroDuration(),
+          "Connections older than this are asked to reconnect (GOAWAY): clients spread again "
+          "over the replicas and streams re-admit with the current policy and token. Streams "
+          "still open --grpc_max_connection_age_grace later end with UNAVAILABLE and resume. "
+          "0 = connections live as long as their peers want.");
+ABSL_FLAG(absl::Duration, grpc_max_connection_age_grace, absl::Seconds(30),
+          "See --grpc_max_connection_age.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM/SIGINT, how long queued writes get to commit before being cancelled.");
 
@@ -177,6 +190,33 @@ namespace confcenter {
 
 // Validates the settings that can be checked without opening anything; also sets up logging.
 absl::Status CheckSettings();
+
+int ClampedMillis(absl::Duration d) {
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
+}
+
+// Keepalive and connection age (--grpc_keepalive_*, --grpc_max_connection_age*).
+void ApplyConnectionSettings(grpc::ServerBuilder* builder) {
+  if (const absl::Duration every = absl::GetFlag(FLAGS_grpc_keepalive_time);
+      every > absl::ZeroDuration()) {
+    builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ClampedMillis(every));
+    builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                                ClampedMillis(absl::GetFlag(FLAGS_grpc_keepalive_timeout)));
+    builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // idle streams too
+  }
+  // Clients of the library ping every 30 s by default, also between calls: allow it (gRPC
+  // otherwise answers frequent pings with GOAWAY "too_many_pings"), but not more than every
+  // 5 s.
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  if (const absl::Duration age = absl::GetFlag(FLAGS_grpc_max_connection_age);
+      age > absl::ZeroDuration()) {
+    builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ClampedMillis(age));
+    builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                                ClampedMillis(absl::GetFlag(FLAGS_grpc_max_connection_age_grace)));
+  }
+}
 
 namespace {
 
@@ -215,6 +255,22 @@ absl::Status CheckSettings() {
   if (absl::GetFlag(FLAGS_max_request_bytes) <= absl::GetFlag(FLAGS_max_value_bytes)) {
     return absl::InvalidArgumentError(
         "max_request_bytes must exceed max_value_bytes (a request carries a value and more)");
+  }
+  for (const auto& [name, value] :
+       {std::pair<const char*, absl::Duration>{"grpc_keepalive_time",
+                                               absl::GetFlag(FLAGS_grpc_keepalive_time)},
+        {"grpc_max_connection_age", absl::GetFlag(FLAGS_grpc_max_connection_age)},
+        {"grpc_max_connection_age_grace", absl::GetFlag(FLAGS_grpc_max_connection_age_grace)}}) {
+    if (value < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": must not be negative, got ", absl::FormatDuration(value)));
+    }
+  }
+  if (absl::GetFlag(FLAGS_grpc_keepalive_time) > absl::ZeroDuration() &&
+      absl::GetFlag(FLAGS_grpc_keepalive_timeout) <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "grpc_keepalive_timeout: must be positive while grpc_keepalive_time is set, got ",
+        absl::FormatDuration(absl::GetFlag(FLAGS_grpc_keepalive_timeout))));
   }
   if (absl::GetFlag(FLAGS_listen).empty() || absl::GetFlag(FLAGS_data_dir).empty()) {
     return absl::InvalidArgumentError("listen and data_dir must not be empty");
@@ -459,6 +515,7 @@ int Run() {
   const std::string listen = absl::GetFlag(FLAGS_listen);
   builder.AddListeningPort(listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_request_bytes));
+  ApplyConnectionSettings(&builder);
   builder.RegisterService(&config_service);
   builder.RegisterService(&tenant_service);
   builder.RegisterService(&watch_service);

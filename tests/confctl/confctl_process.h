@@ -35,6 +35,8 @@ class ConfctlProcess {
   // Waits up to `timeout` for it to exit (then kills it); returns the exit code and appends
   // what is left of stdout to *rest_of_stdout (if given).
   int Wait(std::chrono::milliseconds timeout, std::string* rest_of_stdout = nullptr);
+  // Its pid (0 if it could not start), e.g. to SIGSTOP it as a peer that stopped answering.
+  int pid() const { return pid_; }
   // Everything it wrote to stderr so far (complete after Wait).
   const std::string& err() const { return err_; }
 

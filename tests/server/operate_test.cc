@@ -2,6 +2,7 @@
 // probes, readiness notification to systemd, JSON logs, and settings from a config file and
 // the environment.
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -20,7 +21,10 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "confcenter/client.h"
+#include "confcenter/subscription.h"
 #include "tests/api_client.h"
+#include "tests/confctl/confctl_process.h"
 #include "tests/test_util.h"
 #include "tests/watch_client.h"
 
@@ -288,6 +292,80 @@ class NotifySocket {
   int fd_ = -1;
   bool bound_ = false;
 };
+
+// Polls the server's metrics every 20 ms until `name` (summed over `labels`' matches) holds
+// `condition`, at most `timeout`: gRPC's connection timers run on real time.
+template <typename Condition>
+bool MetricEventually(const ServerProcess& server, const std::string& name,
+                      const std::map<std::string, std::string>& labels, Condition condition,
+                      absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    if (condition(Scrape(server).Sum(name, labels))) return true;
+    if (absl::Now() > deadline) return false;
+    usleep(20'000);
+  }
+}
+
+TEST_F(OperateTest, KeepaliveClosesTheConnectionOfAPeerThatStoppedAnsweringAndFreesItsStream) {
+  ServerProcess server(dir_.path() + "/data",
+                       {"--grpc_keepalive_time=1s", "--grpc_keepalive_timeout=1s"});
+  ASSERT_NE(server.port(), 0);
+  testing::ConfctlProcess watch({"watch", "integration", "svc"}, server.address());
+  ASSERT_TRUE(MetricEventually(
+      server, "confcenter_subscriptions_open", {}, [](double n) { return n == 1; },
+      absl::Seconds(10)));
+  // The peer hangs (its kernel still acknowledges TCP, so only a ping notices).
+  ASSERT_EQ(kill(watch.pid(), SIGSTOP), 0);
+  EXPECT_TRUE(MetricEventually(
+      server, "confcenter_subscriptions_open", {}, [](double n) { return n == 0; },
+      absl::Seconds(10)))
+      << "the stream of a peer that stopped answering pings is still open";
+  kill(watch.pid(), SIGCONT);
+}
+
+TEST_F(OperateTest, MaxConnectionAgeMovesAStreamToANewConnectionWithNothingLost) {
+  ServerProcess server(dir_.path() + "/data", {"--grpc_max_connection_age=1s",
+                                               "--grpc_max_connection_age_grace=1s"});
+  ASSERT_NE(server.port(), 0);
+  ClientOptions options;
+  options.address = server.address();
+  options.initial_backoff = absl::Milliseconds(20);
+  options.max_backoff = absl::Milliseconds(200);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Client::MakeChannel(options);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  SubscriptionOptions sub;
+  sub.tenant = "integration";
+  sub.services = {"svc"};
+  sub.initial_backoff = absl::Milliseconds(20);
+  sub.max_backoff = absl::Milliseconds(200);
+  std::unique_ptr<Subscription> subscription = Subscription::Start(*channel, sub);
+  absl::Mutex mu;
+  std::vector<std::string> seen;
+  subscription->OnChange("svc", "k", false, [&](const ConfigChange& change) {
+    absl::MutexLock lock(&mu);
+    seen.push_back(change.new_value ? change.new_value->value : "");
+  });
+  ApiClient api(server.Channel());
+  // Writes, each once the subscriber has it, until its stream was ended by the age limit
+  // twice (each time it resumed on a new connection).
+  const std::string subscribe = "/confcenter.v1.WatchService/Subscribe";
+  std::vector<std::string> written;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (Scrape(server).Sum("confcenter_rpc_requests_total", {{"method", subscribe}}) < 2 &&
+         absl::Now() < deadline) {
+    int64_t revision = 0;
+    const std::string value = absl::StrCat(written.size());
+    ASSERT_TRUE(api.Put("integration", "svc", "k", value, &revision).ok());
+    written.push_back(value);
+    ASSERT_TRUE(subscription->WaitForRevision(revision, absl::Seconds(10)))
+        << "the subscription did not get revision " << revision;
+  }
+  EXPECT_GE(Scrape(server).Sum("confcenter_rpc_requests_total", {{"method", subscribe}}), 2)
+      << "no stream was ended by --grpc_max_connection_age";
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(seen, written) << "a change was lost or repeated across the reconnects";
+}
 
 TEST_F(OperateTest, TellsSystemdWhenReadyAndWhenStopping) {
   const std::string socket_path = dir_.path() + "/notify";

@@ -76,6 +76,13 @@ struct ClientOptions {
   // server keeps sending while serving everyone else. 0 = gRPC's adaptive window (faster
   // large snapshots over links with a long round trip). Default 16 KiB.
   int receive_window_bytes = 16 * 1024;
+  // The channel pings the server after this much quiet, also between calls, and drops the
+  // connection if a ping goes unanswered for keepalive_timeout: a replica that vanished
+  // without a TCP reset (node gone, network cut) is noticed in seconds, and subscriptions
+  // resume elsewhere, instead of after the kernel's retransmission timeout (~15 min).
+  // confcenterd refuses pings more frequent than every 5 s. Zero = no pings.
+  absl::Duration keepalive_time = absl::Seconds(30);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
   // TLS (ca_file, cert_file, key_file, server_name) and the bearer token (token, token_file)
   // of every call; see credentials.h. Default: plaintext, no token.
   Credentials credentials;

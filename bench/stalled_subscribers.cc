@@ -207,10 +207,17 @@ int Run(const char* label, int stalled) {
 
   testing::TempDir dir;
   testing::ServerProcess server(dir.path() + "/data", {"--progress_interval=0s"});
-  if (server.port() == 0) return 1;
+  if (server.port() == 0) {
+    std::fprintf(stderr, "%s: the server did not start\n", label);
+    return 1;
+  }
   testing::ApiClient api(server.Channel());
   int64_t initial_revision = 0;
-  if (!api.Put("integration", "svc", "k", "0", &initial_revision).ok()) return 1;
+  if (grpc::Status put = api.Put("integration", "svc", "k", "0", &initial_revision); !put.ok()) {
+    std::fprintf(stderr, "%s: the first Put failed: %d %s\n", label, put.error_code(),
+                 put.error_message().c_str());
+    return 1;
+  }
 
   SendTimes sent(txns + 1);
   auto live_connection = NewConnection(server.address(), 0);

@@ -5,6 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "rocksdb/file_system.h"
 #include "spdlog/spdlog.h"
 
@@ -16,8 +18,9 @@ absl::StatusOr<StorageFault> ParseStorageFault(absl::string_view text) {
   if (text == "enospc") return StorageFault::kNoSpace;
   if (text == "eio") return StorageFault::kIoError;
   if (text == "eio-sync") return StorageFault::kSyncIoError;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown storage fault \"", text, "\"; expected none, enospc, eio or eio-sync"));
+  if (text == "stall-sync") return StorageFault::kStallSync;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown storage fault \"", text, "\"; expected none, enospc, eio, eio-sync or stall-sync"));
 }
 
 absl::string_view StorageFaultName(StorageFault fault) {
@@ -30,6 +33,8 @@ absl::string_view StorageFaultName(StorageFault fault) {
       return "eio";
     case StorageFault::kSyncIoError:
       return "eio-sync";
+    case StorageFault::kStallSync:
+      return "stall-sync";
   }
   return "none";
 }
@@ -76,6 +81,8 @@ IOStatus Injected(StorageFault fault, Op op, const std::string& file) {
       if (op != Op::kSync) return IOStatus::OK();
       return IOStatus::IOError(absl::StrCat(what, ": ", file),
                                "Input/output error (injected fault)");
+    case StorageFault::kStallSync:
+      return IOStatus::OK();  // Check waits before the sync
   }
   return IOStatus::OK();
 }
@@ -123,7 +130,18 @@ class FaultyWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
   }
 
  private:
-  IOStatus Check(Op op) { return Injected(source_->Current(), op, name_); }
+  IOStatus Check(Op op) {
+    StorageFault fault = source_->Current();
+    if (fault == StorageFault::kStallSync && op == Op::kSync) {
+      // Bounded: a test that forgets to clear the fault gets a slow disk, not a hung server.
+      const absl::Time until = absl::Now() + absl::Seconds(60);
+      while (fault == StorageFault::kStallSync && absl::Now() < until) {
+        absl::SleepFor(absl::Milliseconds(5));
+        fault = source_->Current();
+      }
+    }
+    return Injected(fault, op, name_);
+  }
 
   const std::string name_;
   const std::shared_ptr<FaultSource> source_;

@@ -27,9 +27,12 @@ enum class StorageFault {
   // Appends reach the file (the page cache) but every sync fails with EIO: the case where a
   // failed write may still be found in the WAL by a later open.
   kSyncIoError,
+  // Syncs wait while the fault is in force (at most 60 s), then go on: a disk that stops
+  // answering, for tests of what queues up behind a commit.
+  kStallSync,
 };
 
-// "" or "none", "enospc", "eio", "eio-sync" (surrounding whitespace ignored).
+// "" or "none", "enospc", "eio", "eio-sync", "stall-sync" (surrounding whitespace ignored).
 // INVALID_ARGUMENT for anything else.
 absl::StatusOr<StorageFault> ParseStorageFault(absl::string_view text);
 // The name ParseStorageFault reads.

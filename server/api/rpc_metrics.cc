@@ -1,7 +1,10 @@
 #include "server/api/rpc_metrics.h"
 
 #include <chrono>
+#include <optional>
 #include <string>
+
+#include "server/core/retry_advice.h"
 
 namespace confcenter {
 namespace {
@@ -41,8 +44,14 @@ class RpcInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
       const auto elapsed = std::chrono::steady_clock::now() - start_;
-      metrics_->RpcFinished(method_, CodeName(methods->GetSendStatus().error_code()), unary_,
+      const grpc::Status status = methods->GetSendStatus();
+      metrics_->RpcFinished(method_, CodeName(status.error_code()), unary_,
                             absl::FromChrono(elapsed));
+      // A refusal with retry advice tells gRPC's retry policy too (the standard trailer).
+      if (std::optional<int64_t> millis = RetryAdviceMillis(status.error_message())) {
+        methods->GetSendTrailingMetadata()->emplace("grpc-retry-pushback-ms",
+                                                    std::to_string(*millis));
+      }
     }
     methods->Proceed();
   }

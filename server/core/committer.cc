@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/retry_advice.h"
 #include "server/core/writes/rejected.h"
 #include "spdlog/spdlog.h"
 
@@ -112,6 +113,23 @@ Committer::~Committer() {
 }
 
 void Committer::Submit(std::unique_ptr<Write> write, WriteContext context) {
+  size_t queued_now = 0;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    queued_now = queue_.size();
+  }
+  if (static_cast<int64_t>(queued_now) >= options_.max_queued_writes) {
+    // Shed before validating or auditing: a flood must not cost more than its refusals.
+    metrics_->WriteShed();
+    const absl::Duration per_write = absl::Nanoseconds(per_write_nanos_.load());
+    const absl::Duration drain = per_write * static_cast<double>(queued_now);
+    write->Fail(WithRetryAdvice(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "the write queue is full: ", queued_now,
+            " writes wait for the committer (--max_queued_writes); nothing was written")),
+        std::clamp(drain, absl::Milliseconds(10), absl::Seconds(5))));
+    return;
+  }
   if (absl::Status s = write->Validate(options_, context); !s.ok()) {
     write = MakeRejectedWrite(std::move(write), std::move(s));
   }
@@ -317,6 +335,13 @@ bool Committer::CommitGroup(std::vector<Planned>& planned, size_t begin, size_t 
   absl::Status committed = store_->CommitWithAudit(change_sets, audit);
   const absl::Time durable_at = absl::Now();
   metrics_->CommitDone(end - begin, change_sets.size(), durable_at - sync_start, committed.ok());
+  if (end > begin) {
+    // What one write costs the committer now, smoothed: the retry advice of a full queue.
+    const int64_t sample =
+        absl::ToInt64Nanoseconds(durable_at - sync_start) / static_cast<int64_t>(end - begin);
+    const int64_t old = per_write_nanos_.load();
+    per_write_nanos_.store(old == 0 ? sample : (old * 7 + sample) / 8);
+  }
 
   if (committed.ok()) {
     // Publish first: it only queues the events for the writer threads, while each ack is a

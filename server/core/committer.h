@@ -12,6 +12,7 @@
 #ifndef CONFCENTER_SERVER_CORE_COMMITTER_H_
 #define CONFCENTER_SERVER_CORE_COMMITTER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -129,6 +130,8 @@ class Committer {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;  // a taken batch is not done yet
+  // Store time per write of recent commits (nanoseconds, smoothed); 0 before the first.
+  std::atomic<int64_t> per_write_nanos_{0};
 
   // Read by the committer thread under state_->mu (shared); set under it (exclusive).
   CommitListener* listener_ = nullptr;

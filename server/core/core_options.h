@@ -20,6 +20,11 @@ struct CoreOptions {
   int max_services_per_request = 256;
   // Most write requests the committer puts in one store commit. Default 512.
   int max_commit_batch = 512;
+  // Most write requests waiting for the committer (besides the batch it commits). A write
+  // that finds the queue full is refused at once with RESOURCE_EXHAUSTED and retry advice,
+  // unaudited (counted in confcenter_writes_shed_total): under a flood the server answers
+  // fast instead of holding every request until its deadline. Default 10,000.
+  int64_t max_queued_writes = 10'000;
   // How often expired tenants are looked for; zero = never (tests call ReclaimExpired).
   absl::Duration reclaim_interval = absl::Seconds(10);
   // The longest a read with a min_revision (or a resume from a revision) waits for this

@@ -53,6 +53,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
            .Help("Changed access policy files that did not load; the previous policy stays.")
            .Register(r)
            .Add({});
+  writes_shed_ = &prometheus::BuildCounter()
+                      .Name("confcenter_writes_shed_total")
+                      .Help(
+                          "Writes refused at once because the committer's queue was full "
+                          "(--max_queued_writes).")
+                      .Register(r)
+                      .Add({});
   revisions_committed_ = &prometheus::BuildCounter()
                               .Name("confcenter_revisions_committed_total")
                               .Help("Revisions committed (writes that changed something).")

@@ -37,6 +37,8 @@ class Metrics {
   // One store commit of the committer: `writes` requests in the batch, `revisions` of them
   // changed something, `sync` the time the store took to write and sync it.
   void CommitDone(size_t writes, size_t revisions, absl::Duration sync, bool ok);
+  // A write refused because the committer's queue was full.
+  void WriteShed() { writes_shed_->Increment(); }
   // One Publish: `lag` from the commit being durable to the last stream's message being
   // handed to its stream for writing; `events` events handed to streams in all.
   void FanoutDone(absl::Duration lag, int64_t events);
@@ -72,6 +74,7 @@ class Metrics {
   prometheus::Counter* resyncs_;
   prometheus::Counter* policy_reloads_;
   prometheus::Counter* policy_reload_failures_;
+  prometheus::Counter* writes_shed_;
   prometheus::Histogram* stream_high_water_;
   std::atomic<size_t> max_queue_depth_{0};
 };

@@ -108,6 +108,9 @@ ABSL_FLAG(bool, unsafe_no_fsync, false,
           "UNSAFE: acknowledge writes before the WAL is synced to disk. A machine crash or "
           "power loss can then lose acknowledged writes (a process crash cannot). For "
           "throwaway environments only.");
+ABSL_FLAG(int64_t, max_queued_writes, confcenter::CoreOptions().max_queued_writes,
+          "Most write requests waiting for the committer; more are refused at once with "
+          "RESOURCE_EXHAUSTED and retry advice (also in the grpc-retry-pushback-ms trailer).");
 ABSL_FLAG(int64_t, watch_queue_messages, 1024,
           "Messages one Subscribe stream (or one view of a SubscribeViews stream) may have "
           "queued before it is ended with RESOURCE_EXHAUSTED (the client resumes from its "
@@ -208,6 +211,10 @@ void ApplyConnectionSettings(grpc::ServerBuilder* builder) {
   // otherwise answers frequent pings with GOAWAY "too_many_pings"), but not more than every
   // 5 s.
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // gRPC sets SO_REUSEPORT by default: a second confcenterd on the same port would then
+  // silently take half the connections (and an ephemeral port could be handed out twice).
+  // Fail with "address in use" instead.
+  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   if (const absl::Duration age = absl::GetFlag(FLAGS_grpc_max_connection_age);
@@ -241,12 +248,17 @@ absl::Status CheckSettings() {
       !s.ok()) {
     return s;
   }
-  if (absl::GetFlag(FLAGS_max_value_bytes) <= 0 || absl::GetFlag(FLAGS_max_keys_per_tenant) <= 0 ||
-      absl::GetFlag(FLAGS_max_txn_ops) <= 0 || absl::GetFlag(FLAGS_max_subscriptions) <= 0) {
-    return absl::InvalidArgumentError(
-        "max_value_bytes, max_keys_per_tenant, max_txn_ops and max_subscriptions must be "
-        "positive");
+  for (const auto& [name, value] :
+       {std::pair<const char*, int64_t>{"max_value_bytes", absl::GetFlag(FLAGS_max_value_bytes)},
+        {"max_keys_per_tenant", absl::GetFlag(FLAGS_max_keys_per_tenant)},
+        {"max_txn_ops", absl::GetFlag(FLAGS_max_txn_ops)},
+        {"max_subscriptions", absl::GetFlag(FLAGS_max_subscriptions)},
+        {"max_queued_writes", absl::GetFlag(FLAGS_max_queued_writes)}}) {
+    if (value <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": must be positive, got ", value));
+    }
   }
+
   if (absl::GetFlag(FLAGS_history_retention_age) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_audit_retention_age) <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -334,6 +346,7 @@ int Run() {
   options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   options.max_keys_per_tenant = absl::GetFlag(FLAGS_max_keys_per_tenant);
   options.max_txn_ops = absl::GetFlag(FLAGS_max_txn_ops);
+  options.max_queued_writes = absl::GetFlag(FLAGS_max_queued_writes);
   options.reclaim_interval = absl::GetFlag(FLAGS_reclaim_interval);
   options.max_revision_wait = absl::GetFlag(FLAGS_max_revision_wait);
   WatchOptions watch_options;

@@ -15,14 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "confcenter/client.h"
+#include "confcenter/subscription.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
-#include "confcenter/client.h"
-#include "confcenter/subscription.h"
 #include "tests/api_client.h"
 #include "tests/confctl/confctl_process.h"
 #include "tests/test_util.h"
@@ -325,8 +325,8 @@ TEST_F(OperateTest, KeepaliveClosesTheConnectionOfAPeerThatStoppedAnsweringAndFr
 }
 
 TEST_F(OperateTest, MaxConnectionAgeMovesAStreamToANewConnectionWithNothingLost) {
-  ServerProcess server(dir_.path() + "/data", {"--grpc_max_connection_age=1s",
-                                               "--grpc_max_connection_age_grace=1s"});
+  ServerProcess server(dir_.path() + "/data",
+                       {"--grpc_max_connection_age=1s", "--grpc_max_connection_age_grace=1s"});
   ASSERT_NE(server.port(), 0);
   ClientOptions options;
   options.address = server.address();
@@ -473,9 +473,7 @@ TEST_F(ConfigSourcesTest, BadSettingsAreRefusedWithWhereAndWhy) {
       {"", {"CONFCENTER_BOGUS=1"}, "CONFCENTER_BOGUS: unknown setting \"bogus\""},
       {"", {"CONFCENTER_SERVICE_HOST=10.0.0.1"}, "set enableServiceLinks: false"},
       {"", {"CONFCENTER_UNSAFE_NO_FSYNC=maybe"}, "CONFCENTER_UNSAFE_NO_FSYNC: unsafe_no_fsync:"},
-      {"max_txn_ops: 0\n",
-       {},
-       "max_value_bytes, max_keys_per_tenant, max_txn_ops and max_subscriptions"},
+      {"max_txn_ops: 0\n", {}, "max_txn_ops: must be positive, got 0"},
       {"log_format: xml\n", {}, "log_format: \"xml\" is not one of text, json"},
   };
   for (const Case& c : cases) {

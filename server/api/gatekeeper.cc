@@ -160,11 +160,26 @@ WriteContext Gatekeeper::ContextFor(const grpc::CallbackServerContext* ctx,
     }
   }
   context.peer = ctx->peer();
+  context.caller = CallerOf(ctx, access);
   context.message = std::move(message);
   if (ctx->deadline() != std::chrono::system_clock::time_point::max()) {
     context.deadline = absl::FromChrono(ctx->deadline());
   }
   return context;
+}
+
+std::string Gatekeeper::CallerOf(const grpc::CallbackServerContext* ctx,
+                                 const auth::Access& access) {
+  const auth::Identity& identity = access.identity();
+  if (identity.kind != auth::IdentityKind::kAnonymous) {
+    return absl::StrCat(auth::IdentityKindName(identity.kind), ":", identity.name);
+  }
+  // "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "unix:/path": the host, without the port.
+  absl::string_view peer = ctx->peer();
+  if (absl::StartsWith(peer, "ipv4:") || absl::StartsWith(peer, "ipv6:")) {
+    peer = peer.substr(0, peer.rfind(':'));
+  }
+  return absl::StrCat("peer:", peer);
 }
 
 std::shared_ptr<const auth::Access> Gatekeeper::Admit(grpc::CallbackServerContext* ctx,

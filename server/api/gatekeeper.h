@@ -50,6 +50,10 @@ class Gatekeeper {
   WriteContext ContextFor(const grpc::CallbackServerContext* ctx, const auth::Access& access,
                           absl::string_view rpc, std::string message = "") const;
 
+  // Whom per-caller limits count the call against: "<kind>:<name>" of an authenticated
+  // identity, else "peer:<host>" (the peer address without its port).
+  static std::string CallerOf(const grpc::CallbackServerContext* ctx, const auth::Access& access);
+
   // Authenticates the call and runs `check` on what it may do. On failure audits the refusal,
   // finishes the call's default reactor with the status, stores the reactor in `*refused`
   // and returns null.

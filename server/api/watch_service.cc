@@ -144,6 +144,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
                              std::nullopt};
     if (req.has_start_revision()) command.start_revision = req.start_revision();
     command.min_revision = req.min_revision();
+    command.caller = Gatekeeper::CallerOf(ctx_, **access);
     absl::StatusOr<uint64_t> id = hub_->Subscribe(command, this);
     absl::MutexLock lock(&mu_);
     if (id.ok()) {
@@ -330,6 +331,7 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
                                  std::nullopt};
         if (v.has_start_revision()) command.start_revision = v.start_revision();
         command.min_revision = v.min_revision();
+        command.caller = Gatekeeper::CallerOf(ctx_, **access);
         absl::StatusOr<uint64_t> id = hub_->Subscribe(command, views_[i].get());
         if (id.ok()) {
           views_[i]->hub_id = *id;

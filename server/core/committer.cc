@@ -88,7 +88,8 @@ Committer::Committer(storage::Store* store, GuardedState* state, const CoreOptio
       read_state_([state](const std::function<void(const ConfigState&)>& fn) {
         absl::ReaderMutexLock lock(&state->mu);
         fn(state->state);
-      }) {
+      }),
+      write_limiter_(options.write_rate_per_caller, clock) {
   thread_ = std::thread([this] { Loop(); });
   expiry_thread_ = std::thread([this] { ExpiryLoop(); });
 }
@@ -117,6 +118,19 @@ void Committer::Submit(std::unique_ptr<Write> write, WriteContext context) {
   {
     absl::MutexLock lock(&queue_mu_);
     queued_now = queue_.size();
+  }
+  if (!context.caller.empty()) {
+    if (std::optional<absl::Duration> wait = write_limiter_.TryTake(context.caller)) {
+      // Before validating or auditing, as a full queue: a flood costs only its refusals.
+      metrics_->WriteThrottled();
+      write->Fail(WithRetryAdvice(
+          absl::ResourceExhaustedError(absl::StrCat(
+              context.caller, " is over its write rate (--write_rate_per_caller=",
+              options_.write_rate_per_caller.per_second, "/s, --write_burst_per_caller=",
+              options_.write_rate_per_caller.burst, "); nothing was written")),
+          *wait));
+      return;
+    }
   }
   if (static_cast<int64_t>(queued_now) >= options_.max_queued_writes) {
     // Shed before validating or auditing: a flood must not cost more than its refusals.

@@ -23,6 +23,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/caller_limits.h"
 #include "server/core/clock.h"
 #include "server/core/commit_listener.h"
 #include "server/core/config_state.h"
@@ -130,6 +131,8 @@ class Committer {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;  // a taken batch is not done yet
+  // --write_rate_per_caller (thread-safe itself).
+  CallerRateLimiter write_limiter_;
   // Store time per write of recent commits (nanoseconds, smoothed); 0 before the first.
   std::atomic<int64_t> per_write_nanos_{0};
 

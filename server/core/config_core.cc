@@ -166,11 +166,13 @@ void ConfigCore::Rollback(RollbackCommand command, RollbackDone done, WriteConte
 
 void ConfigCore::RejectWrite(WriteContext context, AuditTargets targets, absl::Status status,
                              std::function<void(const absl::Status&)> done) {
+  context.caller.clear();  // the record of a refusal does not spend the caller's write rate
   Submit(MakeRejectedWrite(std::move(status), std::move(targets), std::move(done)),
          std::move(context));
 }
 
 void ConfigCore::AuditRead(WriteContext context, AuditTargets targets) {
+  context.caller.clear();  // nor does the record of a read
   Submit(MakeRejectedWrite(absl::OkStatus(), std::move(targets), nullptr), std::move(context));
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "absl/time/time.h"
+#include "server/core/caller_limits.h"
 #include "server/core/metrics.h"
 
 namespace confcenter {
@@ -25,6 +26,10 @@ struct CoreOptions {
   // unaudited (counted in confcenter_writes_shed_total): under a flood the server answers
   // fast instead of holding every request until its deadline. Default 10,000.
   int64_t max_queued_writes = 10'000;
+  // Writes per second one caller (WriteContext::caller) may make, with a burst: more are
+  // refused with RESOURCE_EXHAUSTED and retry advice, before validation or audit. Default
+  // unlimited.
+  RateLimit write_rate_per_caller;
   // How often expired tenants are looked for; zero = never (tests call ReclaimExpired).
   absl::Duration reclaim_interval = absl::Seconds(10);
   // The longest a read with a min_revision (or a resume from a revision) waits for this

@@ -60,6 +60,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           "(--max_queued_writes).")
                       .Register(r)
                       .Add({});
+  writes_throttled_ = &prometheus::BuildCounter()
+                           .Name("confcenter_writes_throttled_total")
+                           .Help(
+                               "Writes refused because their caller was over its write rate "
+                               "(--write_rate_per_caller).")
+                           .Register(r)
+                           .Add({});
   revisions_committed_ = &prometheus::BuildCounter()
                               .Name("confcenter_revisions_committed_total")
                               .Help("Revisions committed (writes that changed something).")

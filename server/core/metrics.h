@@ -39,6 +39,8 @@ class Metrics {
   void CommitDone(size_t writes, size_t revisions, absl::Duration sync, bool ok);
   // A write refused because the committer's queue was full.
   void WriteShed() { writes_shed_->Increment(); }
+  // A write refused because its caller was over --write_rate_per_caller.
+  void WriteThrottled() { writes_throttled_->Increment(); }
   // One Publish: `lag` from the commit being durable to the last stream's message being
   // handed to its stream for writing; `events` events handed to streams in all.
   void FanoutDone(absl::Duration lag, int64_t events);
@@ -75,6 +77,7 @@ class Metrics {
   prometheus::Counter* policy_reloads_;
   prometheus::Counter* policy_reload_failures_;
   prometheus::Counter* writes_shed_;
+  prometheus::Counter* writes_throttled_;
   prometheus::Histogram* stream_high_water_;
   std::atomic<size_t> max_queue_depth_{0};
 };

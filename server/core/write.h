@@ -35,6 +35,10 @@ struct WriteContext {
   std::string user;
   // The client's address.
   std::string peer;
+  // Whom per-caller limits count this write against: the authenticated identity, or the
+  // peer's host where there is none (the x-confcenter-user header is the client's say-so).
+  // Empty: not limited (internal writes such as TTL reclaim).
+  std::string caller;
   // The release message (Txn, Rollback).
   std::string message;
   // The client's deadline: a write still waiting for the committer when it passes is dropped

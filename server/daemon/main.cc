@@ -111,6 +111,22 @@ ABSL_FLAG(bool, unsafe_no_fsync, false,
 ABSL_FLAG(int64_t, max_queued_writes, confcenter::CoreOptions().max_queued_writes,
           "Most write requests waiting for the committer; more are refused at once with "
           "RESOURCE_EXHAUSTED and retry advice (also in the grpc-retry-pushback-ms trailer).");
+ABSL_FLAG(double, write_rate_per_caller, 0,
+          "Writes per second one caller (its authenticated identity, else its host) may make; "
+          "more are refused with RESOURCE_EXHAUSTED and retry advice. 0 = unlimited.");
+ABSL_FLAG(double, write_burst_per_caller, 0,
+          "Writes one caller may make at once above --write_rate_per_caller (default: one "
+          "second's worth).");
+ABSL_FLAG(double, stream_rate_per_caller, 0,
+          "New subscriptions (streams and views) per second one caller may open; more are "
+          "refused with RESOURCE_EXHAUSTED and retry advice. 0 = unlimited.");
+ABSL_FLAG(double, stream_burst_per_caller, 0,
+          "Subscriptions one caller may open at once above --stream_rate_per_caller (default: "
+          "one second's worth).");
+ABSL_FLAG(int64_t, max_subscriptions_per_caller, 0,
+          "Most open subscriptions (streams and views) of one caller; 0 = no cap.");
+ABSL_FLAG(int64_t, max_subscriptions_per_tenant, 0,
+          "Most open subscriptions on one tenant; 0 = no cap.");
 ABSL_FLAG(int64_t, watch_queue_messages, 1024,
           "Messages one Subscribe stream (or one view of a SubscribeViews stream) may have "
           "queued before it is ended with RESOURCE_EXHAUSTED (the client resumes from its "
@@ -193,6 +209,11 @@ namespace confcenter {
 
 // Validates the settings that can be checked without opening anything; also sets up logging.
 absl::Status CheckSettings();
+
+// A rate flag and its burst flag; the burst defaults to one second's worth.
+RateLimit RateFlags(double per_second, double burst) {
+  return {per_second, burst > 0 ? burst : std::max(1.0, per_second)};
+}
 
 int ClampedMillis(absl::Duration d) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
@@ -278,6 +299,21 @@ absl::Status CheckSettings() {
           absl::StrCat(name, ": must not be negative, got ", absl::FormatDuration(value)));
     }
   }
+  for (const auto& [name, value] :
+       {std::pair<const char*, double>{"write_rate_per_caller",
+                                       absl::GetFlag(FLAGS_write_rate_per_caller)},
+        {"write_burst_per_caller", absl::GetFlag(FLAGS_write_burst_per_caller)},
+        {"stream_rate_per_caller", absl::GetFlag(FLAGS_stream_rate_per_caller)},
+        {"stream_burst_per_caller", absl::GetFlag(FLAGS_stream_burst_per_caller)},
+        {"max_subscriptions_per_caller",
+         static_cast<double>(absl::GetFlag(FLAGS_max_subscriptions_per_caller))},
+        {"max_subscriptions_per_tenant",
+         static_cast<double>(absl::GetFlag(FLAGS_max_subscriptions_per_tenant))}}) {
+    if (!(value >= 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": must be 0 (off) or positive, got ", value));
+    }
+  }
   if (absl::GetFlag(FLAGS_grpc_keepalive_time) > absl::ZeroDuration() &&
       absl::GetFlag(FLAGS_grpc_keepalive_timeout) <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -347,6 +383,8 @@ int Run() {
   options.max_keys_per_tenant = absl::GetFlag(FLAGS_max_keys_per_tenant);
   options.max_txn_ops = absl::GetFlag(FLAGS_max_txn_ops);
   options.max_queued_writes = absl::GetFlag(FLAGS_max_queued_writes);
+  options.write_rate_per_caller = RateFlags(absl::GetFlag(FLAGS_write_rate_per_caller),
+                                            absl::GetFlag(FLAGS_write_burst_per_caller));
   options.reclaim_interval = absl::GetFlag(FLAGS_reclaim_interval);
   options.max_revision_wait = absl::GetFlag(FLAGS_max_revision_wait);
   WatchOptions watch_options;
@@ -354,6 +392,12 @@ int Run() {
       static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_watch_queue_messages)));
   watch_options.progress_interval = absl::GetFlag(FLAGS_progress_interval);
   watch_options.max_streams = static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions));
+  watch_options.max_streams_per_caller =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions_per_caller));
+  watch_options.max_streams_per_tenant =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions_per_tenant));
+  watch_options.stream_rate_per_caller = RateFlags(absl::GetFlag(FLAGS_stream_rate_per_caller),
+                                                   absl::GetFlag(FLAGS_stream_burst_per_caller));
   watch_options.log_retention_revisions = absl::GetFlag(FLAGS_log_retention_revisions);
   watch_options.log_retention_age = absl::GetFlag(FLAGS_log_retention_age);
   watch_options.max_resume_wait = absl::GetFlag(FLAGS_max_revision_wait);

@@ -8,6 +8,7 @@
 #include "common/names.h"
 #include "confcenter/v1/watch.pb.h"
 #include "server/core/api_convert.h"
+#include "server/core/retry_advice.h"
 #include "server/watch/view_at.h"
 #include "spdlog/spdlog.h"
 #include "storage/key_codec.h"
@@ -39,6 +40,8 @@ struct WatchHub::Stream {
   bool ended = false;
   int64_t last_revision = 0;  // the last revision the stream was sent
   TenantWatch* watch = nullptr;
+  std::string caller;          // counted in streams_of_caller_ (if not empty)
+  std::string counted_tenant;  // counted in streams_of_tenant_ (the subscribed tenant)
 };
 
 // The streams of one tenant with the same service filter: they get the same bytes.
@@ -80,7 +83,8 @@ WatchHub::WatchHub(storage::Store* store, WithState with_state, const WatchOptio
       options_(options),
       clock_(clock),
       owned_metrics_(options.metrics == nullptr ? std::make_unique<Metrics>() : nullptr),
-      metrics_(options.metrics != nullptr ? options.metrics : owned_metrics_.get()) {
+      metrics_(options.metrics != nullptr ? options.metrics : owned_metrics_.get()),
+      stream_limiter_(options.stream_rate_per_caller, clock) {
   catch_up_thread_ = std::thread([this] { CatchUpLoop(); });
   if (options_.progress_interval > absl::ZeroDuration()) {
     ticker_thread_ = std::thread([this] { TickerLoop(); });
@@ -154,8 +158,16 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
       result = TenantNotFoundError("tenant", command.tenant);
       return;
     }
+    if (absl::Status capped = AdmitCounted(command); !capped.ok()) {
+      result = capped;
+      return;
+    }
     Stream* s = stream.get();
     s->id = next_id_++;
+    s->caller = command.caller;
+    s->counted_tenant = command.tenant;
+    if (!s->caller.empty()) ++streams_of_caller_[s->caller];
+    ++streams_of_tenant_[s->counted_tenant];
     streams_[s->id] = std::move(stream);
     result = s->id;
     if ((s->start_revision && *s->start_revision > state.revision() && store_->shared()) ||
@@ -190,7 +202,49 @@ void WatchHub::Unsubscribe(uint64_t id) {
       std::remove_if(deferred_resumes_.begin(), deferred_resumes_.end(),
                      [id](const std::pair<uint64_t, absl::Time>& d) { return d.first == id; }),
       deferred_resumes_.end());
+  Uncount(*it->second);
   streams_.erase(it);
+}
+
+absl::Status WatchHub::AdmitCounted(const SubscribeCommand& command) {
+  if (options_.max_streams_per_tenant > 0) {
+    auto it = streams_of_tenant_.find(command.tenant);
+    const size_t open = it == streams_of_tenant_.end() ? 0 : it->second;
+    if (open >= options_.max_streams_per_tenant) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "tenant ", command.tenant, " has ", open,
+          " open subscriptions, the most one tenant takes (--max_subscriptions_per_tenant)"));
+    }
+  }
+  if (command.caller.empty()) return absl::OkStatus();
+  if (options_.max_streams_per_caller > 0) {
+    auto it = streams_of_caller_.find(command.caller);
+    const size_t open = it == streams_of_caller_.end() ? 0 : it->second;
+    if (open >= options_.max_streams_per_caller) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          command.caller, " has ", open,
+          " open subscriptions, the most one caller takes (--max_subscriptions_per_caller): "
+          "close some, or follow several views on one SubscribeViews stream"));
+    }
+  }
+  if (std::optional<absl::Duration> wait = stream_limiter_.TryTake(command.caller)) {
+    return WithRetryAdvice(
+        absl::ResourceExhaustedError(absl::StrCat(
+            command.caller, " opens subscriptions faster than --stream_rate_per_caller=",
+            options_.stream_rate_per_caller.per_second,
+            "/s (burst --stream_burst_per_caller=", options_.stream_rate_per_caller.burst, ")")),
+        *wait);
+  }
+  return absl::OkStatus();
+}
+
+void WatchHub::Uncount(const Stream& stream) {
+  auto drop = [](absl::flat_hash_map<std::string, size_t>& counts, const std::string& key) {
+    auto it = counts.find(key);
+    if (it != counts.end() && --it->second == 0) counts.erase(it);
+  };
+  if (!stream.caller.empty()) drop(streams_of_caller_, stream.caller);
+  drop(streams_of_tenant_, stream.counted_tenant);
 }
 
 void WatchHub::EndStream(Stream* stream, const absl::Status& status) {

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/core/caller_limits.h"
 #include "server/core/clock.h"
 #include "server/core/commit_listener.h"
 #include "server/core/config_state.h"
@@ -81,6 +82,13 @@ struct WatchOptions {
   absl::Duration log_retention_age = absl::Hours(24 * 7);
   // Most open streams; one more is refused with RESOURCE_EXHAUSTED. Default 100,000.
   size_t max_streams = 100'000;
+  // Most open streams (views) of one caller (SubscribeCommand::caller), and on one tenant;
+  // 0 = no cap. One more is refused with RESOURCE_EXHAUSTED naming the cap.
+  size_t max_streams_per_caller = 0;
+  size_t max_streams_per_tenant = 0;
+  // New streams per second of one caller, with a burst; more are refused with
+  // RESOURCE_EXHAUSTED and retry advice. Default unlimited.
+  RateLimit stream_rate_per_caller;
   // Where fan-out, cut-offs and resyncs are counted; not owned. Null: the hub keeps its own.
   Metrics* metrics = nullptr;
 };
@@ -92,6 +100,9 @@ struct SubscribeCommand {
   // Without a start revision: the snapshot reflects at least this revision (waited for up to
   // max_resume_wait, else the stream ends UNAVAILABLE). 0 = any.
   int64_t min_revision = 0;
+  // Whom per-caller caps and rates count the stream against (Gatekeeper::CallerOf); empty =
+  // not counted.
+  std::string caller = {};
 };
 
 // Thread-safe.
@@ -171,6 +182,10 @@ class WatchHub : public CommitListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the stream with `status` (once) and detaches it.
   void EndStream(Stream* stream, const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The per-caller and per-tenant caps and the caller's stream rate, for a new stream.
+  absl::Status AdmitCounted(const SubscribeCommand& command) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes a removed stream out of the per-caller and per-tenant counts.
+  void Uncount(const Stream& stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the stream from its topic (and its tenant's watch if it was the last one).
   void Detach(Stream* stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Detaches the streams EndStream ended; called when no topic or watch is being iterated.
@@ -194,6 +209,10 @@ class WatchHub : public CommitListener {
   // tenant -> the watches whose current chain includes it.
   absl::flat_hash_map<std::string, absl::flat_hash_set<TenantWatch*>> by_chain_member_
       ABSL_GUARDED_BY(mu_);
+  // Open streams per caller and per subscribed tenant, for the caps (only counted keys).
+  absl::flat_hash_map<std::string, size_t> streams_of_caller_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, size_t> streams_of_tenant_ ABSL_GUARDED_BY(mu_);
+  CallerRateLimiter stream_limiter_;  // thread-safe itself
   std::vector<uint64_t> pending_resumes_ ABSL_GUARDED_BY(mu_);
   // Resumes from a revision ahead of this replica (shared store), until it is published or
   // the deadline passes; then they become pending resumes.

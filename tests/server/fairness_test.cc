@@ -14,7 +14,9 @@
 #include "absl/time/time.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
+#include "confcenter/v1/watch.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/auth_keys.h"
 #include "tests/test_util.h"
 
 namespace confcenter {
@@ -110,6 +112,144 @@ TEST(FairnessTest, AFullWriteQueueRefusesAtOnceWithRetryAdviceAndAppliesNothingO
   EXPECT_EQ(values, acknowledged);
   EXPECT_EQ(testing::ScrapeMetric(server.admin_port(), "confcenter_writes_shed_total"),
             static_cast<double>(refused.size()));
+}
+
+// Two callers, a and b (static tokens, admin everywhere), on a server with per-caller limits
+// and a clock the test moves.
+class CallerLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::WriteStaticTokensFile(dir_.path() + "/tokens.yaml",
+                                   {{"a", "tok-a-1c5e"}, {"b", "tok-b-9d02"}});
+    testing::WriteFile(dir_.path() + "/policy.yaml",
+                       absl::StrCat("authentication:\n  static_tokens_file: ", dir_.path(),
+                                    "/tokens.yaml\nbindings:\n"
+                                    "  - subjects: [{kind: token, name: a}, {kind: token, "
+                                    "name: b}]\n    roles: [admin]\n    tenants: [\"*\"]\n"));
+    clock_file_ = dir_.path() + "/clock";
+    SetClock(absl::FromUnixSeconds(1'900'000'000));
+    server_ = std::make_unique<ServerProcess>(
+        dir_.path() + "/data",
+        std::vector<std::string>{"--auth_policy=" + dir_.path() + "/policy.yaml",
+                                 "--testing_clock_file=" + clock_file_, "--write_rate_per_caller=1",
+                                 "--write_burst_per_caller=2", "--max_subscriptions_per_caller=2",
+                                 "--max_subscriptions_per_tenant=3"});
+    ASSERT_NE(server_->port(), 0);
+    channel_ = server_->Channel();
+  }
+  void SetClock(absl::Time t) {
+    testing::WriteFile(clock_file_ + ".tmp", absl::StrCat(absl::ToUnixMicros(t)));
+    std::filesystem::rename(clock_file_ + ".tmp", clock_file_);
+    now_ = t;
+  }
+  static std::string Token(const std::string& caller) {
+    return caller == "a" ? "tok-a-1c5e" : "tok-b-9d02";
+  }
+  // A Put by `caller`: its status and its grpc-retry-pushback-ms trailer ("" if none).
+  std::pair<grpc::Status, std::string> Put(const std::string& caller, const std::string& key) {
+    auto stub = v1::ConfigService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + Token(caller));
+    v1::PutRequest req;
+    req.set_tenant("integration");
+    req.set_service("svc");
+    req.set_key(key);
+    req.set_value("v");
+    v1::PutResponse resp;
+    grpc::Status st = stub->Put(&ctx, req, &resp);
+    auto it = ctx.GetServerTrailingMetadata().find("grpc-retry-pushback-ms");
+    return {st, it == ctx.GetServerTrailingMetadata().end()
+                    ? ""
+                    : std::string(it->second.data(), it->second.size())};
+  }
+  // A Subscribe stream of `caller` on integration; its first message is read, so a stream
+  // that is open has been admitted.
+  struct OpenStream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<v1::WatchService::Stub> stub;
+    std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader;
+    grpc::Status ended;  // set if it ended at once
+    bool open = false;
+  };
+  std::unique_ptr<OpenStream> Subscribe(const std::string& caller) {
+    auto s = std::make_unique<OpenStream>();
+    s->stub = v1::WatchService::NewStub(channel_);
+    s->ctx.AddMetadata("authorization", "Bearer " + Token(caller));
+    v1::SubscribeRequest req;
+    req.set_tenant("integration");
+    s->reader = s->stub->Subscribe(&s->ctx, req);
+    v1::SubscribeResponse first;
+    s->open = s->reader->Read(&first);
+    if (!s->open) s->ended = s->reader->Finish();
+    return s;
+  }
+
+  TempDir dir_;
+  std::string clock_file_;
+  absl::Time now_;
+  std::unique_ptr<ServerProcess> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(CallerLimitsTest, EachCallerHasItsOwnWriteRate) {
+  EXPECT_TRUE(Put("a", "k1").first.ok());
+  EXPECT_TRUE(Put("a", "k2").first.ok());
+  auto [over, pushback] = Put("a", "k3");  // the burst of 2 is spent; 1/s refills
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << over.error_message();
+  EXPECT_TRUE(absl::StrContains(over.error_message(), "token:a")) << over.error_message();
+  EXPECT_TRUE(absl::StrContains(over.error_message(), "--write_rate_per_caller"))
+      << over.error_message();
+  EXPECT_TRUE(absl::StrContains(over.error_message(), "; retry in 1000 ms"))
+      << over.error_message();
+  EXPECT_EQ(pushback, "1000");
+  EXPECT_TRUE(Put("b", "k4").first.ok()) << "b pays for a";
+  SetClock(now_ + absl::Seconds(1));
+  EXPECT_TRUE(Put("a", "k5").first.ok()) << "a's bucket did not refill";
+  EXPECT_EQ(testing::ScrapeMetric(server_->admin_port(), "confcenter_writes_throttled_total"), 1);
+  // The refused write was never applied (nor audited as a write).
+  auto config = v1::ConfigService::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + Token("b"));
+  v1::GetRequest get;
+  get.set_tenant("integration");
+  get.set_service("svc");
+  get.set_key("k3");
+  v1::GetResponse got;
+  EXPECT_EQ(config->Get(&ctx, get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(CallerLimitsTest, SubscriptionsAreCappedPerCallerAndPerTenant) {
+  std::unique_ptr<OpenStream> a1 = Subscribe("a");
+  std::unique_ptr<OpenStream> a2 = Subscribe("a");
+  ASSERT_TRUE(a1->open && a2->open);
+  std::unique_ptr<OpenStream> a3 = Subscribe("a");
+  ASSERT_FALSE(a3->open);
+  EXPECT_EQ(a3->ended.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << a3->ended.error_message();
+  EXPECT_TRUE(absl::StrContains(a3->ended.error_message(), "--max_subscriptions_per_caller"))
+      << a3->ended.error_message();
+  std::unique_ptr<OpenStream> b1 = Subscribe("b");  // b has its own count: integration's 3rd
+  ASSERT_TRUE(b1->open) << b1->ended.error_message();
+  std::unique_ptr<OpenStream> b2 = Subscribe("b");
+  ASSERT_FALSE(b2->open);
+  EXPECT_EQ(b2->ended.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << b2->ended.error_message();
+  EXPECT_TRUE(absl::StrContains(b2->ended.error_message(), "--max_subscriptions_per_tenant"))
+      << b2->ended.error_message();
+  // A closed stream frees its slot (once the server has seen it go).
+  a1->ctx.TryCancel();
+  a1->reader->Finish();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  std::unique_ptr<OpenStream> again;
+  do {
+    again = Subscribe("a");
+  } while (!again->open && absl::Now() < deadline);
+  EXPECT_TRUE(again->open) << again->ended.error_message();
+  for (OpenStream* s : {a2.get(), b1.get(), again.get()}) {
+    if (!s->open) continue;  // finished already
+    s->ctx.TryCancel();
+    s->reader->Finish();
+  }
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ class RejectedWrite final : public Write {
   void Fail(const absl::Status& status) override {
     if (original_ != nullptr) {
       original_->Fail(status);
-    } else {
+    } else if (done_) {  // an audit-only write (AuditRead) has no one to tell
       done_(status);
     }
   }

@@ -174,8 +174,13 @@ std::string Gatekeeper::CallerOf(const grpc::CallbackServerContext* ctx,
   if (identity.kind != auth::IdentityKind::kAnonymous) {
     return absl::StrCat(auth::IdentityKindName(identity.kind), ":", identity.name);
   }
+  return PeerCaller(ctx);
+}
+
+std::string Gatekeeper::PeerCaller(const grpc::CallbackServerContext* ctx) {
   // "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "unix:/path": the host, without the port.
-  absl::string_view peer = ctx->peer();
+  const std::string address = ctx->peer();
+  absl::string_view peer = address;
   if (absl::StartsWith(peer, "ipv4:") || absl::StartsWith(peer, "ipv6:")) {
     peer = peer.substr(0, peer.rfind(':'));
   }
@@ -220,6 +225,7 @@ void Gatekeeper::AuditRefusal(const grpc::CallbackServerContext* ctx, const auth
     context.rpc = std::string(rpc);
     context.user = "unauthenticated";
     context.peer = ctx->peer();
+    context.caller = PeerCaller(ctx);
   }
   AuditTargets targets;
   if (!tenant.empty()) targets.tenants.push_back(AuditName(tenant));

@@ -53,6 +53,8 @@ class Gatekeeper {
   // Whom per-caller limits count the call against: "<kind>:<name>" of an authenticated
   // identity, else "peer:<host>" (the peer address without its port).
   static std::string CallerOf(const grpc::CallbackServerContext* ctx, const auth::Access& access);
+  // "peer:<host>": the caller of a call with no identity (anonymous or unauthenticated).
+  static std::string PeerCaller(const grpc::CallbackServerContext* ctx);
 
   // Authenticates the call and runs `check` on what it may do. On failure audits the refusal,
   // finishes the call's default reactor with the status, stores the reactor in `*refused`

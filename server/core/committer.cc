@@ -89,7 +89,8 @@ Committer::Committer(storage::Store* store, GuardedState* state, const CoreOptio
         absl::ReaderMutexLock lock(&state->mu);
         fn(state->state);
       }),
-      write_limiter_(options.write_rate_per_caller, clock) {
+      write_limiter_(options.write_rate_per_caller, clock),
+      refusal_limiter_(options.refusal_audits_per_caller, clock) {
   thread_ = std::thread([this] { Loop(); });
   expiry_thread_ = std::thread([this] { ExpiryLoop(); });
 }
@@ -119,7 +120,13 @@ void Committer::Submit(std::unique_ptr<Write> write, WriteContext context) {
     absl::MutexLock lock(&queue_mu_);
     queued_now = queue_.size();
   }
-  if (!context.caller.empty()) {
+  if (context.refusal_record) {
+    if (!context.caller.empty() && refusal_limiter_.TryTake(context.caller).has_value()) {
+      metrics_->RefusalAuditDropped();
+      write->Fail(absl::OkStatus());  // the refusal was answered; only its record is dropped
+      return;
+    }
+  } else if (!context.caller.empty()) {
     if (std::optional<absl::Duration> wait = write_limiter_.TryTake(context.caller)) {
       // Before validating or auditing, as a full queue: a flood costs only its refusals.
       metrics_->WriteThrottled();
@@ -145,6 +152,12 @@ void Committer::Submit(std::unique_ptr<Write> write, WriteContext context) {
     return;
   }
   if (absl::Status s = write->Validate(options_, context); !s.ok()) {
+    if (!context.caller.empty() && refusal_limiter_.TryTake(context.caller).has_value()) {
+      // A caller sending bad writes in a flood: each is answered, not each recorded.
+      metrics_->RefusalAuditDropped();
+      write->Fail(s);
+      return;
+    }
     write = MakeRejectedWrite(std::move(write), std::move(s));
   }
   Enqueue({std::move(write), std::move(context)});

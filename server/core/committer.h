@@ -133,6 +133,8 @@ class Committer {
   bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;  // a taken batch is not done yet
   // --write_rate_per_caller (thread-safe itself).
   CallerRateLimiter write_limiter_;
+  // refusal_audits_per_caller (thread-safe itself).
+  CallerRateLimiter refusal_limiter_;
   // Store time per write of recent commits (nanoseconds, smoothed); 0 before the first.
   std::atomic<int64_t> per_write_nanos_{0};
 

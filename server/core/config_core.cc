@@ -166,7 +166,7 @@ void ConfigCore::Rollback(RollbackCommand command, RollbackDone done, WriteConte
 
 void ConfigCore::RejectWrite(WriteContext context, AuditTargets targets, absl::Status status,
                              std::function<void(const absl::Status&)> done) {
-  context.caller.clear();  // the record of a refusal does not spend the caller's write rate
+  context.refusal_record = true;  // limited by refusal_audits_per_caller, not the write rate
   Submit(MakeRejectedWrite(std::move(status), std::move(targets), std::move(done)),
          std::move(context));
 }

@@ -30,6 +30,11 @@ struct CoreOptions {
   // refused with RESOURCE_EXHAUSTED and retry advice, before validation or audit. Default
   // unlimited.
   RateLimit write_rate_per_caller;
+  // Refusals (unauthenticated, denied, invalid) of one caller that are written to the audit
+  // log per second, with a burst; past it a refusal is still answered but not recorded
+  // (counted in confcenter_refusal_audits_dropped_total), so a flood of bad requests cannot
+  // fill the disk or crowd out good writes. Default 10/s, burst 100.
+  RateLimit refusal_audits_per_caller{10, 100};
   // How often expired tenants are looked for; zero = never (tests call ReclaimExpired).
   absl::Duration reclaim_interval = absl::Seconds(10);
   // The longest a read with a min_revision (or a resume from a revision) waits for this

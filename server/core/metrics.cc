@@ -67,6 +67,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                                "(--write_rate_per_caller).")
                            .Register(r)
                            .Add({});
+  refusal_audits_dropped_ =
+      &prometheus::BuildCounter()
+           .Name("confcenter_refusal_audits_dropped_total")
+           .Help(
+               "Refused calls answered but not written to the audit log, their caller being "
+               "over --refusal_audits_per_caller.")
+           .Register(r)
+           .Add({});
   revisions_committed_ = &prometheus::BuildCounter()
                               .Name("confcenter_revisions_committed_total")
                               .Help("Revisions committed (writes that changed something).")

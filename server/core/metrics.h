@@ -41,6 +41,9 @@ class Metrics {
   void WriteShed() { writes_shed_->Increment(); }
   // A write refused because its caller was over --write_rate_per_caller.
   void WriteThrottled() { writes_throttled_->Increment(); }
+  // A refusal answered but not written to the audit log (its caller was over
+  // refusal_audits_per_caller).
+  void RefusalAuditDropped() { refusal_audits_dropped_->Increment(); }
   // One Publish: `lag` from the commit being durable to the last stream's message being
   // handed to its stream for writing; `events` events handed to streams in all.
   void FanoutDone(absl::Duration lag, int64_t events);
@@ -78,6 +81,7 @@ class Metrics {
   prometheus::Counter* policy_reload_failures_;
   prometheus::Counter* writes_shed_;
   prometheus::Counter* writes_throttled_;
+  prometheus::Counter* refusal_audits_dropped_;
   prometheus::Histogram* stream_high_water_;
   std::atomic<size_t> max_queue_depth_{0};
 };

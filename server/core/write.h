@@ -39,6 +39,10 @@ struct WriteContext {
   // peer's host where there is none (the x-confcenter-user header is the client's say-so).
   // Empty: not limited (internal writes such as TTL reclaim).
   std::string caller;
+  // The write is only the audit record of a call refused elsewhere (unauthenticated, denied):
+  // it does not spend the caller's write rate, and is recorded only within
+  // CoreOptions::refusal_audits_per_caller.
+  bool refusal_record = false;
   // The release message (Txn, Rollback).
   std::string message;
   // The client's deadline: a write still waiting for the committer when it passes is dropped

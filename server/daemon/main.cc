@@ -123,6 +123,14 @@ ABSL_FLAG(double, stream_rate_per_caller, 0,
 ABSL_FLAG(double, stream_burst_per_caller, 0,
           "Subscriptions one caller may open at once above --stream_rate_per_caller (default: "
           "one second's worth).");
+ABSL_FLAG(double, refusal_audits_per_caller,
+          confcenter::CoreOptions().refusal_audits_per_caller.per_second,
+          "Refused calls (unauthenticated, denied, invalid) of one caller written to the audit "
+          "log per second; past it (and --refusal_audit_burst_per_caller) a refusal is answered "
+          "but not recorded. 0 = record every one.");
+ABSL_FLAG(double, refusal_audit_burst_per_caller,
+          confcenter::CoreOptions().refusal_audits_per_caller.burst,
+          "See --refusal_audits_per_caller.");
 ABSL_FLAG(int64_t, max_subscriptions_per_caller, 0,
           "Most open subscriptions (streams and views) of one caller; 0 = no cap.");
 ABSL_FLAG(int64_t, max_subscriptions_per_tenant, 0,
@@ -304,6 +312,8 @@ absl::Status CheckSettings() {
                                        absl::GetFlag(FLAGS_write_rate_per_caller)},
         {"write_burst_per_caller", absl::GetFlag(FLAGS_write_burst_per_caller)},
         {"stream_rate_per_caller", absl::GetFlag(FLAGS_stream_rate_per_caller)},
+        {"refusal_audits_per_caller", absl::GetFlag(FLAGS_refusal_audits_per_caller)},
+        {"refusal_audit_burst_per_caller", absl::GetFlag(FLAGS_refusal_audit_burst_per_caller)},
         {"stream_burst_per_caller", absl::GetFlag(FLAGS_stream_burst_per_caller)},
         {"max_subscriptions_per_caller",
          static_cast<double>(absl::GetFlag(FLAGS_max_subscriptions_per_caller))},
@@ -383,6 +393,9 @@ int Run() {
   options.max_keys_per_tenant = absl::GetFlag(FLAGS_max_keys_per_tenant);
   options.max_txn_ops = absl::GetFlag(FLAGS_max_txn_ops);
   options.max_queued_writes = absl::GetFlag(FLAGS_max_queued_writes);
+  options.refusal_audits_per_caller =
+      RateFlags(absl::GetFlag(FLAGS_refusal_audits_per_caller),
+                absl::GetFlag(FLAGS_refusal_audit_burst_per_caller));
   options.write_rate_per_caller = RateFlags(absl::GetFlag(FLAGS_write_rate_per_caller),
                                             absl::GetFlag(FLAGS_write_burst_per_caller));
   options.reclaim_interval = absl::GetFlag(FLAGS_reclaim_interval);

@@ -130,10 +130,11 @@ class CallerLimitsTest : public ::testing::Test {
     SetClock(absl::FromUnixSeconds(1'900'000'000));
     server_ = std::make_unique<ServerProcess>(
         dir_.path() + "/data",
-        std::vector<std::string>{"--auth_policy=" + dir_.path() + "/policy.yaml",
-                                 "--testing_clock_file=" + clock_file_, "--write_rate_per_caller=1",
-                                 "--write_burst_per_caller=2", "--max_subscriptions_per_caller=2",
-                                 "--max_subscriptions_per_tenant=3"});
+        std::vector<std::string>{
+            "--auth_policy=" + dir_.path() + "/policy.yaml", "--testing_clock_file=" + clock_file_,
+            "--write_rate_per_caller=1", "--write_burst_per_caller=2",
+            "--max_subscriptions_per_caller=2", "--max_subscriptions_per_tenant=3",
+            "--refusal_audits_per_caller=1", "--refusal_audit_burst_per_caller=5"});
     ASSERT_NE(server_->port(), 0);
     channel_ = server_->Channel();
   }
@@ -143,9 +144,27 @@ class CallerLimitsTest : public ::testing::Test {
     now_ = t;
   }
   static std::string Token(const std::string& caller) {
-    return caller == "a" ? "tok-a-1c5e" : "tok-b-9d02";
+    if (caller == "a") return "tok-a-1c5e";
+    if (caller == "b") return "tok-b-9d02";
+    return caller;
   }
-  // A Put by `caller`: its status and its grpc-retry-pushback-ms trailer ("" if none).
+  // The audit records of refused Puts (newest first, one page).
+  int RefusedPutRecords() {
+    auto history = v1::HistoryService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + Token("a"));
+    v1::QueryAuditRequest req;
+    req.set_rpc("Put");
+    req.set_page_size(1000);
+    v1::QueryAuditResponse resp;
+    const grpc::Status st = history->QueryAudit(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    int refused = 0;
+    for (const auto& record : resp.entries()) refused += record.error_code().empty() ? 0 : 1;
+    return refused;
+  }
+  // A Put by `caller` ("a", "b", or any other string: sent as the bearer token itself): its
+  // status and its grpc-retry-pushback-ms trailer ("" if none).
   std::pair<grpc::Status, std::string> Put(const std::string& caller, const std::string& key) {
     auto stub = v1::ConfigService::NewStub(channel_);
     grpc::ClientContext ctx;
@@ -250,6 +269,30 @@ TEST_F(CallerLimitsTest, SubscriptionsAreCappedPerCallerAndPerTenant) {
     s->ctx.TryCancel();
     s->reader->Finish();
   }
+}
+
+TEST_F(CallerLimitsTest, AFloodOfRefusedCallsIsAnsweredButOnlyABurstOfItIsAudited) {
+  // 40 calls with a token nobody issued, from this host: each answered, 5 recorded.
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(Put("forged-token", "k").first.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // A refusal is answered before its record is written: wait for the records (bounded).
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (RefusedPutRecords() < 5 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(RefusedPutRecords(), 5);
+  EXPECT_EQ(testing::ScrapeMetric(server_->admin_port(), "confcenter_refusal_audits_dropped_total"),
+            35);
+  // Invalid writes spend the write rate first (burst 2): past it they are throttled before
+  // they are validated or recorded.
+  EXPECT_EQ(Put("b", "bad key").first.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Put("b", "bad key").first.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Put("b", "bad key").first.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(RefusedPutRecords(), 7);
+  // Good writes of others go on.
+  EXPECT_TRUE(Put("a", "good").first.ok());
+  SetClock(now_ + absl::Seconds(1));  // a write a second comes back (b has records left)
+  EXPECT_EQ(Put("b", "bad key").first.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(RefusedPutRecords(), 8);
 }
 
 }  // namespace

@@ -703,6 +703,10 @@ class EtcdStore final : public Store {
     absl::MutexLock deliver(&deliver_mu_);
     if (follower_ == nullptr) return;
     std::vector<ChangeSet> sets;
+    // What the follower applied itself (its own commits) is not copied to it again. Asked
+    // before taking mu_: the follower's state lock is taken by threads that then read the
+    // ring (the hub's catch-up), so mu_ must never wait on it.
+    const int64_t applied = follower_->AppliedRevision();
     {
       absl::MutexLock lock(&mu_);
       const int64_t delivered = delivered_.load();
@@ -712,8 +716,7 @@ class EtcdStore final : public Store {
                       delivered, ring_base_);
         return;
       }
-      // What the follower applied itself (its own commits) is not copied to it again.
-      const int64_t have = std::max(delivered, follower_->AppliedRevision());
+      const int64_t have = std::max(delivered, applied);
       for (auto it = RingAfterLocked(have); it != ring_.cend(); ++it) sets.push_back(**it);
     }
     if (sets.empty()) return;

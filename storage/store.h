@@ -123,8 +123,8 @@ class StoreFollower {
   // serializes them. `durable_at` is when the store learnt of them.
   virtual void Committed(std::vector<ChangeSet> change_sets, absl::Time durable_at) = 0;
   // The revision the follower has applied (its own commits included): the store need not
-  // deliver, nor copy, what is at or below it. Called from the same threads as Committed;
-  // must not call into the store.
+  // deliver, nor copy, what is at or below it. Called from the same threads as Committed,
+  // never under the store's own locks; must not call into the store.
   virtual int64_t AppliedRevision() const { return 0; }
   // The change log no longer reaches the last revision delivered (the watch fell behind a
   // compaction): `state` replaces everything the follower has; events resume after it.

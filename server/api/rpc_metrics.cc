@@ -48,7 +48,8 @@ class RpcInterceptor final : public grpc::experimental::Interceptor {
       metrics_->RpcFinished(method_, CodeName(status.error_code()), unary_,
                             absl::FromChrono(elapsed));
       // A refusal with retry advice tells gRPC's retry policy too (the standard trailer).
-      if (std::optional<int64_t> millis = RetryAdviceMillis(status.error_message())) {
+      if (std::optional<int64_t> millis =
+              status.ok() ? std::nullopt : RetryAdviceMillis(status.error_message())) {
         methods->GetSendTrailingMetadata()->emplace("grpc-retry-pushback-ms",
                                                     std::to_string(*millis));
       }

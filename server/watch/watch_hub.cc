@@ -40,8 +40,7 @@ struct WatchHub::Stream {
   bool ended = false;
   int64_t last_revision = 0;  // the last revision the stream was sent
   TenantWatch* watch = nullptr;
-  std::string caller;          // counted in streams_of_caller_ (if not empty)
-  std::string counted_tenant;  // counted in streams_of_tenant_ (the subscribed tenant)
+  std::string caller;  // counted in streams_of_caller_ (if not empty)
 };
 
 // The streams of one tenant with the same service filter: they get the same bytes.
@@ -165,9 +164,8 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
     Stream* s = stream.get();
     s->id = next_id_++;
     s->caller = command.caller;
-    s->counted_tenant = command.tenant;
     if (!s->caller.empty()) ++streams_of_caller_[s->caller];
-    ++streams_of_tenant_[s->counted_tenant];
+    ++streams_of_tenant_[s->tenant];
     streams_[s->id] = std::move(stream);
     result = s->id;
     if ((s->start_revision && *s->start_revision > state.revision() && store_->shared()) ||
@@ -244,7 +242,7 @@ void WatchHub::Uncount(const Stream& stream) {
     if (it != counts.end() && --it->second == 0) counts.erase(it);
   };
   if (!stream.caller.empty()) drop(streams_of_caller_, stream.caller);
-  drop(streams_of_tenant_, stream.counted_tenant);
+  drop(streams_of_tenant_, stream.tenant);  // the subscribed tenant: a stream keeps it
 }
 
 void WatchHub::EndStream(Stream* stream, const absl::Status& status) {

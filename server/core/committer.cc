@@ -123,7 +123,7 @@ void Committer::Submit(std::unique_ptr<Write> write, WriteContext context) {
   if (context.refusal_record) {
     if (!context.caller.empty() && refusal_limiter_.TryTake(context.caller).has_value()) {
       metrics_->RefusalAuditDropped();
-      write->Fail(absl::OkStatus());  // the refusal was answered; only its record is dropped
+      write->Fail(absl::OkStatus());  // answered with its refusal; only the record is dropped
       return;
     }
   } else if (!context.caller.empty()) {

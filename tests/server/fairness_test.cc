@@ -295,5 +295,38 @@ TEST_F(CallerLimitsTest, AFloodOfRefusedCallsIsAnsweredButOnlyABurstOfItIsAudite
   EXPECT_EQ(RefusedPutRecords(), 8);
 }
 
+TEST_F(CallerLimitsTest, RefusalsWhoseRecordsAreDroppedAreStillAnsweredWithTheirError) {
+  // Refusals past the record burst (5) keep their own status: neither OK nor a crash.
+  auto config = v1::ConfigService::NewStub(channel_);
+  auto history = v1::HistoryService::NewStub(channel_);
+  for (int i = 0; i < 8; ++i) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + Token("a"));
+    v1::TxnRequest req;
+    v1::TxnOp* op = req.add_ops();
+    op->set_tenant("integration");
+    op->set_service("svc");
+    op->set_key("k");
+    op->set_type(static_cast<v1::TxnOpType>(99));
+    v1::TxnResponse resp;
+    const grpc::Status st = config->Txn(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << i << ": " << st.error_message();
+  }
+  for (int i = 0; i < 8; ++i) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + Token("a"));
+    v1::RollbackRequest req;
+    req.set_tenant("integration");
+    req.set_to_revision(1'000'000 + i);  // a revision that does not exist yet
+    v1::RollbackResponse resp;
+    const grpc::Status st = history->Rollback(&ctx, req, &resp);
+    EXPECT_FALSE(st.ok()) << i;
+    EXPECT_NE(st.error_code(), grpc::StatusCode::UNAVAILABLE) << i << ": " << st.error_message();
+  }
+  EXPECT_GE(testing::ScrapeMetric(server_->admin_port(), "confcenter_refusal_audits_dropped_total"),
+            11);
+}
+
 }  // namespace
 }  // namespace confcenter

@@ -31,11 +31,14 @@ class RejectedWrite final : public Write {
     }
     return status_;
   }
+  // A refusal is answered with its own status whatever became of its record (written, shed
+  // by the refusal limiter, or failed): the record is best effort, the answer is not.
   void Fail(const absl::Status& status) override {
+    const absl::Status& answer = status_.ok() ? status : status_;
     if (original_ != nullptr) {
-      original_->Fail(status);
+      original_->Fail(answer);
     } else if (done_) {  // an audit-only write (AuditRead) has no one to tell
-      done_(status);
+      done_(answer);
     }
   }
 

@@ -20,6 +20,7 @@
 #include "rocksdb/options.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
+#include "storage/disk_reserve.h"
 #include "storage/fault_injection.h"
 #include "storage/key_codec.h"
 #include "storage/rocksdb_history.h"
@@ -181,8 +182,9 @@ class RocksDbStore final : public Store {
   RocksDbStore(std::unique_ptr<rocksdb::Env> env, std::shared_ptr<std::atomic<bool>> stopped,
                std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
                bool sync, std::shared_ptr<CompactionCounter> compactions,
-               std::shared_ptr<const SecretSealer> sealer)
-      : env_(std::move(env)),
+               std::shared_ptr<const SecretSealer> sealer, std::unique_ptr<DiskReserve> reserve)
+      : reserve_(std::move(reserve)),
+        env_(std::move(env)),
         stopped_(std::move(stopped)),
         db_(std::move(db)),
         cfs_(std::move(cfs)),
@@ -277,6 +279,7 @@ class RocksDbStore final : public Store {
       rocksdb::Status resumed = db_->Resume();
       if (!resumed.ok()) {
         stopped_->store(true);
+        if (resumed.IsNoSpace()) reserve_->Release();
         return FromRocks(resumed,
                          "commit (the store has not recovered from an earlier write "
                          "failure)");
@@ -328,8 +331,26 @@ class RocksDbStore final : public Store {
     if (st.ok()) {
       revision_.store(last);
       history_.Committed(audit_sequence);
+    } else if (st.code() == absl::StatusCode::kResourceExhausted) {
+      reserve_->Release();
     }
     return st;
+  }
+
+  bool DiskFull() override { return reserve_->Full(); }
+
+  absl::Status ReclaimSpace() override {
+    rocksdb::CompactRangeOptions options;
+    // Rewrites the bottom level too, where the deleted versions and their tombstones sit.
+    options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    for (rocksdb::ColumnFamilyHandle* cf : cfs_) {
+      if (absl::Status s =
+              FromRocks(db_->CompactRange(options, cf, nullptr, nullptr), "reclaim space");
+          !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
   }
 
   int64_t CurrentRevision() const override { return revision_.load(); }
@@ -459,6 +480,7 @@ class RocksDbStore final : public Store {
   rocksdb::ColumnFamilyHandle* tenants() const { return cfs_[2]; }
   rocksdb::ColumnFamilyHandle* changes() const { return cfs_[3]; }
 
+  const std::unique_ptr<DiskReserve> reserve_;
   // The Env of the fault-injecting file system (tests), or null; outlives db_.
   const std::unique_ptr<rocksdb::Env> env_;
   // Set by ResumableWriteErrors when RocksDB stops writes after an error.
@@ -575,9 +597,12 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open data dir ", path));
-  auto store = std::make_unique<RocksDbStore>(std::move(env), std::move(stopped),
-                                              std::unique_ptr<rocksdb::DB>(raw), std::move(handles),
-                                              options.sync, std::move(compactions), options.sealer);
+  auto reserve = std::make_unique<DiskReserve>((fs::path(path) / "DISK_RESERVE").string(),
+                                               options.disk_reserve_bytes);
+  reserve->Init();
+  auto store = std::make_unique<RocksDbStore>(
+      std::move(env), std::move(stopped), std::unique_ptr<rocksdb::DB>(raw), std::move(handles),
+      options.sync, std::move(compactions), options.sealer, std::move(reserve));
   absl::Status init = store->Init(fresh);
   // Corruption anywhere is found now, not when a history read or a compaction reaches it:
   // a corrupt store is never served. Costs one read of the store: +35-70 ms for a 24 MB store

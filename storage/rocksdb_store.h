@@ -30,6 +30,9 @@ struct RocksDbStoreOptions {
   // Seals secret values at rest (storage/secret_seal.h). Null (the default): they are stored
   // as they are, and a store holding sealed values does not open.
   std::shared_ptr<const SecretSealer> sealer;
+  // Bytes kept free in the data dir (a reserve file, released when a write meets ENOSPC) so a
+  // full disk can be recovered from without a restart (storage/disk_reserve.h). 0: none.
+  int64_t disk_reserve_bytes = 0;
 };
 
 // Opens (or creates) the RocksDB engine in directory `path`.

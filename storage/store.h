@@ -196,6 +196,17 @@ class Store {
   // Compact* methods of a replica that does not hold it do nothing and return OK.
   virtual bool MaintenanceLeader() const { return true; }
 
+  // True while the store's disk is full (a write met ENOSPC and not enough space has been
+  // freed since): the core then takes only writes that free bytes, and writes no records of
+  // refusals. Turns false by itself once space is freed (see storage/disk_reserve.h). Cheap
+  // while false; thread-safe.
+  virtual bool DiskFull() { return false; }
+
+  // Has the engine rewrite what history and audit compaction deleted, so the disk space is
+  // given back now rather than by later background compactions. Blocking; may take long on a
+  // large store. A no-op for engines that reclaim by themselves.
+  virtual absl::Status ReclaimSpace() { return absl::OkStatus(); }
+
   // The revision of the last committed change set; 0 for a new store.
   virtual int64_t CurrentRevision() const = 0;
 

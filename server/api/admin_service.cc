@@ -146,4 +146,53 @@ grpc::ServerWriteReactor<v1::BackupResponse>* AdminServiceImpl::Backup(
   return new BackupReactor(backups_, &pool_);
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::CompactHistory(grpc::CallbackServerContext* ctx,
+                                                           const v1::CompactHistoryRequest* req,
+                                                           v1::CompactHistoryResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "AdminService.CompactHistory", "",
+      [](const auth::Access& a) { return a.Require(auth::Right::kAdmin, ""); }, &refused);
+  if (access == nullptr) return refused;
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!req->has_older_than()) {
+    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(
+        "older_than: required (0s drops every version but each key's last keep_versions)")));
+    return reactor;
+  }
+  const absl::Duration older_than =
+      absl::Seconds(req->older_than().seconds()) + absl::Nanoseconds(req->older_than().nanos());
+  if (older_than < absl::ZeroDuration()) {
+    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("older_than: must not be negative, got ", absl::FormatDuration(older_than)))));
+    return reactor;
+  }
+  if (req->keep_versions() < 0) {
+    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("keep_versions: must be 0 (--history_keep_versions) or positive, got ",
+                     req->keep_versions()))));
+    return reactor;
+  }
+  const int keep =
+      req->keep_versions() > 0 ? req->keep_versions() : history_->options().history_keep_versions;
+  // Reads and rewrites the store: on a worker, never on gRPC's thread.
+  if (!pool_.TrySubmit([this, req, resp, reactor, older_than, keep] {
+        absl::StatusOr<HistoryCore::CompactionReport> report =
+            history_->CompactNow(older_than, keep, req->include_audit());
+        if (report.ok()) {
+          resp->set_versions_dropped(report->versions_dropped);
+          resp->set_releases_dropped(report->releases_dropped);
+          resp->set_audit_records_dropped(report->audit_records_dropped);
+          resp->set_store_bytes_before(report->store_bytes_before);
+          resp->set_store_bytes_after(report->store_bytes_after);
+          resp->set_disk_full(report->disk_full);
+        }
+        reactor->Finish(ToGrpcStatus(report.status()));
+      })) {
+    reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
+        "the admin workers are busy (backups or compactions); retry")));
+  }
+  return reactor;
+}
+
 }  // namespace confcenter

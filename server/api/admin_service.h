@@ -1,4 +1,5 @@
-// The gRPC edge of AdminService: Backup streams a BackupJob. Translates; no logic.
+// The gRPC edge of AdminService: Backup streams a BackupJob; CompactHistory runs
+// HistoryCore::CompactNow. Translates; no logic.
 #ifndef CONFCENTER_SERVER_API_ADMIN_SERVICE_H_
 #define CONFCENTER_SERVER_API_ADMIN_SERVICE_H_
 
@@ -6,6 +7,7 @@
 #include "server/api/gatekeeper.h"
 #include "server/api/worker_pool.h"
 #include "server/core/backup.h"
+#include "server/core/history_core.h"
 
 namespace confcenter {
 
@@ -17,15 +19,19 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   static constexpr int kWorkers = 2;
   static constexpr size_t kMaxQueuedTasks = 64;
 
-  // `backups` and `gate` must outlive the service.
-  AdminServiceImpl(BackupManager* backups, const Gatekeeper* gate)
-      : backups_(backups), gate_(gate), pool_(kWorkers, kMaxQueuedTasks) {}
+  // `backups`, `history` and `gate` must outlive the service.
+  AdminServiceImpl(BackupManager* backups, HistoryCore* history, const Gatekeeper* gate)
+      : backups_(backups), history_(history), gate_(gate), pool_(kWorkers, kMaxQueuedTasks) {}
 
   grpc::ServerWriteReactor<v1::BackupResponse>* Backup(grpc::CallbackServerContext* ctx,
                                                        const v1::BackupRequest* req) override;
+  grpc::ServerUnaryReactor* CompactHistory(grpc::CallbackServerContext* ctx,
+                                           const v1::CompactHistoryRequest* req,
+                                           v1::CompactHistoryResponse* resp) override;
 
  private:
   BackupManager* const backups_;
+  HistoryCore* const history_;
   const Gatekeeper* const gate_;
   WorkerPool pool_;  // last: joined first
 };

@@ -65,6 +65,7 @@ struct Committer::Planned {
   storage::AuditRecord audit;
   Completion completion;
   absl::Status rejected;
+  bool skip_audit = false;  // its record is not written (see CommitBatch)
 };
 
 namespace {
@@ -263,6 +264,12 @@ void Committer::CommitBatch(std::vector<Pending>& batch) {
     CatchUpWithStore();
   }
 
+  int64_t store_bytes = 0;
+  if (options_.max_store_bytes > 0) {
+    const storage::StoreStats stats = store_->Stats();
+    store_bytes = stats.sst_files_bytes + stats.memtable_bytes;
+  }
+  const bool disk_full = store_->DiskFull();
   std::vector<Planned> planned;
   planned.reserve(batch.size());
   {
@@ -281,11 +288,15 @@ void Committer::CommitBatch(std::vector<Pending>& batch) {
               ? absl::DeadlineExceededError(
                     "the client's deadline passed while the write waited for the committer; "
                     "nothing was written")
-              : pending.write->Plan(
-                    PlanContext{state_->state, overlay, next, now, options_, read_state_},
-                    change_set);
+              : pending.write->Plan(PlanContext{state_->state, overlay, next, now, options_,
+                                                read_state_, store_bytes, disk_full},
+                                    change_set);
       Planned p;
       p.audit = Audit(*pending.write, pending.context, change_set, plan.status(), now_micros);
+      // On a full disk the records of refusals and reads would only eat the space deletions
+      // need: they are dropped (counted), the writes that free space keep theirs.
+      p.skip_audit = disk_full && (!plan.ok() || change_set.changes_size() == 0);
+      if (p.skip_audit) metrics_->RefusalAuditDropped();
       p.pending = std::move(pending);
       if (!plan.ok()) {
         p.rejected = plan.status();
@@ -356,7 +367,7 @@ bool Committer::CommitGroup(std::vector<Planned>& planned, size_t begin, size_t 
   std::vector<storage::AuditRecord> audit;
   for (size_t i = begin; i < end; ++i) {
     if (planned[i].change_set) change_sets.push_back(*planned[i].change_set);
-    audit.push_back(planned[i].audit);
+    if (!planned[i].skip_audit) audit.push_back(planned[i].audit);
   }
   const absl::Time sync_start = absl::Now();
   absl::Status committed = store_->CommitWithAudit(change_sets, audit);

@@ -60,6 +60,7 @@ absl::StatusOr<std::unique_ptr<ConfigCore>> ConfigCore::Open(std::unique_ptr<sto
       core->state_.state.Apply(created);
     }
   }
+  if (absl::Status s = core->RecountHistoryBytes(); !s.ok()) return s;
   ConfigCore* c = core.get();
   core->committer_ = std::make_unique<Committer>(c->store_.get(), &c->state_, c->options_, clock,
                                                  c->options_.metrics);
@@ -174,6 +175,44 @@ void ConfigCore::RejectWrite(WriteContext context, AuditTargets targets, absl::S
 void ConfigCore::AuditRead(WriteContext context, AuditTargets targets) {
   context.caller.clear();  // nor does the record of a read
   Submit(MakeRejectedWrite(absl::OkStatus(), std::move(targets), nullptr), std::move(context));
+}
+
+absl::Status ConfigCore::RecountHistoryBytes() {
+  const absl::Time start = absl::Now();
+  int64_t at = 0;
+  std::vector<std::string> tenants;
+  absl::flat_hash_map<std::string, int64_t> added_at_count;
+  {
+    absl::ReaderMutexLock lock(&state_.mu);
+    at = state_.state.revision();
+    for (const auto& [name, tenant] : state_.state.tenants()) {
+      tenants.push_back(name);
+      added_at_count[name] = tenant.history_bytes_added;
+    }
+  }
+  absl::flat_hash_map<std::string, int64_t> counted;
+  int64_t total = 0;
+  for (const std::string& tenant : tenants) {
+    int64_t& bytes = counted[tenant];
+    absl::Status s = store_->ReadHistory(
+        {tenant, "", "", ""}, {}, 0,
+        [&](const storage::EntryKey& key, const storage::HistoryRecord& version) {
+          if (version.revision() <= at) {  // later ones are in history_bytes_added
+            bytes +=
+                EntryBytes(key.service, key.key, version.deleted() ? nullptr : &version.entry());
+          }
+          return true;
+        });
+    if (!s.ok()) return s;
+    total += bytes;
+  }
+  {
+    absl::MutexLock lock(&state_.mu);
+    state_.state.SetHistoryBytes(counted, added_at_count);
+  }
+  spdlog::debug("counted {} bytes of history of {} tenants in {}", total, tenants.size(),
+                absl::FormatDuration(absl::Now() - start));
+  return absl::OkStatus();
 }
 
 std::vector<std::string> ConfigCore::ReclaimExpired() {

@@ -88,6 +88,12 @@ class ConfigCore : private storage::StoreFollower {
   // CoreOptions::reclaim_interval on a thread of its own; tests call it directly.
   std::vector<std::string> ReclaimExpired();
 
+  // Counts every tenant's history bytes in the store again (what --max_tenant_bytes counts
+  // besides current values): at start and after each history compaction, on every replica,
+  // so versions another replica's compaction dropped stop counting. Commits may run
+  // meanwhile; what they add is kept. Reads the whole history: call off the request path.
+  absl::Status RecountHistoryBytes();
+
   // Who hears of every committed batch (the watch hub); null: nobody. After it returns, the
   // previous listener is never called again.
   void SetCommitListener(CommitListener* listener);

@@ -13,6 +13,22 @@ namespace confcenter {
 
 namespace {
 
+// Heap bytes of one entry in the index beyond its strings' contents: the btree slot, the
+// EntryRecord and the strings' headers (measured: bench/index_memory).
+constexpr int64_t kEntryOverheadBytes = 160;
+// Heap bytes of one tenant beyond its registration record.
+constexpr int64_t kTenantOverheadBytes = 512;
+
+int64_t IndexBytesOf(absl::string_view service, absl::string_view key,
+                     const storage::EntryRecord& entry) {
+  return kEntryOverheadBytes + EntryBytes(service, key, &entry);
+}
+
+// What a registration costs in the index: its record and the API definitions made from it.
+int64_t IndexBytesOf(const storage::TenantRecord& record) {
+  return kTenantOverheadBytes + 2 * static_cast<int64_t>(record.ByteSizeLong());
+}
+
 // Makes `record` the tenant's registration, and its definitions those the record stores.
 void SetRecord(TenantState& tenant, storage::TenantRecord record) {
   tenant.record = std::move(record);
@@ -38,13 +54,17 @@ absl::Status TenantNotFoundError(absl::string_view field, absl::string_view tena
 void ConfigState::Load(storage::LoadedState loaded) {
   tenants_.clear();
   revision_ = loaded.revision;
+  index_bytes_ = 0;
   for (storage::TenantRecord& record : loaded.tenants) {
     std::string name = record.name();
+    index_bytes_ += IndexBytesOf(record);
     SetRecord(tenants_[name], std::move(record));
   }
   for (auto& [key, record] : loaded.entries) {
     auto it = tenants_.find(key.tenant);
     if (it == tenants_.end()) continue;  // cannot happen: tenants and entries commit together
+    it->second.value_bytes += EntryBytes(key.service, key.key, &record);
+    index_bytes_ += IndexBytesOf(key.service, key.key, record);
     it->second.services[key.service][key.key] = std::move(record);
     ++it->second.key_count;
   }
@@ -55,31 +75,75 @@ void ConfigState::Apply(const storage::ChangeSet& change_set) {
     switch (change.type()) {
       case storage::Change::ENTRY_PUT: {
         TenantState& tenant = tenants_[change.tenant()];
-        auto [it, inserted] =
-            tenant.services[change.service()].insert_or_assign(change.key(), change.entry());
-        if (inserted) ++tenant.key_count;
+        KeyMap& keys = tenant.services[change.service()];
+        auto old = keys.find(change.key());
+        if (old != keys.end()) {
+          tenant.value_bytes -= EntryBytes(change.service(), change.key(), &old->second);
+          index_bytes_ -= IndexBytesOf(change.service(), change.key(), old->second);
+          old->second = change.entry();
+        } else {
+          keys.emplace(change.key(), change.entry());
+          ++tenant.key_count;
+        }
+        const int64_t bytes = EntryBytes(change.service(), change.key(), &change.entry());
+        tenant.value_bytes += bytes;
+        tenant.history_bytes += bytes;
+        tenant.history_bytes_added += bytes;
+        index_bytes_ += IndexBytesOf(change.service(), change.key(), change.entry());
         break;
       }
       case storage::Change::ENTRY_DELETE: {
         auto t = tenants_.find(change.tenant());
         if (t == tenants_.end()) break;
-        auto s = t->second.services.find(change.service());
-        if (s == t->second.services.end()) break;
-        if (s->second.erase(change.key()) > 0) --t->second.key_count;
-        if (s->second.empty()) t->second.services.erase(s);
+        TenantState& tenant = t->second;
+        const int64_t version = EntryBytes(change.service(), change.key(), nullptr);
+        tenant.history_bytes += version;
+        tenant.history_bytes_added += version;
+        auto s = tenant.services.find(change.service());
+        if (s == tenant.services.end()) break;
+        auto e = s->second.find(change.key());
+        if (e != s->second.end()) {
+          tenant.value_bytes -= EntryBytes(change.service(), change.key(), &e->second);
+          index_bytes_ -= IndexBytesOf(change.service(), change.key(), e->second);
+          s->second.erase(e);
+          --tenant.key_count;
+        }
+        if (s->second.empty()) tenant.services.erase(s);
         break;
       }
-      case storage::Change::TENANT_PUT:
-        SetRecord(tenants_[change.tenant()], change.tenant_record());
+      case storage::Change::TENANT_PUT: {
+        auto [t, created] = tenants_.try_emplace(change.tenant());
+        if (!created) index_bytes_ -= IndexBytesOf(t->second.record);
+        index_bytes_ += IndexBytesOf(change.tenant_record());
+        SetRecord(t->second, change.tenant_record());
         break;
-      case storage::Change::TENANT_DELETE:
-        tenants_.erase(change.tenant());
+      }
+      case storage::Change::TENANT_DELETE: {
+        auto t = tenants_.find(change.tenant());
+        if (t == tenants_.end()) break;
+        index_bytes_ -= IndexBytesOf(t->second.record);
+        for (const auto& [service, keys] : t->second.services) {
+          for (const auto& [key, entry] : keys) index_bytes_ -= IndexBytesOf(service, key, entry);
+        }
+        tenants_.erase(t);
         break;
+      }
       default:
         break;
     }
   }
   revision_ = change_set.revision();
+}
+
+void ConfigState::SetHistoryBytes(const absl::flat_hash_map<std::string, int64_t>& counted,
+                                  const absl::flat_hash_map<std::string, int64_t>& added_at_count) {
+  for (auto& [name, tenant] : tenants_) {
+    auto c = counted.find(name);
+    auto a = added_at_count.find(name);
+    const int64_t added_since =
+        tenant.history_bytes_added - (a == added_at_count.end() ? 0 : a->second);
+    tenant.history_bytes = (c == counted.end() ? 0 : c->second) + std::max<int64_t>(0, added_since);
+  }
 }
 
 const TenantState* ConfigState::FindTenant(absl::string_view tenant) const {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -30,7 +31,25 @@ struct TenantState {
   std::vector<v1::ServiceDefinition> definitions;
   absl::btree_map<std::string, KeyMap> services;  // service -> its keys; no empty maps
   int64_t key_count = 0;                          // entries over all services
+  // What --max_tenant_bytes limits: the bytes of the tenant's own entries (EntryBytes each)
+  // and of its history versions, as last counted (ConfigState::SetHistoryBytes) plus what
+  // commits added since.
+  int64_t value_bytes = 0;
+  int64_t history_bytes = 0;
+  // History bytes applied since the state was loaded; only grows. A recount that read the
+  // store up to some revision adds what was applied after it from the difference of two
+  // readings of this.
+  int64_t history_bytes_added = 0;
+  int64_t stored_bytes() const { return value_bytes + history_bytes; }
 };
+
+// The bytes one own entry (or one history version holding it) counts against the byte quotas:
+// its service, key and value. A mask or deletion counts its service and key.
+inline int64_t EntryBytes(absl::string_view service, absl::string_view key,
+                          const storage::EntryRecord* entry) {
+  return static_cast<int64_t>(service.size() + key.size() +
+                              (entry != nullptr ? entry->value().size() : 0));
+}
 
 // One key of a resolved view.
 struct ResolvedEntry {
@@ -88,9 +107,21 @@ class ConfigState {
   // All tenants by name.
   const absl::btree_map<std::string, TenantState>& tenants() const { return tenants_; }
 
+  // Sets each tenant's history bytes from a count of the store's history up to a revision
+  // (tenants not in `counted` hold none up to it): `counted` plus what was applied after the
+  // count's revision, which is history_bytes_added now minus `added_at_count[tenant]` (the
+  // values read together with the revision).
+  void SetHistoryBytes(const absl::flat_hash_map<std::string, int64_t>& counted,
+                       const absl::flat_hash_map<std::string, int64_t>& added_at_count);
+
+  // Estimated heap bytes of this index (entries, registrations, maps): what
+  // confcenter_index_bytes reports and --max_index_bytes limits.
+  int64_t index_bytes() const { return index_bytes_; }
+
  private:
   absl::btree_map<std::string, TenantState> tenants_;
   int64_t revision_ = 0;
+  int64_t index_bytes_ = 0;
 };
 
 }  // namespace confcenter

@@ -15,6 +15,17 @@ struct CoreOptions {
   int64_t max_value_bytes = 1 << 20;
   // Most own entries (values and masks) one tenant may hold. Default 100,000.
   int64_t max_keys_per_tenant = 100'000;
+  // Bytes (EntryBytes: service + key + value) one tenant's own entries and their history
+  // versions may hold; writes that would pass it are refused with RESOURCE_EXHAUSTED. 0 = no
+  // quota. Default 256 MiB.
+  int64_t max_tenant_bytes = int64_t{256} << 20;
+  // While the store (values, history, audit, as the engine measures it on disk and in its
+  // memtables) holds this many bytes, writes that add bytes are refused; deletions go on.
+  // 0 = no quota. Default 0 (the disk is the limit; --disk_reserve_bytes keeps room to
+  // recover).
+  int64_t max_store_bytes = 0;
+  // Most tenants; a Register that would create one more is refused. 0 = no cap. Default 10,000.
+  int64_t max_tenants = 10'000;
   // Most operations in one Txn. Default 128 (as etcd).
   int max_txn_ops = 128;
   // Most services in one Register or Deregister. Default 256.

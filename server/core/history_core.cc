@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -156,6 +157,7 @@ void HistoryCore::CompactionLoop() {
 }
 
 absl::Status HistoryCore::Compact() {
+  absl::MutexLock running(&compaction_mu_);
   const absl::Time now = clock_->Now();
   absl::StatusOr<storage::HistoryCompaction> history = store_->CompactHistory(
       absl::ToUnixMicros(now - options_.history_retention_age), options_.history_keep_versions);
@@ -168,7 +170,47 @@ absl::Status HistoryCore::Compact() {
       store_->CompactAudit(absl::ToUnixMicros(now - options_.audit_retention_age));
   if (!audit.ok()) return audit.status();
   if (*audit > 0) spdlog::info("audit compaction dropped {} records", *audit);
-  return absl::OkStatus();
+  // On every replica: versions dropped here, or by the replica that compacted, stop counting
+  // against --max_tenant_bytes.
+  return core_->RecountHistoryBytes();
+}
+
+absl::StatusOr<HistoryCore::CompactionReport> HistoryCore::CompactNow(absl::Duration older_than,
+                                                                      int keep_versions,
+                                                                      bool include_audit) {
+  if (!compaction_mu_.TryLock()) {
+    return absl::ResourceExhaustedError(
+        "another history compaction is running; retry once it has finished");
+  }
+  absl::Cleanup unlock = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { compaction_mu_.Unlock(); };
+  auto size = [this] {
+    const storage::StoreStats stats = store_->Stats();
+    return stats.sst_files_bytes + stats.memtable_bytes;
+  };
+  CompactionReport report;
+  report.store_bytes_before = size();
+  const int64_t cutoff = absl::ToUnixMicros(clock_->Now() - older_than);
+  absl::StatusOr<storage::HistoryCompaction> history =
+      store_->CompactHistory(cutoff, std::max(1, keep_versions));
+  if (!history.ok()) return history.status();
+  report.versions_dropped = history->versions_dropped;
+  report.releases_dropped = history->releases_dropped;
+  if (include_audit) {
+    absl::StatusOr<int64_t> audit = store_->CompactAudit(cutoff);
+    if (!audit.ok()) return audit.status();
+    report.audit_records_dropped = *audit;
+  }
+  if (absl::Status s = store_->ReclaimSpace(); !s.ok()) return s;
+  if (absl::Status s = core_->RecountHistoryBytes(); !s.ok()) return s;
+  report.store_bytes_after = size();
+  report.disk_full = store_->DiskFull();
+  spdlog::warn(
+      "operator's history compaction dropped {} versions, {} releases and {} audit records; "
+      "the store went from {} to {} bytes{}",
+      report.versions_dropped, report.releases_dropped, report.audit_records_dropped,
+      report.store_bytes_before, report.store_bytes_after,
+      report.disk_full ? "; its disk is still full" : "");
+  return report;
 }
 
 absl::Status HistoryCore::CheckKept(absl::string_view field, const std::string& tenant,

@@ -168,6 +168,22 @@ class HistoryCore {
   // calls it; tests may too).
   absl::Status Compact();
 
+  // What CompactNow did.
+  struct CompactionReport {
+    int64_t versions_dropped = 0;
+    int64_t releases_dropped = 0;
+    int64_t audit_records_dropped = 0;
+    int64_t store_bytes_before = 0;
+    int64_t store_bytes_after = 0;
+    bool disk_full = false;
+  };
+  // An operator's compaction (AdminService.CompactHistory): drops versions older than
+  // `older_than` but each key's last `keep_versions` (>= 1), releases older than it, audit
+  // records too if `include_audit`; then the engine reclaims the space and the tenants' bytes
+  // are counted again. Blocking. RESOURCE_EXHAUSTED if another compaction is running.
+  absl::StatusOr<CompactionReport> CompactNow(absl::Duration older_than, int keep_versions,
+                                              bool include_audit);
+
   const HistoryOptions& options() const { return options_; }
   // The store's current revision.
   int64_t revision() const { return core_->revision(); }
@@ -189,6 +205,8 @@ class HistoryCore {
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Held by a running compaction (periodic or an operator's): one at a time.
+  absl::Mutex compaction_mu_;
   std::thread compaction_thread_;
 };
 

@@ -44,13 +44,104 @@ const EntryRecord* Overlay::Find(const std::string& tenant, const std::string& s
 int64_t Overlay::KeyCount(const std::string& tenant) const {
   const TenantState* t = base_.FindTenant(tenant);
   auto d = delta_.find(tenant);
-  return (t ? t->key_count : 0) + (d == delta_.end() ? 0 : d->second);
+  return (t ? t->key_count : 0) + (d == delta_.end() ? 0 : d->second.keys);
+}
+
+namespace {
+
+// What an entry going from `before` to `after` (null: none) adds to its tenant's stored bytes:
+// the value's change plus one history version (as ConfigState::Apply counts them).
+int64_t BytesAdded(absl::string_view service, absl::string_view key, const EntryRecord* before,
+                   const EntryRecord* after) {
+  return (after ? EntryBytes(service, key, after) : 0) -
+         (before ? EntryBytes(service, key, before) : 0) + EntryBytes(service, key, after);
+}
+
+}  // namespace
+
+int64_t Overlay::StoredBytes(const std::string& tenant) const {
+  const TenantState* t = base_.FindTenant(tenant);
+  auto d = delta_.find(tenant);
+  return (t ? t->stored_bytes() : 0) + (d == delta_.end() ? 0 : d->second.bytes);
 }
 
 void Overlay::Set(const storage::EntryKey& key, std::optional<EntryRecord> entry) {
-  bool existed = Find(key.tenant, key.service, key.key) != nullptr;
-  delta_[key.tenant] += (entry ? 1 : 0) - (existed ? 1 : 0);
+  const EntryRecord* before = Find(key.tenant, key.service, key.key);
+  const EntryRecord* after = entry ? &*entry : nullptr;
+  Delta& delta = delta_[key.tenant];
+  delta.keys += (after ? 1 : 0) - (before ? 1 : 0);
+  // The value changes and one history version is added (as ConfigState::Apply counts).
+  delta.bytes += BytesAdded(key.service, key.key, before, after);
   entries_[storage::EncodeEntryKey(key)] = std::move(entry);
+}
+
+absl::Status CheckQuotas(const PlanContext& context, const storage::ChangeSet& change_set,
+                         int first_change,
+                         const std::function<std::string(const std::string& tenant)>& field_of) {
+  const CoreOptions& options = context.options;
+  if (options.max_tenant_bytes <= 0 && options.max_store_bytes <= 0 && options.max_tenants <= 0 &&
+      !context.disk_full) {
+    return absl::OkStatus();
+  }
+  absl::flat_hash_map<std::string, int64_t> growth;  // tenant -> bytes added (may be < 0)
+  std::string created_tenant;
+  int64_t created = 0;
+  for (int i = first_change; i < change_set.changes_size(); ++i) {
+    const Change& change = change_set.changes(i);
+    switch (change.type()) {
+      case Change::ENTRY_PUT:
+      case Change::ENTRY_DELETE: {
+        const EntryRecord* after = change.type() == Change::ENTRY_PUT ? &change.entry() : nullptr;
+        const EntryRecord* before = change.had_previous() ? &change.previous_entry() : nullptr;
+        growth[change.tenant()] += BytesAdded(change.service(), change.key(), before, after);
+        break;
+      }
+      case Change::TENANT_PUT:
+        if (!change.had_previous()) {
+          ++created;
+          created_tenant = change.tenant();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (options.max_tenants > 0 && created > 0) {
+    const int64_t tenants = static_cast<int64_t>(context.state.tenants().size()) + created;
+    if (tenants > options.max_tenants) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          field_of(created_tenant), ": there would be ", tenants, " tenants; the quota is ",
+          options.max_tenants,
+          " (--max_tenants); deregister unused branch tenants first; nothing was written"));
+    }
+  }
+  int64_t total_growth = 0;
+  for (const auto& [tenant, bytes] : growth) {
+    if (bytes <= 0) continue;
+    total_growth += bytes;
+    if (options.max_tenant_bytes <= 0) continue;
+    const int64_t after = context.overlay.StoredBytes(tenant) + bytes;
+    if (after > options.max_tenant_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          field_of(tenant), ": tenant ", QuoteForError(tenant), " would hold ", after,
+          " bytes of values and history; the quota is ", options.max_tenant_bytes,
+          " (--max_tenant_bytes); delete keys, or drop old history (AdminService.CompactHistory);"
+          " nothing was written"));
+    }
+  }
+  if (context.disk_full && total_growth > 0) {
+    return absl::ResourceExhaustedError(
+        "the store's disk is full: only writes that free space (deletions, "
+        "AdminService.CompactHistory) are taken until space is freed; nothing was written");
+  }
+  if (options.max_store_bytes > 0 && total_growth > 0 &&
+      context.store_bytes >= options.max_store_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the store holds ", context.store_bytes, " bytes; the quota is ", options.max_store_bytes,
+        " (--max_store_bytes); only deletions are taken until old history is dropped "
+        "(AdminService.CompactHistory) or keys are deleted; nothing was written"));
+  }
+  return absl::OkStatus();
 }
 
 EntryRecord NextEntry(const EntryRecord* current, bool mask, const std::string& value,

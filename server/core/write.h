@@ -95,13 +95,19 @@ class Overlay {
                                    const std::string& key) const;
   // Own entries of the tenant.
   int64_t KeyCount(const std::string& tenant) const;
-  // Records that `key` becomes `entry` (nullopt: removed).
+  // The tenant's bytes against --max_tenant_bytes (TenantState::stored_bytes).
+  int64_t StoredBytes(const std::string& tenant) const;
+  // Records that `key` becomes `entry` (nullopt: removed), one history version more.
   void Set(const storage::EntryKey& key, std::optional<storage::EntryRecord> entry);
 
  private:
+  struct Delta {
+    int64_t keys = 0;
+    int64_t bytes = 0;
+  };
   const ConfigState& base_;
   absl::flat_hash_map<std::string, std::optional<storage::EntryRecord>> entries_;
-  absl::flat_hash_map<std::string, int64_t> delta_;
+  absl::flat_hash_map<std::string, Delta> delta_;
 };
 
 // Runs `fn` with the current state under the reader lock (for completions that describe the
@@ -121,7 +127,23 @@ struct PlanContext {
   absl::Time now;
   const CoreOptions& options;
   const ReadStateFn& read_state;
+  // The store's size as the engine measured it when the batch began (StoreStats: SST files
+  // plus memtables), for --max_store_bytes; 0 when that quota is off.
+  int64_t store_bytes = 0;
+  // The store's disk is full (Store::DiskFull): only writes that free bytes are taken.
+  bool disk_full = false;
 };
+
+// RESOURCE_EXHAUSTED naming the quota if the changes of `change_set` from index
+// `first_change` on, planned against `context`, would take a tenant over --max_tenant_bytes,
+// grow a store that is over --max_store_bytes or whose disk is full, or create a tenant past
+// --max_tenants; the message
+// starts with field_of(tenant) (the request field the offending tenant came from). Changes
+// that free bytes always pass, so a tenant or store over its quota can still delete. Call
+// before the changes reach the overlay.
+absl::Status CheckQuotas(const PlanContext& context, const storage::ChangeSet& change_set,
+                         int first_change,
+                         const std::function<std::string(const std::string& tenant)>& field_of);
 
 // Runs once the batch holding a planned write is committed (OK) or has failed.
 using Completion = std::function<void(const absl::Status& committed)>;

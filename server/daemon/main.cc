@@ -101,9 +101,21 @@ ABSL_FLAG(int64_t, max_value_bytes, confcenter::CoreOptions().max_value_bytes,
           "Largest config value accepted, in bytes.");
 ABSL_FLAG(int64_t, max_keys_per_tenant, confcenter::CoreOptions().max_keys_per_tenant,
           "Most own entries (values and masks) one tenant may hold.");
+ABSL_FLAG(int64_t, max_tenant_bytes, confcenter::CoreOptions().max_tenant_bytes,
+          "Bytes (service + key + value of each) one tenant's own entries and their history "
+          "versions may hold; writes past it are refused with RESOURCE_EXHAUSTED. 0 = no quota.");
+ABSL_FLAG(int64_t, max_store_bytes, confcenter::CoreOptions().max_store_bytes,
+          "While the store (values, history, audit, on disk and in memtables) holds this many "
+          "bytes, writes that add bytes are refused; deletions go on. 0 = no quota.");
+ABSL_FLAG(int64_t, max_tenants, confcenter::CoreOptions().max_tenants,
+          "Most tenants; a Register creating one more is refused. 0 = no cap.");
 ABSL_FLAG(int, max_txn_ops, confcenter::CoreOptions().max_txn_ops, "Most operations in one Txn.");
 ABSL_FLAG(int, max_request_bytes, 8 << 20,
           "Largest gRPC request message accepted, in bytes (must exceed max_value_bytes).");
+ABSL_FLAG(int64_t, disk_reserve_bytes, int64_t{64} << 20,
+          "--store=rocksdb: bytes kept free in the data dir (a reserve file, released when a "
+          "write meets a full disk) so deletions and history compaction can still run and the "
+          "server recovers without a restart once space is freed. 0 = none.");
 ABSL_FLAG(bool, unsafe_no_fsync, false,
           "UNSAFE: acknowledge writes before the WAL is synced to disk. A machine crash or "
           "power loss can then lose acknowledged writes (a process crash cannot). For "
@@ -288,6 +300,16 @@ absl::Status CheckSettings() {
     }
   }
 
+  for (const auto& [name, value] :
+       {std::pair<const char*, int64_t>{"max_tenant_bytes", absl::GetFlag(FLAGS_max_tenant_bytes)},
+        {"max_store_bytes", absl::GetFlag(FLAGS_max_store_bytes)},
+        {"max_tenants", absl::GetFlag(FLAGS_max_tenants)},
+        {"disk_reserve_bytes", absl::GetFlag(FLAGS_disk_reserve_bytes)}}) {
+    if (value < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": must be 0 (no quota) or positive, got ", value));
+    }
+  }
   if (absl::GetFlag(FLAGS_history_retention_age) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_audit_retention_age) <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -391,6 +413,9 @@ int Run() {
   CoreOptions options;
   options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   options.max_keys_per_tenant = absl::GetFlag(FLAGS_max_keys_per_tenant);
+  options.max_tenant_bytes = absl::GetFlag(FLAGS_max_tenant_bytes);
+  options.max_store_bytes = absl::GetFlag(FLAGS_max_store_bytes);
+  options.max_tenants = absl::GetFlag(FLAGS_max_tenants);
   options.max_txn_ops = absl::GetFlag(FLAGS_max_txn_ops);
   options.max_queued_writes = absl::GetFlag(FLAGS_max_queued_writes);
   options.refusal_audits_per_caller =
@@ -480,6 +505,7 @@ int Run() {
     etcd.follow_timeout = absl::GetFlag(FLAGS_etcd_follow_timeout);
     store = storage::OpenEtcdStore(etcd);
   } else {
+    store_options.disk_reserve_bytes = absl::GetFlag(FLAGS_disk_reserve_bytes);
     store = storage::OpenRocksDbStore(data_dir, store_options);
   }
   if (!store.ok()) {
@@ -571,7 +597,7 @@ int Run() {
     backup_options.tmp_dir = dir.parent_path().string();
   }
   BackupManager backups((*core)->store(), backup_options);
-  AdminServiceImpl admin_service(&backups, &gate);
+  AdminServiceImpl admin_service(&backups, history.get(), &gate);
 
   ConfigServiceImpl config_service(core->get(), &gate);
   TenantServiceImpl tenant_service(core->get(), &gate);

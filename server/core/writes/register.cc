@@ -395,6 +395,12 @@ class RegisterWrite final : public Write {
                    existing != nullptr ? &existing->record : nullptr);
     }
 
+    if (absl::Status s = CheckQuotas(context, change_set, 0,
+                                     [](const std::string&) { return std::string("tenant"); });
+        !s.ok()) {
+      return s;
+    }
+
     if (cmd.force) {
       result->warnings.insert(result->warnings.end(), report.conflicts.begin(),
                               report.conflicts.end());

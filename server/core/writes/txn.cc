@@ -168,9 +168,19 @@ absl::Status PlanOps(const std::vector<WriteOp>& ops, bool single, const PlanCon
                        context.options.max_keys_per_tenant, " (--max_keys_per_tenant)"));
     }
   }
+  const int first_change = change_set.changes_size();
   for (Planned& p : planned) {
     AddEntryChange(change_set, p.key.tenant, p.key.service, p.key.key, p.before,
                    p.after ? &*p.after : nullptr);
+  }
+  if (absl::Status s = CheckQuotas(context, change_set, first_change,
+                                   [&](const std::string& tenant) {
+                                     size_t i = 0;
+                                     while (i + 1 < ops.size() && ops[i].tenant != tenant) ++i;
+                                     return OpField(single, i, "tenant");
+                                   });
+      !s.ok()) {
+    return s;
   }
   for (Planned& p : planned) {  // after every change copied its `before`
     overlay.Set(p.key, std::move(p.after));

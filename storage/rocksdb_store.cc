@@ -578,6 +578,11 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   db_options.create_missing_column_families = true;  // the history ones in older stores
   db_options.paranoid_checks = true;
   db_options.max_background_jobs = 2;
+  if (options.disk_reserve_bytes > 0) {
+    // After ENOSPC, RocksDB resumes only by flushing every memtable: capped at half the
+    // reserve, they always fit in the space its release frees.
+    db_options.db_write_buffer_size = static_cast<size_t>(options.disk_reserve_bytes / 2);
+  }
   auto compactions = std::make_shared<CompactionCounter>();
   db_options.listeners.push_back(compactions);
   auto stopped = std::make_shared<std::atomic<bool>>(false);

@@ -31,7 +31,8 @@ struct RocksDbStoreOptions {
   // as they are, and a store holding sealed values does not open.
   std::shared_ptr<const SecretSealer> sealer;
   // Bytes kept free in the data dir (a reserve file, released when a write meets ENOSPC) so a
-  // full disk can be recovered from without a restart (storage/disk_reserve.h). 0: none.
+  // full disk can be recovered from without a restart (storage/disk_reserve.h); the
+  // memtables are capped at half of it, so the flush that resumes writes fits. 0: none.
   int64_t disk_reserve_bytes = 0;
 };
 

@@ -173,16 +173,23 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CompactHistory(grpc::CallbackServerC
                      req->keep_versions()))));
     return reactor;
   }
+  if (req->keep_change_log_revisions() < 0) {
+    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "keep_change_log_revisions: must be 0 (leave the change log) or positive, got ",
+        req->keep_change_log_revisions()))));
+    return reactor;
+  }
   const int keep =
       req->keep_versions() > 0 ? req->keep_versions() : history_->options().history_keep_versions;
   // Reads and rewrites the store: on a worker, never on gRPC's thread.
   if (!pool_.TrySubmit([this, req, resp, reactor, older_than, keep] {
-        absl::StatusOr<HistoryCore::CompactionReport> report =
-            history_->CompactNow(older_than, keep, req->include_audit());
+        absl::StatusOr<HistoryCore::CompactionReport> report = history_->CompactNow(
+            older_than, keep, req->include_audit(), req->keep_change_log_revisions());
         if (report.ok()) {
           resp->set_versions_dropped(report->versions_dropped);
           resp->set_releases_dropped(report->releases_dropped);
           resp->set_audit_records_dropped(report->audit_records_dropped);
+          resp->set_change_log_start(report->change_log_start);
           resp->set_store_bytes_before(report->store_bytes_before);
           resp->set_store_bytes_after(report->store_bytes_after);
           resp->set_disk_full(report->disk_full);

@@ -177,7 +177,8 @@ absl::Status HistoryCore::Compact() {
 
 absl::StatusOr<HistoryCore::CompactionReport> HistoryCore::CompactNow(absl::Duration older_than,
                                                                       int keep_versions,
-                                                                      bool include_audit) {
+                                                                      bool include_audit,
+                                                                      int64_t keep_change_log) {
   if (!compaction_mu_.TryLock()) {
     return absl::ResourceExhaustedError(
         "another history compaction is running; retry once it has finished");
@@ -199,6 +200,10 @@ absl::StatusOr<HistoryCore::CompactionReport> HistoryCore::CompactNow(absl::Dura
     absl::StatusOr<int64_t> audit = store_->CompactAudit(cutoff);
     if (!audit.ok()) return audit.status();
     report.audit_records_dropped = *audit;
+  }
+  if (keep_change_log > 0) {
+    report.change_log_start = std::max<int64_t>(1, store_->CurrentRevision() - keep_change_log + 1);
+    if (absl::Status s = store_->CompactChangesBefore(report.change_log_start); !s.ok()) return s;
   }
   if (absl::Status s = store_->ReclaimSpace(); !s.ok()) return s;
   if (absl::Status s = core_->RecountHistoryBytes(); !s.ok()) return s;

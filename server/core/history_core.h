@@ -173,16 +173,18 @@ class HistoryCore {
     int64_t versions_dropped = 0;
     int64_t releases_dropped = 0;
     int64_t audit_records_dropped = 0;
+    int64_t change_log_start = 0;  // 0: the change log was not touched
     int64_t store_bytes_before = 0;
     int64_t store_bytes_after = 0;
     bool disk_full = false;
   };
   // An operator's compaction (AdminService.CompactHistory): drops versions older than
   // `older_than` but each key's last `keep_versions` (>= 1), releases older than it, audit
-  // records too if `include_audit`; then the engine reclaims the space and the tenants' bytes
+  // records too if `include_audit`, and the change log but its last `keep_change_log`
+  // revisions if that is positive; then the engine reclaims the space and the tenants' bytes
   // are counted again. Blocking. RESOURCE_EXHAUSTED if another compaction is running.
   absl::StatusOr<CompactionReport> CompactNow(absl::Duration older_than, int keep_versions,
-                                              bool include_audit);
+                                              bool include_audit, int64_t keep_change_log);
 
   const HistoryOptions& options() const { return options_; }
   // The store's current revision.

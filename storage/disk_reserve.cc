@@ -60,6 +60,10 @@ void DiskReserve::Init() {
 
 void DiskReserve::Release() {
   absl::MutexLock lock(&mu_);
+  ReleaseLocked();
+}
+
+void DiskReserve::ReleaseLocked() {
   if (full_) return;
   full_ = true;
   const bool had = bytes_ > 0 && unlink(path_.c_str()) == 0;
@@ -73,8 +77,12 @@ void DiskReserve::Release() {
 
 bool DiskReserve::Full() {
   absl::MutexLock lock(&mu_);
-  if (!full_) return false;
   const int64_t free = FreeBytes();
+  if (!full_) {
+    if (bytes_ == 0 || free < 0 || free >= bytes_) return false;
+    ReleaseLocked();  // low on space: stop growth before the disk is really full
+    return true;
+  }
   if (free < std::max(2 * bytes_, kMinFreeBytes)) return true;
   if (!Create()) return true;
   full_ = false;

@@ -25,14 +25,17 @@ class DiskReserve {
   void Init();
   // A write met ENOSPC: deletes the file and counts the disk as full. Idempotent.
   void Release();
-  // True while the disk counts as full. While it does, each call checks the free space
-  // (statvfs) and, once it exceeds twice the reserve (or 1 MiB), makes the file again and
-  // answers false. Thread-safe.
+  // True while the disk counts as full. Each call checks the free space (statvfs): the disk
+  // starts counting as full when less than the reserve is free beside it (before RocksDB
+  // meets ENOSPC, so it is rarely met at all), and stops once more than twice the reserve
+  // (or 1 MiB) is free, when the file is made again. Thread-safe; one statvfs per call.
   bool Full();
 
- private:
   // Free bytes on the file's filesystem for an unprivileged writer; -1 if unknown.
   int64_t FreeBytes() const;
+
+ private:
+  void ReleaseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Creates the file at its full size; false (nothing left behind) if there is no room.
   bool Create() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -190,7 +190,12 @@ void ServerProcess::Kill() {
 }
 
 std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
-  return grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  // Subchannels of its own: gRPC shares them process-wide by address, so a channel made just
+  // after a restart on the same port could pick a connection to the server that is gone
+  // and fail its first call with UNAVAILABLE ("Broken pipe"), seen in DiskFullTest.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
 }
 
 int RunServerToExit(const std::vector<std::string>& args, std::string* output,

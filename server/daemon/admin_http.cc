@@ -113,6 +113,10 @@ void AppendCoreMetrics(ConfigCore& core, WatchHub& hub, const Metrics& metrics,
   core.ReadState([&](const ConfigState& state) {
     out.push_back(Gauge("confcenter_revision", "The last committed revision.",
                         static_cast<double>(state.revision())));
+    out.push_back(Gauge("confcenter_index_bytes",
+                        "Estimated memory of the in-memory index of current state "
+                        "(--max_index_bytes bounds it at start).",
+                        static_cast<double>(state.index_bytes())));
     keys_per_tenant.reserve(state.tenants().size());
     for (const auto& [name, tenant] : state.tenants()) {
       keys_per_tenant.push_back(tenant.key_count);

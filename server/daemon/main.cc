@@ -37,6 +37,7 @@
 #include "server/daemon/admin_http.h"
 #include "server/daemon/flag_sources.h"
 #include "server/daemon/logging.h"
+#include "server/daemon/memory_budget.h"
 #include "server/daemon/security.h"
 #include "server/watch/watch_hub.h"
 #include "spdlog/spdlog.h"
@@ -151,9 +152,17 @@ ABSL_FLAG(int64_t, watch_queue_messages, 1024,
           "Messages one Subscribe stream (or one view of a SubscribeViews stream) may have "
           "queued before it is ended with RESOURCE_EXHAUSTED (the client resumes from its "
           "last revision).");
-ABSL_FLAG(int64_t, max_subscriptions, 100'000,
+ABSL_FLAG(int64_t, max_subscriptions, 0,
           "Most open subscriptions (Subscribe streams, and each view of a SubscribeViews "
-          "stream); one more is refused with RESOURCE_EXHAUSTED.");
+          "stream); one more is refused with RESOURCE_EXHAUSTED. 0: sized at start to what "
+          "the memory limit leaves (24 KiB a stream), at most 100,000.");
+ABSL_FLAG(int64_t, max_index_bytes, 0,
+          "The in-memory index of the loaded store may take at most this many bytes; a larger "
+          "store is refused at start with one line rather than crash-looping on OOM. 0: half "
+          "the memory limit (none if no limit is known).");
+ABSL_FLAG(int64_t, memory_limit_bytes, 0,
+          "The memory the process may use, for the start-up check. 0: its cgroup's limit "
+          "(Kubernetes' resources.limits.memory), if any.");
 ABSL_FLAG(absl::Duration, progress_interval, absl::Seconds(10),
           "How often every Subscribe stream gets a PROGRESS message with the current revision; "
           "also how often change-log compaction runs.");
@@ -293,7 +302,6 @@ absl::Status CheckSettings() {
        {std::pair<const char*, int64_t>{"max_value_bytes", absl::GetFlag(FLAGS_max_value_bytes)},
         {"max_keys_per_tenant", absl::GetFlag(FLAGS_max_keys_per_tenant)},
         {"max_txn_ops", absl::GetFlag(FLAGS_max_txn_ops)},
-        {"max_subscriptions", absl::GetFlag(FLAGS_max_subscriptions)},
         {"max_queued_writes", absl::GetFlag(FLAGS_max_queued_writes)}}) {
     if (value <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(name, ": must be positive, got ", value));
@@ -304,10 +312,12 @@ absl::Status CheckSettings() {
        {std::pair<const char*, int64_t>{"max_tenant_bytes", absl::GetFlag(FLAGS_max_tenant_bytes)},
         {"max_store_bytes", absl::GetFlag(FLAGS_max_store_bytes)},
         {"max_tenants", absl::GetFlag(FLAGS_max_tenants)},
-        {"disk_reserve_bytes", absl::GetFlag(FLAGS_disk_reserve_bytes)}}) {
+        {"disk_reserve_bytes", absl::GetFlag(FLAGS_disk_reserve_bytes)},
+        {"max_subscriptions", absl::GetFlag(FLAGS_max_subscriptions)},
+        {"max_index_bytes", absl::GetFlag(FLAGS_max_index_bytes)},
+        {"memory_limit_bytes", absl::GetFlag(FLAGS_memory_limit_bytes)}}) {
     if (value < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ": must be 0 (no quota) or positive, got ", value));
+      return absl::InvalidArgumentError(absl::StrCat(name, ": must not be negative, got ", value));
     }
   }
   if (absl::GetFlag(FLAGS_history_retention_age) <= absl::ZeroDuration() ||
@@ -536,6 +546,26 @@ int Run() {
     if (storage::StoreHealth health = (*core)->StoreHealth(); !health.serving) {
       spdlog::warn("serving before the store is: {}", health.reason);
     }
+  }
+  {
+    MemoryPlanInput memory;
+    memory.limit_bytes = absl::GetFlag(FLAGS_memory_limit_bytes) > 0
+                             ? absl::GetFlag(FLAGS_memory_limit_bytes)
+                             : CgroupMemoryLimit();
+    (*core)->ReadState([&](const ConfigState& state) { memory.index_bytes = state.index_bytes(); });
+    memory.max_index_bytes = absl::GetFlag(FLAGS_max_index_bytes);
+    memory.requested_subscriptions = absl::GetFlag(FLAGS_max_subscriptions);
+    MemoryPlan plan = PlanMemory(memory);
+    if (!plan.refusal.ok()) {
+      spdlog::error("cannot serve the store ({}): {}", store_name,
+                    std::string(plan.refusal.message()));
+      return 1;
+    }
+    for (const std::string& warning : plan.warnings) spdlog::warn("{}", warning);
+    watch_options.max_streams = static_cast<size_t>(plan.max_subscriptions);
+    spdlog::info("memory: limit {}, index {} bytes, up to {} subscriptions",
+                 memory.limit_bytes > 0 ? absl::StrCat(memory.limit_bytes, " bytes") : "none known",
+                 memory.index_bytes, plan.max_subscriptions);
   }
   // The hub reads the core's state and hears of its commits. Shutdown order: the core stops
   // telling the hub, the hub ends its streams and stops, then the core stops.

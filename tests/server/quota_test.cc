@@ -1,6 +1,7 @@
 // Byte quotas and the tenant cap, against the real confcenterd: refused with
 // RESOURCE_EXHAUSTED naming the quota before anything is written, deletions always taken, and
 // an operator's AdminService.CompactHistory giving the room back without a restart.
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -160,6 +161,35 @@ TEST(QuotaTest, CompactHistoryNamesABadField) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(absl::StartsWith(st.error_message(), "keep_change_log_revisions:"))
       << st.error_message();
+}
+
+TEST(MemoryCheckTest, TheIndexIsReportedAndAStoreOverItsBoundIsRefusedWithOneLine) {
+  TempDir dir;
+  {
+    ServerProcess server(dir.path() + "/data");
+    ASSERT_NE(server.port(), 0);
+    const double empty = testing::ScrapeMetric(server.admin_port(), "confcenter_index_bytes");
+    EXPECT_GT(empty, 0);
+    ApiClient api(server.Channel());
+    ASSERT_TRUE(api.Put("integration", "svc", "k", std::string(100'000, 'v')).ok());
+    EXPECT_GE(testing::ScrapeMetric(server.admin_port(), "confcenter_index_bytes"),
+              empty + 100'000);
+  }
+  std::string output;
+  int code =
+      testing::RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
+                                "--data_dir=" + dir.path() + "/data", "--max_index_bytes=65536"},
+                               &output, {}, 20);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
+  EXPECT_TRUE(absl::StrContains(output, "over --max_index_bytes (65536 bytes)")) << output;
+  // A memory limit too small for the index and the baseline: refused too.
+  code = testing::RunServerToExit(
+      {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--data_dir=" + dir.path() + "/data",
+       "--memory_limit_bytes=33554432"},
+      &output, {}, 20);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_TRUE(absl::StrContains(output, "exceed the memory limit (32 MiB)")) << output;
 }
 
 }  // namespace

@@ -637,6 +637,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
     env = rocksdb::NewCompositeEnv(
         NewFaultInjectionFileSystem(rocksdb::FileSystem::Default(), options.fault_source));
     db_options.env = env.get();
+  } else if (options.file_system != nullptr) {
+    env = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = env.get();
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const std::string& name : cf_names) {

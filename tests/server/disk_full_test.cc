@@ -63,6 +63,23 @@ class SmallFilesystem {
   std::string error_;
 };
 
+// Restarts the server on its (same) filesystem and returns integration's view of service svc
+// as key -> "value@source"; empty (and a failure) if the read fails.
+std::map<std::string, std::string> ViewAfterRestart(ServerProcess& server) {
+  std::map<std::string, std::string> view;
+  if (!server.Restart()) {
+    ADD_FAILURE() << "the server did not restart";
+    return view;
+  }
+  ApiClient api(server.Channel());
+  grpc::Status st;
+  for (const auto& [key, value] : api.Resolve("integration", {"svc"}, nullptr, &st)) {
+    view[key.second] = value;
+  }
+  EXPECT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+  return view;
+}
+
 TEST(DiskFullTest, FloodUntilEnospcThenRecoverWithoutRestartLosingNothingAcknowledged) {
   TempDir dir;
   const std::string data = dir.path() + "/data";
@@ -110,13 +127,10 @@ TEST(DiskFullTest, FloodUntilEnospcThenRecoverWithoutRestartLosingNothingAcknowl
   EXPECT_TRUE(absl::StrContains(last_refusal, "disk is full")) << last_refusal;
 
   // Still up: reads and the stream have every acknowledged write.
-  auto expect_acked = [&](ApiClient& client) {
-    std::map<std::pair<std::string, std::string>, std::string> view = client.Resolve("integration");
-    for (const auto& [key, value] : acked) {
-      EXPECT_EQ((view[{"svc", key}]), value + "@integration") << key;
-    }
-  };
-  expect_acked(api);
+  std::map<std::pair<std::string, std::string>, std::string> view = api.Resolve("integration");
+  for (const auto& [key, value] : acked) {
+    EXPECT_EQ((view[{"svc", key}]), value + "@integration") << key;
+  }
   ASSERT_TRUE(subscriber.WaitForRevision(last_acked_revision));
   for (const auto& [key, value] : acked) {
     EXPECT_EQ((subscriber.view()[{"svc", key}]), value + "@integration") << key;
@@ -155,14 +169,9 @@ TEST(DiskFullTest, FloodUntilEnospcThenRecoverWithoutRestartLosingNothingAcknowl
   EXPECT_TRUE(subscriber.WaitForRevision(revision));
 
   // And on disk: a restart (same filesystem) finds exactly what was acknowledged.
-  ASSERT_TRUE(server.Restart());
-  ApiClient again(server.Channel());
-  grpc::Status resolved;
-  std::map<std::pair<std::string, std::string>, std::string> view =
-      again.Resolve("integration", {}, nullptr, &resolved);
-  ASSERT_TRUE(resolved.ok()) << resolved.error_code() << " " << resolved.error_message();
-  EXPECT_EQ(view.size(), acked.size());
-  expect_acked(again);
+  std::map<std::string, std::string> expected;
+  for (const auto& [key, value] : acked) expected[key] = value + "@integration";
+  EXPECT_EQ(ViewAfterRestart(server), expected);
 }
 
 // Fills the filesystem of `dir` with a file `dir`/filler until the disk says ENOSPC; returns
@@ -222,15 +231,9 @@ TEST(DiskFullTest, ADiskAnotherProcessFilledIsSurvivedAndWritesResumeOnceSpaceIs
   std::printf("%d writes refused on the full disk; writes back %s after the space was freed\n",
               refused, absl::FormatDuration(absl::Now() - start).c_str());
   EXPECT_TRUE(subscriber.WaitForRevision(revision));
-  ASSERT_TRUE(server.Restart());
-  ApiClient again(server.Channel());
-  grpc::Status resolved;
-  std::map<std::pair<std::string, std::string>, std::string> view =
-      again.Resolve("integration", {}, nullptr, &resolved);
-  ASSERT_TRUE(resolved.ok()) << resolved.error_message();
-  EXPECT_EQ(view.size(), 2u);
-  EXPECT_EQ((view[{"svc", "before"}]), "kept@integration");
-  EXPECT_EQ((view[{"svc", "after"}]), "written@integration");
+  EXPECT_EQ(ViewAfterRestart(server),
+            (std::map<std::string, std::string>{{"after", "written@integration"},
+                                                {"before", "kept@integration"}}));
 }
 
 }  // namespace

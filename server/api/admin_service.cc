@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "grpcpp/alarm.h"
 #include "server/api/grpc_services.h"
 #include "spdlog/spdlog.h"
 
@@ -32,9 +33,52 @@ void FillManifest(const BackupManifestInfo& in, v1::BackupManifest* out) {
 // Finish: at most one step or one write at a time, so the job needs no lock and the reactor
 // is alive for every step (OnDone only follows Finish). A cancelled stream's pending write
 // fails, which ends the chain.
+// Cuts a stream off when its client takes no message for the stall timeout: an alarm armed
+// with each write and cancelled by its completion. Shared with the alarms' callbacks, which may
+// run after the reactor is gone: they touch the call only while it is not done.
+class StallWatch {
+ public:
+  StallWatch(grpc::CallbackServerContext* ctx, absl::Duration timeout)
+      : ctx_(ctx), timeout_(timeout) {}
+  // Arms a new alarm for the write just started (the previous one is cancelled).
+  static void Arm(const std::shared_ptr<StallWatch>& watch) {
+    auto alarm = std::make_unique<grpc::Alarm>();
+    alarm->Set(absl::ToChronoTime(absl::Now() + watch->timeout_), [watch](bool fired) {
+      if (!fired) return;  // cancelled: the write completed
+      absl::MutexLock lock(&watch->mu_);
+      if (watch->done_) return;
+      spdlog::warn("backup cut off: the client took nothing for {}",
+                   absl::FormatDuration(watch->timeout_));
+      watch->ctx_->TryCancel();
+    });
+    absl::MutexLock lock(&watch->mu_);
+    watch->alarm_ = std::move(alarm);  // the old alarm's destructor cancels it
+  }
+  // The write completed: no cut-off for it.
+  void Disarm() {
+    absl::MutexLock lock(&mu_);
+    alarm_.reset();
+  }
+  // The call is over: alarms still pending do nothing.
+  void Done() {
+    std::unique_ptr<grpc::Alarm> alarm;
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+    alarm = std::move(alarm_);
+  }
+
+ private:
+  grpc::CallbackServerContext* const ctx_;
+  const absl::Duration timeout_;
+  absl::Mutex mu_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
+};
+
 class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupResponse> {
  public:
-  BackupReactor(BackupManager* backups, WorkerPool* pool) : pool_(pool) {
+  BackupReactor(BackupManager* backups, WorkerPool* pool, grpc::CallbackServerContext* ctx)
+      : pool_(pool), stall_(std::make_shared<StallWatch>(ctx, backups->options().stall_timeout)) {
     absl::StatusOr<std::unique_ptr<BackupJob>> job = backups->Start();
     if (!job.ok()) {
       Finish(ToGrpcStatus(job.status()));
@@ -45,6 +89,7 @@ class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupResponse> 
   }
 
   void OnWriteDone(bool ok) override {
+    stall_->Disarm();
     if (!ok) {  // the client is gone
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "backup: the stream broke"));
       return;
@@ -55,6 +100,7 @@ class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupResponse> 
   void OnCancel() override { cancelled_.store(true); }
 
   void OnDone() override {
+    stall_->Done();
     // Removing the checkpoint is disk I/O: on the pool (inline only if the pool refuses,
     // which drops the task and with it the last reference).
     if (job_ != nullptr) pool_->TrySubmit([job = std::move(job_)] { job->Close(); });
@@ -84,7 +130,7 @@ class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupResponse> 
     start_ = absl::Now();
     if (absl::Status s = job_->Prepare(); !s.ok()) return Fail(s);
     FillManifest(job_->manifest(), message_.mutable_manifest());
-    StartWrite(&message_);
+    Write();
   }
 
   void ChunkStep() {
@@ -101,6 +147,11 @@ class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupResponse> 
       done->set_total_bytes(job_->manifest().total_bytes);
       sent_done_ = true;
     }
+    Write();
+  }
+
+  void Write() {
+    StallWatch::Arm(stall_);
     StartWrite(&message_);
   }
 
@@ -115,6 +166,7 @@ class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupResponse> 
   }
 
   WorkerPool* const pool_;
+  const std::shared_ptr<StallWatch> stall_;
   std::atomic<bool> cancelled_{false};
   // Touched by one step or one write at a time (see the class comment).
   std::shared_ptr<BackupJob> job_;
@@ -143,7 +195,7 @@ grpc::ServerWriteReactor<v1::BackupResponse>* AdminServiceImpl::Backup(
                         allowed);
     return new RefusedBackup(allowed);
   }
-  return new BackupReactor(backups_, &pool_);
+  return new BackupReactor(backups_, &pool_, ctx);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::CompactHistory(grpc::CallbackServerContext* ctx,

@@ -29,6 +29,10 @@ struct BackupOptions {
   int max_concurrent = 1;
   // Largest chunk NextChunk returns. Default 1 MiB.
   size_t chunk_bytes = 1 << 20;
+  // A Backup stream whose client takes no chunk for this long is cut off (CANCELLED) and its
+  // checkpoint removed, so a client that stops reading cannot hold the checkpoint's disk
+  // space and the one backup slot. Default 60 s.
+  absl::Duration stall_timeout = absl::Seconds(60);
 };
 
 // One file of a checkpoint.
@@ -101,6 +105,8 @@ class BackupManager {
 
   // Non-blocking. A new job; RESOURCE_EXHAUSTED if max_concurrent jobs exist.
   absl::StatusOr<std::unique_ptr<BackupJob>> Start();
+
+  const BackupOptions& options() const { return options_; }
 
  private:
   friend class BackupJob;

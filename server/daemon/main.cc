@@ -190,6 +190,9 @@ ABSL_FLAG(absl::Duration, audit_retention_age, confcenter::HistoryOptions().audi
 ABSL_FLAG(absl::Duration, history_compaction_interval,
           confcenter::HistoryOptions().compaction_interval,
           "How often history, releases and the audit log are compacted; 0 disables.");
+ABSL_FLAG(absl::Duration, backup_stall_timeout, confcenter::BackupOptions().stall_timeout,
+          "A Backup whose client takes nothing for this long is cut off and its checkpoint "
+          "removed.");
 ABSL_FLAG(std::string, backup_tmp_dir, "",
           "Where AdminService.Backup makes its checkpoint (a new directory per backup, removed "
           "when the backup ends). Empty = the data dir's parent. Keep it on the data dir's "
@@ -319,6 +322,9 @@ absl::Status CheckSettings() {
     if (value < 0) {
       return absl::InvalidArgumentError(absl::StrCat(name, ": must not be negative, got ", value));
     }
+  }
+  if (absl::GetFlag(FLAGS_backup_stall_timeout) <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("backup_stall_timeout: must be positive");
   }
   if (absl::GetFlag(FLAGS_history_retention_age) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_audit_retention_age) <= absl::ZeroDuration()) {
@@ -621,6 +627,7 @@ int Run() {
 
   BackupOptions backup_options;
   backup_options.tmp_dir = absl::GetFlag(FLAGS_backup_tmp_dir);
+  backup_options.stall_timeout = absl::GetFlag(FLAGS_backup_stall_timeout);
   if (backup_options.tmp_dir.empty()) {
     std::filesystem::path dir = std::filesystem::absolute(data_dir).lexically_normal();
     if (!dir.has_filename()) dir = dir.parent_path();  // "data/"

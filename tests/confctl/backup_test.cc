@@ -412,5 +412,45 @@ TEST_F(BackupTest, OneBackupAtATimeAndACancelledOneLeavesNothingBehind) {
   EXPECT_TRUE(fs::is_empty(tmp_dir()));
 }
 
+// A client that stops reading is cut off after --backup_stall_timeout, and its checkpoint and
+// slot are given back, without it ever cancelling.
+TEST_F(BackupTest, AClientThatStopsReadingIsCutOffAndItsCheckpointRemoved) {
+  server_.reset();
+  server_ = std::make_unique<ServerProcess>(
+      dir_.path() + "/data",
+      std::vector<std::string>{"--backup_tmp_dir=" + tmp_dir(), "--backup_stall_timeout=1s"});
+  ASSERT_NE(server_->port(), 0);
+  api_ = std::make_unique<ApiClient>(server_->Channel());
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 4; ++i) {  // ~3.5 MiB that does not compress: more than the window
+    std::string value(900 * 1024, ' ');
+    for (char& c : value) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      c = static_cast<char>('!' + x % 90);
+    }
+    ASSERT_TRUE(api_->Put("integration", "blobs", absl::StrCat("b", i), value).ok());
+  }
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);  // the window stays small while nothing is read
+  auto channel =
+      grpc::CreateCustomChannel(server_->address(), grpc::InsecureChannelCredentials(), args);
+  auto admin = v1::AdminService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stalled = admin->Backup(&ctx, v1::BackupRequest());
+  v1::BackupResponse message;
+  ASSERT_TRUE(stalled->Read(&message));
+  ASSERT_TRUE(message.has_manifest());
+  EXPECT_FALSE(fs::is_empty(tmp_dir()));
+  // No more reads: the server's write of the next chunk cannot complete, and after the
+  // stall timeout it cancels the call, removes the checkpoint and frees the slot. (The client
+  // that stopped reading does not hear of it: its window is full; it ends by itself.)
+  EXPECT_TRUE(BecomesEmpty(tmp_dir())) << "the stalled backup's checkpoint is still there";
+  Json manifest = Backup(Path("after-stall"));
+  ASSERT_FALSE(manifest.is_null());
+  ctx.TryCancel();
+  stalled->Finish();
+}
+
 }  // namespace
 }  // namespace confcenter::testing

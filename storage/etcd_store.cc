@@ -253,9 +253,11 @@ class EtcdStore final : public Store {
             break;
           case Change::TENANT_PUT:
             ops[TenantKey(change.tenant())] = change.tenant_record().SerializeAsString();
+            ops[FormerParentKey(change.tenant())] = std::nullopt;
             break;
           case Change::TENANT_DELETE:
             ops[TenantKey(change.tenant())] = std::nullopt;
+            ops[FormerParentKey(change.tenant())] = change.previous_tenant().parent();
             break;
           default:
             break;
@@ -378,6 +380,9 @@ class EtcdStore final : public Store {
       cost.bytes += key_overhead + name;
       if (change.type() == Change::TENANT_PUT || change.type() == Change::TENANT_DELETE) {
         cost.bytes += static_cast<int64_t>(change.tenant_record().ByteSizeLong());
+        cost.ops += 1;  // the former-parent marker, put or deleted
+        cost.bytes +=
+            key_overhead + name + static_cast<int64_t>(change.previous_tenant().parent().size());
         continue;
       }
       cost.bytes += entry;
@@ -568,6 +573,10 @@ class EtcdStore final : public Store {
   std::string HeadKey() const { return p_ + "meta/head"; }
   std::string FormatKey() const { return p_ + "meta/format"; }
   std::string TenantKey(absl::string_view tenant) const { return absl::StrCat(p_, "t/", tenant); }
+  // The parent a deregistered tenant had (LoadedState::former_parents).
+  std::string FormerParentKey(absl::string_view tenant) const {
+    return absl::StrCat(p_, "fp/", tenant);
+  }
   std::string EntryKeyOf(const EntryKey& key) const {
     return absl::StrCat(p_, "e/", EncodeEntryKey(key));
   }
@@ -967,6 +976,14 @@ class EtcdStore final : public Store {
               }
               if (absl::Status s = OpenEntry(options_.sealer.get(), &record); !s.ok()) return s;
               state.entries.emplace_back(std::move(*key), std::move(record));
+              return absl::OkStatus();
+            });
+      }
+      if (entries.ok()) {
+        const std::string begin = p_ + "fp/";
+        entries = client_->RangeAll(
+            begin, PrefixEnd(begin), at, kPage, [&](const mvccpb::KeyValue& kv) -> absl::Status {
+              state.former_parents.emplace_back(kv.key().substr(begin.size()), kv.value());
               return absl::OkStatus();
             });
       }

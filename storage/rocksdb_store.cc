@@ -58,6 +58,11 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 namespace {
 
 constexpr char kFormatKey[] = "format";
+// Meta keys kFormerParentPrefix + tenant: the parent a deregistered tenant had.
+constexpr char kFormerParentPrefix[] = "former-parent/";
+std::string FormerParentKey(const std::string& tenant) {
+  return absl::StrCat(kFormerParentPrefix, tenant);
+}
 // The format marker: kFormatPrefix + version. A store of a newer version is refused.
 constexpr char kFormatPrefix[] = "confcenter-store-";
 constexpr int kFormatVersion = 1;
@@ -354,9 +359,11 @@ class RocksDbStore final : public Store {
             break;
           case Change::TENANT_PUT:
             batch.Put(tenants(), change.tenant(), change.tenant_record().SerializeAsString());
+            batch.Delete(meta(), FormerParentKey(change.tenant()));
             break;
           case Change::TENANT_DELETE:
             batch.Delete(tenants(), change.tenant());
+            batch.Put(meta(), FormerParentKey(change.tenant()), change.previous_tenant().parent());
             break;
           default:
             return absl::InvalidArgumentError(
@@ -443,6 +450,13 @@ class RocksDbStore final : public Store {
       state.entries.emplace_back(std::move(*key), std::move(record));
     }
     if (!it->status().ok()) return FromRocks(it->status(), "load entries");
+    it.reset(db_->NewIterator(rocksdb::ReadOptions(), meta()));
+    for (it->Seek(kFormerParentPrefix); it->Valid() && it->key().starts_with(kFormerParentPrefix);
+         it->Next()) {
+      state.former_parents.emplace_back(
+          it->key().ToString().substr(sizeof(kFormerParentPrefix) - 1), it->value().ToString());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "load former tenants");
     return state;
   }
 

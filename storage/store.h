@@ -33,6 +33,10 @@ struct LoadedState {
   int64_t revision = 0;
   std::vector<TenantRecord> tenants;
   std::vector<std::pair<EntryKey, EntryRecord>> entries;
+  // (tenant, the parent it had) for every tenant deregistered and not registered again: where
+  // the streams of a deregistered tenant fall back, across restarts. Engines record it with
+  // each TENANT_DELETE and drop it with the tenant's next TENANT_PUT.
+  std::vector<std::pair<std::string, std::string>> former_parents;
 };
 
 // A part of one tenant's own entries, as history reads address it.

@@ -55,6 +55,10 @@ void ConfigState::Load(storage::LoadedState loaded) {
   tenants_.clear();
   revision_ = loaded.revision;
   index_bytes_ = 0;
+  former_parents_.clear();
+  for (auto& [tenant, parent] : loaded.former_parents) {
+    former_parents_[std::move(tenant)] = std::move(parent);
+  }
   for (storage::TenantRecord& record : loaded.tenants) {
     std::string name = record.name();
     index_bytes_ += IndexBytesOf(record);
@@ -114,11 +118,13 @@ void ConfigState::Apply(const storage::ChangeSet& change_set) {
       case storage::Change::TENANT_PUT: {
         auto [t, created] = tenants_.try_emplace(change.tenant());
         if (!created) index_bytes_ -= IndexBytesOf(t->second.record);
+        former_parents_.erase(change.tenant());
         index_bytes_ += IndexBytesOf(change.tenant_record());
         SetRecord(t->second, change.tenant_record());
         break;
       }
       case storage::Change::TENANT_DELETE: {
+        former_parents_[change.tenant()] = change.previous_tenant().parent();
         auto t = tenants_.find(change.tenant());
         if (t == tenants_.end()) break;
         index_bytes_ -= IndexBytesOf(t->second.record);

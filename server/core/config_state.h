@@ -114,6 +114,12 @@ class ConfigState {
   void SetHistoryBytes(const absl::flat_hash_map<std::string, int64_t>& counted,
                        const absl::flat_hash_map<std::string, int64_t>& added_at_count);
 
+  // For every tenant deregistered and not registered again, the parent it had: where the
+  // streams of a deregistered tenant fall back, also after a restart.
+  const absl::flat_hash_map<std::string, std::string>& former_parents() const {
+    return former_parents_;
+  }
+
   // Estimated heap bytes of this index (entries, registrations, maps): what
   // confcenter_index_bytes reports and --max_index_bytes limits.
   int64_t index_bytes() const { return index_bytes_; }
@@ -122,6 +128,7 @@ class ConfigState {
   absl::btree_map<std::string, TenantState> tenants_;
   int64_t revision_ = 0;
   int64_t index_bytes_ = 0;
+  absl::flat_hash_map<std::string, std::string> former_parents_;
 };
 
 }  // namespace confcenter

@@ -154,8 +154,14 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
       return;
     }
     if (state.FindTenant(command.tenant) == nullptr) {
-      result = TenantNotFoundError("tenant", command.tenant);
-      return;
+      // A resume of a tenant deregistered since (also before a restart: the state keeps where
+      // it fell back to) follows the parent it had; anything else is not found.
+      auto former = state.former_parents().find(command.tenant);
+      if (!command.start_revision || former == state.former_parents().end()) {
+        result = TenantNotFoundError("tenant", command.tenant);
+        return;
+      }
+      deleted_parents_.try_emplace(command.tenant, former->second);
     }
     if (absl::Status capped = AdmitCounted(command); !capped.ok()) {
       result = capped;

@@ -65,6 +65,38 @@ TEST_F(WatchTest, SeedScenarioBranchSeesIntegrationThenItsOwnThenIntegrationAgai
   EXPECT_TRUE(sub->out_of_order().empty());
 }
 
+TEST_F(WatchTest, AResumeOfATenantDeregisteredBeforeARestartFollowsItsParent) {
+  ASSERT_TRUE(api_->Put("integration", "a", "endpoint", "a.integration").ok());
+  ASSERT_TRUE(api_->Register("f1", {}, "integration").ok());
+  int64_t rev = 0;
+  ASSERT_TRUE(api_->Put("f1", "a", "endpoint", "a.f1", &rev).ok());
+  auto sub = Subscribe("f1", {"a"});
+  ASSERT_TRUE(sub->WaitForRevision(rev));
+  ASSERT_TRUE(api_->Deregister("f1", {}, /*all=*/true, &rev).ok());
+  ASSERT_TRUE(sub->WaitForRevision(rev));
+  const View before = sub->view();
+  EXPECT_EQ(before, (View{{{"a", "endpoint"}, "a.integration@integration"}}));
+  const int64_t resume_from = sub->last_revision();
+  sub.reset();
+
+  // The server restarts; the client resumes where it was, on the tenant that is gone.
+  server_.reset();
+  Start();
+  auto resumed = Subscribe("f1", {"a"}, resume_from, before);
+  ASSERT_TRUE(api_->Put("integration", "a", "endpoint", "a.integration.v2", &rev).ok());
+  ASSERT_TRUE(resumed->WaitForRevision(rev));
+  EXPECT_EQ(resumed->view(), (View{{{"a", "endpoint"}, "a.integration.v2@integration"}}));
+  EXPECT_TRUE(resumed->out_of_order().empty());
+  // A new subscription (not a resume) of the tenant that is gone is refused.
+  auto fresh = Subscribe("f1", {"a"});
+  EXPECT_EQ(fresh->WaitForEnd().error_code(), grpc::StatusCode::NOT_FOUND);
+  // Registered again, the tenant is itself again.
+  ASSERT_TRUE(api_->Register("f1", {}, "integration").ok());
+  ASSERT_TRUE(api_->Put("f1", "a", "endpoint", "a.f1.v2", &rev).ok());
+  ASSERT_TRUE(resumed->WaitForRevision(rev));
+  EXPECT_EQ(resumed->view(), (View{{{"a", "endpoint"}, "a.f1.v2@f1"}}));
+}
+
 TEST_F(WatchTest, EventsDescribeTheMergedViewNotRawWrites) {
   ASSERT_TRUE(api_->Register("f1").ok());
   ASSERT_TRUE(api_->Put("integration", "svc", "k", "i1").ok());

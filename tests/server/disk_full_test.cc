@@ -3,9 +3,11 @@
 // the filesystem answers ENOSPC. The server must stay up, answer RESOURCE_EXHAUSTED, keep
 // serving reads and streams, take deletions, lose nothing it acknowledged, and take writes
 // again without a restart once an operator drops old history (AdminService.CompactHistory).
-// Needs CAP_SYS_ADMIN (root, as CI runs); the test fails, never skips, without it.
+// Needs CAP_SYS_ADMIN (root) or, failing that, unprivileged user namespaces; the test fails,
+// never skips, without either.
 #include <sched.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -38,8 +40,18 @@ class SmallFilesystem {
  public:
   SmallFilesystem(std::string path, int64_t bytes) : path_(std::move(path)) {
     if (unshare(CLONE_NEWNS) != 0) {
-      error_ = absl::StrCat("unshare(CLONE_NEWNS): ", std::strerror(errno));
-      return;
+      // Without CAP_SYS_ADMIN (a container), a user namespace of our own gives it, where the
+      // kernel allows them; the test process is still single-threaded here.
+      const uid_t uid = getuid();
+      const gid_t gid = getgid();
+      if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+        error_ = absl::StrCat("unshare(CLONE_NEWNS), also in a new user namespace: ",
+                              std::strerror(errno));
+        return;
+      }
+      WriteProcFile("/proc/self/setgroups", "deny");
+      WriteProcFile("/proc/self/uid_map", absl::StrCat(uid, " ", uid, " 1"));
+      WriteProcFile("/proc/self/gid_map", absl::StrCat(gid, " ", gid, " 1"));
     }
     // Best effort (fails where / is not a mount point, e.g. in a chroot): keeps the tmpfs out
     // of the parent namespace; the destructor unmounts it either way.
@@ -58,6 +70,12 @@ class SmallFilesystem {
   const std::string& error() const { return error_; }
 
  private:
+  static void WriteProcFile(const char* path, const std::string& text) {
+    std::FILE* f = std::fopen(path, "w");
+    if (f == nullptr) return;
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  }
   const std::string path_;
   bool mounted_ = false;
   std::string error_;
@@ -85,7 +103,7 @@ TEST(DiskFullTest, FloodUntilEnospcThenRecoverWithoutRestartLosingNothingAcknowl
   const std::string data = dir.path() + "/data";
   std::filesystem::create_directory(data);
   SmallFilesystem fs(data, int64_t{48} << 20);
-  ASSERT_EQ(fs.error(), "") << "this test mounts a tmpfs: run it as root";
+  ASSERT_EQ(fs.error(), "") << "this test mounts a tmpfs: run it as root or allow user namespaces";
   ServerProcess server(data, {"--disk_reserve_bytes=" + std::to_string(8 << 20),
                               "--max_tenant_bytes=0", "--history_keep_versions=1"});
   ASSERT_NE(server.port(), 0);
@@ -195,7 +213,7 @@ TEST(DiskFullTest, ADiskAnotherProcessFilledIsSurvivedAndWritesResumeOnceSpaceIs
   const std::string data = dir.path() + "/data";
   std::filesystem::create_directory(data);
   SmallFilesystem fs(data, int64_t{32} << 20);
-  ASSERT_EQ(fs.error(), "") << "this test mounts a tmpfs: run it as root";
+  ASSERT_EQ(fs.error(), "") << "this test mounts a tmpfs: run it as root or allow user namespaces";
   // No reserve: the store meets ENOSPC itself, in RocksDB's write-ahead log.
   ServerProcess server(data, {"--disk_reserve_bytes=0"});
   ASSERT_NE(server.port(), 0);

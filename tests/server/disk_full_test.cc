@@ -1,6 +1,8 @@
 // A full disk, for real: confcenterd's data dir is a size-limited tmpfs this test mounts (in a
-// mount namespace of its own, so nothing leaks to the machine), and writes are flooded until
-// the filesystem answers ENOSPC. The server must stay up, answer RESOURCE_EXHAUSTED, keep
+// mount namespace of its own, so nothing leaks to the machine). Writes are flooded until the
+// server counts the disk full (less than its reserve left: RocksDB itself is kept from ENOSPC),
+// and in the second test the disk is filled from outside with no reserve, so RocksDB's WAL
+// write meets ENOSPC itself. The server must stay up, answer RESOURCE_EXHAUSTED, keep
 // serving reads and streams, take deletions, lose nothing it acknowledged, and take writes
 // again without a restart once an operator drops old history (AdminService.CompactHistory).
 // Needs CAP_SYS_ADMIN (root) or, failing that, unprivileged user namespaces; the test fails,

@@ -144,6 +144,18 @@ class BackupTest : public ::testing::Test {
   }
 
   std::string tmp_dir() const { return dir_.path() + "/backup-tmp"; }
+  // `count` values of 900 KiB that do not compress, as integration/blobs/b0...
+  void PutIncompressibleBlobs(int count) {
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < count; ++i) {
+      std::string value(900 * 1024, ' ');
+      for (char& c : value) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        c = static_cast<char>('!' + x % 90);
+      }
+      ASSERT_TRUE(api_->Put("integration", "blobs", absl::StrCat("b", i), value).ok());
+    }
+  }
   std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
 
   ConfctlResult Run(const std::vector<std::string>& args) {
@@ -370,15 +382,7 @@ TEST_F(BackupTest, BackupRefusesANonEmptyDirectory) {
 // that goes away mid-stream leaves no checkpoint behind, and frees the slot.
 TEST_F(BackupTest, OneBackupAtATimeAndACancelledOneLeavesNothingBehind) {
   // ~10 MiB of values that do not compress, so the stream outlasts the transport's buffers.
-  uint64_t x = 88172645463325252ull;
-  for (int i = 0; i < 12; ++i) {
-    std::string value(900 * 1024, ' ');
-    for (char& c : value) {
-      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      c = static_cast<char>('!' + x % 90);
-    }
-    ASSERT_TRUE(api_->Put("integration", "blobs", absl::StrCat("b", i), value).ok());
-  }
+  PutIncompressibleBlobs(12);
   // No BDP probing: the client's window stays small while it does not read.
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
@@ -421,15 +425,7 @@ TEST_F(BackupTest, AClientThatStopsReadingIsCutOffAndItsCheckpointRemoved) {
       std::vector<std::string>{"--backup_tmp_dir=" + tmp_dir(), "--backup_stall_timeout=1s"});
   ASSERT_NE(server_->port(), 0);
   api_ = std::make_unique<ApiClient>(server_->Channel());
-  uint64_t x = 88172645463325252ull;
-  for (int i = 0; i < 4; ++i) {  // ~3.5 MiB that does not compress: more than the window
-    std::string value(900 * 1024, ' ');
-    for (char& c : value) {
-      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      c = static_cast<char>('!' + x % 90);
-    }
-    ASSERT_TRUE(api_->Put("integration", "blobs", absl::StrCat("b", i), value).ok());
-  }
+  PutIncompressibleBlobs(4);  // ~3.5 MiB: more than the client's window
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);  // the window stays small while nothing is read
   auto channel =

@@ -234,20 +234,23 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CompactHistory(grpc::CallbackServerC
   const int keep =
       req->keep_versions() > 0 ? req->keep_versions() : history_->options().history_keep_versions;
   // Reads and rewrites the store: on a worker, never on gRPC's thread.
-  if (!pool_.TrySubmit([this, req, resp, reactor, older_than, keep] {
-        absl::StatusOr<HistoryCore::CompactionReport> report = history_->CompactNow(
-            older_than, keep, req->include_audit(), req->keep_change_log_revisions());
-        if (report.ok()) {
-          resp->set_versions_dropped(report->versions_dropped);
-          resp->set_releases_dropped(report->releases_dropped);
-          resp->set_audit_records_dropped(report->audit_records_dropped);
-          resp->set_change_log_start(report->change_log_start);
-          resp->set_store_bytes_before(report->store_bytes_before);
-          resp->set_store_bytes_after(report->store_bytes_after);
-          resp->set_disk_full(report->disk_full);
-        }
-        reactor->Finish(ToGrpcStatus(report.status()));
-      })) {
+  WriteContext context = gate_->ContextFor(ctx, *access, "AdminService.CompactHistory");
+  if (!pool_.TrySubmit(
+          [this, req, resp, reactor, older_than, keep, context = std::move(context)]() mutable {
+            absl::StatusOr<HistoryCore::CompactionReport> report =
+                history_->CompactNow(older_than, keep, req->include_audit(),
+                                     req->keep_change_log_revisions(), std::move(context));
+            if (report.ok()) {
+              resp->set_versions_dropped(report->versions_dropped);
+              resp->set_releases_dropped(report->releases_dropped);
+              resp->set_audit_records_dropped(report->audit_records_dropped);
+              resp->set_change_log_start(report->change_log_start);
+              resp->set_store_bytes_before(report->store_bytes_before);
+              resp->set_store_bytes_after(report->store_bytes_after);
+              resp->set_disk_full(report->disk_full);
+            }
+            reactor->Finish(ToGrpcStatus(report.status()));
+          })) {
     reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
         "the admin workers are busy (backups or compactions); retry")));
   }

@@ -178,7 +178,8 @@ absl::Status HistoryCore::Compact() {
 absl::StatusOr<HistoryCore::CompactionReport> HistoryCore::CompactNow(absl::Duration older_than,
                                                                       int keep_versions,
                                                                       bool include_audit,
-                                                                      int64_t keep_change_log) {
+                                                                      int64_t keep_change_log,
+                                                                      WriteContext context) {
   if (!compaction_mu_.TryLock()) {
     return absl::ResourceExhaustedError(
         "another history compaction is running; retry once it has finished");
@@ -209,6 +210,14 @@ absl::StatusOr<HistoryCore::CompactionReport> HistoryCore::CompactNow(absl::Dura
   if (absl::Status s = core_->RecountHistoryBytes(); !s.ok()) return s;
   report.store_bytes_after = size();
   report.disk_full = store_->DiskFull();
+  AuditTargets targets;
+  targets.detail = absl::StrCat(
+      "older_than=", absl::FormatDuration(older_than), " keep_versions=", keep_versions,
+      " dropped ", report.versions_dropped, " versions, ", report.releases_dropped, " releases, ",
+      report.audit_records_dropped, " audit records",
+      report.change_log_start > 0 ? absl::StrCat(", change log before ", report.change_log_start)
+                                  : "");
+  core_->AuditRead(std::move(context), std::move(targets));
   spdlog::warn(
       "operator's history compaction dropped {} versions, {} releases and {} audit records; "
       "the store went from {} to {} bytes{}",

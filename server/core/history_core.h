@@ -182,9 +182,11 @@ class HistoryCore {
   // `older_than` but each key's last `keep_versions` (>= 1), releases older than it, audit
   // records too if `include_audit`, and the change log but its last `keep_change_log`
   // revisions if that is positive; then the engine reclaims the space and the tenants' bytes
-  // are counted again. Blocking. RESOURCE_EXHAUSTED if another compaction is running.
+  // are counted again. Recorded in the audit log as `context` (the operator) with what it
+  // dropped. Blocking. RESOURCE_EXHAUSTED if another compaction is running.
   absl::StatusOr<CompactionReport> CompactNow(absl::Duration older_than, int keep_versions,
-                                              bool include_audit, int64_t keep_change_log);
+                                              bool include_audit, int64_t keep_change_log,
+                                              WriteContext context);
 
   const HistoryOptions& options() const { return options_; }
   // The store's current revision.

@@ -6,7 +6,9 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "confcenter/v1/admin.grpc.pb.h"
+#include "confcenter/v1/history.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/api_client.h"
 #include "tests/test_util.h"
@@ -96,6 +98,21 @@ TEST(QuotaTest, TenantBytesCountValuesAndHistoryUntilAnOperatorDropsHistory) {
   EXPECT_FALSE(compacted.disk_full());
   EXPECT_TRUE(again.Put("branch", "svc", "k", value).ok());
   EXPECT_EQ((again.Resolve("branch")[{"svc", "k"}]), value + "@branch");
+  // The operator's compaction is in the audit log, with what it dropped.
+  // (It is written after the answer: read until it is there, bounded.)
+  auto history = v1::HistoryService::NewStub(server.Channel());
+  v1::QueryAuditResponse audit;
+  for (int i = 0; i < 500 && audit.entries_size() == 0; ++i) {
+    grpc::ClientContext ctx;
+    v1::QueryAuditRequest query;
+    query.set_rpc("AdminService.CompactHistory");
+    ASSERT_TRUE(history->QueryAudit(&ctx, query, &audit).ok());
+  }
+  ASSERT_EQ(audit.entries_size(), 1);
+  EXPECT_TRUE(
+      absl::StrContains(audit.entries(0).detail(),
+                        absl::StrCat("dropped ", compacted.versions_dropped(), " versions")))
+      << audit.entries(0).detail();
 }
 
 TEST(QuotaTest, ADeletionIsTakenOverQuotaAndTheTenantCapCountsTenants) {

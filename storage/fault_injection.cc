@@ -189,4 +189,9 @@ std::shared_ptr<rocksdb::FileSystem> NewFaultInjectionFileSystem(
   return std::make_shared<FaultInjectionFileSystem>(std::move(base), std::move(source));
 }
 
+std::shared_ptr<rocksdb::FileSystem> NewFaultInjectionFileSystem(
+    std::shared_ptr<FaultSource> source) {
+  return NewFaultInjectionFileSystem(rocksdb::FileSystem::Default(), std::move(source));
+}
+
 }  // namespace confcenter::storage

@@ -74,6 +74,9 @@ class FileFaultSource final : public FaultSource {
 // injected). Reads are never failed.
 std::shared_ptr<rocksdb::FileSystem> NewFaultInjectionFileSystem(
     std::shared_ptr<rocksdb::FileSystem> base, std::shared_ptr<FaultSource> source);
+// The same over the default (POSIX) file system.
+std::shared_ptr<rocksdb::FileSystem> NewFaultInjectionFileSystem(
+    std::shared_ptr<FaultSource> source);
 
 }  // namespace confcenter::storage
 

@@ -647,11 +647,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   db_options.listeners.push_back(std::make_shared<ResumableWriteErrors>(stopped));
   db_options.max_bgerror_resume_count = 0;  // see ResumableWriteErrors
   std::unique_ptr<rocksdb::Env> env;
-  if (options.fault_source != nullptr) {
-    env = rocksdb::NewCompositeEnv(
-        NewFaultInjectionFileSystem(rocksdb::FileSystem::Default(), options.fault_source));
-    db_options.env = env.get();
-  } else if (options.file_system != nullptr) {
+  if (options.file_system != nullptr) {
     env = rocksdb::NewCompositeEnv(options.file_system);
     db_options.env = env.get();
   }

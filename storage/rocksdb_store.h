@@ -24,11 +24,8 @@ struct RocksDbStoreOptions {
   // Read every table file at open and check its checksums, so a corrupt store is refused at
   // start-up (DATA_LOSS). Default true.
   bool verify_checksums = true;
-  // Tests only: while this reports a fault, file writes and syncs of the store fail as on a
-  // full or failing disk (storage/fault_injection.h). Default none.
-  std::shared_ptr<FaultSource> fault_source;
-  // Tests only: the file system the store writes through (e.g. a PowerCutFileSystem). Null:
-  // the default one. Not combined with fault_source.
+  // Tests only: the file system the store writes through, e.g. one that injects faults
+  // (storage/fault_injection.h) or power cuts (storage/power_cut.h). Null: the default one.
   std::shared_ptr<rocksdb::FileSystem> file_system;
   // Seals secret values at rest (storage/secret_seal.h). Null (the default): they are stored
   // as they are, and a store holding sealed values does not open.

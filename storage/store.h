@@ -83,6 +83,9 @@ struct StoreStats {
   int64_t commit_conflicts = 0;
   int64_t reloads = 0;
   double follow_silence_seconds = 0;
+
+  // What --max_store_bytes compares: the files on disk plus what the memtables will add.
+  int64_t stored_bytes() const { return sst_files_bytes + memtable_bytes; }
 };
 
 // What a Store::Checkpoint holds.
@@ -200,10 +203,10 @@ class Store {
   // Compact* methods of a replica that does not hold it do nothing and return OK.
   virtual bool MaintenanceLeader() const { return true; }
 
-  // True while the store's disk is full (a write met ENOSPC and not enough space has been
-  // freed since): the core then takes only writes that free bytes, and writes no records of
-  // refusals. Turns false by itself once space is freed (see storage/disk_reserve.h). Cheap
-  // while false; thread-safe.
+  // True while the store's disk counts as full (a write met ENOSPC, or less than the disk
+  // reserve is free): the core then takes only writes that free bytes, and writes no records
+  // of refusals. Turns false by itself once space is freed (see storage/disk_reserve.h).
+  // Called once per commit batch: cheap (one statvfs); thread-safe.
   virtual bool DiskFull() { return false; }
 
   // Has the engine rewrite what history and audit compaction deleted, so the disk space is

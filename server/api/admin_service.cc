@@ -8,6 +8,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/alarm.h"
 #include "server/api/grpc_services.h"
+#include "server/core/api_convert.h"
 #include "spdlog/spdlog.h"
 
 namespace confcenter {
@@ -29,10 +30,6 @@ void FillManifest(const BackupManifestInfo& in, v1::BackupManifest* out) {
   out->set_total_bytes(in.total_bytes);
 }
 
-// One Backup stream. A chain of steps, each on the pool, each ending in one StartWrite or in
-// Finish: at most one step or one write at a time, so the job needs no lock and the reactor
-// is alive for every step (OnDone only follows Finish). A cancelled stream's pending write
-// fails, which ends the chain.
 // Cuts a stream off when its client takes no message for the stall timeout: an alarm armed
 // with each write and cancelled by its completion. Shared with the alarms' callbacks, which may
 // run after the reactor is gone: they touch the call only while it is not done.
@@ -75,6 +72,10 @@ class StallWatch {
   std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
 };
 
+// One Backup stream. A chain of steps, each on the pool, each ending in one StartWrite or in
+// Finish: at most one step or one write at a time, so the job needs no lock and the reactor
+// is alive for every step (OnDone only follows Finish). A cancelled stream's pending write
+// fails, which ends the chain.
 class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupResponse> {
  public:
   BackupReactor(BackupManager* backups, WorkerPool* pool, grpc::CallbackServerContext* ctx)
@@ -212,8 +213,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CompactHistory(grpc::CallbackServerC
         "older_than: required (0s drops every version but each key's last keep_versions)")));
     return reactor;
   }
-  const absl::Duration older_than =
-      absl::Seconds(req->older_than().seconds()) + absl::Nanoseconds(req->older_than().nanos());
+  const absl::Duration older_than = FromProto(req->older_than());
   if (older_than < absl::ZeroDuration()) {
     reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("older_than: must not be negative, got ", absl::FormatDuration(older_than)))));

@@ -303,7 +303,7 @@ grpc::ServerUnaryReactor* TenantServiceImpl::Register(grpc::CallbackServerContex
   command.keep = req->keep();
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (req->has_ttl()) {  // the core checks the range (and audits a rejection)
-    command.ttl = absl::Seconds(req->ttl().seconds()) + absl::Nanoseconds(req->ttl().nanos());
+    command.ttl = FromProto(req->ttl());
   }
   core_->Register(
       std::move(command),

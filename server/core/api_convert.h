@@ -6,11 +6,18 @@
 #include <string>
 #include <utility>
 
+#include "absl/time/time.h"
 #include "confcenter/v1/config.pb.h"
+#include "google/protobuf/duration.pb.h"
 #include "server/core/config_state.h"
 #include "storage/records.pb.h"
 
 namespace confcenter {
+
+// A protobuf Duration as an absl::Duration (a negative one stays negative).
+inline absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
 
 // Moves `entry` into `out`.
 inline void MoveToProto(ResolvedEntry&& entry, v1::ResolvedEntry* out) {

@@ -266,8 +266,7 @@ void Committer::CommitBatch(std::vector<Pending>& batch) {
 
   int64_t store_bytes = 0;
   if (options_.max_store_bytes > 0) {
-    const storage::StoreStats stats = store_->Stats();
-    store_bytes = stats.sst_files_bytes + stats.memtable_bytes;
+    store_bytes = store_->Stats().stored_bytes();
   }
   const bool disk_full = store_->DiskFull();
   std::vector<Planned> planned;

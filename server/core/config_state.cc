@@ -14,7 +14,9 @@ namespace confcenter {
 namespace {
 
 // Heap bytes of one entry in the index beyond its strings' contents: the btree slot, the
-// EntryRecord and the strings' headers (measured: bench/index_memory).
+// EntryRecord and the strings' headers. Measured with mallinfo2 around Load of 100,000 entries
+// with short names: 169 bytes each, of which ~24 the names and value; so the estimate is within
+// 10% for small entries, and closer for larger ones.
 constexpr int64_t kEntryOverheadBytes = 160;
 // Heap bytes of one tenant beyond its registration record.
 constexpr int64_t kTenantOverheadBytes = 512;

@@ -185,12 +185,8 @@ absl::StatusOr<HistoryCore::CompactionReport> HistoryCore::CompactNow(absl::Dura
         "another history compaction is running; retry once it has finished");
   }
   absl::Cleanup unlock = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { compaction_mu_.Unlock(); };
-  auto size = [this] {
-    const storage::StoreStats stats = store_->Stats();
-    return stats.sst_files_bytes + stats.memtable_bytes;
-  };
   CompactionReport report;
-  report.store_bytes_before = size();
+  report.store_bytes_before = store_->Stats().stored_bytes();
   const int64_t cutoff = absl::ToUnixMicros(clock_->Now() - older_than);
   absl::StatusOr<storage::HistoryCompaction> history =
       store_->CompactHistory(cutoff, std::max(1, keep_versions));
@@ -208,7 +204,7 @@ absl::StatusOr<HistoryCore::CompactionReport> HistoryCore::CompactNow(absl::Dura
   }
   if (absl::Status s = store_->ReclaimSpace(); !s.ok()) return s;
   if (absl::Status s = core_->RecountHistoryBytes(); !s.ok()) return s;
-  report.store_bytes_after = size();
+  report.store_bytes_after = store_->Stats().stored_bytes();
   report.disk_full = store_->DiskFull();
   AuditTargets targets;
   targets.detail = absl::StrCat(

@@ -127,8 +127,8 @@ struct PlanContext {
   absl::Time now;
   const CoreOptions& options;
   const ReadStateFn& read_state;
-  // The store's size as the engine measured it when the batch began (StoreStats: SST files
-  // plus memtables), for --max_store_bytes; 0 when that quota is off.
+  // The store's size when the batch began (StoreStats::stored_bytes), for --max_store_bytes;
+  // 0 when that quota is off.
   int64_t store_bytes = 0;
   // The store's disk is full (Store::DiskFull): only writes that free bytes are taken.
   bool disk_full = false;

@@ -488,7 +488,8 @@ int Run() {
   if (const std::string path = absl::GetFlag(FLAGS_testing_fault_file); !path.empty()) {
     spdlog::warn("--testing_fault_file: storage faults are injected from {} (for tests only)",
                  path);
-    store_options.fault_source = std::make_shared<storage::FileFaultSource>(path);
+    store_options.file_system =
+        storage::NewFaultInjectionFileSystem(std::make_shared<storage::FileFaultSource>(path));
   }
   if (const std::string path = absl::GetFlag(FLAGS_secret_key_file); !path.empty()) {
     absl::StatusOr<std::shared_ptr<const storage::SecretSealer>> sealer =

@@ -38,7 +38,7 @@ AuditRecord Audit(const std::string& rpc) {
 
 std::unique_ptr<Store> Open(const std::string& path, std::shared_ptr<FaultSource> faults = {}) {
   RocksDbStoreOptions options;
-  options.fault_source = std::move(faults);
+  if (faults != nullptr) options.file_system = NewFaultInjectionFileSystem(std::move(faults));
   absl::StatusOr<std::unique_ptr<Store>> store = OpenRocksDbStore(path, options);
   EXPECT_TRUE(store.ok()) << store.status();
   return store.ok() ? *std::move(store) : nullptr;

@@ -25,6 +25,7 @@
 #include "spdlog/spdlog.h"
 #include "storage/history_record.h"
 #include "storage/key_codec.h"
+#include "storage/store_epoch.h"
 
 namespace confcenter::storage {
 namespace {
@@ -845,6 +846,9 @@ class EtcdStore final : public Store {
   absl::Status InitFormat() {
     EtcdFormat format;
     format.set_marker(kMarker);
+    absl::StatusOr<std::string> epoch = NewStoreEpoch();
+    if (!epoch.ok()) return epoch.status();
+    format.set_epoch(*std::move(epoch));
     if (options_.sealer != nullptr) {
       EntryRecord check;
       check.set_value(kSealCheckValue);
@@ -872,6 +876,7 @@ class EtcdStore final : public Store {
       if (!r.ok()) return Annotate(r.status(), "create or read the format marker");
     }
     if (r->succeeded()) {
+      format_epoch_ = format.epoch();
       absl::MutexLock lock(&mu_);
       head_mod_ = r->header().revision();
       head_value_ = EtcdHead().SerializeAsString();
@@ -889,6 +894,7 @@ class EtcdStore final : public Store {
           "etcd prefix ", p_, " holds format \"", found.marker(), "\"; this confcenterd reads \"",
           kMarker, "\" (run the version that wrote it, or use another prefix)"));
     }
+    format_epoch_ = found.epoch().empty() ? "0" : found.epoch();
     if (!found.sealer_check().empty()) {
       if (options_.sealer == nullptr) {
         return absl::FailedPreconditionError(
@@ -952,6 +958,8 @@ class EtcdStore final : public Store {
       const int64_t at = r->header().revision();
       LoadedState state;
       state.revision = head.revision();
+      // An etcd snapshot restore makes a new cluster id: a new epoch, as a restore should.
+      state.epoch = absl::StrCat(format_epoch_, "-", absl::Hex(r->header().cluster_id()));
       absl::StatusOr<int64_t> tenants =
           client_->RangeAll(p_ + "t/", PrefixEnd(p_ + "t/"), at, kPage,
                             [&](const mvccpb::KeyValue& kv) -> absl::Status {
@@ -1464,6 +1472,8 @@ class EtcdStore final : public Store {
   const std::unique_ptr<EtcdClient> client_;
   const std::string p_;
   const std::string replica_id_;
+  // EtcdFormat::epoch ("0" if the prefix predates epochs); set once by InitFormat.
+  std::string format_epoch_;
 
   absl::Mutex commit_mu_;  // one commit at a time
   std::mt19937_64 rng_ ABSL_GUARDED_BY(commit_mu_);

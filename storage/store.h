@@ -31,6 +31,8 @@ struct EntryKey {
 // Everything a store holds as current state, in key order.
 struct LoadedState {
   int64_t revision = 0;
+  // The store's epoch (storage/store_epoch.h): `revision` names a state only within it.
+  std::string epoch;
   std::vector<TenantRecord> tenants;
   std::vector<std::pair<EntryKey, EntryRecord>> entries;
   // (tenant, the parent it had) for every tenant deregistered and not registered again: where
@@ -92,6 +94,7 @@ struct StoreStats {
 struct CheckpointInfo {
   int64_t revision = 0;  // the last revision committed in it
   std::string format;    // the store's format marker
+  std::string epoch;     // the store's epoch when it was taken
 };
 
 // How much of one commit request an engine accepts (etcd: --max-txn-ops, --max-request-bytes).

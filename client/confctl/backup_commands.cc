@@ -41,16 +41,28 @@ absl::Status RunRestore(const Context& ctx, const RestoreArgs& args) {
   absl::StatusOr<v1::BackupManifest> manifest = RestoreBackup(args.backup_dir, args.data_dir);
   if (!manifest.ok()) return manifest.status();
   const std::string next = absl::StrCat("confcenterd --data_dir=", args.data_dir);
+  const std::string epoch =
+      manifest->store_epoch().empty() ? "(not recorded)" : manifest->store_epoch();
+  // What every subscriber will see: nothing of the writes after the backup, and a resync
+  // rather than a resume, whatever revision it had.
+  const std::string clients = absl::StrCat(
+      "the server will serve revision ", manifest->revision(),
+      " in a new epoch: writes acknowledged after it (in epoch ", epoch,
+      ") are not in this store; every subscriber resuming from a revision of the old epoch "
+      "gets a resync snapshot of the restored view (client library: its callbacks see the "
+      "differences), and new writes continue from revision ",
+      manifest->revision() + 1);
   if (ctx.format != OutputFormat::kTable) {
     nlohmann::ordered_json doc = ProtoToJson(*manifest);
     doc["data_dir"] = args.data_dir;
+    doc["clients"] = clients;
     doc["next"] = next;
     PrintDocument(doc, ctx.format, *ctx.out);
     return absl::OkStatus();
   }
   *ctx.out << "restored revision " << manifest->revision() << " (" << manifest->files_size()
            << " files, " << manifest->total_bytes() << " bytes, checked) into " << args.data_dir
-           << "\nnext: " << next << std::endl;
+           << "\n" << clients << "\nnext: " << next << std::endl;
   return absl::OkStatus();
 }
 

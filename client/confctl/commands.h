@@ -51,6 +51,7 @@ struct WatchArgs {
   std::string tenant;
   std::vector<std::string> services;
   std::optional<int64_t> from_revision;
+  std::string epoch;  // the epoch of from_revision; empty = the current one
   int64_t count = 0;  // stop after this many EVENTS messages; 0 = never
 };
 

@@ -290,6 +290,9 @@ void AddWatchCommand(Commands* commands, Args* a) {
   a->from_revision =
       watch->add_option("--from-revision", a->from_revision_value,
                         "send the changes after this revision instead of a snapshot first");
+  watch->add_option("--epoch", a->watch.epoch,
+                    "the store epoch of --from-revision (as -o json shows it): a revision of "
+                    "another epoch (a restored store) gets a snapshot instead of a replay");
   watch->add_option("--count", a->watch.count, "stop after N event messages (0 = never)")
       ->capture_default_str();
 }

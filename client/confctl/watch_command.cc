@@ -30,10 +30,11 @@ std::string WatchLine(const std::vector<std::string>& cells) {
 
 void PrintTableMessage(const Context& ctx, const v1::SubscribeResponse& message) {
   const std::string revision = absl::StrCat(message.revision());
-  if (message.resync()) {
-    *ctx.err << "confctl: note: the change log no longer reaches the requested revision; "
-                "starting again from a snapshot at revision "
-             << revision << std::endl;
+  if (message.resync() && message.snapshot_last()) {
+    *ctx.err << "confctl: note: the requested revision cannot be replayed (the change log no "
+                "longer reaches it, or it is of another epoch: the store was restored since); "
+                "started again from a snapshot at revision "
+             << revision << " of epoch " << message.epoch() << std::endl;
   }
   for (const v1::ResolvedEntry& entry : message.entries()) {
     *ctx.out << WatchLine({revision, "SNAPSHOT", entry.service(), entry.key(),
@@ -84,6 +85,7 @@ absl::Status RunWatch(const Context& ctx, const WatchArgs& args) {
   request.set_tenant(args.tenant);
   for (const std::string& service : args.services) request.add_services(service);
   if (args.from_revision) request.set_start_revision(*args.from_revision);
+  request.set_epoch(args.epoch);
   absl::Status connected = Connect(ctx);
   if (!connected.ok()) return connected;
   std::unique_ptr<WatchStream> stream = ctx.client->Subscribe(request);

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "confcenter/client.h"
 #include "google/protobuf/util/json_util.h"
+#include "storage/store_epoch.h"
 
 namespace confcenter {
 namespace {
@@ -327,6 +328,18 @@ absl::StatusOr<v1::BackupManifest> RestoreBackup(const std::string& backup_dir,
     if (status.ok()) status = out.Close();
     if (status.ok()) status = CheckFile(file, out.size(), out.crc());
     if (!status.ok()) break;
+  }
+  if (status.ok()) {
+    // The server starts a new epoch when it opens the restored store (storage/store_epoch.h).
+    OutFile marker;
+    status = marker.Open((fs::path(data_dir) / storage::kRestoredMarkerFile).string());
+    if (status.ok()) {
+      written.push_back(storage::kRestoredMarkerFile);
+      const std::string line = absl::StrCat("epoch ", manifest->store_epoch(), " revision ",
+                                            manifest->revision(), "\n");
+      status = marker.Append(line.data(), line.size());
+      if (status.ok()) status = marker.Close();
+    }
   }
   if (status.ok()) status = SyncDir(data_dir);
   if (!status.ok()) {

@@ -83,7 +83,10 @@ void Subscription::Run() {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
-      if (has_view_) request.set_start_revision(revision_);  // resume: nothing missed
+      if (has_view_) {  // resume: nothing missed, or a resync if the store was restored since
+        request.set_start_revision(revision_);
+        request.set_epoch(epoch_);
+      }
       incoming_.clear();
       caught_up_ = false;
       active_ = &ctx;
@@ -94,9 +97,9 @@ void Subscription::Run() {
     v1::SubscribeResponse message;
     while (reader != nullptr && reader->Read(&message)) {
       std::vector<ConfigChange> changes;
-      Apply(message, &changes);
+      const bool new_epoch = Apply(message, &changes);
       backoff = options_.initial_backoff;  // the server answered
-      if (!changes.empty()) {
+      if (!changes.empty() || new_epoch) {
         SaveCache();
         Notify(changes);
       }
@@ -137,15 +140,21 @@ void Subscription::Run() {
   }
 }
 
-void Subscription::Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes) {
+bool Subscription::Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes) {
   absl::MutexLock lock(&mu_);
+  bool new_epoch = false;
+  if (!message.epoch().empty() && message.epoch() != epoch_ &&
+      (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS || message.snapshot_last())) {
+    epoch_ = message.epoch();  // with the revision it names, below
+    new_epoch = true;
+  }
   switch (message.kind()) {
     case v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT:
       for (const v1::ResolvedEntry& e : message.entries()) {
         incoming_[{e.service(), e.key()}] =
             ConfigValue{e.value(), e.content_type(), e.source_tenant(), e.revision()};
       }
-      if (!message.snapshot_last()) return;
+      if (!message.snapshot_last()) return false;
       *changes = Diff(view_, incoming_, message.revision());
       view_ = std::move(incoming_);
       incoming_.clear();
@@ -172,14 +181,15 @@ void Subscription::Apply(const v1::SubscribeResponse& message, std::vector<Confi
       break;
     case v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS:
       revision_ = std::max(revision_, message.revision());
-      if (!has_view_) return;  // progress before any view says nothing about the view
+      if (!has_view_) return new_epoch;  // progress before any view says nothing about it
       caught_up_ = true;       // a resumed stream has replayed everything: it is live
       break;
     default:
-      return;
+      return false;
   }
   stale_ = !caught_up_;
   last_error_ = absl::OkStatus();
+  return new_epoch;
 }
 
 void Subscription::Notify(const std::vector<ConfigChange>& changes) {
@@ -221,6 +231,7 @@ void Subscription::LoadCacheOrThrow() {
   absl::MutexLock lock(&mu_);
   view_ = std::move(view);
   revision_ = doc.value("revision", int64_t{0});
+  epoch_ = doc.value("epoch", "");
   has_view_ = true;
   stale_ = true;
 }
@@ -233,6 +244,7 @@ void Subscription::SaveCache() {
     doc["tenant"] = options_.tenant;
     doc["services"] = options_.services;
     doc["revision"] = revision_;
+    doc["epoch"] = epoch_;
     nlohmann::json entries = nlohmann::json::array();
     for (const auto& [key, v] : view_) {
       entries.push_back({{"service", key.first},
@@ -339,6 +351,11 @@ int Subscription::OnChange(const std::string& service, const std::string& key, b
 void Subscription::RemoveCallback(int id) {
   absl::MutexLock lock(&callbacks_mu_);
   watchers_.erase(id);
+}
+
+std::string Subscription::epoch() const {
+  absl::MutexLock lock(&mu_);
+  return epoch_;
 }
 
 int64_t Subscription::revision() const {

@@ -19,6 +19,7 @@ using google::protobuf::util::TimeUtil;
 void FillManifest(const BackupManifestInfo& in, v1::BackupManifest* out) {
   out->set_revision(in.revision);
   out->set_store_format(in.store_format);
+  out->set_store_epoch(in.store_epoch);
   *out->mutable_create_time() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(in.create_time));
   for (const BackupFileInfo& f : in.files) {

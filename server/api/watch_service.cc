@@ -143,6 +143,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
                              std::vector<std::string>(req.services().begin(), req.services().end()),
                              std::nullopt};
     if (req.has_start_revision()) command.start_revision = req.start_revision();
+    command.epoch = req.epoch();
     command.min_revision = req.min_revision();
     command.caller = Gatekeeper::CallerOf(ctx_, **access);
     absl::StatusOr<uint64_t> id = hub_->Subscribe(command, this);
@@ -330,6 +331,7 @@ class SubscribeViewsReactor final : public grpc::ServerWriteReactor<grpc::ByteBu
                                  std::vector<std::string>(v.services().begin(), v.services().end()),
                                  std::nullopt};
         if (v.has_start_revision()) command.start_revision = v.start_revision();
+        command.epoch = v.epoch();
         command.min_revision = v.min_revision();
         command.caller = Gatekeeper::CallerOf(ctx_, **access);
         absl::StatusOr<uint64_t> id = hub_->Subscribe(command, views_[i].get());

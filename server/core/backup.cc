@@ -55,6 +55,7 @@ absl::Status BackupJob::Prepare() {
   if (!info.ok()) return info.status();
   manifest_.revision = info->revision;
   manifest_.store_format = info->format;
+  manifest_.store_epoch = info->epoch;
   manifest_.create_time = absl::Now();
   std::error_code ec;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir_, ec)) {

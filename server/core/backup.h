@@ -45,6 +45,7 @@ struct BackupFileInfo {
 struct BackupManifestInfo {
   int64_t revision = 0;
   std::string store_format;
+  std::string store_epoch;
   absl::Time create_time;
   std::vector<BackupFileInfo> files;  // ordered by name
   int64_t total_bytes = 0;

@@ -56,6 +56,7 @@ absl::Status TenantNotFoundError(absl::string_view field, absl::string_view tena
 void ConfigState::Load(storage::LoadedState loaded) {
   tenants_.clear();
   revision_ = loaded.revision;
+  epoch_ = std::move(loaded.epoch);
   index_bytes_ = 0;
   former_parents_.clear();
   for (auto& [tenant, parent] : loaded.former_parents) {

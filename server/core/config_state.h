@@ -76,6 +76,8 @@ class ConfigState {
 
   // The revision of the last applied change set.
   int64_t revision() const { return revision_; }
+  // The store's epoch (storage/store_epoch.h): revisions name a state only within it.
+  const std::string& epoch() const { return epoch_; }
 
   // The tenant, or nullptr if it does not exist.
   const TenantState* FindTenant(absl::string_view tenant) const;
@@ -127,6 +129,7 @@ class ConfigState {
  private:
   absl::btree_map<std::string, TenantState> tenants_;
   int64_t revision_ = 0;
+  std::string epoch_;
   int64_t index_bytes_ = 0;
   absl::flat_hash_map<std::string, std::string> former_parents_;
 };

@@ -22,6 +22,9 @@ using storage::TenantRecord;
 
 namespace {
 
+// Epochs are 32 hex digits (RocksDB) or that plus etcd's cluster id.
+constexpr size_t kMaxEpochBytes = 128;
+
 std::shared_ptr<const std::string> Serialize(const v1::SubscribeResponse& response) {
   return std::make_shared<const std::string>(response.SerializeAsString());
 }
@@ -125,6 +128,11 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
     return absl::InvalidArgumentError(
         absl::StrCat("start_revision: ", *command.start_revision, " is negative"));
   }
+  if (command.epoch.size() > kMaxEpochBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("epoch: ", command.epoch.size(),
+                                                   " bytes; an epoch has at most ",
+                                                   kMaxEpochBytes, " (send back the one received)"));
+  }
   if (command.min_revision < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("min_revision: ", command.min_revision, " is negative"));
@@ -167,6 +175,11 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
       result = capped;
       return;
     }
+    epoch_ = state.epoch();
+    // A resume point of another epoch (the store was restored since) names another history:
+    // replaying from it would look gap-free and be wrong.
+    const bool other_epoch =
+        command.start_revision && !command.epoch.empty() && command.epoch != state.epoch();
     Stream* s = stream.get();
     s->id = next_id_++;
     s->caller = command.caller;
@@ -174,15 +187,16 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
     ++streams_of_tenant_[s->tenant];
     streams_[s->id] = std::move(stream);
     result = s->id;
-    if ((s->start_revision && *s->start_revision > state.revision() && store_->shared()) ||
-        s->min_revision > state.revision()) {
+    if (!other_epoch &&
+        ((s->start_revision && *s->start_revision > state.revision() && store_->shared()) ||
+         s->min_revision > state.revision())) {
       // Another replica committed it and this one has not applied it yet: wait for it rather
       // than resync (bounded by max_resume_wait).
       deferred_resumes_.emplace_back(s->id, absl::Now() + options_.max_resume_wait);
       deferred_added_ = true;
-    } else if (!s->start_revision || *s->start_revision > state.revision()) {
-      // A resume point ahead of the server (a restored or replaced store) cannot be
-      // replayed: the client gets the current view, marked resync.
+    } else if (other_epoch || !s->start_revision || *s->start_revision > state.revision()) {
+      // A resume point of another epoch, or ahead of the server (a restored or replaced
+      // store), cannot be replayed: the client gets the current view, marked resync.
       const bool resync = s->start_revision.has_value();
       if (SendSnapshot(s, state, resync)) RegisterLive(s, state);
     } else if (*s->start_revision == state.revision()) {
@@ -319,6 +333,7 @@ bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resyn
     v1::SubscribeResponse message;
     message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT);
     message.set_revision(state.revision());
+    message.set_epoch(state.epoch());
     message.set_resync(resync);
     const size_t end = std::min(entries.size(), next + options_.snapshot_chunk_entries);
     for (; next < end; ++next) MoveToProto(std::move(entries[next]), message.add_entries());
@@ -333,6 +348,7 @@ bool WatchHub::SendCaughtUp(Stream* stream, int64_t revision) {
   v1::SubscribeResponse message;
   message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS);
   message.set_revision(revision);
+  message.set_epoch(epoch_);
   if (!SendTo(stream, Serialize(message))) return false;
   stream->last_revision = revision;
   return true;
@@ -391,6 +407,7 @@ void WatchHub::Reloaded(const ConfigState& state) {
   SendBurst burst(burst_listener_.load());
   absl::MutexLock lock(&mu_);
   published_revision_ = state.revision();
+  epoch_ = state.epoch();  // changed if the shared store was restored
   PromoteDeferred(absl::InfinitePast());
   ReindexChains(state);
   for (auto& [id, stream] : streams_) {
@@ -495,6 +512,7 @@ void WatchHub::SendProgress() {
   v1::SubscribeResponse message;
   message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS);
   message.set_revision(published_revision_);
+  message.set_epoch(epoch_);
   std::shared_ptr<const std::string> bytes = Serialize(message);
   std::vector<Stream*> live;
   for (auto& [id, stream] : streams_) {

@@ -97,6 +97,9 @@ struct SubscribeCommand {
   std::string tenant;
   std::vector<std::string> services;  // empty = all
   std::optional<int64_t> start_revision;
+  // The store epoch start_revision belongs to; another than the state's gets a resync
+  // snapshot. Empty: the current one.
+  std::string epoch;
   // Without a start revision: the snapshot reflects at least this revision (waited for up to
   // max_resume_wait, else the stream ends UNAVAILABLE). 0 = any.
   int64_t min_revision = 0;
@@ -204,6 +207,8 @@ class WatchHub : public CommitListener {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t published_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // The state's epoch, for PROGRESS messages (set by Subscribe and Reloaded).
+  std::string epoch_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::unique_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::unique_ptr<TenantWatch>> watches_ ABSL_GUARDED_BY(mu_);
   // tenant -> the watches whose current chain includes it.

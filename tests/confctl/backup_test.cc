@@ -14,7 +14,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "confcenter/v1/admin.grpc.pb.h"
+#include "confcenter/subscription.h"
 #include "confcenter/v1/history.grpc.pb.h"
+#include "confcenter/v1/watch.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/api_client.h"
@@ -310,6 +312,126 @@ TEST_F(BackupTest, BackupUnderWritesRestoresEveryTenantsViewAtItsRevision) {
   int64_t next = 0;
   ASSERT_TRUE(restored_api.Put("feat-b", "users", "after", "x", &next).ok());
   EXPECT_EQ(next, revision + 1);
+}
+
+// The first message of a Subscribe of integration/orders resuming from `start_revision` of
+// `epoch` (empty: none sent).
+v1::SubscribeResponse FirstMessageOfResume(const std::shared_ptr<grpc::Channel>& channel,
+                                           int64_t start_revision, const std::string& epoch) {
+  auto stub = v1::WatchService::NewStub(channel);
+  grpc::ClientContext ctx;
+  v1::SubscribeRequest request;
+  request.set_tenant("integration");
+  request.add_services("orders");
+  request.set_start_revision(start_revision);
+  request.set_epoch(epoch);
+  auto reader = stub->Subscribe(&ctx, request);
+  v1::SubscribeResponse first;
+  EXPECT_TRUE(reader->Read(&first)) << "the stream ended: " << reader->Finish().error_message();
+  ctx.TryCancel();
+  return first;
+}
+
+std::map<std::pair<std::string, std::string>, std::string> ValuesOf(const Subscription& sub) {
+  std::map<std::pair<std::string, std::string>, std::string> values;
+  for (const auto& [key, value] : sub.Snapshot()) values[key] = value.value;
+  return values;
+}
+
+// A restore reuses revision numbers: the restored store counts on from the backup's revision
+// R, while clients may hold resume points past R from the old store. The restored store has a
+// new epoch, so such a resume gets a resync snapshot instead of a replay of other writes that
+// would look gap-free (the control without an epoch shows that replay), and a client
+// library subscriber, restarted on its cache file, ends up with exactly the restored view.
+TEST_F(BackupTest, ARestoreStartsANewEpochAndResumesFromTheOldOneResyncInsteadOfReplaying) {
+  ASSERT_TRUE(api_->Register("integration", {"orders"}).ok());
+  ASSERT_TRUE(api_->Put("integration", "orders", "a", "1").ok());
+  ASSERT_TRUE(api_->Put("integration", "orders", "b", "1").ok());
+  const std::string cache = Path("orders-cache.json");
+  SubscriptionOptions options;
+  options.tenant = "integration";
+  options.services = {"orders"};
+  options.cache_file = cache;
+  auto subscription = Subscription::Start(server_->Channel(), options);
+
+  Json manifest = Backup(Path("backup"));
+  ASSERT_FALSE(manifest.is_null());
+  const int64_t backup_revision = std::stoll(manifest["revision"].get<std::string>());
+  const std::string old_epoch = manifest.value("store_epoch", "");
+  EXPECT_EQ(old_epoch.size(), 32u) << manifest.dump();
+  // Acknowledged after the backup: not in the restored store.
+  ASSERT_TRUE(api_->Put("integration", "orders", "a", "2").ok());
+  int64_t resume_point = 0;
+  ASSERT_TRUE(api_->Put("integration", "orders", "c", "3", &resume_point).ok());
+  ASSERT_TRUE(subscription->WaitForRevision(resume_point, absl::Seconds(20)));
+  EXPECT_EQ(subscription->epoch(), old_epoch);
+  subscription.reset();  // its cache file holds (resume_point, old_epoch)
+  const int port = server_->port();
+  server_->Stop();
+
+  const std::string restored = Path("restored");
+  ConfctlResult restore = RunConfctl({"restore", "--backup", Path("backup"), "--data_dir", restored}, "");
+  ASSERT_EQ(restore.exit_code, 0) << restore.err;
+  EXPECT_NE(restore.out.find(absl::StrCat("serve revision ", backup_revision, " in a new epoch")),
+            std::string::npos)
+      << restore.out;
+  EXPECT_NE(restore.out.find("resync snapshot"), std::string::npos) << restore.out;
+  ServerProcess fresh(restored, {}, {}, port);
+  ASSERT_NE(fresh.port(), 0);
+  ApiClient restored_api(fresh.Channel());
+  // The restored store passes the old resume point with other writes.
+  ASSERT_TRUE(restored_api.Put("integration", "orders", "a", "9").ok());
+  ASSERT_TRUE(restored_api.Put("integration", "orders", "d", "4").ok());
+  int64_t head = 0;
+  ASSERT_TRUE(restored_api.Put("integration", "orders", "e", "5", &head).ok());
+  ASSERT_GT(head, resume_point);
+
+  // Control: a resume without an epoch is replayed as if the history were the same one.
+  v1::SubscribeResponse blind = FirstMessageOfResume(fresh.Channel(), resume_point, "");
+  EXPECT_EQ(blind.kind(), v1::SUBSCRIBE_RESPONSE_KIND_EVENTS);
+  // With the old epoch: a resync snapshot of the restored view, in the new epoch.
+  v1::SubscribeResponse resync = FirstMessageOfResume(fresh.Channel(), resume_point, old_epoch);
+  EXPECT_EQ(resync.kind(), v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT);
+  EXPECT_TRUE(resync.resync());
+  EXPECT_EQ(resync.revision(), head);
+  const std::string new_epoch = resync.epoch();
+  EXPECT_EQ(new_epoch.size(), 32u);
+  EXPECT_NE(new_epoch, old_epoch);
+  // With the new epoch: a resume, as before the restore.
+  EXPECT_EQ(FirstMessageOfResume(fresh.Channel(), resume_point, new_epoch).kind(),
+            v1::SUBSCRIBE_RESPONSE_KIND_EVENTS);
+
+  // The client library, restarted on its cache file: the restored view, not the old one
+  // patched with the new store's later writes (which would keep c=3 and a=2... then a=9).
+  auto restarted = Subscription::Start(fresh.Channel(), options);
+  ASSERT_TRUE(restarted->WaitForRevision(head, absl::Seconds(20)));
+  const std::map<std::pair<std::string, std::string>, std::string> expected = {
+      {{"orders", "a"}, "9"}, {{"orders", "b"}, "1"}, {{"orders", "d"}, "4"},
+      {{"orders", "e"}, "5"}};
+  EXPECT_EQ(ValuesOf(*restarted), expected);
+  EXPECT_EQ(restarted->epoch(), new_epoch);
+  restarted.reset();
+
+  // The epoch is the store's from now on: a restart keeps it, and the marker is gone.
+  EXPECT_FALSE(fs::exists(restored + "/RESTORED_FROM_BACKUP"));
+  ASSERT_EQ(fresh.Stop(), 0);
+  ASSERT_TRUE(fresh.Restart());
+  EXPECT_EQ(FirstMessageOfResume(fresh.Channel(), resume_point, new_epoch).kind(),
+            v1::SUBSCRIBE_RESPONSE_KIND_EVENTS);
+  // An epoch is an id, not a payload.
+  auto stub = v1::WatchService::NewStub(fresh.Channel());
+  grpc::ClientContext ctx;
+  v1::SubscribeRequest oversized;
+  oversized.set_tenant("integration");
+  oversized.set_start_revision(1);
+  oversized.set_epoch(std::string(4096, 'e'));
+  auto reader = stub->Subscribe(&ctx, oversized);
+  v1::SubscribeResponse none;
+  EXPECT_FALSE(reader->Read(&none));
+  const grpc::Status refused = reader->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("epoch: 4096 bytes"), std::string::npos)
+      << refused.error_message();
 }
 
 TEST_F(BackupTest, RestoreRefusesADamagedBackupNamingTheFile) {

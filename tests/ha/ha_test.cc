@@ -322,8 +322,10 @@ TEST_F(HaTest, SubscribersOfAKilledReplicaResumeOnAnotherWithEveryChangeExactlyO
       "p50 %.0f ms, p99 %.0f ms\n",
       kSubscribers, failover_ms[failover_ms.size() / 2],
       failover_ms[failover_ms.size() * 99 / 100]);
-  // They resumed; none had to start over from a snapshot.
+  // They resumed; none had to start over from a snapshot: the replicas share one store
+  // epoch, which the subscribers sent with their resume points.
   EXPECT_EQ(testing::ScrapeMetric(b->admin_port(), "confcenter_resyncs_total"), 0);
+  EXPECT_FALSE(subscriptions[0]->epoch().empty());
 }
 
 TEST_F(HaTest, ConcurrentWritesToTheSameKeysThroughTwoReplicasAreLinearizable) {

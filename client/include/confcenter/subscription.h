@@ -128,6 +128,11 @@ class Subscription {
 
   // The revision the view reflects (0 before any).
   int64_t revision() const;
+  // The store epoch that revision belongs to (empty until the server has said). A resume
+  // sends both: after a restore of the server's store (a new epoch) the stream starts again
+  // from a snapshot (the callbacks hear the differences) instead of replaying revisions of
+  // another history. Kept in the cache file with the revision.
+  std::string epoch() const;
   // True while the view is not known to be current: served from the cache file, the stream
   // is down, or a resumed stream is still replaying. False once the current stream has
   // delivered a snapshot or said it has caught up.
@@ -141,8 +146,9 @@ class Subscription {
  private:
   Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionOptions options);
   void Run();
-  // Applies one message; collects the changes for callbacks.
-  void Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes);
+  // Applies one message; collects the changes for callbacks. True if it moved the view to
+  // another epoch.
+  bool Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes);
   void Notify(const std::vector<ConfigChange>& changes);
   void LoadCache();
   void LoadCacheOrThrow();
@@ -159,6 +165,7 @@ class Subscription {
   // Snapshot parts received so far on this connection.
   std::map<std::pair<std::string, std::string>, ConfigValue> incoming_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string epoch_ ABSL_GUARDED_BY(mu_);
   // Callbacks have run up to here.
   int64_t notified_revision_ ABSL_GUARDED_BY(mu_) = 0;
   // A snapshot or the cache was applied.

@@ -62,7 +62,8 @@ absl::Status RunRestore(const Context& ctx, const RestoreArgs& args) {
   }
   *ctx.out << "restored revision " << manifest->revision() << " (" << manifest->files_size()
            << " files, " << manifest->total_bytes() << " bytes, checked) into " << args.data_dir
-           << "\n" << clients << "\nnext: " << next << std::endl;
+           << "\n"
+           << clients << "\nnext: " << next << std::endl;
   return absl::OkStatus();
 }
 

@@ -335,8 +335,8 @@ absl::StatusOr<v1::BackupManifest> RestoreBackup(const std::string& backup_dir,
     status = marker.Open((fs::path(data_dir) / storage::kRestoredMarkerFile).string());
     if (status.ok()) {
       written.push_back(storage::kRestoredMarkerFile);
-      const std::string line = absl::StrCat("epoch ", manifest->store_epoch(), " revision ",
-                                            manifest->revision(), "\n");
+      const std::string line =
+          absl::StrCat("epoch ", manifest->store_epoch(), " revision ", manifest->revision(), "\n");
       status = marker.Append(line.data(), line.size());
       if (status.ok()) status = marker.Close();
     }

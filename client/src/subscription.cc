@@ -182,7 +182,7 @@ bool Subscription::Apply(const v1::SubscribeResponse& message, std::vector<Confi
     case v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS:
       revision_ = std::max(revision_, message.revision());
       if (!has_view_) return new_epoch;  // progress before any view says nothing about it
-      caught_up_ = true;       // a resumed stream has replayed everything: it is live
+      caught_up_ = true;                 // a resumed stream has replayed everything: it is live
       break;
     default:
       return false;

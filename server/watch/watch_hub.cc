@@ -130,8 +130,8 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
   }
   if (command.epoch.size() > kMaxEpochBytes) {
     return absl::InvalidArgumentError(absl::StrCat("epoch: ", command.epoch.size(),
-                                                   " bytes; an epoch has at most ",
-                                                   kMaxEpochBytes, " (send back the one received)"));
+                                                   " bytes; an epoch has at most ", kMaxEpochBytes,
+                                                   " (send back the one received)"));
   }
   if (command.min_revision < 0) {
     return absl::InvalidArgumentError(

@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "confcenter/v1/admin.grpc.pb.h"
 #include "confcenter/subscription.h"
+#include "confcenter/v1/admin.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -370,7 +370,8 @@ TEST_F(BackupTest, ARestoreStartsANewEpochAndResumesFromTheOldOneResyncInsteadOf
   server_->Stop();
 
   const std::string restored = Path("restored");
-  ConfctlResult restore = RunConfctl({"restore", "--backup", Path("backup"), "--data_dir", restored}, "");
+  ConfctlResult restore =
+      RunConfctl({"restore", "--backup", Path("backup"), "--data_dir", restored}, "");
   ASSERT_EQ(restore.exit_code, 0) << restore.err;
   EXPECT_NE(restore.out.find(absl::StrCat("serve revision ", backup_revision, " in a new epoch")),
             std::string::npos)
@@ -406,7 +407,9 @@ TEST_F(BackupTest, ARestoreStartsANewEpochAndResumesFromTheOldOneResyncInsteadOf
   auto restarted = Subscription::Start(fresh.Channel(), options);
   ASSERT_TRUE(restarted->WaitForRevision(head, absl::Seconds(20)));
   const std::map<std::pair<std::string, std::string>, std::string> expected = {
-      {{"orders", "a"}, "9"}, {{"orders", "b"}, "1"}, {{"orders", "d"}, "4"},
+      {{"orders", "a"}, "9"},
+      {{"orders", "b"}, "1"},
+      {{"orders", "d"}, "4"},
       {{"orders", "e"}, "5"}};
   EXPECT_EQ(ValuesOf(*restarted), expected);
   EXPECT_EQ(restarted->epoch(), new_epoch);

@@ -27,9 +27,9 @@ absl::StatusOr<v1::BackupManifest> VerifyBackup(const std::string& dir);
 // as it goes, and syncs it; `confcenterd --data_dir=<data_dir>` then serves the backup's
 // revision. The restored store starts a new epoch when confcenterd opens it, so subscribers
 // resuming with a revision of the backup's epoch (or any other) get a resync snapshot, never
-// a replay of the writes made since. `data_dir` must not exist or be empty (FAILED_PRECONDITION otherwise); it is
-// created. Errors: those of VerifyBackup (nothing is left in `data_dir`), UNAVAILABLE if a
-// file cannot be written. Returns the manifest.
+// a replay of the writes made since. `data_dir` must not exist or be empty (FAILED_PRECONDITION
+// otherwise); it is created. Errors: those of VerifyBackup (nothing is left in `data_dir`),
+// UNAVAILABLE if a file cannot be written. Returns the manifest.
 absl::StatusOr<v1::BackupManifest> RestoreBackup(const std::string& backup_dir,
                                                  const std::string& data_dir);
 

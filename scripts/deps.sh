@@ -20,8 +20,9 @@ build=(
 )
 # kubernetes-client: kubectl 1.20 renders the Kustomize manifests (tests/deploy/k8s_test.sh);
 # systemd: systemd-analyze verifies the unit (tests/deploy/systemd_test.sh);
-# clang + libclang-rt-14-dev (libFuzzer): scripts/fuzz; clang-format: scripts/check-format.
-test=(etcd-server gnuplot-nox kubernetes-client systemd clang libclang-rt-14-dev clang-format)
+# clang + libclang-rt-14-dev (libFuzzer): scripts/fuzz; clang-format: scripts/check-format;
+# etcd-client: etcdctl snapshot save/restore (the etcd restore test, tests/ha/).
+test=(etcd-server etcd-client gnuplot-nox kubernetes-client systemd clang libclang-rt-14-dev clang-format)
 container=(podman debootstrap curl)
 case "${1:-}" in
   "") packages=("${build[@]}" "${test[@]}") ;;

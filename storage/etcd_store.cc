@@ -546,6 +546,45 @@ class EtcdStore final : public Store {
                                                    int keep_versions) override;
   absl::StatusOr<int64_t> CompactAudit(int64_t cutoff_micros) override;
 
+  // Each record is rewritten by a Txn guarded on its mod revision: a commit or a compaction
+  // that changed or removed it meanwhile wins. Rewritten log bundles reach the other
+  // replicas' watches as puts of revisions they know already, which they skip.
+  absl::StatusOr<ResealReport> ResealSecrets() override {
+    if (options_.sealer == nullptr) {
+      return absl::FailedPreconditionError(
+          "this server has no --secret_key_file: it seals nothing, so there is nothing to "
+          "re-seal");
+    }
+    ResealReport report;
+    for (bool rewrite : {true, false}) {
+      for (const char* prefix : {"meta/format", "e/", "log/", "h/", "rel/"}) {
+        const std::string begin = p_ + prefix;
+        const std::string end =
+            absl::EndsWith(prefix, "/") ? PrefixEnd(begin) : begin + std::string(1, '\0');
+        absl::StatusOr<int64_t> ranged = client_->RangeAll(
+            begin, end, 0, kPage, [&](const mvccpb::KeyValue& kv) -> absl::Status {
+              std::string value = kv.value();
+              absl::StatusOr<bool> changed = ResealRecord(prefix, rewrite, &value);
+              if (!changed.ok()) return changed.status();
+              if (!*changed) return absl::OkStatus();
+              if (!rewrite) {
+                ++report.remaining;
+                return absl::OkStatus();
+              }
+              TxnRequest txn;
+              AddCompare(&txn, kv.key(), Compare::MOD, kv.mod_revision());
+              AddPut(txn.mutable_success(), kv.key(), std::move(value));
+              absl::StatusOr<TxnResponse> r = client_->Txn(txn);
+              if (!r.ok()) return Annotate(r.status(), "re-seal secrets");
+              if (r->succeeded()) ++report.resealed;
+              return absl::OkStatus();
+            });
+        if (!ranged.ok()) return Annotate(ranged.status(), "re-seal secrets");
+      }
+    }
+    return report;
+  }
+
   absl::StatusOr<CheckpointInfo> Checkpoint(const std::string& dir) override {
     return absl::UnimplementedError(
         "the etcd engine has no online checkpoint: back up the etcd cluster with `etcdctl "
@@ -553,6 +592,60 @@ class EtcdStore final : public Store {
   }
 
  private:
+  // Whether the record `value` under `prefix` holds a value sealed with another key than the
+  // primary; with `rewrite`, re-seals it in place.
+  absl::StatusOr<bool> ResealRecord(absl::string_view prefix, bool rewrite,
+                                    std::string* value) const {
+    const SecretSealer& sealer = *options_.sealer;
+    auto entry = [&](EntryRecord* e) -> absl::StatusOr<bool> {
+      return rewrite ? sealer.Reseal(e) : sealer.NeedsReseal(*e);
+    };
+    auto sets = [&](google::protobuf::RepeatedPtrField<ChangeSet>* all) -> absl::StatusOr<bool> {
+      bool any = false;
+      for (ChangeSet& set : *all) {
+        absl::StatusOr<bool> changed =
+            rewrite ? ResealChangeSet(sealer, &set) : ChangeSetNeedsReseal(sealer, set);
+        if (!changed.ok()) return changed;
+        any = any || *changed;
+      }
+      return any;
+    };
+    const absl::Status malformed = absl::DataLossError(absl::StrCat(
+        "etcd store ", p_, ": a malformed record under ", prefix, " while re-sealing secrets"));
+    absl::StatusOr<bool> changed = false;
+    if (prefix == "meta/format") {
+      EtcdFormat format;
+      EntryRecord check;
+      if (!format.ParseFromString(*value)) return malformed;
+      if (format.sealer_check().empty()) return false;
+      if (!check.ParseFromString(format.sealer_check())) return malformed;
+      changed = entry(&check);
+      if (changed.ok() && *changed) format.set_sealer_check(check.SerializeAsString());
+      if (changed.ok() && *changed && rewrite) *value = format.SerializeAsString();
+    } else if (prefix == "e/") {
+      EntryRecord record;
+      if (!record.ParseFromString(*value)) return malformed;
+      changed = entry(&record);
+      if (changed.ok() && *changed && rewrite) *value = record.SerializeAsString();
+    } else if (prefix == "h/") {
+      HistoryRecord record;
+      if (!record.ParseFromString(*value)) return malformed;
+      changed = entry(record.mutable_entry());
+      if (changed.ok() && *changed && rewrite) *value = record.SerializeAsString();
+    } else if (prefix == "log/") {
+      LogBundle bundle;
+      if (!bundle.ParseFromString(*value)) return malformed;
+      changed = sets(bundle.mutable_change_sets());
+      if (changed.ok() && *changed && rewrite) *value = bundle.SerializeAsString();
+    } else {
+      google::protobuf::RepeatedPtrField<ChangeSet> one;
+      if (!one.Add()->ParseFromString(*value)) return malformed;
+      changed = sets(&one);
+      if (changed.ok() && *changed && rewrite) *value = one[0].SerializeAsString();
+    }
+    return changed;
+  }
+
   // What the store knows of the shared head, copied out under mu_.
   struct Known {
     int64_t revision = 0;

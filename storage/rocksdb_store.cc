@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
@@ -336,6 +337,7 @@ class RocksDbStore final : public Store {
   absl::Status CommitWithAudit(const std::vector<ChangeSet>& plain_change_sets,
                                const std::vector<AuditRecord>& audit) override {
     if (plain_change_sets.empty() && audit.empty()) return absl::OkStatus();
+    absl::MutexLock commit_lock(&commit_mu_);
     // Secret values are written sealed, everywhere (state, change log, history, releases).
     std::vector<ChangeSet> sealed;
     if (sealer_ != nullptr && HoldsSecrets(plain_change_sets)) {
@@ -425,6 +427,35 @@ class RocksDbStore final : public Store {
   }
 
   bool DiskFull() override { return reserve_->Full(); }
+
+  absl::StatusOr<ResealReport> ResealSecrets() override {
+    if (sealer_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "this server has no --secret_key_file: it seals nothing, so there is nothing to "
+          "re-seal");
+    }
+    ResealReport report;
+    for (const auto& [cf, kind] :
+         {std::pair{entries(), RecordKind::kEntry}, std::pair{changes(), RecordKind::kChangeSet},
+          std::pair{history_cf(), RecordKind::kHistory},
+          std::pair{releases_cf(), RecordKind::kChangeSet}}) {
+      if (absl::Status s = ResealFamily(cf, kind, &report.resealed); !s.ok()) return s;
+    }
+    for (const auto& [cf, kind] :
+         {std::pair{entries(), RecordKind::kEntry}, std::pair{changes(), RecordKind::kChangeSet},
+          std::pair{history_cf(), RecordKind::kHistory},
+          std::pair{releases_cf(), RecordKind::kChangeSet}}) {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        std::string value = it->value().ToString();
+        absl::StatusOr<bool> needs = ResealRecord(kind, /*rewrite=*/false, &value);
+        if (!needs.ok()) return needs.status();
+        if (*needs) ++report.remaining;
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "count sealed values");
+    }
+    return report;
+  }
 
   absl::Status ReclaimSpace() override {
     rocksdb::CompactRangeOptions options;
@@ -530,6 +561,7 @@ class RocksDbStore final : public Store {
   }
 
   absl::Status CompactChangesBefore(int64_t revision) override {
+    absl::MutexLock lock(&compaction_mu_);
     rocksdb::WriteOptions wo;
     wo.sync = sync_;
     return FromRocks(db_->DeleteRange(wo, changes(), EncodeRevision(0), EncodeRevision(revision)),
@@ -560,6 +592,7 @@ class RocksDbStore final : public Store {
   }
   absl::StatusOr<HistoryCompaction> CompactHistory(int64_t cutoff_micros,
                                                    int keep_versions) override {
+    absl::MutexLock lock(&compaction_mu_);
     return history_.CompactHistory(cutoff_micros, keep_versions);
   }
   absl::StatusOr<int64_t> CompactAudit(int64_t cutoff_micros) override {
@@ -574,6 +607,94 @@ class RocksDbStore final : public Store {
   rocksdb::ColumnFamilyHandle* entries() const { return cfs_[1]; }
   rocksdb::ColumnFamilyHandle* tenants() const { return cfs_[2]; }
   rocksdb::ColumnFamilyHandle* changes() const { return cfs_[3]; }
+  rocksdb::ColumnFamilyHandle* history_cf() const { return cfs_[4]; }
+  rocksdb::ColumnFamilyHandle* releases_cf() const { return cfs_[5]; }
+
+  enum class RecordKind { kEntry, kChangeSet, kHistory };
+
+  // Whether the record `value` of `kind` holds a value sealed with another key than the
+  // primary; with `rewrite`, re-seals it in place.
+  absl::StatusOr<bool> ResealRecord(RecordKind kind, bool rewrite, std::string* value) const {
+    auto reseal = [&](auto& record, EntryRecord* entry) -> absl::StatusOr<bool> {
+      if (!record.ParseFromString(*value)) {
+        return absl::DataLossError("malformed record while re-sealing secrets");
+      }
+      if (entry != nullptr && !rewrite) return sealer_->NeedsReseal(*entry);
+      if (entry != nullptr) {
+        absl::StatusOr<bool> changed = sealer_->Reseal(entry);
+        if (!changed.ok() || !*changed) return changed;
+        *value = record.SerializeAsString();
+        return true;
+      }
+      return false;
+    };
+    switch (kind) {
+      case RecordKind::kEntry: {
+        EntryRecord record;
+        return reseal(record, &record);
+      }
+      case RecordKind::kHistory: {
+        HistoryRecord record;
+        return reseal(record, record.mutable_entry());
+      }
+      case RecordKind::kChangeSet: {
+        ChangeSet set;
+        if (!set.ParseFromString(*value)) {
+          return absl::DataLossError("malformed change set while re-sealing secrets");
+        }
+        if (!rewrite) return ChangeSetNeedsReseal(*sealer_, set);
+        absl::StatusOr<bool> changed = ResealChangeSet(*sealer_, &set);
+        if (!changed.ok() || !*changed) return changed;
+        *value = set.SerializeAsString();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Re-seals the records of one column family, a batch at a time. Each batch is written under
+  // the commit and compaction locks, and only over records still as they were read: a commit
+  // or a compaction that changed one meanwhile wins.
+  absl::Status ResealFamily(rocksdb::ColumnFamilyHandle* cf, RecordKind kind, int64_t* resealed) {
+    constexpr size_t kBatch = 256;
+    std::vector<std::pair<std::string, std::string>> seen;  // key, value as read
+    auto write = [&]() -> absl::Status {
+      absl::MutexLock compaction_lock(&compaction_mu_);
+      absl::MutexLock commit_lock(&commit_mu_);
+      rocksdb::WriteBatch batch;
+      int64_t count = 0;
+      for (auto& [key, value] : seen) {
+        std::string now;
+        rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, key, &now);
+        if (s.IsNotFound() || (s.ok() && now != value)) continue;
+        if (!s.ok()) return FromRocks(s, "re-seal secrets");
+        absl::StatusOr<bool> changed = ResealRecord(kind, /*rewrite=*/true, &now);
+        if (!changed.ok()) return changed.status();
+        if (!*changed) continue;
+        batch.Put(cf, key, now);
+        ++count;
+      }
+      rocksdb::WriteOptions wo;
+      wo.sync = sync_;
+      if (absl::Status s = FromRocks(db_->Write(wo, &batch), "re-seal secrets"); !s.ok()) return s;
+      *resealed += count;
+      seen.clear();
+      return absl::OkStatus();
+    };
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string value = it->value().ToString();
+      absl::StatusOr<bool> needs = ResealRecord(kind, /*rewrite=*/false, &value);
+      if (!needs.ok()) return needs.status();
+      if (!*needs) continue;
+      seen.emplace_back(it->key().ToString(), std::move(value));
+      if (seen.size() == kBatch) {
+        if (absl::Status s = write(); !s.ok()) return s;
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "re-seal secrets");
+    return seen.empty() ? absl::OkStatus() : write();
+  }
 
   const std::unique_ptr<DiskReserve> reserve_;
   // The Env of the fault-injecting file system (tests), or null; outlives db_.
@@ -586,6 +707,11 @@ class RocksDbStore final : public Store {
   const bool sync_;
   const std::shared_ptr<CompactionCounter> compactions_;
   const std::shared_ptr<const SecretSealer> sealer_;  // null: secrets stored as they are
+  // Held by every commit; by ResealSecrets around each batch, so it never writes over one.
+  absl::Mutex commit_mu_ ABSL_ACQUIRED_AFTER(compaction_mu_);
+  // Held by the compactions that delete change-log and history records, and by
+  // ResealSecrets around each batch, so it never brings a deleted record back.
+  absl::Mutex compaction_mu_;
   std::atomic<int64_t> revision_{0};
   std::string epoch_;  // set by Init
   RocksHistory history_;

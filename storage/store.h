@@ -90,6 +90,13 @@ struct StoreStats {
   int64_t stored_bytes() const { return sst_files_bytes + memtable_bytes; }
 };
 
+// What one Store::ResealSecrets pass did, counted in records (a record may hold several
+// values: a change set, a history version, a current entry).
+struct ResealReport {
+  int64_t resealed = 0;   // records rewritten under the primary key
+  int64_t remaining = 0;  // records still holding a value under another key after the pass
+};
+
 // What a Store::Checkpoint holds.
 struct CheckpointInfo {
   int64_t revision = 0;  // the last revision committed in it
@@ -276,6 +283,17 @@ class Store {
                                                            int keep_versions) = 0;
   // Drops audit records written before `cutoff_micros`; returns how many.
   virtual absl::StatusOr<int64_t> CompactAudit(int64_t cutoff_micros) = 0;
+
+  // Re-encrypts with the sealer's primary key every sealed value the store holds under
+  // another key (storage/secret_seal.h): current entries, change log, history and releases.
+  // Safe while commits and compactions run: a record one of them changed or removed meanwhile
+  // is left as it is. Then counts the records still under another key (0, unless a replica
+  // whose primary is older wrote some meanwhile: run it again there). Blocking; reads the
+  // whole store. FAILED_PRECONDITION if the store has no sealer; UNIMPLEMENTED for an engine
+  // that cannot (both real ones can).
+  virtual absl::StatusOr<ResealReport> ResealSecrets() {
+    return absl::UnimplementedError("this storage engine cannot re-seal secrets");
+  }
 
   // Writes a consistent copy of the whole store (everything at one revision) into `dir`,
   // which must not exist; its parent must. Safe while commits run. The copy is a store this

@@ -364,6 +364,72 @@ bool EtcdCluster::Restart(int i) {
   return false;
 }
 
+bool EtcdCluster::RunEtcdctl(const std::vector<std::string>& args) const {
+  std::filesystem::path etcdctl = std::filesystem::path(binary_).parent_path() / "etcdctl";
+  std::vector<std::string> argv_strings = {etcdctl.string()};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log = dir_ + "/etcdctl.log";
+  const int fd = open(log.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  if (fd >= 0) close(fd);
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "etcd cluster: %s failed (exit status %d):\n%s\n",
+                 absl::StrJoin(argv_strings, " ").c_str(), status, FileTail(log, 2000).c_str());
+    return false;
+  }
+  return true;
+}
+
+bool EtcdCluster::SaveSnapshot(int i, const std::string& path) {
+  return RunEtcdctl(
+      {"--endpoints=" + endpoint(i), "--command-timeout=20s", "snapshot", "save", path});
+}
+
+bool EtcdCluster::RestoreFromSnapshot(const std::string& snapshot) {
+  KillAll();
+  std::vector<std::string> initial;
+  for (const Member& m : members_) {
+    initial.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
+  }
+  static int restores = 0;
+  const std::string token = absl::StrCat("cc-restored-", getpid(), "-", restores++);
+  std::vector<int> all;
+  for (int i = 0; i < size(); ++i) {
+    const Member& m = members_[i];
+    const std::string data = absl::StrCat(dir_, "/", m.name);
+    std::error_code ec;
+    std::filesystem::remove_all(data, ec);
+    if (!RunEtcdctl({"snapshot", "restore", snapshot, "--name=" + m.name,
+                     "--initial-cluster=" + absl::StrJoin(initial, ","),
+                     "--initial-cluster-token=" + token,
+                     absl::StrCat("--initial-advertise-peer-urls=http://127.0.0.1:", m.peer_port),
+                     "--data-dir=" + data})) {
+      return false;
+    }
+    all.push_back(i);
+  }
+  for (int i : all) {
+    if (!Spawn(i)) return false;
+  }
+  if (WaitHealthy(all, absl::Now() + absl::Seconds(30))) return true;
+  PrintLogs("did not become healthy within 30 s of the restore", all);
+  return false;
+}
+
 void EtcdCluster::Pause(int i) {
   Member& m = members_[i];
   if (m.pid == 0 || m.paused) return;

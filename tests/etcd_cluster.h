@@ -80,6 +80,15 @@ class EtcdCluster {
   // True if GET /health on member i answers {"health":"true"} within `timeout`.
   bool Healthy(int i, absl::Duration timeout = absl::Seconds(1)) const;
 
+  // `etcdctl snapshot save` from member i into `path` (a new file). False, saying why on
+  // stderr, if etcdctl fails. etcdctl is the one beside the etcd binary.
+  bool SaveSnapshot(int i, const std::string& path);
+  // etcd's disaster recovery: kills every member, makes each one's data dir anew with
+  // `etcdctl snapshot restore` from `snapshot` (a new cluster: etcd gives it a new cluster
+  // id), starts them on the same ports and waits (at most 30 s) until all are healthy. False,
+  // saying why on stderr, otherwise.
+  bool RestoreFromSnapshot(const std::string& snapshot);
+
  private:
   struct Member {
     std::string name;
@@ -95,6 +104,9 @@ class EtcdCluster {
   // Waits until every member in `which` is healthy or `deadline` passes.
   bool WaitHealthy(const std::vector<int>& which, absl::Time deadline);
   void PrintLogs(const std::string& why, const std::vector<int>& which) const;
+  // Runs etcdctl with `args` to its end, output appended to the cluster's etcdctl.log; true
+  // if it exited 0 (else says why on stderr).
+  bool RunEtcdctl(const std::vector<std::string>& args) const;
 
   std::string binary_;
   std::string dir_;

@@ -67,4 +67,25 @@ absl::Status RunRestore(const Context& ctx, const RestoreArgs& args) {
   return absl::OkStatus();
 }
 
+absl::Status RunRotateSecretKey(const Context& ctx) {
+  absl::StatusOr<v1::RotateSecretKeyResponse> rotated =
+      ctx.client->RotateSecretKey(v1::RotateSecretKeyRequest());
+  if (!rotated.ok()) return rotated.status();
+  if (ctx.format != OutputFormat::kTable) {
+    PrintDocument(ProtoToJson(*rotated), ctx.format, *ctx.out);
+    return absl::OkStatus();
+  }
+  *ctx.out << "secret values are sealed with key " << rotated->primary_key_id() << "; "
+           << rotated->records_resealed() << " records re-sealed; ";
+  if (rotated->records_remaining() == 0) {
+    *ctx.out << "none is left under an old key"
+             << (rotated->old_key_ids().empty() ? "" : ": the old keys can be removed") << "\n";
+  } else {
+    *ctx.out << rotated->records_remaining()
+             << " still under other keys (written meanwhile by a replica with an older key: "
+                "rotate there, then here again)\n";
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace confcenter::confctl

@@ -206,6 +206,9 @@ absl::Status RunBackup(const Context& ctx, const std::string& dir);
 // empty) data dir; prints the revision and the confcenterd command to run next, or the
 // manifest with data_dir and next.
 absl::Status RunRestore(const Context& ctx, const RestoreArgs& args);
+// Rotate-secret-key: AdminService.RotateSecretKey; prints the key ids and what was re-sealed,
+// and whether the old keys can go.
+absl::Status RunRotateSecretKey(const Context& ctx);
 
 // Reads a whole file ("-" = stdin). A file that cannot be read is a usage error.
 absl::StatusOr<std::string> ReadInput(const std::string& path);

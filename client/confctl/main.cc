@@ -386,6 +386,11 @@ void AddBackupCommands(Commands* commands, Args* a) {
       ->add_option("--data-dir,--data_dir", a->restore.data_dir,
                    "the new data dir (must not exist or be empty)")
       ->required();
+
+  commands->Add("rotate-secret-key",
+                "re-read the server's secret key files and re-seal every secret value with its "
+                "new --secret_key_file (online)",
+                [](const Context& ctx) { return RunRotateSecretKey(ctx); });
 }
 
 absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {

@@ -344,6 +344,7 @@ CONFCENTER_UNARY(GetRelease, history_, true)
 CONFCENTER_UNARY(Rollback, history_, false)
 CONFCENTER_UNARY(Diff, history_, true)
 CONFCENTER_UNARY(QueryAudit, history_, true)
+CONFCENTER_UNARY(RotateSecretKey, admin_, false)
 
 #undef CONFCENTER_UNARY
 

@@ -258,4 +258,31 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CompactHistory(grpc::CallbackServerC
   return reactor;
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::RotateSecretKey(grpc::CallbackServerContext* ctx,
+                                                            const v1::RotateSecretKeyRequest*,
+                                                            v1::RotateSecretKeyResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "AdminService.RotateSecretKey", "",
+      [](const auth::Access& a) { return a.Require(auth::Right::kAdmin, ""); }, &refused);
+  if (access == nullptr) return refused;
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // Reads and rewrites the store: on a worker, never on gRPC's thread.
+  WriteContext context = gate_->ContextFor(ctx, *access, "AdminService.RotateSecretKey");
+  if (!pool_.TrySubmit([this, resp, reactor, context = std::move(context)]() mutable {
+        absl::StatusOr<SecretKeyRotation::Report> report = rotation_->Rotate(std::move(context));
+        if (report.ok()) {
+          resp->set_primary_key_id(report->primary_key_id);
+          for (const std::string& id : report->old_key_ids) resp->add_old_key_ids(id);
+          resp->set_records_resealed(report->records_resealed);
+          resp->set_records_remaining(report->records_remaining);
+        }
+        reactor->Finish(ToGrpcStatus(report.status()));
+      })) {
+    reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
+        "the admin workers are busy (backups, compactions or a rotation); retry")));
+  }
+  return reactor;
+}
+
 }  // namespace confcenter

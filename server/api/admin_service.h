@@ -1,5 +1,6 @@
 // The gRPC edge of AdminService: Backup streams a BackupJob; CompactHistory runs
-// HistoryCore::CompactNow. Translates; no logic.
+// HistoryCore::CompactNow; RotateSecretKey runs SecretKeyRotation::Rotate. Translates; no
+// logic.
 #ifndef CONFCENTER_SERVER_API_ADMIN_SERVICE_H_
 #define CONFCENTER_SERVER_API_ADMIN_SERVICE_H_
 
@@ -8,6 +9,7 @@
 #include "server/api/worker_pool.h"
 #include "server/core/backup.h"
 #include "server/core/history_core.h"
+#include "server/core/secret_rotation.h"
 
 namespace confcenter {
 
@@ -19,19 +21,28 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   static constexpr int kWorkers = 2;
   static constexpr size_t kMaxQueuedTasks = 64;
 
-  // `backups`, `history` and `gate` must outlive the service.
-  AdminServiceImpl(BackupManager* backups, HistoryCore* history, const Gatekeeper* gate)
-      : backups_(backups), history_(history), gate_(gate), pool_(kWorkers, kMaxQueuedTasks) {}
+  // `backups`, `history`, `rotation` and `gate` must outlive the service.
+  AdminServiceImpl(BackupManager* backups, HistoryCore* history, SecretKeyRotation* rotation,
+                   const Gatekeeper* gate)
+      : backups_(backups),
+        history_(history),
+        rotation_(rotation),
+        gate_(gate),
+        pool_(kWorkers, kMaxQueuedTasks) {}
 
   grpc::ServerWriteReactor<v1::BackupResponse>* Backup(grpc::CallbackServerContext* ctx,
                                                        const v1::BackupRequest* req) override;
   grpc::ServerUnaryReactor* CompactHistory(grpc::CallbackServerContext* ctx,
                                            const v1::CompactHistoryRequest* req,
                                            v1::CompactHistoryResponse* resp) override;
+  grpc::ServerUnaryReactor* RotateSecretKey(grpc::CallbackServerContext* ctx,
+                                            const v1::RotateSecretKeyRequest* req,
+                                            v1::RotateSecretKeyResponse* resp) override;
 
  private:
   BackupManager* const backups_;
   HistoryCore* const history_;
+  SecretKeyRotation* const rotation_;
   const Gatekeeper* const gate_;
   WorkerPool pool_;  // last: joined first
 };

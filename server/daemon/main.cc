@@ -211,7 +211,12 @@ ABSL_FLAG(std::string, secret_key_file, "",
           "A 256-bit key (64 hex digits: openssl rand -hex 32) that seals secret values at "
           "rest: generated keys, secret_keys and secret writes are encrypted (AES-256-GCM) in "
           "every file of the data dir and its backups. Keep it outside the data dir. Empty = "
-          "secrets are stored as written.");
+          "secrets are stored as written. To rotate: put a new key here, the old one in "
+          "--secret_old_key_files, call AdminService.RotateSecretKey (confctl "
+          "rotate-secret-key), then drop the old one.");
+ABSL_FLAG(std::vector<std::string>, secret_old_key_files, {},
+          "Keys (files, comma-separated, as --secret_key_file) that open secret values sealed "
+          "before a rotation but seal nothing. Re-read by AdminService.RotateSecretKey.");
 ABSL_FLAG(std::string, tls_cert, "",
           "Server certificate chain (PEM): serve gRPC over TLS. Re-read when it changes.");
 ABSL_FLAG(std::string, tls_key, "", "The server certificate's private key (PEM).");
@@ -493,7 +498,7 @@ int Run() {
   }
   if (const std::string path = absl::GetFlag(FLAGS_secret_key_file); !path.empty()) {
     absl::StatusOr<std::shared_ptr<const storage::SecretSealer>> sealer =
-        storage::SecretSealer::FromKeyFile(path);
+        storage::SecretSealer::FromKeyFiles(path, absl::GetFlag(FLAGS_secret_old_key_files));
     if (!sealer.ok()) {
       spdlog::error("{}", std::string(sealer.status().message()));
       return 2;
@@ -635,7 +640,8 @@ int Run() {
     backup_options.tmp_dir = dir.parent_path().string();
   }
   BackupManager backups((*core)->store(), backup_options);
-  AdminServiceImpl admin_service(&backups, history.get(), &gate);
+  SecretKeyRotation rotation(store_options.sealer, (*core)->store(), core->get());
+  AdminServiceImpl admin_service(&backups, history.get(), &rotation, &gate);
 
   ConfigServiceImpl config_service(core->get(), &gate);
   TenantServiceImpl tenant_service(core->get(), &gate);

@@ -31,6 +31,7 @@
 #include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/auth_keys.h"
 #include "tests/confctl/confctl_process.h"
 #include "tests/test_util.h"
@@ -110,8 +111,10 @@ class SecretLeakTest : public ::testing::Test {
         << "  - subjects: [{kind: token, name: reader}]\n"
         << "    roles: [reader]\n"
         << "    tenants: [\"*\"]\n";
-    // The key that seals secrets at rest, outside the data dir.
+    // The key that seals secrets at rest, outside the data dir; the old keys' file holds the
+    // same key until a test rotates.
     std::ofstream(dir_.path() + "/secret.key") << std::string(64, 'c') << "\n";
+    std::ofstream(dir_.path() + "/old.key") << std::string(64, 'c') << "\n";
     log_path_ = dir_.path() + "/server.log";
     // ServerProcess's child inherits the test's stdout and stderr (where it logs): point them
     // at a file while it starts.
@@ -126,6 +129,7 @@ class SecretLeakTest : public ::testing::Test {
         dir_.path() + "/data",
         std::vector<std::string>{"--auth_policy=" + dir_.path() + "/policy.yaml",
                                  "--secret_key_file=" + dir_.path() + "/secret.key",
+                                 "--secret_old_key_files=" + dir_.path() + "/old.key",
                                  "--log_level=trace"});
     fflush(stdout);
     fflush(stderr);
@@ -179,6 +183,27 @@ class SecretLeakTest : public ::testing::Test {
   void ExpectOk(const std::string& what, const grpc::Status& st, const Resp& resp) {
     EXPECT_TRUE(st.ok()) << what << ": " << st.error_code() << " " << st.error_message();
     Record(what, st, &resp);
+  }
+
+  // The admin's resolved view of `tenant` (serialized, without its revision), on a channel of
+  // its own: usable right after a restart.
+  std::string AdminView(const std::string& tenant) {
+    v1::ResolveRequest req;
+    req.set_tenant(tenant);
+    v1::ResolveResponse resp;
+    grpc::ClientContext ctx;
+    Auth(&ctx, kAdminToken);
+    ctx.set_wait_for_ready(true);  // after the restart, until the channel connects
+    ctx.set_deadline(In(std::chrono::seconds(20)));
+    // A channel of its own: a shared subchannel may still hold the stopped server's connection.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto channel =
+        grpc::CreateCustomChannel(server_->address(), grpc::InsecureChannelCredentials(), args);
+    grpc::Status st = v1::ConfigService::NewStub(channel)->Resolve(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+    resp.clear_revision();
+    return resp.SerializeAsString();
   }
 
   // Reads a Subscribe stream until its snapshot is complete.
@@ -559,24 +584,7 @@ TEST_F(SecretLeakTest, ReaderNeverSeesSecrets) {
   }
 
   // What the admin sees, to compare after a restart.
-  auto admin_view = [&](const std::string& tenant) {
-    v1::ResolveRequest req;
-    req.set_tenant(tenant);
-    v1::ResolveResponse resp;
-    grpc::ClientContext ctx;
-    Auth(&ctx, kAdminToken);
-    ctx.set_wait_for_ready(true);  // after the restart, until the channel connects
-    ctx.set_deadline(In(std::chrono::seconds(20)));
-    // A channel of its own: a shared subchannel may still hold the stopped server's connection.
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    auto channel =
-        grpc::CreateCustomChannel(server_->address(), grpc::InsecureChannelCredentials(), args);
-    grpc::Status st = v1::ConfigService::NewStub(channel)->Resolve(&ctx, req, &resp);
-    EXPECT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
-    resp.clear_revision();
-    return resp.SerializeAsString();
-  };
+  auto admin_view = [&](const std::string& tenant) { return AdminView(tenant); };
   const std::string integration_before = admin_view("integration");
   const std::string feat_before = admin_view("feat-x");
 
@@ -659,6 +667,78 @@ TEST_F(SecretLeakTest, FilesHoldingSecretsAreOwnerOnly) {
     }
   }
   EXPECT_GT(files, 0);
+}
+
+// Rotation, online: with a new key in --secret_key_file and the old one in
+// --secret_old_key_files, RotateSecretKey (admins only, audited) re-seals every stored secret
+// value, current and historical, while the server serves; the old key can then go, and a
+// restart with the new key alone opens everything, history included.
+TEST_F(SecretLeakTest, RotatingTheKeyReSealsEverySecretOnlineAndTheOldKeyCanGo) {
+  for (const auto& [tenant, parent] :
+       {std::pair<std::string, std::string>{"integration", ""}, {"feat-x", "integration"}}) {
+    grpc::ClientContext ctx;
+    Auth(&ctx, kAdminToken);
+    v1::RegisterRequest req;
+    req.set_tenant(tenant);
+    req.set_parent(parent);
+    // A generated secret too: sealed by the server itself.
+    v1::ServiceDefinition* def = req.add_services();
+    def->set_name("orders");
+    v1::GeneratedKey* db = def->add_generated_keys();
+    db->set_key("db.password");
+    db->set_kind(v1::GENERATED_KEY_KIND_SECRET);
+    v1::RegisterResponse resp;
+    grpc::Status st = tenants_->Register(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  AdminPut("integration", "smtp.password", kSmtpMarker, /*secret=*/true);
+  AdminPut("integration", "smtp.password", kSmtpMarker2, /*secret=*/true);
+  AdminPut("feat-x", "smtp.password", kFeatSmtpMarker, /*secret=*/true);
+
+  std::ofstream(dir_.path() + "/secret.key") << std::string(64, 'd') << "\n";
+  ConfctlResult denied =
+      RunConfctl({"--token", kReaderToken, "rotate-secret-key"}, server_->address());
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_NE(denied.err.find("PERMISSION_DENIED"), std::string::npos) << denied.err;
+  ConfctlResult rotated =
+      RunConfctl({"--token", kAdminToken, "-o", "json", "rotate-secret-key"}, server_->address());
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.out << rotated.err;
+  const nlohmann::json report = nlohmann::json::parse(rotated.out);
+  const std::string new_id = report.value("primary_key_id", "");
+  ASSERT_EQ(report["old_key_ids"].size(), 1u) << rotated.out;
+  EXPECT_NE(report["old_key_ids"][0].get<std::string>(), new_id);
+  // Three current entries... at least the values, their change sets and history versions.
+  EXPECT_GE(std::stoll(report.value("records_resealed", "0")), 9) << rotated.out;
+  EXPECT_EQ(report.value("records_remaining", "0"), "0") << rotated.out;
+  // Written after the rotation: sealed with the new key at once.
+  AdminPut("integration", "late.password", kPutSecretMarker, /*secret=*/true);
+  const std::string integration_before = AdminView("integration");
+  const std::string feat_before = AdminView("feat-x");
+  EXPECT_NE(integration_before.find(kSmtpMarker2), std::string::npos);
+  ConfctlResult audit =
+      RunConfctl({"--token", kAdminToken, "-o", "json", "audit"}, server_->address());
+  ASSERT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_NE(audit.out.find("AdminService.RotateSecretKey"), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("-> " + new_id), std::string::npos) << audit.out;
+
+  // The old key goes: the server starts with the new one alone and reads everything.
+  std::ofstream(dir_.path() + "/old.key") << std::string(64, 'd') << "\n";
+  ASSERT_EQ(server_->Stop(), 0);
+  ASSERT_TRUE(server_->Restart());
+  EXPECT_EQ(AdminView("integration"), integration_before);
+  EXPECT_EQ(AdminView("feat-x"), feat_before);
+  // History: the first version, written under the old key, reads back.
+  grpc::ClientContext ctx;
+  Auth(&ctx, kAdminToken);
+  ctx.set_wait_for_ready(true);
+  v1::HistoryRequest req;
+  req.set_tenant("integration");
+  req.set_service("orders");
+  req.set_key("smtp.password");
+  v1::HistoryResponse resp;
+  grpc::Status st = v1::HistoryService::NewStub(server_->Channel())->History(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_NE(resp.DebugString().find(kSmtpMarker), std::string::npos) << resp.DebugString();
 }
 
 }  // namespace

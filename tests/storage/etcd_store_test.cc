@@ -844,6 +844,67 @@ TEST_F(EtcdStoreTest, SecretsAreSealedInEtcdAndAnotherKeyIsRefused) {
   EXPECT_TRUE(OpenEtcdStore(options).ok());
 }
 
+// Rotation: with a new primary key and the old one kept for opening, ResealSecrets rewrites
+// every record under the old key (the format's check, entries, log bundles, history,
+// releases); the store then opens and reads with the new key alone.
+TEST_F(EtcdStoreTest, ResealingPutsEverySecretUnderTheNewKeySoTheOldOneCanGo) {
+  const std::string old_key(32, 'k');
+  const std::string new_key(32, 'n');
+  EtcdStoreOptions options = Options();
+  options.sealer = *SecretSealer::FromKey(old_key);
+  const std::string secret = "s3cr3t-rotated";
+  {
+    std::unique_ptr<Store> store = OpenLoaded(options);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Commit({Set(1, 1, {Put("t", "s", "pw", secret, true)}, true)}).ok());
+    ASSERT_TRUE(store->Commit({Set(2, 2, {Put("t", "s", "pw", secret + "2", true)})}).ok());
+  }
+  options.sealer = *SecretSealer::FromKey(new_key);
+  EXPECT_TRUE(absl::IsFailedPrecondition(OpenEtcdStore(options).status()))
+      << "the control: the new key alone does not open the old values";
+  options.sealer = *SecretSealer::FromKeys(new_key, {old_key});
+  {
+    std::unique_ptr<Store> store = OpenLoaded(options);
+    ASSERT_NE(store, nullptr);
+    absl::StatusOr<ResealReport> report = store->ResealSecrets();
+    ASSERT_TRUE(report.ok()) << report.status();
+    // The format's check, one entry, two log bundles, two history versions, one release.
+    EXPECT_EQ(report->resealed, 7);
+    EXPECT_EQ(report->remaining, 0);
+    report = store->ResealSecrets();
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->resealed, 0) << "a second pass finds nothing to do";
+  }
+  options.sealer = *SecretSealer::FromKey(new_key);
+  std::unique_ptr<Store> store = OpenLoaded(options);
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<LoadedState> state = store->LoadAll();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->entries.size(), 1u);
+  EXPECT_EQ(state->entries[0].second.value(), secret + "2");
+  std::vector<std::string> logged;
+  ASSERT_TRUE(store
+                  ->ReadChanges(0,
+                                [&](const ChangeSet& s) {
+                                  logged.push_back(s.changes(0).entry().value());
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(logged, (std::vector<std::string>{secret, secret + "2"}));
+  absl::StatusOr<ChangeSet> release = store->GetRelease(1);
+  ASSERT_TRUE(release.ok()) << release.status();
+  EXPECT_EQ(release->changes(0).entry().value(), secret);
+  std::vector<std::string> versions;
+  ASSERT_TRUE(store
+                  ->ReadHistory({"t", "s", "pw", ""}, {}, 0,
+                                [&](const EntryKey&, const HistoryRecord& r) {
+                                  versions.push_back(r.entry().value());
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(versions, (std::vector<std::string>{secret + "2", secret}));
+}
+
 TEST_F(EtcdStoreTest, WatchBehindCompactionReReadsTheLogAndReloadsOnlyWhenTrimmed) {
   // Outlives the stores that deliver to it.
   RecordingFollower follower(1);

@@ -6,7 +6,11 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/rocksdb_store.h"
 #include "tests/test_util.h"
@@ -97,7 +101,10 @@ TEST(SecretSealTest, AnotherKeyOrChangedBytesDoNotOpen) {
   EntryRecord entry = SecretEntry(kSecret);
   ASSERT_TRUE(Sealer('a')->Seal(&entry).ok());
   EntryRecord other = entry;
-  EXPECT_EQ(Sealer('b')->Open(&other).code(), absl::StatusCode::kDataLoss);
+  // Another key has another id: the value says which key it needs.
+  const absl::Status unknown = Sealer('b')->Open(&other);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(unknown.message().find(Sealer('a')->primary_key_id()), std::string::npos) << unknown;
   EntryRecord changed = entry;
   std::string bytes = changed.sealed_value();
   bytes[bytes.size() / 2] ^= 1;
@@ -191,7 +198,133 @@ TEST(SecretSealTest, WithoutTheKeyASealedStoreIsRefused) {
   }
   auto store = Open(path, Sealer('x'));
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->LoadAll().status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(store->LoadAll().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SecretSealTest, EveryValueNamesItsKeyAndOldKeysStillOpen) {
+  const std::string old_key(SecretSealer::kKeyBytes, 'a');
+  const std::string new_key(SecretSealer::kKeyBytes, 'b');
+  auto old_sealer = *SecretSealer::FromKey(old_key);
+  auto rotated = *SecretSealer::FromKeys(new_key, {old_key});
+  EXPECT_EQ(old_sealer->primary_key_id().size(), 16u);
+  EXPECT_NE(rotated->primary_key_id(), old_sealer->primary_key_id());
+  EXPECT_EQ(rotated->old_key_ids(), std::vector<std::string>{old_sealer->primary_key_id()});
+  EntryRecord entry = SecretEntry(kSecret);
+  ASSERT_TRUE(old_sealer->Seal(&entry).ok());
+  EXPECT_TRUE(rotated->NeedsReseal(entry));
+  EXPECT_FALSE(old_sealer->NeedsReseal(entry));
+  EntryRecord opened = entry;
+  ASSERT_TRUE(rotated->Open(&opened).ok());
+  EXPECT_EQ(opened.value(), kSecret);
+  absl::StatusOr<bool> resealed = rotated->Reseal(&entry);
+  ASSERT_TRUE(resealed.ok()) << resealed.status();
+  EXPECT_TRUE(*resealed);
+  EXPECT_FALSE(rotated->NeedsReseal(entry));
+  EXPECT_EQ(old_sealer->Open(&entry).code(), absl::StatusCode::kFailedPrecondition)
+      << "now under the new key";
+  ASSERT_TRUE((*SecretSealer::FromKey(new_key))->Open(&entry).ok());
+  EXPECT_EQ(entry.value(), kSecret);
+}
+
+TEST(SecretSealTest, AValueSealedBeforeKeyIdsStillOpensAndIsResealed) {
+  // Sealed by the format without a key id (format 1: nonce 00..0b, key 'k' x 32), as stores
+  // written before key ids hold them.
+  EntryRecord entry;
+  entry.set_secret(true);
+  entry.set_sealed_value(absl::HexStringToBytes(
+      "01000102030405060708090a0b06b8934f67a9ab0626f821ef107407f37156c83d8b8e813264deed0a44"));
+  auto sealer = Sealer('k');
+  EXPECT_TRUE(sealer->NeedsReseal(entry));
+  EntryRecord opened = entry;
+  ASSERT_TRUE(sealer->Open(&opened).ok());
+  EXPECT_EQ(opened.value(), "legacy-secret");
+  ASSERT_TRUE(sealer->Reseal(&entry).ok());
+  EXPECT_FALSE(sealer->NeedsReseal(entry));
+  ASSERT_TRUE(sealer->Open(&entry).ok());
+  EXPECT_EQ(entry.value(), "legacy-secret");
+}
+
+TEST(SecretSealTest, KeyFilesAreReadAgainOnReloadAndABrokenOneChangesNothing) {
+  TempDir dir;
+  const std::string primary = dir.path() + "/primary.key";
+  const std::string old = dir.path() + "/old.key";
+  std::ofstream(primary) << std::string(64, 'a') << "\n";
+  std::ofstream(old) << std::string(64, 'a') << "\n";
+  auto sealer = *SecretSealer::FromKeyFiles(primary, {old});
+  const std::string first = sealer->primary_key_id();
+  EXPECT_TRUE(sealer->old_key_ids().empty()) << "the same key once";
+  std::ofstream(primary) << std::string(64, 'b') << "\n";
+  ASSERT_TRUE(sealer->Reload().ok());
+  EXPECT_NE(sealer->primary_key_id(), first);
+  EXPECT_EQ(sealer->old_key_ids(), std::vector<std::string>{first});
+  std::ofstream(old) << "broken\n";
+  const absl::Status broken = sealer->Reload();
+  EXPECT_EQ(broken.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(broken.message().find(old), std::string::npos) << broken;
+  EXPECT_EQ(sealer->old_key_ids(), std::vector<std::string>{first}) << "unchanged";
+}
+
+// A rotation while commits go on: every value ends under the new key (commits seal with it,
+// the pass re-seals the rest without writing over a commit), and the store then opens, with
+// every read path, with the new key alone.
+TEST(SecretSealTest, ResealingWhileCommitsRunLeavesEverythingUnderTheNewKey) {
+  TempDir dir;
+  const std::string path = dir.path() + "/db";
+  const std::string old_key(SecretSealer::kKeyBytes, 'o');
+  const std::string new_key(SecretSealer::kKeyBytes, 'n');
+  constexpr int kBefore = 600;  // more than one re-seal batch
+  constexpr int kDuring = 300;
+  {
+    auto store = Open(path, *SecretSealer::FromKey(old_key));
+    ASSERT_NE(store, nullptr);
+    for (int r = 1; r <= kBefore; ++r) {
+      ASSERT_TRUE(store->Commit({SecretRelease(r, absl::StrCat(kSecret, r))}).ok());
+    }
+  }
+  {
+    auto store = Open(path, *SecretSealer::FromKeys(new_key, {old_key}));
+    ASSERT_NE(store, nullptr);
+    std::thread writer([&] {
+      for (int r = kBefore + 1; r <= kBefore + kDuring; ++r) {
+        ASSERT_TRUE(store->Commit({SecretRelease(r, absl::StrCat(kSecret, r))}).ok());
+      }
+    });
+    absl::StatusOr<ResealReport> report = store->ResealSecrets();
+    writer.join();
+    ASSERT_TRUE(report.ok()) << report.status();
+    // Each of the kBefore change sets, history versions and releases, and the entry.
+    EXPECT_GE(report->resealed, 3 * kBefore);
+    EXPECT_EQ(report->remaining, 0);
+  }
+  auto store = Open(path, *SecretSealer::FromKey(new_key));
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<LoadedState> state = store->LoadAll();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->entries.size(), 1u);
+  EXPECT_EQ(state->entries[0].second.value(), absl::StrCat(kSecret, kBefore + kDuring));
+  int64_t expected = 1;
+  ASSERT_TRUE(store
+                  ->ReadChanges(0,
+                                [&](const ChangeSet& set) {
+                                  EXPECT_EQ(set.changes(1).entry().value(),
+                                            absl::StrCat(kSecret, expected));
+                                  ++expected;
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(expected, kBefore + kDuring + 1);
+  int versions = 0;
+  ASSERT_TRUE(store
+                  ->ReadHistory({"integration", "orders", "db.password", ""}, {}, 0,
+                                [&](const EntryKey&, const HistoryRecord&) {
+                                  ++versions;
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(versions, kBefore + kDuring);
+  absl::StatusOr<ChangeSet> release = store->GetRelease(1);
+  ASSERT_TRUE(release.ok()) << release.status();
+  EXPECT_EQ(release->changes(1).entry().value(), absl::StrCat(kSecret, 1));
 }
 
 TEST(SecretSealTest, TheScanFindsAnUnsealedSecret) {

@@ -155,6 +155,10 @@ class Client {
   absl::StatusOr<v1::DiffResponse> Diff(const v1::DiffRequest& request);
   absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request);
 
+  // AdminService.RotateSecretKey (not retried: it may run long; safe to call again).
+  absl::StatusOr<v1::RotateSecretKeyResponse> RotateSecretKey(
+      const v1::RotateSecretKeyRequest& request);
+
   // AdminService.Backup into directory `dir` (created; it must not exist or be empty:
   // FAILED_PRECONDITION otherwise): every file, checked against the manifest's sizes and
   // CRC-32s (DATA_LOSS if one differs) and synced, then confcenter-backup.json (see backup.h).

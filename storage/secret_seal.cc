@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -45,6 +46,10 @@ absl::StatusOr<std::string> KeyIdOf(const std::string& key) {
 }
 
 absl::StatusOr<std::string> ReadKeyFile(const std::string& flag, const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec) && !ec) {
+    return absl::NotFoundError(absl::StrCat(flag, ": ", path, " does not exist"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
   std::stringstream text;
@@ -152,10 +157,14 @@ absl::StatusOr<std::shared_ptr<const SecretSealer::Keys>> SecretSealer::MakeKeys
 absl::StatusOr<std::shared_ptr<const SecretSealer::Keys>> SecretSealer::ReadKeys(
     const std::string& primary_path, const std::vector<std::string>& old_paths) {
   absl::StatusOr<std::string> primary = ReadKeyFile("secret_key_file", primary_path);
+  if (absl::IsNotFound(primary.status())) {
+    return absl::InvalidArgumentError(primary.status().message());
+  }
   if (!primary.ok()) return primary.status();
   std::vector<std::string> old;
   for (const std::string& path : old_paths) {
     absl::StatusOr<std::string> key = ReadKeyFile("secret_old_key_files", path);
+    if (absl::IsNotFound(key.status())) continue;  // no old key there (yet, or any more)
     if (!key.ok()) return key.status();
     old.push_back(*std::move(key));
   }

@@ -29,7 +29,8 @@ class SecretSealer {
  public:
   static constexpr size_t kKeyBytes = 32;
 
-  // The keys in files: `primary_path` seals (and opens), each of `old_paths` only opens. A key
+  // The keys in files: `primary_path` seals (and opens), each of `old_paths` only opens (an
+  // old path that does not exist holds no key: a Kubernetes Secret without that item). A key
   // file holds 64 hex digits (e.g. from `openssl rand -hex 32`; surrounding whitespace
   // ignored) or 32 raw bytes. INVALID_ARGUMENT naming the file otherwise.
   static absl::StatusOr<std::shared_ptr<const SecretSealer>> FromKeyFiles(

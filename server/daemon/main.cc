@@ -216,7 +216,8 @@ ABSL_FLAG(std::string, secret_key_file, "",
           "rotate-secret-key), then drop the old one.");
 ABSL_FLAG(std::vector<std::string>, secret_old_key_files, {},
           "Keys (files, comma-separated, as --secret_key_file) that open secret values sealed "
-          "before a rotation but seal nothing. Re-read by AdminService.RotateSecretKey.");
+          "before a rotation but seal nothing; a file that does not exist holds none. Re-read "
+          "by AdminService.RotateSecretKey.");
 ABSL_FLAG(std::string, tls_cert, "",
           "Server certificate chain (PEM): serve gRPC over TLS. Re-read when it changes.");
 ABSL_FLAG(std::string, tls_key, "", "The server certificate's private key (PEM).");

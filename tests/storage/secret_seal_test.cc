@@ -250,6 +250,14 @@ TEST(SecretSealTest, KeyFilesAreReadAgainOnReloadAndABrokenOneChangesNothing) {
   const std::string old = dir.path() + "/old.key";
   std::ofstream(primary) << std::string(64, 'a') << "\n";
   std::ofstream(old) << std::string(64, 'a') << "\n";
+  // An old key file that does not exist holds no key (a Secret without the item yet); a
+  // missing primary is an error.
+  absl::StatusOr<std::shared_ptr<const SecretSealer>> absent =
+      SecretSealer::FromKeyFiles(primary, {dir.path() + "/absent.key"});
+  ASSERT_TRUE(absent.ok()) << absent.status();
+  EXPECT_TRUE((*absent)->old_key_ids().empty());
+  EXPECT_EQ(SecretSealer::FromKeyFile(dir.path() + "/absent.key").status().code(),
+            absl::StatusCode::kInvalidArgument);
   auto sealer = *SecretSealer::FromKeyFiles(primary, {old});
   const std::string first = sealer->primary_key_id();
   EXPECT_TRUE(sealer->old_key_ids().empty()) << "the same key once";

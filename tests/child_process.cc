@@ -98,6 +98,17 @@ bool ChildProcess::Running() {
   return true;
 }
 
+int ChildProcess::Wait() {
+  if (pid_ == 0) return -1;
+  int status = 0;
+  const bool reaped = waitpid(pid_, &status, 0) == pid_;
+  pid_ = 0;
+  if (!reaped) return -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
 int ChildProcess::Stop(int grace_seconds) {
   if (pid_ == 0) return -1;
   kill(pid_, SIGTERM);

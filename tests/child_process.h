@@ -30,6 +30,9 @@ class ChildProcess {
   int Stop(int grace_seconds = 10);
   // True while the process has not exited (reaps it if it has).
   bool Running();
+  // Waits for the process to exit by itself (for a command bounded by its own timeout) and
+  // reaps it. Returns the exit code (128 + signal if killed), -1 if it was not running.
+  int Wait();
   int pid() const { return pid_; }
   const std::string& log_path() const { return log_path_; }
 

@@ -365,33 +365,14 @@ bool EtcdCluster::Restart(int i) {
 }
 
 bool EtcdCluster::RunEtcdctl(const std::vector<std::string>& args) const {
-  std::filesystem::path etcdctl = std::filesystem::path(binary_).parent_path() / "etcdctl";
-  std::vector<std::string> argv_strings = {etcdctl.string()};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  const std::string etcdctl = (std::filesystem::path(binary_).parent_path() / "etcdctl").string();
   const std::string log = dir_ + "/etcdctl.log";
-  const int fd = open(log.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  if (fd >= 0) close(fd);
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-      WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "etcd cluster: %s failed (exit status %d):\n%s\n",
-                 absl::StrJoin(argv_strings, " ").c_str(), status, FileTail(log, 2000).c_str());
-    return false;
-  }
-  return true;
+  ChildProcess process(etcdctl, args, log);
+  const int code = process.Wait();
+  if (code == 0) return true;
+  std::fprintf(stderr, "etcd cluster: %s %s failed (exit code %d):\n%s\n", etcdctl.c_str(),
+               absl::StrJoin(args, " ").c_str(), code, FileTail(log, 2000).c_str());
+  return false;
 }
 
 bool EtcdCluster::SaveSnapshot(int i, const std::string& path) {

@@ -239,4 +239,25 @@ double ScrapeMetric(int admin_port, const std::string& name) {
   return -1;
 }
 
+v1::SubscribeResponse FirstMessageOfResume(const std::shared_ptr<grpc::Channel>& channel,
+                                           const std::string& tenant, const std::string& service,
+                                           int64_t start_revision, const std::string& epoch) {
+  auto stub = v1::WatchService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::SubscribeRequest request;
+  request.set_tenant(tenant);
+  request.add_services(service);
+  request.set_start_revision(start_revision);
+  request.set_epoch(epoch);
+  auto reader = stub->Subscribe(&ctx, request);
+  v1::SubscribeResponse first;
+  if (!reader->Read(&first)) {
+    std::fprintf(stderr, "FirstMessageOfResume: the stream ended: %s\n",
+                 reader->Finish().error_message().c_str());
+  }
+  ctx.TryCancel();
+  return first;
+}
+
 }  // namespace confcenter::testing

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "confcenter/v1/watch.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace confcenter::testing {
@@ -83,6 +84,12 @@ int RunServerToExit(const std::vector<std::string>& args, std::string* output,
 // The value of the unlabelled sample `name` on the /metrics page of the admin server at
 // 127.0.0.1:`admin_port`, or -1 if the page or the sample is missing.
 double ScrapeMetric(int admin_port, const std::string& name);
+
+// The first message of a Subscribe of (tenant, service) resuming from `start_revision` of
+// store epoch `epoch` (empty: none sent), read within 20 s; the stream is then cancelled.
+v1::SubscribeResponse FirstMessageOfResume(const std::shared_ptr<grpc::Channel>& channel,
+                                           const std::string& tenant, const std::string& service,
+                                           int64_t start_revision, const std::string& epoch);
 
 }  // namespace confcenter::testing
 

@@ -314,22 +314,9 @@ TEST_F(BackupTest, BackupUnderWritesRestoresEveryTenantsViewAtItsRevision) {
   EXPECT_EQ(next, revision + 1);
 }
 
-// The first message of a Subscribe of integration/orders resuming from `start_revision` of
-// `epoch` (empty: none sent).
 v1::SubscribeResponse FirstMessageOfResume(const std::shared_ptr<grpc::Channel>& channel,
                                            int64_t start_revision, const std::string& epoch) {
-  auto stub = v1::WatchService::NewStub(channel);
-  grpc::ClientContext ctx;
-  v1::SubscribeRequest request;
-  request.set_tenant("integration");
-  request.add_services("orders");
-  request.set_start_revision(start_revision);
-  request.set_epoch(epoch);
-  auto reader = stub->Subscribe(&ctx, request);
-  v1::SubscribeResponse first;
-  EXPECT_TRUE(reader->Read(&first)) << "the stream ended: " << reader->Finish().error_message();
-  ctx.TryCancel();
-  return first;
+  return testing::FirstMessageOfResume(channel, "integration", "orders", start_revision, epoch);
 }
 
 std::map<std::pair<std::string, std::string>, std::string> ValuesOf(const Subscription& sub) {

@@ -328,23 +328,9 @@ TEST_F(HaTest, SubscribersOfAKilledReplicaResumeOnAnotherWithEveryChangeExactlyO
   EXPECT_FALSE(subscriptions[0]->epoch().empty());
 }
 
-// The first message of a Subscribe of kTenant/kService resuming from `start_revision` of
-// `epoch` (empty: none sent).
 v1::SubscribeResponse FirstMessageOfResume(const ServerProcess& server, int64_t start_revision,
                                            const std::string& epoch) {
-  auto stub = v1::WatchService::NewStub(server.Channel());
-  grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-  v1::SubscribeRequest request;
-  request.set_tenant(kTenant);
-  request.add_services(kService);
-  request.set_start_revision(start_revision);
-  request.set_epoch(epoch);
-  auto reader = stub->Subscribe(&ctx, request);
-  v1::SubscribeResponse first;
-  EXPECT_TRUE(reader->Read(&first)) << "the stream ended: " << reader->Finish().error_message();
-  ctx.TryCancel();
-  return first;
+  return testing::FirstMessageOfResume(server.Channel(), kTenant, kService, start_revision, epoch);
 }
 
 // etcd's own disaster recovery (snapshot save, then snapshot restore into a new cluster) takes

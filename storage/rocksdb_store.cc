@@ -615,33 +615,30 @@ class RocksDbStore final : public Store {
   // Whether the record `value` of `kind` holds a value sealed with another key than the
   // primary; with `rewrite`, re-seals it in place.
   absl::StatusOr<bool> ResealRecord(RecordKind kind, bool rewrite, std::string* value) const {
-    auto reseal = [&](auto& record, EntryRecord* entry) -> absl::StatusOr<bool> {
-      if (!record.ParseFromString(*value)) {
-        return absl::DataLossError("malformed record while re-sealing secrets");
-      }
-      if (entry != nullptr && !rewrite) return sealer_->NeedsReseal(*entry);
-      if (entry != nullptr) {
-        absl::StatusOr<bool> changed = sealer_->Reseal(entry);
-        if (!changed.ok() || !*changed) return changed;
-        *value = record.SerializeAsString();
-        return true;
-      }
-      return false;
+    // The record, parsed first, and the entry in it: parsing replaces sub-messages.
+    auto reseal_entry = [&](const google::protobuf::Message& record,
+                            EntryRecord* entry) -> absl::StatusOr<bool> {
+      if (!rewrite) return sealer_->NeedsReseal(*entry);
+      absl::StatusOr<bool> changed = sealer_->Reseal(entry);
+      if (!changed.ok() || !*changed) return changed;
+      *value = record.SerializeAsString();
+      return true;
     };
+    const absl::Status malformed = absl::DataLossError("malformed record while re-sealing secrets");
     switch (kind) {
       case RecordKind::kEntry: {
         EntryRecord record;
-        return reseal(record, &record);
+        if (!record.ParseFromString(*value)) return malformed;
+        return reseal_entry(record, &record);
       }
       case RecordKind::kHistory: {
         HistoryRecord record;
-        return reseal(record, record.mutable_entry());
+        if (!record.ParseFromString(*value)) return malformed;
+        return reseal_entry(record, record.mutable_entry());
       }
       case RecordKind::kChangeSet: {
         ChangeSet set;
-        if (!set.ParseFromString(*value)) {
-          return absl::DataLossError("malformed change set while re-sealing secrets");
-        }
+        if (!set.ParseFromString(*value)) return malformed;
         if (!rewrite) return ChangeSetNeedsReseal(*sealer_, set);
         absl::StatusOr<bool> changed = ResealChangeSet(*sealer_, &set);
         if (!changed.ok() || !*changed) return changed;

@@ -561,24 +561,29 @@ class EtcdStore final : public Store {
         const std::string begin = p_ + prefix;
         const std::string end =
             absl::EndsWith(prefix, "/") ? PrefixEnd(begin) : begin + std::string(1, '\0');
-        absl::StatusOr<int64_t> ranged = client_->RangeAll(
-            begin, end, 0, kPage, [&](const mvccpb::KeyValue& kv) -> absl::Status {
-              std::string value = kv.value();
-              absl::StatusOr<bool> changed = ResealRecord(prefix, rewrite, &value);
-              if (!changed.ok()) return changed.status();
-              if (!*changed) return absl::OkStatus();
-              if (!rewrite) {
-                ++report.remaining;
+        // A long pass may outlive the revision it pages at (compacted): start the prefix
+        // again; what is re-sealed already is skipped.
+        absl::StatusOr<int64_t> ranged = absl::OutOfRangeError("");
+        for (int attempt = 0; attempt < 3 && absl::IsOutOfRange(ranged.status()); ++attempt) {
+          ranged = client_->RangeAll(
+              begin, end, 0, kPage, [&](const mvccpb::KeyValue& kv) -> absl::Status {
+                std::string value = kv.value();
+                absl::StatusOr<bool> changed = ResealRecord(prefix, rewrite, &value);
+                if (!changed.ok()) return changed.status();
+                if (!*changed) return absl::OkStatus();
+                if (!rewrite) {
+                  ++report.remaining;
+                  return absl::OkStatus();
+                }
+                TxnRequest txn;
+                AddCompare(&txn, kv.key(), Compare::MOD, kv.mod_revision());
+                AddPut(txn.mutable_success(), kv.key(), std::move(value));
+                absl::StatusOr<TxnResponse> r = client_->Txn(txn);
+                if (!r.ok()) return Annotate(r.status(), "re-seal secrets");
+                if (r->succeeded()) ++report.resealed;
                 return absl::OkStatus();
-              }
-              TxnRequest txn;
-              AddCompare(&txn, kv.key(), Compare::MOD, kv.mod_revision());
-              AddPut(txn.mutable_success(), kv.key(), std::move(value));
-              absl::StatusOr<TxnResponse> r = client_->Txn(txn);
-              if (!r.ok()) return Annotate(r.status(), "re-seal secrets");
-              if (r->succeeded()) ++report.resealed;
-              return absl::OkStatus();
-            });
+              });
+        }
         if (!ranged.ok()) return Annotate(ranged.status(), "re-seal secrets");
       }
     }
@@ -988,6 +993,24 @@ class EtcdStore final : public Store {
           kMarker, "\" (run the version that wrote it, or use another prefix)"));
     }
     format_epoch_ = found.epoch().empty() ? "0" : found.epoch();
+    if (new_epoch_pending_) {
+      // Once per open, even if a conflict makes InitFormat run again.
+      EtcdFormat renewed = found;
+      renewed.set_epoch(format.epoch());
+      TxnRequest renew;
+      AddCompare(&renew, FormatKey(), Compare::MOD, format_kvs[0].mod_revision());
+      AddPut(renew.mutable_success(), FormatKey(), renewed.SerializeAsString());
+      absl::StatusOr<TxnResponse> renewed_r = client_->Txn(renew);
+      if (!renewed_r.ok()) return Annotate(renewed_r.status(), "start a new epoch");
+      if (!renewed_r->succeeded()) return InitFormat();
+      spdlog::warn(
+          "etcd store {}: --new_epoch: epoch {} replaces {}; subscribers resuming with a "
+          "revision of an earlier epoch get a resync snapshot",
+          p_, format.epoch(), format_epoch_);
+      new_epoch_pending_ = false;
+      format_epoch_ = format.epoch();
+      found = std::move(renewed);
+    }
     if (!found.sealer_check().empty()) {
       if (options_.sealer == nullptr) {
         return absl::FailedPreconditionError(
@@ -1005,9 +1028,13 @@ class EtcdStore final : public Store {
     } else if (options_.sealer != nullptr) {
       // Secrets from now on are sealed with this key: record it, unless another replica
       // recorded its own meanwhile (then check against that one).
+      // The marker as found (its epoch above all: every replica must keep seeing the same),
+      // with the check added.
+      EtcdFormat with_check = found;
+      with_check.set_sealer_check(format.sealer_check());
       TxnRequest add;
       AddCompare(&add, FormatKey(), Compare::MOD, format_kvs[0].mod_revision());
-      AddPut(add.mutable_success(), FormatKey(), format.SerializeAsString());
+      AddPut(add.mutable_success(), FormatKey(), with_check.SerializeAsString());
       absl::StatusOr<TxnResponse> added = client_->Txn(add);
       if (!added.ok()) return Annotate(added.status(), "record the secret key's check");
       if (!added->succeeded()) return InitFormat();
@@ -1240,6 +1267,17 @@ class EtcdStore final : public Store {
         if (event.type() != mvccpb::Event::PUT) continue;  // log compaction
         if (event.kv().key() == HeadKey()) {
           head = event.kv();
+        } else if (event.kv().key() == FormatKey()) {
+          // Another replica rotated the secret key (the marker's check was re-sealed): read
+          // the key files again, so this one seals with the new key too.
+          if (options_.sealer != nullptr) {
+            if (absl::Status s = options_.sealer->Reload(); !s.ok()) {
+              spdlog::warn(
+                  "etcd store {}: the secret key changed on another replica; reading "
+                  "the key files again failed: {}",
+                  p_, s.ToString());
+            }
+          }
         } else if (absl::StartsWith(event.kv().key(), log_prefix)) {
           // The key names the bundle's last revision: a bundle this replica knows already
           // (its own commit, learnt when the Txn succeeded) is not parsed again.
@@ -1567,6 +1605,8 @@ class EtcdStore final : public Store {
   const std::string replica_id_;
   // EtcdFormat::epoch ("0" if the prefix predates epochs); set once by InitFormat.
   std::string format_epoch_;
+  // --new_epoch, until InitFormat has written one.
+  bool new_epoch_pending_ = options_.new_epoch;
 
   absl::Mutex commit_mu_;  // one commit at a time
   std::mt19937_64 rng_ ABSL_GUARDED_BY(commit_mu_);

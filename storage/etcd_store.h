@@ -49,6 +49,9 @@ struct EtcdStoreOptions {
   int recent_changes = 20000;
   // For the maintenance lock's value; "" = hostname:pid.
   std::string replica_id;
+  // Start a new epoch now (storage/store_epoch.h): after the etcd cluster was restored from a
+  // snapshot (on one replica, before the others start).
+  bool new_epoch = false;
 };
 
 // Opens the store under options.prefix, creating its format marker and head on first use

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -239,20 +240,20 @@ class RocksDbStore final : public Store {
 
   // Reads the format marker, revision and epoch; fresh stores get them written. `path` is
   // the data dir (for the restore marker).
-  absl::Status Init(bool fresh, const std::string& path) {
+  absl::Status Init(bool fresh, const std::string& path, bool new_epoch) {
     if (absl::Status s = InitMeta(fresh); !s.ok()) return s;
-    if (absl::Status s = InitEpoch(path); !s.ok()) return s;
+    if (absl::Status s = InitEpoch(path, new_epoch); !s.ok()) return s;
     return history_.Init(revision_.load(), entries());
   }
 
   // A store restored from a backup (the restore left kRestoredMarkerFile) starts a new epoch,
   // as does one that has none yet. The marker goes only once the epoch is on disk: a crash
   // in between makes yet another epoch, never none.
-  absl::Status InitEpoch(const std::string& path) {
+  absl::Status InitEpoch(const std::string& path, bool new_epoch) {
     namespace fs = std::filesystem;
     const fs::path marker = fs::path(path) / kRestoredMarkerFile;
     std::error_code ec;
-    const bool restored = fs::exists(marker, ec);
+    const bool restored = fs::exists(marker, ec) || new_epoch;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta(), kEpochKey, &epoch_);
     if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read epoch");
     if (s.ok() && !restored) return absl::OkStatus();
@@ -268,10 +269,13 @@ class RocksDbStore final : public Store {
     epoch_ = *std::move(epoch);
     if (restored) {
       spdlog::warn(
-          "this store was restored from a backup (epoch {} at revision {}): it starts epoch {}; "
-          "subscribers resuming with a revision of an earlier epoch get a resync snapshot",
+          "this store was restored (epoch {} at revision {}): it starts epoch {}; subscribers "
+          "resuming with a revision of an earlier epoch get a resync snapshot",
           previous, revision_.load(), epoch_);
-      fs::remove(marker, ec);
+      if (fs::exists(marker, ec) && !fs::remove(marker, ec)) {
+        spdlog::error("cannot remove {} ({}): every start will make a new epoch until it is gone",
+                      marker.string(), ec.message());
+      }
     }
     return absl::OkStatus();
   }
@@ -435,6 +439,10 @@ class RocksDbStore final : public Store {
           "re-seal");
     }
     ResealReport report;
+    {
+      // Commits sealing with the key from before the caller's Reload have ended.
+      absl::MutexLock barrier(&commit_mu_);
+    }
     for (const auto& [cf, kind] :
          {std::pair{entries(), RecordKind::kEntry}, std::pair{changes(), RecordKind::kChangeSet},
           std::pair{history_cf(), RecordKind::kHistory},
@@ -561,7 +569,7 @@ class RocksDbStore final : public Store {
   }
 
   absl::Status CompactChangesBefore(int64_t revision) override {
-    absl::MutexLock lock(&compaction_mu_);
+    absl::MutexLock lock(&log_mu_);
     rocksdb::WriteOptions wo;
     wo.sync = sync_;
     return FromRocks(db_->DeleteRange(wo, changes(), EncodeRevision(0), EncodeRevision(revision)),
@@ -655,8 +663,12 @@ class RocksDbStore final : public Store {
   absl::Status ResealFamily(rocksdb::ColumnFamilyHandle* cf, RecordKind kind, int64_t* resealed) {
     constexpr size_t kBatch = 256;
     std::vector<std::pair<std::string, std::string>> seen;  // key, value as read
+    // What may delete this family's records: the change log's compaction, or history's.
+    absl::Mutex* const deleter =
+        cf == changes() ? &log_mu_ : (cf == entries() ? nullptr : &compaction_mu_);
     auto write = [&]() -> absl::Status {
-      absl::MutexLock compaction_lock(&compaction_mu_);
+      std::optional<absl::MutexLock> deleter_lock;
+      if (deleter != nullptr) deleter_lock.emplace(deleter);
       absl::MutexLock commit_lock(&commit_mu_);
       rocksdb::WriteBatch batch;
       int64_t count = 0;
@@ -705,10 +717,13 @@ class RocksDbStore final : public Store {
   const std::shared_ptr<CompactionCounter> compactions_;
   const std::shared_ptr<const SecretSealer> sealer_;  // null: secrets stored as they are
   // Held by every commit; by ResealSecrets around each batch, so it never writes over one.
-  absl::Mutex commit_mu_ ABSL_ACQUIRED_AFTER(compaction_mu_);
-  // Held by the compactions that delete change-log and history records, and by
-  // ResealSecrets around each batch, so it never brings a deleted record back.
+  absl::Mutex commit_mu_ ABSL_ACQUIRED_AFTER(compaction_mu_, log_mu_);
+  // Held by the compactions that delete history and releases (compaction_mu_) or the change
+  // log (log_mu_), and by ResealSecrets around each batch of those, so it never brings a
+  // deleted record back. Two locks: the watch hub's log compaction must not wait for a long
+  // history compaction.
   absl::Mutex compaction_mu_;
+  absl::Mutex log_mu_;
   std::atomic<int64_t> revision_{0};
   std::string epoch_;  // set by Init
   RocksHistory history_;
@@ -827,7 +842,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenRocksDbStore(const std::string& path,
   auto store = std::make_unique<RocksDbStore>(
       std::move(env), std::move(stopped), std::unique_ptr<rocksdb::DB>(raw), std::move(handles),
       options.sync, std::move(compactions), options.sealer, std::move(reserve));
-  absl::Status init = store->Init(fresh, path);
+  absl::Status init = store->Init(fresh, path, options.new_epoch);
   // Corruption anywhere is found now, not when a history read or a compaction reaches it:
   // a corrupt store is never served. Costs one read of the store: +35-70 ms for a 24 MB store
   // of 300,000 revisions (2-core VM, loaded).

@@ -34,6 +34,9 @@ struct RocksDbStoreOptions {
   // full disk can be recovered from without a restart (storage/disk_reserve.h); the
   // memtables are capped at half of it, so the flush that resumes writes fits. 0: none.
   int64_t disk_reserve_bytes = 0;
+  // Start a new epoch now (storage/store_epoch.h), as after confctl restore: for a store put
+  // back by other means (a volume snapshot, a copied data dir).
+  bool new_epoch = false;
 };
 
 // Opens (or creates) the RocksDB engine in directory `path`.

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -194,11 +195,26 @@ std::shared_ptr<const SecretSealer::Keys> SecretSealer::keys() const {
 
 absl::Status SecretSealer::Reload() const {
   if (primary_path_.empty()) return absl::OkStatus();
+  absl::MutexLock reload_lock(&reload_mu_);  // the files read last are the ones installed
+  {
+    absl::MutexLock lock(&mu_);
+    last_reload_ = absl::Now();
+  }
   absl::StatusOr<std::shared_ptr<const Keys>> keys = ReadKeys(primary_path_, old_paths_);
   if (!keys.ok()) return keys.status();
+  // Values may be sealed with the key that seals now: the files must keep it.
+  const Key& current = this->keys()->primary;
+  const bool kept = (*keys)->primary.id == current.id ||
+                    std::any_of((*keys)->old.begin(), (*keys)->old.end(),
+                                [&](const Key& k) { return k.id == current.id; });
+  if (!kept) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "secret_old_key_files: the key files no longer hold key ", HexId(current.id),
+        ", which seals values now: keep it in --secret_old_key_files until a rotation has "
+        "re-sealed them (nothing changed)"));
+  }
   absl::MutexLock lock(&mu_);
   keys_ = *std::move(keys);
-  last_reload_ = absl::Now();
   return absl::OkStatus();
 }
 
@@ -292,7 +308,8 @@ absl::Status SecretSealer::Open(EntryRecord* entry) const {
 
 bool SecretSealer::NeedsReseal(const EntryRecord& entry) const {
   const std::string& sealed = entry.sealed_value();
-  if (sealed.empty()) return false;
+  // A secret written before the store had a key is stored as written: seal it now.
+  if (sealed.empty()) return entry.secret() && !entry.mask() && !entry.value().empty();
   if (sealed[0] != kFormat2 || sealed.size() < 1 + kKeyIdBytes) return true;
   return sealed.compare(1, kKeyIdBytes, keys()->primary.id) != 0;
 }

@@ -53,14 +53,18 @@ class SecretSealer {
   // hold; at most once a second), then FAILED_PRECONDITION naming the key id. DATA_LOSS if the
   // value does not decrypt (the bytes were changed).
   absl::Status Open(EntryRecord* entry) const;
-  // Re-encrypts a sealed value that is not sealed with the primary key; true if it did.
-  // Errors as Open's.
+  // Re-encrypts a sealed value that is not sealed with the primary key, and seals a secret
+  // stored in plain text (written before the store had a key); true if it did. Errors as
+  // Open's.
   absl::StatusOr<bool> Reseal(EntryRecord* entry) const;
-  // Whether `entry` holds a value sealed with another key than the primary.
+  // Whether `entry` holds a value sealed with another key than the primary, or a secret in
+  // plain text.
   bool NeedsReseal(const EntryRecord& entry) const;
 
   // Reads the key files again (the primary may have changed; old keys may have been added or
-  // removed). On error (named file) the keys stay as they were. Keys given directly: OK.
+  // removed). INVALID_ARGUMENT, and the keys stay as they were, if a file is malformed
+  // (named) or if the files drop the key that seals now (values may be sealed with it).
+  // Keys given directly: OK.
   absl::Status Reload() const;
   // The primary key's id; the ids of the old keys.
   std::string primary_key_id() const;
@@ -88,6 +92,7 @@ class SecretSealer {
   // The key that sealed `sealed` (format 2), or for format 1 (no id) every key to try.
   std::vector<const Key*> KeysFor(const Keys& keys, const std::string& sealed) const;
 
+  mutable absl::Mutex reload_mu_;  // one Reload at a time
   mutable absl::Mutex mu_;
   mutable std::shared_ptr<const Keys> keys_ ABSL_GUARDED_BY(mu_);
   mutable absl::Time last_reload_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "httplib.h"
@@ -386,8 +387,12 @@ bool EtcdCluster::RestoreFromSnapshot(const std::string& snapshot) {
   for (const Member& m : members_) {
     initial.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.peer_port));
   }
-  static int restores = 0;
-  const std::string token = absl::StrCat("cc-restored-", getpid(), "-", restores++);
+  // The cluster's own token, as etcd's recovery guide restores with: the restored cluster may
+  // then have the same cluster id as before.
+  std::string token;
+  for (const std::string& flag : flags_) {
+    if (absl::StartsWith(flag, "--initial-cluster-token=")) token = flag.substr(flag.find('=') + 1);
+  }
   std::vector<int> all;
   for (int i = 0; i < size(); ++i) {
     const Member& m = members_[i];

@@ -84,9 +84,9 @@ class EtcdCluster {
   // stderr, if etcdctl fails. etcdctl is the one beside the etcd binary.
   bool SaveSnapshot(int i, const std::string& path);
   // etcd's disaster recovery: kills every member, makes each one's data dir anew with
-  // `etcdctl snapshot restore` from `snapshot` (a new cluster: etcd gives it a new cluster
-  // id), starts them on the same ports and waits (at most 30 s) until all are healthy. False,
-  // saying why on stderr, otherwise.
+  // `etcdctl snapshot restore` from `snapshot` (same names, peer URLs and cluster token, as
+  // etcd's guide does), starts them on the same ports and waits (at most 30 s) until all are
+  // healthy. False, saying why on stderr, otherwise.
   bool RestoreFromSnapshot(const std::string& snapshot);
 
  private:

@@ -75,8 +75,9 @@ absl::Status RunRotateSecretKey(const Context& ctx) {
     PrintDocument(ProtoToJson(*rotated), ctx.format, *ctx.out);
     return absl::OkStatus();
   }
-  *ctx.out << "secret values are sealed with key " << rotated->primary_key_id() << "; "
-           << rotated->records_resealed() << " records re-sealed; ";
+  *ctx.out << "secret values are sealed with key " << rotated->primary_key_id() << " (was "
+           << rotated->previous_primary_key_id() << "); " << rotated->records_resealed()
+           << " records re-sealed; ";
   if (rotated->records_remaining() == 0) {
     *ctx.out << "none is left under an old key"
              << (rotated->old_key_ids().empty() ? "" : ": the old keys can be removed") << "\n";

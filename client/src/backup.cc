@@ -317,20 +317,9 @@ absl::StatusOr<v1::BackupManifest> RestoreBackup(const std::string& backup_dir,
   if (absl::Status s = PrepareEmptyDir(data_dir, "data dir", &created); !s.ok()) return s;
   std::vector<std::string> written;
   absl::Status status;
-  // Checked while copied: one read of each file.
-  for (const v1::BackupFile& file : manifest->files()) {
-    OutFile out;
-    status = out.Open((fs::path(data_dir) / file.name()).string());
-    if (!status.ok()) break;
-    written.push_back(file.name());
-    status = ReadFile((fs::path(backup_dir) / file.name()).string(),
-                      [&](const char* data, size_t n) { return out.Append(data, n); });
-    if (status.ok()) status = out.Close();
-    if (status.ok()) status = CheckFile(file, out.size(), out.crc());
-    if (!status.ok()) break;
-  }
-  if (status.ok()) {
-    // The server starts a new epoch when it opens the restored store (storage/store_epoch.h).
+  // First, so no crash can leave the backup's files without it: the server starts a new epoch
+  // when it opens the restored store (storage/store_epoch.h).
+  {
     OutFile marker;
     status = marker.Open((fs::path(data_dir) / storage::kRestoredMarkerFile).string());
     if (status.ok()) {
@@ -340,6 +329,19 @@ absl::StatusOr<v1::BackupManifest> RestoreBackup(const std::string& backup_dir,
       status = marker.Append(line.data(), line.size());
       if (status.ok()) status = marker.Close();
     }
+  }
+  // Checked while copied: one read of each file.
+  for (const v1::BackupFile& file : manifest->files()) {
+    if (!status.ok()) break;
+    OutFile out;
+    status = out.Open((fs::path(data_dir) / file.name()).string());
+    if (!status.ok()) break;
+    written.push_back(file.name());
+    status = ReadFile((fs::path(backup_dir) / file.name()).string(),
+                      [&](const char* data, size_t n) { return out.Append(data, n); });
+    if (status.ok()) status = out.Close();
+    if (status.ok()) status = CheckFile(file, out.size(), out.crc());
+    if (!status.ok()) break;
   }
   if (status.ok()) status = SyncDir(data_dir);
   if (!status.ok()) {

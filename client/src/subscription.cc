@@ -83,10 +83,12 @@ void Subscription::Run() {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
-      if (has_view_) {  // resume: nothing missed, or a resync if the store was restored since
+      if (has_view_ && !restart_with_snapshot_) {
+        // Resume: nothing missed, or a resync if the store was restored since.
         request.set_start_revision(revision_);
         request.set_epoch(epoch_);
       }
+      restart_with_snapshot_ = false;
       incoming_.clear();
       caught_up_ = false;
       active_ = &ctx;
@@ -98,6 +100,13 @@ void Subscription::Run() {
     while (reader != nullptr && reader->Read(&message)) {
       std::vector<ConfigChange> changes;
       const bool new_epoch = Apply(message, &changes);
+      {
+        absl::MutexLock lock(&mu_);
+        if (restart_with_snapshot_) {
+          ctx.TryCancel();
+          break;
+        }
+      }
       backoff = options_.initial_backoff;  // the server answered
       if (!changes.empty() || new_epoch) {
         SaveCache();
@@ -143,10 +152,18 @@ void Subscription::Run() {
 bool Subscription::Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes) {
   absl::MutexLock lock(&mu_);
   bool new_epoch = false;
-  if (!message.epoch().empty() && message.epoch() != epoch_ &&
-      (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS || message.snapshot_last())) {
-    epoch_ = message.epoch();  // with the revision it names, below
-    new_epoch = true;
+  if (!message.epoch().empty() && message.epoch() != epoch_) {
+    if (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS && !epoch_.empty()) {
+      // Progress of another history than the view's: the view cannot be carried on from
+      // here. Start again from a snapshot (the server resyncs a resume of another epoch
+      // itself; this guards against one that did not).
+      restart_with_snapshot_ = true;
+      return false;
+    }
+    if (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS || message.snapshot_last()) {
+      epoch_ = message.epoch();  // with the revision it names, below
+      new_epoch = true;
+    }
   }
   switch (message.kind()) {
     case v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT:
@@ -241,6 +258,7 @@ void Subscription::SaveCache() {
   nlohmann::json doc;
   {
     absl::MutexLock lock(&mu_);
+    if (!has_view_) return;  // a revision without its view is no resume point
     doc["tenant"] = options_.tenant;
     doc["services"] = options_.services;
     doc["revision"] = revision_;

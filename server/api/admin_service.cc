@@ -273,6 +273,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::RotateSecretKey(grpc::CallbackServer
         absl::StatusOr<SecretKeyRotation::Report> report = rotation_->Rotate(std::move(context));
         if (report.ok()) {
           resp->set_primary_key_id(report->primary_key_id);
+          resp->set_previous_primary_key_id(report->previous_primary_key_id);
           for (const std::string& id : report->old_key_ids) resp->add_old_key_ids(id);
           resp->set_records_resealed(report->records_resealed);
           resp->set_records_remaining(report->records_remaining);

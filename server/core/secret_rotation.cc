@@ -21,7 +21,14 @@ absl::StatusOr<SecretKeyRotation::Report> SecretKeyRotation::Rotate(WriteContext
   absl::Cleanup done = [this] { running_.store(false); };
   const std::string before = sealer_->primary_key_id();
   if (absl::Status s = sealer_->Reload(); !s.ok()) return s;
+  if (sealer_->primary_key_id() == before && sealer_->old_key_ids().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--secret_key_file still holds key ", before,
+        " and there is no old key: put the new key in --secret_key_file and the current one "
+        "in --secret_old_key_files first"));
+  }
   Report report;
+  report.previous_primary_key_id = before;
   report.primary_key_id = sealer_->primary_key_id();
   report.old_key_ids = sealer_->old_key_ids();
   absl::StatusOr<storage::ResealReport> resealed = store_->ResealSecrets();

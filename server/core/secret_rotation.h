@@ -21,6 +21,7 @@ class SecretKeyRotation {
  public:
   struct Report {
     std::string primary_key_id;            // the key that seals from now on
+    std::string previous_primary_key_id;   // the one that sealed before
     std::vector<std::string> old_key_ids;  // the keys that still only open
     int64_t records_resealed = 0;
     int64_t records_remaining = 0;  // still under another key (0: the old keys can go)
@@ -36,7 +37,9 @@ class SecretKeyRotation {
   // then re-seals every value of the store under another key (Store::ResealSecrets), and
   // records it in the audit log as `context` (the operator) with the key ids and counts.
   // Blocking: call off gRPC's threads. Errors: FAILED_PRECONDITION (no --secret_key_file),
-  // INVALID_ARGUMENT (a key file cannot be read or is malformed, named; nothing changed),
+  // FAILED_PRECONDITION also if the key did not change and there is no old key (nothing to
+  // rotate to), INVALID_ARGUMENT (a key file cannot be read or is malformed, named, or the
+  // files drop the key that seals now; nothing changed),
   // RESOURCE_EXHAUSTED (a rotation is running), those of ResealSecrets.
   absl::StatusOr<Report> Rotate(WriteContext context);
 

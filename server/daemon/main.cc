@@ -214,6 +214,11 @@ ABSL_FLAG(std::string, secret_key_file, "",
           "secrets are stored as written. To rotate: put a new key here, the old one in "
           "--secret_old_key_files, call AdminService.RotateSecretKey (confctl "
           "rotate-secret-key), then drop the old one.");
+ABSL_FLAG(bool, new_epoch, false,
+          "Start a new store epoch: every subscriber resuming with a revision from before "
+          "resyncs instead of being replayed. For a store put back by other means than "
+          "confctl restore (a volume snapshot, a copied data dir; on etcd: after etcdctl "
+          "snapshot restore, on one replica before the others start). Once, then drop it.");
 ABSL_FLAG(std::vector<std::string>, secret_old_key_files, {},
           "Keys (files, comma-separated, as --secret_key_file) that open secret values sealed "
           "before a rotation but seal nothing; a file that does not exist holds none. Re-read "
@@ -505,6 +510,9 @@ int Run() {
       return 2;
     }
     store_options.sealer = *std::move(sealer);
+  } else if (!absl::GetFlag(FLAGS_secret_old_key_files).empty()) {
+    spdlog::error("--secret_old_key_files needs --secret_key_file (the key that seals)");
+    return 2;
   } else if (!IsLoopbackListen(absl::GetFlag(FLAGS_listen))) {
     spdlog::warn("no --secret_key_file: secret values are stored unencrypted in the {}",
                  store_name);
@@ -522,6 +530,7 @@ int Run() {
     etcd.client.request_timeout = absl::GetFlag(FLAGS_etcd_request_timeout);
     etcd.prefix = absl::GetFlag(FLAGS_etcd_prefix);
     etcd.sealer = store_options.sealer;
+    etcd.new_epoch = absl::GetFlag(FLAGS_new_epoch);
     etcd.max_txn_ops = absl::GetFlag(FLAGS_etcd_max_txn_ops);
     etcd.max_request_bytes = absl::GetFlag(FLAGS_etcd_max_request_bytes);
     etcd.compaction_interval = absl::GetFlag(FLAGS_etcd_compaction_interval);
@@ -529,6 +538,7 @@ int Run() {
     store = storage::OpenEtcdStore(etcd);
   } else {
     store_options.disk_reserve_bytes = absl::GetFlag(FLAGS_disk_reserve_bytes);
+    store_options.new_epoch = absl::GetFlag(FLAGS_new_epoch);
     store = storage::OpenRocksDbStore(data_dir, store_options);
   }
   if (!store.ok()) {

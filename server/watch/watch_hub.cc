@@ -42,6 +42,10 @@ struct WatchHub::Stream {
   bool live = false;
   bool ended = false;
   int64_t last_revision = 0;  // the last revision the stream was sent
+  // The store epoch start_revision is of: the state's when the stream was admitted. A resume
+  // still pending when the store is replaced (a shared store reloaded in another epoch) is
+  // resynced, never replayed.
+  std::string epoch;
   TenantWatch* watch = nullptr;
   std::string caller;  // counted in streams_of_caller_ (if not empty)
 };
@@ -181,6 +185,7 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
     const bool other_epoch =
         command.start_revision && !command.epoch.empty() && command.epoch != state.epoch();
     Stream* s = stream.get();
+    s->epoch = state.epoch();
     s->id = next_id_++;
     s->caller = command.caller;
     if (!s->caller.empty()) ++streams_of_caller_[s->caller];
@@ -200,7 +205,7 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
       const bool resync = s->start_revision.has_value();
       if (SendSnapshot(s, state, resync)) RegisterLive(s, state);
     } else if (*s->start_revision == state.revision()) {
-      if (SendCaughtUp(s, state.revision())) RegisterLive(s, state);
+      if (SendCaughtUp(s, state.revision(), state.epoch())) RegisterLive(s, state);
     } else {
       pending_resumes_.push_back(s->id);  // the catch-up worker waits for this through mu_
     }
@@ -341,14 +346,15 @@ bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resyn
     if (!SendTo(stream, Serialize(message))) return false;
   } while (next < entries.size());
   stream->last_revision = state.revision();
+  stream->epoch = state.epoch();
   return true;
 }
 
-bool WatchHub::SendCaughtUp(Stream* stream, int64_t revision) {
+bool WatchHub::SendCaughtUp(Stream* stream, int64_t revision, const std::string& epoch) {
   v1::SubscribeResponse message;
   message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_PROGRESS);
   message.set_revision(revision);
-  message.set_epoch(epoch_);
+  message.set_epoch(epoch);
   if (!SendTo(stream, Serialize(message))) return false;
   stream->last_revision = revision;
   return true;
@@ -605,8 +611,10 @@ void WatchHub::CatchUpLoop() {
 void WatchHub::CatchUp(std::vector<uint64_t> ids) {
   // 1. Without locks: read the change log once, from the oldest resume point.
   int64_t from = INT64_MAX;
+  std::string read_in_epoch;  // a reload into another epoch meanwhile voids what is read
   {
     absl::MutexLock lock(&mu_);
+    read_in_epoch = epoch_;
     for (uint64_t id : ids) {
       if (auto it = streams_.find(id); it != streams_.end() && it->second->start_revision) {
         from = std::min(from, *it->second->start_revision);
@@ -639,6 +647,10 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
   // replay and go live, so nothing falls between the replay and the live events.
   with_state_([&](const ConfigState& state) {
     const int64_t head = state.revision();
+    if (state.epoch() != read_in_epoch) {
+      log.clear();
+      from = INT64_MAX;  // everyone gets a resync snapshot
+    }
     if (from != INT64_MAX) {
       const int64_t have = log.empty() ? from : log.back().revision();
       if (have < head) {
@@ -683,9 +695,9 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
       }
       const int64_t start = *stream->start_revision;
       std::vector<std::shared_ptr<const std::string>> replay;
-      // Behind the oldest revision replayed, or ahead of this replica (a deferred resume
-      // whose wait ran out): the current view, marked resync.
-      bool resync = start < from || start > head;
+      // Behind the oldest revision replayed, ahead of this replica (a deferred resume whose
+      // wait ran out), or of an epoch the store has left: the current view, marked resync.
+      bool resync = start < from || start > head || stream->epoch != state.epoch();
       const Interest interest = InterestOf(stream->services);
       for (const ChangeSet& set : log) {
         if (resync) break;
@@ -709,7 +721,7 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
         for (const auto& bytes : replay) {
           if (!(sent = SendTo(stream, bytes))) break;
         }
-        if (!sent || !SendCaughtUp(stream, head)) continue;
+        if (!sent || !SendCaughtUp(stream, head, state.epoch())) continue;
       }
       RegisterLive(stream, state);
     }

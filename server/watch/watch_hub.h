@@ -175,7 +175,8 @@ class WatchHub : public CommitListener {
   void CatchUp(std::vector<uint64_t> ids);
   void RegisterLive(Stream* stream, const ConfigState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells a resuming stream it has everything up to `revision` (a PROGRESS message).
-  bool SendCaughtUp(Stream* stream, int64_t revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool SendCaughtUp(Stream* stream, int64_t revision, const std::string& epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReindexChains(const ConfigState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues the snapshot of the stream's view at the state's revision; false if it overflowed.
   bool SendSnapshot(Stream* stream, const ConfigState& state, bool resync)

@@ -695,6 +695,11 @@ TEST_F(SecretLeakTest, RotatingTheKeyReSealsEverySecretOnlineAndTheOldKeyCanGo) 
   AdminPut("integration", "smtp.password", kSmtpMarker2, /*secret=*/true);
   AdminPut("feat-x", "smtp.password", kFeatSmtpMarker, /*secret=*/true);
 
+  // Nothing to rotate to yet: the key file still holds the key in use.
+  ConfctlResult unchanged =
+      RunConfctl({"--token", kAdminToken, "rotate-secret-key"}, server_->address());
+  EXPECT_NE(unchanged.exit_code, 0);
+  EXPECT_NE(unchanged.err.find("still holds key"), std::string::npos) << unchanged.err;
   std::ofstream(dir_.path() + "/secret.key") << std::string(64, 'd') << "\n";
   ConfctlResult denied =
       RunConfctl({"--token", kReaderToken, "rotate-secret-key"}, server_->address());

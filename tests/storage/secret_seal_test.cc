@@ -224,6 +224,12 @@ TEST(SecretSealTest, EveryValueNamesItsKeyAndOldKeysStillOpen) {
       << "now under the new key";
   ASSERT_TRUE((*SecretSealer::FromKey(new_key))->Open(&entry).ok());
   EXPECT_EQ(entry.value(), kSecret);
+  // A secret stored in plain text (written before the store had a key) is sealed by a reseal.
+  EntryRecord plain = SecretEntry(kSecret);
+  EXPECT_TRUE(rotated->NeedsReseal(plain));
+  ASSERT_TRUE(*rotated->Reseal(&plain));
+  EXPECT_TRUE(plain.value().empty());
+  EXPECT_FALSE(rotated->NeedsReseal(plain));
 }
 
 TEST(SecretSealTest, AValueSealedBeforeKeyIdsStillOpensAndIsResealed) {
@@ -270,6 +276,14 @@ TEST(SecretSealTest, KeyFilesAreReadAgainOnReloadAndABrokenOneChangesNothing) {
   EXPECT_EQ(broken.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(broken.message().find(old), std::string::npos) << broken;
   EXPECT_EQ(sealer->old_key_ids(), std::vector<std::string>{first}) << "unchanged";
+  // Files that drop the key sealing now (b: neither primary nor old any more) are refused.
+  const std::string second = sealer->primary_key_id();
+  std::ofstream(old) << std::string(64, 'a') << "\n";
+  std::ofstream(primary) << std::string(64, 'c') << "\n";
+  const absl::Status dropped = sealer->Reload();
+  EXPECT_EQ(dropped.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(dropped.message().find(second), std::string::npos) << dropped;
+  EXPECT_EQ(sealer->primary_key_id(), second) << "unchanged";
 }
 
 // A rotation while commits go on: every value ends under the new key (commits seal with it,

@@ -166,6 +166,8 @@ class Subscription {
   std::map<std::pair<std::string, std::string>, ConfigValue> incoming_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
   std::string epoch_ ABSL_GUARDED_BY(mu_);
+  // The stream spoke of another epoch than the view's: the next attempt asks for a snapshot.
+  bool restart_with_snapshot_ ABSL_GUARDED_BY(mu_) = false;
   // Callbacks have run up to here.
   int64_t notified_revision_ ABSL_GUARDED_BY(mu_) = 0;
   // A snapshot or the cache was applied.

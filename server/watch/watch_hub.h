@@ -99,7 +99,7 @@ struct SubscribeCommand {
   std::optional<int64_t> start_revision;
   // The store epoch start_revision belongs to; another than the state's gets a resync
   // snapshot. Empty: the current one.
-  std::string epoch;
+  std::string epoch = {};
   // Without a start revision: the snapshot reflects at least this revision (waited for up to
   // max_resume_wait, else the stream ends UNAVAILABLE). 0 = any.
   int64_t min_revision = 0;

@@ -97,7 +97,8 @@ ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extr
       extra_flags_(std::move(extra_flags)),
       env_(std::move(env)),
       port_file_(data_dir_ + ".port"),
-      admin_port_file_(data_dir_ + ".admin_port") {
+      admin_port_file_(data_dir_ + ".admin_port"),
+      http_port_file_(data_dir_ + ".http_port") {
   if (TestEngine() == "etcd") {
     // The data dir names the store, as on RocksDB: a server started again on the same dir
     // (by Restart or a new ServerProcess) finds what the previous one wrote. Data dirs are
@@ -117,11 +118,14 @@ bool ServerProcess::Restart() {
 
 void ServerProcess::Start(int port) {
   std::filesystem::remove(port_file_);
+  std::filesystem::remove(http_port_file_);
   std::vector<std::string> args = {"--listen=127.0.0.1:" + std::to_string(port),
                                    "--data_dir=" + data_dir_,
                                    "--port_file=" + port_file_,
                                    "--admin_listen=127.0.0.1:0",
                                    "--admin_port_file=" + admin_port_file_,
+                                   "--http_listen=127.0.0.1:0",
+                                   "--http_port_file=" + http_port_file_,
                                    "--log_level=warn"};
   if (!etcd_prefix_.empty()) {
     args.push_back("--store=etcd");
@@ -150,6 +154,9 @@ void ServerProcess::Start(int port) {
   }
   std::ifstream admin(admin_port_file_);  // written before the gRPC port file
   admin >> admin_port_;
+  std::ifstream http(http_port_file_);  // likewise, unless the HTTP listener is off
+  http_port_ = 0;
+  http >> http_port_;
   // The port file says the listener is up: check it takes a TCP connection (bounded), and say
   // so when it did not at once, to tell a harness race from a server bug in a failed test.
   for (int attempt = 0; attempt < 1000; ++attempt) {

@@ -55,6 +55,8 @@ class ServerProcess {
   int port() const { return port_; }
   // The admin HTTP listener's port (/metrics, /healthz, /readyz).
   int admin_port() const { return admin_port_; }
+  // The HTTP/JSON API's port (0 if a test turned it off).
+  int http_port() const { return http_port_; }
   int pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   // A new channel to the server.
@@ -69,9 +71,11 @@ class ServerProcess {
   std::string etcd_prefix_;  // under with_etcd: the store's keys in the shared cluster
   std::string port_file_;
   std::string admin_port_file_;
+  std::string http_port_file_;
   int pid_ = 0;
   int port_ = 0;
   int admin_port_ = 0;
+  int http_port_ = 0;
 };
 
 // Runs confcenterd with `args` to completion; returns its exit code and fills `output` with

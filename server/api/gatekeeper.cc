@@ -1,9 +1,12 @@
 #include "server/api/gatekeeper.h"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
+#include <cstdlib>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
@@ -159,7 +162,7 @@ WriteContext Gatekeeper::ContextFor(const grpc::CallbackServerContext* ctx,
       context.user = CutUtf8(absl::StrCat(context.user, " on behalf of ", header), kMaxUserBytes);
     }
   }
-  context.peer = ctx->peer();
+  context.peer = PeerOf(ctx);
   context.caller = CallerOf(ctx, access);
   context.message = std::move(message);
   if (ctx->deadline() != std::chrono::system_clock::time_point::max()) {
@@ -177,11 +180,34 @@ std::string Gatekeeper::CallerOf(const grpc::CallbackServerContext* ctx,
   return PeerCaller(ctx);
 }
 
+const std::string& Gatekeeper::GatewayKey() {
+  static const std::string* const key = [] {
+    unsigned char bytes[32];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) std::abort();  // no entropy: nothing is safe
+    return new std::string(absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes))));
+  }();
+  return *key;
+}
+
+std::string Gatekeeper::PeerOf(const grpc::CallbackServerContext* ctx) {
+  const auto& metadata = ctx->client_metadata();
+  auto peer = metadata.find(kHttpPeerHeader);
+  auto key = metadata.find(kGatewayKeyHeader);
+  if (peer != metadata.end() && key != metadata.end() &&
+      absl::string_view(key->second.data(), key->second.size()) == GatewayKey()) {
+    return absl::StrCat("http:", absl::string_view(peer->second.data(), peer->second.size()));
+  }
+  return ctx->peer();
+}
+
 std::string Gatekeeper::PeerCaller(const grpc::CallbackServerContext* ctx) {
-  // "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "unix:/path": the host, without the port.
-  const std::string address = ctx->peer();
+  // "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "http:127.0.0.1:5000", "unix:/path": the host,
+  // without the port.
+  const std::string address = PeerOf(ctx);
   absl::string_view peer = address;
-  if (absl::StartsWith(peer, "ipv4:") || absl::StartsWith(peer, "ipv6:")) {
+  if (absl::StartsWith(peer, "ipv4:") || absl::StartsWith(peer, "ipv6:") ||
+      absl::StartsWith(peer, "http:")) {
     peer = peer.substr(0, peer.rfind(':'));
   }
   return absl::StrCat("peer:", peer);
@@ -224,7 +250,7 @@ void Gatekeeper::AuditRefusal(const grpc::CallbackServerContext* ctx, const auth
   } else {
     context.rpc = std::string(rpc);
     context.user = "unauthenticated";
-    context.peer = ctx->peer();
+    context.peer = PeerOf(ctx);
     context.caller = PeerCaller(ctx);
   }
   AuditTargets targets;

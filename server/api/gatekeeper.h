@@ -19,6 +19,12 @@
 
 namespace confcenter {
 
+// The metadata in which the HTTP gateway (server/api/http_gateway.h) passes on its client's
+// address, and the one that proves a call comes from the gateway (Gatekeeper::GatewayKey);
+// see Gatekeeper::PeerOf.
+inline constexpr char kHttpPeerHeader[] = "x-confcenter-http-peer";
+inline constexpr char kGatewayKeyHeader[] = "x-confcenter-gateway-key";
+
 // The metadata header naming the user a trusted caller acts for; recorded as "on behalf of"
 // only for identities the policy lets act for others, ignored otherwise.
 inline constexpr char kUserHeader[] = "x-confcenter-user";
@@ -50,6 +56,12 @@ class Gatekeeper {
   WriteContext ContextFor(const grpc::CallbackServerContext* ctx, const auth::Access& access,
                           absl::string_view rpc, std::string message = "") const;
 
+  // The caller's address: the gRPC peer ("ipv4:127.0.0.1:5000"), or for a call the HTTP
+  // gateway made for an HTTP client (kHttpPeerHeader) "http:<client address>". The header is
+  // believed only with the gateway's key (kGatewayKeyHeader), which never leaves the process.
+  static std::string PeerOf(const grpc::CallbackServerContext* ctx);
+  // A random value made once per process, which the HTTP gateway sends with its calls.
+  static const std::string& GatewayKey();
   // Whom per-caller limits count the call against: "<kind>:<name>" of an authenticated
   // identity, else "peer:<host>" (the peer address without its port).
   static std::string CallerOf(const grpc::CallbackServerContext* ctx, const auth::Access& access);

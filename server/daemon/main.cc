@@ -28,6 +28,7 @@
 #include "server/api/gatekeeper.h"
 #include "server/api/grpc_services.h"
 #include "server/api/history_service.h"
+#include "server/api/http_gateway.h"
 #include "server/api/rpc_metrics.h"
 #include "server/api/watch_service.h"
 #include "server/core/backup.h"
@@ -89,6 +90,17 @@ ABSL_FLAG(std::string, admin_listen, "127.0.0.1:7071",
           "picks a free port (see --admin_port_file).");
 ABSL_FLAG(std::string, admin_port_file, "",
           "If set, the admin listener's port is written to this file once it listens.");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:7080",
+          "Address of the HTTP/JSON API (POST /v1/<Service>/<Method>, Server-Sent Events for "
+          "streams): the same RPCs, rules and credentials as gRPC; HTTPS with --tls_cert. Port "
+          "0 picks a free port (see --http_port_file); empty = off.");
+ABSL_FLAG(std::string, http_port_file, "",
+          "If set, the HTTP listener's port is written to this file once it listens.");
+ABSL_FLAG(int, http_max_concurrency, 16,
+          "HTTP requests answered at once (a thread each); more wait for a thread.");
+ABSL_FLAG(int, http_max_streams, 1024,
+          "Open HTTP event streams (Subscribe over Server-Sent Events; a thread each); more get "
+          "429.");
 ABSL_FLAG(std::string, config, "",
           "A YAML file of settings (flag name: value). Precedence: command line > CONFCENTER_* "
           "environment variables > this file > defaults. Also CONFCENTER_CONFIG.");
@@ -409,12 +421,15 @@ absl::Status CheckSettings() {
   if (absl::GetFlag(FLAGS_max_revision_wait) <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("max_revision_wait: must be positive");
   }
-  if (absl::GetFlag(FLAGS_auth_policy).empty() && !absl::GetFlag(FLAGS_insecure_no_auth) &&
-      !IsLoopbackListen(absl::GetFlag(FLAGS_listen))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "refusing to serve ", absl::GetFlag(FLAGS_listen),
-        " without authentication: set --auth_policy (or --insecure_no_auth on an isolated "
-        "network)"));
+  for (const std::string& listen :
+       {absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_http_listen)}) {
+    if (absl::GetFlag(FLAGS_auth_policy).empty() && !absl::GetFlag(FLAGS_insecure_no_auth) &&
+        !listen.empty() && !IsLoopbackListen(listen)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "refusing to serve ", listen,
+          " without authentication: set --auth_policy (or --insecure_no_auth on an isolated "
+          "network)"));
+    }
   }
   return absl::OkStatus();
 }
@@ -691,6 +706,30 @@ int Run() {
                                        "confcenter.v1.AdminService",
                                        "confcenter.v1.AccessService"};
   for (const char* name : kServiceNames) health->SetServingStatus(name, false);
+  // The HTTP/JSON API calls the services above through the server's in-process channel.
+  std::unique_ptr<HttpGateway> http;
+  if (const std::string http_listen = absl::GetFlag(FLAGS_http_listen); !http_listen.empty()) {
+    HttpGatewayOptions http_options;
+    http_options.listen = http_listen;
+    http_options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
+    http_options.max_concurrent_requests = absl::GetFlag(FLAGS_http_max_concurrency);
+    http_options.max_streams = absl::GetFlag(FLAGS_http_max_streams);
+    http_options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+    http_options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+    absl::StatusOr<std::unique_ptr<HttpGateway>> started =
+        HttpGateway::Start(http_options, server->InProcessChannel(grpc::ChannelArguments()));
+    if (!started.ok()) {
+      spdlog::error("{}", std::string(started.status().message()));
+      return started.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    http = *std::move(started);
+    if (const std::string path = absl::GetFlag(FLAGS_http_port_file); !path.empty()) {
+      if (absl::Status s = WritePortFile(path, http->port()); !s.ok()) {
+        spdlog::error("{}", s.ToString());
+        return 1;
+      }
+    }
+  }
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     if (absl::Status s = WritePortFile(port_file, port); !s.ok()) {
       spdlog::error("{}", s.ToString());
@@ -703,8 +742,11 @@ int Run() {
   // Likewise: the hub (destroyed with the core, below) then never outlives the listener.
   hub->SetSendBurstListener(watch_service.send_burst_listener());
   (*admin)->SetState(ServingState::kServing);
-  spdlog::info("confcenterd serving gRPC on port {} ({}), admin HTTP on port {}, {}, revision {}",
-               port, listen, (*admin)->port(), store_name, (*core)->revision());
+  spdlog::info(
+      "confcenterd serving gRPC on port {} ({}), HTTP API on port {}, admin HTTP on port {}, {}, "
+      "revision {}",
+      port, listen, http != nullptr ? std::to_string(http->port()) : std::string("(off)"),
+      (*admin)->port(), store_name, (*core)->revision());
   // Type=notify under systemd; a no-op elsewhere.
   sd_notifyf(0, "READY=1\nSTATUS=serving on port %d\nMAINPID=%d", port, static_cast<int>(getpid()));
 
@@ -715,6 +757,7 @@ int Run() {
   (*admin)->SetState(ServingState::kDraining);
   health->Shutdown();  // every service reports NOT_SERVING from now on
   hub->Shutdown();     // streams end with UNAVAILABLE and a resume hint
+  http.reset();        // HTTP streams end too; no new HTTP requests
   // Let queued writes commit and answer, then stop. gRPC's Shutdown waits for idle client
   // connections until its deadline, so the deadline is short once the writes are done;
   // reads answer from memory and need no more.

@@ -1,0 +1,454 @@
+#include "server/api/http_gateway.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/impl/client_unary_call.h"
+#include "grpcpp/support/sync_stream.h"
+#include "httplib.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace confcenter {
+namespace {
+
+namespace pb = google::protobuf;
+
+constexpr char kPackage[] = "confcenter.v1.";
+// The services the gateway serves (every service of the API).
+constexpr const char* kServices[] = {"ConfigService",  "TenantService", "WatchService",
+                                     "HistoryService", "AdminService",  "AccessService"};
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+// The HTTP status of a gRPC code (google.rpc's mapping, as grpc-gateway uses).
+int HttpStatusOf(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return 200;
+    case grpc::StatusCode::CANCELLED:
+      return 499;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return 400;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return 504;
+    case grpc::StatusCode::NOT_FOUND:
+      return 404;
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::ABORTED:
+      return 409;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return 403;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return 401;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return 429;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return 501;
+    case grpc::StatusCode::UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+std::string ErrorBody(grpc::StatusCode code, const std::string& message) {
+  const nlohmann::json body = {
+      {"code", static_cast<int>(code)}, {"status", CodeName(code)}, {"message", message}};
+  return body.dump();
+}
+
+void ReplyError(httplib::Response& res, grpc::StatusCode code, const std::string& message) {
+  res.status = HttpStatusOf(code);
+  res.set_header("grpc-status", std::to_string(static_cast<int>(code)));
+  res.set_content(ErrorBody(code, message), "application/json");
+}
+
+grpc::ByteBuffer ToByteBuffer(const pb::Message& message) {
+  const std::string bytes = message.SerializeAsString();
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+bool FromByteBuffer(const grpc::ByteBuffer& buffer, pb::Message* message) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return false;
+  std::string bytes;
+  for (const grpc::Slice& s : slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return message->ParseFromString(bytes);
+}
+
+// Whether `value` can travel as a gRPC metadata value (printable ASCII).
+bool IsHeaderValue(const std::string& value) {
+  return std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+// Message to canonical JSON (lowerCamelCase names, int64 as strings).
+std::string ToJson(const pb::Message& message) {
+  std::string json;
+  pb::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = false;
+  if (!pb::util::MessageToJsonString(message, &json, options).ok()) return "{}";
+  return json;
+}
+
+}  // namespace
+
+struct HttpGateway::Impl {
+  HttpGatewayOptions options;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<httplib::Server> http;
+  const pb::DescriptorPool* pool = pb::DescriptorPool::generated_pool();
+  pb::MessageFactory* factory = pb::MessageFactory::generated_factory();
+
+  absl::Mutex mu;
+  std::set<grpc::ClientContext*> streams ABSL_GUARDED_BY(mu);
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+
+  // The method `service`/`method` of the API, or null.
+  const pb::MethodDescriptor* FindMethod(const std::string& service,
+                                         const std::string& method) const {
+    if (std::find_if(std::begin(kServices), std::end(kServices),
+                     [&](const char* s) { return service == s; }) == std::end(kServices)) {
+      return nullptr;
+    }
+    const pb::ServiceDescriptor* s = pool->FindServiceByName(kPackage + service);
+    return s == nullptr ? nullptr : s->FindMethodByName(method);
+  }
+
+  // Passes the caller's credentials and address on. False (and the reply set) if a header
+  // cannot be passed on.
+  bool PassCredentials(const httplib::Request& req, httplib::Response& res,
+                       grpc::ClientContext* ctx) const {
+    for (const char* name : {"authorization", "x-confcenter-user"}) {
+      if (!req.has_header(name)) continue;
+      const std::string value = req.get_header_value(name);
+      if (!IsHeaderValue(value)) {
+        ReplyError(res, grpc::StatusCode::INVALID_ARGUMENT,
+                   absl::StrCat(name, ": the header holds characters outside printable ASCII"));
+        return false;
+      }
+      ctx->AddMetadata(name, value);
+    }
+    ctx->AddMetadata(kHttpPeerHeader, absl::StrCat(req.remote_addr, ":", req.remote_port));
+    ctx->AddMetadata(kGatewayKeyHeader, Gatekeeper::GatewayKey());
+    return true;
+  }
+
+  // The request of `method` from the body (JSON), or for a GET from the query parameters.
+  // False (and the reply set) if it does not parse.
+  bool ParseRequest(const httplib::Request& req, httplib::Response& res,
+                    const pb::MethodDescriptor* method, pb::Message* request) const {
+    std::string json = req.body;
+    if (req.method == "GET") {
+      nlohmann::json query = nlohmann::json::object();
+      for (const auto& [name, value] : req.params) {
+        const pb::Descriptor* type = method->input_type();
+        const pb::FieldDescriptor* field = type->FindFieldByName(name);
+        if (field == nullptr) field = type->FindFieldByCamelcaseName(name);
+        if (field == nullptr) {
+          ReplyError(res, grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat(name, ": no such field in ", type->full_name()));
+          return false;
+        }
+        nlohmann::json item = value;
+        if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_BOOL) item = value == "true";
+        if (field->is_repeated()) {
+          query[field->name()].push_back(item);
+        } else {
+          query[field->name()] = item;
+        }
+      }
+      json = query.dump();
+    }
+    if (absl::StripAsciiWhitespace(json).empty()) json = "{}";
+    pb::util::JsonParseOptions options;
+    options.ignore_unknown_fields = false;
+    const auto parsed = pb::util::JsonStringToMessage(json, request, options);
+    if (!parsed.ok()) {
+      ReplyError(res, grpc::StatusCode::INVALID_ARGUMENT,
+                 absl::StrCat("body: not a valid ", method->input_type()->full_name(),
+                              " in JSON: ", std::string(parsed.message())));
+      return false;
+    }
+    return true;
+  }
+
+  void Unary(const httplib::Request& req, httplib::Response& res,
+             const pb::MethodDescriptor* method) {
+    std::unique_ptr<pb::Message> request(factory->GetPrototype(method->input_type())->New());
+    if (!ParseRequest(req, res, method, request.get())) return;
+    grpc::ClientContext ctx;
+    if (!PassCredentials(req, res, &ctx)) return;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options.request_timeout));
+    const std::string path = absl::StrCat("/", method->service()->full_name(), "/", method->name());
+    grpc::ByteBuffer out;
+    const grpc::Status status = grpc::internal::BlockingUnaryCall(
+        channel.get(),
+        grpc::internal::RpcMethod(path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC), &ctx,
+        ToByteBuffer(*request), &out);
+    if (!status.ok()) {
+      const auto& trailers = ctx.GetServerTrailingMetadata();
+      if (auto it = trailers.find("grpc-retry-pushback-ms"); it != trailers.end()) {
+        int64_t millis = 0;
+        if (absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &millis)) {
+          res.set_header("Retry-After",
+                         std::to_string(std::max<int64_t>(1, (millis + 999) / 1000)));
+        }
+      }
+      ReplyError(res, status.error_code(), status.error_message());
+      return;
+    }
+    std::unique_ptr<pb::Message> response(factory->GetPrototype(method->output_type())->New());
+    if (!FromByteBuffer(out, response.get())) {
+      ReplyError(res, grpc::StatusCode::INTERNAL, "the server's response did not parse");
+      return;
+    }
+    res.status = 200;
+    res.set_content(ToJson(*response), "application/json");
+  }
+
+  // A server-streaming call as Server-Sent Events, on this request's thread until it ends.
+  void Stream(const httplib::Request& req, httplib::Response& res,
+              const pb::MethodDescriptor* method) {
+    auto request = std::shared_ptr<pb::Message>(factory->GetPrototype(method->input_type())->New());
+    if (!ParseRequest(req, res, method, request.get())) return;
+    // A reconnecting EventSource sends the id of the last event it got: resume after it.
+    if (req.has_header("Last-Event-ID")) {
+      int64_t revision = 0;
+      const pb::FieldDescriptor* start = method->input_type()->FindFieldByName("start_revision");
+      if (start == nullptr || !absl::SimpleAtoi(req.get_header_value("Last-Event-ID"), &revision)) {
+        ReplyError(res, grpc::StatusCode::INVALID_ARGUMENT,
+                   "Last-Event-ID: not a revision this stream can resume from");
+        return;
+      }
+      request->GetReflection()->SetInt64(request.get(), start, revision);
+    }
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    if (!PassCredentials(req, res, ctx.get())) return;
+    {
+      absl::MutexLock lock(&mu);
+      if (stopping) {
+        ReplyError(res, grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+        return;
+      }
+      if (static_cast<int>(streams.size()) >= options.max_streams) {
+        ReplyError(res, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                   absl::StrCat("the HTTP listener has ", streams.size(),
+                                " open event streams, the most it takes (--http_max_streams); "
+                                "retry with backoff, or use gRPC"));
+        return;
+      }
+      streams.insert(ctx.get());
+    }
+    const std::string path = absl::StrCat("/", method->service()->full_name(), "/", method->name());
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, ctx, request, method, path](size_t, httplib::DataSink& sink) {
+          std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+              grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(
+                  channel.get(),
+                  grpc::internal::RpcMethod(path.c_str(),
+                                            grpc::internal::RpcMethod::SERVER_STREAMING),
+                  ctx.get(), ToByteBuffer(*request)));
+          std::unique_ptr<pb::Message> message(factory->GetPrototype(method->output_type())->New());
+          const pb::FieldDescriptor* revision = method->output_type()->FindFieldByName("revision");
+          grpc::ByteBuffer buffer;
+          bool open = true;
+          while (open && reader->Read(&buffer)) {
+            message->Clear();
+            if (!FromByteBuffer(buffer, message.get())) break;
+            std::string event;
+            if (revision != nullptr && revision->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT64) {
+              absl::StrAppend(&event,
+                              "id: ", message->GetReflection()->GetInt64(*message, revision), "\n");
+            }
+            absl::StrAppend(&event, "data: ", ToJson(*message), "\n\n");
+            open = sink.write(event.data(), event.size());
+          }
+          if (!open) ctx->TryCancel();  // the client went away
+          const grpc::Status status = reader->Finish();
+          if (open) {
+            const std::string end = absl::StrCat(
+                "event: end\ndata: ", ErrorBody(status.error_code(), status.error_message()),
+                "\n\n");
+            sink.write(end.data(), end.size());
+            sink.done();
+          }
+          return open;
+        },
+        [this, ctx](bool) {
+          absl::MutexLock lock(&mu);
+          streams.erase(ctx.get());
+        });
+  }
+
+  void Route(const httplib::Request& req, httplib::Response& res) {
+    const std::string service = req.matches[1];
+    const std::string name = req.matches[2];
+    const pb::MethodDescriptor* method = FindMethod(service, name);
+    if (method == nullptr) {
+      ReplyError(res, grpc::StatusCode::UNIMPLEMENTED,
+                 absl::StrCat("no RPC ", service, "/", name, " (POST /v1/<Service>/<Method>)"));
+      return;
+    }
+    if (method->client_streaming()) {
+      ReplyError(res, grpc::StatusCode::UNIMPLEMENTED,
+                 absl::StrCat(service, "/", name, " takes a stream of requests: use gRPC"));
+      return;
+    }
+    if (method->server_streaming()) {
+      Stream(req, res, method);
+    } else if (req.method == "POST") {
+      Unary(req, res, method);
+    } else {
+      ReplyError(res, grpc::StatusCode::INVALID_ARGUMENT,
+                 absl::StrCat(service, "/", name, " is called with POST and a JSON body"));
+      res.set_header("Allow", "POST");
+      res.status = 405;
+    }
+  }
+};
+
+HttpGateway::HttpGateway(std::unique_ptr<Impl> impl, int port)
+    : impl_(std::move(impl)), port_(port) {
+  thread_ = std::thread([this] { impl_->http->listen_after_bind(); });
+}
+
+absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
+    const HttpGatewayOptions& options, std::shared_ptr<grpc::Channel> channel) {
+  const size_t colon = options.listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || !absl::SimpleAtoi(options.listen.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http_listen: \"", options.listen, "\" is not host:port"));
+  }
+  std::string host = options.listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (options.max_concurrent_requests < 1 || options.max_streams < 0) {
+    return absl::InvalidArgumentError(
+        "http_max_concurrency must be at least 1 and http_max_streams not negative");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->channel = std::move(channel);
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("the HTTP listener's TLS needs both a certificate and a key");
+  }
+  if (!options.tls_cert_file.empty()) {
+    auto https = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                                      options.tls_key_file.c_str());
+    if (!https->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the HTTP listener cannot use ", options.tls_cert_file, " and ", options.tls_key_file));
+    }
+    impl->http = std::move(https);
+  } else {
+    impl->http = std::make_unique<httplib::Server>();
+  }
+  httplib::Server& http = *impl->http;
+  // A thread per request being answered, and per open event stream.
+  const size_t threads = static_cast<size_t>(options.max_concurrent_requests + options.max_streams);
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_payload_max_length(static_cast<size_t>(options.max_request_bytes));
+  http.set_read_timeout(30, 0);
+  http.set_write_timeout(30, 0);
+  Impl* raw = impl.get();
+  const auto route = [raw](const httplib::Request& req, httplib::Response& res) {
+    raw->Route(req, res);
+  };
+  http.Post(R"(/v1/([A-Za-z]+)/([A-Za-z]+))", route);
+  http.Get(R"(/v1/([A-Za-z]+)/([A-Za-z]+))", route);
+  http.set_error_handler(
+      [max = options.max_request_bytes](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return;  // a reply of ours
+        if (res.status == 413) {
+          ReplyError(res, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     absl::StrCat("body: more than ", max, " bytes (--max_request_bytes)"));
+          res.status = 413;
+        } else if (res.status == 404) {
+          ReplyError(res, grpc::StatusCode::NOT_FOUND,
+                     "no such path: the API is POST /v1/<Service>/<Method>");
+        }
+      });
+  const int bound = port == 0 ? http.bind_to_any_port(host.c_str())
+                              : (http.bind_to_port(host.c_str(), port) ? port : -1);
+  if (bound <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
+                                               " for HTTP (address in use or invalid?)"));
+  }
+  return std::unique_ptr<HttpGateway>(new HttpGateway(std::move(impl), bound));
+}
+
+HttpGateway::~HttpGateway() {
+  {
+    absl::MutexLock lock(&impl_->mu);
+    impl_->stopping = true;
+    for (grpc::ClientContext* ctx : impl_->streams) ctx->TryCancel();
+  }
+  impl_->http->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace confcenter

@@ -325,7 +325,15 @@ struct HttpGateway::Impl {
             open = sink.write(event.data(), event.size());
           }
           if (!open) ctx->TryCancel();  // the client went away
-          const grpc::Status status = reader->Finish();
+          grpc::Status status = reader->Finish();
+          {
+            absl::MutexLock lock(&mu);
+            if (stopping) {
+              status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                    "the server is shutting down; reconnect (Last-Event-ID "
+                                    "resumes where this stream ended)");
+            }
+          }
           if (open) {
             const std::string end = absl::StrCat(
                 "event: end\ndata: ", ErrorBody(status.error_code(), status.error_message()),

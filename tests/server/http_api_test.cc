@@ -290,16 +290,28 @@ TEST_F(HttpApiTest, CredentialsRightsAndAuditAreGrpcs) {
 // event with id >= stop_at (or an `end` event), then disconnects.
 class SseReader {
  public:
-  SseReader(int port, const std::string& path, const std::string& last_event_id, int64_t stop_at)
+  // GET `path`, or with a `body` POST it.
+  SseReader(int port, const std::string& path, const std::string& last_event_id, int64_t stop_at,
+            const std::string& body = "")
       : stop_at_(stop_at) {
-    thread_ = std::thread([this, port, path, last_event_id] {
+    thread_ = std::thread([this, port, path, last_event_id, body] {
       httplib::Client http("127.0.0.1", port);
       http.set_read_timeout(20, 0);
       httplib::Headers headers;
       if (!last_event_id.empty()) headers.emplace("Last-Event-ID", last_event_id);
-      httplib::Result res = http.Get(path.c_str(), headers, [this](const char* data, size_t n) {
-        return Feed(std::string(data, n));
-      });
+      const auto feed = [this](const char* data, size_t n) { return Feed(std::string(data, n)); };
+      httplib::Request req;
+      req.method = body.empty() ? "GET" : "POST";
+      req.path = path;
+      req.headers = headers;
+      if (!body.empty()) {
+        req.body = body;
+        req.set_header("Content-Type", "application/json");
+      }
+      req.content_receiver = [feed](const char* data, size_t n, uint64_t, uint64_t) {
+        return feed(data, n);
+      };
+      httplib::Result res = http.send(req);
       std::lock_guard<std::mutex> lock(mu_);
       status_ = res ? res->status : -1;
       done_ = true;
@@ -317,6 +329,12 @@ class SseReader {
   bool saw_end() {
     std::lock_guard<std::mutex> lock(mu_);
     return end_;
+  }
+  // Waits (20 s at most) for the first event; false if the stream ended without one.
+  bool WaitForFirstEvent() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(20), [this] { return done_ || !events_.empty(); });
+    return !events_.empty();
   }
 
  private:
@@ -339,6 +357,7 @@ class SseReader {
         return false;
       }
       events_.emplace_back(id, Json::parse(data, nullptr, false));
+      cv_.notify_all();
       if (id >= stop_at_) return false;
     }
     return true;
@@ -404,6 +423,51 @@ TEST_F(HttpApiTest, SubscribeOverServerSentEventsResumesWithLastEventIdWithoutAG
                     INT64_MAX);
   EXPECT_TRUE(missing.Events().empty());
   EXPECT_TRUE(missing.saw_end());
+}
+
+// The other streams: SubscribeViews (a POSTed request) as events too; the stream cap answers
+// 429; a server shutting down ends an open stream with an end event. (A client that went away
+// frees its slot when the next message or progress finds it gone: progress is frequent here.)
+TEST_F(HttpApiTest, EveryStreamingRpcIsAnEventStreamAndTheirNumberIsCapped) {
+  StartServer({"--http_max_streams=1", "--progress_interval=100ms"});
+  ASSERT_EQ(Post("/v1/TenantService/Register",
+                 R"({"tenant":"integration","services":[{"name":"orders"}]})")
+                .status,
+            200);
+  const int64_t revision =
+      PutRevision(Post("/v1/ConfigService/Put",
+                       R"({"tenant":"integration","service":"orders","key":"k","value":"v"})"));
+  {
+    // Views: the first message holds view 0's snapshot (no single revision: no id).
+    SseReader views(server_->http_port(), "/v1/WatchService/SubscribeViews", "", 0,
+                    R"({"views":[{"tenant":"integration","services":["orders"]}]})");
+    const auto events = views.Events();
+    ASSERT_FALSE(events.empty());
+    const Json first = events[0].second["messages"][0];
+    EXPECT_EQ(first["message"].value("kind", ""), "SUBSCRIBE_RESPONSE_KIND_SNAPSHOT")
+        << events[0].second.dump();
+    EXPECT_EQ(first["message"].value("revision", ""), std::to_string(revision));
+  }
+  // While one stream is open (once the views stream above is released), another is refused.
+  std::unique_ptr<SseReader> open;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    open = std::make_unique<SseReader>(
+        server_->http_port(), "/v1/WatchService/Subscribe?tenant=integration", "", INT64_MAX);
+    if (open->WaitForFirstEvent()) break;
+  }
+  int refused = 0;
+  httplib::Client http("127.0.0.1", server_->http_port());
+  http.Get(
+      "/v1/WatchService/Subscribe?tenant=integration",
+      [&](const httplib::Response& response) {
+        refused = response.status;
+        return false;
+      },
+      [](const char*, size_t) { return false; });
+  EXPECT_EQ(refused, 429);
+  server_->Stop();  // ends the open stream: its end event says why
+  open->Events();
+  EXPECT_TRUE(open->saw_end());
 }
 
 }  // namespace

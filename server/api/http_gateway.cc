@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <functional>
 #include <set>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -147,6 +149,59 @@ std::string ToJson(const pb::Message& message) {
   if (!pb::util::MessageToJsonString(message, &json, options).ok()) return "{}";
   return json;
 }
+
+// httplib's task queue with threads made on demand, up to `max`, and kept once made (an idle
+// one waits for the next request). httplib's own ThreadPool makes them all at start: a
+// thread per possible event stream, idle in every server that never serves one.
+class GrowingThreadPool final : public httplib::TaskQueue {
+ public:
+  explicit GrowingThreadPool(size_t max) : max_(max) {}
+  ~GrowingThreadPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    absl::MutexLock lock(&mu_);
+    jobs_.push_back(std::move(fn));
+    if (idle_ == 0 && threads_.size() < max_) {
+      threads_.emplace_back([this] { Work(); });
+    }
+  }
+
+  void shutdown() override {
+    std::vector<std::thread> threads;
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      threads.swap(threads_);
+    }
+    for (std::thread& t : threads) t.join();
+  }
+
+ private:
+  void Work() {
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      ++idle_;
+      mu_.Await(absl::Condition(
+          +[](GrowingThreadPool* p)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stopping_ || !p->jobs_.empty(); },
+          this));
+      --idle_;
+      if (jobs_.empty()) return;  // stopping, and nothing left to answer
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      mu_.Unlock();
+      job();
+      mu_.Lock();
+    }
+  }
+
+  const size_t max_;
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  size_t idle_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 }  // namespace
 
@@ -416,9 +471,9 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
     impl->http = std::make_unique<httplib::Server>();
   }
   httplib::Server& http = *impl->http;
-  // A thread per request being answered, and per open event stream.
+  // A thread per request being answered, and per open event stream, made when needed.
   const size_t threads = static_cast<size_t>(options.max_concurrent_requests + options.max_streams);
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.new_task_queue = [threads] { return new GrowingThreadPool(threads); };
   http.set_payload_max_length(static_cast<size_t>(options.max_request_bytes));
   http.set_read_timeout(30, 0);
   http.set_write_timeout(30, 0);

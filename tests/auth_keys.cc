@@ -280,4 +280,20 @@ void WriteStaticTokensFile(const std::string& path,
   WriteFile(path, yaml);
 }
 
+std::string WriteAdminAndReaderPolicy(const std::string& dir, const std::string& admin_token,
+                                      const std::string& reader_token) {
+  WriteStaticTokensFile(dir + "/tokens.yaml", {{"admin", admin_token}, {"reader", reader_token}});
+  const std::string policy = dir + "/policy.yaml";
+  WriteFile(policy, absl::StrCat("authentication:\n  static_tokens_file: ", dir,
+                                 "/tokens.yaml\n"
+                                 "bindings:\n"
+                                 "  - subjects: [{kind: token, name: admin}]\n"
+                                 "    roles: [admin]\n"
+                                 "    tenants: [\"*\"]\n"
+                                 "  - subjects: [{kind: token, name: reader}]\n"
+                                 "    roles: [reader]\n"
+                                 "    tenants: [\"*\"]\n"));
+  return policy;
+}
+
 }  // namespace confcenter::testing

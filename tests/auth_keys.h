@@ -112,6 +112,10 @@ std::string Sha256Hex(absl::string_view text);
 // Writes a static tokens file listing each {name, token} by its name and the token's SHA-256.
 void WriteStaticTokensFile(const std::string& path,
                            const std::vector<std::pair<std::string, std::string>>& tokens);
+// Writes `dir`/tokens.yaml with tokens "admin" and "reader", and `dir`/policy.yaml that binds
+// them to the roles of those names on every tenant. Returns the policy's path.
+std::string WriteAdminAndReaderPolicy(const std::string& dir, const std::string& admin_token,
+                                      const std::string& reader_token);
 
 }  // namespace confcenter::testing
 

@@ -223,19 +223,8 @@ TEST_F(HttpApiTest, BadRequestsGetClearErrorsAndChangeNothing) {
 }
 
 TEST_F(HttpApiTest, CredentialsRightsAndAuditAreGrpcs) {
-  WriteStaticTokensFile(dir_.path() + "/tokens.yaml",
-                        {{"admin", kAdminToken}, {"reader", kReaderToken}});
-  std::ofstream(dir_.path() + "/policy.yaml")
-      << "authentication:\n"
-      << "  static_tokens_file: " << dir_.path() << "/tokens.yaml\n"
-      << "bindings:\n"
-      << "  - subjects: [{kind: token, name: admin}]\n"
-      << "    roles: [admin]\n"
-      << "    tenants: [\"*\"]\n"
-      << "  - subjects: [{kind: token, name: reader}]\n"
-      << "    roles: [reader]\n"
-      << "    tenants: [\"*\"]\n";
-  StartServer({"--auth_policy=" + dir_.path() + "/policy.yaml"});
+  StartServer(
+      {"--auth_policy=" + WriteAdminAndReaderPolicy(dir_.path(), kAdminToken, kReaderToken)});
   admin_token_ = kAdminToken;
   const std::string put = R"({"tenant":"integration","service":"orders","key":"k","value":"v"})";
   ASSERT_EQ(Post("/v1/TenantService/Register", R"({"tenant":"integration"})", kAdminToken).status,

@@ -99,18 +99,7 @@ void ExpectRedacted(const Message& msg, const std::string& where, std::string ke
 class SecretLeakTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    confcenter::testing::WriteStaticTokensFile(dir_.path() + "/tokens.yaml",
-                                               {{"admin", kAdminToken}, {"reader", kReaderToken}});
-    std::ofstream(dir_.path() + "/policy.yaml")
-        << "authentication:\n"
-        << "  static_tokens_file: " << dir_.path() << "/tokens.yaml\n"
-        << "bindings:\n"
-        << "  - subjects: [{kind: token, name: admin}]\n"
-        << "    roles: [admin]\n"
-        << "    tenants: [\"*\"]\n"
-        << "  - subjects: [{kind: token, name: reader}]\n"
-        << "    roles: [reader]\n"
-        << "    tenants: [\"*\"]\n";
+    confcenter::testing::WriteAdminAndReaderPolicy(dir_.path(), kAdminToken, kReaderToken);
     // The key that seals secrets at rest, outside the data dir; the old keys' file holds the
     // same key until a test rotates.
     std::ofstream(dir_.path() + "/secret.key") << std::string(64, 'c') << "\n";

@@ -111,7 +111,8 @@ int HttpStatusOf(grpc::StatusCode code) {
 std::string ErrorBody(grpc::StatusCode code, const std::string& message) {
   const nlohmann::json body = {
       {"code", static_cast<int>(code)}, {"status", CodeName(code)}, {"message", message}};
-  return body.dump();
+  // A message may quote a caller's bytes: invalid UTF-8 is replaced, never thrown on.
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void ReplyError(httplib::Response& res, grpc::StatusCode code, const std::string& message) {
@@ -270,7 +271,7 @@ struct HttpGateway::Impl {
           query[field->name()] = item;
         }
       }
-      json = query.dump();
+      json = query.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     if (absl::StripAsciiWhitespace(json).empty()) json = "{}";
     pb::util::JsonParseOptions options;

@@ -187,6 +187,7 @@ TEST_F(HttpApiTest, BadRequestsGetClearErrorsAndChangeNothing) {
        R"("value":"v","expected_revision":"x"})",
        400, "INVALID_ARGUMENT", "expected_revision"},
       {"/v1/ConfigService/Put", "[1,2]", 400, "INVALID_ARGUMENT", "body"},
+      {"/v1/ConfigService/Put", "{\"tenant\":\"\xff\xfe\"}", 400, "INVALID_ARGUMENT", "body"},
       // Validated by the server as over gRPC, naming the field.
       {"/v1/ConfigService/Put", R"({"tenant":"Not A Name","service":"orders","key":"k"})", 400,
        "INVALID_ARGUMENT", "tenant:"},

@@ -6,8 +6,12 @@
 // subscribers of the branches that do not override it (half of them). Latency is end to end:
 // from just before the Put is sent until the event arrives on a subscriber's stream.
 // Also: server RSS growth per idle subscriber once every snapshot was delivered.
+// --transports=grpc,http runs each count over gRPC streams and over the HTTP API's
+// Server-Sent Events (one HTTP/1.1 connection and client thread per subscriber), one after
+// the other in the same run, on the same server settings.
 //
 //   confcenter_fanout [--subscribers=1000,10000] [--tenants=100] [--writes=200] [--rate=100]
+//                     [--transports=grpc,http]
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,9 +28,12 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "confcenter/v1/watch.grpc.pb.h"
+#include "httplib.h"
+#include "nlohmann/json.hpp"
 #include "tests/api_client.h"
 #include "tests/test_util.h"
 
@@ -35,6 +42,8 @@ ABSL_FLAG(int, tenants, 100, "Branch tenants the subscribers are spread over.");
 ABSL_FLAG(int, writes, 200, "Integration writes per run.");
 ABSL_FLAG(int, rate, 100, "Writes per second.");
 ABSL_FLAG(int, channels, 20, "gRPC connections the subscribers share.");
+ABSL_FLAG(std::string, transports, "grpc",
+          "Comma-separated: grpc (Subscribe streams), http (Server-Sent Events).");
 
 namespace confcenter::bench {
 namespace {
@@ -128,11 +137,72 @@ class Subscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
   std::vector<int64_t> latencies_;
 };
 
+// One subscriber over the HTTP API: a Server-Sent Events stream read on a thread of its own.
+class HttpSubscriber {
+ public:
+  HttpSubscriber(int port, const std::string& tenant, Shared* shared)
+      : shared_(shared), http_("127.0.0.1", port) {
+    thread_ = std::thread([this, tenant] {
+      const std::string path =
+          absl::StrCat("/v1/WatchService/Subscribe?tenant=", tenant, "&services=svc");
+      http_.Get(path.c_str(), [this](const char* data, size_t n) {
+        buffer_.append(data, n);
+        for (size_t end; (end = buffer_.find("\n\n")) != std::string::npos;) {
+          OnEvent(buffer_.substr(0, end));
+          buffer_.erase(0, end + 2);
+        }
+        return true;
+      });
+      shared_->done.fetch_add(1);
+      shared_->Notify();
+    });
+  }
+  ~HttpSubscriber() { thread_.join(); }
+  void Cancel() { http_.stop(); }
+  const std::vector<int64_t>& latencies() const { return latencies_; }
+
+ private:
+  void OnEvent(const std::string& event) {
+    const int64_t now = NowNanos();
+    const size_t data = event.find("data: ");
+    if (data == std::string::npos) return;
+    const nlohmann::json message = nlohmann::json::parse(event.substr(data + 6), nullptr, false);
+    if (message.is_discarded()) return;
+    const std::string kind = message.value("kind", "");
+    if (kind == "SUBSCRIBE_RESPONSE_KIND_SNAPSHOT" && message.value("snapshotLast", false)) {
+      shared_->snapshots.fetch_add(1);
+      shared_->Notify();
+    } else if (kind == "SUBSCRIBE_RESPONSE_KIND_EVENTS") {
+      for (const auto& e : message.value("events", nlohmann::json::array())) {
+        int w = 0;
+        if (e.value("key", "") != "k" || !absl::SimpleAtoi(e.value("value", ""), &w) || w <= 0 ||
+            w >= static_cast<int>(shared_->sent_at.size())) {
+          continue;
+        }
+        latencies_.push_back(now - shared_->sent_at[w].load());
+        shared_->last_event_at.store(now);
+        if (shared_->events.fetch_add(1) + 1 == shared_->expected_events.load()) shared_->Notify();
+      }
+    }
+  }
+
+  Shared* const shared_;
+  httplib::Client http_;
+  std::string buffer_;
+  std::vector<int64_t> latencies_;
+  std::thread thread_;
+};
+
 std::string TenantName(int i) { return absl::StrFormat("b%03d", i); }
 
-int RunOne(int subscribers, int tenants, int writes, int rate, int channels) {
+int RunOne(const std::string& transport, int subscribers, int tenants, int writes, int rate,
+           int channels) {
+  const bool http = transport == "http";
   testing::TempDir dir;
-  testing::ServerProcess server(dir.path() + "/data", {"--progress_interval=0s"});
+  testing::ServerProcess server(
+      dir.path() + "/data",
+      {"--progress_interval=0s",
+       absl::StrCat("--http_max_streams=", std::max(1024, subscribers + 16))});
   if (server.port() == 0) return 1;
   testing::ApiClient api(server.Channel());
   if (!api.Register("integration", {"svc"}).ok()) return 1;
@@ -155,11 +225,18 @@ int RunOne(int subscribers, int tenants, int writes, int rate, int channels) {
     stubs.push_back(v1::WatchService::NewStub(chans.back()));
   }
   std::vector<std::unique_ptr<Subscriber>> subs;
+  std::vector<std::unique_ptr<HttpSubscriber>> http_subs;
   int affected = 0;
   for (int i = 0; i < subscribers; ++i) {
     const int t = i % tenants;
     affected += t % 2;
-    subs.push_back(std::make_unique<Subscriber>(stubs[i % channels].get(), TenantName(t), &shared));
+    if (http) {
+      http_subs.push_back(
+          std::make_unique<HttpSubscriber>(server.http_port(), TenantName(t), &shared));
+    } else {
+      subs.push_back(
+          std::make_unique<Subscriber>(stubs[i % channels].get(), TenantName(t), &shared));
+    }
   }
   if (!shared.WaitFor([&] { return shared.snapshots.load() >= subscribers; },
                       std::chrono::seconds(120))) {
@@ -183,24 +260,27 @@ int RunOne(int subscribers, int tenants, int writes, int rate, int channels) {
       shared.WaitFor([&] { return shared.events.load() >= expected; }, std::chrono::seconds(60));
   const int64_t rss_peak = RssBytes(server.pid());
   for (auto& s : subs) s->Cancel();
+  for (auto& s : http_subs) s->Cancel();
   shared.WaitFor([&] { return shared.done.load() >= subscribers; }, std::chrono::seconds(30));
 
   std::vector<int64_t> all;
   for (auto& s : subs) all.insert(all.end(), s->latencies().begin(), s->latencies().end());
+  for (auto& s : http_subs) all.insert(all.end(), s->latencies().begin(), s->latencies().end());
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) {
     return all.empty() ? 0.0
                        : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] / 1e6;
   };
   const double seconds = (shared.last_event_at.load() - start) / 1e9;
-  std::printf("| %6d | %5d | %8lld/%-8lld | %9.0f | %6.2f | %6.2f | %6.2f | %8.1f | %7.1f |%s\n",
-              subscribers, writes, static_cast<long long>(all.size()),
-              static_cast<long long>(expected), all.size() / std::max(seconds, 1e-9), pct(0.5),
-              pct(0.99), all.empty() ? 0.0 : all.back() / 1e6,
-              (rss_idle - rss_before) / 1024.0 / subscribers, rss_peak / 1048576.0,
-              complete ? "" : " INCOMPLETE");
+  std::printf(
+      "| %-4s | %6d | %5d | %8lld/%-8lld | %9.0f | %6.2f | %6.2f | %6.2f | %8.1f | %7.1f |%s\n",
+      transport.c_str(), subscribers, writes, static_cast<long long>(all.size()),
+      static_cast<long long>(expected), all.size() / std::max(seconds, 1e-9), pct(0.5), pct(0.99),
+      all.empty() ? 0.0 : all.back() / 1e6, (rss_idle - rss_before) / 1024.0 / subscribers,
+      rss_peak / 1048576.0, complete ? "" : " INCOMPLETE");
   std::fflush(stdout);
   subs.clear();
+  http_subs.clear();
   stubs.clear();
   chans.clear();
   return complete ? 0 : 1;
@@ -212,17 +292,19 @@ int RunOne(int subscribers, int tenants, int writes, int rate, int channels) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::printf(
-      "| subs   | writes| events got/expected | events/s  | p50 ms | p99 ms | max ms | KiB/idle "
-      "sub | peak RSS MiB |\n"
-      "|--------|-------|---------------------|-----------|--------|--------|--------|-------------"
-      "-|--------------|\n");
+      "| via  | subs   | writes| events got/expected | events/s  | p50 ms | p99 ms | max ms | "
+      "KiB/idle sub | peak RSS MiB |\n"
+      "|------|--------|-------|---------------------|-----------|--------|--------|--------|------"
+      "--------|--------------|\n");
   int rc = 0;
   for (absl::string_view n : absl::StrSplit(absl::GetFlag(FLAGS_subscribers), ',')) {
     int subscribers = 0;
     if (!absl::SimpleAtoi(n, &subscribers) || subscribers <= 0) continue;
-    rc |= confcenter::bench::RunOne(subscribers, absl::GetFlag(FLAGS_tenants),
-                                    absl::GetFlag(FLAGS_writes), absl::GetFlag(FLAGS_rate),
-                                    absl::GetFlag(FLAGS_channels));
+    for (absl::string_view transport : absl::StrSplit(absl::GetFlag(FLAGS_transports), ',')) {
+      rc |= confcenter::bench::RunOne(std::string(transport), subscribers,
+                                      absl::GetFlag(FLAGS_tenants), absl::GetFlag(FLAGS_writes),
+                                      absl::GetFlag(FLAGS_rate), absl::GetFlag(FLAGS_channels));
+    }
   }
   return rc;
 }

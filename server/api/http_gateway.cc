@@ -1,6 +1,7 @@
 #include "server/api/http_gateway.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <deque>
 #include <functional>
@@ -435,6 +436,11 @@ struct HttpGateway::Impl {
 HttpGateway::HttpGateway(std::unique_ptr<Impl> impl, int port)
     : impl_(std::move(impl)), port_(port) {
   thread_ = std::thread([this] { impl_->http->listen_after_bind(); });
+  // httplib's stop() does nothing before the accept loop runs, so a gateway destroyed right
+  // after it started would wait for good: return once it runs (as AdminServer does).
+  for (int i = 0; i < 10'000 && !impl_->http->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(

@@ -163,7 +163,9 @@ class GrowingThreadPool final : public httplib::TaskQueue {
   void enqueue(std::function<void()> fn) override {
     absl::MutexLock lock(&mu_);
     jobs_.push_back(std::move(fn));
-    if (idle_ == 0 && threads_.size() < max_) {
+    // Each idle thread takes one job; jobs beyond them need threads of their own (a stream
+    // holds its thread for as long as it is open).
+    if (jobs_.size() > idle_ && threads_.size() < max_) {
       threads_.emplace_back([this] { Work(); });
     }
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,7 @@
 #include "grpcpp/support/sync_stream.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "server/api/http_listener.h"
 #include "spdlog/spdlog.h"
 
 namespace confcenter {
@@ -34,47 +36,6 @@ constexpr char kPackage[] = "confcenter.v1.";
 // The services the gateway serves (every service of the API).
 constexpr const char* kServices[] = {"ConfigService",  "TenantService", "WatchService",
                                      "HistoryService", "AdminService",  "AccessService"};
-
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED:
-      return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    default:
-      return "UNKNOWN";
-  }
-}
 
 // The HTTP status of a gRPC code (google.rpc's mapping, as grpc-gateway uses).
 int HttpStatusOf(grpc::StatusCode code) {
@@ -111,7 +72,9 @@ int HttpStatusOf(grpc::StatusCode code) {
 
 std::string ErrorBody(grpc::StatusCode code, const std::string& message) {
   const nlohmann::json body = {
-      {"code", static_cast<int>(code)}, {"status", CodeName(code)}, {"message", message}};
+      {"code", static_cast<int>(code)},
+      {"status", absl::StatusCodeToString(static_cast<absl::StatusCode>(code))},
+      {"message", message}};
   // A message may quote a caller's bytes: invalid UTF-8 is replaced, never thrown on.
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -437,27 +400,15 @@ struct HttpGateway::Impl {
 
 HttpGateway::HttpGateway(std::unique_ptr<Impl> impl, int port)
     : impl_(std::move(impl)), port_(port) {
-  thread_ = std::thread([this] { impl_->http->listen_after_bind(); });
-  // httplib's stop() does nothing before the accept loop runs, so a gateway destroyed right
-  // after it started would wait for good: return once it runs (as AdminServer does).
-  for (int i = 0; i < 10'000 && !impl_->http->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  StartServing(impl_->http.get(), &thread_);
 }
 
 absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
     const HttpGatewayOptions& options, std::shared_ptr<grpc::Channel> channel) {
-  const size_t colon = options.listen.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos || !absl::SimpleAtoi(options.listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("http_listen: \"", options.listen, "\" is not host:port"));
-  }
-  std::string host = options.listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  absl::StatusOr<ListenAddress> listen = ParseListenAddress("http_listen", options.listen);
+  if (!listen.ok()) return listen.status();
+  const std::string& host = listen->host;
+  const int port = listen->port;
   if (options.max_concurrent_requests < 1 || options.max_streams < 0) {
     return absl::InvalidArgumentError(
         "http_max_concurrency must be at least 1 and http_max_streams not negative");

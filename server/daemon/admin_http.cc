@@ -17,6 +17,7 @@
 #include "httplib.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/text_serializer.h"
+#include "server/api/http_listener.h"
 
 namespace confcenter {
 namespace {
@@ -195,17 +196,10 @@ void AppendCoreMetrics(ConfigCore& core, WatchHub& hub, const Metrics& metrics,
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& address,
                                                                 Metrics* metrics) {
-  const size_t colon = address.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "admin_listen: \"", address, "\" is not HOST:PORT (port 0-65535; 0 picks a free one)"));
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);  // [::1]
-  }
+  absl::StatusOr<ListenAddress> listen = ParseListenAddress("admin_listen", address);
+  if (!listen.ok()) return listen.status();
+  const std::string& host = listen->host;
+  const int port = listen->port;
   auto http = std::make_unique<httplib::Server>();
   // Scrapes and probes are rare and quick: two threads, not one per core.
   http->new_task_queue = [] { return new httplib::ThreadPool(2); };
@@ -219,13 +213,7 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::strin
     return absl::UnavailableError(
         absl::StrCat("admin_listen: cannot listen on ", address, " (address in use or invalid?)"));
   }
-  AdminServer* self = server.get();
-  server->thread_ = std::thread([self] { self->http_->listen_after_bind(); });
-  // httplib's stop() does nothing before the accept loop runs, so a server stopped right
-  // after Start would never stop: wait for the loop (it starts at once; bounded to 10 s).
-  for (int i = 0; i < 10'000 && !server->http_->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  StartServing(server->http_.get(), &server->thread_);
   return server;
 }
 

@@ -407,8 +407,6 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
     const HttpGatewayOptions& options, std::shared_ptr<grpc::Channel> channel) {
   absl::StatusOr<ListenAddress> listen = ParseListenAddress("http_listen", options.listen);
   if (!listen.ok()) return listen.status();
-  const std::string& host = listen->host;
-  const int port = listen->port;
   if (options.max_concurrent_requests < 1 || options.max_streams < 0) {
     return absl::InvalidArgumentError(
         "http_max_concurrency must be at least 1 and http_max_streams not negative");
@@ -455,13 +453,9 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
                      "no such path: the API is POST /v1/<Service>/<Method>");
         }
       });
-  const int bound = port == 0 ? http.bind_to_any_port(host.c_str())
-                              : (http.bind_to_port(host.c_str(), port) ? port : -1);
-  if (bound <= 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
-                                               " for HTTP (address in use or invalid?)"));
-  }
-  return std::unique_ptr<HttpGateway>(new HttpGateway(std::move(impl), bound));
+  absl::StatusOr<int> bound = Bind(&http, "http_listen", *listen);
+  if (!bound.ok()) return bound.status();
+  return std::unique_ptr<HttpGateway>(new HttpGateway(std::move(impl), *bound));
 }
 
 HttpGateway::~HttpGateway() {

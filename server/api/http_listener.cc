@@ -1,5 +1,7 @@
 #include "server/api/http_listener.h"
 
+#include <sys/socket.h>
+
 #include <chrono>
 
 #include "absl/strings/numbers.h"
@@ -23,6 +25,34 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view flag,
     parsed.host = parsed.host.substr(1, parsed.host.size() - 2);  // [::1]
   }
   return parsed;
+}
+
+absl::StatusOr<int> Bind(httplib::Server* http, absl::string_view flag,
+                         const ListenAddress& address) {
+  // httplib calls this on each socket it tries, just before bind; the last one is the one
+  // bound.
+  int bound_socket = -1;
+  http->set_socket_options([&bound_socket](int sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    bound_socket = sock;
+  });
+  int port = -1;
+  if (address.port == 0) {
+    port = http->bind_to_any_port(address.host);
+  } else if (http->bind_to_port(address.host, address.port)) {
+    port = address.port;
+  }
+  if (port <= 0 || bound_socket < 0) {
+    return absl::UnavailableError(absl::StrCat(flag, ": cannot listen on ", address.host, ":",
+                                               address.port, " (address in use or invalid?)"));
+  }
+  // Listening again on a listening socket only sets its backlog (Linux), capped by
+  // net.core.somaxconn.
+  if (::listen(bound_socket, SOMAXCONN) != 0) {
+    return absl::UnavailableError(absl::StrCat(flag, ": cannot set the listen backlog"));
+  }
+  return port;
 }
 
 void StartServing(httplib::Server* http, std::thread* thread) {

@@ -24,6 +24,14 @@ struct ListenAddress {
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view flag,
                                                  const std::string& address);
 
+// Binds `http` to `address` and returns the bound port (a free one for port 0), or
+// UNAVAILABLE naming `flag`. Unlike httplib's own bind: the listen backlog is the system's
+// (httplib's 5 is compiled into Debian's library; 1,000 clients connecting at once overflowed
+// it and waited for SYN retries, up to minutes), and a port in use by another process is an
+// error (httplib sets SO_REUSEPORT, under which a second server would share the port).
+absl::StatusOr<int> Bind(httplib::Server* http, absl::string_view flag,
+                         const ListenAddress& address);
+
 // Runs the accept loop of `http` (bound already) on `*thread`, and returns once it runs:
 // httplib's stop() does nothing before, so a listener stopped right after it started would
 // never stop (bounded to 10 s; the loop starts at once).

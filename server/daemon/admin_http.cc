@@ -198,21 +198,13 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::strin
                                                                 Metrics* metrics) {
   absl::StatusOr<ListenAddress> listen = ParseListenAddress("admin_listen", address);
   if (!listen.ok()) return listen.status();
-  const std::string& host = listen->host;
-  const int port = listen->port;
   auto http = std::make_unique<httplib::Server>();
   // Scrapes and probes are rare and quick: two threads, not one per core.
   http->new_task_queue = [] { return new httplib::ThreadPool(2); };
   std::unique_ptr<AdminServer> server(new AdminServer(metrics, std::move(http)));
-  if (port == 0) {
-    server->port_ = server->http_->bind_to_any_port(host);
-  } else if (server->http_->bind_to_port(host, port)) {
-    server->port_ = port;
-  }
-  if (server->port_ <= 0) {
-    return absl::UnavailableError(
-        absl::StrCat("admin_listen: cannot listen on ", address, " (address in use or invalid?)"));
-  }
+  absl::StatusOr<int> bound = Bind(server->http_.get(), "admin_listen", *listen);
+  if (!bound.ok()) return bound.status();
+  server->port_ = *bound;
   StartServing(server->http_.get(), &server->thread_);
   return server;
 }

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "server/api/http_gateway.h"
 #include "tests/auth_keys.h"
 #include "tests/test_util.h"
 
@@ -465,6 +466,20 @@ TEST_F(HttpApiTest, EveryStreamingRpcIsAnEventStreamAndTheirNumberIsCapped) {
   server_->Stop();
   open->Events();
   EXPECT_TRUE(open->ended());
+}
+
+// httplib would set SO_REUSEPORT, under which a second listener on the port would silently
+// get half of the connections; ours is refused, naming the flag.
+TEST_F(HttpApiTest, APortAnotherListenerHoldsIsRefusedNamingTheFlag) {
+  StartServer();
+  HttpGatewayOptions options;
+  options.listen = absl::StrCat("127.0.0.1:", server_->http_port());
+  absl::StatusOr<std::unique_ptr<HttpGateway>> second =
+      HttpGateway::Start(options, grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                                      grpc::InsecureChannelCredentials()));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(second.status().message(), "http_listen")) << second.status();
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "grpcpp/support/sync_stream.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "server/api/console_assets.h"
 #include "server/api/http_listener.h"
 #include "spdlog/spdlog.h"
 
@@ -113,6 +114,33 @@ std::string ToJson(const pb::Message& message) {
   options.preserve_proto_field_names = false;
   if (!pb::util::MessageToJsonString(message, &json, options).ok()) return "{}";
   return json;
+}
+
+// False for a browser's request from another site. A page elsewhere may send a "simple"
+// cross-origin POST (no preflight) to a server on loopback, where without a policy every
+// caller is admin; browsers name the page's origin, curl and the clients send none.
+bool SameOrigin(const httplib::Request& req) {
+  if (!req.has_header("Origin")) return true;
+  const std::string origin = req.get_header_value("Origin");
+  const std::string host = req.get_header_value("Host");
+  return !host.empty() && (origin == "http://" + host || origin == "https://" + host);
+}
+
+// A console file, with headers that keep it from being framed or run as anything else.
+void ServeConsole(const httplib::Request& req, httplib::Response& res) {
+  std::string path = req.matches[1];
+  if (path.empty()) path = "index.html";
+  const ConsoleFile* file = FindConsoleFile(path);
+  if (file == nullptr) {
+    ReplyError(res, grpc::StatusCode::NOT_FOUND, absl::StrCat("no console file ", path));
+    return;
+  }
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Cache-Control", "no-cache");
+  res.set_content(reinterpret_cast<const char*>(file->data), file->size,
+                  ConsoleContentType(path));
 }
 
 // httplib's task queue with threads made on demand, up to `max`, and kept once made (an idle
@@ -372,6 +400,13 @@ struct HttpGateway::Impl {
   }
 
   void Route(const httplib::Request& req, httplib::Response& res) {
+    if (!SameOrigin(req)) {
+      ReplyError(res, grpc::StatusCode::PERMISSION_DENIED,
+                 absl::StrCat("Origin: ", req.get_header_value("Origin"),
+                              " is another site; the API answers browsers only on its own "
+                              "origin (the console's)"));
+      return;
+    }
     const std::string service = req.matches[1];
     const std::string name = req.matches[2];
     const pb::MethodDescriptor* method = FindMethod(service, name);
@@ -441,6 +476,12 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   };
   http.Post(R"(/v1/([A-Za-z]+)/([A-Za-z]+))", route);
   http.Get(R"(/v1/([A-Za-z]+)/([A-Za-z]+))", route);
+  http.Get(R"(/console/([A-Za-z0-9_.-]*))", ServeConsole);
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_redirect("/console/");
+  });
+  http.Get("/favicon.ico",
+           [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   http.set_error_handler(
       [max = options.max_request_bytes](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty()) return;  // a reply of ours

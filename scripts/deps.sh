@@ -22,7 +22,10 @@ build=(
 # systemd: systemd-analyze verifies the unit (tests/deploy/systemd_test.sh);
 # clang + libclang-rt-14-dev (libFuzzer): scripts/fuzz; clang-format: scripts/check-format;
 # etcd-client: etcdctl snapshot save/restore (the etcd restore test, tests/ha/).
-test=(etcd-server etcd-client gnuplot-nox kubernetes-client systemd clang libclang-rt-14-dev clang-format)
+# chromium, fonts-liberation, nodejs, npm: the console's browser tests (tests/console/,
+# playwright-core from npm; the fonts for its screenshots).
+test=(etcd-server etcd-client gnuplot-nox kubernetes-client systemd clang libclang-rt-14-dev clang-format
+  chromium fonts-liberation nodejs npm)
 container=(podman debootstrap curl)
 case "${1:-}" in
   "") packages=("${build[@]}" "${test[@]}") ;;
@@ -35,6 +38,10 @@ for p in "${packages[@]}"; do
   # A kubectl from elsewhere (e.g. Google's `kubectl` package, which owns the same path and
   # would conflict) serves as well: the manifests render with kubectl 1.20 and later.
   if [ "$p" = kubernetes-client ] && command -v kubectl >/dev/null; then continue; fi
+  # Likewise a Node.js from elsewhere (NodeSource's nodejs carries its own npm, and conflicts
+  # with Debian's npm package): the tests need node >= 18 and npm.
+  if [ "$p" = nodejs ] && command -v node >/dev/null; then continue; fi
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

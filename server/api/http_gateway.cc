@@ -34,6 +34,9 @@ namespace {
 namespace pb = google::protobuf;
 
 constexpr char kPackage[] = "confcenter.v1.";
+// With its charset, a type cpp-httplib 0.11 does not compress: it would use brotli at quality
+// 11 whenever a browser accepts it, ~0.3 s of CPU for 1,000 keys' JSON (170 KB).
+constexpr char kJsonType[] = "application/json; charset=utf-8";
 // The services the gateway serves (every service of the API).
 constexpr const char* kServices[] = {"ConfigService",  "TenantService", "WatchService",
                                      "HistoryService", "AdminService",  "AccessService"};
@@ -83,7 +86,7 @@ std::string ErrorBody(grpc::StatusCode code, const std::string& message) {
 void ReplyError(httplib::Response& res, grpc::StatusCode code, const std::string& message) {
   res.status = HttpStatusOf(code);
   res.set_header("grpc-status", std::to_string(static_cast<int>(code)));
-  res.set_content(ErrorBody(code, message), "application/json");
+  res.set_content(ErrorBody(code, message), kJsonType);
 }
 
 grpc::ByteBuffer ToByteBuffer(const pb::Message& message) {
@@ -139,8 +142,7 @@ void ServeConsole(const httplib::Request& req, httplib::Response& res) {
                  "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("Cache-Control", "no-cache");
-  res.set_content(reinterpret_cast<const char*>(file->data), file->size,
-                  ConsoleContentType(path));
+  res.set_content(reinterpret_cast<const char*>(file->data), file->size, ConsoleContentType(path));
 }
 
 // httplib's task queue with threads made on demand, up to `max`, and kept once made (an idle
@@ -311,7 +313,7 @@ struct HttpGateway::Impl {
       return;
     }
     res.status = 200;
-    res.set_content(ToJson(*response), "application/json");
+    res.set_content(ToJson(*response), kJsonType);
   }
 
   // A server-streaming call as Server-Sent Events, on this request's thread until it ends.
@@ -467,6 +469,9 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   // A thread per request being answered, and per open event stream, made when needed.
   const size_t threads = static_cast<size_t>(options.max_concurrent_requests + options.max_streams);
   http.new_task_queue = [threads] { return new GrowingThreadPool(threads); };
+  // Replies go out whole at once: without it the last segment of a reply waits on a delayed
+  // ACK (40 ms on Linux) when the client sends its next request on the same connection.
+  http.set_tcp_nodelay(true);
   http.set_payload_max_length(static_cast<size_t>(options.max_request_bytes));
   http.set_read_timeout(30, 0);
   http.set_write_timeout(30, 0);
@@ -477,9 +482,8 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   http.Post(R"(/v1/([A-Za-z]+)/([A-Za-z]+))", route);
   http.Get(R"(/v1/([A-Za-z]+)/([A-Za-z]+))", route);
   http.Get(R"(/console/([A-Za-z0-9_.-]*))", ServeConsole);
-  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_redirect("/console/");
-  });
+  http.Get("/",
+           [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/console/"); });
   http.Get("/favicon.ico",
            [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   http.set_error_handler(

@@ -290,23 +290,30 @@ async function tenantPage([name], params) {
   render(await load(0));
   rendered('view', started);
 
-  // Live: the view's changes as they are committed, from the revision it was read at.
-  let pending = null;
+  // Live: the view's changes as they are committed, from the revision it was read at. One
+  // reload at a time; changes that arrive meanwhile get one more reload when it is done.
+  let wanted = 0;
+  let loading = false;
+  async function catchUp() {
+    loading = true;
+    while (wanted > state.revision) {
+      try {
+        render(await load(wanted));
+      } catch (e) {
+        showError(e);
+        break;
+      }
+    }
+    loading = false;
+  }
   const stop = follow('WatchService/Subscribe',
       {tenant: name, services, startRevision: String(state.revision)}, {
         onMessage: message => {
           const revision = num(message.revision);
           setLive(`live · revision ${revision}`, 'on');
           if (message.kind === 'SUBSCRIBE_RESPONSE_KIND_PROGRESS' || revision <= state.revision) return;
-          if (pending) return;
-          pending = (async () => {
-            try {
-              render(await load(revision));
-            } catch (e) {
-              showError(e);
-            }
-            pending = null;
-          })();
+          wanted = Math.max(wanted, revision);
+          if (!loading) catchUp();
         },
         onState: ({live, error}) => {
           if (!live) setLive(error ? 'reconnecting…' : 'offline', 'off');

@@ -97,6 +97,7 @@ export function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox'],
+    // No sandbox (tests run as root in CI); /tmp rather than a small /dev/shm in containers.
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
   });
 }

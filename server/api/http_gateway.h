@@ -19,6 +19,11 @@
 // and the body {"code": <gRPC code number>, "status": "<CODE>", "message": "..."}.
 // Credentials: the Authorization header (a bearer token) and x-confcenter-user are passed on
 // as gRPC metadata; the client's address is passed on so per-peer limits and the audit see it.
+// A browser request from another origin (its Origin header is not this listener's) is refused
+// with 403, so no other site can drive a server on loopback.
+//
+//   GET  /console/<file>             the web console (server/console/, embedded at build
+//                                    time); GET / redirects there.
 #ifndef CONFCENTER_SERVER_API_HTTP_GATEWAY_H_
 #define CONFCENTER_SERVER_API_HTTP_GATEWAY_H_
 

@@ -6,9 +6,9 @@
 # not work on this kind of machine, exports its filesystem and chroots into it: confcenterd
 # starts from the image's ENTRYPOINT and CMD as the image's user, on a read-only root (as
 # Kubernetes' readOnlyRootFilesystem) with a fresh volume that holds lost+found (as a new
-# ext4 PersistentVolume), answers /healthz, /readyz, /metrics and gRPC (the image's confctl and
-# CD script), stops cleanly on SIGTERM and finds its data again on restart. Prints the image's
-# size and the build time.
+# ext4 PersistentVolume), answers /healthz, /readyz, /metrics, the web console (/console/ on the
+# HTTP listener) and gRPC (the image's confctl and CD script), stops cleanly on SIGTERM and
+# finds its data again on restart. Prints the image's size and the build time.
 # usage: container_test.sh SOURCE_DIR   (env CONFCENTER_IMAGE: tag to build, default
 #        localhost/confcenter/confcenter:test)
 set -euo pipefail
@@ -52,13 +52,14 @@ uid=${user%%:*}
 gid=${user#*:}
 [ "$gid" != "$user" ] || gid=$uid
 ports=$(inspect '{{range $p, $v := .Config.ExposedPorts}}{{$p}} {{end}}')
-for p in 7070/tcp 7071/tcp; do [[ " $ports" == *" $p "* ]] || fail "port $p not exposed (got: $ports)"; done
+for p in 7070/tcp 7071/tcp 7080/tcp; do [[ " $ports" == *" $p "* ]] || fail "port $p not exposed (got: $ports)"; done
 volumes=$(inspect '{{range $v, $x := .Config.Volumes}}{{$v}} {{end}}')
 [ "$volumes" = "/var/lib/confcenter " ] || fail "volumes are '$volumes', expected /var/lib/confcenter"
 mapfile -t entrypoint < <(inspect '{{range .Config.Entrypoint}}{{println .}}{{end}}' | sed '/^$/d')
 mapfile -t cmd < <(inspect '{{range .Config.Cmd}}{{println .}}{{end}}' | sed '/^$/d')
 [ "${entrypoint[*]}" = /usr/bin/confcenterd ] || fail "entrypoint is '${entrypoint[*]}'"
-for want in --listen=0.0.0.0:7070 --admin_listen=0.0.0.0:7071 --data_dir=/var/lib/confcenter/data; do
+for want in --listen=0.0.0.0:7070 --admin_listen=0.0.0.0:7071 --http_listen=0.0.0.0:7080 \
+  --data_dir=/var/lib/confcenter/data; do
   [[ " ${cmd[*]} " == *" $want "* ]] || fail "CMD '${cmd[*]}' lacks $want"
 done
 
@@ -93,10 +94,10 @@ as_user() { chroot --userspec="$uid:$gid" --groups="$gid" "$root" env -i PATH=/u
 # The image's command with only the addresses moved to loopback and free ports (the last
 # flag wins).
 args=("${cmd[@]}" --listen=127.0.0.1:0 --port_file=/tmp/port --admin_listen=127.0.0.1:0
-  --admin_port_file=/tmp/admin_port)
+  --admin_port_file=/tmp/admin_port --http_listen=127.0.0.1:0 --http_port_file=/tmp/http_port)
 
 start_server() {
-  rm -f "$work/tmp/port" "$work/tmp/admin_port"
+  rm -f "$work/tmp/port" "$work/tmp/admin_port" "$work/tmp/http_port"
   # Not through as_user: $! must be confcenterd itself (chroot and env exec it), not a subshell.
   chroot --userspec="$uid:$gid" --groups="$gid" "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin \
     "${entrypoint[@]}" "${args[@]}" > "$work/server.log" 2>&1 &
@@ -127,6 +128,9 @@ start_server
 # Ready once the store is open: poll (bounded), it may trail the port file.
 for _ in $(seq 1 200); do [ "$(http /readyz)" = 200 ] && break; sleep 0.05; done
 [ "$(http /readyz)" = 200 ] || fail "/readyz did not answer 200: $(cat "$work/body")"
+# The HTTP listener (its port file is written before the gRPC one): the web console.
+console=$(curl -s -o "$work/body" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$(cat "$work/tmp/http_port")/console/")
+[ "$console" = 200 ] || fail "GET /console/ on the HTTP listener answered $console"
 as_user /usr/bin/confctl --server="$address" tenants > "$work/tenants" || fail "confctl tenants: $(cat "$work/tenants")"
 grep -q integration "$work/tenants" || fail "no integration tenant: $(cat "$work/tenants")"
 as_user /usr/bin/confctl --server="$address" put integration login db.pool 8 > /dev/null || fail "confctl put"

@@ -12,10 +12,14 @@
 #   Secrets and ConfigMaps, the admin port off the client Service, a NetworkPolicy opening the
 #   admin port to the monitoring namespace only; the CD Jobs send a projected service-account
 #   token (audience confcenter) over TLS;
+# - the HTTP/JSON API and web console (http_listen) are exposed like gRPC: on 0.0.0.0 at the
+#   confcenterd container's port `http`, on every Service that carries `grpc`, and admitted by
+#   every NetworkPolicy rule that admits grpc (http_findings below);
 # - the checks catch a broken probe path, admin port, listen address, Service selector,
 #   serviceName, service links, Job image and config setting, the admin port on the client
-#   Service, an open or missing NetworkPolicy, a missing auth_policy or mount, and a Job token
-#   of another audience;
+#   Service, an open or missing NetworkPolicy, a missing auth_policy or mount, a Job token
+#   of another audience, and an HTTP listener off its port or on loopback, or missing from the
+#   container, a Service or the NetworkPolicy;
 # - the high-availability overlays (ha: confcenterd replicas and an etcd StatefulSet;
 #   ha-external-etcd: the replicas alone) render and pass deploy_check's etcd checks: at least 3
 #   stateless replicas with --store=etcd spread by hostname, readiness on /readyz, a
@@ -44,13 +48,62 @@ render() {
   "$kubectl" kustomize "$1" > "$2" 2> "$2.err" || fail "kubectl kustomize $1: $(cat "$2.err")"
 }
 
+# http_findings RENDERED SETTINGS: prints, one line each, what keeps the HTTP/JSON API and web
+# console from being exposed like gRPC: http_listen (from SETTINGS, confcenterd --check_config's
+# effective settings) must be on 0.0.0.0 at the confcenterd container's port `http`, every
+# Service carrying `grpc` must carry `http`, every NetworkPolicy rule admitting grpc must admit
+# http. Fails when it printed anything.
+http_findings() {
+  local listen format objects server grpc http line rule ports found=0
+  listen=$(sed -n -E 's/^http_listen: ([^ ]*) .*/\1/p' "$2")
+  # One line per object: KIND/NAME, then a Service's ports (name:port>targetPort), the
+  # confcenterd container's ports (name:containerPort), a NetworkPolicy's ingress rules
+  # (ingress:port,port,). `label --local` works offline and only prints.
+  format='{.kind}/{.metadata.name}{range .spec.ports[*]} {.name}:{.port}>{.targetPort}{end}'
+  format+='{range .spec.template.spec.containers[?(@.name=="confcenterd")].ports[*]} {.name}:{.containerPort}{end}'
+  format+='{range .spec.ingress[*]} ingress:{range .ports[*]}{.port},{end}{end}{"\n"}'
+  objects=$("$kubectl" label --local -f "$1" confcenter.io/check=true -o jsonpath="$format") \
+    || { echo "kubectl cannot read $1"; return 1; }
+  server=$(grep -E '^(StatefulSet|Deployment)/[^ ]* (.* )?grpc:' <<< "$objects" | head -n 1 || true)
+  grpc=$(sed -n -E 's/.* grpc:([0-9]+)( .*)?$/\1/p' <<< "$server")
+  http=$(sed -n -E 's/.* http:([0-9]+)( .*)?$/\1/p' <<< "$server")
+  if [ -z "$http" ]; then
+    echo "${server%% *}: the confcenterd container has no port named http"
+    found=1
+  elif [ "${listen##*:}" != "$http" ]; then
+    echo "confcenterd serves HTTP on '$listen' but the http port is $http"
+    found=1
+  fi
+  case "${listen%:*}" in
+    0.0.0.0 | "[::]") ;;
+    *) echo "http_listen '$listen': unreachable from the Services (use 0.0.0.0)"; found=1 ;;
+  esac
+  while read -r line; do
+    [[ " $line " == *" grpc:"* ]] || continue
+    [[ " $line " == *" http:"*">http "* || " $line " == *" http:"*">$http "* ]] \
+      || { echo "${line%% *}: carries grpc but not http (targetPort http)"; found=1; }
+  done < <(grep '^Service/' <<< "$objects" || true)
+  while read -r line; do
+    for rule in $line; do
+      [[ "$rule" == ingress:* ]] || continue
+      ports=",${rule#ingress:}"
+      if [[ "$ports" == *",grpc,"* || "$ports" == *",$grpc,"* ]] \
+        && [[ "$ports" != *",http,"* && "$ports" != *",$http,"* ]]; then
+        echo "${line%% *}: an ingress rule admits grpc but not http"
+        found=1
+      fi
+    done
+  done < <(grep '^NetworkPolicy/' <<< "$objects" || true)
+  return "$found"
+}
+
 # 1. Every server overlay.
 for overlay in "$src"/deploy/k8s/overlays/*/; do
   name=$(basename "$overlay")
   render "$overlay" "$work/$name.yaml"
   "$check" server "$work/$name.yaml" --version="$version" --config-out="$work/$name.conf" \
     || fail "overlay $name (rendered: $work/$name.yaml)"
-  if grep -q '^store: *etcd' "$work/$name.conf" && ! "$confcenterd" --helpfull 2>&1 | grep -q -- '--store '; then
+  if grep -q '^store: *etcd' "$work/$name.conf" && ! grep -q -- "--store " <<< "$("$confcenterd" --helpfull 2>&1)"; then
     # The etcd store's flags arrive with it (branch etcd-store); until then this confcenterd
     # would refuse them as unknown settings.
     echo "overlay $name: ok ($(grep -c '^kind:' "$work/$name.yaml") objects; confcenterd has no --store yet: --check_config not run)"
@@ -62,6 +115,8 @@ for overlay in "$src"/deploy/k8s/overlays/*/; do
   while IFS= read -r -d '' item; do server_env+=("$item"); done < <("$check" server-env "$work/$name.yaml")
   env -i "${server_env[@]}" "$confcenterd" --check_config --config="$work/$name.conf" > "$work/$name.check" 2>&1 \
     || fail "overlay $name: confcenterd --check_config refuses its config file: $(cat "$work/$name.check")"
+  http_findings "$work/$name.yaml" "$work/$name.check" > "$work/$name.http" \
+    || fail "overlay $name: the HTTP/JSON API is not exposed like gRPC: $(cat "$work/$name.http")"
   echo "overlay $name: ok ($(grep -c '^kind:' "$work/$name.yaml") objects)"
   checks=$((checks + 1))
 done
@@ -182,9 +237,10 @@ checks=$((checks + 1))
 # 4. The checks fail on broken manifests: break one thing in a copy, expect the finding.
 # broken FILE SED_EXPR KIND TARGET EXPECTED: FILE under deploy/k8s/, KIND server or config
 # (TARGET an overlay; config: confcenterd --check_config on its config file) or cd-job (TARGET a
-# Job, through the pipeline overlay), EXPECTED a finding's regex.
+# Job, through the pipeline overlay) or http (TARGET an overlay: http_findings), EXPECTED a
+# finding's regex.
 broken() {
-  local file=$1 expr=$2 what=$3 target=$4 expected=$5 copy="$work/broken"
+  local file=$1 expr=$2 what=$3 target=$4 expected=$5 copy="$work/broken" item
   rm -rf "$copy" && mkdir -p "$copy" && cp -r "$src/deploy/k8s" "$copy/"
   sed -i -e "$expr" "$copy/k8s/$file"
   cmp -s "$src/deploy/k8s/$file" "$copy/k8s/$file" && fail "mutation '$expr' changed nothing in $file"
@@ -196,6 +252,13 @@ broken() {
     "$check" server "$copy/out.yaml" --version="$version" --config-out="$copy/conf" > /dev/null || true
     env -i "$confcenterd" --check_config --config="$copy/conf" > "$copy/findings" 2>&1 \
       && fail "'$expr' on $file not caught by --check_config"
+  elif [ "$what" = http ]; then
+    render "$copy/k8s/overlays/$target" "$copy/out.yaml"
+    "$check" server "$copy/out.yaml" --version="$version" --config-out="$copy/conf" > /dev/null || true
+    server_env=()
+    while IFS= read -r -d '' item; do server_env+=("$item"); done < <("$check" server-env "$copy/out.yaml")
+    env -i "${server_env[@]}" "$confcenterd" --check_config --config="$copy/conf" > "$copy/settings" 2>&1 || true
+    http_findings "$copy/out.yaml" "$copy/settings" > "$copy/findings" && fail "'$expr' on $file not caught"
   else
     pipeline "$copy/pipeline" "$target" "$copy/k8s"
     render "$copy/pipeline" "$copy/out.yaml"
@@ -236,6 +299,14 @@ broken cd-jobs/register/job.yaml 's|audience: confcenter|audience: kubernetes|' 
   "is no projected service-account token with audience confcenter"
 broken cd-jobs/register/kustomization.yaml "s|newTag: $version|newTag: 0.0.1|" cd-job register \
   "is not the server's 'confcenter/confcenter:$version'"
+broken base/confcenterd.yaml 's|^http_listen: 0.0.0.0:7080|http_listen: 0.0.0.0:7081|' http integration \
+  "serves HTTP on '0.0.0.0:7081' but the http port is 7080"
+broken base-etcd/confcenterd.yaml '/^http_listen:/d' http ha "http_listen '127.0.0.1:7080': unreachable"
+broken base/statefulset.yaml 's|- name: http$|- name: api|' http dev "the confcenterd container has no port named http"
+broken common/service.yaml '/- name: http$/,/appProtocol: https$/d' http integration \
+  "Service/confcenter: carries grpc but not http"
+broken common/networkpolicy.yaml '/- port: http$/,/protocol: TCP/d' http integration \
+  "NetworkPolicy/confcenter: an ingress rule admits grpc but not http"
 # The high-availability overlays: each side of what must agree, broken alone.
 [ -s "$work/ha.yaml" ] && [ -s "$work/ha-external-etcd.yaml" ] || fail "no ha or ha-external-etcd overlay"
 broken etcd/statefulset.yaml 's|--max-txn-ops=1024|--max-txn-ops=512|' server ha \

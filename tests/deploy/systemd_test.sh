@@ -83,7 +83,8 @@ for pair in ETCD_MAX_TXN_OPS:max-txn-ops ETCD_MAX_REQUEST_BYTES:max-request-byte
   [ -n "$mine" ] && [ "$mine" = "$theirs" ] \
     || fail "$envfile: CONFCENTER_${pair%%:*}=$mine is not the etcd members' --${pair#*:}=$theirs (deploy/k8s/etcd)"
 done
-if "$confcenterd" --helpfull 2>&1 | grep -q -- '--store '; then
+# --helpfull exits 1: read its output first (under pipefail the pipe's status would be 1).
+if grep -q -- '--store ' <<< "$("$confcenterd" --helpfull 2>&1)"; then
   env -i "${etcd_env[@]}" "$confcenterd" --check_config "${args[@]}" > "$work/check-etcd.out" 2>&1 \
     || fail "confcenterd --check_config with $envfile: $(cat "$work/check-etcd.out")"
   echo "systemd etcd drop-in: verified, its variables accepted by confcenterd --check_config"

@@ -72,6 +72,18 @@ struct DependenciesArgs {
   std::string service;
 };
 
+struct InstancesArgs {
+  std::string tenant;
+  std::string service;  // empty = every service
+};
+
+struct WaitAppliedArgs {
+  std::string tenant;
+  std::string service;  // empty = every service
+  int64_t revision = 0;
+  std::string timeout = "60s";
+};
+
 struct DeregisterArgs {
   std::string tenant;
   std::vector<std::string> services;
@@ -125,6 +137,12 @@ absl::Status RunRegister(const Context& ctx, const RegisterArgs& args);
 absl::Status RunDeregister(const Context& ctx, const DeregisterArgs& args);
 // deps: the service's dependency map in the tenant's view (ResolveDependencies).
 absl::Status RunDependencies(const Context& ctx, const DependenciesArgs& args);
+// instances: who follows the tenant's view (ListInstances): table SERVICE INSTANCE HOST
+// APPLIED CURRENT SELF-CHECK CONNECTED, or the ListInstancesResponse.
+absl::Status RunInstances(const Context& ctx, const InstancesArgs& args);
+// wait-applied: waits until every instance of the tenant (or service) has applied the
+// revision (WaitApplied); prints the count, or the laggards and exits 8 (NotAppliedError).
+absl::Status RunWaitApplied(const Context& ctx, const WaitAppliedArgs& args);
 // touch: renews the tenant's TTL.
 absl::Status RunTouch(const Context& ctx, const std::string& tenant);
 // tenant-name: prints NormalizeTenantName(branch), or "integration" when `branch` is

@@ -8,6 +8,7 @@ namespace confcenter::confctl {
 namespace {
 
 constexpr char kUsagePayloadUrl[] = "type.confcenter/confctl.usage";
+constexpr char kNotAppliedPayloadUrl[] = "type.confcenter/confctl.not-applied";
 
 }  // namespace
 
@@ -21,6 +22,7 @@ const char kExitCodeHelp[] =
     "  5  unavailable (UNAVAILABLE, DEADLINE_EXCEEDED): server down or too slow; retry\n"
     "  6  invalid argument (INVALID_ARGUMENT, OUT_OF_RANGE), incl. unparsable input files\n"
     "  7  resource exhausted (RESOURCE_EXHAUSTED): a quota\n"
+    "  8  wait-applied: not every instance applied the revision in time\n"
     "Errors go to stderr as one line: confctl: <CODE>: <message>\n"
     "The server address is --server (or --address), else $CONFCENTER_ADDR, else\n"
     "127.0.0.1:7070; replicas as a list ip:port,ip:port are tried in order.\n"
@@ -37,9 +39,16 @@ bool IsUsageError(const absl::Status& status) {
   return status.GetPayload(kUsagePayloadUrl).has_value();
 }
 
+absl::Status NotAppliedError(const std::string& message) {
+  absl::Status status = absl::DeadlineExceededError(message);
+  status.SetPayload(kNotAppliedPayloadUrl, absl::Cord("not-applied"));
+  return status;
+}
+
 int ExitCodeFor(const absl::Status& status) {
   if (status.ok()) return kExitOk;
   if (IsUsageError(status)) return kExitUsage;
+  if (status.GetPayload(kNotAppliedPayloadUrl).has_value()) return kExitNotApplied;
   switch (status.code()) {
     case absl::StatusCode::kNotFound:
       return kExitNotFound;

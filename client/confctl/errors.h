@@ -20,6 +20,7 @@ enum ExitCode : int {
   kExitUnavailable = 5,
   kExitInvalidArgument = 6,
   kExitResourceExhausted = 7,
+  kExitNotApplied = 8,
 };
 
 // The help text footer that documents the exit codes.
@@ -32,7 +33,12 @@ absl::Status UsageError(const std::string& message);
 // True if `status` was made by UsageError.
 bool IsUsageError(const absl::Status& status);
 
-// The exit code for `status`: 0 for OK, 2 for a usage error, otherwise by its code:
+// A status that means "some instances have not applied the revision" (wait-applied, exit 8):
+// code DEADLINE_EXCEEDED with a marker payload.
+absl::Status NotAppliedError(const std::string& message);
+
+// The exit code for `status`: 0 for OK, 2 for a usage error, 8 for NotAppliedError, otherwise
+// by its code:
 // NOT_FOUND 3; FAILED_PRECONDITION, ALREADY_EXISTS, ABORTED 4; UNAVAILABLE,
 // DEADLINE_EXCEEDED 5; INVALID_ARGUMENT, OUT_OF_RANGE 6; RESOURCE_EXHAUSTED 7; anything else 1.
 int ExitCodeFor(const absl::Status& status);

@@ -92,6 +92,8 @@ struct Args {
   RegisterArgs reg;
   DeregisterArgs dereg;
   DependenciesArgs deps;
+  InstancesArgs instances;
+  WaitAppliedArgs wait_applied;
   std::string touched;
   ImportArgs import;
   ExportArgs exp;
@@ -321,6 +323,24 @@ void AddTenantCommands(Commands* commands, Args* a) {
                                  [a](const Context& ctx) { return RunDependencies(ctx, a->deps); });
   deps->add_option("TENANT", a->deps.tenant, "tenant")->required();
   deps->add_option("SERVICE", a->deps.service, "service")->required();
+
+  CLI::App* instances =
+      commands->Add("instances", "the instances following a tenant's view, what each applied",
+                    [a](const Context& ctx) { return RunInstances(ctx, a->instances); });
+  instances->add_option("TENANT", a->instances.tenant, "tenant")->required();
+  instances->add_option("SERVICE", a->instances.service, "only this service's instances");
+
+  CLI::App* wait_applied = commands->Add(
+      "wait-applied", "wait until every instance has applied a revision (exit 8 if not)",
+      [a](const Context& ctx) { return RunWaitApplied(ctx, a->wait_applied); });
+  wait_applied->add_option("TENANT", a->wait_applied.tenant, "tenant")->required();
+  wait_applied->add_option("SERVICE", a->wait_applied.service, "only this service's instances");
+  wait_applied
+      ->add_option("--revision", a->wait_applied.revision,
+                   "the revision (a put's or a register's) that must have taken effect")
+      ->required();
+  wait_applied->add_option("--timeout", a->wait_applied.timeout,
+                           "how long to wait at most (default 60s, at most 10m)");
 
   CLI::App* touch = commands->Add("touch", "renew a tenant's TTL",
                                   [a](const Context& ctx) { return RunTouch(ctx, a->touched); });

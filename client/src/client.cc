@@ -273,7 +273,8 @@ Client::Client(std::pair<std::shared_ptr<grpc::Channel>, absl::Status> channel,
       tenants_(v1::TenantService::NewStub(channel_)),
       watch_(v1::WatchService::NewStub(channel_)),
       history_(v1::HistoryService::NewStub(channel_)),
-      admin_(v1::AdminService::NewStub(channel_)) {}
+      admin_(v1::AdminService::NewStub(channel_)),
+      instances_(v1::InstanceService::NewStub(channel_)) {}
 
 absl::Status Client::Prepare(grpc::ClientContext* context) const {
   if (!channel_status_.ok()) return channel_status_;
@@ -281,8 +282,9 @@ absl::Status Client::Prepare(grpc::ClientContext* context) const {
 }
 
 template <typename Request, typename Response, typename Call>
-absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, Call call) {
-  const absl::Time deadline = absl::Now() + options_.deadline;
+absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, Call call,
+                                       absl::Duration extra) {
+  const absl::Time deadline = absl::Now() + options_.deadline + extra;
   const int attempts = std::max(1, options_.max_attempts);
   absl::Duration backoff = options_.initial_backoff;
   grpc::Status status;
@@ -345,8 +347,21 @@ CONFCENTER_UNARY(Rollback, history_, false)
 CONFCENTER_UNARY(Diff, history_, true)
 CONFCENTER_UNARY(QueryAudit, history_, true)
 CONFCENTER_UNARY(RotateSecretKey, admin_, false)
+CONFCENTER_UNARY(ListInstances, instances_, true)
 
 #undef CONFCENTER_UNARY
+
+absl::StatusOr<v1::WaitAppliedResponse> Client::WaitApplied(const v1::WaitAppliedRequest& request) {
+  const absl::Duration wait = request.has_timeout()
+                                  ? absl::Seconds(request.timeout().seconds()) +
+                                        absl::Nanoseconds(request.timeout().nanos())
+                                  : absl::Seconds(60);
+  return Unary<v1::WaitAppliedRequest, v1::WaitAppliedResponse>(
+      request, /*idempotent=*/true,
+      [this](grpc::ClientContext* ctx, const v1::WaitAppliedRequest& req,
+             v1::WaitAppliedResponse* resp) { return instances_->WaitApplied(ctx, req, resp); },
+      wait);
+}
 
 std::unique_ptr<WatchStream> Client::Subscribe(const v1::SubscribeRequest& request) {
   return std::make_unique<GrpcWatchStream>(

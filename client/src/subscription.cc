@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -15,6 +17,7 @@
 #include "client/src/call_metadata.h"
 #include "client/src/reconnect.h"
 #include "confcenter/client.h"
+#include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
 
 namespace confcenter {
@@ -45,6 +48,41 @@ std::vector<ConfigChange> Diff(const View& before, const View& after, int64_t re
   return changes;
 }
 
+// The instance this process reports as (SubscriptionOptions::instance).
+v1::InstanceInfo MakeInstanceInfo(const SubscriptionOptions& options) {
+  v1::InstanceInfo info;
+  const char* pod = std::getenv("POD_NAME");
+  const char* pod_namespace = std::getenv("POD_NAMESPACE");
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  info.set_host(host);
+  if (pod != nullptr) info.set_pod(pod);
+  if (pod_namespace != nullptr) info.set_namespace_(pod_namespace);
+  std::string id = options.instance.id;
+  if (id.empty()) {
+    std::mt19937_64 rng(std::random_device{}());
+    id = absl::StrCat(pod != nullptr && *pod != '\0' ? pod : host, ":", getpid(), ":",
+                      absl::Hex(rng() & 0xffffffffu, absl::kZeroPad8));
+    // Only the id's alphabet ([A-Za-z0-9_.:-]); a host name may hold others.
+    for (char& c : id) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != ':' &&
+          c != '-') {
+        c = '-';
+      }
+    }
+  }
+  info.set_instance_id(id);
+  info.set_service(!options.instance.service.empty() ? options.instance.service
+                   : options.services.empty()        ? std::string()
+                                                     : options.services.front());
+  for (const auto& [key, value] : options.instance.labels) (*info.mutable_labels())[key] = value;
+  info.set_library("confcenter-cpp/" CONFCENTER_CLIENT_VERSION);
+  static const absl::Time process_start = absl::Now();
+  *info.mutable_start_time() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(process_start));
+  return info;
+}
+
 }  // namespace
 
 std::unique_ptr<Subscription> Subscription::Start(std::shared_ptr<grpc::Channel> channel,
@@ -52,6 +90,9 @@ std::unique_ptr<Subscription> Subscription::Start(std::shared_ptr<grpc::Channel>
   std::unique_ptr<Subscription> sub(new Subscription(std::move(channel), std::move(options)));
   sub->LoadCache();
   sub->thread_ = std::thread([s = sub.get()] { s->Run(); });
+  if (sub->options_.instance.enabled) {
+    sub->report_thread_ = std::thread([s = sub.get()] { s->ReportLoop(); });
+  }
   return sub;
 }
 
@@ -59,6 +100,8 @@ Subscription::Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionO
     : options_(std::move(options)),
       channel_(channel),
       stub_(v1::WatchService::NewStub(channel)),
+      instances_(v1::InstanceService::NewStub(channel)),
+      instance_info_(MakeInstanceInfo(options_)),
       token_(options_.credentials) {}
 
 Subscription::~Subscription() {
@@ -68,6 +111,75 @@ Subscription::~Subscription() {
     if (active_ != nullptr) active_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
+  if (report_thread_.joinable()) report_thread_.join();
+}
+
+void Subscription::CheckNow() {
+  absl::MutexLock lock(&mu_);
+  check_due_ = true;
+}
+
+int64_t Subscription::reported_revision() const {
+  absl::MutexLock lock(&mu_);
+  return reported_revision_;
+}
+
+void Subscription::ReportLoop() {
+  const bool checks = static_cast<bool>(options_.self_check);
+  absl::Time next_check = absl::Now();  // the first self-check at start
+  bool disabled = false;                // the server has no InstanceService
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    // Something to send once the stream is open: a newly applied revision or a self-check.
+    // With self-checks, wake for the next one too.
+    mu_.AwaitWithDeadline(
+        absl::Condition(
+            +[](Subscription* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+              return s->stopping_ ||
+                     (s->stream_open_ &&
+                      (s->notified_revision_ != s->reported_revision_ || s->check_due_));
+            },
+            this),
+        checks && stream_open_ ? next_check : absl::InfiniteFuture());
+    if (stopping_) return;
+    if (!stream_open_ || disabled) continue;
+    if (checks && absl::Now() >= next_check) check_due_ = true;
+    if (notified_revision_ == reported_revision_ && !check_due_) continue;
+    const bool run_check = checks && check_due_;
+    check_due_ = false;
+    const int64_t applied = notified_revision_;
+    mu_.Unlock();
+    v1::SelfCheck check;
+    if (run_check) {
+      const absl::Status health = options_.self_check();
+      check.set_state(health.ok() ? v1::SelfCheck::STATE_OK : v1::SelfCheck::STATE_FAILING);
+      check.set_message(std::string(health.message().substr(0, 1024)));
+      *check.mutable_time() =
+          google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+      next_check = absl::Now() + options_.self_check_interval;
+    }
+    v1::ReportInstanceRequest request;
+    request.set_instance_id(instance_info_.instance_id());
+    request.set_tenant(options_.tenant);
+    request.set_applied_revision(applied);
+    if (run_check) *request.mutable_self_check() = check;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    absl::Status status = internal::AddCallMetadata(&ctx, options_.user, token_);
+    v1::ReportInstanceResponse response;
+    if (status.ok()) status = FromGrpcStatus(instances_->ReportInstance(&ctx, request, &response));
+    mu_.Lock();
+    if (status.ok()) {
+      reported_revision_ = applied;
+    } else if (absl::IsUnimplemented(status)) {
+      disabled = true;  // an older server: it lists the stream without reports
+    } else {
+      // E.g. the stream moved to another replica that has not listed it yet: try again soon
+      // (a self-check that was run is sent again with the next report).
+      if (run_check) check_due_ = true;
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1));
+    }
+  }
 }
 
 void Subscription::Run() {
@@ -80,6 +192,7 @@ void Subscription::Run() {
     v1::SubscribeRequest request;
     request.set_tenant(options_.tenant);
     for (const std::string& s : options_.services) request.add_services(s);
+    if (options_.instance.enabled) *request.mutable_instance() = instance_info_;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
@@ -114,6 +227,8 @@ void Subscription::Run() {
       }
       absl::MutexLock lock(&mu_);
       notified_revision_ = revision_;  // callbacks for it have run: waiters may go on
+      stream_open_ = true;             // the server lists this stream's instance
+      if (!changes.empty()) check_due_ = static_cast<bool>(options_.self_check);
     }
     absl::Status status = reader != nullptr ? FromGrpcStatus(reader->Finish()) : prepared;
     absl::Duration wait;
@@ -121,6 +236,7 @@ void Subscription::Run() {
     {
       absl::MutexLock lock(&mu_);
       active_ = nullptr;
+      stream_open_ = false;
       stale_ = true;
       last_error_ = status.ok() ? absl::UnavailableError("the stream ended") : status;
       if (stopping_) return;

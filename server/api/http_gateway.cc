@@ -39,7 +39,8 @@ constexpr char kPackage[] = "confcenter.v1.";
 constexpr char kJsonType[] = "application/json; charset=utf-8";
 // The services the gateway serves (every service of the API).
 constexpr const char* kServices[] = {"ConfigService",  "TenantService", "WatchService",
-                                     "HistoryService", "AdminService",  "AccessService"};
+                                     "HistoryService", "AdminService",  "AccessService",
+                                     "InstanceService"};
 
 // The HTTP status of a gRPC code (google.rpc's mapping, as grpc-gateway uses).
 int HttpStatusOf(grpc::StatusCode code) {
@@ -119,14 +120,46 @@ std::string ToJson(const pb::Message& message) {
   return json;
 }
 
-// False for a browser's request from another site. A page elsewhere may send a "simple"
-// cross-origin POST (no preflight) to a server on loopback, where without a policy every
-// caller is admin; browsers name the page's origin, curl and the clients send none.
-bool SameOrigin(const httplib::Request& req) {
-  if (!req.has_header("Origin")) return true;
-  const std::string origin = req.get_header_value("Origin");
+// Why a browser's request is refused, or "" if it may go on. A page elsewhere may send a
+// "simple" cross-origin POST (no preflight) or a GET to a server on loopback, where without a
+// policy every caller is admin; a page on a name that resolves to the server (DNS rebinding)
+// is same-origin with it, so the name it used (Host) must be one the server answers browsers
+// on. Browsers say where a request comes from (Origin, Sec-Fetch-Site); curl and the clients
+// send neither and are not checked.
+std::string BrowserRefusal(const httplib::Request& req, const std::vector<std::string>& hosts) {
+  const bool has_origin = req.has_header("Origin");
+  const bool has_fetch_site = req.has_header("Sec-Fetch-Site");
+  if (!has_origin && !has_fetch_site) return "";
   const std::string host = req.get_header_value("Host");
-  return !host.empty() && (origin == "http://" + host || origin == "https://" + host);
+  if (has_fetch_site) {
+    const std::string site = req.get_header_value("Sec-Fetch-Site");
+    if (site != "same-origin" && site != "none") {
+      return absl::StrCat("Sec-Fetch-Site: ", site,
+                          ": the API answers browsers only from its own origin (the console's)");
+    }
+  }
+  if (has_origin) {
+    const std::string origin = req.get_header_value("Origin");
+    if (host.empty() || (origin != "http://" + host && origin != "https://" + host)) {
+      return absl::StrCat("Origin: ", origin,
+                          " is another site; the API answers browsers only on its own origin "
+                          "(the console's)");
+    }
+  }
+  // The name without its port ("[::1]:7080" -> "::1").
+  std::string name = host;
+  if (!name.empty() && name.front() == '[') {
+    name = name.substr(1, name.find(']') == std::string::npos ? 0 : name.find(']') - 1);
+  } else if (const size_t colon = name.rfind(':'); colon != std::string::npos) {
+    name = name.substr(0, colon);
+  }
+  name = absl::AsciiStrToLower(name);
+  for (const std::string& allowed : hosts) {
+    if (allowed == "*" || allowed == name) return "";
+  }
+  return absl::StrCat("Host: ", host,
+                      " is not a name this server answers browsers on; add it to "
+                      "--http_allowed_hosts");
 }
 
 // A console file, with headers that keep it from being framed or run as anything else.
@@ -204,6 +237,8 @@ class GrowingThreadPool final : public httplib::TaskQueue {
 
 struct HttpGateway::Impl {
   HttpGatewayOptions options;
+  // The names browsers may reach the API by: loopback, the listen host, --http_allowed_hosts.
+  std::vector<std::string> browser_hosts;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<httplib::Server> http;
   const pb::DescriptorPool* pool = pb::DescriptorPool::generated_pool();
@@ -402,11 +437,8 @@ struct HttpGateway::Impl {
   }
 
   void Route(const httplib::Request& req, httplib::Response& res) {
-    if (!SameOrigin(req)) {
-      ReplyError(res, grpc::StatusCode::PERMISSION_DENIED,
-                 absl::StrCat("Origin: ", req.get_header_value("Origin"),
-                              " is another site; the API answers browsers only on its own "
-                              "origin (the console's)"));
+    if (const std::string refusal = BrowserRefusal(req, browser_hosts); !refusal.empty()) {
+      ReplyError(res, grpc::StatusCode::PERMISSION_DENIED, refusal);
       return;
     }
     const std::string service = req.matches[1];
@@ -450,6 +482,13 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  impl->browser_hosts = {"localhost", "127.0.0.1", "::1"};
+  if (listen->host != "0.0.0.0" && listen->host != "::" && !listen->host.empty()) {
+    impl->browser_hosts.push_back(absl::AsciiStrToLower(listen->host));
+  }
+  for (const std::string& host : options.allowed_hosts) {
+    impl->browser_hosts.push_back(absl::AsciiStrToLower(host));
+  }
   impl->channel = std::move(channel);
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError("the HTTP listener's TLS needs both a certificate and a key");

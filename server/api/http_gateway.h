@@ -19,7 +19,8 @@
 // and the body {"code": <gRPC code number>, "status": "<CODE>", "message": "..."}.
 // Credentials: the Authorization header (a bearer token) and x-confcenter-user are passed on
 // as gRPC metadata; the client's address is passed on so per-peer limits and the audit see it.
-// A browser request from another origin (its Origin header is not this listener's) is refused
+// A browser request from another origin (Origin or Sec-Fetch-Site), or made through a host
+// name that is not loopback, the listen host or in allowed_hosts (DNS rebinding), is refused
 // with 403, so no other site can drive a server on loopback.
 //
 //   GET  /console/<file>             the web console (server/console/, embedded at build
@@ -32,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -55,6 +57,10 @@ struct HttpGatewayOptions {
   int max_streams = 1024;
   // How long a unary call may take.
   absl::Duration request_timeout = absl::Seconds(30);
+  // Host names (without port) browsers may use to reach the API besides loopback and the
+  // listen host, e.g. the name an ingress serves the console on; "*" = any (see
+  // BrowserRefusal in the .cc). Non-browser clients are not checked.
+  std::vector<std::string> allowed_hosts;
   // TLS: the server certificate and key (PEM files); both empty = plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;

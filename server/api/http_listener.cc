@@ -1,6 +1,7 @@
 #include "server/api/http_listener.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -43,6 +44,11 @@ absl::StatusOr<int> Bind(httplib::Server* http, absl::string_view flag,
   } else if (http->bind_to_port(address.host, address.port)) {
     port = address.port;
   }
+  // The callback must not outlive `bound_socket`.
+  http->set_socket_options([](int sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   if (port <= 0 || bound_socket < 0) {
     return absl::UnavailableError(absl::StrCat(flag, ": cannot listen on ", address.host, ":",
                                                address.port, " (address in use or invalid?)"));
@@ -50,6 +56,7 @@ absl::StatusOr<int> Bind(httplib::Server* http, absl::string_view flag,
   // Listening again on a listening socket only sets its backlog (Linux), capped by
   // net.core.somaxconn.
   if (::listen(bound_socket, SOMAXCONN) != 0) {
+    ::close(bound_socket);  // httplib closes it only once its loop runs
     return absl::UnavailableError(absl::StrCat(flag, ": cannot set the listen backlog"));
   }
   return port;

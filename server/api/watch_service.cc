@@ -105,12 +105,14 @@ bool ParseRequest(const grpc::ByteBuffer& request, google::protobuf::Message* me
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public WatchSink {
  public:
   SubscribeReactor(WatchHub* hub, size_t max_queued, Metrics* metrics, WriteStarter* starter,
-                   const Gatekeeper* gate, grpc::CallbackServerContext* ctx)
+                   const Gatekeeper* gate, InstanceRegistry* instances,
+                   grpc::CallbackServerContext* ctx)
       : hub_(hub),
         max_queued_(max_queued),
         metrics_(metrics),
         starter_(starter),
         gate_(gate),
+        instances_(instances),
         ctx_(ctx) {}
 
   void Start(const grpc::ByteBuffer* request) {
@@ -132,6 +134,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     if (allowed.ok()) {
       gate_->AuditSecretRead(ctx_, **access, "WatchService.Subscribe", std::move(secrets));
     }
+    if (allowed.ok() && req.has_instance()) allowed = InstanceRegistry::Validate(req.instance());
     if (!allowed.ok()) {
       absl::MutexLock lock(&mu_);
       starting_ = false;
@@ -146,11 +149,27 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     command.epoch = req.epoch();
     command.min_revision = req.min_revision();
     command.caller = Gatekeeper::CallerOf(ctx_, **access);
+    // Listed before the hub can send: a client reports as soon as it has its first message.
+    uint64_t instance = 0;
+    if (instances_ != nullptr) {
+      InstanceStream stream{0, req.tenant(), command.services, Gatekeeper::PeerOf(ctx_),
+                            command.caller};
+      instance = instances_->Attach(stream, req.has_instance() ? &req.instance() : nullptr);
+    }
     absl::StatusOr<uint64_t> id = hub_->Subscribe(command, this);
+    if (instance != 0) {
+      if (id.ok()) {
+        instances_->SetStreamId(instance, *id);
+      } else {
+        instances_->Detach(instance);
+        instance = 0;
+      }
+    }
     absl::MutexLock lock(&mu_);
     if (id.ok()) {
       id_ = *id;
       registered_ = true;
+      instance_ = instance;
     } else {
       EndLocked(id.status());
     }
@@ -219,12 +238,15 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   void OnDone() override {
     bool registered;
     uint64_t id;
+    uint64_t instance;
     {
       absl::MutexLock lock(&mu_);
       registered = registered_;
       id = id_;
+      instance = instance_;
       metrics_->StreamEnded(high_water_);
     }
+    if (instance != 0) instances_->Detach(instance);
     if (registered) hub_->Unsubscribe(id);
     delete this;
   }
@@ -262,6 +284,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   Metrics* const metrics_;
   WriteStarter* const starter_;
   const Gatekeeper* const gate_;
+  InstanceRegistry* const instances_;  // null: no instance table
   grpc::CallbackServerContext* const ctx_;
   ViewFilter filter_;  // set in Start, before the hub knows the stream
   absl::Mutex mu_;
@@ -275,6 +298,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   std::optional<grpc::Status> end_status_ ABSL_GUARDED_BY(mu_);
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t id_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t instance_ ABSL_GUARDED_BY(mu_) = 0;  // the instance table's handle (0: none)
 };
 
 // One SubscribeViews stream: a hub stream per view, whose sinks (View) feed one queue. Each
@@ -635,7 +659,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchServiceImpl::SubscribeViews(
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchServiceImpl::Subscribe(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request) {
-  auto* reactor = new SubscribeReactor(hub_, max_queued_messages_, metrics_, &starter_, gate_, ctx);
+  auto* reactor =
+      new SubscribeReactor(hub_, max_queued_messages_, metrics_, &starter_, gate_, instances_, ctx);
   reactor->Start(request);
   return reactor;
 }

@@ -15,6 +15,7 @@
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "server/api/gatekeeper.h"
 #include "server/core/metrics.h"
+#include "server/watch/instance_registry.h"
 #include "server/watch/watch_hub.h"
 
 namespace confcenter {
@@ -59,12 +60,15 @@ class WatchServiceImpl final
  public:
   // `hub`, `metrics` and `gate` must outlive the service. `max_queued_messages` bounds each
   // stream's queue. Streams' writes are started on `write_threads` threads (WriteStarter).
+  // `instances` (may be null) lists the streams' instances and must outlive the service too.
   WatchServiceImpl(WatchHub* hub, size_t max_queued_messages, Metrics* metrics,
-                   const Gatekeeper* gate, int write_threads = DefaultWriteThreads())
+                   const Gatekeeper* gate, InstanceRegistry* instances = nullptr,
+                   int write_threads = DefaultWriteThreads())
       : hub_(hub),
         max_queued_messages_(max_queued_messages),
         metrics_(metrics),
         gate_(gate),
+        instances_(instances),
         starter_(write_threads) {}
   // One per core, at least 2.
   static int DefaultWriteThreads();
@@ -81,6 +85,7 @@ class WatchServiceImpl final
   const size_t max_queued_messages_;
   Metrics* const metrics_;
   const Gatekeeper* const gate_;
+  InstanceRegistry* const instances_;
   WriteStarter starter_;  // destroyed after the gRPC server: its threads finish every stream
 };
 

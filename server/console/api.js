@@ -70,21 +70,25 @@ export async function callAll(method, request, field, limit = 100000) {
 // One "event: ...\ndata: ...\nid: ..." block of an event stream.
 function parseEvent(block) {
   const event = {event: 'message', data: ''};
-  for (const line of block.split('\n')) {
+  for (const line of block.replace(/\r/g, '').split('\n')) {
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const name = line.slice(0, colon);
     const value = line.slice(colon + 1).replace(/^ /, '');
-    if (name === 'data') event.data += value;
+    if (name === 'data') event.data += event.data ? `\n${value}` : value;
     else event[name] = value;
   }
   return event;
 }
 
+// Errors after which a stream is resumed: the server is stopping (UNAVAILABLE), or it cut a
+// client that read too slowly (RESOURCE_EXHAUSTED).
+const RESUMABLE = new Set(['UNAVAILABLE', 'RESOURCE_EXHAUSTED']);
+
 // Follows a server-streaming `method` (WatchService/Subscribe). Calls onMessage(message) for
-// each message and onState({live, error}) when the connection changes. After a drop it
-// reconnects (1 s, 2 s, ... up to 30 s) resuming after the last complete revision with
-// Last-Event-ID; an end other than UNAVAILABLE stops it. Returns a function that stops it.
+// each message and onState({live, retrying, error}) when the connection changes. After a drop
+// it reconnects (1 s, 2 s, ... up to 30 s) resuming after the last complete revision with
+// Last-Event-ID; any other error stops it (retrying false). Returns a function that stops it.
 export function follow(method, request, {onMessage, onState}) {
   const controller = new AbortController();
   let stopped = false;
@@ -116,11 +120,13 @@ export function follow(method, request, {onMessage, onState}) {
           while ((end = buffer.indexOf('\n\n')) >= 0) {
             const event = parseEvent(buffer.slice(0, end));
             buffer = buffer.slice(end + 2);
+            if (!event.data) continue;  // a comment (a proxy's keep-alive)
             if (event.event === 'end') {
               const status = JSON.parse(event.data);
-              if (status.status !== 'UNAVAILABLE') {
+              if (!RESUMABLE.has(status.status)) {
                 stopped = true;
-                onState({live: false, error: new ApiError(0, status.status, status.message)});
+                onState({live: false, retrying: false,
+                         error: new ApiError(0, status.status, status.message)});
               }
               continue;
             }
@@ -136,14 +142,13 @@ export function follow(method, request, {onMessage, onState}) {
       } catch (e) {
         if (stopped) return;
         error = e;
-        if (e instanceof ApiError && e.status !== 'UNAVAILABLE' &&
-            e.status !== 'RESOURCE_EXHAUSTED') {
-          onState({live: false, error: e});
+        if (e instanceof ApiError && !RESUMABLE.has(e.status)) {
+          onState({live: false, retrying: false, error: e});
           return;
         }
       }
       if (stopped) return;
-      onState({live: false, error});
+      onState({live: false, retrying: true, error});
       const delay = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5));
       await new Promise(resolve => setTimeout(resolve, delay));
     }

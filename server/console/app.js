@@ -12,7 +12,9 @@
 //   #/login?next=...                   sign in with a token (where the server checks them)
 import {ApiError, call, callAll, follow, setToken, token} from './api.js';
 
-const main = document.getElementById('main');
+// The page's container; each route renders into a view of its own inside it, so a page that
+// finishes loading after the user moved on writes into a detached view, never over the next.
+const root = document.getElementById('main');
 const dialog = document.getElementById('dialog');
 
 // ---- small helpers -------------------------------------------------------------------------
@@ -89,16 +91,21 @@ function ask(title, body, buttons = ['Cancel', 'OK']) {
   dialog.innerHTML = `<form method="dialog"><h2>${esc(title)}</h2><div class="dialog-body">${
       body}</div><menu>${buttons.map(b => `<button value="${esc(b)}" data-testid="dialog-${
       esc(b.toLowerCase().replace(/\W+/g, '-'))}">${esc(b)}</button>`).join('')}</menu></form>`;
+  dialog.returnValue = '';  // Escape closes without setting it: never the last answer
   dialog.showModal();
   return new Promise(resolve => {
     dialog.addEventListener('close', () => resolve(dialog.returnValue || null), {once: true});
   });
 }
 
-// Marks the page rendered (benchmarks and tests wait for it) and records how long it took.
-function rendered(page, started) {
+// Marks the page rendered, if `view` is still the one shown (benchmarks and tests wait for
+// it: data-rendered is the page, data-route the address it rendered), and records how long it
+// took.
+function rendered(page, started, view) {
+  if (!view.isConnected) return;
   window.confcenterRender = {page, ms: performance.now() - started};
-  main.dataset.rendered = page;
+  root.dataset.route = location.hash;
+  root.dataset.rendered = page;
 }
 
 // ---- live indicator --------------------------------------------------------------------------
@@ -111,7 +118,7 @@ function setLive(text, state) {
 
 // ---- pages ---------------------------------------------------------------------------------
 
-async function tenantsPage() {
+async function tenantsPage(_, __, main) {
   const started = performance.now();
   const tenants = await callAll('TenantService/ListTenants', {pageSize: 1000}, 'tenants');
   const names = new Set(tenants.map(t => t.name));
@@ -136,7 +143,7 @@ async function tenantsPage() {
     <p class="muted" data-testid="tenant-count">${tenants.length} tenants, ${roots.length} chains.
     A branch sees its own values first and falls back along its chain.</p>
     <ul class="tree" data-testid="tenant-tree">${roots.map(item).join('')}</ul>`;
-  rendered('tenants', started);
+  rendered('tenants', started, main);
 }
 
 function tenantHeader(tenant, current) {
@@ -158,7 +165,7 @@ function tenantHeader(tenant, current) {
         `<a href="#${esc(hash)}" class="${id === current ? 'active' : ''}">${esc(text)}</a>`).join('')}</nav>`;
 }
 
-async function tenantPage([name], params) {
+async function tenantPage([name], params, main) {
   const started = performance.now();
   const service = params.get('service') || '';
   const services = service ? [service] : [];
@@ -168,7 +175,7 @@ async function tenantPage([name], params) {
   ]);
   const chain = tenant.chain || [name];
   const mayWrite = !who || (who.rights || []).some(r => r === 'write' || r === 'admin');
-  const state = {revision: 0};
+  const state = {revision: 0, epoch: ''};
 
   async function load(minRevision) {
     const at = minRevision ? {minRevision: String(minRevision)} : {};
@@ -182,7 +189,8 @@ async function tenantPage([name], params) {
   }
 
   function render({view, own, parentView}) {
-    state.revision = Math.max(state.revision, num(view.revision));
+    if (num(view.revision) < state.revision) return;  // an older read finished last
+    state.revision = num(view.revision);
     const inParent = new Map((parentView.entries || []).map(e => [`${e.service}\0${e.key}`, e]));
     const rows = (view.entries || []).map(e => ({...e, masked: false}));
     for (const e of own) {
@@ -216,7 +224,8 @@ async function tenantPage([name], params) {
         }
       }
       return `<tr class="${cls}" data-key="${esc(id)}" data-service="${esc(r.service)}" data-k="${
-          esc(r.key)}"><td>${esc(r.service)}</td><td>${esc(r.key)}</td><td class="value">${
+          esc(r.key)}" data-content-type="${esc(r.contentType || '')}" data-expected="${
+          r.sourceTenant === name ? esc(r.revision || '0') : '0'}"><td>${esc(r.service)}</td><td>${esc(r.key)}</td><td class="value">${
           r.masked ? '<span class="muted">(hidden)</span>' : showValue(r)}</td><td class="source">${
           chip(r.sourceTenant, chain)}</td><td class="note">${note}</td><td class="actions">${
           actions.join(' ')}</td></tr>`;
@@ -272,7 +281,12 @@ async function tenantPage([name], params) {
            <p class="muted">Written to ${esc(name)}: it overrides what the chain below provides.</p>`,
           ['Cancel', 'Save']);
       if (answer === 'Save') {
-        await write('ConfigService/Put', {...key, value: dialog.querySelector('textarea').value});
+        // Keeps the value's content type, and refuses to overwrite a change made meanwhile
+        // (compare-and-set on the entry this form was filled from).
+        const put = {...key, value: dialog.querySelector('textarea').value,
+                     expectedRevision: row.dataset.expected};
+        if (row.dataset.contentType) put.contentType = row.dataset.contentType;
+        await write('ConfigService/Put', put);
       }
     } else if (button.dataset.act === 'delete') {
       const answer = await ask(`Delete ${what} from ${name}?`,
@@ -288,15 +302,16 @@ async function tenantPage([name], params) {
   }
 
   render(await load(0));
-  rendered('view', started);
+  rendered('view', started, main);
 
   // Live: the view's changes as they are committed, from the revision it was read at. One
   // reload at a time; changes that arrive meanwhile get one more reload when it is done.
   let wanted = 0;
   let loading = false;
+  let stopped = false;
   async function catchUp() {
     loading = true;
-    while (wanted > state.revision) {
+    while (!stopped && wanted > state.revision) {
       try {
         render(await load(wanted));
       } catch (e) {
@@ -311,22 +326,28 @@ async function tenantPage([name], params) {
         onMessage: message => {
           const revision = num(message.revision);
           setLive(`live · revision ${revision}`, 'on');
+          // A restored store starts a new epoch and reuses revision numbers: read it afresh.
+          if (message.resync || (message.epoch && state.epoch && message.epoch !== state.epoch)) {
+            state.revision = 0;
+          }
+          if (message.epoch) state.epoch = message.epoch;
           if (message.kind === 'SUBSCRIBE_RESPONSE_KIND_PROGRESS' || revision <= state.revision) return;
           wanted = Math.max(wanted, revision);
           if (!loading) catchUp();
         },
-        onState: ({live, error}) => {
-          if (!live) setLive(error ? 'reconnecting…' : 'offline', 'off');
-          if (error instanceof ApiError && error.status !== 'UNAVAILABLE') showError(error);
+        onState: ({live, retrying, error}) => {
+          if (!live) setLive(retrying ? 'reconnecting…' : 'not live', 'off');
+          if (!retrying && error) showError(error);
         },
       });
   return () => {
+    stopped = true;
     stop();
     setLive('', '');
   };
 }
 
-async function registryPage([name]) {
+async function registryPage([name], _, main) {
   const started = performance.now();
   const {tenant} = await call('TenantService/GetTenant', {tenant: name});
   const chain = tenant.chain || [name];
@@ -375,7 +396,7 @@ async function registryPage([name]) {
   });
   main.innerHTML = `${tenantHeader(tenant, 'registry')}
     ${cards.length ? cards.join('') : '<p class="muted">No services registered along this chain.</p>'}`;
-  rendered('registry', started);
+  rendered('registry', started, main);
 }
 
 function changesTable(changes, chain = []) {
@@ -388,7 +409,7 @@ function changesTable(changes, chain = []) {
        <td class="after">${side(c.after)}</td></tr>`).join('')}</tbody></table>`;
 }
 
-async function releasesPage([name]) {
+async function releasesPage([name], _, main) {
   const started = performance.now();
   const [{tenant}, {releases}] = await Promise.all([
     call('TenantService/GetTenant', {tenant: name}),
@@ -401,10 +422,10 @@ async function releasesPage([name]) {
       <td>${esc(r.author)}</td><td>${when(r.commitTime)}</td><td>${esc((r.tenants || []).join(', '))}</td>
       <td>${esc(r.changeCount || 0)}</td></tr>`).join('')}</tbody></table>
     ${(releases || []).length ? '' : '<p class="muted">No releases: single writes are in each key\'s history.</p>'}`;
-  rendered('releases', started);
+  rendered('releases', started, main);
 }
 
-async function releasePage([id]) {
+async function releasePage([id], _, main) {
   const started = performance.now();
   const {release} = await call('HistoryService/GetRelease', {releaseId: id});
   main.innerHTML = `<h1>Release #${esc(release.releaseId)}</h1>
@@ -412,10 +433,10 @@ async function releasePage([id]) {
     <p class="muted">by ${esc(release.author)} · ${when(release.commitTime)} · origin ${esc(release.origin || '—')}
       · tenants ${(release.tenants || []).map(t => link(`/tenant/${enc(t)}`, t)).join(', ')}</p>
     ${changesTable(release.changes)}`;
-  rendered('release', started);
+  rendered('release', started, main);
 }
 
-async function historyPage([name, service, key]) {
+async function historyPage([name, service, key], _, main) {
   const started = performance.now();
   const history = await call('HistoryService/History', {tenant: name, service, key, pageSize: 200});
   const versions = history.versions || [];
@@ -449,17 +470,17 @@ async function historyPage([name, service, key]) {
       if (answer !== 'Roll back') return;
       const done = await call('HistoryService/Rollback', {...request, dryRun: false,
         message: `console: roll ${service}/${key} back to revision ${request.toRevision}`});
-      await historyPage([name, service, key]);
+      await historyPage([name, service, key], null, main);
       main.querySelector('#rollback-result').innerHTML =
           `<p class="notice" data-testid="rollback-done">Rolled back at revision ${esc(done.revision)}.</p>`;
     } catch (error) {
       showError(error);
     }
   });
-  rendered('history', started);
+  rendered('history', started, main);
 }
 
-async function diffPage(_, params) {
+async function diffPage(_, params, main) {
   const started = performance.now();
   const mode = params.get('mode') || 'parent';
   const tenant = params.get('tenant') || '';
@@ -507,10 +528,10 @@ async function diffPage(_, params) {
     for (const [k, v] of new FormData(f)) if (v && !f[k].hidden) q.set(k, v);
     location.hash = `/diff?${q}`;
   });
-  rendered('diff', started);
+  rendered('diff', started, main);
 }
 
-async function auditPage(_, params) {
+async function auditPage(_, params, main) {
   const started = performance.now();
   const filters = Object.fromEntries(['tenant', 'user', 'rpc', 'since', 'until'].map(
       k => [k, params.get(k) || '']));
@@ -542,15 +563,19 @@ async function auditPage(_, params) {
   });
   let next = page.nextPageToken;
   main.querySelector('#more').addEventListener('click', async e => {
-    const more = await call('HistoryService/QueryAudit', {...request, pageToken: next});
-    main.querySelector('tbody').insertAdjacentHTML('beforeend', (more.entries || []).map(row).join(''));
-    next = more.nextPageToken;
-    e.target.hidden = !next;
+    try {
+      const more = await call('HistoryService/QueryAudit', {...request, pageToken: next});
+      main.querySelector('tbody').insertAdjacentHTML('beforeend', (more.entries || []).map(row).join(''));
+      next = more.nextPageToken;
+      e.target.hidden = !next;
+    } catch (error) {
+      showError(error);
+    }
   });
-  rendered('audit', started);
+  rendered('audit', started, main);
 }
 
-async function loginPage(_, params) {
+async function loginPage(_, params, main) {
   const next = params.get('next') || '/tenants';
   main.innerHTML = `<h1>Sign in</h1>
     <p>Paste a bearer token the server's access policy knows (a static token or a JWT).
@@ -577,7 +602,7 @@ async function loginPage(_, params) {
     showIdentity(false);
     route();
   });
-  rendered('login', performance.now());
+  rendered('login', performance.now(), main);
 }
 
 // ---- identity ------------------------------------------------------------------------------
@@ -597,7 +622,7 @@ async function showIdentity(rethrow) {
 // ---- router --------------------------------------------------------------------------------
 
 const routes = [
-  [/^\/(tenants)?$/, tenantsPage],
+  [/^\/(?:tenants)?$/, tenantsPage],
   [/^\/tenant\/([^/]+)$/, tenantPage],
   [/^\/tenant\/([^/]+)\/registry$/, registryPage],
   [/^\/tenant\/([^/]+)\/releases$/, releasesPage],
@@ -618,15 +643,18 @@ async function route() {
   const hash = location.hash.slice(1) || '/tenants';
   const [path, query = ''] = hash.split('?');
   const params = new URLSearchParams(query);
-  delete main.dataset.rendered;
+  delete root.dataset.rendered;
+  delete root.dataset.route;
+  const view = document.createElement('div');
+  view.innerHTML = '<p class="muted">Loading…</p>';
+  root.replaceChildren(view);
+  showError(null);
   for (const [pattern, page] of routes) {
     const match = path.match(pattern);
     if (!match) continue;
-    const args = match.slice(1).filter(a => a !== undefined && a !== 'tenants').map(decodeURIComponent);
-    main.innerHTML = '<p class="muted">Loading…</p>';
     try {
-      showError(null);
-      const stop = await page(args, params);
+      const args = match.slice(1).map(decodeURIComponent);
+      const stop = await page(args, params, view);
       if (current !== generation) {
         if (stop) stop();
         return;
@@ -634,13 +662,16 @@ async function route() {
       cleanup = stop || null;
     } catch (error) {
       if (current !== generation) return;
-      main.innerHTML = '';
-      main.dataset.rendered = 'error';
+      view.innerHTML = '';
+      root.dataset.route = location.hash;
+      root.dataset.rendered = 'error';
       showError(error);
     }
     return;
   }
-  main.innerHTML = `<h1>No such page</h1><p>${link('/tenants', 'Tenants')}</p>`;
+  view.innerHTML = `<h1>No such page</h1><p>${link('/tenants', 'Tenants')}</p>`;
+  root.dataset.route = location.hash;
+  root.dataset.rendered = 'none';
 }
 
 window.addEventListener('hashchange', route);

@@ -29,6 +29,7 @@
 #include "server/api/grpc_services.h"
 #include "server/api/history_service.h"
 #include "server/api/http_gateway.h"
+#include "server/api/instance_service.h"
 #include "server/api/rpc_metrics.h"
 #include "server/api/watch_service.h"
 #include "server/core/backup.h"
@@ -101,6 +102,14 @@ ABSL_FLAG(int, http_max_concurrency, 16,
 ABSL_FLAG(int, http_max_streams, 1024,
           "Open HTTP event streams (Subscribe over Server-Sent Events; a thread each); more get "
           "429.");
+ABSL_FLAG(std::vector<std::string>, http_allowed_hosts, {},
+          "Host names (comma-separated) browsers may reach the HTTP API and console by, besides "
+          "localhost, 127.0.0.1, ::1 and the --http_listen host: e.g. the name an ingress "
+          "serves it on. \"*\" allows any (then DNS rebinding can reach a server without "
+          "--auth_policy).");
+ABSL_FLAG(absl::Duration, instance_grace, absl::Seconds(30),
+          "How long an instance whose Subscribe stream ended stays listed (ListInstances), so "
+          "a reconnect keeps its entry.");
 ABSL_FLAG(std::string, config, "",
           "A YAML file of settings (flag name: value). Precedence: command line > CONFCENTER_* "
           "environment variables > this file > defaults. Also CONFCENTER_CONFIG.");
@@ -607,10 +616,16 @@ int Run() {
   }
   // The hub reads the core's state and hears of its commits. Shutdown order: the core stops
   // telling the hub, the hub ends its streams and stops, then the core stops.
+  // Declared before the hub so it is destroyed after it: the hub calls it on every publish.
+  std::unique_ptr<InstanceRegistry> instances;
   auto hub = std::make_unique<WatchHub>(
       (*core)->store(),
       [c = core->get()](const std::function<void(const ConfigState&)>& fn) { c->ReadState(fn); },
       watch_options, clock);
+  InstanceRegistryOptions instance_options;
+  instance_options.grace = absl::GetFlag(FLAGS_instance_grace);
+  instances = std::make_unique<InstanceRegistry>(hub.get(), clock, instance_options);
+  hub->SetPublishListener([r = instances.get()](int64_t revision) { r->Published(revision); });
   (*core)->SetCommitListener(hub.get());
   struct DetachHub {  // on every return from here on
     std::unique_ptr<ConfigCore>* core;
@@ -671,8 +686,10 @@ int Run() {
 
   ConfigServiceImpl config_service(core->get(), &gate);
   TenantServiceImpl tenant_service(core->get(), &gate);
-  WatchServiceImpl watch_service(hub.get(), watch_options.max_queued_messages, &metrics, &gate);
+  WatchServiceImpl watch_service(hub.get(), watch_options.max_queued_messages, &metrics, &gate,
+                                 instances.get());
   AccessServiceImpl access_service(&gate);
+  InstanceServiceImpl instance_service(core->get(), instances.get(), &gate);
   grpc::EnableDefaultHealthCheckService(true);
   // Debian links with --as-needed: without this call the reflection plugin is dropped.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -688,6 +705,7 @@ int Run() {
   builder.RegisterService(&history_service);
   builder.RegisterService(&admin_service);
   builder.RegisterService(&access_service);
+  builder.RegisterService(&instance_service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counting;
   counting.push_back(RpcMetricsInterceptor(&metrics));
   builder.experimental().SetInterceptorCreators(std::move(counting));
@@ -704,7 +722,8 @@ int Run() {
                                        "confcenter.v1.WatchService",
                                        "confcenter.v1.HistoryService",
                                        "confcenter.v1.AdminService",
-                                       "confcenter.v1.AccessService"};
+                                       "confcenter.v1.AccessService",
+                                       "confcenter.v1.InstanceService"};
   for (const char* name : kServiceNames) health->SetServingStatus(name, false);
   // The HTTP/JSON API calls the services above through the server's in-process channel.
   std::unique_ptr<HttpGateway> http;
@@ -714,6 +733,7 @@ int Run() {
     http_options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
     http_options.max_concurrent_requests = absl::GetFlag(FLAGS_http_max_concurrency);
     http_options.max_streams = absl::GetFlag(FLAGS_http_max_streams);
+    http_options.allowed_hosts = absl::GetFlag(FLAGS_http_allowed_hosts);
     http_options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
     http_options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
     absl::StatusOr<std::unique_ptr<HttpGateway>> started =
@@ -755,9 +775,10 @@ int Run() {
   spdlog::info("received signal {}, draining", signal);
   sd_notify(0, "STOPPING=1");
   (*admin)->SetState(ServingState::kDraining);
-  health->Shutdown();  // every service reports NOT_SERVING from now on
-  hub->Shutdown();     // streams end with UNAVAILABLE and a resume hint
-  http.reset();        // HTTP streams end too; no new HTTP requests
+  health->Shutdown();     // every service reports NOT_SERVING from now on
+  hub->Shutdown();        // streams end with UNAVAILABLE and a resume hint
+  instances->Shutdown();  // open WaitApplied calls answer now, with what they have
+  http.reset();           // HTTP streams end too; no new HTTP requests
   // Let queued writes commit and answer, then stop. gRPC's Shutdown waits for idle client
   // connections until its deadline, so the deadline is short once the writes are done;
   // reads answer from memory and need no more.

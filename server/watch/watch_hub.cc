@@ -41,7 +41,8 @@ struct WatchHub::Stream {
   int64_t min_revision = 0;  // for a snapshot without start_revision
   bool live = false;
   bool ended = false;
-  int64_t last_revision = 0;  // the last revision the stream was sent
+  int64_t last_revision = 0;         // the last revision the stream was sent
+  int64_t last_change_revision = 0;  // the last revision of a SNAPSHOT or EVENTS it was sent
   // The store epoch start_revision is of: the state's when the stream was admitted. A resume
   // still pending when the store is replaced (a shared store reloaded in another epoch) is
   // resynced, never replayed.
@@ -346,6 +347,7 @@ bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resyn
     if (!SendTo(stream, Serialize(message))) return false;
   } while (next < entries.size());
   stream->last_revision = state.revision();
+  stream->last_change_revision = state.revision();
   stream->epoch = state.epoch();
   return true;
 }
@@ -426,6 +428,32 @@ void WatchHub::Reloaded(const ConfigState& state) {
 void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigState& state,
                        absl::Time durable_at) {
   if (change_sets.empty()) return;
+  PublishToStreams(change_sets, state, durable_at);
+  if (publish_listener_) publish_listener_(change_sets.back().revision());
+}
+
+std::optional<WatchHub::StreamPosition> WatchHub::Position(uint64_t id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = streams_.find(id);
+  if (it == streams_.end() || it->second->ended) return std::nullopt;
+  StreamPosition position;
+  position.live = it->second->live;
+  position.last_change_revision = it->second->last_change_revision;
+  position.published_revision = published_revision_;
+  return position;
+}
+
+int64_t WatchHub::published_revision() const {
+  absl::MutexLock lock(&mu_);
+  return published_revision_;
+}
+
+void WatchHub::SetPublishListener(std::function<void(int64_t)> listener) {
+  publish_listener_ = std::move(listener);
+}
+
+void WatchHub::PublishToStreams(const std::vector<ChangeSet>& change_sets, const ConfigState& state,
+                                absl::Time durable_at) {
   SendBurst burst(burst_listener_.load());  // ends after the lock below is released
   absl::MutexLock lock(&mu_);
   int64_t events_delivered = 0;
@@ -487,6 +515,7 @@ void WatchHub::Publish(const std::vector<ChangeSet>& change_sets, const ConfigSt
           if (stream->last_revision >= r) continue;  // its snapshot or replay covered r
           if (SendTo(stream, bytes)) {
             stream->last_revision = r;
+            stream->last_change_revision = r;
             events_delivered += message.events_size();
           }
         }
@@ -694,7 +723,7 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
         continue;
       }
       const int64_t start = *stream->start_revision;
-      std::vector<std::shared_ptr<const std::string>> replay;
+      std::vector<std::pair<int64_t, std::shared_ptr<const std::string>>> replay;
       // Behind the oldest revision replayed, ahead of this replica (a deferred resume whose
       // wait ran out), or of an epoch the store has left: the current view, marked resync.
       bool resync = start < from || start > head || stream->epoch != state.epoch();
@@ -712,14 +741,15 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
         message.set_kind(v1::SUBSCRIBE_RESPONSE_KIND_EVENTS);
         message.set_revision(set.revision());
         for (v1::WatchEvent& e : events) *message.add_events() = std::move(e);
-        replay.push_back(Serialize(message));
+        replay.emplace_back(set.revision(), Serialize(message));
       }
       if (resync) {
         if (!SendSnapshot(stream, state, /*resync=*/true)) continue;
       } else {
         bool sent = true;
-        for (const auto& bytes : replay) {
+        for (const auto& [revision, bytes] : replay) {
           if (!(sent = SendTo(stream, bytes))) break;
+          stream->last_change_revision = revision;
         }
         if (!sent || !SendCaughtUp(stream, head, state.epoch())) continue;
       }

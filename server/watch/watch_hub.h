@@ -147,6 +147,20 @@ class WatchHub : public CommitListener {
   // starts again from a snapshot of the new state (resync), never from a silent gap.
   void Reloaded(const ConfigState& state) override;
 
+  // Where a stream stands, for the instance table (server/watch/instance_registry.h).
+  struct StreamPosition {
+    bool live = false;                 // its snapshot or replay is done
+    int64_t last_change_revision = 0;  // the last revision whose change its view was sent
+    int64_t published_revision = 0;    // the hub's: every stream has what concerns it to here
+  };
+  // Nullopt once the stream is gone.
+  std::optional<StreamPosition> Position(uint64_t id) const;
+  // The last revision published to the streams.
+  int64_t published_revision() const;
+  // Called with the revision after every publish, outside the hub's lock (null: nobody). Set
+  // once, before streams subscribe; what it calls must outlive the hub.
+  void SetPublishListener(std::function<void(int64_t)> listener);
+
   // Open streams per subscribed tenant.
   std::vector<std::pair<std::string, int64_t>> SubscribersPerTenant() const;
 
@@ -166,6 +180,9 @@ class WatchHub : public CommitListener {
   struct TenantWatch;
   struct PendingResume;
 
+  // Publish without telling the publish listener.
+  void PublishToStreams(const std::vector<storage::ChangeSet>& change_sets,
+                        const ConfigState& state, absl::Time durable_at);
   void CatchUpLoop();
   // Moves the deferred resumes whose revision is published (or whose wait ran out) to the
   // pending resumes.
@@ -203,6 +220,7 @@ class WatchHub : public CommitListener {
   std::unique_ptr<Metrics> owned_metrics_;  // when options.metrics is null
   Metrics* const metrics_;
   std::atomic<SendBurstListener*> burst_listener_{nullptr};
+  std::function<void(int64_t)> publish_listener_;  // set before streams subscribe
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -5,6 +5,7 @@
 //   node tests/console/console.test.mjs [--confcenterd=build/confcenterd]
 // CONSOLE_SCREENSHOTS=DIR also saves the main pages as PNGs there (docs/console/).
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import {after, before, test} from 'node:test';
 
 import {adminAndReaderPolicy, launchBrowser, startServer} from './harness.mjs';
@@ -23,10 +24,14 @@ async function screenshot(page, name) {
   if (shots) await page.screenshot({path: `${shots}/${name}.png`, fullPage: true});
 }
 
-// Opens a deep link and waits until its page has rendered.
+// Opens a deep link and waits until its page has rendered (that page: going from one hash to
+// another is a same-document navigation, and the previous page's marker must not count).
 async function open(page, server, hash) {
   await page.goto(`${server.base}/console/#${hash}`);
-  await page.waitForSelector('main[data-rendered]', {timeout: 15000});
+  await page.waitForFunction(h => {
+    const main = document.querySelector('main');
+    return main.dataset.rendered && main.dataset.route === h;
+  }, `#${hash}`, {timeout: 15000});
 }
 
 function row(page, key) {
@@ -40,6 +45,20 @@ async function expectRow(page, key, value, source) {
     return tr && tr.querySelector('.value code')?.textContent === v &&
         tr.querySelector('.source .chip')?.dataset.source === s;
   }, [key, value, source], {timeout: 15000});
+}
+
+// A request with headers fetch() will not send (Host).
+function rawRequest(base, method, path, headers, body = '') {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({host: url.hostname, port: url.port, method, path, headers}, res => {
+      let text = '';
+      res.on('data', d => { text += d; });
+      res.on('end', () => resolve({status: res.statusCode, body: text}));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const orders = (version) => ({
@@ -235,6 +254,20 @@ test('the API refuses a browser request from another site, and serves the consol
     const tenants = await server.api('TenantService/ListTenants', {});
     assert.deepEqual((tenants.tenants || []).map(t => t.name).filter(n => n === 'evil'), [],
         'nothing was written');
+    // A page on a name that resolves to the server (DNS rebinding) is same-origin with it:
+    // the name itself must be one the server answers browsers on.
+    const rebound = await rawRequest(server.base, 'POST', '/v1/TenantService/Register',
+        {Host: `evil.example:${new URL(server.base).port}`,
+         Origin: `http://evil.example:${new URL(server.base).port}`,
+         'Content-Type': 'application/json'}, '{"tenant":"evil","services":[{"name":"a"}]}');
+    assert.equal(rebound.status, 403);
+    assert.match(rebound.body, /Host: evil\.example:\d+ is not a name this server answers browsers on/);
+    // A cross-site GET (an <img> or <script> elsewhere) carries no Origin, but says where it
+    // comes from.
+    const crossSite = await rawRequest(server.base, 'GET', '/v1/WatchService/Subscribe?tenant=integration',
+        {'Sec-Fetch-Site': 'cross-site'});
+    assert.equal(crossSite.status, 403);
+    assert.match(crossSite.body, /Sec-Fetch-Site: cross-site/);
     const page = await fetch(`${server.base}/console/`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-security-policy'), /default-src 'self'/);

@@ -71,9 +71,11 @@ export async function startServer(options = {}) {
       return body;
     },
     async stop() {
-      const exited = new Promise(resolve => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise(resolve => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
       rmSync(dir, {recursive: true, force: true});
     },
   };

@@ -10,4 +10,6 @@ if node -e '
   }' 2>/dev/null; then
   exit 0
 fi
-npm ci --no-audit --no-fund --loglevel=error
+# --offline: the one package is vendor/playwright-core-*.tgz (npm's own tarball, checked
+# against the lockfile's integrity), so no registry is needed.
+npm ci --offline --no-audit --no-fund --loglevel=error

@@ -138,6 +138,11 @@ TEST_F(HttpApiTest, EveryUnaryRpcAnswersOverPostInTheCanonicalJsonMapping) {
       {"AdminService/CompactHistory", R"({"older_than":"3600s"})", 200, "\"storeBytesAfter\""},
       {"AdminService/RotateSecretKey", R"({})", 400, "--secret_key_file"},
       {"AccessService/WhoAmI", R"({})", 200, "admin"},
+      {"InstanceService/ListInstances", R"({"tenant":"feat-x"})", 200, "\"revision\""},
+      {"InstanceService/WaitApplied", R"({"tenant":"feat-x","revision":"2","timeout":"1s"})", 200,
+       "\"allApplied\":true"},
+      {"InstanceService/ReportInstance", R"({"tenant":"feat-x","instance_id":"nobody"})", 404,
+       "instance_id"},
       {"TenantService/Deregister", R"({"tenant":"feat-x","all":true})", 200, "\"revision\""},
   };
   std::set<std::string> covered;
@@ -152,7 +157,7 @@ TEST_F(HttpApiTest, EveryUnaryRpcAnswersOverPostInTheCanonicalJsonMapping) {
   // Every unary method of the API has a row.
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   for (const char* service : {"ConfigService", "TenantService", "WatchService", "HistoryService",
-                              "AdminService", "AccessService"}) {
+                              "AdminService", "AccessService", "InstanceService"}) {
     const google::protobuf::ServiceDescriptor* s =
         pool->FindServiceByName(absl::StrCat("confcenter.v1.", service));
     ASSERT_NE(s, nullptr) << service;

@@ -26,6 +26,7 @@
 #include "confcenter/v1/admin.grpc.pb.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
+#include "confcenter/v1/instances.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -155,6 +156,12 @@ class Client {
   absl::StatusOr<v1::DiffResponse> Diff(const v1::DiffRequest& request);
   absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request);
 
+  // InstanceService: who follows a view and what each has applied. WaitApplied's deadline is
+  // the request's timeout (default 60 s) plus options.deadline, so the server answers with
+  // the laggards before the client gives up.
+  absl::StatusOr<v1::ListInstancesResponse> ListInstances(const v1::ListInstancesRequest& request);
+  absl::StatusOr<v1::WaitAppliedResponse> WaitApplied(const v1::WaitAppliedRequest& request);
+
   // AdminService.RotateSecretKey (not retried: it may run long; safe to call again).
   absl::StatusOr<v1::RotateSecretKeyResponse> RotateSecretKey(
       const v1::RotateSecretKeyRequest& request);
@@ -177,8 +184,10 @@ class Client {
  private:
   Client(std::pair<std::shared_ptr<grpc::Channel>, absl::Status> channel,
          const ClientOptions& options);
+  // `extra`: time the call may take beyond options.deadline (a wait the server bounds).
   template <typename Request, typename Response, typename Call>
-  absl::StatusOr<Response> Unary(const Request& request, bool idempotent, Call call);
+  absl::StatusOr<Response> Unary(const Request& request, bool idempotent, Call call,
+                                 absl::Duration extra = absl::ZeroDuration());
   // Sets up a call's context: x-confcenter-user and the bearer token. Errors: the channel's
   // creation error, or the token's.
   absl::Status Prepare(grpc::ClientContext* context) const;
@@ -193,6 +202,7 @@ class Client {
   const std::unique_ptr<v1::WatchService::Stub> watch_;
   const std::unique_ptr<v1::HistoryService::Stub> history_;
   const std::unique_ptr<v1::AdminService::Stub> admin_;
+  const std::unique_ptr<v1::InstanceService::Stub> instances_;
 };
 
 // grpc::Status -> absl::Status, code and message unchanged.

@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "confcenter/credentials.h"
+#include "confcenter/v1/instances.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -59,6 +60,28 @@ struct SubscriptionOptions {
   // the attempt with UNAUTHENTICATED (see last_error()), retried at max_backoff. Default:
   // no token.
   Credentials credentials;
+
+  // How this process names itself to the server (InstanceService): it is listed by
+  // ListInstances (`confctl instances`) while its stream is open; after the callbacks of
+  // revision R have run it reports R as applied, so `confctl wait-applied` knows when a change
+  // has taken effect; and it reports its self-check. The reports go over the same channel as
+  // the stream (no connection of their own). On by default.
+  struct Instance {
+    bool enabled = true;
+    // Stable for the process. Default: $POD_NAME (Kubernetes downward API) or the host name,
+    // then the process id and 4 random bytes, e.g. "login-7d9f-x2:4711:9f3a0c1e".
+    std::string id;
+    // The service it runs as. Default: the first of `services`.
+    std::string service;
+    // Free-form (at most 32, 4 KiB with the names), e.g. {"version", "1.3.0"}.
+    std::map<std::string, std::string> labels;
+  } instance;
+  // The service's self-check (its health beyond "the process runs"): OK, or an error whose
+  // message says what fails. Run at start, after every applied change, every
+  // self_check_interval and on CheckNow(); its result is reported with the instance. Runs on
+  // the subscription's reporting thread; must not block for long. Unset = not reported.
+  std::function<absl::Status()> self_check;
+  absl::Duration self_check_interval = absl::Seconds(30);
 };
 
 // One effective value of the view.
@@ -143,6 +166,14 @@ class Subscription {
   // changes up to it have run; false if `timeout` passes first.
   bool WaitForRevision(int64_t revision, absl::Duration timeout) const;
 
+  // The instance id this process reports as (SubscriptionOptions::instance).
+  const std::string& instance_id() const { return instance_info_.instance_id(); }
+  // Runs the self-check now and reports it (e.g. when the service knows its health changed).
+  void CheckNow();
+  // The last revision the server acknowledged as applied (0 before any), for tests and
+  // diagnostics.
+  int64_t reported_revision() const;
+
  private:
   Subscription(std::shared_ptr<grpc::Channel> channel, SubscriptionOptions options);
   void Run();
@@ -150,6 +181,8 @@ class Subscription {
   // another epoch.
   bool Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes);
   void Notify(const std::vector<ConfigChange>& changes);
+  // The reporting thread: applied revisions and self-checks (InstanceService).
+  void ReportLoop();
   void LoadCache();
   void LoadCacheOrThrow();
   void SaveCache();
@@ -157,6 +190,8 @@ class Subscription {
   const SubscriptionOptions options_;
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::WatchService::Stub> stub_;
+  const std::unique_ptr<v1::InstanceService::Stub> instances_;
+  const v1::InstanceInfo instance_info_;
   const TokenSource token_;
 
   // Lock order: callbacks_mu_ before mu_ (callbacks may read the view).
@@ -179,6 +214,13 @@ class Subscription {
   absl::Status last_error_ ABSL_GUARDED_BY(mu_);
   // The stream to cancel on stop.
   grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Reporting: the stream is open and has delivered a message (the server lists it).
+  bool stream_open_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t reported_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  bool check_due_ ABSL_GUARDED_BY(mu_) = false;     // run the self-check at the next report
+  bool report_check_ ABSL_GUARDED_BY(mu_) = false;  // a self-check result is to be sent
+  v1::SelfCheck self_check_ ABSL_GUARDED_BY(mu_);
+  std::thread report_thread_;
 
   struct Watcher {
     std::string service, key;

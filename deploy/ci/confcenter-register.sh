@@ -10,7 +10,10 @@
 #      host:port), INTEGRATION_BRANCH (default devops-integrate), COMMIT (optional, recorded
 #      as a label), LABELS (optional: more space-separated key=value labels), BRANCH_TTL
 #      (default 168h: a branch tenant not redeployed for that long is reclaimed), FORCE=1
-#      (register despite version conflicts), CONFCTL (default: confctl on PATH)
+#      (register despite version conflicts), CONFCTL (default: confctl on PATH),
+#      WAIT_APPLIED (default 2m; 0 = do not wait): after the config import, wait until every
+#      running instance of the service in the tenant has applied it (`confctl wait-applied`);
+#      the step fails with exit 8, naming the laggards, if one has not in that time
 #      Credentials, inherited by every confctl call (see docs/confctl.md#credentials):
 #      CONFCENTER_CA (PEM CA file: TLS), CONFCENTER_CERT + CONFCENTER_KEY (client certificate,
 #      mTLS), CONFCENTER_TOKEN (bearer token text; in GitLab the job's id_token, see
@@ -44,6 +47,13 @@ fi
 [ "${FORCE:-0}" = 1 ] && args+=(--force)
 "$confctl" "${args[@]}" >&2
 if [ -n "${CONFIG_FILE:-}" ]; then
-  "$confctl" import "$tenant" "$SERVICE" "$CONFIG_FILE" >&2
+  imported=$("$confctl" import "$tenant" "$SERVICE" "$CONFIG_FILE")
+  echo "$imported" >&2
+  # "... at revision N" or "... at revisions A-B": the last one.
+  revision=$(grep -Eo '[0-9]+$' <<< "$imported" || true)
+  if [ -n "$revision" ] && [ "${WAIT_APPLIED:-2m}" != 0 ]; then
+    "$confctl" wait-applied "$tenant" "$SERVICE" --revision "$revision" \
+      --timeout "${WAIT_APPLIED:-2m}" >&2
+  fi
 fi
 echo "$tenant"

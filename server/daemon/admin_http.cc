@@ -107,6 +107,28 @@ void AppendProcessMetrics(absl::Time started, std::vector<MetricFamily>& out) {
                       absl::ToDoubleSeconds(started - absl::UnixEpoch())));
 }
 
+void AppendInstanceMetrics(const InstanceRegistry& instances, std::vector<MetricFamily>& out) {
+  const InstanceStats stats = instances.Stats();
+  out.push_back(Gauge("confcenter_instances", "Instances with an open Subscribe stream.",
+                      static_cast<double>(stats.connected)));
+  out.push_back(Gauge("confcenter_instances_behind",
+                      "Reporting instances that have not applied their view's last change.",
+                      static_cast<double>(stats.behind)));
+  out.push_back(Gauge("confcenter_instances_self_check_failing",
+                      "Instances whose last self-check failed.",
+                      static_cast<double>(stats.self_check_failing)));
+  MetricFamily per_service =
+      Family("confcenter_service_instances",
+             "Instances with an open stream per tenant and service.", MetricType::Gauge);
+  for (const auto& [key, count] : stats.per_service) {
+    ClientMetric& m = per_service.metric.emplace_back();
+    m.label.push_back({"tenant", key.first});
+    m.label.push_back({"service", key.second});
+    m.gauge.value = static_cast<double>(count);
+  }
+  out.push_back(std::move(per_service));
+}
+
 void AppendCoreMetrics(ConfigCore& core, WatchHub& hub, const Metrics& metrics,
                        std::vector<MetricFamily>& out) {
   std::vector<int64_t> keys_per_tenant;
@@ -248,16 +270,18 @@ AdminServer::~AdminServer() {
   if (thread_.joinable()) thread_.join();
 }
 
-void AdminServer::AttachCore(ConfigCore* core, WatchHub* hub) {
+void AdminServer::AttachCore(ConfigCore* core, WatchHub* hub, const InstanceRegistry* instances) {
   absl::MutexLock lock(&core_mu_);
   core_ = core;
   hub_ = hub;
+  instances_ = instances;
 }
 
 void AdminServer::DetachCore() {
   absl::MutexLock lock(&core_mu_);
   core_ = nullptr;
   hub_ = nullptr;
+  instances_ = nullptr;
 }
 
 std::string AdminServer::RenderMetrics() const {
@@ -267,6 +291,7 @@ std::string AdminServer::RenderMetrics() const {
   {
     absl::ReaderMutexLock lock(&core_mu_);
     if (core_ != nullptr) AppendCoreMetrics(*core_, *hub_, *metrics_, families);
+    if (instances_ != nullptr) AppendInstanceMetrics(*instances_, families);
   }
   AppendProcessMetrics(started_, families);
   std::ostringstream out;

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "server/core/config_core.h"
 #include "server/core/metrics.h"
+#include "server/watch/instance_registry.h"
 #include "server/watch/watch_hub.h"
 
 namespace httplib {
@@ -49,7 +50,7 @@ class AdminServer {
   int port() const { return port_; }
   // From now on /metrics also reports `core`'s state. `core` must stay alive until
   // DetachCore returns (which waits for a scrape reading it).
-  void AttachCore(ConfigCore* core, WatchHub* hub);
+  void AttachCore(ConfigCore* core, WatchHub* hub, const InstanceRegistry* instances = nullptr);
   void DetachCore();
   void SetState(ServingState state) { state_.store(state); }
 
@@ -65,6 +66,7 @@ class AdminServer {
   mutable absl::Mutex core_mu_;
   ConfigCore* core_ ABSL_GUARDED_BY(core_mu_) = nullptr;
   WatchHub* hub_ ABSL_GUARDED_BY(core_mu_) = nullptr;
+  const InstanceRegistry* instances_ ABSL_GUARDED_BY(core_mu_) = nullptr;
   std::atomic<ServingState> state_{ServingState::kStarting};
   std::thread thread_;
 };

@@ -758,7 +758,7 @@ int Run() {
   }
   for (const char* name : kServiceNames) health->SetServingStatus(name, true);
   // Attached only now: every early return above destroys the core before the listener.
-  (*admin)->AttachCore(core->get(), hub.get());
+  (*admin)->AttachCore(core->get(), hub.get(), instances.get());
   // Likewise: the hub (destroyed with the core, below) then never outlives the listener.
   hub->SetSendBurstListener(watch_service.send_burst_listener());
   (*admin)->SetState(ServingState::kServing);

@@ -376,6 +376,24 @@ void InstanceRegistry::Shutdown() {
   for (auto& [done, answer] : answers) done(std::move(answer));
 }
 
+InstanceStats InstanceRegistry::Stats() const {
+  InstanceStats stats;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [handle, entry] : entries_) {
+    if (!entry.connected) continue;
+    ++stats.connected;
+    ++stats.per_service[{entry.tenant, entry.info.service()}];
+    if (entry.instance_id.empty()) continue;
+    ++stats.reporting;
+    const std::optional<WatchHub::StreamPosition> at = hub_->Position(entry.stream.stream_id);
+    if (!at.has_value() || !at->live || at->last_change_revision > entry.applied_revision) {
+      ++stats.behind;
+    }
+    if (entry.self_check.state() == v1::SelfCheck::STATE_FAILING) ++stats.self_check_failing;
+  }
+  return stats;
+}
+
 size_t InstanceRegistry::size() const {
   absl::MutexLock lock(&mu_);
   return entries_.size();

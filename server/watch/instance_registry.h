@@ -51,6 +51,16 @@ struct InstanceStream {
   std::string user;  // the audit name of the identity that opened it
 };
 
+// The table in numbers, for /metrics.
+struct InstanceStats {
+  int64_t connected = 0;           // instances whose stream is open (named or anonymous)
+  int64_t reporting = 0;           // of those, the ones that name themselves
+  int64_t behind = 0;              // reporting, and not current (a change not applied yet)
+  int64_t self_check_failing = 0;  // reporting a failing self-check
+  // Connected instances per (tenant, the service they run as; "" when unnamed).
+  std::map<std::pair<std::string, std::string>, int64_t> per_service;
+};
+
 class InstanceRegistry {
  public:
   // `hub` and `clock` must outlive the registry. `clock` times the grace period.
@@ -95,6 +105,8 @@ class InstanceRegistry {
   // Answers every open wait now, with what it has, and answers new ones at once: the server
   // is stopping (gRPC's shutdown waits for open calls).
   void Shutdown();
+
+  InstanceStats Stats() const;
 
   // Entries listed now (connected and in grace), for metrics and tests.
   size_t size() const;

@@ -4,9 +4,12 @@
 # branch registers its own version; the service's config appears in the branch's resolved
 # view with the branch as source; a subscriber of the branch follows it; deregistering the
 # branch removes it and the subscriber falls back to integration's values.
-# usage: cd_flow_test.sh CONFCENTERD CONFCTL SOURCE_DIR
+# Rollout status: a client-library instance of the branch follows it; a config change waits
+# until it has taken effect (confctl wait-applied, in the register step too), and an instance
+# that does not apply it in time fails the step (exit 8) and is named.
+# usage: cd_flow_test.sh CONFCENTERD CONFCTL SOURCE_DIR PRINT_CONFIG
 set -euo pipefail
-confcenterd=$1 confctl=$2 src=$3
+confcenterd=$1 confctl=$2 src=$3 print_config=$4
 work=$(mktemp -d)
 pids=()
 # Waits for each process after killing it: a server still flushing would race the rm.
@@ -95,10 +98,44 @@ grep -Eq 'db\.url +feat-login-v2 .*db\.feat-login-v2' "$work/resolve.txt" || fai
 grep -Eq 'db\.pool +integration ' "$work/resolve.txt" || fail "fallback value: $(cat "$work/resolve.txt")"
 "$confctl" -o json tenant "$tenant" | grep -q '"commit": "abc123"' || fail "label not recorded"
 
+# Rollout status: an instance of the branch's login (the client library's example service).
+"$print_config" --server="$CONFCENTER_ADDR" --tenant="$tenant" --services=login > "$work/instance.txt" &
+instance=$!
+pids+=($instance)
+wait_for "$work/instance.txt" "db.feat-login-v2"
+for _ in $(seq 1 200); do
+  "$confctl" instances "$tenant" login > "$work/instances.txt"
+  grep -Eq ' yes +' "$work/instances.txt" && break
+  sleep 0.05
+done
+grep -Eq '^login +[^ ]+ +[^ ]+ +[0-9]+ +yes ' "$work/instances.txt" || fail "instance not listed as current: $(cat "$work/instances.txt")"
+# The register step's config import waits until the running instance has applied it.
+sed 's#db.feat-login-v2/login#db2.feat-login-v2/login#' "$work/login-feature.yaml" > "$work/login-feature2.yaml"
+BRANCH=feat/Login_V2 FORCE=1 DEFINITION_FILE="$work/login-v2.yaml" CONFIG_FILE="$work/login-feature2.yaml" \
+  WAIT_APPLIED=30s "$src/deploy/ci/confcenter-register.sh" > /dev/null 2> "$work/applied.txt" \
+  || fail "register with WAIT_APPLIED: $(cat "$work/applied.txt")"
+grep -q "applied by 1 instance(s) of $tenant/login" "$work/applied.txt" || fail "no wait: $(cat "$work/applied.txt")"
+grep -q "db2.feat-login-v2" "$work/instance.txt" || fail "the instance did not get the change first"
+# A stopped instance does not apply the next change: the wait fails (exit 8), naming it.
+kill -STOP "$instance"
+revision=$("$confctl" put "$tenant" login db.pool 12 | grep -Eo '[0-9]+$')
+set +e
+"$confctl" wait-applied "$tenant" login --revision "$revision" --timeout 1s > "$work/lag.txt" 2>&1
+code=$?
+set -e
+kill -CONT "$instance"
+[ "$code" = 8 ] || fail "wait-applied with a stopped instance exited $code: $(cat "$work/lag.txt")"
+grep -q "1 of 1 instance(s) of $tenant have not applied revision $revision" "$work/lag.txt" \
+  || fail "laggard not named: $(cat "$work/lag.txt")"
+grep -Eq "^login .* no \(needs $revision\)" "$work/lag.txt" || fail "laggard row: $(cat "$work/lag.txt")"
+"$confctl" wait-applied "$tenant" login --revision "$revision" --timeout 30s > /dev/null \
+  || fail "the resumed instance did not apply revision $revision"
+kill "$instance"
+
 # A service of the branch subscribes, then the branch is cleaned up.
 "$confctl" watch "$tenant" login > "$work/watch.txt" &
 pids+=($!)
-wait_for "$work/watch.txt" "db.feat-login-v2"
+wait_for "$work/watch.txt" "db2.feat-login-v2"
 BRANCH=feat/Login_V2 "$src/deploy/ci/confcenter-deregister.sh" > "$work/dereg.txt"
 grep -q "tenant removed" "$work/dereg.txt" || fail "deregister: $(cat "$work/dereg.txt")"
 set +e; "$confctl" tenant "$tenant" >/dev/null 2>&1; code=$?; set -e

@@ -164,6 +164,8 @@ TEST_F(InstancesTest, WaitAppliedReturnsOnceEveryInstancesCallbacksRanAndNamesAH
   ASSERT_EQ(late.laggards_size(), 1);
   EXPECT_EQ(late.laggards(0).info().instance_id(), "orders-0");
   EXPECT_LT(late.laggards(0).applied_revision(), revision);
+  EXPECT_EQ(testing::ScrapeMetric(server_->admin_port(), "confcenter_instances"), 20);
+  EXPECT_EQ(testing::ScrapeMetric(server_->admin_port(), "confcenter_instances_behind"), 1);
   EXPECT_FALSE(late.laggards(0).current());
   EXPECT_EQ(late.laggards(0).last_change_revision(), revision);
   EXPECT_TRUE(WaitApplied(revision, absl::Seconds(30), "payments").all_applied());
@@ -216,10 +218,15 @@ TEST_F(InstancesTest, SelfCheckFailuresShowAndClear) {
     return listed.instances_size() == 1 ? listed.instances(0).self_check() : v1::SelfCheck();
   };
   ASSERT_TRUE(Eventually([&] { return state().state() == v1::SelfCheck::STATE_OK; }));
+  EXPECT_EQ(testing::ScrapeMetric(server_->admin_port(), "confcenter_instances_self_check_failing"),
+            0);
   healthy = false;
   instance->CheckNow();
   ASSERT_TRUE(Eventually([&] { return state().state() == v1::SelfCheck::STATE_FAILING; }));
   EXPECT_EQ(state().message(), "db: connection refused");
+  EXPECT_EQ(testing::ScrapeMetric(server_->admin_port(), "confcenter_instances_self_check_failing"),
+            1);
+  EXPECT_EQ(testing::ScrapeMetric(server_->admin_port(), "confcenter_instances"), 1);
   healthy = true;
   instance->CheckNow();
   ASSERT_TRUE(Eventually([&] { return state().state() == v1::SelfCheck::STATE_OK; }));

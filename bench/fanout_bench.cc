@@ -10,8 +10,13 @@
 // Server-Sent Events (one HTTP/1.1 connection and client thread per subscriber), one after
 // the other in the same run, on the same server settings.
 //
+// --transports=grpc,instances compares plain streams with streams that name an instance and
+// report every applied revision (the client library's behaviour): the KiB per idle
+// subscriber's difference is the instance table's cost per entry, the server CPU seconds'
+// difference over the reports the cost per report.
+//
 //   confcenter_fanout [--subscribers=1000,10000] [--tenants=100] [--writes=200] [--rate=100]
-//                     [--transports=grpc,http]
+//                     [--transports=grpc,http,instances]
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +25,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -31,6 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "confcenter/v1/instances.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
@@ -43,7 +51,9 @@ ABSL_FLAG(int, writes, 200, "Integration writes per run.");
 ABSL_FLAG(int, rate, 100, "Writes per second.");
 ABSL_FLAG(int, channels, 20, "gRPC connections the subscribers share.");
 ABSL_FLAG(std::string, transports, "grpc",
-          "Comma-separated: grpc (Subscribe streams), http (Server-Sent Events).");
+          "Comma-separated: grpc (Subscribe streams), http (Server-Sent Events), instances "
+          "(gRPC streams that name an instance and report each applied revision, as the client "
+          "library does: the cost of the instance table and of the reports).");
 
 namespace confcenter::bench {
 namespace {
@@ -53,6 +63,22 @@ using Clock = std::chrono::steady_clock;
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
+}
+
+// CPU time (user + system) a process has used, in seconds, or 0.
+double CpuSeconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  // After "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based over the line).
+  int64_t utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // Resident set size of a process, in bytes (VmRSS), or 0.
@@ -76,6 +102,9 @@ struct Shared {
   std::atomic<int64_t> expected_events{INT64_MAX};  // the writer's target; reaching it notifies
   std::atomic<int64_t> last_event_at{0};
   std::atomic<int64_t> done{0};
+  std::atomic<int64_t> reports{0};            // ReportInstance calls answered OK
+  std::atomic<int64_t> reports_failed{0};
+  std::atomic<int64_t> reports_in_flight{0};
   std::mutex mu;
   std::condition_variable cv;
   explicit Shared(int writes) : sent_at(writes + 1) {}
@@ -90,13 +119,21 @@ struct Shared {
   }
 };
 
-// One subscriber stream on the callback API: no thread per stream.
+// One subscriber stream on the callback API: no thread per stream. With `reports` set it
+// names an instance and reports each revision it received as applied, one report in flight
+// at a time (the latest revision goes next), as the client library does.
 class Subscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
  public:
-  Subscriber(v1::WatchService::Stub* stub, const std::string& tenant, Shared* shared)
-      : shared_(shared) {
+  Subscriber(v1::WatchService::Stub* stub, v1::InstanceService::Stub* reports, int index,
+             const std::string& tenant, Shared* shared)
+      : shared_(shared), reports_(reports) {
     request_.set_tenant(tenant);
     request_.add_services("svc");
+    if (reports_ != nullptr) {
+      request_.mutable_instance()->set_instance_id(absl::StrCat("bench-", index));
+      request_.mutable_instance()->set_service("svc");
+      request_.mutable_instance()->set_host("bench");
+    }
     stub->async()->Subscribe(&ctx_, &request_, this);
     StartRead(&message_);
     StartCall();
@@ -107,6 +144,10 @@ class Subscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
   void OnReadDone(bool ok) override {
     if (!ok) return;
     const int64_t now = NowNanos();
+    const bool change = (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT &&
+                         message_.snapshot_last()) ||
+                        message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS;
+    if (reports_ != nullptr && change) Report(message_.revision());
     if (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT && message_.snapshot_last()) {
       shared_->snapshots.fetch_add(1);
       shared_->Notify();
@@ -130,7 +171,49 @@ class Subscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
   }
 
  private:
+  struct ReportCall {
+    grpc::ClientContext ctx;
+    v1::ReportInstanceRequest request;
+    v1::ReportInstanceResponse response;
+  };
+
+  void Report(int64_t revision) {
+    std::lock_guard<std::mutex> lock(report_mu_);
+    if (in_flight_) {
+      pending_ = std::max(pending_, revision);
+      return;
+    }
+    SendLocked(revision);
+  }
+
+  void SendLocked(int64_t revision) {
+    in_flight_ = true;
+    shared_->reports_in_flight.fetch_add(1);
+    retired_ = std::move(current_);  // its callback has returned (one call at a time)
+    current_ = std::make_unique<ReportCall>();
+    current_->request.set_instance_id(request_.instance().instance_id());
+    current_->request.set_tenant(request_.tenant());
+    current_->request.set_applied_revision(revision);
+    reports_->async()->ReportInstance(
+        &current_->ctx, &current_->request, &current_->response, [this](grpc::Status status) {
+          (status.ok() ? shared_->reports : shared_->reports_failed).fetch_add(1);
+          {
+            std::lock_guard<std::mutex> lock(report_mu_);
+            in_flight_ = false;
+            if (pending_ > current_->request.applied_revision()) SendLocked(pending_);
+          }
+          shared_->reports_in_flight.fetch_sub(1);
+          shared_->Notify();
+        });
+  }
+
   Shared* const shared_;
+  v1::InstanceService::Stub* const reports_;
+  std::mutex report_mu_;
+  bool in_flight_ = false;
+  int64_t pending_ = 0;
+  std::unique_ptr<ReportCall> current_;
+  std::unique_ptr<ReportCall> retired_;
   grpc::ClientContext ctx_;
   v1::SubscribeRequest request_;
   v1::SubscribeResponse message_;
@@ -198,6 +281,7 @@ std::string TenantName(int i) { return absl::StrFormat("b%03d", i); }
 int RunOne(const std::string& transport, int subscribers, int tenants, int writes, int rate,
            int channels) {
   const bool http = transport == "http";
+  const bool instances = transport == "instances";
   testing::TempDir dir;
   testing::ServerProcess server(
       dir.path() + "/data",
@@ -217,12 +301,14 @@ int RunOne(const std::string& transport, int subscribers, int tenants, int write
   Shared shared(writes);
   std::vector<std::shared_ptr<grpc::Channel>> chans;
   std::vector<std::unique_ptr<v1::WatchService::Stub>> stubs;
+  std::vector<std::unique_ptr<v1::InstanceService::Stub>> report_stubs;
   for (int c = 0; c < channels; ++c) {
     grpc::ChannelArguments args;
     args.SetInt("confcenter.bench.channel", c);  // distinct args: one connection each
     chans.push_back(
         grpc::CreateCustomChannel(server.address(), grpc::InsecureChannelCredentials(), args));
     stubs.push_back(v1::WatchService::NewStub(chans.back()));
+    report_stubs.push_back(v1::InstanceService::NewStub(chans.back()));
   }
   std::vector<std::unique_ptr<Subscriber>> subs;
   std::vector<std::unique_ptr<HttpSubscriber>> http_subs;
@@ -234,8 +320,9 @@ int RunOne(const std::string& transport, int subscribers, int tenants, int write
       http_subs.push_back(
           std::make_unique<HttpSubscriber>(server.http_port(), TenantName(t), &shared));
     } else {
-      subs.push_back(
-          std::make_unique<Subscriber>(stubs[i % channels].get(), TenantName(t), &shared));
+      subs.push_back(std::make_unique<Subscriber>(
+          stubs[i % channels].get(), instances ? report_stubs[i % channels].get() : nullptr, i,
+          TenantName(t), &shared));
     }
   }
   if (!shared.WaitFor([&] { return shared.snapshots.load() >= subscribers; },
@@ -244,7 +331,14 @@ int RunOne(const std::string& transport, int subscribers, int tenants, int write
                  static_cast<long long>(shared.snapshots.load()), subscribers);
     return 1;
   }
+  // Idle: every snapshot (and, with instances, its report) is in.
+  if (instances) {
+    shared.WaitFor([&] { return shared.reports.load() + shared.reports_failed.load() >= subscribers; },
+                   std::chrono::seconds(60));
+  }
   const int64_t rss_idle = RssBytes(server.pid());
+  const int64_t reports_before = shared.reports.load();
+  const double cpu_before = CpuSeconds(server.pid());
 
   shared.expected_events.store(static_cast<int64_t>(writes) * affected);
   const int64_t start = NowNanos();
@@ -258,26 +352,37 @@ int RunOne(const std::string& transport, int subscribers, int tenants, int write
   const int64_t expected = static_cast<int64_t>(writes) * affected;
   bool complete =
       shared.WaitFor([&] { return shared.events.load() >= expected; }, std::chrono::seconds(60));
+  if (instances) {  // the reports the last writes caused
+    shared.WaitFor([&] { return shared.reports_in_flight.load() == 0; }, std::chrono::seconds(60));
+  }
+  const double cpu_used = CpuSeconds(server.pid()) - cpu_before;
+  const int64_t reports = shared.reports.load() - reports_before;
   const int64_t rss_peak = RssBytes(server.pid());
   for (auto& s : subs) s->Cancel();
   for (auto& s : http_subs) s->Cancel();
   shared.WaitFor([&] { return shared.done.load() >= subscribers; }, std::chrono::seconds(30));
+  shared.WaitFor([&] { return shared.reports_in_flight.load() == 0; }, std::chrono::seconds(30));
 
   std::vector<int64_t> all;
   for (auto& s : subs) all.insert(all.end(), s->latencies().begin(), s->latencies().end());
   for (auto& s : http_subs) all.insert(all.end(), s->latencies().begin(), s->latencies().end());
   std::sort(all.begin(), all.end());
+  if (shared.reports_failed.load() > 0) {
+    std::fprintf(stderr, "%lld reports failed\n", static_cast<long long>(shared.reports_failed.load()));
+  }
   auto pct = [&](double p) {
     return all.empty() ? 0.0
                        : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] / 1e6;
   };
   const double seconds = (shared.last_event_at.load() - start) / 1e9;
   std::printf(
-      "| %-4s | %6d | %5d | %8lld/%-8lld | %9.0f | %6.2f | %6.2f | %6.2f | %8.1f | %7.1f |%s\n",
+      "| %-9s | %6d | %5d | %8lld/%-8lld | %9.0f | %6.2f | %6.2f | %6.2f | %8.2f | %7.1f | %8.2f "
+      "| %8lld |%s\n",
       transport.c_str(), subscribers, writes, static_cast<long long>(all.size()),
       static_cast<long long>(expected), all.size() / std::max(seconds, 1e-9), pct(0.5), pct(0.99),
       all.empty() ? 0.0 : all.back() / 1e6, (rss_idle - rss_before) / 1024.0 / subscribers,
-      rss_peak / 1048576.0, complete ? "" : " INCOMPLETE");
+      rss_peak / 1048576.0, cpu_used, static_cast<long long>(reports),
+      complete && shared.reports_failed.load() == 0 ? "" : " INCOMPLETE");
   std::fflush(stdout);
   subs.clear();
   http_subs.clear();
@@ -292,10 +397,10 @@ int RunOne(const std::string& transport, int subscribers, int tenants, int write
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::printf(
-      "| via  | subs   | writes| events got/expected | events/s  | p50 ms | p99 ms | max ms | "
-      "KiB/idle sub | peak RSS MiB |\n"
-      "|------|--------|-------|---------------------|-----------|--------|--------|--------|------"
-      "--------|--------------|\n");
+      "| via       | subs   | writes| events got/expected | events/s  | p50 ms | p99 ms | max ms | "
+      "KiB/idle sub | peak RSS MiB | server CPU s | reports |\n"
+      "|-----------|--------|-------|---------------------|-----------|--------|--------|--------|"
+      "--------------|--------------|--------------|---------|\n");
   int rc = 0;
   for (absl::string_view n : absl::StrSplit(absl::GetFlag(FLAGS_subscribers), ',')) {
     int subscribers = 0;

@@ -5,6 +5,7 @@
 //   #/tenant/T?service=S               T's resolved view, each value marked by its source; live
 //   #/tenant/T/registry                T's services, endpoints, dependency routing, warnings
 //   #/tenant/T/releases                releases that touched T
+//   #/tenant/T/instances?service=S     who follows T's view, what each applied, self-checks
 //   #/release/N                        one release with its changes
 //   #/history/T/S/K                    a key's versions; roll back with a dry-run preview
 //   #/diff?mode=parent|tenants|revisions&tenant=T&other=U&from=R1&to=R2
@@ -152,6 +153,7 @@ function tenantHeader(tenant, current) {
     [`/tenant/${enc(tenant.name)}`, 'Resolved view', 'view'],
     [`/tenant/${enc(tenant.name)}/registry`, 'Registry', 'registry'],
     [`/tenant/${enc(tenant.name)}/releases`, 'Releases', 'releases'],
+    [`/tenant/${enc(tenant.name)}/instances`, 'Instances', 'instances'],
     [`/diff?mode=parent&tenant=${enc(tenant.name)}`, 'Diff with parent', 'diff'],
   ].filter(([, , id]) => id !== 'diff' || tenant.parent);
   const meta = [];
@@ -425,6 +427,48 @@ async function releasesPage([name], _, main) {
   rendered('releases', started, main);
 }
 
+// Who follows the tenant's view: each instance with what it applied, whether that is current,
+// and its self-check (InstanceService.ListInstances).
+async function instancesPage([name], params, main) {
+  const started = performance.now();
+  const service = params.get('service') || '';
+  const [{tenant}, listed] = await Promise.all([
+    call('TenantService/GetTenant', {tenant: name}),
+    call('InstanceService/ListInstances', {tenant: name, service}),
+  ]);
+  const instances = listed.instances || [];
+  const check = c => !c || !c.state || c.state === 'STATE_UNSPECIFIED' ? '<span class="muted">—</span>'
+      : c.state === 'STATE_OK' ? '<span class="badge ok">ok</span>'
+      : `<span class="warning">failing: ${esc(c.message)}</span>`;
+  const rows = instances.map(i => {
+    const info = i.info || {};
+    const labels = Object.entries(info.labels || {}).map(([k, v]) => `${esc(k)}=${esc(v)}`).join(' ');
+    const current = !i.reports ? '<span class="muted">does not report</span>'
+        : i.current ? '<span class="badge ok">current</span>'
+        : `<span class="warning">behind: needs ${esc(i.lastChangeRevision || '0')}</span>`;
+    return `<tr class="${i.connected ? '' : 'gone'}" data-instance="${esc(info.instanceId || i.peer)}">
+      <td>${esc(info.service || '—')}</td>
+      <td>${i.reports ? esc(info.instanceId) : `<span class="muted">anonymous</span> ${esc(i.peer)}`}</td>
+      <td>${esc(info.pod || info.host || '')}${info.namespace ? ` <span class="muted">(${esc(info.namespace)})</span>` : ''}</td>
+      <td class="applied">${i.reports ? esc(i.appliedRevision || '0') : ''}</td><td class="current">${current}</td>
+      <td class="self-check">${check(i.selfCheck)}</td>
+      <td>${i.connected ? when(i.connectedSince) : `gone since ${when(i.disconnectedAt)}`}</td>
+      <td>${labels} <span class="muted">${esc(info.library || '')}</span></td></tr>`;
+  }).join('');
+  const behind = instances.filter(i => i.reports && i.connected && !i.current).length;
+  const failing = instances.filter(i => i.selfCheck && i.selfCheck.state === 'STATE_FAILING').length;
+  main.innerHTML = `${tenantHeader(tenant, 'instances')}
+    <p data-testid="instances-summary">${instances.length} instances at revision ${esc(listed.revision)}:
+      ${behind} behind, ${failing} failing their self-check. <button id="refresh">Refresh</button></p>
+    <table data-testid="instances"><thead><tr><th>Service</th><th>Instance</th><th>Pod / host</th>
+      <th>Applied</th><th>Current</th><th>Self-check</th><th>Connected</th><th>Labels</th></tr></thead>
+      <tbody>${rows}</tbody></table>
+    ${instances.length ? '' : '<p class="muted">No process follows this tenant\'s view now.</p>'}`;
+  main.querySelector('#refresh').addEventListener('click', () => instancesPage([name], params, main)
+      .catch(showError));
+  rendered('instances', started, main);
+}
+
 async function releasePage([id], _, main) {
   const started = performance.now();
   const {release} = await call('HistoryService/GetRelease', {releaseId: id});
@@ -626,6 +670,7 @@ const routes = [
   [/^\/tenant\/([^/]+)$/, tenantPage],
   [/^\/tenant\/([^/]+)\/registry$/, registryPage],
   [/^\/tenant\/([^/]+)\/releases$/, releasesPage],
+  [/^\/tenant\/([^/]+)\/instances$/, instancesPage],
   [/^\/release\/(\d+)$/, releasePage],
   [/^\/history\/([^/]+)\/([^/]+)\/([^/]+)$/, historyPage],
   [/^\/diff$/, diffPage],

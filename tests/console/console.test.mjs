@@ -158,6 +158,37 @@ test('the seed flow: sources, edit, live, diff, rollback, registry, audit, fallb
     assert.match(await dependency.textContent(), /\^1\.0.*integration.*1\.4\.0.*payments\.integration/s);
     await screenshot(page, 'registry');
 
+    // Instances: a process of f1's orders follows its view (over SSE here, naming itself as
+    // the client library does) and reports what it applied; a new change puts it behind.
+    const follower = new AbortController();
+    const stream = await fetch(`${server.base}/v1/WatchService/Subscribe`, {
+      method: 'POST', signal: follower.signal, headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify({tenant: 'f1', services: ['orders'],
+                            instance: {instanceId: 'orders-7d9f-x2', service: 'orders', host: 'node-3',
+                                       labels: {version: '1.3.0'}}}),
+    });
+    const reader = stream.body.pipeThrough(new TextDecoderStream()).getReader();
+    let received = '';
+    while (!received.includes('"snapshotLast":true')) received += (await reader.read()).value;
+    const snapshotRevision = /"revision":"(\d+)"/.exec(received)[1];
+    await server.api('InstanceService/ReportInstance',
+        {tenant: 'f1', instanceId: 'orders-7d9f-x2', appliedRevision: snapshotRevision,
+         selfCheck: {state: 'STATE_OK'}});
+    await open(page, server, '/tenant/f1/instances');
+    const instance = page.locator('table[data-testid=instances] tr[data-instance="orders-7d9f-x2"]');
+    assert.equal(await instance.locator('.current').textContent(), 'current');
+    assert.equal(await instance.locator('.applied').textContent(), snapshotRevision);
+    assert.match(await instance.textContent(), /node-3.*ok.*version=1\.3\.0/s);
+    await screenshot(page, 'instances');
+    const change = await server.api('ConfigService/Put',
+        {tenant: 'f1', service: 'orders', key: 'timeout', value: '5s'});
+    await page.locator('#refresh').click();
+    await page.waitForFunction(r => document.querySelector(
+        'tr[data-instance="orders-7d9f-x2"] .current')?.textContent === `behind: needs ${r}`,
+        change.revision);
+    assert.match(await page.locator('[data-testid=instances-summary]').textContent(), /1 behind/);
+    follower.abort();
+
     // Audit, filtered to f1: the console's writes are there.
     await open(page, server, '/audit?tenant=f1&rpc=Rollback');
     const audit = page.locator('table[data-testid=audit] tbody tr');

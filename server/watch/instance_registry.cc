@@ -69,19 +69,25 @@ uint64_t InstanceRegistry::Attach(const InstanceStream& stream, const v1::Instan
   if (info != nullptr) {
     auto named = by_name_.find({stream.tenant, info->instance_id()});
     if (named != by_name_.end()) {  // a reconnect: the entry moves to the new stream
+      // The old stream may not have ended yet (the client noticed first): from now on its
+      // Detach finds its attachment replaced and changes nothing.
       handle = named->second;
       Entry& entry = entries_[handle];
       entry.stream = stream;
       entry.info = *info;
       entry.connected = true;
       entry.connected_since = now;
+      entry.attachment = next_id_++;
+      attachments_[entry.attachment] = handle;
       disconnected_.erase(std::remove(disconnected_.begin(), disconnected_.end(), handle),
                           disconnected_.end());
-      return handle;
+      return entry.attachment;
     }
   }
   handle = next_id_++;
   Entry& entry = entries_[handle];
+  entry.attachment = next_id_++;
+  attachments_[entry.attachment] = handle;
   entry.tenant = stream.tenant;
   entry.stream = stream;
   entry.connected_since = now;
@@ -91,22 +97,30 @@ uint64_t InstanceRegistry::Attach(const InstanceStream& stream, const v1::Instan
     by_name_[{stream.tenant, entry.instance_id}] = handle;
   }
   by_tenant_[stream.tenant].push_back(handle);
-  return handle;
+  return entry.attachment;
 }
 
-void InstanceRegistry::SetStreamId(uint64_t handle, uint64_t stream_id) {
+void InstanceRegistry::SetStreamId(uint64_t attachment, uint64_t stream_id) {
   absl::MutexLock lock(&mu_);
-  if (auto it = entries_.find(handle); it != entries_.end())
+  auto token = attachments_.find(attachment);
+  if (token == attachments_.end()) return;
+  auto it = entries_.find(token->second);
+  if (it != entries_.end() && it->second.attachment == attachment) {
     it->second.stream.stream_id = stream_id;
+  }
 }
 
-void InstanceRegistry::Detach(uint64_t handle) {
+void InstanceRegistry::Detach(uint64_t attachment) {
   std::vector<std::pair<WaitDone, v1::WaitAppliedResponse>> answers;
   const absl::Time now = clock_->Now();
   {
     absl::MutexLock lock(&mu_);
+    auto token = attachments_.find(attachment);
+    if (token == attachments_.end()) return;
+    const uint64_t handle = token->second;
+    attachments_.erase(token);
     auto it = entries_.find(handle);
-    if (it == entries_.end()) return;
+    if (it == entries_.end() || it->second.attachment != attachment) return;  // taken over
     Entry& entry = it->second;
     // No longer live: waits stop counting it.
     for (auto& [id, wait] : waits_) wait.pending.erase(handle);

@@ -74,15 +74,17 @@ class InstanceRegistry {
   // 1-128 [A-Za-z0-9_.:-], at most 32 labels, at most 4 KiB of strings in all.
   static absl::Status Validate(const v1::InstanceInfo& info);
 
-  // Lists `stream`'s instance (`info` validated; unset = anonymous) from now on. Returns a
-  // handle for Detach. An instance id already listed for the tenant (a reconnect) takes over
-  // that entry with its applied revision and self-check.
+  // Lists `stream`'s instance (`info` validated; unset = anonymous) from now on. Returns the
+  // stream's attachment, for SetStreamId and Detach. An instance id already listed for the
+  // tenant (a reconnect) takes over that entry with its applied revision and self-check; the
+  // stream it had, if still open, is detached from it.
   uint64_t Attach(const InstanceStream& stream, const v1::InstanceInfo* info);
   // The hub's id of the entry's stream, once it is known (Attach may come first, so that
   // the instance is listed before its first message goes out).
-  void SetStreamId(uint64_t handle, uint64_t stream_id);
-  // The stream ended: anonymous entries go, named ones stay for the grace period.
-  void Detach(uint64_t handle);
+  void SetStreamId(uint64_t attachment, uint64_t stream_id);
+  // The stream ended: anonymous entries go, named ones stay for the grace period (unless
+  // another stream took the entry over).
+  void Detach(uint64_t attachment);
 
   // An instance's report (InstanceService.ReportInstance; see there for the errors). `user` is
   // the caller's audit name: it must be the stream's.
@@ -124,6 +126,7 @@ class InstanceRegistry {
     absl::Time disconnected_at;
     int64_t applied_revision = 0;
     v1::SelfCheck self_check;
+    uint64_t attachment = 0;  // the stream that holds the entry now
   };
   struct Wait {
     std::string tenant;
@@ -166,6 +169,8 @@ class InstanceRegistry {
   // Disconnected named entries, oldest first.
   std::vector<uint64_t> disconnected_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Wait> waits_ ABSL_GUARDED_BY(mu_);
+  // Attachment (one per stream) -> entry handle.
+  absl::flat_hash_map<uint64_t, uint64_t> attachments_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool waits_changed_ ABSL_GUARDED_BY(mu_) = false;
 

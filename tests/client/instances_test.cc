@@ -208,6 +208,36 @@ TEST_F(InstancesTest, AGoneInstanceHoldsUpNoRolloutAndLeavesAfterTheGracePeriod)
   EXPECT_EQ(after.instances(0).info().instance_id(), "orders-a");
 }
 
+// A client that reconnects before the server noticed its old stream end: the old stream's
+// end must not mark the instance gone.
+TEST_F(InstancesTest, AReconnectTakesTheEntryOverAndTheOldStreamsEndLeavesItConnected) {
+  v1::SubscribeRequest request;
+  request.set_tenant("f1");
+  request.mutable_instance()->set_instance_id("orders-a");
+  v1::SubscribeResponse message;
+  std::unique_ptr<WatchStream> old_stream = client_->Subscribe(request);
+  ASSERT_TRUE(old_stream->Read(&message));
+  std::unique_ptr<WatchStream> new_stream = client_->Subscribe(request);
+  ASSERT_TRUE(new_stream->Read(&message));
+  old_stream->Cancel();
+  while (old_stream->Read(&message)) {
+  }
+  (void)old_stream->Finish();
+  const auto connected = [&] {
+    v1::ListInstancesResponse listed = List();
+    return listed.instances_size() == 1 && listed.instances(0).connected();
+  };
+  // The old stream's end reaches the server some time after Finish: the entry stays connected
+  // through it (a 200-attempt poll of the table, not a wait for a time).
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(connected()) << "attempt " << i;
+  new_stream->Cancel();
+  while (new_stream->Read(&message)) {
+  }
+  (void)new_stream->Finish();
+  ASSERT_TRUE(Eventually([&] { return !connected(); }));
+  EXPECT_EQ(List().instances_size(), 1);  // gone, in its grace period
+}
+
 TEST_F(InstancesTest, SelfCheckFailuresShowAndClear) {
   std::atomic<bool> healthy{true};
   std::unique_ptr<Subscription> instance = StartInstance("orders", "orders-a", [&] {

@@ -102,7 +102,7 @@ struct Shared {
   std::atomic<int64_t> expected_events{INT64_MAX};  // the writer's target; reaching it notifies
   std::atomic<int64_t> last_event_at{0};
   std::atomic<int64_t> done{0};
-  std::atomic<int64_t> reports{0};            // ReportInstance calls answered OK
+  std::atomic<int64_t> reports{0};  // ReportInstance calls answered OK
   std::atomic<int64_t> reports_failed{0};
   std::atomic<int64_t> reports_in_flight{0};
   std::mutex mu;
@@ -144,9 +144,9 @@ class Subscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
   void OnReadDone(bool ok) override {
     if (!ok) return;
     const int64_t now = NowNanos();
-    const bool change = (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT &&
-                         message_.snapshot_last()) ||
-                        message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS;
+    const bool change =
+        (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT && message_.snapshot_last()) ||
+        message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS;
     if (reports_ != nullptr && change) Report(message_.revision());
     if (message_.kind() == v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT && message_.snapshot_last()) {
       shared_->snapshots.fetch_add(1);
@@ -333,8 +333,9 @@ int RunOne(const std::string& transport, int subscribers, int tenants, int write
   }
   // Idle: every snapshot (and, with instances, its report) is in.
   if (instances) {
-    shared.WaitFor([&] { return shared.reports.load() + shared.reports_failed.load() >= subscribers; },
-                   std::chrono::seconds(60));
+    shared.WaitFor(
+        [&] { return shared.reports.load() + shared.reports_failed.load() >= subscribers; },
+        std::chrono::seconds(60));
   }
   const int64_t rss_idle = RssBytes(server.pid());
   const int64_t reports_before = shared.reports.load();
@@ -368,7 +369,8 @@ int RunOne(const std::string& transport, int subscribers, int tenants, int write
   for (auto& s : http_subs) all.insert(all.end(), s->latencies().begin(), s->latencies().end());
   std::sort(all.begin(), all.end());
   if (shared.reports_failed.load() > 0) {
-    std::fprintf(stderr, "%lld reports failed\n", static_cast<long long>(shared.reports_failed.load()));
+    std::fprintf(stderr, "%lld reports failed\n",
+                 static_cast<long long>(shared.reports_failed.load()));
   }
   auto pct = [&](double p) {
     return all.empty() ? 0.0

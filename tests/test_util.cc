@@ -267,4 +267,10 @@ v1::SubscribeResponse FirstMessageOfResume(const std::shared_ptr<grpc::Channel>&
   return first;
 }
 
+void SetClockFile(const std::string& path, int64_t micros) {
+  const std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << micros << "\n";
+  std::rename(tmp.c_str(), path.c_str());
+}
+
 }  // namespace confcenter::testing

@@ -89,6 +89,10 @@ int RunServerToExit(const std::vector<std::string>& args, std::string* output,
 // 127.0.0.1:`admin_port`, or -1 if the page or the sample is missing.
 double ScrapeMetric(int admin_port, const std::string& name);
 
+// Sets the time of a server started with --testing_clock_file=`path` (server/core/clock.h's
+// FileClock) to `micros` since the Unix epoch, atomically (written aside, then renamed).
+void SetClockFile(const std::string& path, int64_t micros);
+
 // The first message of a Subscribe of (tenant, service) resuming from `start_revision` of
 // store epoch `epoch` (empty: none sent), read within 20 s; the stream is then cancelled.
 v1::SubscribeResponse FirstMessageOfResume(const std::shared_ptr<grpc::Channel>& channel,

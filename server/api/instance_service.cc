@@ -23,10 +23,13 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx, const abs
   return reactor;
 }
 
-// The tenant must be named well and exist (its instances are listed even while it is being
-// deregistered, but a typo must not wait for nothing).
-absl::Status CheckTenant(ConfigCore* core, const std::string& tenant) {
+// The tenant must be named well and exist (a typo must not wait for nothing), the service
+// (if any) named well.
+absl::Status CheckScope(ConfigCore* core, const std::string& tenant, const std::string& service) {
   if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) return s;
+  if (!service.empty()) {
+    if (absl::Status s = ValidateServiceName("service", service); !s.ok()) return s;
+  }
   int64_t revision = 0;
   return core->GetTenant(tenant, &revision).status();
 }
@@ -54,11 +57,8 @@ grpc::ServerUnaryReactor* InstanceServiceImpl::ListInstances(grpc::CallbackServe
       [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
       &refused);
   if (access == nullptr) return refused;
-  if (absl::Status s = CheckTenant(core_, req->tenant()); !s.ok()) return FinishWith(ctx, s);
-  if (!req->service().empty()) {
-    if (absl::Status s = ValidateServiceName("service", req->service()); !s.ok()) {
-      return FinishWith(ctx, s);
-    }
+  if (absl::Status s = CheckScope(core_, req->tenant(), req->service()); !s.ok()) {
+    return FinishWith(ctx, s);
   }
   resp->set_revision(core_->revision());
   for (v1::Instance& instance : registry_->List(req->tenant(), req->service())) {
@@ -76,11 +76,8 @@ grpc::ServerUnaryReactor* InstanceServiceImpl::WaitApplied(grpc::CallbackServerC
       [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
       &refused);
   if (access == nullptr) return refused;
-  if (absl::Status s = CheckTenant(core_, req->tenant()); !s.ok()) return FinishWith(ctx, s);
-  if (!req->service().empty()) {
-    if (absl::Status s = ValidateServiceName("service", req->service()); !s.ok()) {
-      return FinishWith(ctx, s);
-    }
+  if (absl::Status s = CheckScope(core_, req->tenant(), req->service()); !s.ok()) {
+    return FinishWith(ctx, s);
   }
   const int64_t current = core_->revision();
   if (req->revision() <= 0 || req->revision() > current) {

@@ -57,11 +57,7 @@ class InstancesTest : public ::testing::Test {
     }
   }
 
-  void SetClock(int64_t micros) {
-    const std::string tmp = clock_file_ + ".tmp";
-    std::ofstream(tmp) << micros << "\n";
-    std::rename(tmp.c_str(), clock_file_.c_str());
-  }
+  void SetClock(int64_t micros) { testing::SetClockFile(clock_file_, micros); }
 
   std::unique_ptr<Subscription> StartInstance(const std::string& service, const std::string& id,
                                               std::function<absl::Status()> self_check = {}) {

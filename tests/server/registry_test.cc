@@ -39,11 +39,7 @@ class RegistryTest : public ::testing::Test {
     api_ = std::make_unique<ApiClient>(channel_);
   }
 
-  void SetClock(int64_t micros) {
-    const std::string tmp = clock_file_ + ".tmp";
-    std::ofstream(tmp) << micros << "\n";
-    std::rename(tmp.c_str(), clock_file_.c_str());
-  }
+  void SetClock(int64_t micros) { testing::SetClockFile(clock_file_, micros); }
 
   grpc::Status Register(const std::string& tenant, std::vector<v1::ServiceDefinition> defs,
                         v1::RegisterResponse* resp, bool force = false, int64_t ttl_seconds = 0,

@@ -23,7 +23,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # Waits (bounded, 10 s) until FILE contains PATTERN.
 wait_for() { for _ in $(seq 1 200); do grep -q -- "$2" "$1" && return 0; sleep 0.05; done; fail "no '$2' in $1: $(cat "$1")"; }
 
-"$confcenterd" --listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --data_dir="$work/data" --port_file="$work/port" --log_level=warn &
+"$confcenterd" --listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --data_dir="$work/data" --port_file="$work/port" --log_level=warn &
 pids+=($!)
 for _ in $(seq 1 200); do [ -s "$work/port" ] && break; sleep 0.05; done
 export CONFCENTER_ADDR="127.0.0.1:$(cat "$work/port")" CONFCTL="$confctl"

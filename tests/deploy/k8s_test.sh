@@ -171,7 +171,7 @@ for job in register deregister; do
 done
 
 env -i "$confcenterd" --listen=127.0.0.1:0 --data_dir="$work/data" --port_file="$work/port" \
-  --admin_listen=127.0.0.1:0 --admin_port_file="$work/admin_port" --log_level=warn &
+  --admin_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --admin_port_file="$work/admin_port" --log_level=warn &
 pid=$!
 for _ in $(seq 1 600); do [ -s "$work/port" ] && [ -s "$work/admin_port" ] && break; sleep 0.05; done  # bounded: 30 s
 [ -s "$work/port" ] && [ -s "$work/admin_port" ] || fail "confcenterd did not start"

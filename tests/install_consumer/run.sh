@@ -12,7 +12,7 @@ cmake --install "$build" --prefix "$work/prefix" >/dev/null
 cmake -S "$src/tests/install_consumer" -B "$work/consumer" -G Ninja \
   -DCMAKE_PREFIX_PATH="$work/prefix" "${flags[@]}" >/dev/null
 cmake --build "$work/consumer" >/dev/null
-"$work/prefix/bin/confcenterd" --listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --data_dir="$work/data" \
+"$work/prefix/bin/confcenterd" --listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --data_dir="$work/data" \
   --port_file="$work/port" --log_level=warn &
 server=$!
 for _ in $(seq 1 300); do [ -s "$work/port" ] && break; sleep 0.05; done

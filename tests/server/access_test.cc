@@ -1092,6 +1092,7 @@ TEST(AccessSecureByDefaultTest, NonLoopbackNeedsPolicy) {
   TempDir dir;
   std::string output;
   const std::vector<std::string> base = {"--listen=0.0.0.0:0", "--admin_listen=127.0.0.1:0",
+                                         "--http_listen=127.0.0.1:0",
                                          "--data_dir=" + dir.path() + "/data"};
   const int code = testing::RunServerToExit(base, &output, {}, 20);
   EXPECT_GT(code, 0) << output;

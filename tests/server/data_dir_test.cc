@@ -31,9 +31,10 @@ class DataDirTest : public ::testing::Test {
   void ExpectRefused(const std::string& problem) {
     const std::string port_file = dir_.path() + "/port";
     std::string output;
-    int code = RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
-                                "--data_dir=" + data(), "--port_file=" + port_file},
-                               &output, /*env=*/{}, /*timeout_seconds=*/20);
+    int code = RunServerToExit(
+        {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
+         "--data_dir=" + data(), "--port_file=" + port_file},
+        &output, /*env=*/{}, /*timeout_seconds=*/20);
     EXPECT_EQ(code, 1) << output;
     EXPECT_NE(output.find("data dir " + data()), std::string::npos) << output;
     EXPECT_NE(output.find(problem), std::string::npos) << output;

@@ -387,10 +387,11 @@ TEST_F(OperateTest, JsonLogLinesAreJsonObjects) {
   std::filesystem::create_directories(data_dir);
   std::ofstream(data_dir + "/some-file") << "x";
   std::string output;
-  EXPECT_EQ(RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
-                             "--log_format=json", "--data_dir=" + data_dir},
-                            &output),
-            1);
+  EXPECT_EQ(
+      RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
+                       "--http_listen=127.0.0.1:0", "--log_format=json", "--data_dir=" + data_dir},
+                      &output),
+      1);
   std::istringstream lines(output);
   std::string line;
   int parsed = 0;

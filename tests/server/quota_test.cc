@@ -193,17 +193,17 @@ TEST(MemoryCheckTest, TheIndexIsReportedAndAStoreOverItsBoundIsRefusedWithOneLin
               empty + 100'000);
   }
   std::string output;
-  int code =
-      testing::RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
-                                "--data_dir=" + dir.path() + "/data", "--max_index_bytes=65536"},
-                               &output, {}, 20);
+  int code = testing::RunServerToExit(
+      {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
+       "--data_dir=" + dir.path() + "/data", "--max_index_bytes=65536"},
+      &output, {}, 20);
   EXPECT_EQ(code, 1) << output;
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
   EXPECT_TRUE(absl::StrContains(output, "over --max_index_bytes (65536 bytes)")) << output;
   // A memory limit too small for the index and the baseline: refused too.
   code = testing::RunServerToExit(
-      {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--data_dir=" + dir.path() + "/data",
-       "--memory_limit_bytes=33554432"},
+      {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
+       "--data_dir=" + dir.path() + "/data", "--memory_limit_bytes=33554432"},
       &output, {}, 20);
   EXPECT_EQ(code, 1) << output;
   EXPECT_TRUE(absl::StrContains(output, "exceed the memory limit (32 MiB)")) << output;

@@ -225,9 +225,9 @@ TEST_F(ServerTest, HealthReportsServing) {
 
 TEST_F(ServerTest, SecondServerOnTheSameDataDirExitsWithAOneLineError) {
   std::string output;
-  int code = RunServerToExit(
-      {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--data_dir=" + dir_.path() + "/data"},
-      &output);
+  int code = RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
+                              "--http_listen=127.0.0.1:0", "--data_dir=" + dir_.path() + "/data"},
+                             &output);
   EXPECT_NE(code, 0);
   EXPECT_NE(output.find("locked by another process"), std::string::npos) << output;
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
@@ -236,8 +236,9 @@ TEST_F(ServerTest, SecondServerOnTheSameDataDirExitsWithAOneLineError) {
 TEST(ServerStartTest, ForeignDataDirIsRefused) {
   TempDir dir;
   std::string output;
-  int code = RunServerToExit(
-      {"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0", "--data_dir=/proc/self"}, &output);
+  int code = RunServerToExit({"--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
+                              "--http_listen=127.0.0.1:0", "--data_dir=/proc/self"},
+                             &output);
   EXPECT_NE(code, 0);
   EXPECT_NE(output.find("holds no confcenter store"), std::string::npos) << output;
 }

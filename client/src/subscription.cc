@@ -109,6 +109,7 @@ Subscription::~Subscription() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     if (active_ != nullptr) active_->TryCancel();
+    if (active_report_ != nullptr) active_report_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
   if (report_thread_.joinable()) report_thread_.join();
@@ -166,9 +167,21 @@ void Subscription::ReportLoop() {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     absl::Status status = internal::AddCallMetadata(&ctx, options_.user, token_);
+    bool stop = false;
+    {
+      absl::MutexLock report_lock(&mu_);
+      stop = stopping_;
+      // The destructor cancels it rather than wait for a hung server.
+      if (!stop) active_report_ = &ctx;
+    }
+    if (stop) {
+      mu_.Lock();  // held again, as the function's lock expects on return
+      return;
+    }
     v1::ReportInstanceResponse response;
     if (status.ok()) status = FromGrpcStatus(instances_->ReportInstance(&ctx, request, &response));
     mu_.Lock();
+    active_report_ = nullptr;
     if (status.ok()) {
       reported_revision_ = applied;
     } else if (absl::IsUnimplemented(status)) {

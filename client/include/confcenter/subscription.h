@@ -220,6 +220,7 @@ class Subscription {
   bool check_due_ ABSL_GUARDED_BY(mu_) = false;     // run the self-check at the next report
   bool report_check_ ABSL_GUARDED_BY(mu_) = false;  // a self-check result is to be sent
   v1::SelfCheck self_check_ ABSL_GUARDED_BY(mu_);
+  grpc::ClientContext* active_report_ ABSL_GUARDED_BY(mu_) = nullptr;  // to cancel on stop
   std::thread report_thread_;
 
   struct Watcher {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -88,6 +90,19 @@ int RunServerToExit(const std::vector<std::string>& args, std::string* output,
 // The value of the unlabelled sample `name` on the /metrics page of the admin server at
 // 127.0.0.1:`admin_port`, or -1 if the page or the sample is missing.
 double ScrapeMetric(int admin_port, const std::string& name);
+
+// Polls `condition` every 10 ms until it holds or `timeout` passes; then one last look. For
+// state another process changes when an awaited event happens (bounded, never a wait for time
+// itself).
+template <typename Condition>
+bool Eventually(Condition condition, absl::Duration timeout = absl::Seconds(30)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return condition();
+}
 
 // Sets the time of a server started with --testing_clock_file=`path` (server/core/clock.h's
 // FileClock) to `micros` since the Unix epoch, atomically (written aside, then renamed).

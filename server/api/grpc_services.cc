@@ -45,12 +45,6 @@ void FillTenant(TenantInfo&& info, v1::Tenant* out) {
   out->set_keep(info.keep);
 }
 
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 // Finishes the call with what `read` returns (it fills the response) once this replica has
 // applied `min_revision`: at once when it has (or none is asked for), else when the core has
 // applied it, or with UNAVAILABLE when the wait or the client's deadline runs out first.
@@ -96,6 +90,12 @@ grpc::ServerUnaryReactor* SingleOp(ConfigCore* core, const Gatekeeper* gate,
 }
 
 }  // namespace
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;

@@ -65,6 +65,8 @@ class TenantServiceImpl final : public v1::TenantService::CallbackService {
 
 // absl::Status -> grpc::Status, code and message unchanged.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+// Finishes a unary call's default reactor with `status` and returns it.
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const absl::Status& status);
 
 }  // namespace confcenter
 

@@ -17,12 +17,6 @@ namespace {
 constexpr absl::Duration kDefaultWait = absl::Seconds(60);
 constexpr absl::Duration kMaxWait = absl::Minutes(10);
 
-grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 // The tenant must be named well and exist (a typo must not wait for nothing), the service
 // (if any) named well.
 absl::Status CheckScope(ConfigCore* core, const std::string& tenant, const std::string& service) {
@@ -45,7 +39,7 @@ grpc::ServerUnaryReactor* InstanceServiceImpl::ReportInstance(grpc::CallbackServ
       ctx, "InstanceService.ReportInstance", req->tenant(),
       [](const auth::Access&) { return absl::OkStatus(); }, &refused);
   if (access == nullptr) return refused;
-  return FinishWith(ctx, registry_->Report(*req, Gatekeeper::CallerOf(ctx, *access)));
+  return Finish(ctx, registry_->Report(*req, Gatekeeper::CallerOf(ctx, *access)));
 }
 
 grpc::ServerUnaryReactor* InstanceServiceImpl::ListInstances(grpc::CallbackServerContext* ctx,
@@ -58,13 +52,13 @@ grpc::ServerUnaryReactor* InstanceServiceImpl::ListInstances(grpc::CallbackServe
       &refused);
   if (access == nullptr) return refused;
   if (absl::Status s = CheckScope(core_, req->tenant(), req->service()); !s.ok()) {
-    return FinishWith(ctx, s);
+    return Finish(ctx, s);
   }
   resp->set_revision(core_->revision());
   for (v1::Instance& instance : registry_->List(req->tenant(), req->service())) {
     *resp->add_instances() = std::move(instance);
   }
-  return FinishWith(ctx, absl::OkStatus());
+  return Finish(ctx, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* InstanceServiceImpl::WaitApplied(grpc::CallbackServerContext* ctx,
@@ -77,21 +71,20 @@ grpc::ServerUnaryReactor* InstanceServiceImpl::WaitApplied(grpc::CallbackServerC
       &refused);
   if (access == nullptr) return refused;
   if (absl::Status s = CheckScope(core_, req->tenant(), req->service()); !s.ok()) {
-    return FinishWith(ctx, s);
+    return Finish(ctx, s);
   }
   const int64_t current = core_->revision();
   if (req->revision() <= 0 || req->revision() > current) {
-    return FinishWith(ctx, absl::InvalidArgumentError(
-                               absl::StrCat("revision: ", req->revision(),
-                                            " is not a revision of this store (1-", current, ")")));
+    return Finish(ctx, absl::InvalidArgumentError(
+                           absl::StrCat("revision: ", req->revision(),
+                                        " is not a revision of this store (1-", current, ")")));
   }
   absl::Duration timeout = kDefaultWait;
   if (req->has_timeout()) {
     timeout = absl::Seconds(req->timeout().seconds()) + absl::Nanoseconds(req->timeout().nanos());
     if (timeout < absl::ZeroDuration() || timeout > kMaxWait) {
-      return FinishWith(
-          ctx, absl::InvalidArgumentError(
-                   absl::StrCat("timeout: ", absl::FormatDuration(timeout), " is outside 0s-10m")));
+      return Finish(ctx, absl::InvalidArgumentError(absl::StrCat(
+                             "timeout: ", absl::FormatDuration(timeout), " is outside 0s-10m")));
     }
   }
   // Answered a little before the client's own deadline, so it gets the laggards, not

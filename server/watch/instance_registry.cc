@@ -135,7 +135,7 @@ void InstanceRegistry::Detach(uint64_t attachment) {
       disconnected_.push_back(handle);
       ExpireGrace(now);
     }
-    TakeSatisfied(&answers, now);
+    TakeSatisfied(&answers);
   }
   for (auto& [done, answer] : answers) done(std::move(answer));
 }
@@ -177,7 +177,6 @@ absl::Status InstanceRegistry::Report(const v1::ReportInstanceRequest& request,
                                                    published));
   }
   std::vector<std::pair<WaitDone, v1::WaitAppliedResponse>> answers;
-  const absl::Time now = clock_->Now();
   {
     absl::MutexLock lock(&mu_);
     auto named = by_name_.find({request.tenant(), request.instance_id()});
@@ -199,7 +198,7 @@ absl::Status InstanceRegistry::Report(const v1::ReportInstanceRequest& request,
         wait.pending.erase(named->second);
       }
     }
-    TakeSatisfied(&answers, now);
+    TakeSatisfied(&answers);
   }
   for (auto& [done, answer] : answers) done(std::move(answer));
   return absl::OkStatus();
@@ -220,8 +219,7 @@ bool InstanceRegistry::Applied(const Entry& entry, int64_t revision) const {
 }
 
 v1::Instance InstanceRegistry::Describe(const Entry& entry,
-                                        const std::optional<WatchHub::StreamPosition>& at,
-                                        absl::Time now) const {
+                                        const std::optional<WatchHub::StreamPosition>& at) const {
   v1::Instance out;
   *out.mutable_info() = entry.info;
   out.set_tenant(entry.tenant);
@@ -239,7 +237,6 @@ v1::Instance InstanceRegistry::Describe(const Entry& entry,
                     at->last_change_revision <= entry.applied_revision);
   }
   *out.mutable_self_check() = entry.self_check;
-  (void)now;
   return out;
 }
 
@@ -256,7 +253,7 @@ std::vector<v1::Instance> InstanceRegistry::List(const std::string& tenant,
     if (!InScope(entry, service)) continue;
     std::optional<WatchHub::StreamPosition> at;
     if (entry.connected) at = hub_->Position(entry.stream.stream_id);
-    out.push_back(Describe(entry, at, now));
+    out.push_back(Describe(entry, at));
   }
   std::sort(out.begin(), out.end(), [](const v1::Instance& a, const v1::Instance& b) {
     return std::make_pair(a.info().service(), a.info().instance_id()) <
@@ -265,7 +262,7 @@ std::vector<v1::Instance> InstanceRegistry::List(const std::string& tenant,
   return out;
 }
 
-v1::WaitAppliedResponse InstanceRegistry::Answer(const Wait& wait, absl::Time now) const {
+v1::WaitAppliedResponse InstanceRegistry::Answer(const Wait& wait) const {
   v1::WaitAppliedResponse out;
   out.set_revision(hub_->published_revision());
   out.set_all_applied(wait.pending.empty());
@@ -274,16 +271,16 @@ v1::WaitAppliedResponse InstanceRegistry::Answer(const Wait& wait, absl::Time no
   for (uint64_t handle : wait.pending) {
     auto it = entries_.find(handle);
     if (it == entries_.end()) continue;
-    *out.add_laggards() = Describe(it->second, hub_->Position(it->second.stream.stream_id), now);
+    *out.add_laggards() = Describe(it->second, hub_->Position(it->second.stream.stream_id));
   }
   return out;
 }
 
 void InstanceRegistry::TakeSatisfied(
-    std::vector<std::pair<WaitDone, v1::WaitAppliedResponse>>* answers, absl::Time now) {
+    std::vector<std::pair<WaitDone, v1::WaitAppliedResponse>>* answers) {
   for (auto it = waits_.begin(); it != waits_.end();) {
     if (it->second.pending.empty()) {
-      answers->emplace_back(std::move(it->second.done), Answer(it->second, now));
+      answers->emplace_back(std::move(it->second.done), Answer(it->second));
       it = waits_.erase(it);
     } else {
       ++it;
@@ -321,7 +318,7 @@ void InstanceRegistry::WaitApplied(const std::string& tenant, const std::string&
       waits_changed_ = true;
       return;
     }
-    answer = Answer(wait, now);
+    answer = Answer(wait);
   }
   done(std::move(answer));
 }
@@ -339,11 +336,10 @@ void InstanceRegistry::DeadlineLoop() {
                               this),
                           next);
     const absl::Time real_now = absl::Now();
-    const absl::Time now = clock_->Now();
     std::vector<std::pair<WaitDone, v1::WaitAppliedResponse>> answers;
     for (auto it = waits_.begin(); it != waits_.end();) {
       if (stopping_ || it->second.deadline <= real_now) {
-        answers.emplace_back(std::move(it->second.done), Answer(it->second, now));
+        answers.emplace_back(std::move(it->second.done), Answer(it->second));
         it = waits_.erase(it);
       } else {
         ++it;
@@ -358,7 +354,6 @@ void InstanceRegistry::DeadlineLoop() {
 
 void InstanceRegistry::Published(int64_t revision) {
   std::vector<std::pair<WaitDone, v1::WaitAppliedResponse>> answers;
-  const absl::Time now = clock_->Now();
   {
     absl::MutexLock lock(&mu_);
     if (waits_.empty()) return;
@@ -373,18 +368,17 @@ void InstanceRegistry::Published(int64_t revision) {
         }
       }
     }
-    TakeSatisfied(&answers, now);
+    TakeSatisfied(&answers);
   }
   for (auto& [done, answer] : answers) done(std::move(answer));
 }
 
 void InstanceRegistry::Shutdown() {
   std::vector<std::pair<WaitDone, v1::WaitAppliedResponse>> answers;
-  const absl::Time now = clock_->Now();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    for (auto& [id, wait] : waits_) answers.emplace_back(std::move(wait.done), Answer(wait, now));
+    for (auto& [id, wait] : waits_) answers.emplace_back(std::move(wait.done), Answer(wait));
     waits_.clear();
   }
   for (auto& [done, answer] : answers) done(std::move(answer));
@@ -406,16 +400,6 @@ InstanceStats InstanceRegistry::Stats() const {
     if (entry.self_check.state() == v1::SelfCheck::STATE_FAILING) ++stats.self_check_failing;
   }
   return stats;
-}
-
-size_t InstanceRegistry::size() const {
-  absl::MutexLock lock(&mu_);
-  return entries_.size();
-}
-
-size_t InstanceRegistry::waits() const {
-  absl::MutexLock lock(&mu_);
-  return waits_.size();
 }
 
 }  // namespace confcenter

@@ -110,11 +110,6 @@ class InstanceRegistry {
 
   InstanceStats Stats() const;
 
-  // Entries listed now (connected and in grace), for metrics and tests.
-  size_t size() const;
-  // Waits not answered yet.
-  size_t waits() const;
-
  private:
   struct Entry {
     std::string tenant;
@@ -144,16 +139,15 @@ class InstanceRegistry {
   // Drops entries whose grace period is over.
   void ExpireGrace(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool InScope(const Entry& entry, const std::string& service) const;
-  v1::Instance Describe(const Entry& entry, const std::optional<WatchHub::StreamPosition>& at,
-                        absl::Time now) const;
+  v1::Instance Describe(const Entry& entry,
+                        const std::optional<WatchHub::StreamPosition>& at) const;
   // Whether entry `handle` has applied `revision` (see the file comment).
   bool Applied(const Entry& entry, int64_t revision) const;
   // The wait's answer from its pending set.
-  v1::WaitAppliedResponse Answer(const Wait& wait, absl::Time now) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::WaitAppliedResponse Answer(const Wait& wait) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes the satisfied waits out of waits_ (their answers to be given outside the lock).
-  void TakeSatisfied(std::vector<std::pair<WaitDone, v1::WaitAppliedResponse>>* answers,
-                     absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TakeSatisfied(std::vector<std::pair<WaitDone, v1::WaitAppliedResponse>>* answers)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   WatchHub* const hub_;
   Clock* const clock_;

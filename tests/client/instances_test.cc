@@ -18,22 +18,11 @@
 namespace confcenter {
 namespace {
 
+using confcenter::testing::Eventually;
 using confcenter::testing::ServerProcess;
 using confcenter::testing::TempDir;
 
 constexpr int64_t kStartMicros = 1'800'000'000'000'000;
-
-// Calls `check` until it is true, for at most 30 s (each try waits on the server, not on
-// time: a bounded poll of state the server changes when the awaited report arrives).
-template <typename Check>
-bool Eventually(Check check) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (!check()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
 
 class InstancesTest : public ::testing::Test {
  protected:

@@ -37,6 +37,7 @@ namespace confcenter {
 namespace {
 
 using testing::EtcdCluster;
+using testing::Eventually;
 using testing::ServerProcess;
 using testing::TempDir;
 
@@ -126,17 +127,6 @@ std::string ReadyzText(const ServerProcess& server) {
   http.set_read_timeout(2);
   httplib::Result res = http.Get("/readyz");
   return res ? absl::StrCat(res->status, " ", res->body) : "no answer";
-}
-
-// Polls `condition` every 50 ms until it holds or `timeout` passes.
-template <typename Condition>
-bool Eventually(Condition condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return condition();
 }
 
 class HaTest : public ::testing::Test {

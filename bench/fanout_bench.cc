@@ -40,6 +40,7 @@
 #include "absl/strings/str_split.h"
 #include "confcenter/v1/instances.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
+#include "grpcpp/alarm.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "tests/api_client.h"
@@ -54,6 +55,10 @@ ABSL_FLAG(std::string, transports, "grpc",
           "Comma-separated: grpc (Subscribe streams), http (Server-Sent Events), instances "
           "(gRPC streams that name an instance and report each applied revision, as the client "
           "library does: the cost of the instance table and of the reports).");
+
+ABSL_FLAG(absl::Duration, report_interval, absl::Seconds(1),
+          "With instances: the pause after each report, as the client library's "
+          "SubscriptionOptions::report_interval (0 = report as fast as answers come back).");
 
 namespace confcenter::bench {
 namespace {
@@ -177,41 +182,59 @@ class Subscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
     v1::ReportInstanceResponse response;
   };
 
+  // As the client library: at most one report in flight, and after each one a pause of
+  // --report_interval, the revisions that arrive meanwhile coalesced into the next report.
   void Report(int64_t revision) {
     std::lock_guard<std::mutex> lock(report_mu_);
-    if (in_flight_) {
-      pending_ = std::max(pending_, revision);
-      return;
-    }
-    SendLocked(revision);
+    pending_ = std::max(pending_, revision);
+    if (busy_) return;
+    busy_ = true;
+    shared_->reports_in_flight.fetch_add(1);
+    SendLocked();
   }
 
-  void SendLocked(int64_t revision) {
-    in_flight_ = true;
-    shared_->reports_in_flight.fetch_add(1);
+  void SendLocked() {
     retired_ = std::move(current_);  // its callback has returned (one call at a time)
     current_ = std::make_unique<ReportCall>();
     current_->request.set_instance_id(request_.instance().instance_id());
     current_->request.set_tenant(request_.tenant());
-    current_->request.set_applied_revision(revision);
+    current_->request.set_applied_revision(pending_);
     reports_->async()->ReportInstance(
         &current_->ctx, &current_->request, &current_->response, [this](grpc::Status status) {
           (status.ok() ? shared_->reports : shared_->reports_failed).fetch_add(1);
-          {
-            std::lock_guard<std::mutex> lock(report_mu_);
-            in_flight_ = false;
-            if (pending_ > current_->request.applied_revision()) SendLocked(pending_);
+          std::lock_guard<std::mutex> lock(report_mu_);
+          reported_ = current_->request.applied_revision();
+          if (report_interval_ <= absl::ZeroDuration()) {
+            NextLocked();
+            return;
           }
-          shared_->reports_in_flight.fetch_sub(1);
-          shared_->Notify();
+          alarm_ = std::make_unique<grpc::Alarm>();  // the previous one has fired
+          alarm_->Set(absl::ToChronoTime(absl::Now() + report_interval_), [this](bool) {
+            std::lock_guard<std::mutex> lock(report_mu_);
+            NextLocked();
+          });
         });
+  }
+
+  // After a report (and its pause): the next one if revisions came meanwhile, else idle.
+  void NextLocked() {
+    if (pending_ > reported_) {
+      SendLocked();
+      return;
+    }
+    busy_ = false;
+    shared_->reports_in_flight.fetch_sub(1);
+    shared_->Notify();
   }
 
   Shared* const shared_;
   v1::InstanceService::Stub* const reports_;
+  const absl::Duration report_interval_ = absl::GetFlag(FLAGS_report_interval);
   std::mutex report_mu_;
-  bool in_flight_ = false;
+  bool busy_ = false;  // a report in flight, or its pause
   int64_t pending_ = 0;
+  int64_t reported_ = 0;
+  std::unique_ptr<grpc::Alarm> alarm_;
   std::unique_ptr<ReportCall> current_;
   std::unique_ptr<ReportCall> retired_;
   grpc::ClientContext ctx_;

@@ -19,9 +19,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "openssl/rand.h"
 #include "spdlog/spdlog.h"
 #include "storage/history_record.h"
 #include "storage/key_codec.h"
@@ -45,6 +47,10 @@ constexpr int64_t kMaxRevision = std::numeric_limits<int64_t>::max() - 1;
 constexpr absl::Duration kLeaseTtl = absl::Seconds(15);
 constexpr absl::Duration kKeepAliveEvery = absl::Seconds(5);
 constexpr absl::Duration kStatusEvery = absl::Seconds(10);
+// A replica's announcement (P replicas/<id>) outlives it by at most this TTL; it is refreshed
+// and the list read every maintenance tick.
+constexpr absl::Duration kPresenceTtl = absl::Seconds(6);
+constexpr absl::Duration kPresenceEvery = absl::Seconds(1);
 // Progress requests at most this far apart, and at least 4 per follow_timeout: etcd answers
 // one only once the watcher has caught up (a watch from a past revision has not, at first),
 // so a single request per timeout could go unanswered on a healthy member.
@@ -171,12 +177,16 @@ class EtcdStore final : public Store {
     if (head_thread_.joinable()) head_thread_.join();
     // Hand the maintenance lock over at once instead of after the lease's TTL.
     if (leader_.load()) client_->LeaseRevoke(lease_id_).IgnoreError();
+    // Leave the replica list at once.
+    absl::MutexLock lock(&presence_mu_);
+    if (presence_lease_ != 0) client_->LeaseRevoke(presence_lease_).IgnoreError();
   }
 
   // Creates or checks the format marker and reads the head; tries once to lead maintenance
   // and starts the maintenance and head-reading threads.
   absl::Status Init() {
     if (absl::Status s = InitFormat(); !s.ok()) return s;
+    ReadPeerSecret();
     TryLead();
     RefreshStatus();
     maintenance_thread_ = std::thread([this] { MaintenanceLoop(); });
@@ -456,6 +466,31 @@ class EtcdStore final : public Store {
 
   bool MaintenanceLeader() const override { return leader_.load(); }
 
+  std::string ReplicaId() const override { return replica_id_; }
+
+  absl::Status Announce(const std::string& address) override {
+    absl::MutexLock lock(&presence_mu_);
+    announced_address_ = address;
+    announcing_ = true;
+    if (presence_lease_ != 0) {
+      client_->LeaseRevoke(presence_lease_).IgnoreError();
+      presence_lease_ = 0;
+    }
+    absl::Status s = KeepPresentLocked();
+    ReadReplicas();
+    return s;
+  }
+
+  std::vector<ReplicaAddress> Replicas() const override {
+    absl::MutexLock lock(&replicas_mu_);
+    return replicas_;
+  }
+
+  std::string PeerSecret() const override {
+    absl::MutexLock lock(&replicas_mu_);
+    return peer_secret_;
+  }
+
   int64_t CurrentRevision() const override {
     absl::MutexLock lock(&mu_);
     return revision_;
@@ -671,6 +706,8 @@ class EtcdStore final : public Store {
   // --- Keys.
   std::string HeadKey() const { return p_ + "meta/head"; }
   std::string FormatKey() const { return p_ + "meta/format"; }
+  std::string PeerSecretKey() const { return p_ + "meta/peer_secret"; }
+  std::string ReplicasPrefix() const { return p_ + "replicas/"; }
   std::string TenantKey(absl::string_view tenant) const { return absl::StrCat(p_, "t/", tenant); }
   // The parent a deregistered tenant had (LoadedState::former_parents).
   std::string FormerParentKey(absl::string_view tenant) const {
@@ -1508,6 +1545,85 @@ class EtcdStore final : public Store {
     }
   }
 
+  // --- Replicas: the shared peer secret and each replica's announcement.
+
+  // Reads P meta/peer_secret, creating it first if no replica has. On failure (etcd's quota
+  // exhausted refuses the creating Txn) the maintenance loop tries again.
+  void ReadPeerSecret() {
+    unsigned char bytes[32];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) return;
+    TxnRequest txn;
+    AddCompare(&txn, PeerSecretKey(), Compare::CREATE, 0);
+    AddPut(txn.mutable_success(), PeerSecretKey(),
+           absl::BytesToHexString(
+               absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes))));
+    AddRange(txn.mutable_success(), PeerSecretKey());
+    AddRange(txn.mutable_failure(), PeerSecretKey());
+    absl::StatusOr<TxnResponse> r = client_->Txn(txn);
+    if (!r.ok()) {
+      spdlog::warn("etcd store {}: cannot read the replicas' peer secret yet: {}", p_,
+                   r.status().ToString());
+      return;
+    }
+    const auto& kvs = r->responses(r->succeeded() ? 1 : 0).response_range().kvs();
+    if (kvs.empty()) return;
+    absl::MutexLock lock(&replicas_mu_);
+    peer_secret_ = kvs[0].value();
+  }
+
+  // Puts P replicas/<id> under a lease of its own (granted again if it expired), or refreshes
+  // that lease.
+  absl::Status KeepPresentLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(presence_mu_) {
+    if (!announcing_) return absl::OkStatus();
+    if (presence_lease_ != 0) {
+      absl::StatusOr<absl::Duration> ttl = client_->LeaseKeepAlive(presence_lease_);
+      if (!ttl.ok()) return ttl.status();
+      if (*ttl > absl::ZeroDuration()) return absl::OkStatus();
+      presence_lease_ = 0;  // expired (this replica was cut off): announce again
+    }
+    absl::StatusOr<int64_t> lease = client_->LeaseGrant(kPresenceTtl);
+    if (!lease.ok()) return lease.status();
+    absl::StatusOr<etcdserverpb::PutResponse> put =
+        client_->Put(ReplicasPrefix() + replica_id_, announced_address_, *lease);
+    if (!put.ok()) {
+      client_->LeaseRevoke(*lease).IgnoreError();
+      return put.status();
+    }
+    presence_lease_ = *lease;
+    return absl::OkStatus();
+  }
+
+  // Refreshes Replicas() from P replicas/; keeps the last list if etcd does not answer.
+  void ReadReplicas() {
+    RangeRequest request;
+    request.set_key(ReplicasPrefix());
+    request.set_range_end(PrefixEnd(ReplicasPrefix()));
+    request.set_serializable(true);
+    absl::StatusOr<etcdserverpb::RangeResponse> r = client_->Range(request);
+    if (!r.ok()) return;
+    std::vector<ReplicaAddress> replicas;
+    for (const mvccpb::KeyValue& kv : r->kvs()) {
+      replicas.push_back({kv.key().substr(ReplicasPrefix().size()), kv.value()});
+    }
+    absl::MutexLock lock(&replicas_mu_);
+    replicas_ = std::move(replicas);
+  }
+
+  void KeepPresent() {
+    if (PeerSecret().empty()) ReadPeerSecret();
+    {
+      absl::MutexLock lock(&presence_mu_);
+      if (!announcing_) return;
+      absl::Status s = KeepPresentLocked();
+      if (!s.ok() && s.ToString() != presence_error_) {  // once per distinct error
+        spdlog::warn("etcd store {}: cannot announce replica {}: {}", p_, replica_id_,
+                     s.ToString());
+      }
+      presence_error_ = s.ok() ? std::string() : s.ToString();
+    }
+    ReadReplicas();
+  }
+
   // Reads the size figures of the first member that answers (for Stats); returns etcd's
   // revision then, or 0.
   int64_t RefreshStatus() {
@@ -1524,6 +1640,7 @@ class EtcdStore final : public Store {
 
   void MaintenanceLoop() {
     absl::Time last_lead = absl::Now();
+    absl::Time last_presence = absl::Now();
     absl::Time last_status = absl::Now();
     absl::Time last_compaction = absl::Now();
     int64_t sampled = 0;  // etcd's revision one compaction interval ago
@@ -1535,6 +1652,10 @@ class EtcdStore final : public Store {
         }
       }
       const absl::Time now = absl::Now();
+      if (now - last_presence >= kPresenceEvery) {
+        last_presence = now;
+        KeepPresent();
+      }
       if (now - last_lead >= kKeepAliveEvery) {
         last_lead = now;
         if (leader_.load()) {
@@ -1646,6 +1767,16 @@ class EtcdStore final : public Store {
 
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+
+  // This replica's announcement (Announce, then the maintenance thread).
+  absl::Mutex presence_mu_ ABSL_ACQUIRED_BEFORE(replicas_mu_);
+  bool announcing_ ABSL_GUARDED_BY(presence_mu_) = false;
+  std::string announced_address_ ABSL_GUARDED_BY(presence_mu_);
+  int64_t presence_lease_ ABSL_GUARDED_BY(presence_mu_) = 0;
+  std::string presence_error_ ABSL_GUARDED_BY(presence_mu_);
+  mutable absl::Mutex replicas_mu_;
+  std::vector<ReplicaAddress> replicas_ ABSL_GUARDED_BY(replicas_mu_);
+  std::string peer_secret_ ABSL_GUARDED_BY(replicas_mu_);
 
   std::atomic<bool> leader_{false};
   int64_t lease_id_ = 0;  // maintenance thread (and Init before it starts)

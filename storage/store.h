@@ -127,6 +127,12 @@ struct StoreHealth {
   int64_t known_head = 0;
 };
 
+// A replica of a shared store as it announced itself (Store::Announce).
+struct ReplicaAddress {
+  std::string replica_id;
+  std::string address;  // host:port of its gRPC API; "" = not reachable by the others
+};
+
 // Hears of every revision committed to a shared store, by any replica, this one included.
 // ConfigCore implements it.
 class StoreFollower {
@@ -212,6 +218,22 @@ class Store {
   // local store; for a shared one, the single replica holding the maintenance lease. The
   // Compact* methods of a replica that does not hold it do nothing and return OK.
   virtual bool MaintenanceLeader() const { return true; }
+
+  // --- Replicas of a shared store. What lives only in each replica's memory (the instance
+  // table) is asked of every replica; they find each other here. A local store has none.
+
+  // This replica's id in Replicas() ("" for a local store).
+  virtual std::string ReplicaId() const { return std::string(); }
+  // Announces this replica, reachable at `address` ("" = not reachable by the others), for
+  // as long as the store is open: the entry is held by a lease the store keeps alive, so a
+  // replica that dies leaves the list within the lease's TTL. Blocking (one round trip).
+  virtual absl::Status Announce(const std::string& address) { return absl::OkStatus(); }
+  // The replicas announced, this one included, as last read (refreshed about every second
+  // and by Announce). Never blocks.
+  virtual std::vector<ReplicaAddress> Replicas() const { return {}; }
+  // A secret every replica of the store reads from it (made on first use), so a call from a
+  // replica proves where it comes from; "" for a local store.
+  virtual std::string PeerSecret() const { return std::string(); }
 
   // True while the store's disk counts as full (a write met ENOSPC, or less than the disk
   // reserve is free): the core then takes only writes that free bytes, and writes no records

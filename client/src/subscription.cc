@@ -137,15 +137,16 @@ void Subscription::ReportLoop() {
         absl::Condition(
             +[](Subscription* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
               return s->stopping_ ||
-                     (s->stream_open_ &&
-                      (s->notified_revision_ != s->reported_revision_ || s->check_due_));
+                     (s->stream_open_ && (s->notified_revision_ != s->reported_revision_ ||
+                                          s->check_due_ || s->report_due_));
             },
             this),
         checks && stream_open_ ? next_check : absl::InfiniteFuture());
     if (stopping_) return;
     if (!stream_open_ || disabled) continue;
     if (checks && absl::Now() >= next_check) check_due_ = true;
-    if (notified_revision_ == reported_revision_ && !check_due_) continue;
+    if (notified_revision_ == reported_revision_ && !check_due_ && !report_due_) continue;
+    report_due_ = false;
     const bool run_check = checks && check_due_;
     check_due_ = false;
     const int64_t applied = notified_revision_;
@@ -184,6 +185,8 @@ void Subscription::ReportLoop() {
     active_report_ = nullptr;
     if (status.ok()) {
       reported_revision_ = applied;
+      // Coalesce what arrives meanwhile into the next report (see report_interval).
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.report_interval);
     } else if (absl::IsUnimplemented(status)) {
       disabled = true;  // an older server: it lists the stream without reports
     } else {
@@ -250,6 +253,9 @@ void Subscription::Run() {
       absl::MutexLock lock(&mu_);
       active_ = nullptr;
       stream_open_ = false;
+      // The next stream may be on a restarted server or another replica, which has not heard
+      // what this instance applied: report it again.
+      report_due_ = true;
       stale_ = true;
       last_error_ = status.ok() ? absl::UnavailableError("the stream ended") : status;
       if (stopping_) return;

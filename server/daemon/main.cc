@@ -30,6 +30,7 @@
 #include "server/api/history_service.h"
 #include "server/api/http_gateway.h"
 #include "server/api/instance_service.h"
+#include "server/api/replica_peers.h"
 #include "server/api/rpc_metrics.h"
 #include "server/api/watch_service.h"
 #include "server/core/backup.h"
@@ -110,6 +111,18 @@ ABSL_FLAG(std::vector<std::string>, http_allowed_hosts, {},
 ABSL_FLAG(absl::Duration, instance_grace, absl::Seconds(30),
           "How long an instance whose Subscribe stream ended stays listed (ListInstances), so "
           "a reconnect keeps its entry.");
+ABSL_FLAG(std::string, advertise_address, "",
+          "With --store=etcd: host:port the other replicas reach this one's gRPC API at, for "
+          "answers that need every replica's instance table (ListInstances, WaitApplied). "
+          "Default: the --listen address, unless it is a wildcard (then set it, e.g. "
+          "$(POD_IP):7070).");
+ABSL_FLAG(std::string, peer_tls_ca, "",
+          "With --store=etcd and --tls_cert: the CA bundle the other replicas' certificates are "
+          "verified against when this replica asks them (the replicas share a secret read from "
+          "etcd, so no token is needed). Empty: plaintext to the other replicas.");
+ABSL_FLAG(std::string, peer_tls_server_name, "",
+          "The name checked against the other replicas' certificates (they are dialled by "
+          "address), e.g. the Service's DNS name. Empty: the announced host.");
 ABSL_FLAG(std::string, config, "",
           "A YAML file of settings (flag name: value). Precedence: command line > CONFCENTER_* "
           "environment variables > this file > defaults. Also CONFCENTER_CONFIG.");
@@ -689,7 +702,20 @@ int Run() {
   WatchServiceImpl watch_service(hub.get(), watch_options.max_queued_messages, &metrics, &gate,
                                  instances.get());
   AccessServiceImpl access_service(&gate);
-  InstanceServiceImpl instance_service(core->get(), instances.get(), &gate);
+  PeerChannelOptions peer_options;
+  peer_options.ca_file = absl::GetFlag(FLAGS_peer_tls_ca);
+  peer_options.server_name = absl::GetFlag(FLAGS_peer_tls_server_name);
+  if (tls.client_auth == "require") {  // the others want a client certificate: ours
+    peer_options.cert_file = tls.cert_file;
+    peer_options.key_file = tls.key_file;
+  }
+  absl::StatusOr<std::unique_ptr<ReplicaPeers>> peers =
+      ReplicaPeers::Create((*core)->store(), peer_options);
+  if (!peers.ok()) {
+    spdlog::error("{}", std::string(peers.status().message()));
+    return 2;
+  }
+  InstanceServiceImpl instance_service(core->get(), instances.get(), &gate, peers->get());
   grpc::EnableDefaultHealthCheckService(true);
   // Debian links with --as-needed: without this call the reflection plugin is dropped.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -756,6 +782,25 @@ int Run() {
       return 1;
     }
   }
+  if (on_etcd) {
+    // The other replicas ask this one for its instance table at this address.
+    std::string advertise = absl::GetFlag(FLAGS_advertise_address);
+    if (advertise.empty()) {
+      const std::string host = listen.substr(0, listen.rfind(':'));
+      if (host == "0.0.0.0" || host == "[::]" || host == "::" || host.empty()) {
+        spdlog::warn(
+            "--listen {} is a wildcard and --advertise_address is not set: the other replicas "
+            "cannot ask this one for its instances (they will name it unreachable)",
+            listen);
+      } else {
+        advertise = absl::StrCat(host, ":", port);
+      }
+    }
+    if (absl::Status s = (*core)->store()->Announce(advertise); !s.ok()) {
+      spdlog::warn("cannot announce this replica yet (retried in the background): {}",
+                   s.ToString());
+    }
+  }
   for (const char* name : kServiceNames) health->SetServingStatus(name, true);
   // Attached only now: every early return above destroys the core before the listener.
   (*admin)->AttachCore(core->get(), hub.get(), instances.get());
@@ -778,6 +823,7 @@ int Run() {
   health->Shutdown();     // every service reports NOT_SERVING from now on
   hub->Shutdown();        // streams end with UNAVAILABLE and a resume hint
   instances->Shutdown();  // open WaitApplied calls answer now, with what they have
+  (*peers)->Shutdown();   // and stop waiting for the other replicas
   http.reset();           // HTTP streams end too; no new HTTP requests
   // Let queued writes commit and answer, then stop. gRPC's Shutdown waits for idle client
   // connections until its deadline, so the deadline is short once the writes are done;

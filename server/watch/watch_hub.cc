@@ -92,6 +92,12 @@ WatchHub::WatchHub(storage::Store* store, WithState with_state, const WatchOptio
       owned_metrics_(options.metrics == nullptr ? std::make_unique<Metrics>() : nullptr),
       metrics_(options.metrics != nullptr ? options.metrics : owned_metrics_.get()),
       stream_limiter_(options.stream_rate_per_caller, clock) {
+  // What the state holds at start counts as published: a stream's first snapshot carries it,
+  // and an instance may report it applied before any commit of this process.
+  with_state_([this](const ConfigState& state) {
+    absl::MutexLock lock(&mu_);
+    published_revision_ = state.revision();
+  });
   catch_up_thread_ = std::thread([this] { CatchUpLoop(); });
   if (options_.progress_interval > absl::ZeroDuration()) {
     ticker_thread_ = std::thread([this] { TickerLoop(); });

@@ -1151,9 +1151,12 @@ int CheckServer(const std::string& file, const std::string& version, const std::
     check_mounted("secret_key_file", secret_key);
   }
 
-  // Every ConfigMap volume resolves (kustomize renames generated ones).
+  // Every ConfigMap volume resolves (kustomize renames generated ones), but the server CA's,
+  // created once out of band (deploy/README.md) and read by replicas to verify each other.
+  const std::string peer_ca = EffectiveFlag("peer_tls_ca", container, config_file, "");
   for (const ConfigMount& cm : ConfigMounts(objects, pod_spec, container)) {
-    if (cm.config_map == nullptr && !cm.optional) {
+    if (cm.config_map == nullptr && !cm.optional &&
+        !(!peer_ca.empty() && IsUnder(peer_ca, cm.mount_path))) {
       Fail(who + ": mounts ConfigMap " + cm.config_map_name + ", which is not in the rendering");
     }
   }

@@ -19,11 +19,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "confcenter/client.h"
 #include "confcenter/subscription.h"
 #include "confcenter/v1/config.grpc.pb.h"
+#include "confcenter/v1/instances.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -501,6 +503,139 @@ TEST_F(HaTest, AReplicaCutOffFromEtcdTurnsNotReadyAndCatchesUpWhenBack) {
   GetOutcome got = Get(*stub_a, "b19", last);
   EXPECT_TRUE(got.status.ok()) << got.status.error_message();
   EXPECT_TRUE(Put(*stub_a, "k", "through-a-again").status.ok());
+}
+
+// Instances on both replicas: ListInstances and WaitApplied through either answer for the
+// cluster, a hanging instance on one replica is named by the other, and a replica that cannot
+// be asked is named instead of being silently left out.
+TEST_F(HaTest, InstancesOfEveryReplicaAreListedAndWaitedForThroughAnyReplica) {
+  auto a = StartReplica(dir_, "a", cluster_.endpoints());
+  auto b = StartReplica(dir_, "b", cluster_.endpoints());
+  ASSERT_NE(a->port(), 0);
+  ASSERT_NE(b->port(), 0);
+  absl::Notification release;
+  absl::Cleanup release_on_exit = [&] {
+    if (!release.HasBeenNotified()) release.Notify();
+  };
+  std::vector<std::unique_ptr<Subscription>> instances;
+  // 3 instances on a (one of them hangs on "hang"), 2 on b.
+  for (int i = 0; i < 5; ++i) {
+    SubscriptionOptions sub;
+    sub.tenant = kTenant;
+    sub.services = {kService};
+    sub.instance.id = absl::StrCat("svc-", i);
+    sub.initial_backoff = absl::Milliseconds(50);
+    sub.max_backoff = absl::Milliseconds(500);
+    instances.push_back(Subscription::Start(i < 3 ? a->Channel() : b->Channel(), sub));
+    instances.back()->OnChange(kService, "k", false, [&release, i](const ConfigChange& c) {
+      if (i == 0 && c.new_value && c.new_value->value == "hang") release.WaitForNotification();
+    });
+  }
+  ClientOptions through_b;
+  through_b.address = b->address();
+  Client client_b(through_b);
+  auto list = [&](Client& client) {
+    v1::ListInstancesRequest request;
+    request.set_tenant(kTenant);
+    absl::StatusOr<v1::ListInstancesResponse> listed = client.ListInstances(request);
+    EXPECT_TRUE(listed.ok()) << listed.status();
+    return listed.ok() ? *listed : v1::ListInstancesResponse();
+  };
+  auto wait_applied = [&](Client& client, int64_t revision, absl::Duration timeout) {
+    v1::WaitAppliedRequest request;
+    request.set_tenant(kTenant);
+    request.set_revision(revision);
+    request.mutable_timeout()->set_seconds(absl::ToInt64Seconds(timeout));
+    absl::StatusOr<v1::WaitAppliedResponse> answer = client.WaitApplied(request);
+    EXPECT_TRUE(answer.ok()) << answer.status();
+    return answer.ok() ? *answer : v1::WaitAppliedResponse();
+  };
+  // Every instance is listed through b, each with the replica that holds its stream.
+  v1::ListInstancesResponse listed;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        listed = list(client_b);
+        if (listed.instances_size() != 5) return false;
+        for (const v1::Instance& i : listed.instances()) {
+          if (!i.current()) return false;
+        }
+        return true;
+      },
+      absl::Seconds(20)))
+      << listed.DebugString();
+  std::map<std::string, int> per_replica;
+  for (const v1::Instance& i : listed.instances()) ++per_replica[i.replica()];
+  ASSERT_EQ(per_replica.size(), 2u);
+  std::vector<int> counts;
+  for (const auto& [replica, count] : per_replica) counts.push_back(count);
+  std::sort(counts.begin(), counts.end());
+  EXPECT_EQ(counts, (std::vector<int>{2, 3}));
+
+  // A write through a, waited for through b: every instance on both replicas applied it.
+  auto stub_a = Stub(*a);
+  PutOutcome put = Put(*stub_a, "k", "v1");
+  ASSERT_TRUE(put.status.ok()) << put.status.error_message();
+  v1::WaitAppliedResponse applied = wait_applied(client_b, put.revision, absl::Seconds(20));
+  EXPECT_TRUE(applied.all_applied());
+  EXPECT_EQ(applied.instances(), 5);
+  EXPECT_EQ(applied.unreachable_replicas_size(), 0);
+
+  // An instance on a hangs: b names it, with a's replica id.
+  put = Put(*stub_a, "k", "hang");
+  ASSERT_TRUE(put.status.ok()) << put.status.error_message();
+  v1::WaitAppliedResponse late = wait_applied(client_b, put.revision, absl::Seconds(3));
+  EXPECT_FALSE(late.all_applied());
+  EXPECT_EQ(late.instances(), 5);
+  ASSERT_EQ(late.laggards_size(), 1);
+  EXPECT_EQ(late.laggards(0).info().instance_id(), "svc-0");
+  EXPECT_EQ(per_replica.count(late.laggards(0).replica()), 1u);
+  release.Notify();
+  EXPECT_TRUE(wait_applied(client_b, put.revision, absl::Seconds(20)).all_applied());
+
+  // Another replica's call proves itself with the store's peer secret, for local answers only;
+  // a wrong secret is refused.
+  storage::EtcdOptions etcd_options;
+  etcd_options.endpoints = {cluster_.endpoint(0)};
+  absl::StatusOr<std::unique_ptr<storage::EtcdClient>> etcd =
+      storage::EtcdClient::Open(etcd_options);
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  etcdserverpb::RangeRequest range;
+  range.set_key("/ha/meta/peer_secret");
+  absl::StatusOr<etcdserverpb::RangeResponse> secret = (*etcd)->Range(range);
+  ASSERT_TRUE(secret.ok() && secret->kvs_size() == 1) << secret.status();
+  auto instance_stub = v1::InstanceService::NewStub(b->Channel());
+  auto peer_list = [&](const std::string& given, bool local, v1::ListInstancesResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-confcenter-peer", given);
+    v1::ListInstancesRequest request;
+    request.set_tenant(kTenant);
+    request.set_replica_local(local);
+    return instance_stub->ListInstances(&ctx, request, out);
+  };
+  v1::ListInstancesResponse local;
+  grpc::Status status = peer_list(secret->kvs(0).value(), true, &local);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(local.instances_size(), 2);  // b's own
+  EXPECT_EQ(peer_list("not-the-secret", true, &local).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(peer_list(secret->kvs(0).value(), false, &local).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // a stops answering (SIGSTOP): b lists its own instances and names a as unreachable, and a
+  // wait through b cannot claim that every instance applied.
+  auto stub_b = Stub(*b);
+  put = Put(*stub_b, "k", "v3");
+  ASSERT_TRUE(put.status.ok()) << put.status.error_message();
+  ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
+  absl::Cleanup resume_a = [&] { kill(a->pid(), SIGCONT); };
+  v1::ListInstancesResponse partial = list(client_b);
+  EXPECT_EQ(partial.instances_size(), 2);
+  ASSERT_EQ(partial.unreachable_replicas_size(), 1);
+  EXPECT_EQ(partial.unreachable_replicas(0).address(), a->address());
+  v1::WaitAppliedResponse unsure = wait_applied(client_b, put.revision, absl::Seconds(3));
+  EXPECT_FALSE(unsure.all_applied());
+  ASSERT_EQ(unsure.unreachable_replicas_size(), 1);
+  EXPECT_EQ(unsure.unreachable_replicas(0).address(), a->address());
 }
 
 // A Subscribe stream read on a thread of its own: every message it got, in order.

@@ -82,6 +82,11 @@ struct SubscriptionOptions {
   // the subscription's reporting thread; must not block for long. Unset = not reported.
   std::function<absl::Status()> self_check;
   absl::Duration self_check_interval = absl::Seconds(30);
+  // At most one report per this interval: the first change after a quiet spell is reported at
+  // once, changes arriving faster are coalesced into the next report (the newest revision
+  // applied). Bounds the server's work at 10,000 instances under a burst of writes; a
+  // WaitApplied sees a burst's last revision at most this late. Zero: no bound.
+  absl::Duration report_interval = absl::Seconds(1);
 };
 
 // One effective value of the view.
@@ -217,6 +222,7 @@ class Subscription {
   // Reporting: the stream is open and has delivered a message (the server lists it).
   bool stream_open_ ABSL_GUARDED_BY(mu_) = false;
   int64_t reported_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  bool report_due_ ABSL_GUARDED_BY(mu_) = false;    // a new stream: report again
   bool check_due_ ABSL_GUARDED_BY(mu_) = false;     // run the self-check at the next report
   bool report_check_ ABSL_GUARDED_BY(mu_) = false;  // a self-check result is to be sent
   v1::SelfCheck self_check_ ABSL_GUARDED_BY(mu_);

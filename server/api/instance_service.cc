@@ -19,7 +19,7 @@ constexpr absl::Duration kMaxWait = absl::Minutes(10);
 // How long ListInstances waits for the other replicas' tables.
 constexpr absl::Duration kPeerListTimeout = absl::Seconds(2);
 // How long a shared store's replica waits to apply a revision named by a WaitApplied (written
-// through another replica) before calling it unknown.
+// through another replica) before answering UNAVAILABLE (retry).
 constexpr absl::Duration kRevisionWait = absl::Seconds(5);
 
 absl::Status NotARevision(int64_t revision, int64_t current) {
@@ -155,15 +155,26 @@ grpc::ServerUnaryReactor* InstanceServiceImpl::WaitApplied(grpc::CallbackServerC
     return reactor;
   }
   // A shared store: the revision may come from a write through another replica that this
-  // one has not applied yet.
-  core_->WhenApplied(req->revision(), std::min(deadline, absl::Now() + kRevisionWait),
-                     [this, reactor, req, resp, deadline, current](absl::Status applied) {
-                       if (!applied.ok()) {
-                         reactor->Finish(ToGrpcStatus(NotARevision(req->revision(), current)));
-                         return;
-                       }
-                       WaitEverywhere(reactor, req, resp, deadline);
-                     });
+  // one has not applied yet. The store's head says whether it exists at all; if it does, wait
+  // until this replica has applied it.
+  core_->store()->ReadHead([this, reactor, req, resp, deadline](absl::StatusOr<int64_t> head) {
+    if (!head.ok()) {
+      reactor->Finish(ToGrpcStatus(head.status()));
+      return;
+    }
+    if (req->revision() > *head) {
+      reactor->Finish(ToGrpcStatus(NotARevision(req->revision(), *head)));
+      return;
+    }
+    core_->WhenApplied(req->revision(), std::min(deadline, absl::Now() + kRevisionWait),
+                       [this, reactor, req, resp, deadline](absl::Status applied) {
+                         if (!applied.ok()) {
+                           reactor->Finish(ToGrpcStatus(applied));  // UNAVAILABLE: retry
+                           return;
+                         }
+                         WaitEverywhere(reactor, req, resp, deadline);
+                       });
+  });
   return reactor;
 }
 

@@ -29,6 +29,11 @@ absl::StatusOr<std::string> ReadPem(const std::string& setting, const std::strin
   return text.str();
 }
 
+// A replica that announced itself without an address cannot be asked.
+absl::Status NoAddress() {
+  return absl::UnavailableError("it announced no address (--advertise_address)");
+}
+
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
@@ -135,8 +140,7 @@ void ReplicaPeers::ListInstances(const v1::ListInstancesRequest& request, absl::
   auto gather = std::make_shared<Gather<v1::ListInstancesResponse>>(others.size(), std::move(done));
   for (const storage::ReplicaAddress& replica : others) {
     if (replica.address.empty()) {
-      gather->Add(
-          {replica, absl::UnavailableError("it announced no address (--advertise_address)"), {}});
+      gather->Add({replica, NoAddress(), {}});
       continue;
     }
     struct Call {
@@ -274,8 +278,7 @@ void ReplicaPeers::WaitApplied(const v1::WaitAppliedRequest& request, absl::Time
   local.set_replica_local(true);
   for (const storage::ReplicaAddress& replica : others) {
     if (replica.address.empty()) {
-      gather->Add(
-          {replica, absl::UnavailableError("it announced no address (--advertise_address)"), {}});
+      gather->Add({replica, NoAddress(), {}});
       continue;
     }
     auto wait = std::make_shared<PeerWait>(

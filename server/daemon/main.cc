@@ -751,6 +751,27 @@ int Run() {
                                        "confcenter.v1.AccessService",
                                        "confcenter.v1.InstanceService"};
   for (const char* name : kServiceNames) health->SetServingStatus(name, false);
+  // Announced before the port file is written and the services report SERVING, so whoever
+  // waits for those finds this replica in the list.
+  if (on_etcd) {
+    // The other replicas ask this one for its instance table at this address.
+    std::string advertise = absl::GetFlag(FLAGS_advertise_address);
+    if (advertise.empty()) {
+      const std::string host = listen.substr(0, listen.rfind(':'));
+      if (host == "0.0.0.0" || host == "[::]" || host == "::" || host.empty()) {
+        spdlog::warn(
+            "--listen {} is a wildcard and --advertise_address is not set: the other replicas "
+            "cannot ask this one for its instances (they will name it unreachable)",
+            listen);
+      } else {
+        advertise = absl::StrCat(host, ":", port);
+      }
+    }
+    if (absl::Status s = (*core)->store()->Announce(advertise); !s.ok()) {
+      spdlog::warn("cannot announce this replica yet (retried in the background): {}",
+                   s.ToString());
+    }
+  }
   // The HTTP/JSON API calls the services above through the server's in-process channel.
   std::unique_ptr<HttpGateway> http;
   if (const std::string http_listen = absl::GetFlag(FLAGS_http_listen); !http_listen.empty()) {
@@ -780,25 +801,6 @@ int Run() {
     if (absl::Status s = WritePortFile(port_file, port); !s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;
-    }
-  }
-  if (on_etcd) {
-    // The other replicas ask this one for its instance table at this address.
-    std::string advertise = absl::GetFlag(FLAGS_advertise_address);
-    if (advertise.empty()) {
-      const std::string host = listen.substr(0, listen.rfind(':'));
-      if (host == "0.0.0.0" || host == "[::]" || host == "::" || host.empty()) {
-        spdlog::warn(
-            "--listen {} is a wildcard and --advertise_address is not set: the other replicas "
-            "cannot ask this one for its instances (they will name it unreachable)",
-            listen);
-      } else {
-        advertise = absl::StrCat(host, ":", port);
-      }
-    }
-    if (absl::Status s = (*core)->store()->Announce(advertise); !s.ok()) {
-      spdlog::warn("cannot announce this replica yet (retried in the background): {}",
-                   s.ToString());
     }
   }
   for (const char* name : kServiceNames) health->SetServingStatus(name, true);

@@ -579,6 +579,13 @@ TEST_F(HaTest, InstancesOfEveryReplicaAreListedAndWaitedForThroughAnyReplica) {
   EXPECT_TRUE(applied.all_applied());
   EXPECT_EQ(applied.instances(), 5);
   EXPECT_EQ(applied.unreachable_replicas_size(), 0);
+  // A revision no replica has written is refused, naming the field (the store's head decides).
+  v1::WaitAppliedRequest ahead;
+  ahead.set_tenant(kTenant);
+  ahead.set_revision(put.revision + 1000);
+  absl::StatusOr<v1::WaitAppliedResponse> refused = client_b.WaitApplied(ahead);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_NE(refused.status().message().find("revision:"), std::string::npos) << refused.status();
 
   // An instance on a hangs: b names it, with a's replica id.
   put = Put(*stub_a, "k", "hang");

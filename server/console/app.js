@@ -452,7 +452,8 @@ async function instancesPage([name], params, main) {
       <td>${esc(info.pod || info.host || '')}${info.namespace ? ` <span class="muted">(${esc(info.namespace)})</span>` : ''}</td>
       <td class="applied">${i.reports ? esc(i.appliedRevision || '0') : ''}</td><td class="current">${current}</td>
       <td class="self-check">${check(i.selfCheck)}</td>
-      <td>${i.connected ? when(i.connectedSince) : `gone since ${when(i.disconnectedAt)}`}</td>
+      <td>${i.connected ? when(i.connectedSince) : `gone since ${when(i.disconnectedAt)}`}${
+        i.replica ? ` <span class="muted">on ${esc(i.replica)}</span>` : ''}</td>
       <td>${labels} <span class="muted">${esc(info.library || '')}</span></td></tr>`;
   }).join('');
   const behind = instances.filter(i => i.reports && i.connected && !i.current).length;
@@ -460,6 +461,9 @@ async function instancesPage([name], params, main) {
   main.innerHTML = `${tenantHeader(tenant, 'instances')}
     <p data-testid="instances-summary">${instances.length} instances at revision ${esc(listed.revision)}:
       ${behind} behind, ${failing} failing their self-check. <button id="refresh">Refresh</button></p>
+    ${(listed.unreachableReplicas || []).map(r => `<p class="warning" data-testid="unreachable-replica">
+      Replica ${esc(r.replica)} (${esc(r.address || 'no address')}) did not answer: its instances
+      are missing. ${esc(r.error)}</p>`).join('')}
     <table data-testid="instances"><thead><tr><th>Service</th><th>Instance</th><th>Pod / host</th>
       <th>Applied</th><th>Current</th><th>Self-check</th><th>Connected</th><th>Labels</th></tr></thead>
       <tbody>${rows}</tbody></table>

@@ -186,7 +186,7 @@ class EtcdStore final : public Store {
   // and starts the maintenance and head-reading threads.
   absl::Status Init() {
     if (absl::Status s = InitFormat(); !s.ok()) return s;
-    ReadPeerSecret();
+    ReadPeerSecret(/*log_failure=*/true);
     TryLead();
     RefreshStatus();
     maintenance_thread_ = std::thread([this] { MaintenanceLoop(); });
@@ -1548,8 +1548,8 @@ class EtcdStore final : public Store {
   // --- Replicas: the shared peer secret and each replica's announcement.
 
   // Reads P meta/peer_secret, creating it first if no replica has. On failure (etcd's quota
-  // exhausted refuses the creating Txn) the maintenance loop tries again.
-  void ReadPeerSecret() {
+  // exhausted refuses the creating Txn) the maintenance loop tries again, quietly.
+  void ReadPeerSecret(bool log_failure) {
     unsigned char bytes[32];
     if (RAND_bytes(bytes, sizeof(bytes)) != 1) return;
     TxnRequest txn;
@@ -1561,8 +1561,10 @@ class EtcdStore final : public Store {
     AddRange(txn.mutable_failure(), PeerSecretKey());
     absl::StatusOr<TxnResponse> r = client_->Txn(txn);
     if (!r.ok()) {
-      spdlog::warn("etcd store {}: cannot read the replicas' peer secret yet: {}", p_,
-                   r.status().ToString());
+      if (log_failure) {
+        spdlog::warn("etcd store {}: cannot read the replicas' peer secret yet: {}", p_,
+                     r.status().ToString());
+      }
       return;
     }
     const auto& kvs = r->responses(r->succeeded() ? 1 : 0).response_range().kvs();
@@ -1610,7 +1612,7 @@ class EtcdStore final : public Store {
   }
 
   void KeepPresent() {
-    if (PeerSecret().empty()) ReadPeerSecret();
+    if (PeerSecret().empty()) ReadPeerSecret(/*log_failure=*/false);
     {
       absl::MutexLock lock(&presence_mu_);
       if (!announcing_) return;

@@ -3,12 +3,11 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "confcenter/credentials.h"
 #include "grpcpp/alarm.h"
 
 namespace confcenter {
@@ -18,16 +17,6 @@ namespace {
 constexpr absl::Duration kRetryEvery = absl::Milliseconds(500);
 // A waiting peer answers this long before the caller's deadline, so its answer arrives in time.
 constexpr absl::Duration kAnswerMargin = absl::Milliseconds(200);
-
-absl::StatusOr<std::string> ReadPem(const std::string& setting, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in || text.str().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(setting, ": cannot read ", path));
-  }
-  return text.str();
-}
 
 // A replica that announced itself without an address cannot be asked.
 absl::Status NoAddress() {
@@ -68,24 +57,23 @@ class Gather {
 
 absl::StatusOr<std::unique_ptr<ReplicaPeers>> ReplicaPeers::Create(
     storage::Store* store, const PeerChannelOptions& options) {
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  Credentials tls;  // plaintext without a CA
   if (!options.ca_file.empty()) {
-    grpc::SslCredentialsOptions ssl;
-    absl::StatusOr<std::string> ca = ReadPem("peer_tls_ca", options.ca_file);
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *std::move(ca);
-    if (!options.cert_file.empty() || !options.key_file.empty()) {
-      absl::StatusOr<std::string> cert = ReadPem("tls_cert", options.cert_file);
-      if (!cert.ok()) return cert.status();
-      absl::StatusOr<std::string> key = ReadPem("tls_key", options.key_file);
-      if (!key.ok()) return key.status();
-      ssl.pem_cert_chain = *std::move(cert);
-      ssl.pem_private_key = *std::move(key);
-    }
-    credentials = grpc::SslCredentials(ssl);
+    tls.ca_file = options.ca_file;
+    tls.cert_file = options.cert_file;
+    tls.key_file = options.key_file;
+    tls.server_name = options.server_name;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeChannelCredentials(tls);
+  if (!credentials.ok()) {
+    return absl::Status(credentials.status().code(),
+                        absl::StrCat("TLS to the other replicas (--peer_tls_ca, --tls_cert, "
+                                     "--tls_key): ",
+                                     credentials.status().message()));
   }
   return std::unique_ptr<ReplicaPeers>(
-      new ReplicaPeers(store, std::move(credentials), options.server_name));
+      new ReplicaPeers(store, *std::move(credentials), options.server_name));
 }
 
 absl::StatusOr<bool> ReplicaPeers::FromPeer(const grpc::CallbackServerContext& ctx) const {

@@ -47,8 +47,8 @@ class ReplicaPeers {
  public:
   static constexpr char kSecretHeader[] = "x-confcenter-peer";
 
-  // `store` must outlive the peers. INVALID_ARGUMENT naming the setting for unreadable TLS
-  // files.
+  // `store` must outlive the peers. The TLS files are read now (the client library's
+  // MakeChannelCredentials); its errors name the daemon's settings.
   static absl::StatusOr<std::unique_ptr<ReplicaPeers>> Create(storage::Store* store,
                                                               const PeerChannelOptions& options);
 

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -31,7 +32,42 @@ bool Bindable(int port) {
   return ok;
 }
 
+// True if every thread of `pid` is in state `state` ('T': stopped by a signal) per
+// /proc/<pid>/task/*/stat, or, with `negate`, none is.
+bool AllThreads(int pid, char state, bool negate) {
+  std::error_code ec;
+  std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", ec);
+  if (ec) return false;
+  for (const auto& task : tasks) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t paren = stat.rfind(')');                                  // "pid (comm) S ..."
+    if (paren == std::string::npos || paren + 2 >= stat.size()) continue;  // thread gone
+    if ((stat[paren + 2] == state) == negate) return false;
+  }
+  return true;
+}
+
+// Polls AllThreads for at most 2 s.
+bool WaitThreads(int pid, char state, bool negate) {
+  for (int n = 0; n < 200; ++n) {
+    if (AllThreads(pid, state, negate)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return AllThreads(pid, state, negate);
+}
+
 }  // namespace
+
+bool StopProcess(int pid) {
+  if (pid <= 0 || kill(pid, SIGSTOP) != 0) return false;
+  return WaitThreads(pid, 'T', false);
+}
+
+bool ContinueProcess(int pid) {
+  if (pid <= 0 || kill(pid, SIGCONT) != 0) return false;
+  return WaitThreads(pid, 'T', true);
+}
 
 int FreeLoopbackPort() {
   // Outside the kernel's ephemeral range: a client connecting to a port in that range before

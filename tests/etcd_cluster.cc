@@ -93,30 +93,6 @@ std::string MakeDir() {
   return tmpl;
 }
 
-// True if every thread of `pid` is in state `state` ('T': stopped by a signal) per
-// /proc/<pid>/task/*/stat, or, with `negate`, none is.
-bool AllThreads(int pid, char state, bool negate) {
-  std::error_code ec;
-  std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", ec);
-  if (ec) return false;
-  for (const auto& task : tasks) {
-    std::ifstream in(task.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const size_t paren = stat.rfind(')');                                  // "pid (comm) S ..."
-    if (paren == std::string::npos || paren + 2 >= stat.size()) continue;  // thread gone
-    if ((stat[paren + 2] == state) == negate) return false;
-  }
-  return true;
-}
-
-// Polls AllThreads for at most 2 s: kill() returns before every thread has stopped (or
-// continued).
-void WaitThreads(int pid, char state, bool negate) {
-  for (int n = 0; n < 200 && !AllThreads(pid, state, negate); ++n) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
 }  // namespace
 
 EtcdCluster::EtcdCluster(int members, std::vector<std::string> extra_flags) {
@@ -419,16 +395,14 @@ bool EtcdCluster::RestoreFromSnapshot(const std::string& snapshot) {
 void EtcdCluster::Pause(int i) {
   Member& m = members_[i];
   if (m.pid == 0 || m.paused) return;
-  kill(m.pid, SIGSTOP);
-  WaitThreads(m.pid, 'T', false);
+  StopProcess(m.pid);
   m.paused = true;
 }
 
 void EtcdCluster::Resume(int i) {
   Member& m = members_[i];
   if (m.pid == 0 || !m.paused) return;
-  kill(m.pid, SIGCONT);
-  WaitThreads(m.pid, 'T', true);
+  ContinueProcess(m.pid);
   m.paused = false;
 }
 

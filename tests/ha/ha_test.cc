@@ -31,6 +31,7 @@
 #include "httplib.h"
 #include "storage/etcd_client.h"
 #include "storage/key_codec.h"
+#include "tests/child_process.h"
 #include "tests/etcd_cluster.h"
 #include "tests/ha/linearizability.h"
 #include "tests/test_util.h"
@@ -38,9 +39,11 @@
 namespace confcenter {
 namespace {
 
+using testing::ContinueProcess;
 using testing::EtcdCluster;
 using testing::Eventually;
 using testing::ServerProcess;
+using testing::StopProcess;
 using testing::TempDir;
 
 constexpr char kTenant[] = "integration";
@@ -633,8 +636,8 @@ TEST_F(HaTest, InstancesOfEveryReplicaAreListedAndWaitedForThroughAnyReplica) {
   auto stub_b = Stub(*b);
   put = Put(*stub_b, "k", "v3");
   ASSERT_TRUE(put.status.ok()) << put.status.error_message();
-  ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
-  absl::Cleanup resume_a = [&] { kill(a->pid(), SIGCONT); };
+  ASSERT_TRUE(StopProcess(a->pid()));
+  absl::Cleanup resume_a = [&] { ContinueProcess(a->pid()); };
   v1::ListInstancesResponse partial = list(client_b);
   EXPECT_EQ(partial.instances_size(), 2);
   ASSERT_EQ(partial.unreachable_replicas_size(), 1);
@@ -722,9 +725,9 @@ TEST_F(HaTest, AReplicaBehindACompactionReloadsAndResyncsItsSubscribersWithoutAS
 
   // a hangs (SIGSTOP) while b writes more than etcd buffers for a's watch, trims the change
   // log, and etcd compacts its own history past everything a has seen.
-  ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(StopProcess(a->pid()));
   // Whatever fails below, a must run again to be stopped at the end.
-  absl::Cleanup resume_a = [pid = a->pid()] { kill(pid, SIGCONT); };
+  absl::Cleanup resume_a = [pid = a->pid()] { ContinueProcess(pid); };
   const std::string big(8 << 10, 'x');
   int64_t last = 0;
   for (int i = 1; i <= 600; ++i) {

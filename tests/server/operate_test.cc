@@ -24,6 +24,7 @@
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "tests/api_client.h"
+#include "tests/child_process.h"
 #include "tests/confctl/confctl_process.h"
 #include "tests/test_util.h"
 #include "tests/watch_client.h"
@@ -32,8 +33,10 @@ namespace confcenter {
 namespace {
 
 using testing::ApiClient;
+using testing::ContinueProcess;
 using testing::RunServerToExit;
 using testing::ServerProcess;
+using testing::StopProcess;
 using testing::TempDir;
 using testing::TestSubscriber;
 
@@ -316,12 +319,12 @@ TEST_F(OperateTest, KeepaliveClosesTheConnectionOfAPeerThatStoppedAnsweringAndFr
       server, "confcenter_subscriptions_open", {}, [](double n) { return n == 1; },
       absl::Seconds(10)));
   // The peer hangs (its kernel still acknowledges TCP, so only a ping notices).
-  ASSERT_EQ(kill(watch.pid(), SIGSTOP), 0);
+  ASSERT_TRUE(StopProcess(watch.pid()));
   EXPECT_TRUE(MetricEventually(
       server, "confcenter_subscriptions_open", {}, [](double n) { return n == 0; },
       absl::Seconds(10)))
       << "the stream of a peer that stopped answering pings is still open";
-  kill(watch.pid(), SIGCONT);
+  ContinueProcess(watch.pid());
 }
 
 TEST_F(OperateTest, MaxConnectionAgeMovesAStreamToANewConnectionWithNothingLost) {

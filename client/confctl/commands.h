@@ -228,6 +228,63 @@ absl::Status RunRestore(const Context& ctx, const RestoreArgs& args);
 // and whether the old keys can go.
 absl::Status RunRotateSecretKey(const Context& ctx);
 
+struct ReviewArgs {
+  std::string tenant;
+  bool drafts_required = false;
+  bool publisher_not_author = false;
+};
+
+// draft create / draft update.
+struct DraftChangeArgs {
+  std::string tenant;
+  int64_t draft_id = 0;                 // update
+  std::vector<std::string> set;         // SERVICE/KEY=VALUE
+  std::vector<std::string> remove_own;  // SERVICE/KEY: remove the own entry
+  std::vector<std::string> mask;        // SERVICE/KEY
+  std::vector<std::string> drop;        // update: SERVICE/KEY changes dropped from the draft
+  std::string message;
+};
+
+struct PublishArgs {
+  std::string tenant;
+  int64_t draft_id = 0;
+  bool rebase = false;
+  std::string message;
+};
+
+struct PromoteArgs {
+  std::string from_tenant;
+  std::string to_tenant;
+  std::vector<std::string> services;
+  bool dry_run = false;
+  bool remove_missing = false;
+  std::string message;
+};
+
+struct ResetArgs {
+  std::string tenant;
+  std::vector<std::string> services;
+  bool dry_run = false;
+  std::string message;
+};
+
+// review: sets how changes reach a tenant (SetReview); prints it.
+absl::Status RunReview(const Context& ctx, const ReviewArgs& args);
+// drafts: a tenant's drafts, table ID AUTHOR AGE CHANGES ORIGIN MESSAGE, or the response.
+absl::Status RunDrafts(const Context& ctx, const std::string& tenant);
+// draft create / update / show: the draft's header, blast radius, conflicts and its diff
+// against the current view (table TYPE SERVICE KEY NOW SOURCE AFTER), or the DraftResponse.
+absl::Status RunDraftCreate(const Context& ctx, const DraftChangeArgs& args);
+absl::Status RunDraftUpdate(const Context& ctx, const DraftChangeArgs& args);
+absl::Status RunDraftShow(const Context& ctx, const std::string& tenant, int64_t draft_id);
+// draft discard / publish: a line, or the response.
+absl::Status RunDraftDiscard(const Context& ctx, const std::string& tenant, int64_t draft_id);
+absl::Status RunDraftPublish(const Context& ctx, const PublishArgs& args);
+// promote / reset: the diff, then what was made (release, draft, or nothing: a dry run), or
+// the response.
+absl::Status RunPromote(const Context& ctx, const PromoteArgs& args);
+absl::Status RunReset(const Context& ctx, const ResetArgs& args);
+
 // Reads a whole file ("-" = stdin). A file that cannot be read is a usage error.
 absl::StatusOr<std::string> ReadInput(const std::string& path);
 

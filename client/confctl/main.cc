@@ -40,6 +40,13 @@ class Commands {
     runners_.emplace_back(sub, std::move(runner));
     return sub;
   }
+  // Adds a subcommand of `parent` (a command group such as `draft`).
+  CLI::App* AddUnder(CLI::App* parent, const std::string& name, const std::string& description,
+                     Runner runner) {
+    CLI::App* sub = parent->add_subcommand(name, description);
+    runners_.emplace_back(sub, std::move(runner));
+    return sub;
+  }
   // Adds a subcommand that never contacts the server (its credentials are not loaded).
   CLI::App* AddOffline(const std::string& name, const std::string& description, Runner runner) {
     CLI::App* sub = Add(name, description, std::move(runner));
@@ -111,6 +118,12 @@ struct Args {
   AuditArgs audit;
   std::string backup_dir;
   RestoreArgs restore;
+  ReviewArgs review;
+  std::string drafts_tenant;
+  DraftChangeArgs draft;
+  PublishArgs publish;
+  PromoteArgs promote;
+  ResetArgs reset;
 };
 
 void AddKeyPositionals(CLI::App* sub, KeyArgs* key) {
@@ -279,6 +292,85 @@ void AddHistoryCommands(Commands* commands, Args* a) {
   audit->add_option("--since", a->audit.since, "RFC 3339 time or a duration ago (24h)");
   audit->add_option("--until", a->audit.until, "RFC 3339 time or a duration ago");
   audit->add_option("--limit", a->audit.limit, "print at most N records")->capture_default_str();
+}
+
+void AddReleaseCommands(Commands* commands, CLI::App* app, Args* a) {
+  CLI::App* review = commands->Add("review", "set how changes reach a tenant (admin)",
+                                   [a](const Context& ctx) { return RunReview(ctx, a->review); });
+  review->add_option("TENANT", a->review.tenant, "tenant")->required();
+  review->add_flag("--drafts-required", a->review.drafts_required,
+                   "entry writes are refused: changes are drafts a publisher publishes");
+  review->add_flag("--publisher-not-author", a->review.publisher_not_author,
+                   "a draft is published by someone other than its author");
+
+  CLI::App* drafts =
+      commands->Add("drafts", "a tenant's drafts waiting for review",
+                    [a](const Context& ctx) { return RunDrafts(ctx, a->drafts_tenant); });
+  drafts->add_option("TENANT", a->drafts_tenant, "tenant")->required();
+
+  CLI::App* draft =
+      app->add_subcommand("draft", "create, show, update, discard or publish a draft");
+  draft->require_subcommand(1);
+  draft->fallthrough();
+  auto add_changes = [a](CLI::App* sub) {
+    sub->add_option("--set", a->draft.set, "SERVICE/KEY=VALUE: set the value (repeatable)");
+    sub->add_option("--delete", a->draft.remove_own,
+                    "SERVICE/KEY: remove the tenant's own entry (repeatable)");
+    sub->add_option("--mask", a->draft.mask, "SERVICE/KEY: hide the key (repeatable)");
+    sub->add_option("-m,--message", a->draft.message, "the release message");
+  };
+  CLI::App* create =
+      commands->AddUnder(draft, "create", "a new draft of changes to a tenant; nothing goes live",
+                         [a](const Context& ctx) { return RunDraftCreate(ctx, a->draft); });
+  create->add_option("TENANT", a->draft.tenant, "tenant")->required();
+  add_changes(create);
+  CLI::App* update =
+      commands->AddUnder(draft, "update", "add, replace or drop changes of a draft",
+                         [a](const Context& ctx) { return RunDraftUpdate(ctx, a->draft); });
+  update->add_option("TENANT", a->draft.tenant, "tenant")->required();
+  update->add_option("ID", a->draft.draft_id, "draft id")->required();
+  add_changes(update);
+  update->add_option("--drop", a->draft.drop, "SERVICE/KEY: drop its change (repeatable)");
+  CLI::App* show = commands->AddUnder(
+      draft, "show", "a draft: its diff against the view now, its reach, its conflicts",
+      [a](const Context& ctx) { return RunDraftShow(ctx, a->draft.tenant, a->draft.draft_id); });
+  show->add_option("TENANT", a->draft.tenant, "tenant")->required();
+  show->add_option("ID", a->draft.draft_id, "draft id")->required();
+  CLI::App* discard = commands->AddUnder(
+      draft, "discard", "drop a draft (nothing goes live)",
+      [a](const Context& ctx) { return RunDraftDiscard(ctx, a->draft.tenant, a->draft.draft_id); });
+  discard->add_option("TENANT", a->draft.tenant, "tenant")->required();
+  discard->add_option("ID", a->draft.draft_id, "draft id")->required();
+  CLI::App* publish =
+      commands->AddUnder(draft, "publish", "apply a draft as one release (publisher)",
+                         [a](const Context& ctx) { return RunDraftPublish(ctx, a->publish); });
+  publish->add_option("TENANT", a->publish.tenant, "tenant")->required();
+  publish->add_option("ID", a->publish.draft_id, "draft id")->required();
+  publish->add_flag("--rebase", a->publish.rebase, "apply over keys changed since the draft");
+  publish->add_option("-m,--message", a->publish.message, "release message (default: the draft's)");
+
+  CLI::App* promote = commands->Add(
+      "promote",
+      "copy FROM's resolved view into TO (generated, secret and endpoint keys stay): a release, "
+      "or a draft where TO requires them",
+      [a](const Context& ctx) { return RunPromote(ctx, a->promote); });
+  promote->add_option("FROM", a->promote.from_tenant, "the tested tenant, e.g. integration")
+      ->required();
+  promote->add_option("TO", a->promote.to_tenant, "the tenant promoted into")->required();
+  promote->add_option("--service", a->promote.services, "only this service (repeatable)");
+  promote->add_flag("--dry-run", a->promote.dry_run, "list what would change, write nothing");
+  promote->add_flag("--remove-missing", a->promote.remove_missing,
+                    "also hide TO's keys that FROM does not have");
+  promote->add_option("-m,--message", a->promote.message, "release or draft message");
+
+  CLI::App* reset = commands->Add(
+      "reset",
+      "take a tenant's hand edits back to what its parent and its definitions' defaults give",
+      [a](const Context& ctx) { return RunReset(ctx, a->reset); });
+  reset->add_option("TENANT", a->reset.tenant, "tenant")->required();
+  reset->add_option("--service", a->reset.services, "only this service (repeatable)");
+  reset->add_flag("--dry-run", a->reset.dry_run, "list what would change, write nothing");
+  reset->add_option("-m,--message", a->reset.message, "release or draft message");
 }
 
 void AddWatchCommand(Commands* commands, Args* a) {
@@ -481,6 +573,7 @@ int Main(int argc, char** argv) {
   AddTransferCommands(&commands, &args);
   AddHistoryCommands(&commands, &args);
   AddBackupCommands(&commands, &args);
+  AddReleaseCommands(&commands, &app, &args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -156,6 +156,17 @@ absl::Status RunTenant(const Context& ctx, const std::string& name) {
     table.AddRow({"expires", TimeUtil::ToString(tenant.expire_time())});
   }
   table.AddRow({"keep", tenant.keep() ? "yes" : "no"});
+  if (tenant.review().drafts_required()) {
+    table.AddRow({"review", tenant.review().publisher_not_author()
+                                ? "drafts required, published by another identity"
+                                : "drafts required"});
+  } else if (tenant.review().publisher_not_author()) {
+    table.AddRow({"review", "drafts published by another identity"});
+  }
+  if (tenant.open_drafts() > 0) {
+    table.AddRow({"drafts", absl::StrCat(tenant.open_drafts(), " open (confctl drafts ",
+                                         tenant.name(), ")")});
+  }
   table.Print(*ctx.out);
   return absl::OkStatus();
 }

@@ -274,7 +274,8 @@ Client::Client(std::pair<std::shared_ptr<grpc::Channel>, absl::Status> channel,
       watch_(v1::WatchService::NewStub(channel_)),
       history_(v1::HistoryService::NewStub(channel_)),
       admin_(v1::AdminService::NewStub(channel_)),
-      instances_(v1::InstanceService::NewStub(channel_)) {}
+      instances_(v1::InstanceService::NewStub(channel_)),
+      release_(v1::ReleaseService::NewStub(channel_)) {}
 
 absl::Status Client::Prepare(grpc::ClientContext* context) const {
   if (!channel_status_.ok()) return channel_status_;
@@ -319,13 +320,16 @@ absl::StatusOr<Response> Client::Unary(const Request& request, bool idempotent, 
   return FromGrpcStatus(status);
 }
 
-#define CONFCENTER_UNARY(Method, Stub, Idempotent)                                          \
-  absl::StatusOr<v1::Method##Response> Client::Method(const v1::Method##Request& request) { \
-    return Unary<v1::Method##Request, v1::Method##Response>(                                \
-        request, Idempotent,                                                                \
-        [this](grpc::ClientContext* ctx, const v1::Method##Request& req,                    \
-               v1::Method##Response* resp) { return Stub->Method(ctx, req, resp); });       \
+#define CONFCENTER_UNARY_AS(Method, Response, Stub, Idempotent)                                \
+  absl::StatusOr<v1::Response> Client::Method(const v1::Method##Request& request) {            \
+    return Unary<v1::Method##Request, v1::Response>(                                           \
+        request, Idempotent,                                                                   \
+        [this](grpc::ClientContext* ctx, const v1::Method##Request& req, v1::Response* resp) { \
+          return Stub->Method(ctx, req, resp);                                                 \
+        });                                                                                    \
   }
+#define CONFCENTER_UNARY(Method, Stub, Idempotent) \
+  CONFCENTER_UNARY_AS(Method, Method##Response, Stub, Idempotent)
 
 CONFCENTER_UNARY(Put, config_, false)
 CONFCENTER_UNARY(Get, config_, true)
@@ -348,8 +352,18 @@ CONFCENTER_UNARY(Diff, history_, true)
 CONFCENTER_UNARY(QueryAudit, history_, true)
 CONFCENTER_UNARY(RotateSecretKey, admin_, false)
 CONFCENTER_UNARY(ListInstances, instances_, true)
+CONFCENTER_UNARY(SetReview, release_, true)
+CONFCENTER_UNARY_AS(CreateDraft, DraftResponse, release_, false)
+CONFCENTER_UNARY_AS(UpdateDraft, DraftResponse, release_, false)
+CONFCENTER_UNARY_AS(GetDraft, DraftResponse, release_, true)
+CONFCENTER_UNARY(ListDrafts, release_, true)
+CONFCENTER_UNARY(DiscardDraft, release_, false)
+CONFCENTER_UNARY(PublishDraft, release_, false)
+CONFCENTER_UNARY(Promote, release_, false)
+CONFCENTER_UNARY(Reset, release_, false)
 
 #undef CONFCENTER_UNARY
+#undef CONFCENTER_UNARY_AS
 
 absl::StatusOr<v1::WaitAppliedResponse> Client::WaitApplied(const v1::WaitAppliedRequest& request) {
   const absl::Duration wait = request.has_timeout()

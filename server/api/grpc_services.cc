@@ -43,6 +43,11 @@ void FillTenant(TenantInfo&& info, v1::Tenant* out) {
         TimeUtil::MicrosecondsToTimestamp(info.record.expire_time_micros());
   }
   out->set_keep(info.keep);
+  if (info.record.has_review()) {
+    out->mutable_review()->set_drafts_required(info.record.review().drafts_required());
+    out->mutable_review()->set_publisher_not_author(info.record.review().publisher_not_author());
+  }
+  out->set_open_drafts(info.record.drafts_size());
 }
 
 // Finishes the call with what `read` returns (it fills the response) once this replica has

@@ -70,15 +70,6 @@ void FillRelease(const storage::ChangeSet& set, bool with_changes, v1::Release* 
   out->set_change_count(summary.change_count);
 }
 
-void FillDiffValue(const DiffSide& side, v1::DiffValue* out) {
-  out->set_value(side.value);
-  out->set_content_type(static_cast<v1::ContentType>(side.content_type));
-  out->set_kind(side.mask ? v1::ENTRY_KIND_MASK : v1::ENTRY_KIND_VALUE);
-  out->set_source_tenant(side.source_tenant);
-  out->set_revision(side.revision);
-  out->set_secret(side.secret);
-}
-
 }  // namespace
 
 absl::Status HistoryServiceImpl::Busy() {
@@ -294,14 +285,7 @@ absl::Status HistoryServiceImpl::DoDiff(const auth::Access& access, const v1::Di
     resp->set_right_tenant(diff->right_tenant);
     resp->set_right_revision(diff->right_revision);
     for (const DiffEntry& e : diff->entries) {
-      v1::DiffEntry* out = resp->add_entries();
-      out->set_service(e.service);
-      out->set_key(e.key);
-      out->set_type(e.type == DiffType::kAdded     ? v1::DIFF_TYPE_ADDED
-                    : e.type == DiffType::kRemoved ? v1::DIFF_TYPE_REMOVED
-                                                   : v1::DIFF_TYPE_CHANGED);
-      if (e.left) FillDiffValue(*e.left, out->mutable_left());
-      if (e.right) FillDiffValue(*e.right, out->mutable_right());
+      FillDiffEntry(e, resp->add_entries());
     }
     RedactDiff(access, resp);
   }

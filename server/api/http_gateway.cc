@@ -38,9 +38,9 @@ constexpr char kPackage[] = "confcenter.v1.";
 // 11 whenever a browser accepts it, ~0.3 s of CPU for 1,000 keys' JSON (170 KB).
 constexpr char kJsonType[] = "application/json; charset=utf-8";
 // The services the gateway serves (every service of the API).
-constexpr const char* kServices[] = {"ConfigService",  "TenantService", "WatchService",
-                                     "HistoryService", "AdminService",  "AccessService",
-                                     "InstanceService"};
+constexpr const char* kServices[] = {"ConfigService",   "TenantService", "WatchService",
+                                     "HistoryService",  "AdminService",  "AccessService",
+                                     "InstanceService", "ReleaseService"};
 
 // The HTTP status of a gRPC code (google.rpc's mapping, as grpc-gateway uses).
 int HttpStatusOf(grpc::StatusCode code) {

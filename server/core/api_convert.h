@@ -8,8 +8,10 @@
 
 #include "absl/time/time.h"
 #include "confcenter/v1/config.pb.h"
+#include "confcenter/v1/history.pb.h"
 #include "google/protobuf/duration.pb.h"
 #include "server/core/config_state.h"
+#include "server/core/history_core.h"
 #include "storage/records.pb.h"
 
 namespace confcenter {
@@ -43,6 +45,27 @@ inline void FillEntry(const std::string& tenant, const std::string& service, con
   out->set_revision(record.mod_revision());
   out->set_version(record.version());
   out->set_secret(record.secret());
+}
+
+// One side of a diff as the API shows it.
+inline void FillDiffValue(const DiffSide& side, v1::DiffValue* out) {
+  out->set_value(side.value);
+  out->set_content_type(static_cast<v1::ContentType>(side.content_type));
+  out->set_kind(side.mask ? v1::ENTRY_KIND_MASK : v1::ENTRY_KIND_VALUE);
+  out->set_source_tenant(side.source_tenant);
+  out->set_revision(side.revision);
+  out->set_secret(side.secret);
+}
+
+// One key of a diff as the API shows it.
+inline void FillDiffEntry(const DiffEntry& e, v1::DiffEntry* out) {
+  out->set_service(e.service);
+  out->set_key(e.key);
+  out->set_type(e.type == DiffType::kAdded     ? v1::DIFF_TYPE_ADDED
+                : e.type == DiffType::kRemoved ? v1::DIFF_TYPE_REMOVED
+                                               : v1::DIFF_TYPE_CHANGED);
+  if (e.left) FillDiffValue(*e.left, out->mutable_left());
+  if (e.right) FillDiffValue(*e.right, out->mutable_right());
 }
 
 }  // namespace confcenter

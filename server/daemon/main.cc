@@ -30,6 +30,7 @@
 #include "server/api/history_service.h"
 #include "server/api/http_gateway.h"
 #include "server/api/instance_service.h"
+#include "server/api/release_service.h"
 #include "server/api/replica_peers.h"
 #include "server/api/rpc_metrics.h"
 #include "server/api/watch_service.h"
@@ -716,6 +717,7 @@ int Run() {
     return 2;
   }
   InstanceServiceImpl instance_service(core->get(), instances.get(), &gate, peers->get());
+  ReleaseServiceImpl release_service(core->get(), instances.get(), &gate);
   grpc::EnableDefaultHealthCheckService(true);
   // Debian links with --as-needed: without this call the reflection plugin is dropped.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -732,6 +734,7 @@ int Run() {
   builder.RegisterService(&admin_service);
   builder.RegisterService(&access_service);
   builder.RegisterService(&instance_service);
+  builder.RegisterService(&release_service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counting;
   counting.push_back(RpcMetricsInterceptor(&metrics));
   builder.experimental().SetInterceptorCreators(std::move(counting));
@@ -749,7 +752,8 @@ int Run() {
                                        "confcenter.v1.HistoryService",
                                        "confcenter.v1.AdminService",
                                        "confcenter.v1.AccessService",
-                                       "confcenter.v1.InstanceService"};
+                                       "confcenter.v1.InstanceService",
+                                       "confcenter.v1.ReleaseService"};
   for (const char* name : kServiceNames) health->SetServingStatus(name, false);
   // Announced before the port file is written and the services report SERVING, so whoever
   // waits for those finds this replica in the list.

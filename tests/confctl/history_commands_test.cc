@@ -1,5 +1,6 @@
-// confctl history, releases, release, rollback, diff, audit and txn --message: the real binary
-// against the real confcenterd.
+// confctl history, releases, release, rollback, diff, audit, txn --message and the release
+// workflow (review, drafts, draft, promote, reset): the real binary against the real
+// confcenterd.
 #include <fstream>
 #include <regex>
 #include <string>
@@ -121,6 +122,67 @@ TEST_F(ConfctlHistoryTest, DiffModes) {
   EXPECT_EQ(Run({"diff", "f1"}).exit_code, 2);                       // no mode
   EXPECT_EQ(Run({"diff", "f1", "f2", "--parent"}).exit_code, 2);     // two modes
   EXPECT_EQ(Run({"diff", "integration", "--parent"}).exit_code, 4);  // a root: no parent
+}
+
+TEST_F(ConfctlHistoryTest, ReviewDraftsPromoteAndReset) {
+  Ok({"register", "integration", "--service", "a"});
+  Ok({"put", "integration", "a", "timeout", "2s"});
+  Ok({"put", "integration", "a", "retries", "3"});
+  Ok({"register", "pre", "--root", "--service", "a"});
+  Ok({"put", "pre", "a", "timeout", "9s"});
+  std::string out = Ok({"review", "pre", "--drafts-required", "--publisher-not-author"});
+  EXPECT_NE(out.find("changes go through drafts"), std::string::npos) << out;
+  // A direct write is refused (FAILED_PRECONDITION: exit 4), naming the way through drafts.
+  ConfctlResult direct = Run({"put", "pre", "a", "timeout", "1s"});
+  EXPECT_EQ(direct.exit_code, 4);
+  EXPECT_NE(direct.err.find("drafts"), std::string::npos) << direct.err;
+
+  // promote --dry-run lists the keys and writes nothing; the real one makes a draft.
+  out = Ok({"promote", "integration", "pre", "--dry-run"});
+  EXPECT_NE(out.find("changed  a        timeout"), std::string::npos) << out;
+  EXPECT_NE(out.find("added    a        retries"), std::string::npos) << out;
+  EXPECT_NE(out.find("dry run"), std::string::npos) << out;
+  out = Ok({"--user", "alice", "promote", "integration", "pre", "-m", "build 7"});
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(out, match, std::regex("draft ([0-9]+) of pre"))) << out;
+  const std::string id = match[1];
+  out = Ok({"drafts", "pre"});
+  EXPECT_NE(out.find("alice"), std::string::npos) << out;
+  EXPECT_NE(out.find("promote from integration"), std::string::npos) << out;
+  EXPECT_NE(Ok({"tenant", "pre"}).find("1 open"), std::string::npos);
+  out = Ok({"draft", "show", "pre", id});
+  EXPECT_NE(out.find("reaches 1 tenant(s) (pre)"), std::string::npos) << out;
+
+  // The author may not publish (exit 4); bob may.
+  EXPECT_EQ(Run({"--user", "alice", "draft", "publish", "pre", id}).exit_code, 4);
+  out = Ok({"--user", "bob", "draft", "publish", "pre", id});
+  EXPECT_NE(out.find("as release"), std::string::npos) << out;
+  EXPECT_NE(Ok({"resolve", "pre"}).find("2s"), std::string::npos);
+  EXPECT_EQ(Run({"draft", "publish", "pre", id}).exit_code, 3);  // gone
+
+  // A hand-made draft: created, updated, discarded.
+  out = Ok({"--user", "carol", "draft", "create", "pre", "--set", "a/timeout=7s", "--set",
+            "a/extra=x", "-m", "tune"});
+  ASSERT_TRUE(std::regex_search(out, match, std::regex("draft ([0-9]+) of pre"))) << out;
+  const std::string hand = match[1];
+  out = Ok({"draft", "update", "pre", hand, "--drop", "a/extra"});
+  EXPECT_NE(out.find("1 change(s)"), std::string::npos) << out;
+  EXPECT_EQ(Run({"draft", "create", "pre", "--set", "nonsense"}).exit_code, 2);
+  Ok({"draft", "discard", "pre", hand});
+  EXPECT_EQ(Ok({"drafts", "pre"}).find("carol"), std::string::npos);
+
+  // reset: a child of integration with hand edits goes back to integration's values.
+  Ok({"register", "perf", "--service", "a"});
+  Ok({"put", "perf", "a", "timeout", "50ms"});
+  out = Ok({"reset", "perf", "--dry-run"});
+  EXPECT_NE(out.find("would change 1 key(s)"), std::string::npos) << out;
+  out = Ok({"reset", "perf"});
+  EXPECT_NE(out.find("reset: release"), std::string::npos) << out;
+  EXPECT_NE(Ok({"resolve", "perf"}).find("integration"), std::string::npos);
+  // Into an ancestor: exit 6, the field named.
+  ConfctlResult ancestor = Run({"promote", "perf", "integration"});
+  EXPECT_EQ(ancestor.exit_code, 6);
+  EXPECT_NE(ancestor.err.find("to_tenant:"), std::string::npos) << ancestor.err;
 }
 
 }  // namespace

@@ -12,14 +12,17 @@ OUT = os.path.join(ROOT, "tests", "fuzz", "corpus", "request")
 # The order of `calls` in request_fuzz.cc.
 RPCS = ["Put", "Get", "Delete", "Mask", "List", "Resolve", "Txn", "Register", "Deregister",
         "ResolveDependencies", "Touch", "GetTenant", "ListTenants", "History", "ListReleases",
-        "GetRelease", "Rollback", "Diff", "QueryAudit", "Subscribe"]
+        "GetRelease", "Rollback", "Diff", "QueryAudit", "Subscribe", "SubscribeViews",
+        "SetReview", "CreateDraft", "UpdateDraft", "GetDraft", "ListDrafts", "DiscardDraft",
+        "PublishDraft", "Promote", "Reset"]
 REQUEST = {rpc: f"confcenter.v1.{rpc}Request" for rpc in RPCS}
 
 def encode(message, text):
     return subprocess.run(
         ["protoc", f"-I{ROOT}/proto", "-I/usr/include", f"--encode={message}",
          "confcenter/v1/config.proto", "confcenter/v1/tenant.proto",
-         "confcenter/v1/history.proto", "confcenter/v1/watch.proto"],
+         "confcenter/v1/history.proto", "confcenter/v1/watch.proto",
+         "confcenter/v1/release.proto"],
         input=text.encode(), stdout=subprocess.PIPE, check=True).stdout
 
 def seed(name, calls):
@@ -81,4 +84,24 @@ seed("tenants_and_watch", [
     ("ListTenants", 'page_size: 1'),
     ("Diff", 'mode: DIFF_MODE_PARENT tenant: "f3"'),
     ("Deregister", 'tenant: "f3" services: "c"'),
+])
+seed("release_workflow", [
+    ("Register", 'tenant: "pre" root: true services { name: "a" defaults { key: "k" value: "d" } }'),
+    ("SetReview", 'tenant: "pre" review { drafts_required: true publisher_not_author: true }'),
+    ("Promote", 'from_tenant: "integration" to_tenant: "pre" dry_run: true remove_missing: true'),
+    ("Promote", 'from_tenant: "integration" to_tenant: "pre" message: "from integration"'),
+    ("CreateDraft", 'tenant: "pre" message: "m" changes { service: "a" key: "k" op: DRAFT_OP_PUT value: "v" }'),
+    ("UpdateDraft", 'tenant: "pre" draft_id: 4 set { service: "a" key: "j" op: DRAFT_OP_MASK } remove { service: "a" key: "k" }'),
+    ("PublishDraft", 'tenant: "pre" draft_id: 4 rebase: true'),
+    ("Reset", 'tenant: "pre" services: "a" dry_run: true'),
+])
+seed("release_bad_input", [
+    ("CreateDraft", 'tenant: "integration" changes { service: "a" key: "k" op: 9 value: "v" }'),
+    ("GetDraft", 'tenant: "integration" draft_id: -1'),
+    ("ListDrafts", 'tenant: "nope"'),
+    ("DiscardDraft", 'tenant: "integration" draft_id: 0'),
+    ("Promote", 'from_tenant: "integration" to_tenant: "integration"'),
+    ("Reset", 'tenant: "Bad"'),
+    ("PublishDraft", 'tenant: "integration" draft_id: 99999'),
+    ("ListDrafts", 'tenant: "integration"'),
 ])

@@ -1,5 +1,6 @@
 // Request validation end to end: random bytes parsed as API request messages and sent through
-// the real gRPC handlers (ConfigService, TenantService, HistoryService, WatchService) to the
+// the real gRPC handlers (ConfigService, TenantService, HistoryService, WatchService,
+// ReleaseService) to the
 // real core on a RocksDB store in a temp dir, over an in-process channel. Properties: no crash
 // or hang (every call answers within its deadline); every answer has one of the codes the API
 // documents (never INTERNAL, UNKNOWN, UNAVAILABLE...); and every error message starts with the
@@ -20,16 +21,19 @@
 #include "absl/strings/str_cat.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
+#include "confcenter/v1/release.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "google/protobuf/stubs/logging.h"
 #include "grpcpp/grpcpp.h"
 #include "server/api/grpc_services.h"
 #include "server/api/history_service.h"
+#include "server/api/release_service.h"
 #include "server/api/watch_service.h"
 #include "server/core/clock.h"
 #include "server/core/config_core.h"
 #include "server/core/history_core.h"
+#include "server/watch/instance_registry.h"
 #include "server/watch/watch_hub.h"
 #include "spdlog/spdlog.h"
 #include "storage/rocksdb_store.h"
@@ -50,11 +54,14 @@ struct World {
   std::unique_ptr<TenantServiceImpl> tenant_service;
   std::unique_ptr<HistoryServiceImpl> history_service;
   std::unique_ptr<WatchServiceImpl> watch_service;
+  std::unique_ptr<InstanceRegistry> instances;
+  std::unique_ptr<ReleaseServiceImpl> release_service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<v1::ConfigService::Stub> config;
   std::unique_ptr<v1::TenantService::Stub> tenant;
   std::unique_ptr<v1::HistoryService::Stub> history_stub;
   std::unique_ptr<v1::WatchService::Stub> watch;
+  std::unique_ptr<v1::ReleaseService::Stub> release;
 };
 
 World* Start() {
@@ -92,7 +99,11 @@ World* Start() {
   w->history_service = std::make_unique<HistoryServiceImpl>(w->history.get(), w->gate.get());
   w->watch_service =
       std::make_unique<WatchServiceImpl>(w->hub.get(), 1024, w->core->metrics(), w->gate.get());
+  w->instances = std::make_unique<InstanceRegistry>(w->hub.get(), &w->clock);
+  w->release_service =
+      std::make_unique<ReleaseServiceImpl>(w->core.get(), w->instances.get(), w->gate.get());
   grpc::ServerBuilder builder;
+  builder.RegisterService(w->release_service.get());
   builder.RegisterService(w->config_service.get());
   builder.RegisterService(w->tenant_service.get());
   builder.RegisterService(w->history_service.get());
@@ -104,6 +115,7 @@ World* Start() {
   w->tenant = v1::TenantService::NewStub(channel);
   w->history_stub = v1::HistoryService::NewStub(channel);
   w->watch = v1::WatchService::NewStub(channel);
+  w->release = v1::ReleaseService::NewStub(channel);
   return w;
 }
 
@@ -171,6 +183,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using TS = v1::TenantService::Stub;
   using HS = v1::HistoryService::Stub;
   using WS = v1::WatchService::Stub;
+  using RS = v1::ReleaseService::Stub;
   const std::vector<std::function<void(const std::string&)>> calls = {
       [&](const std::string& b) { Unary("Put", w->config.get(), &CS::Put, b); },
       [&](const std::string& b) { Unary("Get", w->config.get(), &CS::Get, b); },
@@ -199,6 +212,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [&](const std::string& b) {
         ServerStream("SubscribeViews", w->watch.get(), &WS::SubscribeViews, b);
       },
+      [&](const std::string& b) { Unary("SetReview", w->release.get(), &RS::SetReview, b); },
+      [&](const std::string& b) { Unary("CreateDraft", w->release.get(), &RS::CreateDraft, b); },
+      [&](const std::string& b) { Unary("UpdateDraft", w->release.get(), &RS::UpdateDraft, b); },
+      [&](const std::string& b) { Unary("GetDraft", w->release.get(), &RS::GetDraft, b); },
+      [&](const std::string& b) { Unary("ListDrafts", w->release.get(), &RS::ListDrafts, b); },
+      [&](const std::string& b) { Unary("DiscardDraft", w->release.get(), &RS::DiscardDraft, b); },
+      [&](const std::string& b) { Unary("PublishDraft", w->release.get(), &RS::PublishDraft, b); },
+      [&](const std::string& b) { Unary("Promote", w->release.get(), &RS::Promote, b); },
+      [&](const std::string& b) { Unary("Reset", w->release.get(), &RS::Reset, b); },
   };
   size_t pos = 0;
   for (int n = 0; n < 8 && pos + 3 <= size; ++n) {

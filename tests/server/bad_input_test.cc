@@ -4,6 +4,7 @@
 
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
+#include "confcenter/v1/release.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/api_client.h"
@@ -19,6 +20,7 @@ struct Stubs {
   std::unique_ptr<v1::ConfigService::Stub> config;
   std::unique_ptr<v1::TenantService::Stub> tenants;
   std::unique_ptr<v1::HistoryService::Stub> history;
+  std::unique_ptr<v1::ReleaseService::Stub> release;
 };
 
 struct BadInput {
@@ -116,6 +118,49 @@ grpc::Status Diff(Stubs& s, v1::DiffMode mode, const std::string& tenant,
   return s.history->Diff(&ctx, r, &resp);
 }
 
+v1::DraftChange DraftPut(const std::string& key, const std::string& value) {
+  v1::DraftChange c;
+  c.set_service("a");
+  c.set_key(key);
+  c.set_op(v1::DRAFT_OP_PUT);
+  c.set_value(value);
+  return c;
+}
+
+grpc::Status CreateDraft(Stubs& s, const std::string& tenant, std::vector<v1::DraftChange> changes,
+                         const std::string& user = "alice", int64_t* id = nullptr) {
+  v1::CreateDraftRequest r;
+  r.set_tenant(tenant);
+  for (v1::DraftChange& c : changes) *r.add_changes() = std::move(c);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-confcenter-user", user);
+  v1::DraftResponse resp;
+  grpc::Status status = s.release->CreateDraft(&ctx, r, &resp);
+  if (id != nullptr) *id = resp.draft().draft_id();
+  return status;
+}
+
+grpc::Status Publish(Stubs& s, const std::string& tenant, int64_t id, const std::string& user) {
+  v1::PublishDraftRequest r;
+  r.set_tenant(tenant);
+  r.set_draft_id(id);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-confcenter-user", user);
+  v1::PublishDraftResponse resp;
+  return s.release->PublishDraft(&ctx, r, &resp);
+}
+
+grpc::Status Promote(Stubs& s, const std::string& from, const std::string& to,
+                     const std::string& service = "") {
+  v1::PromoteRequest r;
+  r.set_from_tenant(from);
+  r.set_to_tenant(to);
+  if (!service.empty()) r.add_services(service);
+  grpc::ClientContext ctx;
+  v1::PromoteResponse resp;
+  return s.release->Promote(&ctx, r, &resp);
+}
+
 // Everything a client can observe of the store.
 std::string Fingerprint(Stubs& s) {
   return testing::StoreFingerprint(s.config.get(), s.tenants.get());
@@ -126,9 +171,9 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
   ServerProcess server(dir.path() + "/data",
                        {"--max_value_bytes=1024", "--max_txn_ops=4", "--max_keys_per_tenant=3"});
   ASSERT_NE(server.port(), 0);
-  Stubs s{v1::ConfigService::NewStub(server.Channel()),
-          v1::TenantService::NewStub(server.Channel()),
-          v1::HistoryService::NewStub(server.Channel())};
+  Stubs s{
+      v1::ConfigService::NewStub(server.Channel()), v1::TenantService::NewStub(server.Channel()),
+      v1::HistoryService::NewStub(server.Channel()), v1::ReleaseService::NewStub(server.Channel())};
 
   // Setup: f1 under integration (full: 3 keys), f1-sub under f1.
   {
@@ -140,6 +185,27 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
     r.set_parent("f1");
     ASSERT_TRUE(Register(s, r).ok());
     for (const char* k : {"k1", "k2", "k3"}) ASSERT_TRUE(Put(s, PutReq("f1", "a", k)).ok());
+  }
+  // pre: a reviewed root (drafts, four eyes) with a published draft and an open one.
+  int64_t published_draft = 0, open_draft = 0;
+  {
+    v1::RegisterRequest r;
+    r.set_tenant("pre");
+    r.set_root(true);
+    v1::ServiceDefinition* def = r.add_services();
+    def->set_name("a");
+    def->add_secret_keys("token");
+    ASSERT_TRUE(Register(s, r).ok());
+    v1::SetReviewRequest review;
+    review.set_tenant("pre");
+    review.mutable_review()->set_drafts_required(true);
+    review.mutable_review()->set_publisher_not_author(true);
+    grpc::ClientContext ctx;
+    v1::SetReviewResponse reviewed;
+    ASSERT_TRUE(s.release->SetReview(&ctx, review, &reviewed).ok());
+    ASSERT_TRUE(CreateDraft(s, "pre", {DraftPut("k", "1")}, "alice", &published_draft).ok());
+    ASSERT_TRUE(Publish(s, "pre", published_draft, "bob").ok());
+    ASSERT_TRUE(CreateDraft(s, "pre", {DraftPut("k", "2")}, "alice", &open_draft).ok());
   }
 
   using C = grpc::StatusCode;
@@ -518,6 +584,117 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
          return s.config->Txn(&ctx, r, &resp);
        },
        C::INVALID_ARGUMENT, "release_message"},
+      // The release workflow.
+      {"publish a missing draft", [](Stubs& s) { return Publish(s, "pre", 999999, "bob"); },
+       C::NOT_FOUND, "draft_id"},
+      {"publish an already published draft",
+       [&](Stubs& s) { return Publish(s, "pre", published_draft, "bob"); }, C::NOT_FOUND,
+       "draft_id"},
+      {"publish by the draft's author where four eyes are required",
+       [&](Stubs& s) { return Publish(s, "pre", open_draft, "alice"); }, C::FAILED_PRECONDITION,
+       "draft_id"},
+      {"publish draft id 0", [](Stubs& s) { return Publish(s, "pre", 0, "bob"); },
+       C::INVALID_ARGUMENT, "draft_id"},
+      {"publish in an unknown tenant", [](Stubs& s) { return Publish(s, "nope", 5, "bob"); },
+       C::NOT_FOUND, "tenant"},
+      {"promote into the tenant's own ancestor",
+       [](Stubs& s) { return Promote(s, "f1-sub", "f1"); }, C::INVALID_ARGUMENT, "to_tenant"},
+      {"promote into itself", [](Stubs& s) { return Promote(s, "f1", "f1"); }, C::INVALID_ARGUMENT,
+       "to_tenant"},
+      {"promote without from", [](Stubs& s) { return Promote(s, "", "pre"); }, C::INVALID_ARGUMENT,
+       "from_tenant"},
+      {"promote from an unknown tenant", [](Stubs& s) { return Promote(s, "nope", "pre"); },
+       C::NOT_FOUND, "from_tenant"},
+      {"promote a bad service name", [](Stubs& s) { return Promote(s, "f1", "pre", "A"); },
+       C::INVALID_ARGUMENT, "services[0]"},
+      {"draft without changes", [](Stubs& s) { return CreateDraft(s, "pre", {}); },
+       C::INVALID_ARGUMENT, "changes"},
+      {"draft change of an unknown op",
+       [](Stubs& s) {
+         v1::DraftChange c = DraftPut("k", "v");
+         c.set_op(static_cast<v1::DraftOp>(9));
+         return CreateDraft(s, "pre", {c});
+       },
+       C::INVALID_ARGUMENT, "changes[0].op"},
+      {"draft delete of a key without an own entry",
+       [](Stubs& s) {
+         v1::DraftChange c;
+         c.set_service("a");
+         c.set_key("absent");
+         c.set_op(v1::DRAFT_OP_DELETE);
+         return CreateDraft(s, "pre", {c});
+       },
+       C::INVALID_ARGUMENT, "changes[0].op"},
+      {"draft with a key twice",
+       [](Stubs& s) {
+         return CreateDraft(s, "pre", {DraftPut("x", "1"), DraftPut("x", "2")});
+       },
+       C::INVALID_ARGUMENT, "changes[1].key"},
+      {"draft value over the limit",
+       [](Stubs& s) { return CreateDraft(s, "pre", {DraftPut("x", std::string(1025, 'v'))}); },
+       C::INVALID_ARGUMENT, "changes[0].value"},
+      {"draft of a secret value",
+       [](Stubs& s) { return CreateDraft(s, "pre", {DraftPut("token", "s3cret")}); },
+       C::INVALID_ARGUMENT, "changes[0].value"},
+      {"draft with a bad key",
+       [](Stubs& s) { return CreateDraft(s, "pre", {DraftPut("a/b", "1")}); }, C::INVALID_ARGUMENT,
+       "changes[0].key"},
+      {"draft in an unknown tenant",
+       [](Stubs& s) { return CreateDraft(s, "nope", {DraftPut("x", "1")}); }, C::NOT_FOUND,
+       "tenant"},
+      {"put to a tenant that requires drafts",
+       [](Stubs& s) { return Put(s, PutReq("pre", "a", "k", "direct")); }, C::FAILED_PRECONDITION,
+       "tenant"},
+      {"update dropping a key the draft lacks",
+       [&](Stubs& s) {
+         v1::UpdateDraftRequest r;
+         r.set_tenant("pre");
+         r.set_draft_id(open_draft);
+         r.add_remove()->set_service("a");
+         r.mutable_remove(0)->set_key("other");
+         grpc::ClientContext ctx;
+         v1::DraftResponse resp;
+         return s.release->UpdateDraft(&ctx, r, &resp);
+       },
+       C::INVALID_ARGUMENT, "remove[0]"},
+      {"discard an unknown draft",
+       [](Stubs& s) {
+         v1::DiscardDraftRequest r;
+         r.set_tenant("pre");
+         r.set_draft_id(424242);
+         grpc::ClientContext ctx;
+         v1::DiscardDraftResponse resp;
+         return s.release->DiscardDraft(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "draft_id"},
+      {"get an unknown draft",
+       [](Stubs& s) {
+         v1::GetDraftRequest r;
+         r.set_tenant("pre");
+         r.set_draft_id(424242);
+         grpc::ClientContext ctx;
+         v1::DraftResponse resp;
+         return s.release->GetDraft(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "draft_id"},
+      {"review of an unknown tenant",
+       [](Stubs& s) {
+         v1::SetReviewRequest r;
+         r.set_tenant("nope");
+         grpc::ClientContext ctx;
+         v1::SetReviewResponse resp;
+         return s.release->SetReview(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "tenant"},
+      {"reset of an unknown tenant",
+       [](Stubs& s) {
+         v1::ResetRequest r;
+         r.set_tenant("nope");
+         grpc::ClientContext ctx;
+         v1::ResetResponse resp;
+         return s.release->Reset(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "tenant"},
   };
   ASSERT_GE(cases.size(), 25u);
 

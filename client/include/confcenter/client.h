@@ -27,6 +27,7 @@
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
 #include "confcenter/v1/instances.grpc.pb.h"
+#include "confcenter/v1/release.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -162,6 +163,18 @@ class Client {
   absl::StatusOr<v1::ListInstancesResponse> ListInstances(const v1::ListInstancesRequest& request);
   absl::StatusOr<v1::WaitAppliedResponse> WaitApplied(const v1::WaitAppliedRequest& request);
 
+  // ReleaseService: review settings, drafts, promotion and reset. Writes (all but GetDraft
+  // and ListDrafts) are retried only with retry_writes.
+  absl::StatusOr<v1::SetReviewResponse> SetReview(const v1::SetReviewRequest& request);
+  absl::StatusOr<v1::DraftResponse> CreateDraft(const v1::CreateDraftRequest& request);
+  absl::StatusOr<v1::DraftResponse> UpdateDraft(const v1::UpdateDraftRequest& request);
+  absl::StatusOr<v1::DraftResponse> GetDraft(const v1::GetDraftRequest& request);
+  absl::StatusOr<v1::ListDraftsResponse> ListDrafts(const v1::ListDraftsRequest& request);
+  absl::StatusOr<v1::DiscardDraftResponse> DiscardDraft(const v1::DiscardDraftRequest& request);
+  absl::StatusOr<v1::PublishDraftResponse> PublishDraft(const v1::PublishDraftRequest& request);
+  absl::StatusOr<v1::PromoteResponse> Promote(const v1::PromoteRequest& request);
+  absl::StatusOr<v1::ResetResponse> Reset(const v1::ResetRequest& request);
+
   // AdminService.RotateSecretKey (not retried: it may run long; safe to call again).
   absl::StatusOr<v1::RotateSecretKeyResponse> RotateSecretKey(
       const v1::RotateSecretKeyRequest& request);
@@ -203,6 +216,7 @@ class Client {
   const std::unique_ptr<v1::HistoryService::Stub> history_;
   const std::unique_ptr<v1::AdminService::Stub> admin_;
   const std::unique_ptr<v1::InstanceService::Stub> instances_;
+  const std::unique_ptr<v1::ReleaseService::Stub> release_;
 };
 
 // grpc::Status -> absl::Status, code and message unchanged.

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/names.h"
 #include "server/core/rollback_plan.h"
+#include "server/core/writes/release.h"
 #include "storage/key_codec.h"
 
 namespace confcenter {
@@ -89,6 +90,12 @@ class TxnWrite final : public Write {
 
   absl::StatusOr<Completion> Plan(const PlanContext& context,
                                   storage::ChangeSet& change_set) override {
+    for (size_t i = 0; i < ops_.size(); ++i) {
+      if (absl::Status s = CheckDirectWrite(context.state, ops_[i], OpField(single_, i, "tenant"));
+          !s.ok()) {
+        return s;
+      }
+    }
     auto result = std::make_shared<TxnResult>();
     if (absl::Status s = PlanOps(ops_, single_, context, change_set, *result); !s.ok()) return s;
     return CompleteWith(done_, result);

@@ -1,0 +1,486 @@
+#include "server/core/writes/release.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/names.h"
+#include "server/core/rollback_plan.h"
+
+namespace confcenter {
+namespace {
+
+using storage::DraftChangeRecord;
+using storage::DraftRecord;
+using storage::TenantRecord;
+
+absl::Status DraftNotFound(const std::string& tenant, int64_t id) {
+  return absl::NotFoundError(absl::StrCat("draft_id: tenant ", QuoteForError(tenant),
+                                          " has no draft ", id,
+                                          " (published, discarded, or never made)"));
+}
+
+// The index of draft `id` in `record`, or -1.
+int FindDraft(const TenantRecord& record, int64_t id) {
+  for (int i = 0; i < record.drafts_size(); ++i) {
+    if (record.drafts(i).id() == id) return i;
+  }
+  return -1;
+}
+
+void SortChanges(DraftChanges& changes) {
+  std::sort(changes.begin(), changes.end(),
+            [](const DraftChangeRecord& a, const DraftChangeRecord& b) {
+              return std::tie(a.service(), a.key()) < std::tie(b.service(), b.key());
+            });
+}
+
+// Shape checks of changes a caller gives: each valid, one per key, at most --max_txn_ops.
+absl::Status ValidateChanges(const CoreOptions& options, const DraftChanges& changes,
+                             absl::string_view field) {
+  if (changes.size() > options.max_txn_ops) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", changes.size(),
+                                                   " changes exceed the limit of ",
+                                                   options.max_txn_ops, " (--max_txn_ops)"));
+  }
+  std::map<std::pair<std::string, std::string>, int> seen;
+  for (int i = 0; i < changes.size(); ++i) {
+    const std::string at = absl::StrCat(field, "[", i, "]");
+    if (absl::Status s = ValidateDraftChange(options, at, changes[i]); !s.ok()) return s;
+    auto [it, inserted] = seen.emplace(std::make_pair(changes[i].service(), changes[i].key()), i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          at, ".key: service ", QuoteForError(changes[i].service()), " key ",
+          QuoteForError(changes[i].key()), " already appears in ", field, "[", it->second, "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Sets the base revisions of `changes` from the tenant's own entries now, and refuses what a
+// draft cannot hold (secret values, a DELETE of an absent own entry).
+absl::Status PrepareChanges(const ConfigState& state, const std::string& tenant,
+                            DraftChanges& changes, absl::string_view field) {
+  if (absl::Status s = CheckNoSecretValues(state, tenant, changes, field); !s.ok()) return s;
+  for (int i = 0; i < changes.size(); ++i) {
+    DraftChangeRecord& c = changes[i];
+    const storage::EntryRecord* own = state.FindEntry(tenant, c.service(), c.key());
+    if (c.op() == kDraftDelete && own == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "].op: ", DescribeKey(tenant, c.service(), c.key()),
+                       " has no own entry to delete; MASK hides an inherited key"));
+    }
+    c.set_base_revision(own != nullptr ? own->mod_revision() : 0);
+    if (c.op() == kDraftPut && c.content_type() == 0) c.set_content_type(kContentTypeText);
+  }
+  return absl::OkStatus();
+}
+
+// RESOURCE_EXHAUSTED if the tenant's drafts outgrow what its record may hold.
+absl::Status CheckDraftLimits(const TenantRecord& record, absl::string_view field) {
+  if (record.drafts_size() > kMaxDraftsPerTenant) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(field, ": tenant ", QuoteForError(record.name()), " already holds ",
+                     kMaxDraftsPerTenant, " drafts; publish or discard some first"));
+  }
+  int64_t bytes = 0;
+  for (const DraftRecord& d : record.drafts()) bytes += static_cast<int64_t>(d.ByteSizeLong());
+  if (bytes > kMaxDraftBytesPerTenant) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        field, ": the drafts of tenant ", QuoteForError(record.name()), " would hold ", bytes,
+        " bytes; the limit is ", kMaxDraftBytesPerTenant, " (publish or discard some first)"));
+  }
+  return absl::OkStatus();
+}
+
+// Adds a new draft of `changes` to `record`, as made at `context`.
+DraftRecord& AddDraft(TenantRecord& record, const PlanContext& context, DraftChanges changes,
+                      std::string message, std::string author, std::string origin) {
+  DraftRecord* d = record.add_drafts();
+  d->set_id(context.revision);
+  d->set_author(author.empty() ? "anonymous" : std::move(author));
+  d->set_create_time_micros(absl::ToUnixMicros(context.now));
+  d->set_update_time_micros(d->create_time_micros());
+  d->set_message(std::move(message));
+  SortChanges(changes);
+  *d->mutable_changes() = std::move(changes);
+  d->set_origin(std::move(origin));
+  return *d;
+}
+
+class SetReviewWrite final : public Write {
+ public:
+  SetReviewWrite(std::string tenant, storage::ReviewRecord review, SetReviewDone done)
+      : tenant_(std::move(tenant)), review_(std::move(review)), done_(std::move(done)) {}
+
+  absl::string_view default_rpc() const override { return "ReleaseService.SetReview"; }
+  absl::Status Validate(const CoreOptions&, const WriteContext&) const override {
+    return ValidateTenantName("tenant", tenant_);
+  }
+  AuditTargets Targets() const override {
+    AuditTargetsBuilder targets;
+    targets.AddTenant(tenant_);
+    targets.SetDetail(absl::StrCat("drafts_required=", review_.drafts_required(),
+                                   " publisher_not_author=", review_.publisher_not_author()));
+    return targets.Build();
+  }
+  absl::StatusOr<Completion> Plan(const PlanContext& context,
+                                  storage::ChangeSet& change_set) override {
+    const TenantState* t = context.state.FindTenant(tenant_);
+    if (t == nullptr) return TenantNotFoundError("tenant", tenant_);
+    int64_t revision = context.state.revision();
+    if (!SameRecord(t->record.review(), review_)) {
+      TenantRecord record = t->record;
+      *record.mutable_review() = review_;
+      AddTenantPut(change_set, std::move(record), &t->record);
+      revision = context.revision;
+    }
+    return [this, revision](const absl::Status& committed) {
+      if (committed.ok()) {
+        done_(revision);
+      } else {
+        done_(committed);
+      }
+    };
+  }
+  void Fail(const absl::Status& status) override { done_(status); }
+
+ private:
+  const std::string tenant_;
+  const storage::ReviewRecord review_;
+  SetReviewDone done_;
+};
+
+class DraftWrite final : public Write {
+ public:
+  DraftWrite(DraftCommand command, DraftDone done)
+      : command_(std::move(command)), done_(std::move(done)) {}
+
+  absl::string_view default_rpc() const override {
+    switch (command_.kind) {
+      case DraftCommand::Kind::kCreate:
+        return "ReleaseService.CreateDraft";
+      case DraftCommand::Kind::kUpdate:
+        return "ReleaseService.UpdateDraft";
+      case DraftCommand::Kind::kDiscard:
+        break;
+    }
+    return "ReleaseService.DiscardDraft";
+  }
+
+  absl::Status Validate(const CoreOptions& options, const WriteContext&) const override {
+    if (absl::Status s = ValidateTenantName("tenant", command_.tenant); !s.ok()) return s;
+    if (command_.kind != DraftCommand::Kind::kCreate && command_.draft_id <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("draft_id: ", command_.draft_id, " is not a draft id (a revision)"));
+    }
+    if (absl::Status s = ValidateReleaseMessage("message", command_.message); !s.ok()) return s;
+    const char* field = command_.kind == DraftCommand::Kind::kCreate ? "changes" : "set";
+    if (command_.kind == DraftCommand::Kind::kCreate && command_.set.empty()) {
+      return absl::InvalidArgumentError("changes: a draft needs at least one change");
+    }
+    if (absl::Status s = ValidateChanges(options, command_.set, field); !s.ok()) return s;
+    for (size_t i = 0; i < command_.remove.size(); ++i) {
+      const std::string at = absl::StrCat("remove[", i, "]");
+      if (absl::Status s = ValidateServiceName(at + ".service", command_.remove[i].first);
+          !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = ValidateKey(at + ".key", command_.remove[i].second); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  AuditTargets Targets() const override {
+    AuditTargetsBuilder targets;
+    targets.AddTenant(command_.tenant);
+    for (const DraftChangeRecord& c : command_.set) {
+      targets.AddKey(command_.tenant, c.service(), c.key());
+    }
+    if (command_.draft_id != 0) targets.SetDetail(absl::StrCat("draft_id=", command_.draft_id));
+    return targets.Build();
+  }
+
+  absl::StatusOr<Completion> Plan(const PlanContext& context,
+                                  storage::ChangeSet& change_set) override {
+    const TenantState* t = context.state.FindTenant(command_.tenant);
+    if (t == nullptr) return TenantNotFoundError("tenant", command_.tenant);
+    TenantRecord record = t->record;
+    auto result = std::make_shared<DraftRecord>();
+    const char* field = command_.kind == DraftCommand::Kind::kCreate ? "changes" : "set";
+    DraftChanges set = command_.set;
+    if (absl::Status s = PrepareChanges(context.state, command_.tenant, set, field); !s.ok()) {
+      return s;
+    }
+    if (command_.kind == DraftCommand::Kind::kCreate) {
+      *result = AddDraft(record, context, std::move(set), command_.message, command_.author, "");
+    } else {
+      const int index = FindDraft(record, command_.draft_id);
+      if (index < 0) return DraftNotFound(command_.tenant, command_.draft_id);
+      if (command_.kind == DraftCommand::Kind::kDiscard) {
+        *result = record.drafts(index);
+        record.mutable_drafts()->DeleteSubrange(index, 1);
+      } else {
+        DraftRecord& d = *record.mutable_drafts(index);
+        std::map<std::pair<std::string, std::string>, DraftChangeRecord> changes;
+        for (DraftChangeRecord& c : *d.mutable_changes()) {
+          changes[{c.service(), c.key()}] = std::move(c);
+        }
+        for (size_t i = 0; i < command_.remove.size(); ++i) {
+          if (changes.erase(command_.remove[i]) == 0) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "remove[", i, "]: service ", QuoteForError(command_.remove[i].first), " key ",
+                QuoteForError(command_.remove[i].second), " is not in draft ", command_.draft_id));
+          }
+        }
+        for (DraftChangeRecord& c : set) changes[{c.service(), c.key()}] = std::move(c);
+        if (changes.size() > static_cast<size_t>(context.options.max_txn_ops) &&
+            d.origin().empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "set: draft ", command_.draft_id, " would hold ", changes.size(),
+              " changes; the limit is ", context.options.max_txn_ops, " (--max_txn_ops)"));
+        }
+        d.clear_changes();
+        for (auto& [key, c] : changes) *d.add_changes() = std::move(c);
+        if (!command_.message.empty()) d.set_message(command_.message);
+        d.set_update_time_micros(absl::ToUnixMicros(context.now));
+        *result = d;
+      }
+    }
+    if (absl::Status s = CheckDraftLimits(record, field); !s.ok()) return s;
+    AddTenantPut(change_set, std::move(record), &t->record);
+    return CompleteWith(done_, result);
+  }
+
+  void Fail(const absl::Status& status) override { done_(status); }
+
+ private:
+  const DraftCommand command_;
+  DraftDone done_;
+};
+
+class PublishDraftWrite final : public Write {
+ public:
+  PublishDraftWrite(PublishCommand command, PublishDone done)
+      : command_(std::move(command)), done_(std::move(done)) {}
+
+  absl::string_view default_rpc() const override { return "ReleaseService.PublishDraft"; }
+  bool release() const override { return true; }
+
+  absl::Status Validate(const CoreOptions&, const WriteContext&) const override {
+    if (absl::Status s = ValidateTenantName("tenant", command_.tenant); !s.ok()) return s;
+    if (command_.draft_id <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("draft_id: ", command_.draft_id, " is not a draft id (a revision)"));
+    }
+    return ValidateReleaseMessage("message", command_.message);
+  }
+
+  AuditTargets Targets() const override {
+    AuditTargetsBuilder targets;
+    targets.AddTenant(command_.tenant);
+    targets.SetDetail(
+        absl::StrCat("draft_id=", command_.draft_id, command_.rebase ? " rebase" : ""));
+    return targets.Build();
+  }
+
+  absl::StatusOr<Completion> Plan(const PlanContext& context,
+                                  storage::ChangeSet& change_set) override {
+    const TenantState* t = context.state.FindTenant(command_.tenant);
+    if (t == nullptr) return TenantNotFoundError("tenant", command_.tenant);
+    const int index = FindDraft(t->record, command_.draft_id);
+    if (index < 0) return DraftNotFound(command_.tenant, command_.draft_id);
+    const DraftRecord& draft = t->record.drafts(index);
+    if (t->record.review().publisher_not_author() && command_.publisher == draft.author()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("draft_id: draft ", draft.id(), " was written by ",
+                       QuoteForError(draft.author()), "; tenant ", QuoteForError(command_.tenant),
+                       " needs another identity to publish it (review: publisher_not_author)"));
+    }
+    if (!command_.rebase) {
+      std::vector<std::string> conflicts =
+          ConflictsOf(context.state, command_.tenant, draft.changes());
+      if (!conflicts.empty()) {
+        const DraftChangeRecord* first = nullptr;
+        for (const DraftChangeRecord& c : draft.changes()) {
+          if (absl::StrCat(c.service(), "/", c.key()) == conflicts.front()) first = &c;
+        }
+        const storage::EntryRecord* own =
+            context.state.FindEntry(command_.tenant, first->service(), first->key());
+        return absl::FailedPreconditionError(
+            absl::StrCat("draft_id: ", DescribeKey(command_.tenant, first->service(), first->key()),
+                         " changed since draft ", draft.id(), " was made (own entry at revision ",
+                         own != nullptr ? own->mod_revision() : 0, ", the draft was made against ",
+                         first->base_revision(), "); ", conflicts.size(),
+                         " key(s) conflict; publish with rebase to apply the draft over them"));
+      }
+    }
+    auto result = std::make_shared<PublishResult>();
+    result->draft = draft;
+    // Rebased over a deletion, a DELETE has nothing left to remove.
+    DraftChanges changes;
+    for (const DraftChangeRecord& c : draft.changes()) {
+      if (c.op() == kDraftDelete &&
+          context.state.FindEntry(command_.tenant, c.service(), c.key()) == nullptr) {
+        continue;
+      }
+      *changes.Add() = c;
+    }
+    result->ops = OpsOf(command_.tenant, changes, /*check_base=*/false);
+    for (const WriteOp& op : result->ops) {
+      const storage::EntryRecord* own = context.state.FindEntry(op.tenant, op.service, op.key);
+      result->before.push_back(own != nullptr ? std::optional(*own) : std::nullopt);
+    }
+    if (absl::Status s =
+            PlanOps(result->ops, /*single=*/false, context, change_set, result->applied);
+        !s.ok()) {
+      return s;
+    }
+    TenantRecord record = t->record;
+    record.mutable_drafts()->DeleteSubrange(index, 1);
+    AddTenantPut(change_set, std::move(record), &t->record);
+    if (command_.message.empty()) change_set.set_message(draft.message());
+    result->revision = context.revision;
+    return CompleteWith(done_, result);
+  }
+
+  void Fail(const absl::Status& status) override { done_(status); }
+
+ private:
+  const PublishCommand command_;
+  PublishDone done_;
+};
+
+class PromoteWrite final : public Write {
+ public:
+  PromoteWrite(PromoteCommand command, PromoteDone done)
+      : command_(std::move(command)), done_(std::move(done)) {}
+
+  absl::string_view default_rpc() const override {
+    return command_.from_tenant.empty() ? "ReleaseService.Reset" : "ReleaseService.Promote";
+  }
+  bool release() const override { return true; }
+
+  absl::Status Validate(const CoreOptions&, const WriteContext& context) const override {
+    const bool reset = command_.from_tenant.empty();
+    if (!reset) {
+      if (absl::Status s = ValidateTenantName("from_tenant", command_.from_tenant); !s.ok()) {
+        return s;
+      }
+    }
+    if (absl::Status s = ValidateTenantName(reset ? "tenant" : "to_tenant", command_.to_tenant);
+        !s.ok()) {
+      return s;
+    }
+    for (size_t i = 0; i < command_.services.size(); ++i) {
+      if (absl::Status s =
+              ValidateServiceName(absl::StrCat("services[", i, "]"), command_.services[i]);
+          !s.ok()) {
+        return s;
+      }
+    }
+    return ValidateReleaseMessage("message", context.message);
+  }
+
+  AuditTargets Targets() const override {
+    AuditTargetsBuilder targets;
+    if (!command_.from_tenant.empty()) targets.AddTenant(command_.from_tenant);
+    targets.AddTenant(command_.to_tenant);
+    for (const std::string& s : command_.services) targets.AddService(s);
+    if (!command_.from_tenant.empty()) {
+      targets.SetDetail(absl::StrCat("from=", command_.from_tenant, " to=", command_.to_tenant,
+                                     command_.remove_missing ? " remove_missing" : ""));
+    }
+    return targets.Build();
+  }
+
+  absl::StatusOr<Completion> Plan(const PlanContext& context,
+                                  storage::ChangeSet& change_set) override {
+    const ConfigState& state = context.state;
+    const bool reset = command_.from_tenant.empty();
+    absl::StatusOr<PromotionPlan> plan =
+        reset ? PlanReset(state, command_.to_tenant, command_.services)
+              : PlanPromotion(state, command_.from_tenant, command_.to_tenant, command_.services,
+                              command_.remove_missing);
+    if (!plan.ok()) return plan.status();
+    auto result = std::make_shared<PromoteResult>();
+    result->skipped = plan->skipped;
+    result->diff = DiffOfChanges(state, command_.to_tenant, plan->changes);
+    result->revision = state.revision();
+    if (plan->changes.empty()) return CompleteWith(done_, result);
+    const TenantState* to = state.FindTenant(command_.to_tenant);
+    if (to->record.review().drafts_required()) {
+      TenantRecord record = to->record;
+      const std::string message =
+          change_set.message().empty()
+              ? (reset ? std::string("reset") : absl::StrCat("promote from ", command_.from_tenant))
+              : change_set.message();
+      AddDraft(record, context, std::move(plan->changes), message, command_.author,
+               reset ? "reset" : absl::StrCat("promote from ", command_.from_tenant));
+      if (absl::Status s = CheckDraftLimits(record, reset ? "tenant" : "to_tenant"); !s.ok()) {
+        return s;
+      }
+      AddTenantPut(change_set, std::move(record), &to->record);
+      change_set.set_release(false);
+      result->draft_id = context.revision;
+    } else {
+      TxnResult applied;
+      if (absl::Status s = PlanOps(OpsOf(command_.to_tenant, plan->changes, false),
+                                   /*single=*/false, context, change_set, applied);
+          !s.ok()) {
+        return s;
+      }
+      if (change_set.message().empty()) {
+        change_set.set_message(reset ? std::string("reset")
+                                     : absl::StrCat("promote from ", command_.from_tenant));
+      }
+      result->release_id = context.revision;
+    }
+    result->revision = context.revision;
+    return CompleteWith(done_, result);
+  }
+
+  void Fail(const absl::Status& status) override { done_(status); }
+
+ private:
+  const PromoteCommand command_;
+  PromoteDone done_;
+};
+
+}  // namespace
+
+std::unique_ptr<Write> MakeSetReviewWrite(std::string tenant, storage::ReviewRecord review,
+                                          SetReviewDone done) {
+  return std::make_unique<SetReviewWrite>(std::move(tenant), std::move(review), std::move(done));
+}
+
+std::unique_ptr<Write> MakeDraftWrite(DraftCommand command, DraftDone done) {
+  return std::make_unique<DraftWrite>(std::move(command), std::move(done));
+}
+
+std::unique_ptr<Write> MakePublishDraftWrite(PublishCommand command, PublishDone done) {
+  return std::make_unique<PublishDraftWrite>(std::move(command), std::move(done));
+}
+
+std::unique_ptr<Write> MakePromoteWrite(PromoteCommand command, PromoteDone done) {
+  return std::make_unique<PromoteWrite>(std::move(command), std::move(done));
+}
+
+absl::Status CheckDirectWrite(const ConfigState& state, const WriteOp& op,
+                              absl::string_view field) {
+  const TenantState* t = state.FindTenant(op.tenant);
+  if (t == nullptr || !t->record.review().drafts_required()) return absl::OkStatus();
+  if (op.type == WriteOpType::kPut &&
+      (op.secret || DeclaredSecret(state, op.tenant, op.service, op.key))) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat(field, ": tenant ", QuoteForError(op.tenant),
+                   " takes changes through drafts (its review requires them): CreateDraft, then a "
+                   "publisher's PublishDraft (confctl draft create / draft publish)"));
+}
+
+}  // namespace confcenter

@@ -182,7 +182,8 @@ void AddGlobalOptions(CLI::App* app, GlobalOptions* global) {
   app->add_option("--timeout", global->timeout,
                   "deadline of each call, e.g. 500ms, 5s, 1m (a bare number is seconds)")
       ->capture_default_str();
-  app->add_option("--user", global->user, "who makes the change (sent as x-confcenter-user)");
+  app->add_option("--user", global->user, "who makes the change (sent as x-confcenter-user)")
+      ->envname("CONFCENTER_USER");
   AddCredentialOptions(app, &global->credentials);
 }
 

@@ -69,6 +69,19 @@ grpc::ServerUnaryReactor* ReadAtLeast(ConfigCore* core, grpc::CallbackServerCont
   return reactor;
 }
 
+// What a direct entry write of `tenant` needs: RequireWrite, and publish on a tenant whose
+// review requires drafts (only secret values are written directly there, by publishers).
+absl::Status RequireEntryWrite(ConfigCore* core, const auth::Access& access,
+                               const std::string& tenant) {
+  if (absl::Status s = RequireWrite(access, tenant); !s.ok()) return s;
+  bool reviewed = false;
+  core->ReadState([&](const ConfigState& state) {
+    const TenantState* t = state.FindTenant(tenant);
+    reviewed = t != nullptr && t->record.review().drafts_required();
+  });
+  return reviewed ? access.Require(auth::Right::kPublish, tenant) : absl::OkStatus();
+}
+
 // Runs a one-op transaction, after checking the caller may write there, and lets `fill` copy
 // its result into the response.
 template <typename Fill>
@@ -77,7 +90,8 @@ grpc::ServerUnaryReactor* SingleOp(ConfigCore* core, const Gatekeeper* gate,
                                    WriteOp op, Fill fill) {
   grpc::ServerUnaryReactor* refused = nullptr;
   std::shared_ptr<const auth::Access> access = gate->Admit(
-      ctx, rpc, op.tenant, [&op](const auth::Access& a) { return RequireWrite(a, op.tenant); },
+      ctx, rpc, op.tenant,
+      [core, &op](const auth::Access& a) { return RequireEntryWrite(core, a, op.tenant); },
       &refused);
   if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -154,9 +168,9 @@ grpc::ServerUnaryReactor* ConfigServiceImpl::Txn(grpc::CallbackServerContext* ct
   grpc::ServerUnaryReactor* refused = nullptr;
   std::shared_ptr<const auth::Access> access = gate_->Admit(
       ctx, "ConfigService.Txn", req->ops_size() > 0 ? req->ops(0).tenant() : "",
-      [req](const auth::Access& a) {
+      [this, req](const auth::Access& a) {
         for (const v1::TxnOp& op : req->ops()) {
-          if (absl::Status s = RequireWrite(a, op.tenant()); !s.ok()) return s;
+          if (absl::Status s = RequireEntryWrite(core_, a, op.tenant()); !s.ok()) return s;
         }
         return absl::OkStatus();
       },

@@ -70,6 +70,29 @@ tenant=$(BRANCH=devops-integrate DEFINITION_FILE="$work/login-v1.yaml" \
   CONFIG_FILE="$work/login-integration.yaml" "$src/deploy/ci/confcenter-register.sh")
 [ "$tenant" = integration ] || fail "integration branch registered into '$tenant'"
 
+# Promotion after integration's tests pass: into a reviewed pre-release root as a draft that
+# another identity publishes, then into an unreviewed one as a release the step waits for.
+"$confctl" register pre-acme --root -f "$work/login-v1.yaml" > /dev/null
+"$confctl" review pre-acme --drafts-required --publisher-not-author > /dev/null
+promoted=$(CONFCENTER_USER=ci TO=pre-acme SERVICES=login COMMIT=f00d "$src/deploy/ci/confcenter-promote.sh" 2> "$work/promote.txt") \
+  || fail "promote: $(cat "$work/promote.txt")"
+grep -Eq '^added +login +db\.url ' "$work/promote.txt" || fail "no dry run: $(cat "$work/promote.txt")"
+[[ "$promoted" =~ ^draft\ [0-9]+$ ]] || fail "promote into a reviewed tenant printed '$promoted'"
+"$confctl" resolve pre-acme login | grep -q 'db.integration' && fail "a draft went live"
+set +e; "$confctl" --user ci draft publish pre-acme "${promoted#draft }" > /dev/null 2>&1; code=$?; set -e
+[ "$code" = 4 ] || fail "the draft's author published it (exit $code)"
+"$confctl" --user release-manager draft publish pre-acme "${promoted#draft }" > /dev/null \
+  || fail "the release manager could not publish"
+"$confctl" resolve pre-acme login | grep -Eq 'db\.url +pre-acme .*db\.integration' \
+  || fail "promoted value: $("$confctl" resolve pre-acme login)"
+"$confctl" releases pre-acme | grep -q 'promote from integration at f00d' || fail "release message"
+"$confctl" register pre-beta --root -f "$work/login-v1.yaml" > /dev/null
+promoted=$(TO=pre-beta "$src/deploy/ci/confcenter-promote.sh" 2> "$work/promote2.txt") \
+  || fail "promote: $(cat "$work/promote2.txt")"
+[[ "$promoted" =~ ^release\ [0-9]+$ ]] || fail "promote into pre-beta printed '$promoted'"
+[ "$(TO=pre-beta "$src/deploy/ci/confcenter-promote.sh" 2>/dev/null)" = unchanged ] \
+  || fail "a second promotion changed something"
+
 # A feature branch deploys only login, at an incompatible version: the gate refuses it (exit
 # 4 = FAILED_PRECONDITION) and names the conflict; with FORCE it goes in with a warning.
 set +e

@@ -22,6 +22,7 @@
 #include "confcenter/v1/admin.grpc.pb.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
+#include "confcenter/v1/release.grpc.pb.h"
 #include "confcenter/v1/tenant.grpc.pb.h"
 #include "confcenter/v1/watch.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -153,7 +154,8 @@ class Api {
         history(v1::HistoryService::NewStub(channel)),
         watch(v1::WatchService::NewStub(channel)),
         admin(v1::AdminService::NewStub(channel)),
-        access(v1::AccessService::NewStub(channel)) {}
+        access(v1::AccessService::NewStub(channel)),
+        release(v1::ReleaseService::NewStub(channel)) {}
 
   // `token` empty = no credentials; `user` non-empty = the x-confcenter-user header.
   static void Prepare(grpc::ClientContext* ctx, const std::string& token,
@@ -255,6 +257,7 @@ class Api {
   std::unique_ptr<v1::WatchService::Stub> watch;
   std::unique_ptr<v1::AdminService::Stub> admin;
   std::unique_ptr<v1::AccessService::Stub> access;
+  std::unique_ptr<v1::ReleaseService::Stub> release;
 };
 
 // A server-streaming call's outcome: OK once the first message arrived, else the stream's
@@ -952,6 +955,101 @@ TEST_F(AccessTest, CiTokenScope) {
       world->gitlab_key, {}, testing::GitLabClaims("team/shop", "v1.0.0", "tag", now));
   EXPECT_EQ(api().Register(tag, RegisterRequest(kFeatX, kIntegration)).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// The release workflow's rights: review is an admin's; drafts need write, also where direct
+// writes need more; publishing needs publish; promotion needs read on its source.
+TEST_F(AccessTest, ReleaseWorkflowRights) {
+  Api& a = api();
+  const std::string& admin = world->admin;
+  const std::string editor = StaticToken("editor");
+  const std::string reader = StaticToken("reader");
+  const std::string publisher = StaticToken("publisher");
+  ASSERT_TRUE(
+      a.Register(admin, RegisterRequest("feat-rel", kIntegration, {Definition("rel")})).ok());
+  auto set_review = [&](const std::string& token) {
+    v1::SetReviewRequest r;
+    r.set_tenant("feat-rel");
+    r.mutable_review()->set_drafts_required(true);
+    grpc::ClientContext ctx;
+    Api::Prepare(&ctx, token);
+    v1::SetReviewResponse resp;
+    return a.release->SetReview(&ctx, r, &resp);
+  };
+  EXPECT_EQ(set_review(editor).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(set_review(reader).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(set_review(admin).ok());
+
+  auto create = [&](const std::string& token, const std::string& tenant, int64_t* id) {
+    v1::CreateDraftRequest r;
+    r.set_tenant(tenant);
+    v1::DraftChange* c = r.add_changes();
+    c->set_service("rel");
+    c->set_key("k");
+    c->set_op(v1::DRAFT_OP_PUT);
+    c->set_value(token.substr(0, 8));
+    grpc::ClientContext ctx;
+    Api::Prepare(&ctx, token);
+    v1::DraftResponse resp;
+    grpc::Status st = a.release->CreateDraft(&ctx, r, &resp);
+    if (id != nullptr) *id = resp.draft().draft_id();
+    return st;
+  };
+  auto publish = [&](const std::string& token, const std::string& tenant, int64_t id) {
+    v1::PublishDraftRequest r;
+    r.set_tenant(tenant);
+    r.set_draft_id(id);
+    grpc::ClientContext ctx;
+    Api::Prepare(&ctx, token);
+    v1::PublishDraftResponse resp;
+    return a.release->PublishDraft(&ctx, r, &resp);
+  };
+  // The editor drafts on the reviewed tenant but may neither write it directly nor publish.
+  EXPECT_EQ(a.Put(editor, "feat-rel", "rel", "k", "direct").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  int64_t draft = 0;
+  ASSERT_TRUE(create(editor, "feat-rel", &draft).ok());
+  EXPECT_EQ(create(reader, "feat-rel", nullptr).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  {
+    v1::ListDraftsRequest r;
+    r.set_tenant("feat-rel");
+    grpc::ClientContext ctx;
+    Api::Prepare(&ctx, reader);
+    v1::ListDraftsResponse resp;
+    ASSERT_TRUE(a.release->ListDrafts(&ctx, r, &resp).ok());
+    ASSERT_EQ(resp.drafts_size(), 1);
+    EXPECT_EQ(resp.drafts(0).author(), "token:editor");
+  }
+  grpc::Status st = publish(editor, "feat-rel", draft);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "\"publish\"")) << st.error_message();
+  ASSERT_TRUE(publish(admin, "feat-rel", draft).ok());
+
+  // On the protected integration a publisher publishes what the admin drafted.
+  ASSERT_TRUE(create(admin, kIntegration, &draft).ok());
+  EXPECT_EQ(publish(editor, kIntegration, draft).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(publish(publisher, kIntegration, draft).ok());
+
+  // Promotion reads its source: the editor has no read on integration.
+  auto promote = [&](const std::string& token) {
+    v1::PromoteRequest r;
+    r.set_from_tenant(kIntegration);
+    r.set_to_tenant("feat-rel");
+    r.add_services("rel");
+    grpc::ClientContext ctx;
+    Api::Prepare(&ctx, token);
+    v1::PromoteResponse resp;
+    return a.release->Promote(&ctx, r, &resp);
+  };
+  EXPECT_EQ(promote(editor).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(promote(admin).ok());
+  v1::DeregisterRequest remove;
+  remove.set_tenant("feat-rel");
+  remove.set_all(true);
+  grpc::ClientContext ctx;
+  Api::Prepare(&ctx, admin);
+  v1::DeregisterResponse removed;
+  ASSERT_TRUE(a.tenants->Deregister(&ctx, remove, &removed).ok());
 }
 
 // The audit and history name the authenticated identity, never a header it sends.

@@ -143,6 +143,21 @@ TEST_F(HttpApiTest, EveryUnaryRpcAnswersOverPostInTheCanonicalJsonMapping) {
        "\"allApplied\":true"},
       {"InstanceService/ReportInstance", R"({"tenant":"feat-x","instance_id":"nobody"})", 404,
        "instance_id"},
+      {"ReleaseService/SetReview", R"({"tenant":"feat-x","review":{"drafts_required":true}})", 200,
+       "\"draftsRequired\":true"},
+      {"ReleaseService/CreateDraft",
+       R"({"tenant":"feat-x","message":"m","changes":[{"service":"orders","key":"a",)"
+       R"("op":"DRAFT_OP_PUT","value":"3"}]})",
+       200, "\"draftId\""},
+      {"ReleaseService/ListDrafts", R"({"tenant":"feat-x"})", 200, "\"changeCount\":1"},
+      {"ReleaseService/GetDraft", R"({"tenant":"feat-x","draft_id":"999"})", 404, "draft_id"},
+      {"ReleaseService/UpdateDraft", R"({"tenant":"feat-x","draft_id":"999"})", 404, "draft_id"},
+      {"ReleaseService/DiscardDraft", R"({"tenant":"feat-x","draft_id":"999"})", 404, "draft_id"},
+      {"ReleaseService/PublishDraft", R"({"tenant":"feat-x","draft_id":"999"})", 404, "draft_id"},
+      {"ReleaseService/Promote",
+       R"({"from_tenant":"integration","to_tenant":"feat-x","dry_run":true})", 200,
+       "\"dryRun\":true"},
+      {"ReleaseService/Reset", R"({"tenant":"feat-x","dry_run":true})", 200, "\"dryRun\":true"},
       {"TenantService/Deregister", R"({"tenant":"feat-x","all":true})", 200, "\"revision\""},
   };
   std::set<std::string> covered;
@@ -156,8 +171,9 @@ TEST_F(HttpApiTest, EveryUnaryRpcAnswersOverPostInTheCanonicalJsonMapping) {
   }
   // Every unary method of the API has a row.
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-  for (const char* service : {"ConfigService", "TenantService", "WatchService", "HistoryService",
-                              "AdminService", "AccessService", "InstanceService"}) {
+  for (const char* service :
+       {"ConfigService", "TenantService", "WatchService", "HistoryService", "AdminService",
+        "AccessService", "InstanceService", "ReleaseService"}) {
     const google::protobuf::ServiceDescriptor* s =
         pool->FindServiceByName(absl::StrCat("confcenter.v1.", service));
     ASSERT_NE(s, nullptr) << service;

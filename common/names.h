@@ -38,6 +38,22 @@ std::string NormalizeTenantName(absl::string_view branch);
 // are escaped (\xNN). For strings stored in proto3 records, which must be valid UTF-8.
 std::string CutUtf8(absl::string_view text, size_t max);
 
+// A tenant's gray release lives in a hidden child tenant of its own, "<tenant>~gray": a
+// name no caller can give (`~` is outside the grammar), whose own entries are the gray
+// values and whose streams are those of the instances in the gray audience.
+inline constexpr absl::string_view kGraySuffix = "~gray";
+inline std::string GrayTenantOf(absl::string_view tenant) {
+  return std::string(tenant) + std::string(kGraySuffix);
+}
+inline bool IsGrayTenant(absl::string_view name) {
+  return name.size() > kGraySuffix.size() &&
+         name.substr(name.size() - kGraySuffix.size()) == kGraySuffix;
+}
+// The tenant a gray tenant belongs to ("pre~gray" -> "pre"); `name` itself otherwise.
+inline std::string GrayBase(absl::string_view name) {
+  return std::string(IsGrayTenant(name) ? name.substr(0, name.size() - kGraySuffix.size()) : name);
+}
+
 // `value` quoted for an error message: escaped, and cut to 64 characters with "..." after.
 std::string QuoteForError(absl::string_view value);
 

@@ -268,6 +268,26 @@ struct ResetArgs {
   std::string message;
 };
 
+struct GrayArgs {
+  std::string tenant;
+  int64_t draft_id = 0;           // start from this draft, or:
+  std::vector<std::string> set;   // SERVICE/KEY=VALUE
+  std::vector<std::string> mask;  // SERVICE/KEY
+  std::string selector;           // label selector, e.g. "zone=canary"
+  std::vector<std::string> instances;
+  int percentage = 0;
+  std::string service;
+  std::string message;
+  int64_t gray_release_id = 0;  // promote, abort: 0 = whichever is open
+};
+
+// gray start / show: the gray release (id, audience, changes, the instances in it), or the
+// GrayResponse.
+absl::Status RunGrayStart(const Context& ctx, const GrayArgs& args);
+absl::Status RunGrayShow(const Context& ctx, const std::string& tenant);
+// gray promote / abort: a line with the revision, or the response.
+absl::Status RunGrayEnd(const Context& ctx, const GrayArgs& args, bool promote);
+
 // review: sets how changes reach a tenant (SetReview); prints it.
 absl::Status RunReview(const Context& ctx, const ReviewArgs& args);
 // drafts: a tenant's drafts, table ID AUTHOR AGE CHANGES ORIGIN MESSAGE, or the response.

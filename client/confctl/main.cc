@@ -124,6 +124,7 @@ struct Args {
   PublishArgs publish;
   PromoteArgs promote;
   ResetArgs reset;
+  GrayArgs gray;
 };
 
 void AddKeyPositionals(CLI::App* sub, KeyArgs* key) {
@@ -349,6 +350,39 @@ void AddReleaseCommands(Commands* commands, CLI::App* app, Args* a) {
   publish->add_option("ID", a->publish.draft_id, "draft id")->required();
   publish->add_flag("--rebase", a->publish.rebase, "apply over keys changed since the draft");
   publish->add_option("-m,--message", a->publish.message, "release message (default: the draft's)");
+
+  CLI::App* gray = app->add_subcommand(
+      "gray", "gray release: changes to an audience of instances first, then promote or abort");
+  gray->require_subcommand(1);
+  gray->fallthrough();
+  CLI::App* start = commands->AddUnder(
+      gray, "start", "publish a draft (or changes) to the instances of an audience only",
+      [a](const Context& ctx) { return RunGrayStart(ctx, a->gray); });
+  start->add_option("TENANT", a->gray.tenant, "tenant")->required();
+  start->add_option("--draft", a->gray.draft_id, "the draft to release to the audience");
+  start->add_option("--set", a->gray.set, "SERVICE/KEY=VALUE (repeatable; instead of --draft)");
+  start->add_option("--mask", a->gray.mask, "SERVICE/KEY: hide the key (repeatable)");
+  start->add_option("--selector", a->gray.selector,
+                    "instance labels: k=v, k!=v, k, !k, comma-separated (all must hold)");
+  start->add_option("--instance", a->gray.instances, "an instance id (repeatable)");
+  start->add_option("--percentage", a->gray.percentage,
+                    "1-100: that share of the instances, the same ones every time");
+  start->add_option("--service", a->gray.service, "only instances of this service");
+  start->add_option("-m,--message", a->gray.message, "message (default: the draft's)");
+  CLI::App* gray_show = commands->AddUnder(
+      gray, "show", "the open gray release: audience, values, the instances that see it",
+      [a](const Context& ctx) { return RunGrayShow(ctx, a->gray.tenant); });
+  gray_show->add_option("TENANT", a->gray.tenant, "tenant")->required();
+  for (bool promote_it : {true, false}) {
+    CLI::App* end = commands->AddUnder(
+        gray, promote_it ? "promote" : "abort",
+        promote_it ? "make the open gray release the tenant's (one release)"
+                   : "take the open gray release back (its audience gets the tenant's values)",
+        [a, promote_it](const Context& ctx) { return RunGrayEnd(ctx, a->gray, promote_it); });
+    end->add_option("TENANT", a->gray.tenant, "tenant")->required();
+    end->add_option("ID", a->gray.gray_release_id, "the gray release id (default: the open one)");
+    if (promote_it) end->add_option("-m,--message", a->gray.message, "release message");
+  }
 
   CLI::App* promote = commands->Add(
       "promote",

@@ -273,4 +273,84 @@ absl::Status RunReset(const Context& ctx, const ResetArgs& args) {
   return PrintPromotion(ctx, ctx.client->Reset(request), "reset", args.tenant);
 }
 
+namespace {
+
+absl::Status PrintGray(const Context& ctx, const absl::StatusOr<v1::GrayResponse>& response) {
+  if (!response.ok()) return response.status();
+  if (ctx.format != OutputFormat::kTable) {
+    PrintMessage(*response, ctx.format, *ctx.out);
+    return absl::OkStatus();
+  }
+  const v1::GrayRelease& g = response->gray();
+  std::vector<std::string> audience;
+  if (!g.audience().service().empty()) audience.push_back("service " + g.audience().service());
+  if (!g.audience().selector().empty()) audience.push_back("labels " + g.audience().selector());
+  if (g.audience().instance_ids_size() > 0) {
+    audience.push_back("instances " + absl::StrJoin(g.audience().instance_ids(), ","));
+  }
+  if (g.audience().percentage() > 0)
+    audience.push_back(absl::StrCat(g.audience().percentage(), "%"));
+  *ctx.out << "gray release " << g.gray_release_id() << " of " << g.tenant() << " by " << g.author()
+           << ", " << Age(g.create_time()) << " old"
+           << (g.message().empty() ? "" : absl::StrCat(": ", g.message())) << "\n"
+           << "audience: " << absl::StrJoin(audience, ", ") << "\n"
+           << "seen by " << g.instances_size() << " live instance(s)"
+           << (g.instances().empty() ? "" : absl::StrCat(": ", absl::StrJoin(g.instances(), ", ")))
+           << "\n";
+  Table table({"SERVICE", "KEY", "GRAY VALUE"});
+  for (const v1::DraftChange& c : g.changes()) {
+    table.AddRow(
+        {c.service(), c.key(), c.op() == v1::DRAFT_OP_MASK ? "(mask)" : CutValue(c.value(), 40)});
+  }
+  table.Print(*ctx.out);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunGrayStart(const Context& ctx, const GrayArgs& args) {
+  DraftChangeArgs change_args;
+  change_args.set = args.set;
+  change_args.mask = args.mask;
+  absl::StatusOr<std::vector<v1::DraftChange>> changes = ChangesOf(change_args);
+  if (!changes.ok()) return changes.status();
+  if ((args.draft_id != 0) == !changes->empty()) {
+    return UsageError("gray start: give --draft ID, or --set/--mask changes");
+  }
+  v1::StartGrayRequest request;
+  request.set_tenant(args.tenant);
+  request.set_draft_id(args.draft_id);
+  for (v1::DraftChange& c : *changes) *request.add_changes() = std::move(c);
+  request.mutable_audience()->set_selector(args.selector);
+  for (const std::string& id : args.instances) request.mutable_audience()->add_instance_ids(id);
+  request.mutable_audience()->set_percentage(args.percentage);
+  request.mutable_audience()->set_service(args.service);
+  request.set_message(args.message);
+  return PrintGray(ctx, ctx.client->StartGray(request));
+}
+
+absl::Status RunGrayShow(const Context& ctx, const std::string& tenant) {
+  v1::GetGrayRequest request;
+  request.set_tenant(tenant);
+  return PrintGray(ctx, ctx.client->GetGray(request));
+}
+
+absl::Status RunGrayEnd(const Context& ctx, const GrayArgs& args, bool promote) {
+  v1::EndGrayRequest request;
+  request.set_tenant(args.tenant);
+  request.set_gray_release_id(args.gray_release_id);
+  request.set_message(args.message);
+  absl::StatusOr<v1::EndGrayResponse> response =
+      promote ? ctx.client->PromoteGray(request) : ctx.client->AbortGray(request);
+  if (!response.ok()) return response.status();
+  if (ctx.format != OutputFormat::kTable) {
+    PrintMessage(*response, ctx.format, *ctx.out);
+  } else {
+    *ctx.out << (promote ? "promoted the gray release of " : "aborted the gray release of ")
+             << args.tenant << (promote ? " as release " : " at revision ") << response->revision()
+             << std::endl;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace confcenter::confctl

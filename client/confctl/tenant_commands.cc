@@ -163,6 +163,10 @@ absl::Status RunTenant(const Context& ctx, const std::string& name) {
   } else if (tenant.review().publisher_not_author()) {
     table.AddRow({"review", "drafts published by another identity"});
   }
+  if (tenant.gray_release_id() != 0) {
+    table.AddRow({"gray", absl::StrCat("release ", tenant.gray_release_id(),
+                                       " open (confctl gray show ", tenant.name(), ")")});
+  }
   if (tenant.open_drafts() > 0) {
     table.AddRow({"drafts", absl::StrCat(tenant.open_drafts(), " open (confctl drafts ",
                                          tenant.name(), ")")});

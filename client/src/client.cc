@@ -361,6 +361,22 @@ CONFCENTER_UNARY(DiscardDraft, release_, false)
 CONFCENTER_UNARY(PublishDraft, release_, false)
 CONFCENTER_UNARY(Promote, release_, false)
 CONFCENTER_UNARY(Reset, release_, false)
+CONFCENTER_UNARY_AS(StartGray, GrayResponse, release_, false)
+CONFCENTER_UNARY_AS(GetGray, GrayResponse, release_, true)
+absl::StatusOr<v1::EndGrayResponse> Client::PromoteGray(const v1::EndGrayRequest& request) {
+  return Unary<v1::EndGrayRequest, v1::EndGrayResponse>(
+      request, false,
+      [this](grpc::ClientContext* ctx, const v1::EndGrayRequest& req, v1::EndGrayResponse* resp) {
+        return release_->PromoteGray(ctx, req, resp);
+      });
+}
+absl::StatusOr<v1::EndGrayResponse> Client::AbortGray(const v1::EndGrayRequest& request) {
+  return Unary<v1::EndGrayRequest, v1::EndGrayResponse>(
+      request, false,
+      [this](grpc::ClientContext* ctx, const v1::EndGrayRequest& req, v1::EndGrayResponse* resp) {
+        return release_->AbortGray(ctx, req, resp);
+      });
+}
 
 #undef CONFCENTER_UNARY
 #undef CONFCENTER_UNARY_AS

@@ -27,7 +27,8 @@ using View = std::map<std::pair<std::string, std::string>, ConfigValue>;
 
 bool SameValue(const ConfigValue& a, const ConfigValue& b) {
   return a.value == b.value && a.content_type == b.content_type &&
-         a.source_tenant == b.source_tenant && a.revision == b.revision;
+         a.source_tenant == b.source_tenant && a.revision == b.revision &&
+         a.gray_release_id == b.gray_release_id;
 }
 
 // The changes that turn `before` into `after`.
@@ -303,8 +304,8 @@ bool Subscription::Apply(const v1::SubscribeResponse& message, std::vector<Confi
   switch (message.kind()) {
     case v1::SUBSCRIBE_RESPONSE_KIND_SNAPSHOT:
       for (const v1::ResolvedEntry& e : message.entries()) {
-        incoming_[{e.service(), e.key()}] =
-            ConfigValue{e.value(), e.content_type(), e.source_tenant(), e.revision()};
+        incoming_[{e.service(), e.key()}] = ConfigValue{
+            e.value(), e.content_type(), e.source_tenant(), e.revision(), e.gray_release_id()};
       }
       if (!message.snapshot_last()) return false;
       *changes = Diff(view_, incoming_, message.revision());
@@ -320,8 +321,8 @@ bool Subscription::Apply(const v1::SubscribeResponse& message, std::vector<Confi
         ConfigChange change{e.service(), e.key(), std::nullopt, std::nullopt, message.revision()};
         if (auto it = view_.find(key); it != view_.end()) change.old_value = it->second;
         if (e.type() == v1::WatchEvent::TYPE_PUT) {
-          change.new_value =
-              ConfigValue{e.value(), e.content_type(), e.source_tenant(), e.entry_revision()};
+          change.new_value = ConfigValue{e.value(), e.content_type(), e.source_tenant(),
+                                         e.entry_revision(), e.gray_release_id()};
           view_[key] = *change.new_value;
         } else {
           view_.erase(key);
@@ -378,7 +379,8 @@ void Subscription::LoadCacheOrThrow() {
   for (const auto& e : doc.value("entries", nlohmann::json::array())) {
     view[{e.value("service", ""), e.value("key", "")}] =
         ConfigValue{e.value("value", ""), static_cast<v1::ContentType>(e.value("content_type", 1)),
-                    e.value("source_tenant", ""), e.value("revision", int64_t{0})};
+                    e.value("source_tenant", ""), e.value("revision", int64_t{0}),
+                    e.value("gray_release_id", int64_t{0})};
   }
   absl::MutexLock lock(&mu_);
   view_ = std::move(view);
@@ -405,6 +407,7 @@ void Subscription::SaveCache() {
                          {"value", v.value},
                          {"content_type", static_cast<int>(v.content_type)},
                          {"source_tenant", v.source_tenant},
+                         {"gray_release_id", v.gray_release_id},
                          {"revision", v.revision}});
     }
     doc["entries"] = std::move(entries);

@@ -48,6 +48,7 @@ void FillTenant(TenantInfo&& info, v1::Tenant* out) {
     out->mutable_review()->set_publisher_not_author(info.record.review().publisher_not_author());
   }
   out->set_open_drafts(info.record.drafts_size());
+  out->set_gray_release_id(info.gray_release_id);
 }
 
 // Finishes the call with what `read` returns (it fills the response) once this replica has

@@ -1,5 +1,6 @@
 #include "server/api/release_service.h"
 
+#include <map>
 #include <set>
 #include <type_traits>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "server/api/grpc_services.h"
 #include "server/api/redaction.h"
 #include "server/core/api_convert.h"
+#include "server/core/gray.h"
 #include "server/core/release_plan.h"
 #include "server/core/writes/release.h"
 
@@ -62,6 +64,15 @@ void RedactDiffOf(const auth::Access& access, const std::string& tenant,
   wrapper.mutable_entries()->Swap(diff);
   RedactDiff(access, &wrapper);
   wrapper.mutable_entries()->Swap(diff);
+}
+
+storage::GrayAudienceRecord ToRecord(const v1::GrayAudience& audience) {
+  storage::GrayAudienceRecord out;
+  out.set_selector(audience.selector());
+  out.mutable_instance_ids()->CopyFrom(audience.instance_ids());
+  out.set_percentage(audience.percentage());
+  out.set_service(audience.service());
+  return out;
 }
 
 storage::ReviewRecord ToRecord(const v1::Review& review) {
@@ -409,6 +420,139 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::Reset(grpc::CallbackServerContext*
   command.services.assign(req->services().begin(), req->services().end());
   return RunPromotion(core_, gate_, ctx, std::move(access), "ReleaseService.Reset",
                       std::move(command), req->dry_run(), req->message(), resp);
+}
+
+absl::Status ReleaseServiceImpl::FillGray(const std::string& tenant, v1::GrayResponse* resp) const {
+  storage::TenantRecord record;
+  std::map<std::string, std::map<std::string, storage::EntryRecord>> entries;
+  absl::Status status;
+  core_->ReadState([&](const ConfigState& state) {
+    resp->set_revision(state.revision());
+    if (state.FindTenant(tenant) == nullptr) {
+      status = TenantNotFoundError("tenant", tenant);
+      return;
+    }
+    const TenantState* gray = state.FindTenant(GrayTenantOf(tenant));
+    if (gray == nullptr) {
+      status = absl::NotFoundError(
+          absl::StrCat("tenant: tenant ", QuoteForError(tenant), " has no open gray release"));
+      return;
+    }
+    record = gray->record;
+    for (const auto& [service, keys] : gray->services) {
+      entries[service].insert(keys.begin(), keys.end());
+    }
+  });
+  if (!status.ok()) return status;
+  v1::GrayRelease* out = resp->mutable_gray();
+  out->set_gray_release_id(record.create_revision());
+  out->set_tenant(tenant);
+  out->set_author(record.gray().author());
+  *out->mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(record.gray().create_time_micros());
+  out->set_message(record.gray().message());
+  const storage::GrayAudienceRecord& audience = record.gray().audience();
+  out->mutable_audience()->set_selector(audience.selector());
+  out->mutable_audience()->mutable_instance_ids()->CopyFrom(audience.instance_ids());
+  out->mutable_audience()->set_percentage(audience.percentage());
+  out->mutable_audience()->set_service(audience.service());
+  out->set_draft_id(record.gray().draft_id());
+  for (const auto& [service, keys] : entries) {
+    for (const auto& [key, entry] : keys) {
+      v1::DraftChange* c = out->add_changes();
+      c->set_service(service);
+      c->set_key(key);
+      c->set_op(entry.mask() ? v1::DRAFT_OP_MASK : v1::DRAFT_OP_PUT);
+      c->set_value(entry.value());
+      c->set_content_type(static_cast<v1::ContentType>(entry.content_type()));
+    }
+  }
+  // The same rule as the hub's: the instances whose streams follow the gray view.
+  std::set<std::string> seen;
+  for (const v1::Instance& instance : instances_->List(tenant, "")) {
+    if (!instance.connected() || !instance.reports()) continue;
+    InstanceIdentity identity;
+    identity.instance_id = instance.info().instance_id();
+    identity.service = instance.info().service();
+    identity.labels.insert(instance.info().labels().begin(), instance.info().labels().end());
+    if (InGrayAudience(audience, tenant, identity)) seen.insert(identity.instance_id);
+  }
+  for (const std::string& id : seen) out->add_instances(id);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* ReleaseServiceImpl::StartGray(grpc::CallbackServerContext* ctx,
+                                                        const v1::StartGrayRequest* req,
+                                                        v1::GrayResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "ReleaseService.StartGray", req->tenant(),
+      [req](const auth::Access& a) { return a.Require(auth::Right::kPublish, req->tenant()); },
+      &refused);
+  if (access == nullptr) return refused;
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  WriteContext context = gate_->ContextFor(ctx, *access, "ReleaseService.StartGray");
+  StartGrayCommand command;
+  command.tenant = req->tenant();
+  command.draft_id = req->draft_id();
+  command.changes = ToRecords(req->changes());
+  command.audience = ToRecord(req->audience());
+  command.message = req->message();
+  command.author = context.user;
+  core_->Submit(MakeStartGrayWrite(std::move(command),
+                                   [this, reactor, req, resp](absl::StatusOr<int64_t> id) {
+                                     absl::Status status = id.status();
+                                     if (status.ok()) status = FillGray(req->tenant(), resp);
+                                     reactor->Finish(ToGrpcStatus(status));
+                                   }),
+                std::move(context));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReleaseServiceImpl::GetGray(grpc::CallbackServerContext* ctx,
+                                                      const v1::GetGrayRequest* req,
+                                                      v1::GrayResponse* resp) {
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, "ReleaseService.GetGray", req->tenant(),
+      [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
+      &refused);
+  if (access == nullptr) return refused;
+  absl::Status status = ValidateTenantName("tenant", req->tenant());
+  if (status.ok()) status = FillGray(req->tenant(), resp);
+  return Finish(ctx, status);
+}
+
+grpc::ServerUnaryReactor* ReleaseServiceImpl::EndGray(grpc::CallbackServerContext* ctx,
+                                                      const v1::EndGrayRequest* req,
+                                                      v1::EndGrayResponse* resp, bool promote) {
+  const char* rpc = promote ? "ReleaseService.PromoteGray" : "ReleaseService.AbortGray";
+  grpc::ServerUnaryReactor* refused = nullptr;
+  std::shared_ptr<const auth::Access> access = gate_->Admit(
+      ctx, rpc, req->tenant(),
+      [req](const auth::Access& a) { return a.Require(auth::Right::kPublish, req->tenant()); },
+      &refused);
+  if (access == nullptr) return refused;
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  core_->Submit(MakeEndGrayWrite({req->tenant(), req->gray_release_id(), promote},
+                                 [reactor, resp](absl::StatusOr<int64_t> revision) {
+                                   if (revision.ok()) resp->set_revision(*revision);
+                                   reactor->Finish(ToGrpcStatus(revision.status()));
+                                 }),
+                gate_->ContextFor(ctx, *access, rpc, promote ? req->message() : ""));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReleaseServiceImpl::PromoteGray(grpc::CallbackServerContext* ctx,
+                                                          const v1::EndGrayRequest* req,
+                                                          v1::EndGrayResponse* resp) {
+  return EndGray(ctx, req, resp, /*promote=*/true);
+}
+
+grpc::ServerUnaryReactor* ReleaseServiceImpl::AbortGray(grpc::CallbackServerContext* ctx,
+                                                        const v1::EndGrayRequest* req,
+                                                        v1::EndGrayResponse* resp) {
+  return EndGray(ctx, req, resp, /*promote=*/false);
 }
 
 }  // namespace confcenter

@@ -43,12 +43,28 @@ class ReleaseServiceImpl final : public v1::ReleaseService::CallbackService {
                                     v1::PromoteResponse* resp) override;
   grpc::ServerUnaryReactor* Reset(grpc::CallbackServerContext* ctx, const v1::ResetRequest* req,
                                   v1::ResetResponse* resp) override;
+  grpc::ServerUnaryReactor* StartGray(grpc::CallbackServerContext* ctx,
+                                      const v1::StartGrayRequest* req,
+                                      v1::GrayResponse* resp) override;
+  grpc::ServerUnaryReactor* GetGray(grpc::CallbackServerContext* ctx, const v1::GetGrayRequest* req,
+                                    v1::GrayResponse* resp) override;
+  grpc::ServerUnaryReactor* PromoteGray(grpc::CallbackServerContext* ctx,
+                                        const v1::EndGrayRequest* req,
+                                        v1::EndGrayResponse* resp) override;
+  grpc::ServerUnaryReactor* AbortGray(grpc::CallbackServerContext* ctx,
+                                      const v1::EndGrayRequest* req,
+                                      v1::EndGrayResponse* resp) override;
 
  private:
   // Fills `resp` with `draft` of `tenant`, its diff against the current view, its blast
   // radius and its conflicts, redacted for `access`.
   void FillDraft(const auth::Access& access, const std::string& tenant,
                  const storage::DraftRecord& draft, v1::DraftResponse* resp) const;
+  // Fills `resp` with `tenant`'s open gray release; NOT_FOUND if none is open.
+  absl::Status FillGray(const std::string& tenant, v1::GrayResponse* resp) const;
+  // PromoteGray and AbortGray.
+  grpc::ServerUnaryReactor* EndGray(grpc::CallbackServerContext* ctx, const v1::EndGrayRequest* req,
+                                    v1::EndGrayResponse* resp, bool promote);
   // What a write into `tenant` by Promote or Reset needs: write for a draft (the tenant
   // requires them), else what an entry write needs.
   absl::Status RequireChangeOf(const auth::Access& access, const std::string& tenant) const;

@@ -149,6 +149,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     command.epoch = req.epoch();
     command.min_revision = req.min_revision();
     command.caller = Gatekeeper::CallerOf(ctx_, **access);
+    if (req.has_instance() && !req.instance().instance_id().empty()) {
+      InstanceIdentity identity;
+      identity.instance_id = req.instance().instance_id();
+      identity.service = req.instance().service();
+      identity.labels.insert(req.instance().labels().begin(), req.instance().labels().end());
+      command.instance = std::move(identity);
+    }
     // Listed before the hub can send: a client reports as soon as it has its first message.
     uint64_t instance = 0;
     if (instances_ != nullptr) {

@@ -207,7 +207,7 @@ const v1::ServiceDefinition* ConfigState::DefinitionSeenBy(absl::string_view ten
 std::vector<std::string> ConfigState::Children(absl::string_view tenant) const {
   std::vector<std::string> children;
   for (const auto& [name, state] : tenants_) {
-    if (state.record.parent() == tenant) children.push_back(name);
+    if (state.record.parent() == tenant && !IsGrayTenant(name)) children.push_back(name);
   }
   return children;
 }

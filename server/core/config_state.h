@@ -95,7 +95,7 @@ class ConfigState {
   const v1::ServiceDefinition* DefinitionSeenBy(absl::string_view tenant,
                                                 absl::string_view service) const;
 
-  // Names of the tenants whose parent is `tenant`, ordered.
+  // Names of the tenants whose parent is `tenant`, ordered; its gray tenant is not one.
   std::vector<std::string> Children(absl::string_view tenant) const;
 
   // Every service that a tenant of `chain` registered or holds entries for, ordered.

@@ -42,6 +42,9 @@ TenantInfo DescribeTenant(const ConfigState& state, const TenantState& tenant) {
   info.record = tenant.record;
   info.chain = state.Chain("tenant", tenant.record.name()).value_or(std::vector<std::string>{});
   info.children = state.Children(tenant.record.name());
+  if (const TenantState* gray = state.FindTenant(GrayTenantOf(tenant.record.name()))) {
+    info.gray_release_id = gray->record.create_revision();
+  }
   info.key_count = tenant.key_count;
   info.keep = tenant.record.keep() || tenant.record.parent().empty();
   info.definitions = tenant.definitions;
@@ -181,6 +184,7 @@ absl::StatusOr<ListTenantsResult> ListTenantPage(const ConfigState& state, int p
       result.next_page_token = absl::WebSafeBase64Escape(result.tenants.back().record.name());
       break;
     }
+    if (IsGrayTenant(it->first)) continue;  // part of its tenant (GetTenant's gray)
     result.tenants.push_back(DescribeTenant(state, it->second));
   }
   return result;

@@ -29,6 +29,8 @@ struct TenantInfo {
   std::vector<v1::ServiceDefinition> definitions;
   // Per registered service (as record.services()), its endpoints rendered for this tenant.
   std::vector<std::map<std::string, std::string>> endpoints;
+  // Its open gray release (the gray tenant's create revision), 0 if none.
+  int64_t gray_release_id = 0;
 };
 
 struct EntryView {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/names.h"
 #include "server/core/resolution.h"
 #include "storage/key_codec.h"
 
@@ -54,7 +55,10 @@ std::vector<std::string> ViewAt::Chain(const std::string& tenant, int64_t t) con
       chain.push_back(next);
       next = record->parent();
     } else {
-      next = DeletedParent(next, t);
+      std::string parent = DeletedParent(next, t);
+      // A gray tenant that does not exist (yet, or any more) shows its base tenant's view.
+      if (parent.empty() && IsGrayTenant(next)) parent = GrayBase(next);
+      next = std::move(parent);
     }
   }
   return chain;
@@ -105,11 +109,23 @@ ViewAt::Effective ViewAt::Resolve(const std::vector<std::string>& chain, const s
   return {resolved.entry(), &chain[resolved.level]};
 }
 
+std::string ViewAt::ViewTenant(const std::string& tenant, const InstanceIdentity* instance,
+                               int64_t t) const {
+  if (instance == nullptr || IsGrayTenant(tenant)) return tenant;
+  std::string gray = GrayTenantOf(tenant);
+  const storage::TenantRecord* record = Tenant(gray, t);
+  if (record != nullptr && InGrayAudience(record->gray().audience(), tenant, *instance)) {
+    return gray;
+  }
+  return tenant;
+}
+
 std::vector<v1::WatchEvent> ViewAt::Events(const storage::ChangeSet& set, const std::string& tenant,
-                                           const Interest& interest) const {
+                                           const Interest& interest,
+                                           const InstanceIdentity* instance) const {
   const int64_t r = set.revision();
-  const std::vector<std::string> before_chain = Chain(tenant, r - 1);
-  const std::vector<std::string> after_chain = Chain(tenant, r);
+  const std::vector<std::string> before_chain = Chain(ViewTenant(tenant, instance, r - 1), r - 1);
+  const std::vector<std::string> after_chain = Chain(ViewTenant(tenant, instance, r), r);
   KeySet keys;
   if (before_chain != after_chain) {  // the tenant moved, appeared or went away
     CollectKeys(before_chain, r - 1, interest, &keys);
@@ -131,6 +147,13 @@ std::vector<v1::WatchEvent> ViewAt::Events(const storage::ChangeSet& set, const 
         before.entry->mod_revision() == after.entry->mod_revision()) {
       continue;  // the winning entry is the same one
     }
+    if (before.entry != nullptr && after.entry != nullptr &&
+        (IsGrayTenant(*before.source) || IsGrayTenant(*after.source)) &&
+        before.entry->value() == after.entry->value() &&
+        before.entry->content_type() == after.entry->content_type() &&
+        before.entry->secret() == after.entry->secret()) {
+      continue;  // a gray value that became (or stayed) the view's: nothing new to see
+    }
     v1::WatchEvent& event = events.emplace_back();
     event.set_service(service);
     event.set_key(key);
@@ -140,8 +163,12 @@ std::vector<v1::WatchEvent> ViewAt::Events(const storage::ChangeSet& set, const 
       event.set_type(v1::WatchEvent::TYPE_PUT);
       event.set_value(after.entry->value());
       event.set_content_type(static_cast<v1::ContentType>(after.entry->content_type()));
-      event.set_source_tenant(*after.source);
+      event.set_source_tenant(GrayBase(*after.source));
       event.set_entry_revision(after.entry->mod_revision());
+      if (IsGrayTenant(*after.source)) {
+        const storage::TenantRecord* gray = Tenant(*after.source, r);
+        event.set_gray_release_id(gray != nullptr ? gray->create_revision() : 0);
+      }
       event.set_secret(after.entry->secret());
     }
   }

@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "confcenter/v1/watch.pb.h"
 #include "server/core/config_state.h"
+#include "server/core/gray.h"
 #include "storage/records.pb.h"
 
 namespace confcenter {
@@ -74,9 +75,19 @@ class ViewAt {
                     const std::string& key, int64_t t) const;
 
   // The changes of `set` to the view of a stream of `tenant` that follows `interest`,
-  // ordered by (service, key).
+  // ordered by (service, key). With `instance`, the stream is that instance's: at each
+  // revision it follows the tenant's gray tenant while one exists whose audience holds it
+  // (server/core/gray.h). Keys decided by a gray tenant name its base tenant as their source
+  // and carry the gray release id; a key whose value stays the same while it moves between a
+  // gray tenant and its base (a promotion) is no event.
   std::vector<v1::WatchEvent> Events(const storage::ChangeSet& set, const std::string& tenant,
-                                     const Interest& interest) const;
+                                     const Interest& interest,
+                                     const InstanceIdentity* instance = nullptr) const;
+
+  // The tenant whose chain a stream of `tenant` for `instance` follows at t: its gray tenant
+  // while one exists whose audience holds the instance, else `tenant`.
+  std::string ViewTenant(const std::string& tenant, const InstanceIdentity* instance,
+                         int64_t t) const;
 
  private:
   const ConfigState& state_;

@@ -49,6 +49,10 @@ struct WatchHub::Stream {
   std::string epoch;
   TenantWatch* watch = nullptr;
   std::string caller;  // counted in streams_of_caller_ (if not empty)
+  std::optional<InstanceIdentity> instance;
+  // The tenant whose view it follows: `tenant`, or its gray tenant while the stream's
+  // instance is in the gray audience. Its watch is this tenant's.
+  std::string view_tenant;
 };
 
 // The streams of one tenant with the same service filter: they get the same bytes.
@@ -157,6 +161,8 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
                          stream->services.end());
   stream->start_revision = command.start_revision;
   if (!command.start_revision) stream->min_revision = command.min_revision;
+  stream->instance = command.instance;
+  stream->view_tenant = command.tenant;
 
   absl::StatusOr<uint64_t> result;
   with_state_([&](const ConfigState& state) {
@@ -193,6 +199,9 @@ absl::StatusOr<uint64_t> WatchHub::Subscribe(const SubscribeCommand& command, Wa
         command.start_revision && !command.epoch.empty() && command.epoch != state.epoch();
     Stream* s = stream.get();
     s->epoch = state.epoch();
+    s->view_tenant =
+        ViewAt(state, {}, deleted_parents_)
+            .ViewTenant(s->tenant, s->instance ? &*s->instance : nullptr, state.revision());
     s->id = next_id_++;
     s->caller = command.caller;
     if (!s->caller.empty()) ++streams_of_caller_[s->caller];
@@ -296,6 +305,10 @@ void WatchHub::DetachEnded() {
 void WatchHub::Detach(Stream* stream) {
   stream->ended = true;
   stream->live = false;
+  Unwatch(stream);
+}
+
+void WatchHub::Unwatch(Stream* stream) {
   TenantWatch* watch = stream->watch;
   if (watch == nullptr) return;
   stream->watch = nullptr;
@@ -337,7 +350,9 @@ bool WatchHub::SendTo(Stream* stream, const std::shared_ptr<const std::string>& 
 bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resync) {
   if (resync) metrics_->Resync();
   ViewAt view(state, {}, deleted_parents_);
-  std::vector<std::string> chain = view.Chain(stream->tenant, state.revision());
+  stream->view_tenant = view.ViewTenant(
+      stream->tenant, stream->instance ? &*stream->instance : nullptr, state.revision());
+  std::vector<std::string> chain = view.Chain(stream->view_tenant, state.revision());
   std::vector<ResolvedEntry> entries =
       state.Resolve(chain, stream->services.empty() ? state.ServicesOf(chain) : stream->services);
   size_t next = 0;
@@ -348,7 +363,15 @@ bool WatchHub::SendSnapshot(Stream* stream, const ConfigState& state, bool resyn
     message.set_epoch(state.epoch());
     message.set_resync(resync);
     const size_t end = std::min(entries.size(), next + options_.snapshot_chunk_entries);
-    for (; next < end; ++next) MoveToProto(std::move(entries[next]), message.add_entries());
+    for (; next < end; ++next) {
+      v1::ResolvedEntry* entry = message.add_entries();
+      MoveToProto(std::move(entries[next]), entry);
+      if (IsGrayTenant(entry->source_tenant())) {  // the instance sees the gray release
+        const TenantState* gray = state.FindTenant(entry->source_tenant());
+        entry->set_gray_release_id(gray != nullptr ? gray->record.create_revision() : 0);
+        entry->set_source_tenant(GrayBase(entry->source_tenant()));
+      }
+    }
     message.set_snapshot_last(next == entries.size());
     if (!SendTo(stream, Serialize(message))) return false;
   } while (next < entries.size());
@@ -369,11 +392,18 @@ bool WatchHub::SendCaughtUp(Stream* stream, int64_t revision, const std::string&
 }
 
 void WatchHub::RegisterLive(Stream* stream, const ConfigState& state) {
-  auto [it, created] = watches_.try_emplace(stream->tenant);
+  Watch(stream, state);
+  stream->live = true;
+  stream->last_revision = std::max(stream->last_revision, state.revision());
+}
+
+void WatchHub::Watch(Stream* stream, const ConfigState& state) {
+  auto [it, created] = watches_.try_emplace(stream->view_tenant);
   if (created) {
     it->second = std::make_unique<TenantWatch>();
-    it->second->tenant = stream->tenant;
-    it->second->chain = ViewAt(state, {}, deleted_parents_).Chain(stream->tenant, state.revision());
+    it->second->tenant = stream->view_tenant;
+    it->second->chain =
+        ViewAt(state, {}, deleted_parents_).Chain(stream->view_tenant, state.revision());
     for (const std::string& member : it->second->chain) {
       by_chain_member_[member].insert(it->second.get());
     }
@@ -382,8 +412,29 @@ void WatchHub::RegisterLive(Stream* stream, const ConfigState& state) {
   auto [topic, new_topic] = stream->watch->topics.try_emplace(stream->services);
   topic->second.streams.push_back(stream);
   if (new_topic) stream->watch->UpdateInterest();
-  stream->live = true;
-  stream->last_revision = std::max(stream->last_revision, state.revision());
+}
+
+void WatchHub::RetargetGray(const std::string& tenant, const TenantRecord& gray,
+                            const ConfigState& state) {
+  const std::string gray_name = GrayTenantOf(tenant);
+  std::vector<Stream*> streams;
+  for (const std::string& name : {tenant, gray_name}) {
+    auto w = watches_.find(name);
+    if (w == watches_.end()) continue;
+    for (auto& [services, topic] : w->second->topics) {
+      streams.insert(streams.end(), topic.streams.begin(), topic.streams.end());
+    }
+  }
+  for (Stream* stream : streams) {
+    if (stream->ended || stream->tenant != tenant) continue;
+    const bool in =
+        stream->instance && InGrayAudience(gray.gray().audience(), tenant, *stream->instance);
+    const std::string& target = in ? gray_name : tenant;
+    if (stream->view_tenant == target) continue;
+    Unwatch(stream);
+    stream->view_tenant = target;
+    Watch(stream, state);
+  }
 }
 
 void WatchHub::ReindexChains(const ConfigState& state) {
@@ -481,6 +532,11 @@ void WatchHub::PublishToStreams(const std::vector<ChangeSet>& change_sets, const
   bool tenants_changed = false;
   for (const ChangeSet& set : change_sets) {
     const int64_t r = set.revision();
+    for (const Change& c : set.changes()) {
+      if (c.type() == Change::TENANT_PUT && !c.had_previous() && IsGrayTenant(c.tenant())) {
+        RetargetGray(GrayBase(c.tenant()), c.tenant_record(), state);
+      }
+    }
     absl::flat_hash_set<TenantWatch*> candidates;
     // Tenants that inherit the same change usually get byte-identical messages: one copy
     // each, so that a SubscribeViews stream holding views of several of them gets it once.
@@ -537,14 +593,12 @@ void WatchHub::PublishToStreams(const std::vector<ChangeSet>& change_sets, const
 
 std::vector<std::pair<std::string, int64_t>> WatchHub::SubscribersPerTenant() const {
   absl::MutexLock lock(&mu_);
-  std::vector<std::pair<std::string, int64_t>> counts;
-  counts.reserve(watches_.size());
+  std::map<std::string, int64_t> per_tenant;  // a gray tenant's streams count for its tenant
   for (const auto& [tenant, watch] : watches_) {
-    int64_t streams = 0;
+    int64_t& streams = per_tenant[GrayBase(tenant)];
     for (const auto& [services, topic] : watch->topics) streams += topic.streams.size();
-    counts.emplace_back(tenant, streams);
   }
-  return counts;
+  return {per_tenant.begin(), per_tenant.end()};
 }
 
 void WatchHub::SendProgress() {
@@ -737,7 +791,8 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
       for (const ChangeSet& set : log) {
         if (resync) break;
         if (set.revision() <= start) continue;
-        std::vector<v1::WatchEvent> events = view.Events(set, stream->tenant, interest);
+        std::vector<v1::WatchEvent> events = view.Events(
+            set, stream->tenant, interest, stream->instance ? &*stream->instance : nullptr);
         if (events.empty()) continue;
         if (replay.size() == options_.max_queued_messages) {
           resync = true;  // too long to replay within the queue bound
@@ -758,6 +813,8 @@ void WatchHub::CatchUp(std::vector<uint64_t> ids) {
           stream->last_change_revision = revision;
         }
         if (!sent || !SendCaughtUp(stream, head, state.epoch())) continue;
+        stream->view_tenant =
+            view.ViewTenant(stream->tenant, stream->instance ? &*stream->instance : nullptr, head);
       }
       RegisterLive(stream, state);
     }

@@ -30,6 +30,7 @@
 #include "server/core/clock.h"
 #include "server/core/commit_listener.h"
 #include "server/core/config_state.h"
+#include "server/core/gray.h"
 #include "server/core/metrics.h"
 #include "storage/records.pb.h"
 #include "storage/store.h"
@@ -106,6 +107,9 @@ struct SubscribeCommand {
   // Whom per-caller caps and rates count the stream against (Gatekeeper::CallerOf); empty =
   // not counted.
   std::string caller = {};
+  // The instance the stream is (InstanceInfo on Subscribe): while the tenant has a gray
+  // release whose audience holds it, the stream follows the gray view (server/core/gray.h).
+  std::optional<InstanceIdentity> instance = {};
 };
 
 // Thread-safe.
@@ -191,6 +195,16 @@ class WatchHub : public CommitListener {
   // Replays (or resyncs) the pending resumes `ids` and makes them live.
   void CatchUp(std::vector<uint64_t> ids);
   void RegisterLive(Stream* stream, const ConfigState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the stream to the watch of its view tenant (created if new).
+  void Watch(Stream* stream, const ConfigState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the stream from its watch (the watch goes with its last stream).
+  void Unwatch(Stream* stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A gray release of `tenant` starts with `gray` (its gray tenant's record): every live
+  // stream of the tenant moves to the gray tenant's watch if the audience holds it, back to
+  // the tenant's otherwise. Called before the revision's events are computed, so each moved
+  // stream gets the events of its new view.
+  void RetargetGray(const std::string& tenant, const storage::TenantRecord& gray,
+                    const ConfigState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells a resuming stream it has everything up to `revision` (a PROGRESS message).
   bool SendCaughtUp(Stream* stream, int64_t revision, const std::string& epoch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -185,5 +185,30 @@ TEST_F(ConfctlHistoryTest, ReviewDraftsPromoteAndReset) {
   EXPECT_NE(ancestor.err.find("to_tenant:"), std::string::npos) << ancestor.err;
 }
 
+TEST_F(ConfctlHistoryTest, GrayStartShowPromoteAbort) {
+  Ok({"register", "pre", "--root", "--service", "a"});
+  Ok({"put", "pre", "a", "k", "v0"});
+  std::string out = Ok({"gray", "start", "pre", "--set", "a/k=v1", "--selector", "zone=canary",
+                        "--percentage", "50", "-m", "k to half the canaries"});
+  EXPECT_NE(out.find("audience: labels zone=canary, 50%"), std::string::npos) << out;
+  EXPECT_NE(out.find("seen by 0 live instance(s)"), std::string::npos) << out;
+  EXPECT_NE(Ok({"tenant", "pre"}).find("gray      release"), std::string::npos);
+  EXPECT_NE(Ok({"gray", "show", "pre"}).find("a        k    v1"), std::string::npos);
+  EXPECT_NE(Ok({"resolve", "pre"}).find("v0"), std::string::npos);  // the released view
+  out = Ok({"gray", "promote", "pre"});
+  EXPECT_NE(out.find("promoted the gray release of pre as release"), std::string::npos) << out;
+  EXPECT_NE(Ok({"resolve", "pre"}).find("v1"), std::string::npos);
+  EXPECT_EQ(Run({"gray", "show", "pre"}).exit_code, 3);
+
+  Ok({"gray", "start", "pre", "--mask", "a/k", "--instance", "pod-1"});
+  EXPECT_NE(Ok({"gray", "abort", "pre"}).find("aborted"), std::string::npos);
+  EXPECT_NE(Ok({"resolve", "pre"}).find("v1"), std::string::npos);
+  // Bad input keeps confctl's exit codes: 6 for a percentage over 100, 2 for no changes.
+  ConfctlResult bad = Run({"gray", "start", "pre", "--set", "a/k=x", "--percentage", "120"});
+  EXPECT_EQ(bad.exit_code, 6);
+  EXPECT_NE(bad.err.find("audience.percentage"), std::string::npos) << bad.err;
+  EXPECT_EQ(Run({"gray", "start", "pre", "--percentage", "10"}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace confcenter::testing

@@ -14,8 +14,9 @@ RPCS = ["Put", "Get", "Delete", "Mask", "List", "Resolve", "Txn", "Register", "D
         "ResolveDependencies", "Touch", "GetTenant", "ListTenants", "History", "ListReleases",
         "GetRelease", "Rollback", "Diff", "QueryAudit", "Subscribe", "SubscribeViews",
         "SetReview", "CreateDraft", "UpdateDraft", "GetDraft", "ListDrafts", "DiscardDraft",
-        "PublishDraft", "Promote", "Reset"]
+        "PublishDraft", "Promote", "Reset", "StartGray", "GetGray", "PromoteGray", "AbortGray"]
 REQUEST = {rpc: f"confcenter.v1.{rpc}Request" for rpc in RPCS}
+REQUEST["PromoteGray"] = REQUEST["AbortGray"] = "confcenter.v1.EndGrayRequest"
 
 def encode(message, text):
     return subprocess.run(
@@ -104,4 +105,14 @@ seed("release_bad_input", [
     ("Reset", 'tenant: "Bad"'),
     ("PublishDraft", 'tenant: "integration" draft_id: 99999'),
     ("ListDrafts", 'tenant: "integration"'),
+])
+seed("gray_release", [
+    ("Register", 'tenant: "canary" root: true services { name: "a" }'),
+    ("StartGray", 'tenant: "canary" changes { service: "a" key: "k" op: DRAFT_OP_PUT value: "1" } audience { selector: "zone=eu,!beta" percentage: 30 service: "a" }'),
+    ("Subscribe", 'tenant: "canary" services: "a" instance { instance_id: "i-1" service: "a" labels { key: "zone" value: "eu" } }'),
+    ("GetGray", 'tenant: "canary"'),
+    ("PromoteGray", 'tenant: "canary" message: "all"'),
+    ("StartGray", 'tenant: "canary" changes { service: "a" key: "k" op: DRAFT_OP_MASK } audience { instance_ids: "i-1" }'),
+    ("AbortGray", 'tenant: "canary"'),
+    ("StartGray", 'tenant: "canary" audience { selector: "a=b=c" percentage: 101 }'),
 ])

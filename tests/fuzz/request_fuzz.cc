@@ -221,6 +221,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [&](const std::string& b) { Unary("PublishDraft", w->release.get(), &RS::PublishDraft, b); },
       [&](const std::string& b) { Unary("Promote", w->release.get(), &RS::Promote, b); },
       [&](const std::string& b) { Unary("Reset", w->release.get(), &RS::Reset, b); },
+      [&](const std::string& b) { Unary("StartGray", w->release.get(), &RS::StartGray, b); },
+      [&](const std::string& b) { Unary("GetGray", w->release.get(), &RS::GetGray, b); },
+      [&](const std::string& b) { Unary("PromoteGray", w->release.get(), &RS::PromoteGray, b); },
+      [&](const std::string& b) { Unary("AbortGray", w->release.get(), &RS::AbortGray, b); },
   };
   size_t pos = 0;
   for (int n = 0; n < 8 && pos + 3 <= size; ++n) {

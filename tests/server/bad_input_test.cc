@@ -161,6 +161,24 @@ grpc::Status Promote(Stubs& s, const std::string& from, const std::string& to,
   return s.release->Promote(&ctx, r, &resp);
 }
 
+grpc::Status StartGray(Stubs& s, const std::string& tenant, const v1::GrayAudience& audience,
+                       std::vector<v1::DraftChange> changes = {DraftPut("g", "1")}) {
+  v1::StartGrayRequest r;
+  r.set_tenant(tenant);
+  *r.mutable_audience() = audience;
+  for (v1::DraftChange& c : changes) *r.add_changes() = std::move(c);
+  grpc::ClientContext ctx;
+  v1::GrayResponse resp;
+  return s.release->StartGray(&ctx, r, &resp);
+}
+
+v1::GrayAudience Audience(const std::string& selector, int percentage = 0) {
+  v1::GrayAudience a;
+  a.set_selector(selector);
+  a.set_percentage(percentage);
+  return a;
+}
+
 // Everything a client can observe of the store.
 std::string Fingerprint(Stubs& s) {
   return testing::StoreFingerprint(s.config.get(), s.tenants.get());
@@ -686,6 +704,54 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
          return s.release->SetReview(&ctx, r, &resp);
        },
        C::NOT_FOUND, "tenant"},
+      {"gray percentage over 100", [](Stubs& s) { return StartGray(s, "f1", Audience("", 101)); },
+       C::INVALID_ARGUMENT, "audience.percentage"},
+      {"gray percentage below 0", [](Stubs& s) { return StartGray(s, "f1", Audience("", -1)); },
+       C::INVALID_ARGUMENT, "audience.percentage"},
+      {"gray selector that does not parse",
+       [](Stubs& s) { return StartGray(s, "f1", Audience("zone=a=b")); }, C::INVALID_ARGUMENT,
+       "audience.selector"},
+      {"gray selector with a bad label key",
+       [](Stubs& s) { return StartGray(s, "f1", Audience("zo ne=a")); }, C::INVALID_ARGUMENT,
+       "audience.selector"},
+      {"gray audience naming nobody", [](Stubs& s) { return StartGray(s, "f1", Audience("")); },
+       C::INVALID_ARGUMENT, "audience"},
+      {"gray deletion",
+       [](Stubs& s) {
+         v1::DraftChange c;
+         c.set_service("a");
+         c.set_key("k1");
+         c.set_op(v1::DRAFT_OP_DELETE);
+         return StartGray(s, "f1", Audience("zone=a"), {c});
+       },
+       C::INVALID_ARGUMENT, "changes[0].op"},
+      {"gray without changes or draft",
+       [](Stubs& s) { return StartGray(s, "f1", Audience("zone=a"), {}); }, C::INVALID_ARGUMENT,
+       "changes"},
+      {"gray on a reviewed tenant without a draft",
+       [](Stubs& s) { return StartGray(s, "pre", Audience("zone=a")); }, C::FAILED_PRECONDITION,
+       "draft_id"},
+      {"gray in an unknown tenant",
+       [](Stubs& s) { return StartGray(s, "nope", Audience("zone=a")); }, C::NOT_FOUND, "tenant"},
+      {"promote a gray release that is not open",
+       [](Stubs& s) {
+         v1::EndGrayRequest r;
+         r.set_tenant("f1");
+         grpc::ClientContext ctx;
+         v1::EndGrayResponse resp;
+         return s.release->PromoteGray(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "tenant"},
+      {"abort a gray release by a wrong id",
+       [](Stubs& s) {
+         v1::EndGrayRequest r;
+         r.set_tenant("f1");
+         r.set_gray_release_id(77);
+         grpc::ClientContext ctx;
+         v1::EndGrayResponse resp;
+         return s.release->AbortGray(&ctx, r, &resp);
+       },
+       C::NOT_FOUND, "gray_release_id"},
       {"reset of an unknown tenant",
        [](Stubs& s) {
          v1::ResetRequest r;

@@ -158,6 +158,13 @@ TEST_F(HttpApiTest, EveryUnaryRpcAnswersOverPostInTheCanonicalJsonMapping) {
        R"({"from_tenant":"integration","to_tenant":"feat-x","dry_run":true})", 200,
        "\"dryRun\":true"},
       {"ReleaseService/Reset", R"({"tenant":"feat-x","dry_run":true})", 200, "\"dryRun\":true"},
+      {"ReleaseService/GetGray", R"({"tenant":"feat-x"})", 404, "no open gray release"},
+      {"ReleaseService/StartGray",
+       R"({"tenant":"integration","audience":{"selector":"zone=canary"},)"
+       R"("changes":[{"service":"orders","key":"g","op":"DRAFT_OP_PUT","value":"1"}]})",
+       200, "\"grayReleaseId\""},
+      {"ReleaseService/AbortGray", R"({"tenant":"integration"})", 200, "\"revision\""},
+      {"ReleaseService/PromoteGray", R"({"tenant":"integration"})", 404, "no open gray release"},
       {"TenantService/Deregister", R"({"tenant":"feat-x","all":true})", 200, "\"revision\""},
   };
   std::set<std::string> covered;

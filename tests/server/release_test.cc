@@ -2,6 +2,7 @@
 // pre-release flow (integration tested, promotion previewed, promoted into a reviewed
 // pre-release root as a draft, published by a second identity, one event per subscriber),
 // draft conflicts, blast radius, durability across a restart, and reset of a perf tenant.
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
@@ -12,6 +13,7 @@
 #include "confcenter/client.h"
 #include "confcenter/subscription.h"
 #include "gtest/gtest.h"
+#include "server/core/gray.h"
 #include "tests/test_util.h"
 #include "tests/watch_client.h"
 
@@ -388,6 +390,175 @@ TEST_F(ReleaseTest, ResetTakesAPerfTenantsHandEditsBackAsOneRelease) {
   EXPECT_EQ(view.count("threads"), 0u);        // a hand-made key is gone
   EXPECT_EQ(view["api.token"], "perf-token");  // secrets stay
   EXPECT_EQ(view["db.password"], password);    // and generated keys
+}
+
+// The seed's gray release: 2 of 10 instances by label, then 30% by percentage (the same
+// instances after they reconnect to a restarted server); the first promoted (the instances
+// that had it get nothing new), the second aborted; every instance's view checked.
+TEST_F(ReleaseTest, AGrayReleaseReachesItsAudienceOnlyAndIsPromotedOrAborted) {
+  Register("pre", "");
+  Put("pre", "k", "k0");
+  const int64_t base = Put("pre", "j", "j0");
+  constexpr int kInstances = 10;
+  std::vector<std::unique_ptr<Subscription>> instances;
+  std::vector<std::unique_ptr<std::atomic<int>>> k_changes;
+  auto id_of = [](int i) { return absl::StrCat("orders-", i); };
+  const std::set<int> canary = {1, 8};
+  for (int i = 0; i < kInstances; ++i) {
+    SubscriptionOptions options;
+    options.tenant = "pre";
+    options.services = {"orders"};
+    options.instance.id = id_of(i);
+    options.instance.labels = {{"zone", canary.count(i) ? "canary" : "main"}, {"version", "2"}};
+    options.initial_backoff = absl::Milliseconds(20);
+    options.max_backoff = absl::Milliseconds(200);
+    options.report_interval = absl::ZeroDuration();
+    instances.push_back(Subscription::Start(server_->Channel(), options));
+    k_changes.push_back(std::make_unique<std::atomic<int>>(0));
+    std::atomic<int>* counter = k_changes.back().get();
+    instances.back()->OnChange("orders", "k", false,
+                               [counter](const ConfigChange&) { counter->fetch_add(1); });
+  }
+  for (auto& instance : instances) ASSERT_TRUE(instance->WaitForRevision(base, absl::Seconds(20)));
+  for (auto& c : k_changes) c->store(0);
+  TestSubscriber anonymous(server_->Channel(), "pre", {"orders"}, std::nullopt);
+  ASSERT_TRUE(anonymous.WaitForMessages(1));
+  // Every instance's view of `key` is `gray` if it is in `audience`, else `released`. An
+  // unrelated write first moves every view past what it must show (an instance whose view a
+  // revision does not change hears of that revision only with the next progress message).
+  int ticks = 0;
+  auto check = [&](const std::string& key, const std::set<int>& audience, const std::string& gray,
+                   const std::string& released, int64_t gray_id) {
+    const int64_t revision = Put("pre", "tick", absl::StrCat(++ticks));
+    for (int i = 0; i < kInstances; ++i) {
+      SCOPED_TRACE(id_of(i));
+      ASSERT_TRUE(instances[i]->WaitForRevision(revision, absl::Seconds(20)));
+      std::optional<ConfigValue> value = instances[i]->Get("orders", key);
+      ASSERT_TRUE(value.has_value());
+      const bool in = audience.count(i) > 0;
+      EXPECT_EQ(value->value, in ? gray : released);
+      EXPECT_EQ(value->gray_release_id, in ? gray_id : 0);
+      EXPECT_EQ(value->source_tenant, "pre");
+    }
+  };
+  auto gray_of = [&]() {
+    v1::GetGrayRequest get;
+    get.set_tenant("pre");
+    absl::StatusOr<v1::GrayResponse> gray = admin_->GetGray(get);
+    EXPECT_TRUE(gray.ok()) << gray.status();
+    std::set<std::string> ids;
+    if (gray.ok()) ids.insert(gray->gray().instances().begin(), gray->gray().instances().end());
+    return ids;
+  };
+
+  // 1. By label: the two canaries.
+  v1::StartGrayRequest start;
+  start.set_tenant("pre");
+  *start.add_changes() = Change("k", "k1");
+  start.mutable_audience()->set_selector("zone=canary, version");
+  start.set_message("k1 to the canaries");
+  absl::StatusOr<v1::GrayResponse> first = alice_->StartGray(start);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const int64_t first_id = first->gray().gray_release_id();
+  check("k", canary, "k1", "k0", first_id);
+  EXPECT_EQ(gray_of(), (std::set<std::string>{"orders-1", "orders-8"}));
+  EXPECT_EQ(View("pre")["k"], "k0");  // the tenant's own view is unchanged
+  v1::GetTenantRequest tenant;
+  tenant.set_tenant("pre");
+  EXPECT_EQ(admin_->GetTenant(tenant)->tenant().gray_release_id(), first_id);
+  // Every instance applied it (the others' views did not change); anonymous streams are in
+  // no audience.
+  v1::WaitAppliedRequest wait;
+  wait.set_tenant("pre");
+  wait.set_revision(first_id);
+  wait.mutable_timeout()->set_seconds(20);
+  absl::StatusOr<v1::WaitAppliedResponse> applied = admin_->WaitApplied(wait);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_TRUE(applied->all_applied());
+  ASSERT_TRUE(anonymous.WaitForRevision(Put("pre", "tick", "a")));
+  EXPECT_EQ((anonymous.view()[{"orders", "k"}]), "k0@pre");
+  // A second gray release while one is open is refused.
+  EXPECT_EQ(alice_->StartGray(start).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  // Promoted: the others get k1, the canaries nothing new.
+  v1::EndGrayRequest end;
+  end.set_tenant("pre");
+  end.set_gray_release_id(first_id);
+  absl::StatusOr<v1::EndGrayResponse> promoted = bob_->PromoteGray(end);
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  const int64_t moved = Put("pre", "tick", "promoted");  // past the promotion for everyone
+  for (int i = 0; i < kInstances; ++i) {
+    ASSERT_TRUE(instances[i]->WaitForRevision(moved, absl::Seconds(20)));
+    EXPECT_EQ(instances[i]->GetString("orders", "k", ""), "k1") << id_of(i);
+    EXPECT_EQ(k_changes[i]->load(), 1) << id_of(i) << " heard k change more than once";
+  }
+  EXPECT_EQ(View("pre")["k"], "k1");
+  ASSERT_TRUE(anonymous.WaitForRevision(promoted->revision()));
+  EXPECT_EQ((anonymous.view()[{"orders", "k"}]), "k1@pre");
+  EXPECT_EQ(bob_->PromoteGray(end).status().code(), absl::StatusCode::kNotFound);
+
+  // 2. By percentage: 30% of the instances, by their stable bucket.
+  std::set<int> share;
+  for (int i = 0; i < kInstances; ++i) {
+    if (GrayBucket("pre", id_of(i)) < 3000) share.insert(i);
+  }
+  ASSERT_GE(share.size(), 1u);
+  ASSERT_LT(share.size(), static_cast<size_t>(kInstances));
+  v1::StartGrayRequest second = start;
+  second.clear_changes();
+  *second.add_changes() = Change("j", "j1");
+  second.mutable_audience()->Clear();
+  second.mutable_audience()->set_percentage(30);
+  second.mutable_audience()->set_service("orders");
+  absl::StatusOr<v1::GrayResponse> started = alice_->StartGray(second);
+  ASSERT_TRUE(started.ok()) << started.status();
+  const int64_t second_id = started->gray().gray_release_id();
+  check("j", share, "j1", "j0", second_id);
+  // The same instances after every one reconnects to a restarted server.
+  ASSERT_EQ(server_->Stop(), 0);
+  ASSERT_TRUE(server_->Restart());
+  check("j", share, "j1", "j0", second_id);
+  std::set<std::string> expected;
+  for (int i : share) expected.insert(id_of(i));
+  ASSERT_TRUE(Eventually([&] { return gray_of() == expected; }, absl::Seconds(20)));
+
+  // Aborted: the share gets j0 back, nothing else changes.
+  end.set_gray_release_id(second_id);
+  absl::StatusOr<v1::EndGrayResponse> aborted = bob_->AbortGray(end);
+  ASSERT_TRUE(aborted.ok()) << aborted.status();
+  check("j", {}, "", "j0", 0);
+  EXPECT_EQ(View("pre")["j"], "j0");
+  EXPECT_EQ(admin_->GetTenant(tenant)->tenant().gray_release_id(), 0);
+}
+
+TEST_F(ReleaseTest, AGrayTenantStaysHiddenAndGoesWithItsTenant) {
+  Register("integration", "");
+  Register("f1", "integration");
+  v1::StartGrayRequest start;
+  start.set_tenant("f1");
+  *start.add_changes() = Change("k", "gray");
+  start.mutable_audience()->add_instance_ids("pod-1");
+  ASSERT_TRUE(admin_->StartGray(start).ok());
+  // Not a tenant anyone lists, names or writes.
+  absl::StatusOr<v1::ListTenantsResponse> listed = admin_->ListTenants({});
+  ASSERT_TRUE(listed.ok());
+  for (const v1::Tenant& t : listed->tenants()) {
+    EXPECT_EQ(t.name().find('~'), std::string::npos) << t.name();
+    if (t.name() == "f1") EXPECT_EQ(t.children_size(), 0);
+  }
+  v1::ResolveRequest resolve;
+  resolve.set_tenant("f1~gray");
+  EXPECT_EQ(admin_->Resolve(resolve).status().code(), absl::StatusCode::kInvalidArgument);
+  // Deregistering f1 takes its gray release along; a new f1 has none.
+  v1::DeregisterRequest remove;
+  remove.set_tenant("f1");
+  remove.set_all(true);
+  ASSERT_TRUE(admin_->Deregister(remove).ok());
+  Register("f1", "integration");
+  v1::GetGrayRequest get;
+  get.set_tenant("f1");
+  EXPECT_EQ(admin_->GetGray(get).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(View("f1").count("k"), 0u);
 }
 
 }  // namespace

@@ -174,6 +174,10 @@ class Client {
   absl::StatusOr<v1::PublishDraftResponse> PublishDraft(const v1::PublishDraftRequest& request);
   absl::StatusOr<v1::PromoteResponse> Promote(const v1::PromoteRequest& request);
   absl::StatusOr<v1::ResetResponse> Reset(const v1::ResetRequest& request);
+  absl::StatusOr<v1::GrayResponse> StartGray(const v1::StartGrayRequest& request);
+  absl::StatusOr<v1::GrayResponse> GetGray(const v1::GetGrayRequest& request);
+  absl::StatusOr<v1::EndGrayResponse> PromoteGray(const v1::EndGrayRequest& request);
+  absl::StatusOr<v1::EndGrayResponse> AbortGray(const v1::EndGrayRequest& request);
 
   // AdminService.RotateSecretKey (not retried: it may run long; safe to call again).
   absl::StatusOr<v1::RotateSecretKeyResponse> RotateSecretKey(

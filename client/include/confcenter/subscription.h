@@ -95,6 +95,9 @@ struct ConfigValue {
   v1::ContentType content_type = v1::CONTENT_TYPE_TEXT;
   std::string source_tenant;  // the tenant of the chain it comes from
   int64_t revision = 0;       // when that entry was written
+  // Non-zero: the value of the source tenant's gray release with this id, which this
+  // instance is in the audience of (docs/release.md); 0 for released values.
+  int64_t gray_release_id = 0;
 };
 
 // A change to one key of the view, as passed to callbacks.

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/names.h"
 #include "server/core/registry.h"
+#include "server/core/writes/release.h"
 
 namespace confcenter {
 namespace {
@@ -111,6 +112,7 @@ class DeregisterWrite final : public Write {
                          absl::StrJoin(children, ", "), "]; deregister them first"));
       }
       if (remove_tenant) {
+        AddGrayRemoval(state, cmd.tenant, change_set);  // goes with the tenant
         Change* change = change_set.add_changes();
         change->set_type(Change::TENANT_DELETE);
         change->set_tenant(cmd.tenant);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/names.h"
+#include "server/core/gray.h"
 #include "server/core/rollback_plan.h"
 
 namespace confcenter {
@@ -450,7 +451,243 @@ class PromoteWrite final : public Write {
   PromoteDone done_;
 };
 
+class StartGrayWrite final : public Write {
+ public:
+  StartGrayWrite(StartGrayCommand command, StartGrayDone done)
+      : command_(std::move(command)), done_(std::move(done)) {}
+
+  absl::string_view default_rpc() const override { return "ReleaseService.StartGray"; }
+
+  absl::Status Validate(const CoreOptions& options, const WriteContext&) const override {
+    if (absl::Status s = ValidateTenantName("tenant", command_.tenant); !s.ok()) return s;
+    if (command_.draft_id < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("draft_id: ", command_.draft_id, " is not a draft id (a revision)"));
+    }
+    if (command_.draft_id > 0 && !command_.changes.empty()) {
+      return absl::InvalidArgumentError("changes: give a draft_id or changes, not both");
+    }
+    if (command_.draft_id == 0 && command_.changes.empty()) {
+      return absl::InvalidArgumentError("changes: a gray release needs a draft_id or changes");
+    }
+    if (absl::Status s = ValidateChanges(options, command_.changes, "changes"); !s.ok()) return s;
+    if (absl::Status s = ValidateGrayAudience("audience", command_.audience); !s.ok()) return s;
+    return ValidateReleaseMessage("message", command_.message);
+  }
+
+  AuditTargets Targets() const override {
+    AuditTargetsBuilder targets;
+    targets.AddTenant(command_.tenant);
+    for (const DraftChangeRecord& c : command_.changes) {
+      targets.AddKey(command_.tenant, c.service(), c.key());
+    }
+    targets.SetDetail(absl::StrCat("draft_id=", command_.draft_id,
+                                   " selector=", command_.audience.selector(),
+                                   " percentage=", command_.audience.percentage(),
+                                   " instances=", command_.audience.instance_ids_size()));
+    return targets.Build();
+  }
+
+  absl::StatusOr<Completion> Plan(const PlanContext& context,
+                                  storage::ChangeSet& change_set) override {
+    const ConfigState& state = context.state;
+    const TenantState* t = state.FindTenant(command_.tenant);
+    if (t == nullptr) return TenantNotFoundError("tenant", command_.tenant);
+    const std::string gray_name = GrayTenantOf(command_.tenant);
+    if (const TenantState* open = state.FindTenant(gray_name)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("tenant: ", QuoteForError(command_.tenant), " has gray release ",
+                       open->record.create_revision(), " open; promote or abort it first"));
+    }
+    DraftChanges changes = command_.changes;
+    std::string message = command_.message;
+    TenantRecord base = t->record;
+    const char* field = "changes";
+    if (command_.draft_id > 0) {
+      const int index = FindDraft(base, command_.draft_id);
+      if (index < 0) return DraftNotFound(command_.tenant, command_.draft_id);
+      const DraftRecord& draft = base.drafts(index);
+      if (base.review().publisher_not_author() && command_.author == draft.author()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("draft_id: draft ", draft.id(), " was written by ",
+                         QuoteForError(draft.author()), "; tenant ", QuoteForError(command_.tenant),
+                         " needs another identity to release it (review: publisher_not_author)"));
+      }
+      changes = draft.changes();
+      if (message.empty()) message = draft.message();
+      base.mutable_drafts()->DeleteSubrange(index, 1);
+      field = "draft_id";
+    } else if (t->record.review().drafts_required()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("draft_id: tenant ", QuoteForError(command_.tenant),
+                       " takes changes through drafts: start the gray release from one"));
+    }
+    for (int i = 0; i < changes.size(); ++i) {
+      if (changes[i].op() == kDraftDelete) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, command_.draft_id > 0 ? "" : absl::StrCat("[", i, "].op"), ": ",
+            DescribeKey(command_.tenant, changes[i].service(), changes[i].key()),
+            " is a DELETE; a gray release puts or masks values (publish a deletion as a "
+            "release)"));
+      }
+    }
+    if (absl::Status s = CheckNoSecretValues(state, command_.tenant, changes, field); !s.ok()) {
+      return s;
+    }
+    TenantRecord gray;
+    gray.set_name(gray_name);
+    gray.set_parent(command_.tenant);
+    gray.set_create_revision(context.revision);
+    gray.set_mod_revision(context.revision);
+    gray.set_keep(true);
+    storage::GrayRecord* record = gray.mutable_gray();
+    *record->mutable_audience() = command_.audience;
+    record->set_author(command_.author.empty() ? "anonymous" : command_.author);
+    record->set_message(message);
+    record->set_create_time_micros(absl::ToUnixMicros(context.now));
+    record->set_draft_id(command_.draft_id);
+    const int first_change = change_set.changes_size();
+    AddTenantPut(change_set, std::move(gray), nullptr);
+    for (const DraftChangeRecord& c : changes) {
+      storage::EntryRecord entry =
+          NextEntry(nullptr, c.op() == kDraftMask, c.value(),
+                    c.content_type() == 0 ? kContentTypeText : c.content_type(), context.revision);
+      AddEntryChange(change_set, gray_name, c.service(), c.key(), nullptr, &entry);
+    }
+    if (absl::Status s = CheckQuotas(context, change_set, first_change,
+                                     [](const std::string&) { return std::string("tenant"); });
+        !s.ok()) {
+      change_set.mutable_changes()->DeleteSubrange(first_change,
+                                                   change_set.changes_size() - first_change);
+      return s;
+    }
+    if (command_.draft_id > 0) AddTenantPut(change_set, std::move(base), &t->record);
+    if (change_set.message().empty()) change_set.set_message(message);
+    const int64_t id = context.revision;
+    return [this, id](const absl::Status& committed) {
+      if (committed.ok()) {
+        done_(id);
+      } else {
+        done_(committed);
+      }
+    };
+  }
+
+  void Fail(const absl::Status& status) override { done_(status); }
+
+ private:
+  const StartGrayCommand command_;
+  StartGrayDone done_;
+};
+
+class EndGrayWrite final : public Write {
+ public:
+  EndGrayWrite(EndGrayCommand command, EndGrayDone done)
+      : command_(std::move(command)), done_(std::move(done)) {}
+
+  absl::string_view default_rpc() const override {
+    return command_.promote ? "ReleaseService.PromoteGray" : "ReleaseService.AbortGray";
+  }
+  bool release() const override { return command_.promote; }
+
+  absl::Status Validate(const CoreOptions&, const WriteContext& context) const override {
+    if (absl::Status s = ValidateTenantName("tenant", command_.tenant); !s.ok()) return s;
+    if (command_.gray_release_id < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gray_release_id: ", command_.gray_release_id, " is not a gray release id"));
+    }
+    return ValidateReleaseMessage("message", context.message);
+  }
+
+  AuditTargets Targets() const override {
+    AuditTargetsBuilder targets;
+    targets.AddTenant(command_.tenant);
+    targets.SetDetail(absl::StrCat("gray_release_id=", command_.gray_release_id));
+    return targets.Build();
+  }
+
+  absl::StatusOr<Completion> Plan(const PlanContext& context,
+                                  storage::ChangeSet& change_set) override {
+    const ConfigState& state = context.state;
+    if (state.FindTenant(command_.tenant) == nullptr) {
+      return TenantNotFoundError("tenant", command_.tenant);
+    }
+    const TenantState* gray = state.FindTenant(GrayTenantOf(command_.tenant));
+    if (gray == nullptr || (command_.gray_release_id != 0 &&
+                            gray->record.create_revision() != command_.gray_release_id)) {
+      return absl::NotFoundError(absl::StrCat(
+          command_.gray_release_id != 0 ? "gray_release_id: " : "tenant: ", "tenant ",
+          QuoteForError(command_.tenant), " has no open gray release",
+          command_.gray_release_id != 0 ? absl::StrCat(" ", command_.gray_release_id) : "",
+          gray != nullptr ? absl::StrCat(" (", gray->record.create_revision(), " is open)")
+                          : " (promoted, aborted, or never started)"));
+    }
+    if (command_.promote) {
+      std::vector<WriteOp> ops;
+      for (const auto& [service, keys] : gray->services) {
+        for (const auto& [key, entry] : keys) {
+          WriteOp op;
+          op.type = entry.mask() ? WriteOpType::kMask : WriteOpType::kPut;
+          op.tenant = command_.tenant;
+          op.service = service;
+          op.key = key;
+          if (!entry.mask()) {
+            op.value = entry.value();
+            op.content_type = entry.content_type();
+          }
+          ops.push_back(std::move(op));
+        }
+      }
+      TxnResult applied;
+      if (absl::Status s = PlanOps(ops, /*single=*/false, context, change_set, applied); !s.ok()) {
+        return s;
+      }
+      if (change_set.message().empty()) change_set.set_message(gray->record.gray().message());
+    }
+    AddGrayRemoval(state, command_.tenant, change_set);
+    const int64_t revision = context.revision;
+    return [this, revision](const absl::Status& committed) {
+      if (committed.ok()) {
+        done_(revision);
+      } else {
+        done_(committed);
+      }
+    };
+  }
+
+  void Fail(const absl::Status& status) override { done_(status); }
+
+ private:
+  const EndGrayCommand command_;
+  EndGrayDone done_;
+};
+
 }  // namespace
+
+void AddGrayRemoval(const ConfigState& state, const std::string& tenant,
+                    storage::ChangeSet& change_set) {
+  const std::string name = GrayTenantOf(tenant);
+  const TenantState* gray = state.FindTenant(name);
+  if (gray == nullptr) return;
+  for (const auto& [service, keys] : gray->services) {
+    for (const auto& [key, entry] : keys) {
+      AddEntryChange(change_set, name, service, key, &entry, nullptr);
+    }
+  }
+  storage::Change* change = change_set.add_changes();
+  change->set_type(storage::Change::TENANT_DELETE);
+  change->set_tenant(name);
+  *change->mutable_previous_tenant() = gray->record;
+  change->set_had_previous(true);
+}
+
+std::unique_ptr<Write> MakeStartGrayWrite(StartGrayCommand command, StartGrayDone done) {
+  return std::make_unique<StartGrayWrite>(std::move(command), std::move(done));
+}
+
+std::unique_ptr<Write> MakeEndGrayWrite(EndGrayCommand command, EndGrayDone done) {
+  return std::make_unique<EndGrayWrite>(std::move(command), std::move(done));
+}
 
 std::unique_ptr<Write> MakeSetReviewWrite(std::string tenant, storage::ReviewRecord review,
                                           SetReviewDone done) {

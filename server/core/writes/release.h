@@ -104,6 +104,48 @@ struct PromoteResult {
 using PromoteDone = std::function<void(absl::StatusOr<PromoteResult>)>;
 std::unique_ptr<Write> MakePromoteWrite(PromoteCommand command, PromoteDone done);
 
+struct StartGrayCommand {
+  std::string tenant;
+  // Start from this draft of the tenant (it is consumed), or from `changes` (0).
+  int64_t draft_id = 0;
+  // PUT and MASK only; no secret values.
+  DraftChanges changes;
+  storage::GrayAudienceRecord audience;
+  // The message; empty: the draft's.
+  std::string message;
+  // Who starts it (the caller's user).
+  std::string author;
+};
+
+// Publishes changes to the instances of `tenant`'s view in the audience only: its gray
+// tenant ("<tenant>~gray", common/names.h) is created with the changes as its own entries,
+// and the watch hub moves the audience's streams onto it. Done with the gray release id (the
+// revision). Errors: NOT_FOUND (tenant; draft_id), INVALID_ARGUMENT (audience, changes: a
+// DELETE, a secret value, malformed), FAILED_PRECONDITION (a gray release is open already;
+// a tenant whose review requires drafts without draft_id; the draft's author under
+// publisher_not_author).
+using StartGrayDone = std::function<void(absl::StatusOr<int64_t>)>;
+std::unique_ptr<Write> MakeStartGrayWrite(StartGrayCommand command, StartGrayDone done);
+
+struct EndGrayCommand {
+  std::string tenant;
+  // The open gray release expected; 0: whichever is open.
+  int64_t gray_release_id = 0;
+  // True: its values become the tenant's own (one release; instances that see them get
+  // nothing new). False: it is taken back (the audience gets the tenant's values again).
+  bool promote = false;
+};
+
+// Ends the tenant's gray release. Done with the revision. NOT_FOUND (tenant; no open gray
+// release, or another id than gray_release_id).
+using EndGrayDone = std::function<void(absl::StatusOr<int64_t>)>;
+std::unique_ptr<Write> MakeEndGrayWrite(EndGrayCommand command, EndGrayDone done);
+
+// Adds the removal of `tenant`'s gray tenant (its entries, then itself) to `change_set`, if
+// it has one: with the tenant, or when its gray release ends.
+void AddGrayRemoval(const ConfigState& state, const std::string& tenant,
+                    storage::ChangeSet& change_set);
+
 // FAILED_PRECONDITION naming "<field>" if a direct write of `op` to `state` must go through
 // a draft: its tenant's review requires drafts, and the value is not a secret (secrets are
 // written by publishers directly: drafts do not hold them).

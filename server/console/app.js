@@ -147,6 +147,11 @@ async function tenantsPage(_, __, main) {
   rendered('tenants', started, main);
 }
 
+// The tenant's open gray release id (ReleaseService.GetGray), or '' (int64s are JSON strings).
+function grayOf(tenant) {
+  return tenant.grayReleaseId && tenant.grayReleaseId !== '0' ? tenant.grayReleaseId : '';
+}
+
 function tenantHeader(tenant, current) {
   const chain = tenant.chain || [tenant.name];
   const tabs = [
@@ -160,6 +165,15 @@ function tenantHeader(tenant, current) {
   if (tenant.keep) meta.push('<span class="badge">keep</span>');
   if (tenant.ttl) meta.push(`TTL ${duration(tenant.ttl)}`);
   if (tenant.expireTime) meta.push(`expires ${when(tenant.expireTime)} (${relative(tenant.expireTime)})`);
+  if (tenant.review && tenant.review.draftsRequired) {
+    meta.push(`<span class="badge" data-testid="review-badge">changes by reviewed drafts${
+      tenant.review.publisherNotAuthor ? ', four eyes' : ''}</span>`);
+  }
+  if (tenant.openDrafts) meta.push(`${esc(tenant.openDrafts)} open drafts`);
+  if (grayOf(tenant)) {
+    meta.push(`<a class="badge gray" data-testid="gray-badge" href="#/tenant/${enc(tenant.name)}/instances">gray release ${
+      esc(grayOf(tenant))} open</a>`);
+  }
   return `<h1>${esc(tenant.name)}</h1>
     <p class="chain" data-testid="chain">chain: ${chain.map(t => chip(t, chain)).join(' → ')}
       ${meta.length ? `<span class="meta">${meta.join(' · ')}</span>` : ''}</p>
@@ -437,6 +451,10 @@ async function instancesPage([name], params, main) {
     call('InstanceService/ListInstances', {tenant: name, service}),
   ]);
   const instances = listed.instances || [];
+  // The open gray release, and the instances in its audience (they see its values).
+  const gray = grayOf(tenant)
+      ? (await call('ReleaseService/GetGray', {tenant: name}).catch(() => null))?.gray : null;
+  const inGray = new Set(gray ? gray.instances || [] : []);
   const check = c => !c || !c.state || c.state === 'STATE_UNSPECIFIED' ? '<span class="muted">—</span>'
       : c.state === 'STATE_OK' ? '<span class="badge ok">ok</span>'
       : `<span class="warning">failing: ${esc(c.message)}</span>`;
@@ -448,7 +466,8 @@ async function instancesPage([name], params, main) {
         : `<span class="warning">behind: needs ${esc(i.lastChangeRevision || '0')}</span>`;
     return `<tr class="${i.connected ? '' : 'gone'}" data-instance="${esc(info.instanceId || i.peer)}">
       <td>${esc(info.service || '—')}</td>
-      <td>${i.reports ? esc(info.instanceId) : `<span class="muted">anonymous</span> ${esc(i.peer)}`}</td>
+      <td>${i.reports ? esc(info.instanceId) : `<span class="muted">anonymous</span> ${esc(i.peer)}`}${
+        inGray.has(info.instanceId) ? ` <span class="badge gray" data-testid="in-gray">gray ${esc(gray.grayReleaseId)}</span>` : ''}</td>
       <td>${esc(info.pod || info.host || '')}${info.namespace ? ` <span class="muted">(${esc(info.namespace)})</span>` : ''}</td>
       <td class="applied">${i.reports ? esc(i.appliedRevision || '0') : ''}</td><td class="current">${current}</td>
       <td class="self-check">${check(i.selfCheck)}</td>
@@ -461,6 +480,12 @@ async function instancesPage([name], params, main) {
   main.innerHTML = `${tenantHeader(tenant, 'instances')}
     <p data-testid="instances-summary">${instances.length} instances at revision ${esc(listed.revision)}:
       ${behind} behind, ${failing} failing their self-check. <button id="refresh">Refresh</button></p>
+    ${gray ? `<p data-testid="gray-summary">Gray release ${esc(gray.grayReleaseId)} by ${esc(gray.author)}
+      (${esc([gray.audience?.service && `service ${gray.audience.service}`,
+              gray.audience?.selector && `labels ${gray.audience.selector}`,
+              (gray.audience?.instanceIds || []).length && `instances ${gray.audience.instanceIds.join(', ')}`,
+              gray.audience?.percentage && `${gray.audience.percentage}%`].filter(Boolean).join(', '))}):
+      ${esc((gray.changes || []).length)} changed keys, seen by ${inGray.size} live instances.</p>` : ''}
     ${(listed.unreachableReplicas || []).map(r => `<p class="warning" data-testid="unreachable-replica">
       Replica ${esc(r.replica)} (${esc(r.address || 'no address')}) did not answer: its instances
       are missing. ${esc(r.error)}</p>`).join('')}

@@ -187,6 +187,18 @@ test('the seed flow: sources, edit, live, diff, rollback, registry, audit, fallb
         'tr[data-instance="orders-7d9f-x2"] .current')?.textContent === `behind: needs ${r}`,
         change.revision);
     assert.match(await page.locator('[data-testid=instances-summary]').textContent(), /1 behind/);
+    // A gray release to this instance: the header and the instances page say who sees it.
+    const gray = await server.api('ReleaseService/StartGray',
+        {tenant: 'f1', audience: {instanceIds: ['orders-7d9f-x2']},
+         changes: [{service: 'orders', key: 'timeout', op: 'DRAFT_OP_PUT', value: '1s'}]});
+    await page.locator('#refresh').click();  // the page is open already: render it again
+    await page.waitForSelector('[data-testid=gray-summary]');
+    assert.match(await page.locator('[data-testid=gray-badge]').textContent(),
+        new RegExp(`gray release ${gray.gray.grayReleaseId} open`));
+    assert.match(await page.locator('[data-testid=gray-summary]').textContent(),
+        /instances orders-7d9f-x2.*1 changed keys, seen by 1 live instances/s);
+    assert.equal(await instance.locator('[data-testid=in-gray]').count(), 1);
+    await server.api('ReleaseService/AbortGray', {tenant: 'f1'});
     follower.abort();
 
     // Audit, filtered to f1: the console's writes are there.

@@ -58,6 +58,15 @@ absl::Status ParseSelector(absl::string_view field, absl::string_view selector,
 
 absl::Status ValidateGrayAudience(absl::string_view field,
                                   const storage::GrayAudienceRecord& audience) {
+  if (audience.selector().size() > kMaxSelectorBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".selector: ", audience.selector().size(),
+                                                   " bytes; at most ", kMaxSelectorBytes));
+  }
+  if (audience.instance_ids_size() > kMaxAudienceInstances) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".instance_ids: ", audience.instance_ids_size(), " ids; at most ",
+                     kMaxAudienceInstances, " (use a selector)"));
+  }
   std::vector<Requirement> requirements;
   if (absl::Status s =
           ParseSelector(absl::StrCat(field, ".selector"), audience.selector(), &requirements);

@@ -21,6 +21,10 @@ struct InstanceIdentity {
   std::map<std::string, std::string> labels;
 };
 
+// Longest label selector, and most instance ids, an audience names.
+inline constexpr size_t kMaxSelectorBytes = 4096;
+inline constexpr int kMaxAudienceInstances = 1000;
+
 // INVALID_ARGUMENT naming "<field>.selector", "<field>.percentage" or "<field>" if the
 // audience is malformed: a selector that does not parse, a percentage outside 0-100, an
 // empty instance id, or no criterion at all (selector, instance ids or percentage).

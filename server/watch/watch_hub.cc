@@ -477,7 +477,12 @@ void WatchHub::Reloaded(const ConfigState& state) {
   ReindexChains(state);
   for (auto& [id, stream] : streams_) {
     if (!stream->live || stream->ended) continue;
+    const std::string view_tenant = stream->view_tenant;
     if (!SendSnapshot(stream.get(), state, /*resync=*/true)) continue;  // overflowed: ended
+    if (stream->view_tenant != view_tenant) {  // a gray release began or ended meanwhile
+      Unwatch(stream.get());
+      Watch(stream.get(), state);
+    }
   }
   DetachEnded();
 }

@@ -81,6 +81,13 @@ void AddChange(DraftChanges& out, const ConfigState& state, const std::string& t
 
 }  // namespace
 
+void SortByKey(DraftChanges& changes) {
+  std::sort(changes.begin(), changes.end(),
+            [](const DraftChangeRecord& a, const DraftChangeRecord& b) {
+              return std::tie(a.service(), a.key()) < std::tie(b.service(), b.key());
+            });
+}
+
 absl::Status ValidateDraftChange(const CoreOptions& options, absl::string_view field,
                                  const DraftChangeRecord& change) {
   if (absl::Status s = ValidateServiceName(absl::StrCat(field, ".service"), change.service());
@@ -285,10 +292,7 @@ absl::StatusOr<PromotionPlan> PlanPromotion(const ConfigState& state,
                 inherited ? kDraftMask : kDraftDelete);
     }
   }
-  std::sort(plan.changes.begin(), plan.changes.end(),
-            [](const DraftChangeRecord& a, const DraftChangeRecord& b) {
-              return std::tie(a.service(), a.key()) < std::tie(b.service(), b.key());
-            });
+  SortByKey(plan.changes);
   return plan;
 }
 
@@ -351,10 +355,7 @@ absl::StatusOr<PromotionPlan> PlanReset(const ConfigState& state, const std::str
         AddChange(plan.changes, state, tenant, def.name(), key, kDraftPut, **wanted);
     }
   }
-  std::sort(plan.changes.begin(), plan.changes.end(),
-            [](const DraftChangeRecord& a, const DraftChangeRecord& b) {
-              return std::tie(a.service(), a.key()) < std::tie(b.service(), b.key());
-            });
+  SortByKey(plan.changes);
   return plan;
 }
 

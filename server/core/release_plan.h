@@ -35,6 +35,9 @@ inline constexpr int64_t kMaxDraftBytesPerTenant = 256 << 10;
 
 using DraftChanges = google::protobuf::RepeatedPtrField<storage::DraftChangeRecord>;
 
+// Orders changes by (service, key), the order drafts keep them in.
+void SortByKey(DraftChanges& changes);
+
 // INVALID_ARGUMENT naming `field` (e.g. "changes[2]") and its member if the change is
 // malformed: service or key names, an op that is not PUT/DELETE/MASK, a value or content
 // type on DELETE/MASK, a value over --max_value_bytes.

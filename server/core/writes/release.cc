@@ -32,11 +32,17 @@ int FindDraft(const TenantRecord& record, int64_t id) {
   return -1;
 }
 
-void SortChanges(DraftChanges& changes) {
-  std::sort(changes.begin(), changes.end(),
-            [](const DraftChangeRecord& a, const DraftChangeRecord& b) {
-              return std::tie(a.service(), a.key()) < std::tie(b.service(), b.key());
-            });
+// FAILED_PRECONDITION naming draft_id if `releaser` wrote the draft and the tenant's review
+// wants another identity to release it.
+absl::Status CheckFourEyes(const TenantRecord& tenant, const DraftRecord& draft,
+                           const std::string& releaser) {
+  if (!tenant.review().publisher_not_author() || releaser != draft.author()) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("draft_id: draft ", draft.id(), " was written by ",
+                   QuoteForError(draft.author()), "; tenant ", QuoteForError(tenant.name()),
+                   " needs another identity to release it (review: publisher_not_author)"));
 }
 
 // Shape checks of changes a caller gives: each valid, one per key, at most --max_txn_ops.
@@ -106,7 +112,7 @@ DraftRecord& AddDraft(TenantRecord& record, const PlanContext& context, DraftCha
   d->set_create_time_micros(absl::ToUnixMicros(context.now));
   d->set_update_time_micros(d->create_time_micros());
   d->set_message(std::move(message));
-  SortChanges(changes);
+  SortByKey(changes);
   *d->mutable_changes() = std::move(changes);
   d->set_origin(std::move(origin));
   return *d;
@@ -139,13 +145,7 @@ class SetReviewWrite final : public Write {
       AddTenantPut(change_set, std::move(record), &t->record);
       revision = context.revision;
     }
-    return [this, revision](const absl::Status& committed) {
-      if (committed.ok()) {
-        done_(revision);
-      } else {
-        done_(committed);
-      }
-    };
+    return CompleteWith(done_, std::make_shared<int64_t>(revision));
   }
   void Fail(const absl::Status& status) override { done_(status); }
 
@@ -295,12 +295,7 @@ class PublishDraftWrite final : public Write {
     const int index = FindDraft(t->record, command_.draft_id);
     if (index < 0) return DraftNotFound(command_.tenant, command_.draft_id);
     const DraftRecord& draft = t->record.drafts(index);
-    if (t->record.review().publisher_not_author() && command_.publisher == draft.author()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("draft_id: draft ", draft.id(), " was written by ",
-                       QuoteForError(draft.author()), "; tenant ", QuoteForError(command_.tenant),
-                       " needs another identity to publish it (review: publisher_not_author)"));
-    }
+    if (absl::Status s = CheckFourEyes(t->record, draft, command_.publisher); !s.ok()) return s;
     if (!command_.rebase) {
       std::vector<std::string> conflicts =
           ConflictsOf(context.state, command_.tenant, draft.changes());
@@ -507,12 +502,7 @@ class StartGrayWrite final : public Write {
       const int index = FindDraft(base, command_.draft_id);
       if (index < 0) return DraftNotFound(command_.tenant, command_.draft_id);
       const DraftRecord& draft = base.drafts(index);
-      if (base.review().publisher_not_author() && command_.author == draft.author()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("draft_id: draft ", draft.id(), " was written by ",
-                         QuoteForError(draft.author()), "; tenant ", QuoteForError(command_.tenant),
-                         " needs another identity to release it (review: publisher_not_author)"));
-      }
+      if (absl::Status s = CheckFourEyes(base, draft, command_.author); !s.ok()) return s;
       changes = draft.changes();
       if (message.empty()) message = draft.message();
       base.mutable_drafts()->DeleteSubrange(index, 1);
@@ -564,13 +554,7 @@ class StartGrayWrite final : public Write {
     if (command_.draft_id > 0) AddTenantPut(change_set, std::move(base), &t->record);
     if (change_set.message().empty()) change_set.set_message(message);
     const int64_t id = context.revision;
-    return [this, id](const absl::Status& committed) {
-      if (committed.ok()) {
-        done_(id);
-      } else {
-        done_(committed);
-      }
-    };
+    return CompleteWith(done_, std::make_shared<int64_t>(id));
   }
 
   void Fail(const absl::Status& status) override { done_(status); }
@@ -646,13 +630,7 @@ class EndGrayWrite final : public Write {
     }
     AddGrayRemoval(state, command_.tenant, change_set);
     const int64_t revision = context.revision;
-    return [this, revision](const absl::Status& committed) {
-      if (committed.ok()) {
-        done_(revision);
-      } else {
-        done_(committed);
-      }
-    };
+    return CompleteWith(done_, std::make_shared<int64_t>(revision));
   }
 
   void Fail(const absl::Status& status) override { done_(status); }

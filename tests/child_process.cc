@@ -48,9 +48,9 @@ bool AllThreads(int pid, char state, bool negate) {
   return true;
 }
 
-// Polls AllThreads for at most 2 s.
+// Polls AllThreads for at most 10 s (a loaded machine can take seconds to schedule them).
 bool WaitThreads(int pid, char state, bool negate) {
-  for (int n = 0; n < 200; ++n) {
+  for (int n = 0; n < 1000; ++n) {
     if (AllThreads(pid, state, negate)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

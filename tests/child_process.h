@@ -14,11 +14,11 @@ int FreeLoopbackPort();
 // The last `max_bytes` of a file (a server's log, to say why it failed); "" if unreadable.
 std::string FileTail(const std::string& path, size_t max_bytes = 2000);
 
-// SIGSTOP to `pid`, then waits (at most 2 s) until every thread of it has stopped: kill()
+// SIGSTOP to `pid`, then waits (at most 10 s) until every thread of it has stopped: kill()
 // wakes one thread to begin the stop, and on a loaded machine the others can still answer
 // a request before it reaches them. True if all stopped in time.
 bool StopProcess(int pid);
-// SIGCONT to `pid`, then waits (at most 2 s) until none of its threads is stopped.
+// SIGCONT to `pid`, then waits (at most 10 s) until none of its threads is stopped.
 bool ContinueProcess(int pid);
 
 // A child process with its stdout and stderr in a log file. Not thread-safe.

@@ -69,10 +69,10 @@ class EtcdCluster {
   // members. Returns false, with its log on stderr, if it does not become healthy in time
   // (it is left running) or if it was running already.
   bool Restart(int i);
-  // SIGSTOP to member i, and waits (at most 2 s) until all its threads have stopped: it then
+  // SIGSTOP to member i, and waits (at most 10 s) until all its threads have stopped: it then
   // answers neither peers nor clients, as a hung or cut-off node. No-op if not running.
   void Pause(int i);
-  // SIGCONT to member i after Pause, and waits (at most 2 s) until its threads run again.
+  // SIGCONT to member i after Pause, and waits (at most 10 s) until its threads run again.
   void Resume(int i);
   // True if member i runs and is not paused.
   bool serving(int i) const { return members_[i].pid != 0 && !members_[i].paused; }

@@ -279,6 +279,7 @@ struct GrayArgs {
   std::string service;
   std::string message;
   int64_t gray_release_id = 0;  // promote, abort: 0 = whichever is open
+  bool rebase = false;          // promote
 };
 
 // gray start / show: the gray release (id, audience, changes, the instances in it), or the

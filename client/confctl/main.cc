@@ -381,7 +381,10 @@ void AddReleaseCommands(Commands* commands, CLI::App* app, Args* a) {
         [a, promote_it](const Context& ctx) { return RunGrayEnd(ctx, a->gray, promote_it); });
     end->add_option("TENANT", a->gray.tenant, "tenant")->required();
     end->add_option("ID", a->gray.gray_release_id, "the gray release id (default: the open one)");
-    if (promote_it) end->add_option("-m,--message", a->gray.message, "release message");
+    if (promote_it) {
+      end->add_option("-m,--message", a->gray.message, "release message");
+      end->add_flag("--rebase", a->gray.rebase, "over keys the tenant changed since it started");
+    }
   }
 
   CLI::App* promote = commands->Add(

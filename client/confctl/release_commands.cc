@@ -340,6 +340,7 @@ absl::Status RunGrayEnd(const Context& ctx, const GrayArgs& args, bool promote) 
   request.set_tenant(args.tenant);
   request.set_gray_release_id(args.gray_release_id);
   request.set_message(args.message);
+  request.set_rebase(args.rebase);
   absl::StatusOr<v1::EndGrayResponse> response =
       promote ? ctx.client->PromoteGray(request) : ctx.client->AbortGray(request);
   if (!response.ok()) return response.status();

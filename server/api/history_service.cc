@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/names.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/api/grpc_services.h"
 #include "server/api/redaction.h"
@@ -47,8 +48,9 @@ void FillRelease(const storage::ChangeSet& set, bool with_changes, v1::Release* 
   out->set_origin(set.origin());
   if (with_changes) {
     for (const storage::Change& change : set.changes()) {
-      if (change.type() != storage::Change::ENTRY_PUT &&
-          change.type() != storage::Change::ENTRY_DELETE) {
+      if ((change.type() != storage::Change::ENTRY_PUT &&
+           change.type() != storage::Change::ENTRY_DELETE) ||
+          IsGrayTenant(change.tenant())) {  // a promoted gray release's own removal
         continue;
       }
       v1::ReleaseChange* c = out->add_changes();

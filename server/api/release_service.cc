@@ -43,6 +43,7 @@ void FillDraftInfo(const std::string& tenant, const storage::DraftRecord& d, boo
   out->set_message(d.message());
   out->set_change_count(d.changes_size());
   out->set_origin(d.origin());
+  out->mutable_editors()->CopyFrom(d.editors());
   if (!with_changes) return;
   for (const storage::DraftChangeRecord& c : d.changes()) {
     v1::DraftChange* change = out->add_changes();
@@ -118,12 +119,14 @@ void ReleaseServiceImpl::FillDraft(const auth::Access& access, const std::string
 }
 
 absl::Status ReleaseServiceImpl::RequireChangeOf(const auth::Access& access,
-                                                 const std::string& tenant) const {
+                                                 const std::string& tenant,
+                                                 bool* draft_only) const {
   bool drafts = false;
   core_->ReadState([&](const ConfigState& state) {
     const TenantState* t = state.FindTenant(tenant);
     drafts = t != nullptr && t->record.review().drafts_required();
   });
+  *draft_only = drafts;
   return drafts ? access.Require(auth::Right::kWrite, tenant) : RequireWrite(access, tenant);
 }
 
@@ -186,8 +189,10 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::UpdateDraft(grpc::CallbackServerCo
       &refused);
   if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  WriteContext context = gate_->ContextFor(ctx, *access, "ReleaseService.UpdateDraft");
   DraftCommand command;
   command.kind = DraftCommand::Kind::kUpdate;
+  command.author = context.user;
   command.tenant = req->tenant();
   command.draft_id = req->draft_id();
   command.set = ToRecords(req->set());
@@ -199,7 +204,7 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::UpdateDraft(grpc::CallbackServerCo
                       if (draft.ok()) FillDraft(*access, req->tenant(), *draft, resp);
                       reactor->Finish(ToGrpcStatus(draft.status()));
                     }),
-                gate_->ContextFor(ctx, *access, "ReleaseService.UpdateDraft"));
+                std::move(context));
   return reactor;
 }
 
@@ -213,7 +218,12 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::GetDraft(grpc::CallbackServerConte
       &refused);
   if (access == nullptr) return refused;
   std::optional<storage::DraftRecord> draft;
-  absl::Status status;
+  absl::Status status = ValidateTenantName("tenant", req->tenant());
+  if (status.ok() && req->draft_id() <= 0) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat("draft_id: ", req->draft_id(), " is not a draft id (a revision)"));
+  }
+  if (!status.ok()) return Finish(ctx, status);
   core_->ReadState([&](const ConfigState& state) {
     const TenantState* t = state.FindTenant(req->tenant());
     if (t == nullptr) {
@@ -242,7 +252,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::ListDrafts(grpc::CallbackServerCon
       [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
       &refused);
   if (access == nullptr) return refused;
-  absl::Status status;
+  absl::Status status = ValidateTenantName("tenant", req->tenant());
+  if (!status.ok()) return Finish(ctx, status);
   core_->ReadState([&](const ConfigState& state) {
     resp->set_revision(state.revision());
     const TenantState* t = state.FindTenant(req->tenant());
@@ -385,12 +396,13 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::Promote(grpc::CallbackServerContex
     return Finish(ctx, absl::InvalidArgumentError("from_tenant: required"));
   }
   grpc::ServerUnaryReactor* refused = nullptr;
+  bool draft_only = false;
   std::shared_ptr<const auth::Access> access = gate_->Admit(
       ctx, "ReleaseService.Promote", req->to_tenant(),
-      [this, req](const auth::Access& a) {
+      [this, req, &draft_only](const auth::Access& a) {
         if (absl::Status s = a.Require(auth::Right::kRead, req->from_tenant()); !s.ok()) return s;
         if (req->dry_run()) return a.Require(auth::Right::kRead, req->to_tenant());
-        return RequireChangeOf(a, req->to_tenant());
+        return RequireChangeOf(a, req->to_tenant(), &draft_only);
       },
       &refused);
   if (access == nullptr) return refused;
@@ -399,6 +411,7 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::Promote(grpc::CallbackServerContex
   command.to_tenant = req->to_tenant();
   command.services.assign(req->services().begin(), req->services().end());
   command.remove_missing = req->remove_missing();
+  command.draft_only = draft_only;
   return RunPromotion(core_, gate_, ctx, std::move(access), "ReleaseService.Promote",
                       std::move(command), req->dry_run(), req->message(), resp);
 }
@@ -407,16 +420,18 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::Reset(grpc::CallbackServerContext*
                                                     const v1::ResetRequest* req,
                                                     v1::ResetResponse* resp) {
   grpc::ServerUnaryReactor* refused = nullptr;
+  bool draft_only = false;
   std::shared_ptr<const auth::Access> access = gate_->Admit(
       ctx, "ReleaseService.Reset", req->tenant(),
-      [this, req](const auth::Access& a) {
+      [this, req, &draft_only](const auth::Access& a) {
         if (req->dry_run()) return a.Require(auth::Right::kRead, req->tenant());
-        return RequireChangeOf(a, req->tenant());
+        return RequireChangeOf(a, req->tenant(), &draft_only);
       },
       &refused);
   if (access == nullptr) return refused;
   PromoteCommand command;
   command.to_tenant = req->tenant();
+  command.draft_only = draft_only;
   command.services.assign(req->services().begin(), req->services().end());
   return RunPromotion(core_, gate_, ctx, std::move(access), "ReleaseService.Reset",
                       std::move(command), req->dry_run(), req->message(), resp);
@@ -501,9 +516,14 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::StartGray(grpc::CallbackServerCont
   command.author = context.user;
   core_->Submit(MakeStartGrayWrite(std::move(command),
                                    [this, reactor, req, resp](absl::StatusOr<int64_t> id) {
-                                     absl::Status status = id.status();
-                                     if (status.ok()) status = FillGray(req->tenant(), resp);
-                                     reactor->Finish(ToGrpcStatus(status));
+                                     if (id.ok() && !FillGray(req->tenant(), resp).ok()) {
+                                       // Ended meanwhile (another replica): it did start.
+                                       resp->Clear();
+                                       resp->set_revision(*id);
+                                       resp->mutable_gray()->set_gray_release_id(*id);
+                                       resp->mutable_gray()->set_tenant(req->tenant());
+                                     }
+                                     reactor->Finish(ToGrpcStatus(id.status()));
                                    }),
                 std::move(context));
   return reactor;
@@ -534,7 +554,7 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::EndGray(grpc::CallbackServerContex
       &refused);
   if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  core_->Submit(MakeEndGrayWrite({req->tenant(), req->gray_release_id(), promote},
+  core_->Submit(MakeEndGrayWrite({req->tenant(), req->gray_release_id(), promote, req->rebase()},
                                  [reactor, resp](absl::StatusOr<int64_t> revision) {
                                    if (revision.ok()) resp->set_revision(*revision);
                                    reactor->Finish(ToGrpcStatus(revision.status()));

@@ -66,8 +66,9 @@ class ReleaseServiceImpl final : public v1::ReleaseService::CallbackService {
   grpc::ServerUnaryReactor* EndGray(grpc::CallbackServerContext* ctx, const v1::EndGrayRequest* req,
                                     v1::EndGrayResponse* resp, bool promote);
   // What a write into `tenant` by Promote or Reset needs: write for a draft (the tenant
-  // requires them), else what an entry write needs.
-  absl::Status RequireChangeOf(const auth::Access& access, const std::string& tenant) const;
+  // requires them; `*draft_only` is then set), else what an entry write needs.
+  absl::Status RequireChangeOf(const auth::Access& access, const std::string& tenant,
+                               bool* draft_only) const;
 
   ConfigCore* const core_;
   InstanceRegistry* const instances_;

@@ -638,8 +638,9 @@ ReleaseSummary SummarizeRelease(const storage::ChangeSet& release) {
   std::set<std::string> tenants;
   ReleaseSummary summary;
   for (const storage::Change& change : release.changes()) {
-    if (change.type() != storage::Change::ENTRY_PUT &&
-        change.type() != storage::Change::ENTRY_DELETE) {
+    if ((change.type() != storage::Change::ENTRY_PUT &&
+         change.type() != storage::Change::ENTRY_DELETE) ||
+        IsGrayTenant(change.tenant())) {  // a promoted gray release's own removal
       continue;
     }
     ++summary.change_count;

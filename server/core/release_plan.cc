@@ -118,14 +118,16 @@ absl::Status ValidateDraftChange(const CoreOptions& options, absl::string_view f
 }
 
 absl::Status CheckNoSecretValues(const ConfigState& state, const std::string& tenant,
-                                 const DraftChanges& changes, absl::string_view field) {
+                                 const DraftChanges& changes, absl::string_view field,
+                                 bool per_change) {
   for (int i = 0; i < changes.size(); ++i) {
     const DraftChangeRecord& c = changes[i];
     if (c.op() != kDraftPut) continue;
     const EntryRecord* own = state.FindEntry(tenant, c.service(), c.key());
     if (DeclaredSecret(state, tenant, c.service(), c.key()) || (own != nullptr && own->secret())) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, "[", i, "].value: ", DescribeKey(tenant, c.service(), c.key()),
+          field, per_change ? absl::StrCat("[", i, "].value") : "", ": ",
+          DescribeKey(tenant, c.service(), c.key()),
           " is a secret; drafts do not hold secret values (they are not sealed at rest): a "
           "publisher writes it with Put"));
     }
@@ -265,12 +267,13 @@ absl::StatusOr<PromotionPlan> PlanPromotion(const ConfigState& state,
   std::set<KeyId> in_from;
   for (const ResolvedEntry& e : from_entries) {
     in_from.insert({e.service, e.key});
+    auto there = to_view.find({e.service, e.key});
     if (EnvironmentOwn(state, from_tenant, e.service, e.key, e.secret) ||
-        EnvironmentOwn(state, to_tenant, e.service, e.key, false)) {
+        EnvironmentOwn(state, to_tenant, e.service, e.key,
+                       there != to_view.end() && there->second->secret)) {
       ++plan.skipped;
       continue;
     }
-    auto there = to_view.find({e.service, e.key});
     if (there != to_view.end() && there->second->value == e.value &&
         there->second->content_type == e.content_type) {
       continue;

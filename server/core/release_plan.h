@@ -44,11 +44,13 @@ void SortByKey(DraftChanges& changes);
 absl::Status ValidateDraftChange(const CoreOptions& options, absl::string_view field,
                                  const storage::DraftChangeRecord& change);
 
-// INVALID_ARGUMENT naming "<field>[i].value" if a PUT of `changes` would write a secret in
-// `tenant` (declared secret by the definition it sees, or the current own entry is one):
-// drafts hold values in the tenant's record, which is not sealed at rest.
+// INVALID_ARGUMENT naming "<field>[i].value" (with `per_change`, else "<field>") if a PUT
+// of `changes` would write a secret in `tenant` (declared secret by the definition it sees,
+// or the current own entry is one): drafts hold values in the tenant's record, which is not
+// sealed at rest.
 absl::Status CheckNoSecretValues(const ConfigState& state, const std::string& tenant,
-                                 const DraftChanges& changes, absl::string_view field);
+                                 const DraftChanges& changes, absl::string_view field,
+                                 bool per_change = true);
 
 // What applying `changes` to `tenant`'s own entries does to its resolved view: one entry per
 // key whose visible value (or content type, or presence) differs, left = now, right = after

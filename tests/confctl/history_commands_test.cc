@@ -178,7 +178,9 @@ TEST_F(ConfctlHistoryTest, ReviewDraftsPromoteAndReset) {
   EXPECT_NE(out.find("would change 1 key(s)"), std::string::npos) << out;
   out = Ok({"reset", "perf"});
   EXPECT_NE(out.find("reset: release"), std::string::npos) << out;
-  EXPECT_NE(Ok({"resolve", "perf"}).find("integration"), std::string::npos);
+  out = Ok({"resolve", "perf"});
+  EXPECT_TRUE(std::regex_search(out, std::regex("\\ba +timeout +integration +[0-9]+ +text +2s")))
+      << out;
   // Into an ancestor: exit 6, the field named.
   ConfctlResult ancestor = Run({"promote", "perf", "integration"});
   EXPECT_EQ(ancestor.exit_code, 6);
@@ -201,8 +203,10 @@ TEST_F(ConfctlHistoryTest, GrayStartShowPromoteAbort) {
   EXPECT_EQ(Run({"gray", "show", "pre"}).exit_code, 3);
 
   Ok({"gray", "start", "pre", "--mask", "a/k", "--instance", "pod-1"});
+  EXPECT_NE(Ok({"gray", "show", "pre"}).find("instances pod-1"), std::string::npos);
   EXPECT_NE(Ok({"gray", "abort", "pre"}).find("aborted"), std::string::npos);
-  EXPECT_NE(Ok({"resolve", "pre"}).find("v1"), std::string::npos);
+  EXPECT_EQ(Run({"gray", "show", "pre"}).exit_code, 3);             // gone
+  EXPECT_NE(Ok({"resolve", "pre"}).find("v1"), std::string::npos);  // the tenant unchanged
   // Bad input keeps confctl's exit codes: 6 for a percentage over 100, 2 for no changes.
   ConfctlResult bad = Run({"gray", "start", "pre", "--set", "a/k=x", "--percentage", "120"});
   EXPECT_EQ(bad.exit_code, 6);

@@ -1,6 +1,7 @@
 // min_revision on reads and on Subscribe: the answer reflects at least that revision, waiting
 // for it (a write through another replica, or one still being committed) up to
 // --max_revision_wait, then UNAVAILABLE naming both revisions. Runs on both engines.
+#include <chrono>
 #include <future>
 #include <memory>
 #include <string>
@@ -30,6 +31,9 @@ class MinRevisionTest : public ::testing::Test {
 
   int64_t Put(const std::string& key, const std::string& value) {
     grpc::ClientContext ctx;
+    // The first call connects; a failed first connection is retried, bounded.
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::PutRequest req;
     req.set_tenant("integration");
     req.set_service("svc");

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -172,7 +173,12 @@ TEST_F(OperateTest, ProbesAnswerOnTheAdminListener) {
   grpc::health::v1::HealthCheckRequest req;
   grpc::health::v1::HealthCheckResponse resp;
   grpc::ClientContext ctx;
-  ASSERT_TRUE(health->Check(&ctx, req, &resp).ok());
+  // A first connection can fail on a loaded machine (seen: "No such file or directory" from
+  // connect in a fresh chroot): the probe waits for one, bounded.
+  ctx.set_wait_for_ready(true);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status checked = health->Check(&ctx, req, &resp);
+  ASSERT_TRUE(checked.ok()) << checked.error_message();
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "confcenter/client.h"
 #include "confcenter/subscription.h"
+#include "confcenter/v1/watch.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "server/core/gray.h"
 #include "tests/test_util.h"
@@ -559,6 +560,146 @@ TEST_F(ReleaseTest, AGrayTenantStaysHiddenAndGoesWithItsTenant) {
   get.set_tenant("f1");
   EXPECT_EQ(admin_->GetGray(get).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(View("f1").count("k"), 0u);
+}
+
+// Four eyes hold for whoever changed a draft, not only its author.
+TEST_F(ReleaseTest, WhoeverChangedADraftMayNotPublishIt) {
+  Register("pre", "");
+  SetReview("pre", true, true);
+  absl::StatusOr<v1::DraftResponse> draft = CreateDraft(*alice_, "pre", {Change("k", "a")});
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  v1::UpdateDraftRequest update;
+  update.set_tenant("pre");
+  update.set_draft_id(draft->draft().draft_id());
+  *update.add_set() = Change("k", "b");
+  absl::StatusOr<v1::DraftResponse> updated = bob_->UpdateDraft(update);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->draft().editors_size(), 1);
+  absl::StatusOr<v1::PublishDraftResponse> by_editor =
+      Publish(*bob_, "pre", draft->draft().draft_id());
+  EXPECT_EQ(by_editor.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(by_editor.status().message().find("written or changed by \"bob\""), std::string::npos)
+      << by_editor.status();
+  v1::StartGrayRequest gray;
+  gray.set_tenant("pre");
+  gray.set_draft_id(draft->draft().draft_id());
+  gray.mutable_audience()->set_percentage(50);
+  EXPECT_EQ(bob_->StartGray(gray).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Publish(*ClientAs("carol"), "pre", draft->draft().draft_id()).ok());
+  EXPECT_EQ(View("pre")["k"], "b");
+}
+
+// A gray release guards the tenant's keys as a draft does: it starts only from an
+// unconflicted draft, promotes only over unchanged keys (unless rebased), gives its draft
+// back when aborted, and its release names only the tenant.
+TEST_F(ReleaseTest, AGrayReleaseChecksConflictsAndGivesItsDraftBackWhenAborted) {
+  Register("pre", "");
+  Put("pre", "k", "k0");
+  absl::StatusOr<v1::DraftResponse> draft = CreateDraft(*alice_, "pre", {Change("k", "k1")}, "m");
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  const int64_t id = draft->draft().draft_id();
+  v1::StartGrayRequest start;
+  start.set_tenant("pre");
+  start.set_draft_id(id);
+  start.mutable_audience()->set_selector("zone=canary");
+  // k moved after the draft was made: the gray release does not start.
+  Put("pre", "k", "k0b");
+  absl::StatusOr<v1::GrayResponse> refused = bob_->StartGray(start);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(), "draft_id:")) << refused.status();
+  // Brought up to date, it starts; aborted, the draft is back as it was.
+  v1::UpdateDraftRequest update;
+  update.set_tenant("pre");
+  update.set_draft_id(id);
+  *update.add_set() = Change("k", "k1");
+  ASSERT_TRUE(alice_->UpdateDraft(update).ok());
+  ASSERT_TRUE(bob_->StartGray(start).ok());
+  v1::ListDraftsRequest list;
+  list.set_tenant("pre");
+  EXPECT_EQ(admin_->ListDrafts(list)->drafts_size(), 0);
+  v1::EndGrayRequest end;
+  end.set_tenant("pre");
+  ASSERT_TRUE(bob_->AbortGray(end).ok());
+  absl::StatusOr<v1::ListDraftsResponse> drafts = admin_->ListDrafts(list);
+  ASSERT_TRUE(drafts.ok());
+  ASSERT_EQ(drafts->drafts_size(), 1);
+  EXPECT_EQ(drafts->drafts(0).draft_id(), id);
+  EXPECT_EQ(drafts->drafts(0).author(), "alice");
+  EXPECT_EQ(drafts->drafts(0).message(), "m");
+
+  // Started again; k moves meanwhile: promotion is refused naming it, then rebased.
+  ASSERT_TRUE(bob_->StartGray(start).ok());
+  Put("pre", "k", "k0c");
+  absl::StatusOr<v1::EndGrayResponse> conflict = bob_->PromoteGray(end);
+  EXPECT_EQ(conflict.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(conflict.status().message().find("orders/k"), std::string::npos) << conflict.status();
+  EXPECT_EQ(View("pre")["k"], "k0c");
+  end.set_rebase(true);
+  absl::StatusOr<v1::EndGrayResponse> promoted = bob_->PromoteGray(end);
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  EXPECT_EQ(View("pre")["k"], "k1");
+  v1::GetReleaseRequest release;
+  release.set_release_id(promoted->revision());
+  absl::StatusOr<v1::GetReleaseResponse> got = admin_->GetRelease(release);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(
+      std::vector<std::string>(got->release().tenants().begin(), got->release().tenants().end()),
+      std::vector<std::string>{"pre"});
+  EXPECT_EQ(got->release().change_count(), 1);
+  EXPECT_EQ(got->release().message(), "m");
+}
+
+// An instance that resumes from before a gray release started (a reconnect) gets the gray
+// values replayed at the revision that started it, and nothing at its promotion.
+TEST_F(ReleaseTest, AResumeReplaysAGrayReleaseForItsAudience) {
+  Register("pre", "");
+  const int64_t before = Put("pre", "k", "k0");
+  v1::StartGrayRequest start;
+  start.set_tenant("pre");
+  *start.add_changes() = Change("k", "k1");
+  start.mutable_audience()->add_instance_ids("pod-1");
+  absl::StatusOr<v1::GrayResponse> gray = admin_->StartGray(start);
+  ASSERT_TRUE(gray.ok()) << gray.status();
+  v1::EndGrayRequest end;
+  end.set_tenant("pre");
+  absl::StatusOr<v1::EndGrayResponse> promoted = admin_->PromoteGray(end);
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  const int64_t after = Put("pre", "j", "x");
+  // The events a stream of `instance` resuming from `before` replays, up to `after`.
+  auto replay = [&](const std::string& instance) {
+    auto stub = v1::WatchService::NewStub(server_->Channel());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    v1::SubscribeRequest request;
+    request.set_tenant("pre");
+    request.add_services("orders");
+    request.set_start_revision(before);
+    request.mutable_instance()->set_instance_id(instance);
+    request.mutable_instance()->set_service("orders");
+    std::vector<v1::SubscribeResponse> events;
+    std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
+        stub->Subscribe(&ctx, request);
+    v1::SubscribeResponse message;
+    while (reader->Read(&message)) {
+      if (message.kind() == v1::SUBSCRIBE_RESPONSE_KIND_EVENTS) events.push_back(message);
+      if (message.revision() >= after) break;
+    }
+    ctx.TryCancel();
+    reader->Finish();
+    return events;
+  };
+  std::vector<v1::SubscribeResponse> in = replay("pod-1");
+  ASSERT_EQ(in.size(), 2u);  // k at the gray start, j; nothing at the promotion
+  EXPECT_EQ(in[0].revision(), gray->gray().gray_release_id());
+  EXPECT_EQ(in[0].events(0).value(), "k1");
+  EXPECT_EQ(in[0].events(0).gray_release_id(), gray->gray().gray_release_id());
+  EXPECT_EQ(in[0].events(0).source_tenant(), "pre");
+  EXPECT_EQ(in[1].revision(), after);
+  std::vector<v1::SubscribeResponse> out = replay("pod-2");
+  ASSERT_EQ(out.size(), 2u);  // k at the promotion, j
+  EXPECT_EQ(out[0].revision(), promoted->revision());
+  EXPECT_EQ(out[0].events(0).value(), "k1");
+  EXPECT_EQ(out[0].events(0).gray_release_id(), 0);
 }
 
 }  // namespace

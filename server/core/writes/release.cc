@@ -36,13 +36,33 @@ int FindDraft(const TenantRecord& record, int64_t id) {
 // wants another identity to release it.
 absl::Status CheckFourEyes(const TenantRecord& tenant, const DraftRecord& draft,
                            const std::string& releaser) {
-  if (!tenant.review().publisher_not_author() || releaser != draft.author()) {
-    return absl::OkStatus();
-  }
+  if (!tenant.review().publisher_not_author()) return absl::OkStatus();
+  const bool wrote =
+      releaser == draft.author() ||
+      std::find(draft.editors().begin(), draft.editors().end(), releaser) != draft.editors().end();
+  if (!wrote) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      absl::StrCat("draft_id: draft ", draft.id(), " was written by ",
-                   QuoteForError(draft.author()), "; tenant ", QuoteForError(tenant.name()),
+      absl::StrCat("draft_id: draft ", draft.id(), " was written or changed by ",
+                   QuoteForError(releaser), "; tenant ", QuoteForError(tenant.name()),
                    " needs another identity to release it (review: publisher_not_author)"));
+}
+
+// FAILED_PRECONDITION naming draft_id and the first key of `tenant` whose own entry moved
+// since `draft` was made.
+absl::Status CheckNoConflict(const ConfigState& state, const std::string& tenant,
+                             const DraftRecord& draft) {
+  std::vector<std::string> conflicts = ConflictsOf(state, tenant, draft.changes());
+  if (conflicts.empty()) return absl::OkStatus();
+  for (const DraftChangeRecord& c : draft.changes()) {
+    if (absl::StrCat(c.service(), "/", c.key()) != conflicts.front()) continue;
+    const storage::EntryRecord* own = state.FindEntry(tenant, c.service(), c.key());
+    return absl::FailedPreconditionError(absl::StrCat(
+        "draft_id: ", DescribeKey(tenant, c.service(), c.key()), " changed since draft ",
+        draft.id(), " was made (own entry at revision ", own != nullptr ? own->mod_revision() : 0,
+        ", the draft was made against ", c.base_revision(), "); ", conflicts.size(),
+        " key(s) conflict; update the draft, or publish it with rebase"));
+  }
+  return absl::OkStatus();
 }
 
 // Shape checks of changes a caller gives: each valid, one per key, at most --max_txn_ops.
@@ -247,6 +267,11 @@ class DraftWrite final : public Write {
         d.clear_changes();
         for (auto& [key, c] : changes) *d.add_changes() = std::move(c);
         if (!command_.message.empty()) d.set_message(command_.message);
+        const std::string editor = command_.author.empty() ? "anonymous" : command_.author;
+        if (editor != d.author() &&
+            std::find(d.editors().begin(), d.editors().end(), editor) == d.editors().end()) {
+          d.add_editors(editor);
+        }
         d.set_update_time_micros(absl::ToUnixMicros(context.now));
         *result = d;
       }
@@ -297,21 +322,8 @@ class PublishDraftWrite final : public Write {
     const DraftRecord& draft = t->record.drafts(index);
     if (absl::Status s = CheckFourEyes(t->record, draft, command_.publisher); !s.ok()) return s;
     if (!command_.rebase) {
-      std::vector<std::string> conflicts =
-          ConflictsOf(context.state, command_.tenant, draft.changes());
-      if (!conflicts.empty()) {
-        const DraftChangeRecord* first = nullptr;
-        for (const DraftChangeRecord& c : draft.changes()) {
-          if (absl::StrCat(c.service(), "/", c.key()) == conflicts.front()) first = &c;
-        }
-        const storage::EntryRecord* own =
-            context.state.FindEntry(command_.tenant, first->service(), first->key());
-        return absl::FailedPreconditionError(
-            absl::StrCat("draft_id: ", DescribeKey(command_.tenant, first->service(), first->key()),
-                         " changed since draft ", draft.id(), " was made (own entry at revision ",
-                         own != nullptr ? own->mod_revision() : 0, ", the draft was made against ",
-                         first->base_revision(), "); ", conflicts.size(),
-                         " key(s) conflict; publish with rebase to apply the draft over them"));
+      if (absl::Status s = CheckNoConflict(context.state, command_.tenant, draft); !s.ok()) {
+        return s;
       }
     }
     auto result = std::make_shared<PublishResult>();
@@ -408,6 +420,11 @@ class PromoteWrite final : public Write {
     result->revision = state.revision();
     if (plan->changes.empty()) return CompleteWith(done_, result);
     const TenantState* to = state.FindTenant(command_.to_tenant);
+    if (command_.draft_only && !to->record.review().drafts_required()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          reset ? "tenant: " : "to_tenant: ", "tenant ", QuoteForError(command_.to_tenant),
+          " stopped requiring drafts while the call was checked; call again"));
+    }
     if (to->record.review().drafts_required()) {
       TenantRecord record = to->record;
       const std::string message =
@@ -497,14 +514,17 @@ class StartGrayWrite final : public Write {
     DraftChanges changes = command_.changes;
     std::string message = command_.message;
     TenantRecord base = t->record;
+    DraftRecord source;  // the changes with their base revisions
     const char* field = "changes";
     if (command_.draft_id > 0) {
       const int index = FindDraft(base, command_.draft_id);
       if (index < 0) return DraftNotFound(command_.tenant, command_.draft_id);
       const DraftRecord& draft = base.drafts(index);
       if (absl::Status s = CheckFourEyes(base, draft, command_.author); !s.ok()) return s;
+      if (absl::Status s = CheckNoConflict(state, command_.tenant, draft); !s.ok()) return s;
       changes = draft.changes();
       if (message.empty()) message = draft.message();
+      source = draft;
       base.mutable_drafts()->DeleteSubrange(index, 1);
       field = "draft_id";
     } else if (t->record.review().drafts_required()) {
@@ -521,8 +541,18 @@ class StartGrayWrite final : public Write {
             "release)"));
       }
     }
-    if (absl::Status s = CheckNoSecretValues(state, command_.tenant, changes, field); !s.ok()) {
-      return s;
+    if (command_.draft_id > 0) {
+      if (absl::Status s = CheckNoSecretValues(state, command_.tenant, changes, field,
+                                               /*per_change=*/false);
+          !s.ok()) {
+        return s;
+      }
+    } else {
+      if (absl::Status s = PrepareChanges(state, command_.tenant, changes, field); !s.ok()) {
+        return s;
+      }
+      SortByKey(changes);
+      *source.mutable_changes() = changes;
     }
     TenantRecord gray;
     gray.set_name(gray_name);
@@ -536,6 +566,7 @@ class StartGrayWrite final : public Write {
     record->set_message(message);
     record->set_create_time_micros(absl::ToUnixMicros(context.now));
     record->set_draft_id(command_.draft_id);
+    *record->mutable_source() = std::move(source);
     const int first_change = change_set.changes_size();
     AddTenantPut(change_set, std::move(gray), nullptr);
     for (const DraftChangeRecord& c : changes) {
@@ -606,6 +637,17 @@ class EndGrayWrite final : public Write {
           gray != nullptr ? absl::StrCat(" (", gray->record.create_revision(), " is open)")
                           : " (promoted, aborted, or never started)"));
     }
+    const storage::GrayRecord& record = gray->record.gray();
+    if (command_.promote && !command_.rebase) {
+      std::vector<std::string> moved =
+          ConflictsOf(state, command_.tenant, record.source().changes());
+      if (!moved.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "gray_release_id: ", moved.size(), " key(s) of tenant ", QuoteForError(command_.tenant),
+            " changed since gray release ", gray->record.create_revision(), " started (the first: ",
+            moved.front(), "); promote with rebase to write the gray values over them"));
+      }
+    }
     if (command_.promote) {
       std::vector<WriteOp> ops;
       for (const auto& [service, keys] : gray->services) {
@@ -629,6 +671,16 @@ class EndGrayWrite final : public Write {
       if (change_set.message().empty()) change_set.set_message(gray->record.gray().message());
     }
     AddGrayRemoval(state, command_.tenant, change_set);
+    if (!command_.promote && record.draft_id() != 0) {
+      // Aborted, the reviewed change set it came from is a draft again.
+      const TenantState* base = state.FindTenant(command_.tenant);
+      TenantRecord restored = base->record;
+      DraftRecord* draft = restored.add_drafts();
+      *draft = record.source();
+      std::sort(restored.mutable_drafts()->begin(), restored.mutable_drafts()->end(),
+                [](const DraftRecord& a, const DraftRecord& b) { return a.id() < b.id(); });
+      AddTenantPut(change_set, std::move(restored), &base->record);
+    }
     const int64_t revision = context.revision;
     return CompleteWith(done_, std::make_shared<int64_t>(revision));
   }

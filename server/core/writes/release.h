@@ -41,7 +41,7 @@ struct DraftCommand {
   std::vector<std::pair<std::string, std::string>> remove;
   // kCreate: the release message; kUpdate: a new one, empty keeps it.
   std::string message;
-  // kCreate: who writes it (the caller's user).
+  // Who writes it (the caller's user): kCreate its author, kUpdate an editor.
   std::string author;
 };
 
@@ -88,6 +88,9 @@ struct PromoteCommand {
   bool remove_missing = false;
   // Who asks (a draft's author).
   std::string author;
+  // The caller was admitted to make a draft only (the target's review required drafts when
+  // it was checked): if the review changed since, FAILED_PRECONDITION instead of a release.
+  bool draft_only = false;
 };
 
 struct PromoteResult {
@@ -122,8 +125,8 @@ struct StartGrayCommand {
 // and the watch hub moves the audience's streams onto it. Done with the gray release id (the
 // revision). Errors: NOT_FOUND (tenant; draft_id), INVALID_ARGUMENT (audience, changes: a
 // DELETE, a secret value, malformed), FAILED_PRECONDITION (a gray release is open already;
-// a tenant whose review requires drafts without draft_id; the draft's author under
-// publisher_not_author).
+// a tenant whose review requires drafts without draft_id; the draft's author or an editor
+// under publisher_not_author; a key of the draft changed since it was made).
 using StartGrayDone = std::function<void(absl::StatusOr<int64_t>)>;
 std::unique_ptr<Write> MakeStartGrayWrite(StartGrayCommand command, StartGrayDone done);
 
@@ -132,12 +135,16 @@ struct EndGrayCommand {
   // The open gray release expected; 0: whichever is open.
   int64_t gray_release_id = 0;
   // True: its values become the tenant's own (one release; instances that see them get
-  // nothing new). False: it is taken back (the audience gets the tenant's values again).
+  // nothing new). False: it is taken back (the audience gets the tenant's values again; a
+  // draft it was started from is given back).
   bool promote = false;
+  // Promote over keys of the tenant changed since the gray release started.
+  bool rebase = false;
 };
 
 // Ends the tenant's gray release. Done with the revision. NOT_FOUND (tenant; no open gray
-// release, or another id than gray_release_id).
+// release, or another id than gray_release_id); FAILED_PRECONDITION naming the first key of
+// the tenant changed since the gray release started (promote without rebase).
 using EndGrayDone = std::function<void(absl::StatusOr<int64_t>)>;
 std::unique_ptr<Write> MakeEndGrayWrite(EndGrayCommand command, EndGrayDone done);
 

@@ -118,6 +118,13 @@ void ReleaseServiceImpl::FillDraft(const auth::Access& access, const std::string
   resp->mutable_blast_radius()->set_instances(instances);
 }
 
+std::shared_ptr<const auth::Access> ReleaseServiceImpl::AdmitWith(
+    grpc::CallbackServerContext* ctx, absl::string_view rpc, const std::string& tenant,
+    auth::Right right, grpc::ServerUnaryReactor** refused) const {
+  return gate_->Admit(
+      ctx, rpc, tenant, [&](const auth::Access& a) { return a.Require(right, tenant); }, refused);
+}
+
 absl::Status ReleaseServiceImpl::RequireChangeOf(const auth::Access& access,
                                                  const std::string& tenant,
                                                  bool* draft_only) const {
@@ -134,10 +141,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::SetReview(grpc::CallbackServerCont
                                                         const v1::SetReviewRequest* req,
                                                         v1::SetReviewResponse* resp) {
   grpc::ServerUnaryReactor* refused = nullptr;
-  std::shared_ptr<const auth::Access> access = gate_->Admit(
-      ctx, "ReleaseService.SetReview", req->tenant(),
-      [req](const auth::Access& a) { return a.Require(auth::Right::kAdmin, req->tenant()); },
-      &refused);
+  std::shared_ptr<const auth::Access> access =
+      AdmitWith(ctx, "ReleaseService.SetReview", req->tenant(), auth::Right::kAdmin, &refused);
   if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   core_->Submit(MakeSetReviewWrite(req->tenant(), ToRecord(req->review()),
@@ -156,10 +161,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::CreateDraft(grpc::CallbackServerCo
                                                           const v1::CreateDraftRequest* req,
                                                           v1::DraftResponse* resp) {
   grpc::ServerUnaryReactor* refused = nullptr;
-  std::shared_ptr<const auth::Access> access = gate_->Admit(
-      ctx, "ReleaseService.CreateDraft", req->tenant(),
-      [req](const auth::Access& a) { return a.Require(auth::Right::kWrite, req->tenant()); },
-      &refused);
+  std::shared_ptr<const auth::Access> access =
+      AdmitWith(ctx, "ReleaseService.CreateDraft", req->tenant(), auth::Right::kWrite, &refused);
   if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   WriteContext context = gate_->ContextFor(ctx, *access, "ReleaseService.CreateDraft");
@@ -183,10 +186,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::UpdateDraft(grpc::CallbackServerCo
                                                           const v1::UpdateDraftRequest* req,
                                                           v1::DraftResponse* resp) {
   grpc::ServerUnaryReactor* refused = nullptr;
-  std::shared_ptr<const auth::Access> access = gate_->Admit(
-      ctx, "ReleaseService.UpdateDraft", req->tenant(),
-      [req](const auth::Access& a) { return a.Require(auth::Right::kWrite, req->tenant()); },
-      &refused);
+  std::shared_ptr<const auth::Access> access =
+      AdmitWith(ctx, "ReleaseService.UpdateDraft", req->tenant(), auth::Right::kWrite, &refused);
   if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   WriteContext context = gate_->ContextFor(ctx, *access, "ReleaseService.UpdateDraft");
@@ -212,10 +213,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::GetDraft(grpc::CallbackServerConte
                                                        const v1::GetDraftRequest* req,
                                                        v1::DraftResponse* resp) {
   grpc::ServerUnaryReactor* refused = nullptr;
-  std::shared_ptr<const auth::Access> access = gate_->Admit(
-      ctx, "ReleaseService.GetDraft", req->tenant(),
-      [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
-      &refused);
+  std::shared_ptr<const auth::Access> access =
+      AdmitWith(ctx, "ReleaseService.GetDraft", req->tenant(), auth::Right::kRead, &refused);
   if (access == nullptr) return refused;
   std::optional<storage::DraftRecord> draft;
   absl::Status status = ValidateTenantName("tenant", req->tenant());
@@ -247,10 +246,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::ListDrafts(grpc::CallbackServerCon
                                                          const v1::ListDraftsRequest* req,
                                                          v1::ListDraftsResponse* resp) {
   grpc::ServerUnaryReactor* refused = nullptr;
-  std::shared_ptr<const auth::Access> access = gate_->Admit(
-      ctx, "ReleaseService.ListDrafts", req->tenant(),
-      [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
-      &refused);
+  std::shared_ptr<const auth::Access> access =
+      AdmitWith(ctx, "ReleaseService.ListDrafts", req->tenant(), auth::Right::kRead, &refused);
   if (access == nullptr) return refused;
   absl::Status status = ValidateTenantName("tenant", req->tenant());
   if (!status.ok()) return Finish(ctx, status);
@@ -272,10 +269,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::DiscardDraft(grpc::CallbackServerC
                                                            const v1::DiscardDraftRequest* req,
                                                            v1::DiscardDraftResponse* resp) {
   grpc::ServerUnaryReactor* refused = nullptr;
-  std::shared_ptr<const auth::Access> access = gate_->Admit(
-      ctx, "ReleaseService.DiscardDraft", req->tenant(),
-      [req](const auth::Access& a) { return a.Require(auth::Right::kWrite, req->tenant()); },
-      &refused);
+  std::shared_ptr<const auth::Access> access =
+      AdmitWith(ctx, "ReleaseService.DiscardDraft", req->tenant(), auth::Right::kWrite, &refused);
   if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   DraftCommand command;
@@ -295,10 +290,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::PublishDraft(grpc::CallbackServerC
                                                            const v1::PublishDraftRequest* req,
                                                            v1::PublishDraftResponse* resp) {
   grpc::ServerUnaryReactor* refused = nullptr;
-  std::shared_ptr<const auth::Access> access = gate_->Admit(
-      ctx, "ReleaseService.PublishDraft", req->tenant(),
-      [req](const auth::Access& a) { return a.Require(auth::Right::kPublish, req->tenant()); },
-      &refused);
+  std::shared_ptr<const auth::Access> access =
+      AdmitWith(ctx, "ReleaseService.PublishDraft", req->tenant(), auth::Right::kPublish, &refused);
   if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   WriteContext context =
@@ -500,10 +493,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::StartGray(grpc::CallbackServerCont
                                                         const v1::StartGrayRequest* req,
                                                         v1::GrayResponse* resp) {
   grpc::ServerUnaryReactor* refused = nullptr;
-  std::shared_ptr<const auth::Access> access = gate_->Admit(
-      ctx, "ReleaseService.StartGray", req->tenant(),
-      [req](const auth::Access& a) { return a.Require(auth::Right::kPublish, req->tenant()); },
-      &refused);
+  std::shared_ptr<const auth::Access> access =
+      AdmitWith(ctx, "ReleaseService.StartGray", req->tenant(), auth::Right::kPublish, &refused);
   if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   WriteContext context = gate_->ContextFor(ctx, *access, "ReleaseService.StartGray");
@@ -533,10 +524,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::GetGray(grpc::CallbackServerContex
                                                       const v1::GetGrayRequest* req,
                                                       v1::GrayResponse* resp) {
   grpc::ServerUnaryReactor* refused = nullptr;
-  std::shared_ptr<const auth::Access> access = gate_->Admit(
-      ctx, "ReleaseService.GetGray", req->tenant(),
-      [req](const auth::Access& a) { return a.Require(auth::Right::kRead, req->tenant()); },
-      &refused);
+  std::shared_ptr<const auth::Access> access =
+      AdmitWith(ctx, "ReleaseService.GetGray", req->tenant(), auth::Right::kRead, &refused);
   if (access == nullptr) return refused;
   absl::Status status = ValidateTenantName("tenant", req->tenant());
   if (status.ok()) status = FillGray(req->tenant(), resp);
@@ -548,10 +537,8 @@ grpc::ServerUnaryReactor* ReleaseServiceImpl::EndGray(grpc::CallbackServerContex
                                                       v1::EndGrayResponse* resp, bool promote) {
   const char* rpc = promote ? "ReleaseService.PromoteGray" : "ReleaseService.AbortGray";
   grpc::ServerUnaryReactor* refused = nullptr;
-  std::shared_ptr<const auth::Access> access = gate_->Admit(
-      ctx, rpc, req->tenant(),
-      [req](const auth::Access& a) { return a.Require(auth::Right::kPublish, req->tenant()); },
-      &refused);
+  std::shared_ptr<const auth::Access> access =
+      AdmitWith(ctx, rpc, req->tenant(), auth::Right::kPublish, &refused);
   if (access == nullptr) return refused;
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   core_->Submit(MakeEndGrayWrite({req->tenant(), req->gray_release_id(), promote, req->rebase()},

@@ -60,6 +60,11 @@ class ReleaseServiceImpl final : public v1::ReleaseService::CallbackService {
   // radius and its conflicts, redacted for `access`.
   void FillDraft(const auth::Access& access, const std::string& tenant,
                  const storage::DraftRecord& draft, v1::DraftResponse* resp) const;
+  // Gatekeeper::Admit with the check "holds `right` on `tenant`".
+  std::shared_ptr<const auth::Access> AdmitWith(grpc::CallbackServerContext* ctx,
+                                                absl::string_view rpc, const std::string& tenant,
+                                                auth::Right right,
+                                                grpc::ServerUnaryReactor** refused) const;
   // Fills `resp` with `tenant`'s open gray release; NOT_FOUND if none is open.
   absl::Status FillGray(const std::string& tenant, v1::GrayResponse* resp) const;
   // PromoteGray and AbortGray.

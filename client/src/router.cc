@@ -200,6 +200,9 @@ class Router::Impl {
     stats.stream_restarts = stream_restarts_.load(std::memory_order_relaxed);
     absl::ReaderMutexLock lock(&mu_);
     stats.tracked_tenants = static_cast<int>(tenants_.size()) - 1;
+    for (const auto& [name, state] : tenants_) {
+      if (!state->pinned && state->loaded) ++stats.loaded_tenants;
+    }
     return stats;
   }
 

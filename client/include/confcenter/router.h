@@ -65,7 +65,7 @@ struct RouterOptions {
   std::string header = "x-confcenter-tenant";
 };
 
-// Counters for a metrics system; each only grows, except tracked_tenants.
+// Counters for a metrics system; each only grows, except the two tenant counts.
 struct RouterStats {
   int64_t lookups = 0;
   // Routed by the own tenant instead of the request's:
@@ -75,6 +75,7 @@ struct RouterStats {
   int64_t evictions = 0;       // maps dropped for newer ones
   int64_t stream_restarts = 0;
   int tracked_tenants = 0;  // request tenants followed now (own tenant not counted)
+  int loaded_tenants = 0;   // of those, the ones whose map has arrived
 };
 
 // Where a dependency is for one tenant.

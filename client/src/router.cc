@@ -35,9 +35,12 @@ using EndpointMap =
 // One tenant whose map is followed.
 struct TenantState {
   std::string name;
-  bool pinned = false;    // the own tenant: never dropped
-  bool checked = false;   // the server knows it (GetTenant); only then on the stream
-  bool loaded = false;    // a snapshot has arrived: `endpoints` is its view
+  bool pinned = false;   // the own tenant: never dropped
+  bool checked = false;  // the server knows it (GetTenant); only then on the stream
+  bool loaded = false;   // a snapshot has arrived: `endpoints` is its view
+  // A request waited first_request_wait for it in vain (e.g. the server is down): later
+  // requests do not wait again until it has loaded.
+  bool waited_in_vain = false;
   EndpointMap endpoints;  // address, source tenant
   EndpointMap incoming;   // snapshot parts of the current stream
   std::optional<int64_t> revision;
@@ -221,15 +224,20 @@ class Router::Impl {
   }
 
   // Waits up to first_request_wait until `name`'s map has arrived (true) or the tenant was
-  // dropped or the router stops (false).
+  // dropped or the router stops (false). Once such a wait has ended without the map, the
+  // next requests do not wait (false at once) until it arrives.
   bool WaitLoaded(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto settled = [this, &name]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       auto it = tenants_.find(name);
       return stopping_ || it == tenants_.end() || it->second->loaded;
     };
-    mu_.AwaitWithTimeout(absl::Condition(&settled), options_.first_request_wait);
     auto it = tenants_.find(name);
-    return it != tenants_.end() && it->second->loaded;
+    if (it != tenants_.end() && !it->second->loaded && it->second->waited_in_vain) return false;
+    mu_.AwaitWithTimeout(absl::Condition(&settled), options_.first_request_wait);
+    it = tenants_.find(name);
+    if (it == tenants_.end()) return false;
+    if (!it->second->loaded) it->second->waited_in_vain = true;
+    return it->second->loaded;
   }
 
   std::optional<Route> Find(const TenantState& state, std::string_view dependency,
@@ -397,13 +405,24 @@ class Router::Impl {
           for (auto& [name, state] : tenants_) state->checked = false;
         }
         wait = (views.empty() ? options_.max_backoff : backoff) * jitter(rng);
-        mu_.AwaitWithTimeout(absl::Condition(
-                                 +[](Impl* impl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl->mu_) {
-                                   return impl->stopping_ || impl->restart_;
-                                 },
-                                 this),
-                             wait);
-        if (stopping_) return;
+        if (!absl::IsUnavailable(status)) {
+          mu_.AwaitWithTimeout(absl::Condition(
+                                   +[](Impl* impl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl->mu_) {
+                                     return impl->stopping_ || impl->restart_;
+                                   },
+                                   this),
+                               wait);
+          if (stopping_) return;
+        }
+      }
+      // After a lost connection, a new one ends the wait early (so does a new tenant).
+      if (absl::IsUnavailable(status) &&
+          internal::WaitForReconnect(channel_.get(), absl::Now() + wait,
+                                     /*lost=*/internal::IsConnectFailure(status), [this] {
+                                       absl::MutexLock lock(&mu_);
+                                       return stopping_ || restart_;
+                                     })) {
+        continue;  // stopping (the loop's start returns) or a new tenant
       }
       backoff = std::min(backoff * 2, options_.max_backoff);
     }

@@ -168,6 +168,24 @@ TEST_F(RouterTest, WithoutAWaitTheFirstRequestIsRoutedByTheOwnTenantAndCounted) 
       [&] { return Describe(router->EndpointFor("b", "f1")) == "127.0.0.1:2001 from f1 in f1"; }));
 }
 
+TEST_F(RouterTest, WithTheServerDownOnlyTheFirstRequestWaits) {
+  ASSERT_EQ(server_->Stop(), 0);
+  RouterOptions options;
+  options.first_request_wait = absl::Seconds(2);
+  std::unique_ptr<Router> router = StartRouter(options);
+  EXPECT_EQ(Describe(router->EndpointFor("b", "f1")), "none");  // no map at all yet
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(Describe(router->EndpointFor("b", "f1")), "none");
+  EXPECT_EQ(Describe(router->EndpointFor("b", "")), "none");
+  // Neither the request tenant's nor the own tenant's map is waited for again.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_EQ(router->stats().not_loaded, 2);
+  // The server returns: the maps arrive and requests are routed again.
+  ASSERT_TRUE(server_->Restart());
+  EXPECT_TRUE(Eventually(
+      [&] { return Describe(router->EndpointFor("b", "f1")) == "127.0.0.1:2001 from f1 in f1"; }));
+}
+
 TEST_F(RouterTest, ChannelsArePooledPerAddress) {
   std::unique_ptr<Router> router = StartRouter();
   std::shared_ptr<grpc::Channel> own = router->ChannelFor("b");

@@ -45,7 +45,9 @@ struct RouterOptions {
   int max_tenants = 256;
   // How long the first request of a tenant not yet followed waits for its map (then it is
   // routed by the own tenant and counted as `not_loaded`). Zero = never wait: the map is
-  // fetched in the background and later requests use it. Default 1 s.
+  // fetched in the background and later requests use it. Only one wait per tenant: once a
+  // wait has ended without the map (say the server is down), requests are routed by the
+  // own tenant at once until it arrives. Default 1 s.
   absl::Duration first_request_wait = absl::Seconds(1);
   // A tenant the server does not know is remembered as unknown this long before it is asked
   // about again. Default 10 s.

@@ -84,6 +84,8 @@ done
 got=$("$hop" --call="127.0.0.1:$(cat "$work/a-integration.port")" --request_tenant=f1)
 [ "$got" = "a@integration b@f1 c@integration" ] || fail "f1's first request served by '$got'"
 expect f1 "a@integration b@f1 c@integration"
+# The tenant belongs to its request: the next request without a header is integration's.
+expect - "a@integration b@integration c@integration"
 expect integration "a@integration b@integration c@integration"
 # A tenant that does not exist, or a header that is no tenant name, never breaks the call:
 # it is routed by the instance's own tenant.

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "spdlog/pattern_formatter.h"
+#include "spdlog/sinks/basic_file_sink.h"
 #include "spdlog/spdlog.h"
 
 namespace confcenter {
@@ -53,11 +54,24 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
 
 }  // namespace
 
-absl::Status ConfigureLogging(const std::string& format, const std::string& level) {
+absl::Status ConfigureLogging(const std::string& format, const std::string& level,
+                              const std::string& file) {
   spdlog::level::level_enum parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") {  // from_str's answer to anything else
     return absl::InvalidArgumentError(absl::StrCat(
         "log_level: \"", level, "\" is not one of trace, debug, info, warn, error, critical, off"));
+  }
+  if (format != "json" && format != "text") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log_format: \"", format, "\" is not one of text, json"));
+  }
+  if (!file.empty()) {
+    try {
+      spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+          "", std::make_shared<spdlog::sinks::basic_file_sink_mt>(file)));
+    } catch (const spdlog::spdlog_ex& e) {
+      return absl::InvalidArgumentError(absl::StrCat("log_file: ", e.what()));
+    }
   }
   if (format == "json") {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc,
@@ -65,11 +79,8 @@ absl::Status ConfigureLogging(const std::string& format, const std::string& leve
     formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","thread":%t,"msg":"%*"})");
     spdlog::set_formatter(std::move(formatter));
-  } else if (format == "text") {
-    spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("log_format: \"", format, "\" is not one of text, json"));
+    spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   }
   spdlog::set_level(parsed);
   return absl::OkStatus();

@@ -1,5 +1,5 @@
-// confcenterd's log output: spdlog to stderr, as text for people or as JSON lines for log
-// shippers.
+// confcenterd's log output: spdlog to stderr (or a file), as text for people or as JSON lines for
+// log shippers.
 #ifndef CONFCENTER_SERVER_DAEMON_LOGGING_H_
 #define CONFCENTER_SERVER_DAEMON_LOGGING_H_
 
@@ -12,8 +12,11 @@ namespace confcenter {
 // Sets the default logger's level ("trace", "debug", "info", "warn", "error", "critical" or
 // "off") and format: "text" (time, level, message) or "json" (one object per line with
 // time in UTC RFC 3339, level, thread and msg, the message JSON-escaped). INVALID_ARGUMENT
-// naming the flag for anything else; nothing changes then.
-absl::Status ConfigureLogging(const std::string& format, const std::string& level);
+// naming the flag for anything else; nothing changes then. `file`: append the log to this
+// file instead of stderr (empty = stderr); INVALID_ARGUMENT naming log_file if it cannot be
+// opened.
+absl::Status ConfigureLogging(const std::string& format, const std::string& level,
+                              const std::string& file = "");
 
 }  // namespace confcenter
 

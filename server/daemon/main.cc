@@ -133,6 +133,13 @@ ABSL_FLAG(bool, check_config, false,
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
 ABSL_FLAG(std::string, log_format, "text",
           "text, or json: one JSON object per line (time, level, thread, msg) for log shippers.");
+ABSL_FLAG(std::string, log_file, "",
+          "Append the log to this file instead of stderr (e.g. when no journal or log shipper "
+          "takes stderr).");
+ABSL_FLAG(absl::Duration, log_burst_window, absl::Seconds(1),
+          "Repeated warnings of one kind within this long (100 subscribers of a tenant cut off "
+          "at once) are logged as one line with a count and examples; /metrics still counts "
+          "each. 0 = a line each.");
 ABSL_FLAG(int64_t, max_value_bytes, confcenter::CoreOptions().max_value_bytes,
           "Largest config value accepted, in bytes.");
 ABSL_FLAG(int64_t, max_keys_per_tenant, confcenter::CoreOptions().max_keys_per_tenant,
@@ -343,7 +350,8 @@ absl::Status WritePortFile(const std::string& path, int port) {
 
 absl::Status CheckSettings() {
   if (absl::Status s =
-          ConfigureLogging(absl::GetFlag(FLAGS_log_format), absl::GetFlag(FLAGS_log_level));
+          ConfigureLogging(absl::GetFlag(FLAGS_log_format), absl::GetFlag(FLAGS_log_level),
+                           absl::GetFlag(FLAGS_log_file));
       !s.ok()) {
     return s;
   }
@@ -385,7 +393,8 @@ absl::Status CheckSettings() {
        {std::pair<const char*, absl::Duration>{"grpc_keepalive_time",
                                                absl::GetFlag(FLAGS_grpc_keepalive_time)},
         {"grpc_max_connection_age", absl::GetFlag(FLAGS_grpc_max_connection_age)},
-        {"grpc_max_connection_age_grace", absl::GetFlag(FLAGS_grpc_max_connection_age_grace)}}) {
+        {"grpc_max_connection_age_grace", absl::GetFlag(FLAGS_grpc_max_connection_age_grace)},
+        {"log_burst_window", absl::GetFlag(FLAGS_log_burst_window)}}) {
     if (value < absl::ZeroDuration()) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": must not be negative, got ", absl::FormatDuration(value)));
@@ -494,6 +503,7 @@ int Run() {
   watch_options.max_queued_messages =
       static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_watch_queue_messages)));
   watch_options.progress_interval = absl::GetFlag(FLAGS_progress_interval);
+  watch_options.log_burst_window = absl::GetFlag(FLAGS_log_burst_window);
   watch_options.max_streams = static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions));
   watch_options.max_streams_per_caller =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_subscriptions_per_caller));

@@ -95,7 +95,8 @@ WatchHub::WatchHub(storage::Store* store, WithState with_state, const WatchOptio
       clock_(clock),
       owned_metrics_(options.metrics == nullptr ? std::make_unique<Metrics>() : nullptr),
       metrics_(options.metrics != nullptr ? options.metrics : owned_metrics_.get()),
-      stream_limiter_(options.stream_rate_per_caller, clock) {
+      stream_limiter_(options.stream_rate_per_caller, clock),
+      log_burst_(SystemClock::Default(), options.log_burst_window) {
   // What the state holds at start counts as published: a stream's first snapshot carries it,
   // and an instance may report it applied before any commit of this process.
   with_state_([this](const ConfigState& state) {
@@ -336,10 +337,27 @@ bool WatchHub::SendTo(Stream* stream, const std::shared_ptr<const std::string>& 
   if (stream->ended) return false;
   if (stream->sink->Send(message)) return true;
   metrics_->SubscriberCutOff();
-  spdlog::warn(
-      "a subscriber of tenant {} fell behind ({} messages queued) and was cut off; it "
-      "can resume from revision {}",
-      stream->tenant, options_.max_queued_messages, stream->last_revision);
+  const std::string tenant = stream->tenant;
+  const size_t queued = options_.max_queued_messages;
+  log_burst_.Add(
+      absl::StrCat("cut-off of ", tenant), spdlog::level::warn,
+      absl::StrCat("a subscriber of tenant ", tenant, " fell behind (", queued,
+                   " messages queued) and was cut off; ",
+                   stream->last_revision == 0
+                       ? std::string("it had no complete snapshot yet and starts from one")
+                       : absl::StrCat("it can resume from revision ", stream->last_revision)),
+      stream->last_revision, [tenant, queued](const Burst& burst) {
+        return absl::StrCat(burst.count, " subscribers of tenant ", tenant, " fell behind (",
+                            queued, " messages queued) and were cut off within ",
+                            absl::FormatDuration(burst.last - burst.first), "; ",
+                            burst.max_number == 0
+                                ? std::string("none had a complete snapshot yet; they start "
+                                              "from one")
+                            : burst.min_number == burst.max_number
+                                ? absl::StrCat("they can resume from revision ", burst.min_number)
+                                : absl::StrCat("they can resume from revisions ", burst.min_number,
+                                               "-", burst.max_number, " (0: from a snapshot)"));
+      });
   EndStream(stream, absl::ResourceExhaustedError(absl::StrCat(
                         "the subscriber fell behind: ", options_.max_queued_messages,
                         " messages are queued (--watch_queue_messages); resubscribe with "

@@ -31,6 +31,7 @@
 #include "server/core/commit_listener.h"
 #include "server/core/config_state.h"
 #include "server/core/gray.h"
+#include "server/core/log_burst.h"
 #include "server/core/metrics.h"
 #include "storage/records.pb.h"
 #include "storage/store.h"
@@ -92,6 +93,9 @@ struct WatchOptions {
   RateLimit stream_rate_per_caller;
   // Where fan-out, cut-offs and resyncs are counted; not owned. Null: the hub keeps its own.
   Metrics* metrics = nullptr;
+  // Cut-offs of one tenant's subscribers within this long are logged as one line (LogBurst;
+  // each is still counted in metrics). Zero: a line each. Default 1 s.
+  absl::Duration log_burst_window = absl::Seconds(1);
 };
 
 struct SubscribeCommand {
@@ -251,6 +255,7 @@ class WatchHub : public CommitListener {
   absl::flat_hash_map<std::string, size_t> streams_of_caller_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, size_t> streams_of_tenant_ ABSL_GUARDED_BY(mu_);
   CallerRateLimiter stream_limiter_;  // thread-safe itself
+  LogBurst log_burst_;                // thread-safe itself
   std::vector<uint64_t> pending_resumes_ ABSL_GUARDED_BY(mu_);
   // Resumes from a revision ahead of this replica (shared store), until it is published or
   // the deadline passes; then they become pending resumes.

@@ -10,12 +10,16 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "confcenter/client.h"
 #include "confcenter/subscription.h"
 #include "confcenter/v1/config.grpc.pb.h"
@@ -270,6 +274,54 @@ TEST_F(OperateTest, MetricsCountSlowSubscriberCutOffsAndResyncs) {
   EXPECT_EQ(page.Get("confcenter_subscriber_cutoffs_total"), 1);
   EXPECT_EQ(page.Get("confcenter_resyncs_total"), 1);
   EXPECT_EQ(page.Get("confcenter_subscription_queue_high_water_max_messages"), 1);
+}
+
+// 100 subscribers of one tenant cut off at once: one log line with the count and the revision
+// they can resume from, in text and in JSON; /metrics still counts every one.
+TEST_F(OperateTest, ACutOffBurstIsOneLogLineInTextAndJson) {
+  for (const std::string format : {"text", "json"}) {
+    SCOPED_TRACE(format);
+    const std::string log = dir_.path() + "/" + format + ".log";
+    ServerProcess server(dir_.path() + "/data-" + format,
+                         {"--watch_queue_messages=1", "--max_txn_ops=3000", "--log_file=" + log,
+                          "--log_format=" + format, "--log_burst_window=10m"});
+    ASSERT_NE(server.port(), 0);
+    auto config = v1::ConfigService::NewStub(server.Channel());
+    v1::TxnResponse txn_resp;
+    grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
+    ASSERT_TRUE(config->Txn(&ctx, PutsTxn(2500), &txn_resp).ok());
+    {
+      // Each snapshot (3 messages) overflows its queue of one.
+      std::vector<std::unique_ptr<TestSubscriber>> slow;
+      for (int i = 0; i < 100; ++i) {
+        slow.push_back(std::make_unique<TestSubscriber>(server.Channel(), "integration",
+                                                        std::vector<std::string>{}, std::nullopt));
+      }
+      for (auto& s : slow)
+        EXPECT_EQ(s->WaitForEnd().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    }
+    EXPECT_EQ(Scrape(server).Get("confcenter_subscriber_cutoffs_total"), 100);
+    ASSERT_EQ(server.Stop(), 0);  // the pending line is written at the latest on the way out
+    std::ifstream in(log);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("fell behind") != std::string::npos) lines.push_back(line);
+    }
+    ASSERT_EQ(lines.size(), 1u) << absl::StrJoin(lines, "\n");
+    EXPECT_NE(lines[0].find(absl::StrCat("100 subscribers of tenant integration fell behind (1 "
+                                         "messages queued) and were cut off within ")),
+              std::string::npos)
+        << lines[0];
+    // Cut off within their first snapshot: nothing to resume from.
+    EXPECT_NE(lines[0].find("; none had a complete snapshot yet; they start from one"),
+              std::string::npos)
+        << lines[0];
+    if (format == "json") {
+      EXPECT_TRUE(absl::StartsWith(lines[0], "{\"time\":")) << lines[0];
+      EXPECT_NE(lines[0].find("\"level\":\"warning\""), std::string::npos) << lines[0];
+    }
+  }
 }
 
 // A unix datagram socket standing in for systemd's NOTIFY_SOCKET.

@@ -25,7 +25,7 @@ build=(
 # chromium, fonts-liberation, nodejs, npm: the console's browser tests (tests/console/,
 # playwright-core from npm; the fonts for its screenshots).
 test=(etcd-server etcd-client gnuplot-nox kubernetes-client systemd clang libclang-rt-14-dev clang-format
-  chromium fonts-liberation nodejs npm)
+  chromium fonts-liberation nodejs npm python3-kubernetes python3-jsonschema)
 container=(podman debootstrap curl)
 case "${1:-}" in
   "") packages=("${build[@]}" "${test[@]}") ;;

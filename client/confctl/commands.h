@@ -306,6 +306,19 @@ absl::Status RunDraftPublish(const Context& ctx, const PublishArgs& args);
 absl::Status RunPromote(const Context& ctx, const PromoteArgs& args);
 absl::Status RunReset(const Context& ctx, const ResetArgs& args);
 
+struct RoutesArgs {
+  std::string tenant;
+  std::string output;  // k8s, json or envoy; empty = json under the global -o json, else k8s
+  std::string mesh;    // "istio" adds VirtualServices and DestinationRules to k8s; empty = none
+  std::string header = "x-confcenter-tenant";  // the header the routes match on
+};
+
+// routes render: the routing of the tenant for services that do not use the client library
+// (routes.h, docs/routing.md): k8s objects as multi-document YAML, the JSON route table, or
+// an Envoy RouteConfiguration, on ctx.out; what cannot be routed is a warning on ctx.err.
+// NOT_FOUND if the tenant does not exist; a usage error for a bad --output, --mesh, --header.
+absl::Status RunRoutesRender(const Context& ctx, const RoutesArgs& args);
+
 // Reads a whole file ("-" = stdin). A file that cannot be read is a usage error.
 absl::StatusOr<std::string> ReadInput(const std::string& path);
 

@@ -125,6 +125,7 @@ struct Args {
   PromoteArgs promote;
   ResetArgs reset;
   GrayArgs gray;
+  RoutesArgs routes;
 };
 
 void AddKeyPositionals(CLI::App* sub, KeyArgs* key) {
@@ -411,6 +412,27 @@ void AddReleaseCommands(Commands* commands, CLI::App* app, Args* a) {
   reset->add_option("-m,--message", a->reset.message, "release or draft message");
 }
 
+// routes render (a group, for later routes subcommands).
+void AddRoutesCommands(Commands* commands, CLI::App* app, Args* a) {
+  CLI::App* routes = app->add_subcommand(
+      "routes", "routing for services that do not use the client library (docs/routing.md)");
+  routes->require_subcommand(1);
+  routes->fallthrough();
+  CLI::App* render = commands->AddUnder(
+      routes, "render",
+      "Kubernetes objects (ExternalName Services; with --mesh istio, VirtualServices and "
+      "DestinationRules), a JSON route table or an Envoy RouteConfiguration for a tenant",
+      [a](const Context& ctx) { return RunRoutesRender(ctx, a->routes); });
+  render->add_option("TENANT", a->routes.tenant, "tenant (a Kubernetes namespace)")->required();
+  render->add_option("-o,--output", a->routes.output,
+                     "k8s (multi-document YAML), json (route table) or envoy "
+                     "(RouteConfiguration); default k8s, or json under a global -o json");
+  render->add_option("--mesh", a->routes.mesh,
+                     "istio: add header-routing VirtualServices and DestinationRules");
+  render->add_option("--header", a->routes.header, "the header that names the tenant")
+      ->capture_default_str();
+}
+
 void AddWatchCommand(Commands* commands, Args* a) {
   CLI::App* watch = commands->Add(
       "watch", "stream a tenant's resolved view as it changes", [a](const Context& ctx) {
@@ -612,6 +634,7 @@ int Main(int argc, char** argv) {
   AddHistoryCommands(&commands, &args);
   AddBackupCommands(&commands, &args);
   AddReleaseCommands(&commands, &app, &args);
+  AddRoutesCommands(&commands, &app, &args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -67,7 +67,7 @@ done
 container=$(podman create "$image")
 mkdir -p "$root"
 podman export "$container" | tar -x -C "$root"
-for f in usr/bin/confcenterd usr/bin/confctl usr/bin/confcenter-register usr/bin/confcenter-deregister usr/bin/confcenter-promote; do
+for f in usr/bin/confcenterd usr/bin/confctl usr/bin/confcenter-register usr/bin/confcenter-deregister usr/bin/confcenter-promote usr/bin/confcenter-routes; do
   [ -x "$root/$f" ] || fail "/$f missing from the image"
 done
 for f in usr/bin/g++ usr/bin/cmake usr/include/grpcpp; do

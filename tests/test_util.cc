@@ -202,7 +202,14 @@ std::shared_ptr<grpc::Channel> ServerProcess::Channel() const {
   // and fail its first call with UNAVAILABLE ("Broken pipe"), seen in DiskFullTest.
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
+  // Connected before the first call (bounded), so a test's first RPC does not fail on a
+  // connect that a loaded machine refused once ("No such file or directory" seen in CI).
+  if (pid_ != 0) {
+    channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  }
+  return channel;
 }
 
 int RunServerToExit(const std::vector<std::string>& args, std::string* output,

@@ -61,7 +61,7 @@ class ServerProcess {
   int http_port() const { return http_port_; }
   int pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  // A new channel to the server.
+  // A new channel to the server, connected (waited for up to 10 s) while the server runs.
   std::shared_ptr<grpc::Channel> Channel() const;
 
  private:

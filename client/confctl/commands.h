@@ -209,6 +209,17 @@ absl::Status RunRollback(const Context& ctx, const RollbackArgs& args);
 // Diff: table TYPE SERVICE KEY LEFT LEFT-SOURCE RIGHT RIGHT-SOURCE, or the DiffResponse.
 // Usage error unless exactly one of OTHER, --parent, --from-revision says the mode.
 absl::Status RunDiff(const Context& ctx, const DiffArgs& args);
+struct ExplainArgs {
+  std::string tenant;
+  std::string service;
+  std::string key;
+};
+
+// Explain: the outcome in one line ("orders/timeout = 2s from f1" or "... is not set"), a
+// table TENANT ENTRY VALUE REVISION AUTHOR RELEASE ORIGIN TIME (the chain from the tenant up,
+// "<-" marking the entry that decides), then the gray release or drafts that would change it;
+// or the ExplainResponse.
+absl::Status RunExplain(const Context& ctx, const ExplainArgs& args);
 // Audit: table TIME USER RPC TARGETS RESULT PEER (newest first), or one QueryAuditResponse.
 absl::Status RunAudit(const Context& ctx, const AuditArgs& args);
 

@@ -117,6 +117,73 @@ absl::Status RunHistory(const Context& ctx, const HistoryArgs& args) {
   return absl::OkStatus();
 }
 
+namespace {
+
+std::string EntryKindText(v1::ExplainEntryKind kind) {
+  switch (kind) {
+    case v1::EXPLAIN_ENTRY_KIND_VALUE:
+      return "value";
+    case v1::EXPLAIN_ENTRY_KIND_MASK:
+      return "mask";
+    default:
+      return "-";
+  }
+}
+
+std::string ShownValue(const std::string& value, bool secret) {
+  return secret ? "(secret)" : CutValue(value);
+}
+
+}  // namespace
+
+absl::Status RunExplain(const Context& ctx, const ExplainArgs& args) {
+  v1::ExplainRequest request;
+  request.set_tenant(args.tenant);
+  request.set_service(args.service);
+  request.set_key(args.key);
+  absl::StatusOr<v1::ExplainResponse> explained = ctx.client->Explain(request);
+  if (!explained.ok()) return explained.status();
+  if (ctx.format != OutputFormat::kTable) {
+    PrintMessage(*explained, ctx.format, *ctx.out);
+    return absl::OkStatus();
+  }
+  const std::string name = absl::StrCat(args.service, "/", args.key);
+  const v1::ExplainStep* decides = nullptr;
+  for (const v1::ExplainStep& step : explained->steps()) {
+    if (step.decides()) decides = &step;
+  }
+  if (explained->present() && decides != nullptr) {
+    *ctx.out << name << " = " << ShownValue(decides->value(), decides->secret()) << " from "
+             << decides->tenant() << " (revision " << decides->revision() << ")\n";
+  } else if (decides != nullptr) {
+    *ctx.out << name << " is not set: masked in " << decides->tenant() << " (revision "
+             << decides->revision() << ")\n";
+  } else {
+    *ctx.out << name << " is not set in " << args.tenant << "'s chain\n";
+  }
+  Table table({"TENANT", "ENTRY", "VALUE", "REVISION", "AUTHOR", "RELEASE", "ORIGIN", "TIME", ""});
+  for (const v1::ExplainStep& s : explained->steps()) {
+    const bool has = s.kind() != v1::EXPLAIN_ENTRY_KIND_NONE;
+    table.AddRow({s.tenant(), EntryKindText(s.kind()), ShownValue(s.value(), s.secret()),
+                  has ? absl::StrCat(s.revision()) : "", s.author(),
+                  s.release_id() == 0 ? "" : absl::StrCat(s.release_id()), s.origin(),
+                  s.has_commit_time() ? TimeText(s.commit_time()) : "", s.decides() ? "<-" : ""});
+  }
+  table.Print(*ctx.out);
+  if (!explained->pending().empty()) {
+    *ctx.out << "would change it:\n";
+    Table pending({"TENANT", "BY", "ENTRY", "VALUE", "AUTHOR"});
+    for (const v1::ExplainPending& p : explained->pending()) {
+      pending.AddRow({p.tenant(),
+                      p.gray_release_id() != 0 ? absl::StrCat("gray release ", p.gray_release_id())
+                                               : absl::StrCat("draft ", p.draft_id()),
+                      EntryKindText(p.kind()), CutValue(p.value()), p.author()});
+    }
+    pending.Print(*ctx.out);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunReleases(const Context& ctx, const std::string& tenant, int limit) {
   if (limit <= 0) return UsageError("--limit must be positive");
   v1::ListReleasesRequest request;

@@ -108,6 +108,7 @@ struct Args {
   std::string integration_branch;
   std::string txn_message;
   HistoryArgs history;
+  ExplainArgs explain;
   std::string releases_tenant;
   int releases_limit = 100;
   int64_t release_id = 0;
@@ -245,6 +246,15 @@ void AddHistoryCommands(Commands* commands, Args* a) {
   history->add_option("--prefix", a->history.prefix, "only keys starting with this");
   history->add_option("--limit", a->history.limit, "print at most N versions")
       ->capture_default_str();
+
+  CLI::App* explain =
+      commands->Add("explain",
+                    "why a key resolves as it does: the chain, each tenant's entry, "
+                    "who set the deciding one, and drafts or gray releases pending",
+                    [a](const Context& ctx) { return RunExplain(ctx, a->explain); });
+  explain->add_option("TENANT", a->explain.tenant, "tenant")->required();
+  explain->add_option("SERVICE", a->explain.service, "service")->required();
+  explain->add_option("KEY", a->explain.key, "key")->required();
 
   CLI::App* releases = commands->Add(
       "releases", "releases (Txn and rollback commits) of a tenant, newest first",

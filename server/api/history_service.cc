@@ -303,6 +303,72 @@ grpc::ServerUnaryReactor* HistoryServiceImpl::QueryAudit(grpc::CallbackServerCon
       [this, req, resp](const auth::Access&) { return DoQueryAudit(req, resp); });
 }
 
+grpc::ServerUnaryReactor* HistoryServiceImpl::Explain(grpc::CallbackServerContext* ctx,
+                                                      const v1::ExplainRequest* req,
+                                                      v1::ExplainResponse* resp) {
+  return Offload(
+      ctx, "HistoryService.Explain", req->tenant(),
+      [req](const auth::Access& a) { return a.RequireRead(req->tenant(), req->service()); },
+      [this, req, resp](const auth::Access&) { return DoExplain(req, resp); });
+}
+
+namespace {
+
+// An entry as Explain shows it: secret values never (secret = true; Get and Resolve show
+// them to those who may read them, and audit it).
+template <typename Out>
+void FillExplainedEntry(const std::optional<storage::EntryRecord>& entry, Out* out) {
+  if (!entry.has_value()) {
+    out->set_kind(v1::EXPLAIN_ENTRY_KIND_NONE);
+  } else if (entry->mask()) {
+    out->set_kind(v1::EXPLAIN_ENTRY_KIND_MASK);
+  } else {
+    out->set_kind(v1::EXPLAIN_ENTRY_KIND_VALUE);
+    out->set_content_type(static_cast<v1::ContentType>(entry->content_type()));
+    if (!entry->secret()) out->set_value(entry->value());
+  }
+}
+
+}  // namespace
+
+absl::Status HistoryServiceImpl::DoExplain(const v1::ExplainRequest* req,
+                                           v1::ExplainResponse* resp) {
+  absl::StatusOr<HistoryCore::Explanation> explained =
+      history_->Explain(req->tenant(), req->service(), req->key());
+  if (!explained.ok()) return explained.status();
+  const ExplainResult& result = explained->result;
+  resp->set_revision(result.revision);
+  resp->set_present(result.present);
+  for (size_t i = 0; i < result.steps.size(); ++i) {
+    const ExplainedStep& step = result.steps[i];
+    v1::ExplainStep* out = resp->add_steps();
+    out->set_tenant(step.tenant);
+    FillExplainedEntry(step.entry, out);
+    out->set_decides(step.decides);
+    if (step.entry.has_value()) {
+      out->set_secret(step.entry->secret());
+      out->set_revision(step.entry->mod_revision());
+      out->set_version(step.entry->version());
+    }
+    if (const std::optional<storage::HistoryRecord>& write = explained->writes[i]) {
+      out->set_author(write->author());
+      out->set_release_id(write->release() ? write->revision() : 0);
+      out->set_message(write->message());
+      out->set_origin(write->origin());
+      *out->mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(write->commit_time_micros());
+    }
+  }
+  for (const PendingChange& change : result.pending) {
+    v1::ExplainPending* out = resp->add_pending();
+    out->set_tenant(change.tenant);
+    out->set_gray_release_id(change.gray_release_id);
+    out->set_draft_id(change.draft_id);
+    FillExplainedEntry(change.entry, out);
+    out->set_author(change.author);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status HistoryServiceImpl::DoQueryAudit(const v1::QueryAuditRequest* req,
                                               v1::QueryAuditResponse* resp) {
   AuditQuery query;

@@ -39,6 +39,8 @@ class HistoryServiceImpl final : public v1::HistoryService::CallbackService {
   grpc::ServerUnaryReactor* QueryAudit(grpc::CallbackServerContext* ctx,
                                        const v1::QueryAuditRequest* req,
                                        v1::QueryAuditResponse* resp) override;
+  grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* ctx, const v1::ExplainRequest* req,
+                                    v1::ExplainResponse* resp) override;
 
  private:
   static absl::Status Busy();
@@ -56,6 +58,7 @@ class HistoryServiceImpl final : public v1::HistoryService::CallbackService {
   absl::Status DoDiff(const auth::Access& access, const v1::DiffRequest* req,
                       v1::DiffResponse* resp);
   absl::Status DoQueryAudit(const v1::QueryAuditRequest* req, v1::QueryAuditResponse* resp);
+  absl::Status DoExplain(const v1::ExplainRequest* req, v1::ExplainResponse* resp);
   void RunRollback(std::shared_ptr<const auth::Access> access, const v1::RollbackRequest* req,
                    v1::RollbackResponse* resp, grpc::ServerUnaryReactor* reactor,
                    WriteContext context);

@@ -247,6 +247,32 @@ absl::StatusOr<storage::StateAt> HistoryCore::OwnEntriesAt(absl::string_view fie
 // ---------------------------------------------------------------------------------------------
 // History and releases
 
+absl::StatusOr<HistoryCore::Explanation> HistoryCore::Explain(const std::string& tenant,
+                                                              const std::string& service,
+                                                              const std::string& key) const {
+  absl::StatusOr<ExplainResult> result = absl::InternalError("no state");
+  core_->ReadState(
+      [&](const ConfigState& state) { result = ExplainKey(state, tenant, service, key); });
+  if (!result.ok()) return result.status();
+  Explanation explanation;
+  for (const ExplainedStep& step : result->steps) {
+    std::optional<storage::HistoryRecord> write;
+    if (step.entry.has_value()) {
+      const int64_t revision = step.entry->mod_revision();
+      absl::Status s = store_->ReadHistory(
+          storage::HistoryScope{step.tenant, service, key, ""}, storage::EntryKey(), 0,
+          [&](const storage::EntryKey&, const storage::HistoryRecord& record) {
+            if (record.revision() == revision) write = record;
+            return record.revision() > revision;  // newest first: stop at or below it
+          });
+      if (!s.ok()) return s;
+    }
+    explanation.writes.push_back(std::move(write));
+  }
+  explanation.result = *std::move(result);
+  return explanation;
+}
+
 absl::StatusOr<HistoryPage> HistoryCore::History(const HistoryQuery& q) const {
   if (absl::Status s = ValidateScope({q.tenant, q.service, q.key, q.prefix}); !s.ok()) return s;
   if (absl::Status s = ValidateKeyPrefix("prefix", q.prefix); !s.ok()) return s;

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "server/core/clock.h"
 #include "server/core/config_core.h"
+#include "server/core/reads.h"
 #include "storage/records.pb.h"
 #include "storage/store.h"
 
@@ -154,6 +155,15 @@ class HistoryCore {
   ~HistoryCore();
 
   absl::StatusOr<HistoryPage> History(const HistoryQuery& query) const;
+  // ExplainKey (reads.h) on the current state, with each step's last write from the history
+  // (`writes[i]` for `result.steps[i]`; none for a step without an entry, or once the write
+  // was compacted away).
+  struct Explanation {
+    ExplainResult result;
+    std::vector<std::optional<storage::HistoryRecord>> writes;
+  };
+  absl::StatusOr<Explanation> Explain(const std::string& tenant, const std::string& service,
+                                      const std::string& key) const;
   // tenant empty = releases of every tenant.
   absl::StatusOr<ReleasesPage> ListReleases(const std::string& tenant, int page_size,
                                             const std::string& page_token) const;

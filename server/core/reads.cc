@@ -190,4 +190,86 @@ absl::StatusOr<ListTenantsResult> ListTenantPage(const ConfigState& state, int p
   return result;
 }
 
+namespace {
+
+// What the steps resolve to with tenant `replaced`'s own entry swapped for `entry`: the
+// deciding step's index (or -1), and whether a value decides.
+std::pair<int, bool> Decide(const std::vector<ExplainedStep>& steps, int replaced,
+                            const std::optional<EntryRecord>& entry) {
+  for (int i = 0; i < static_cast<int>(steps.size()); ++i) {
+    const std::optional<EntryRecord>& own = i == replaced ? entry : steps[i].entry;
+    if (own.has_value()) return {i, !own->mask()};
+  }
+  return {-1, false};
+}
+
+bool SameOutcome(const std::vector<ExplainedStep>& steps, int replaced,
+                 const std::optional<EntryRecord>& entry) {
+  const auto [before, present_before] = Decide(steps, -1, std::nullopt);
+  const auto [after, present_after] = Decide(steps, replaced, entry);
+  if (present_before != present_after) return false;
+  if (!present_before) return true;  // hidden or absent either way
+  const EntryRecord& a = *steps[before].entry;
+  const EntryRecord& b = after == replaced ? *entry : *steps[after].entry;
+  return before == after && a.value() == b.value() && a.content_type() == b.content_type() &&
+         a.sealed_value() == b.sealed_value();
+}
+
+EntryRecord DraftEntry(const storage::DraftChangeRecord& change) {
+  EntryRecord entry;
+  if (change.op() == 3) {
+    entry.set_mask(true);
+  } else {
+    entry.set_value(change.value());
+    entry.set_content_type(change.content_type());
+  }
+  return entry;
+}
+
+}  // namespace
+
+absl::StatusOr<ExplainResult> ExplainKey(const ConfigState& state, const std::string& tenant,
+                                         const std::string& service, const std::string& key) {
+  if (absl::Status s = ValidateTenantName("tenant", tenant); !s.ok()) return s;
+  if (absl::Status s = ValidateServiceName("service", service); !s.ok()) return s;
+  if (absl::Status s = ValidateKey("key", key); !s.ok()) return s;
+  absl::StatusOr<std::vector<std::string>> chain = state.Chain("tenant", tenant);
+  if (!chain.ok()) return chain.status();
+  ExplainResult result;
+  result.revision = state.revision();
+  for (const std::string& t : *chain) {
+    ExplainedStep step;
+    step.tenant = t;
+    if (const EntryRecord* entry = state.FindEntry(t, service, key)) step.entry = *entry;
+    result.steps.push_back(std::move(step));
+  }
+  const auto [decider, present] = Decide(result.steps, -1, std::nullopt);
+  if (decider >= 0) result.steps[decider].decides = true;
+  result.present = present;
+  for (int i = 0; i < static_cast<int>(result.steps.size()); ++i) {
+    const std::string& t = result.steps[i].tenant;
+    // The tenant's gray release: its own entries are the gray values.
+    if (const TenantState* gray = state.FindTenant(GrayTenantOf(t))) {
+      if (const EntryRecord* entry = state.FindEntry(GrayTenantOf(t), service, key);
+          entry != nullptr && !SameOutcome(result.steps, i, *entry)) {
+        result.pending.push_back(
+            {t, gray->record.create_revision(), 0, *entry, gray->record.gray().author()});
+      }
+    }
+    const TenantState* own = state.FindTenant(t);
+    if (own == nullptr) continue;
+    for (const storage::DraftRecord& draft : own->record.drafts()) {
+      for (const storage::DraftChangeRecord& change : draft.changes()) {
+        if (change.service() != service || change.key() != key) continue;
+        std::optional<EntryRecord> entry;
+        if (change.op() != 2) entry = DraftEntry(change);
+        if (!SameOutcome(result.steps, i, entry)) {
+          result.pending.push_back({t, 0, draft.id(), entry, draft.author()});
+        }
+      }
+    }
+  }
+  return result;
+}
+
 }  // namespace confcenter

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,35 @@ struct DependenciesResult {
   std::string source_tenant;  // whose registration of the service was used
   v1::DependencyMap map;
 };
+
+// One tenant of a chain and its own entry for a key (Explain).
+struct ExplainedStep {
+  std::string tenant;
+  std::optional<storage::EntryRecord> entry;  // none: the key falls through
+  bool decides = false;                       // the first entry from the tenant up
+};
+
+// What a gray release or a draft of a chain tenant would make of its own entry for a key.
+struct PendingChange {
+  std::string tenant;
+  int64_t gray_release_id = 0;
+  int64_t draft_id = 0;
+  std::optional<storage::EntryRecord> entry;  // none: removed (a draft's delete)
+  std::string author;
+};
+
+struct ExplainResult {
+  int64_t revision = 0;
+  std::vector<ExplainedStep> steps;    // from the tenant up
+  bool present = false;                // a value decides
+  std::vector<PendingChange> pending;  // only those that would change what the tenant sees
+};
+
+// Why (tenant, service, key) resolves as it does, without the history of the writes (see
+// HistoryCore::Explain). Errors: INVALID_ARGUMENT naming tenant, service or key; NOT_FOUND
+// naming the tenant.
+absl::StatusOr<ExplainResult> ExplainKey(const ConfigState& state, const std::string& tenant,
+                                         const std::string& service, const std::string& key);
 
 // The tenant as the API describes it.
 TenantInfo DescribeTenant(const ConfigState& state, const TenantState& tenant);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -185,6 +186,63 @@ TEST_F(ConfctlHistoryTest, ReviewDraftsPromoteAndReset) {
   ConfctlResult ancestor = Run({"promote", "perf", "integration"});
   EXPECT_EQ(ancestor.exit_code, 6);
   EXPECT_NE(ancestor.err.find("to_tenant:"), std::string::npos) << ancestor.err;
+}
+
+// explain: an own value, an inherited one, a masked one and a rolled-back one, each with
+// the chain, the deciding entry and who set it; then a draft and a gray release that would
+// change it.
+TEST_F(ConfctlHistoryTest, ExplainSaysWhyAValueIsWhatItIs) {
+  Ok({"register", "xi", "--root", "--service", "a"});
+  Ok({"register", "xf", "--parent", "xi", "--service", "a"});
+  Ok({"--user", "ci", "put", "xi", "a", "timeout", "1s"});
+  // Inherited: f's view has integration's value.
+  std::string out = Ok({"explain", "xf", "a", "timeout"});
+  EXPECT_NE(out.find("a/timeout = 1s from xi"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nxf +-\n)"))) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex(R"(\nxi +value +1s +[0-9]+ +ci .*ConfigService\.Put .*<-)")))
+      << out;
+  // Own: the branch overrides it.
+  const int64_t own = RevisionOf(Ok({"--user", "alice", "put", "xf", "a", "timeout", "2s"}));
+  out = Ok({"explain", "xf", "a", "timeout"});
+  EXPECT_NE(out.find(absl::StrCat("a/timeout = 2s from xf (revision ", own, ")")),
+            std::string::npos)
+      << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nxf +value +2s .* alice .*<-)"))) << out;
+  // Masked: hidden from here down.
+  Ok({"mask", "xf", "a", "timeout"});
+  out = Ok({"explain", "xf", "a", "timeout"});
+  EXPECT_NE(out.find("a/timeout is not set: masked in xf"), std::string::npos) << out;
+  // Rolled back to the own value: the rollback is the write that set it, named as such.
+  Ok({"--user", "dave", "rollback", "xf", "--to-revision", std::to_string(own), "-m", "undo"});
+  Json json = Json::parse(Ok({"-o", "json", "explain", "xf", "a", "timeout"}));
+  EXPECT_EQ(json["present"], true);
+  ASSERT_EQ(json["steps"].size(), 2u);
+  EXPECT_EQ(json["steps"][0]["tenant"], "xf");
+  EXPECT_EQ(json["steps"][0]["value"], "2s");
+  EXPECT_EQ(json["steps"][0]["decides"], true);
+  EXPECT_EQ(json["steps"][0]["author"], "dave");
+  EXPECT_EQ(json["steps"][0]["origin"], "HistoryService.Rollback");
+  EXPECT_EQ(json["steps"][0]["message"], "undo");
+  EXPECT_NE(json["steps"][0]["release_id"], nullptr);
+  EXPECT_EQ(json["steps"][1]["tenant"], "xi");
+  EXPECT_EQ(json["steps"][1]["kind"], "EXPLAIN_ENTRY_KIND_VALUE");
+  EXPECT_EQ(json["steps"][1].value("decides", false), false);
+
+  // Pending: a draft that changes it, and one that would leave it as it is (not listed); a
+  // gray release of the branch.
+  Ok({"draft", "create", "xf", "--set", "a/timeout=3s"});
+  Ok({"draft", "create", "xi", "--set", "a/timeout=9s"});  // xf overrides it anyway
+  Ok({"gray", "start", "xf", "--set", "a/timeout=4s", "--selector", "zone=canary"});
+  out = Ok({"explain", "xf", "a", "timeout"});
+  EXPECT_NE(out.find("would change it:"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nxf +gray release [0-9]+ +value +4s)"))) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\nxf +draft [0-9]+ +value +3s)"))) << out;
+  EXPECT_EQ(out.find("9s"), std::string::npos) << out;
+  // Bad input: exit codes as everywhere.
+  EXPECT_EQ(Run({"explain", "nope", "a", "timeout"}).exit_code, 3);
+  EXPECT_EQ(Run({"explain", "xf", "a", "_endpoint.grpc"}).exit_code, 6);
+  EXPECT_EQ(Run({"explain", "xf", "a"}).exit_code, 2);
 }
 
 TEST_F(ConfctlHistoryTest, GrayStartShowPromoteAbort) {

@@ -14,7 +14,8 @@ RPCS = ["Put", "Get", "Delete", "Mask", "List", "Resolve", "Txn", "Register", "D
         "ResolveDependencies", "Touch", "GetTenant", "ListTenants", "History", "ListReleases",
         "GetRelease", "Rollback", "Diff", "QueryAudit", "Subscribe", "SubscribeViews",
         "SetReview", "CreateDraft", "UpdateDraft", "GetDraft", "ListDrafts", "DiscardDraft",
-        "PublishDraft", "Promote", "Reset", "StartGray", "GetGray", "PromoteGray", "AbortGray"]
+        "PublishDraft", "Promote", "Reset", "StartGray", "GetGray", "PromoteGray", "AbortGray",
+        "Explain"]
 REQUEST = {rpc: f"confcenter.v1.{rpc}Request" for rpc in RPCS}
 REQUEST["PromoteGray"] = REQUEST["AbortGray"] = "confcenter.v1.EndGrayRequest"
 
@@ -115,4 +116,14 @@ seed("gray_release", [
     ("StartGray", 'tenant: "canary" changes { service: "a" key: "k" op: DRAFT_OP_MASK } audience { instance_ids: "i-1" }'),
     ("AbortGray", 'tenant: "canary"'),
     ("StartGray", 'tenant: "canary" audience { selector: "a=b=c" percentage: 101 }'),
+])
+seed("explain", [
+    ("Register", 'tenant: "f4" services { name: "a" defaults { key: "k" value: "d" } }'),
+    ("Explain", 'tenant: "f4" service: "a" key: "k"'),
+    ("Mask", 'tenant: "f4" service: "a" key: "k"'),
+    ("Explain", 'tenant: "f4" service: "a" key: "k"'),
+    ("CreateDraft", 'tenant: "f4" changes { service: "a" key: "k" op: DRAFT_OP_PUT value: "v" }'),
+    ("Explain", 'tenant: "f4" service: "a" key: "zz"'),
+    ("Explain", 'tenant: "F4" service: "" key: "_x"'),
+    ("Explain", 'tenant: "nope" service: "a" key: "k"'),
 ])

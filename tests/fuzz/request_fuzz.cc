@@ -225,6 +225,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [&](const std::string& b) { Unary("GetGray", w->release.get(), &RS::GetGray, b); },
       [&](const std::string& b) { Unary("PromoteGray", w->release.get(), &RS::PromoteGray, b); },
       [&](const std::string& b) { Unary("AbortGray", w->release.get(), &RS::AbortGray, b); },
+      [&](const std::string& b) { Unary("Explain", w->history_stub.get(), &HS::Explain, b); },
   };
   size_t pos = 0;
   for (int n = 0; n < 8 && pos + 3 <= size; ++n) {

@@ -118,6 +118,17 @@ grpc::Status Diff(Stubs& s, v1::DiffMode mode, const std::string& tenant,
   return s.history->Diff(&ctx, r, &resp);
 }
 
+grpc::Status Explain(Stubs& s, const std::string& tenant, const std::string& service,
+                     const std::string& key) {
+  v1::ExplainRequest r;
+  r.set_tenant(tenant);
+  r.set_service(service);
+  r.set_key(key);
+  grpc::ClientContext ctx;
+  v1::ExplainResponse resp;
+  return s.history->Explain(&ctx, r, &resp);
+}
+
 v1::DraftChange DraftPut(const std::string& key, const std::string& value) {
   v1::DraftChange c;
   c.set_service("a");
@@ -592,6 +603,12 @@ TEST(BadInputTest, EachIsRejectedWithCodeAndFieldAndChangesNothing) {
          return s.history->QueryAudit(&ctx, r, &resp);
        },
        C::INVALID_ARGUMENT, "until"},
+      {"explain an invalid key", [](Stubs& s) { return Explain(s, "f1", "a", "_endpoint.grpc"); },
+       C::INVALID_ARGUMENT, "key"},
+      {"explain without a service", [](Stubs& s) { return Explain(s, "f1", "", "k1"); },
+       C::INVALID_ARGUMENT, "service"},
+      {"explain an unknown tenant", [](Stubs& s) { return Explain(s, "nope", "a", "k1"); },
+       C::NOT_FOUND, "tenant"},
       {"txn release message too long",
        [](Stubs& s) {
          v1::TxnRequest r;

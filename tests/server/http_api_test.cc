@@ -135,6 +135,8 @@ TEST_F(HttpApiTest, EveryUnaryRpcAnswersOverPostInTheCanonicalJsonMapping) {
       {"HistoryService/Diff", R"({"mode":"DIFF_MODE_PARENT","tenant":"feat-x"})", 200,
        "\"key\":\"a\""},
       {"HistoryService/QueryAudit", R"({"tenant":"feat-x"})", 200, "ConfigService.Put"},
+      {"HistoryService/Explain", R"({"tenant":"feat-x","service":"orders","key":"a"})", 200,
+       "\"decides\":true"},
       {"AdminService/CompactHistory", R"({"older_than":"3600s"})", 200, "\"storeBytesAfter\""},
       {"AdminService/RotateSecretKey", R"({})", 400, "--secret_key_file"},
       {"AccessService/WhoAmI", R"({})", 200, "admin"},

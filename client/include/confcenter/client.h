@@ -156,6 +156,7 @@ class Client {
   absl::StatusOr<v1::RollbackResponse> Rollback(const v1::RollbackRequest& request);
   absl::StatusOr<v1::DiffResponse> Diff(const v1::DiffRequest& request);
   absl::StatusOr<v1::QueryAuditResponse> QueryAudit(const v1::QueryAuditRequest& request);
+  absl::StatusOr<v1::ExplainResponse> Explain(const v1::ExplainRequest& request);
 
   // InstanceService: who follows a view and what each has applied. WaitApplied's deadline is
   // the request's timeout (default 60 s) plus options.deadline, so the server answers with

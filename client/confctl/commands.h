@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "client/confctl/contexts.h"
 #include "client/confctl/output.h"
 #include "confcenter/client.h"
 
@@ -209,6 +210,17 @@ absl::Status RunRollback(const Context& ctx, const RollbackArgs& args);
 // Diff: table TYPE SERVICE KEY LEFT LEFT-SOURCE RIGHT RIGHT-SOURCE, or the DiffResponse.
 // Usage error unless exactly one of OTHER, --parent, --from-revision says the mode.
 absl::Status RunDiff(const Context& ctx, const DiffArgs& args);
+// The context file's commands (contexts.h; no server contact). `path`: ContextFilePath's.
+// get-contexts: table CURRENT NAME SERVER USER TLS TOKEN OUTPUT. current-context: the name
+// (NOT_FOUND if none). use-context: makes NAME current (NOT_FOUND if missing). set-context:
+// creates or updates NAME with the non-empty fields of `given` (the first one made is
+// current); the file is written 0600. delete-context: removes it.
+absl::Status RunGetContexts(const Context& ctx, const std::string& path);
+absl::Status RunCurrentContext(const Context& ctx, const std::string& path);
+absl::Status RunUseContext(const Context& ctx, const std::string& path, const std::string& name);
+absl::Status RunSetContext(const Context& ctx, const std::string& path, const NamedContext& given);
+absl::Status RunDeleteContext(const Context& ctx, const std::string& path, const std::string& name);
+
 struct ExplainArgs {
   std::string tenant;
   std::string service;

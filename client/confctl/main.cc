@@ -27,6 +27,16 @@ struct GlobalOptions {
   std::string timeout = "5s";
   std::string user;
   Credentials credentials;
+  std::string config_file;  // --config: the context file (contexts.h)
+  std::string context;      // --context: the context to use instead of the current one
+  // Each setting a context may give, with its option: the context fills it only when neither
+  // the flag nor its environment variable did (option->count() == 0).
+  struct FromContext {
+    CLI::Option* option;
+    std::string* target;
+    std::string NamedContext::*field;
+  };
+  std::vector<FromContext> from_context;
 };
 
 // The subcommands, each with what runs it once it is the one given.
@@ -50,6 +60,13 @@ class Commands {
   // Adds a subcommand that never contacts the server (its credentials are not loaded).
   CLI::App* AddOffline(const std::string& name, const std::string& description, Runner runner) {
     CLI::App* sub = Add(name, description, std::move(runner));
+    offline_.push_back(sub);
+    return sub;
+  }
+  // AddUnder for a subcommand that never contacts the server.
+  CLI::App* AddOfflineUnder(CLI::App* parent, const std::string& name,
+                            const std::string& description, Runner runner) {
+    CLI::App* sub = AddUnder(parent, name, description, std::move(runner));
     offline_.push_back(sub);
     return sub;
   }
@@ -109,6 +126,8 @@ struct Args {
   std::string txn_message;
   HistoryArgs history;
   ExplainArgs explain;
+  NamedContext set_context;
+  std::string context_name;
   std::string releases_tenant;
   int releases_limit = 100;
   int64_t release_id = 0;
@@ -151,43 +170,89 @@ void AddKeyWriteCommand(Commands* commands, const std::string& name, const std::
 
 // TLS and the bearer token; each falls back to its environment variable (the names of
 // Credentials::FromEnvironment).
-void AddCredentialOptions(CLI::App* app, Credentials* credentials) {
-  app->add_option("--ca", credentials->ca_file,
-                  "PEM file of the CA the server's certificate must chain to; turns TLS on "
-                  "(else $CONFCENTER_CA)")
-      ->envname("CONFCENTER_CA");
-  app->add_option("--cert", credentials->cert_file,
-                  "PEM client certificate for mutual TLS, with --key (else $CONFCENTER_CERT)")
-      ->envname("CONFCENTER_CERT");
-  app->add_option("--key", credentials->key_file,
-                  "PEM private key of --cert (else $CONFCENTER_KEY)")
-      ->envname("CONFCENTER_KEY");
-  app->add_option("--server-name", credentials->server_name,
-                  "name to check the server's certificate against (default: the host of --server)");
-  app->add_option("--token", credentials->token,
-                  "bearer token sent with every call (else $CONFCENTER_TOKEN; prefer the "
-                  "variable or --token-file: arguments are visible to other users)")
-      ->envname("CONFCENTER_TOKEN");
-  app->add_option("--token-file", credentials->token_file,
-                  "file holding the bearer token, re-read when it changes (else "
-                  "$CONFCENTER_TOKEN_FILE)")
-      ->envname("CONFCENTER_TOKEN_FILE");
+void AddCredentialOptions(CLI::App* app, GlobalOptions* global) {
+  Credentials* credentials = &global->credentials;
+  auto& from_context = global->from_context;
+  from_context.push_back(
+      {app->add_option("--ca", credentials->ca_file,
+                       "PEM file of the CA the server's certificate must chain to; turns TLS on "
+                       "(else $CONFCENTER_CA, else the context's)")
+           ->envname("CONFCENTER_CA"),
+       &credentials->ca_file, &NamedContext::ca});
+  from_context.push_back(
+      {app->add_option("--cert", credentials->cert_file,
+                       "PEM client certificate for mutual TLS, with --key (else $CONFCENTER_CERT)")
+           ->envname("CONFCENTER_CERT"),
+       &credentials->cert_file, &NamedContext::cert});
+  from_context.push_back({app->add_option("--key", credentials->key_file,
+                                          "PEM private key of --cert (else $CONFCENTER_KEY)")
+                              ->envname("CONFCENTER_KEY"),
+                          &credentials->key_file, &NamedContext::key});
+  from_context.push_back(
+      {app->add_option("--server-name", credentials->server_name,
+                       "name to check the server's certificate against (default: the host of "
+                       "--server)"),
+       &credentials->server_name, &NamedContext::server_name});
+  from_context.push_back(
+      {app->add_option("--token", credentials->token,
+                       "bearer token sent with every call (else $CONFCENTER_TOKEN; prefer the "
+                       "variable or --token-file: arguments are visible to other users)")
+           ->envname("CONFCENTER_TOKEN"),
+       &credentials->token, &NamedContext::token});
+  from_context.push_back(
+      {app->add_option("--token-file", credentials->token_file,
+                       "file holding the bearer token, re-read when it changes (else "
+                       "$CONFCENTER_TOKEN_FILE)")
+           ->envname("CONFCENTER_TOKEN_FILE"),
+       &credentials->token_file, &NamedContext::token_file});
 }
 
 void AddGlobalOptions(CLI::App* app, GlobalOptions* global) {
-  app->add_option("--server,--address", global->server,
-                  "confcenterd address host:port, dns:///name:port, or the replicas as a list "
-                  "ip:port,ip:port tried in order (else $CONFCENTER_ADDR, else 127.0.0.1:7070)")
-      ->envname("CONFCENTER_ADDR");
-  app->add_option("-o,--output", global->output, "output: table (people), json or yaml (scripts)")
-      ->check(CLI::IsMember({"table", "json", "yaml"}))
-      ->capture_default_str();
+  global->from_context.push_back(
+      {app->add_option("--server,--address", global->server,
+                       "confcenterd address host:port, dns:///name:port, or the replicas as a "
+                       "list ip:port,ip:port tried in order (else $CONFCENTER_ADDR, else the "
+                       "context's, else 127.0.0.1:7070)")
+           ->envname("CONFCENTER_ADDR"),
+       &global->server, &NamedContext::server});
+  global->from_context.push_back({app->add_option("-o,--output", global->output,
+                                                  "output: table (people), json or yaml (scripts)")
+                                      ->check(CLI::IsMember({"table", "json", "yaml"}))
+                                      ->capture_default_str(),
+                                  &global->output, &NamedContext::output});
   app->add_option("--timeout", global->timeout,
                   "deadline of each call, e.g. 500ms, 5s, 1m (a bare number is seconds)")
       ->capture_default_str();
-  app->add_option("--user", global->user, "who makes the change (sent as x-confcenter-user)")
-      ->envname("CONFCENTER_USER");
-  AddCredentialOptions(app, &global->credentials);
+  global->from_context.push_back(
+      {app->add_option("--user", global->user, "who makes the change (sent as x-confcenter-user)")
+           ->envname("CONFCENTER_USER"),
+       &global->user, &NamedContext::user});
+  AddCredentialOptions(app, global);
+  app->add_option("--config", global->config_file,
+                  "the context file (else $CONFCENTER_CONFIG, else "
+                  "~/.config/confcenter/config.yaml)");
+  app->add_option("--context", global->context,
+                  "use this context of the file instead of its current one");
+}
+
+// Fills the settings that neither a flag nor the environment gave from the context (--context,
+// else the file's current one). No file and no --context: nothing to do.
+absl::Status ApplyContext(GlobalOptions* global) {
+  const std::string path = ContextFilePath(global->config_file);
+  absl::StatusOr<ContextFile> file = LoadContextFile(path);
+  if (!file.ok()) return file.status();
+  const std::string name = !global->context.empty() ? global->context : file->current_context;
+  if (name.empty()) return absl::OkStatus();
+  const NamedContext* context = file->Find(name);
+  if (context == nullptr) {
+    return UsageError(absl::StrCat("--context: no context \"", name, "\" in ", path,
+                                   " (confctl config get-contexts)"));
+  }
+  for (const GlobalOptions::FromContext& setting : global->from_context) {
+    if (setting.option->count() > 0 || (context->*setting.field).empty()) continue;
+    *setting.target = context->*setting.field;
+  }
+  return absl::OkStatus();
 }
 
 void AddConfigCommands(Commands* commands, Args* a) {
@@ -575,6 +640,41 @@ void AddBackupCommands(Commands* commands, Args* a) {
                 [](const Context& ctx) { return RunRotateSecretKey(ctx); });
 }
 
+void AddContextCommands(Commands* commands, CLI::App* app, Args* a) {
+  CLI::App* config = app->add_subcommand(
+      "config", "contexts: named servers, credentials and output formats (no server contact)");
+  config->require_subcommand(1);
+  const GlobalOptions* global = &a->global;
+  auto path = [global] { return ContextFilePath(global->config_file); };
+  commands->AddOfflineUnder(config, "get-contexts", "list the contexts, * marks the current one",
+                            [path](const Context& ctx) { return RunGetContexts(ctx, path()); });
+  commands->AddOfflineUnder(config, "current-context", "print the current context's name",
+                            [path](const Context& ctx) { return RunCurrentContext(ctx, path()); });
+  CLI::App* use = commands->AddOfflineUnder(
+      config, "use-context", "make NAME the current context",
+      [a, path](const Context& ctx) { return RunUseContext(ctx, path(), a->context_name); });
+  use->add_option("NAME", a->context_name, "context")->required();
+  CLI::App* del = commands->AddOfflineUnder(
+      config, "delete-context", "remove NAME from the file",
+      [a, path](const Context& ctx) { return RunDeleteContext(ctx, path(), a->context_name); });
+  del->add_option("NAME", a->context_name, "context")->required();
+  CLI::App* set = commands->AddOfflineUnder(
+      config, "set-context", "create or update NAME with the settings given (file mode 0600)",
+      [a, path](const Context& ctx) { return RunSetContext(ctx, path(), a->set_context); });
+  NamedContext* c = &a->set_context;
+  set->add_option("NAME", c->name, "context")->required();
+  set->add_option("--server,--address", c->server, "confcenterd address or replica list");
+  set->add_option("--ca", c->ca, "PEM CA file (TLS)");
+  set->add_option("--cert", c->cert, "PEM client certificate (mTLS)");
+  set->add_option("--key", c->key, "PEM private key of --cert");
+  set->add_option("--server-name", c->server_name, "name to check the certificate against");
+  set->add_option("--token", c->token, "bearer token (kept in the file, which is 0600)");
+  set->add_option("--token-file", c->token_file, "file holding the bearer token");
+  set->add_option("--user", c->user, "sent as x-confcenter-user");
+  set->add_option("-o,--output", c->output, "table, json or yaml")
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
+}
+
 absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
   absl::Duration timeout;
   double seconds = 0;
@@ -645,6 +745,7 @@ int Main(int argc, char** argv) {
   AddBackupCommands(&commands, &args);
   AddReleaseCommands(&commands, &app, &args);
   AddRoutesCommands(&commands, &app, &args);
+  AddContextCommands(&commands, &app, &args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -652,8 +753,13 @@ int Main(int argc, char** argv) {
     PrintError(UsageError(absl::StrCat(e.what(), " (see confctl --help)")), std::cerr);
     return kExitUsage;
   }
-  const absl::Status status =
-      RunSelected(commands.Selected(), commands.SelectedIsOffline(), args.global);
+  // A context fills what flags and environment left open; offline commands need none (and
+  // the config commands must work on a file that a context could not be taken from).
+  absl::Status status =
+      commands.SelectedIsOffline() ? absl::OkStatus() : ApplyContext(&args.global);
+  if (status.ok()) {
+    status = RunSelected(commands.Selected(), commands.SelectedIsOffline(), args.global);
+  }
   if (!status.ok()) PrintError(status, std::cerr);
   return ExitCodeFor(status);
 }

@@ -221,6 +221,18 @@ absl::Status RunUseContext(const Context& ctx, const std::string& path, const st
 absl::Status RunSetContext(const Context& ctx, const std::string& path, const NamedContext& given);
 absl::Status RunDeleteContext(const Context& ctx, const std::string& path, const std::string& name);
 
+struct DoctorArgs {
+  std::string server;   // as resolved from flag, environment or context
+  std::string context;  // the context used, if any
+  Credentials credentials;
+};
+
+// Doctor: one line per check (ok / warn / FAIL, and what to fix): the settings in use, the
+// token (a JWT's expiry, read locally), connecting (TLS), the identity the server sees, the
+// server's release and API against confctl's, and clock skew. OK if nothing failed, else the
+// first failure's code (UNAVAILABLE when the server is down: exit 5).
+absl::Status RunDoctor(const Context& ctx, const DoctorArgs& args);
+
 struct ExplainArgs {
   std::string tenant;
   std::string service;

@@ -1,16 +1,21 @@
 // confctl: the command line of confcenter. See `confctl --help` and commands.h.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/confctl/commands.h"
 #include "client/confctl/errors.h"
@@ -27,8 +32,9 @@ struct GlobalOptions {
   std::string timeout = "5s";
   std::string user;
   Credentials credentials;
-  std::string config_file;  // --config: the context file (contexts.h)
-  std::string context;      // --context: the context to use instead of the current one
+  std::string config_file;   // --config: the context file (contexts.h)
+  std::string context;       // --context: the context to use instead of the current one
+  std::string used_context;  // the context that filled settings (ApplyContext), if any
   // Each setting a context may give, with its option: the context fills it only when neither
   // the flag nor its environment variable did (option->count() == 0).
   struct FromContext {
@@ -127,6 +133,8 @@ struct Args {
   HistoryArgs history;
   ExplainArgs explain;
   NamedContext set_context;
+  std::vector<std::string> reg_services;         // register's positional SERVICE...
+  std::string restore_backup, restore_data_dir;  // restore's positional BACKUP DATA_DIR
   std::string context_name;
   std::string releases_tenant;
   int releases_limit = 100;
@@ -248,6 +256,7 @@ absl::Status ApplyContext(GlobalOptions* global) {
     return UsageError(absl::StrCat("--context: no context \"", name, "\" in ", path,
                                    " (confctl config get-contexts)"));
   }
+  global->used_context = name;
   for (const GlobalOptions::FromContext& setting : global->from_context) {
     if (setting.option->count() > 0 || (context->*setting.field).empty()) continue;
     *setting.target = context->*setting.field;
@@ -533,9 +542,15 @@ void AddTenantCommands(Commands* commands, Args* a) {
                                    [a](const Context& ctx) { return RunTenant(ctx, a->tenant); });
   tenant->add_option("TENANT", a->tenant, "tenant")->required();
 
-  CLI::App* reg = commands->Add("register", "create a tenant (idempotent) and record services",
-                                [a](const Context& ctx) { return RunRegister(ctx, a->reg); });
+  CLI::App* reg = commands->Add(
+      "register", "create a tenant (idempotent) and record services", [a](const Context& ctx) {
+        // register TENANT SERVICE... is register TENANT --service ...
+        a->reg.services.insert(a->reg.services.end(), a->reg_services.begin(),
+                               a->reg_services.end());
+        return RunRegister(ctx, a->reg);
+      });
   reg->add_option("TENANT", a->reg.tenant, "tenant")->required();
+  reg->add_option("SERVICE", a->reg_services, "services to record by name (as --service)");
   CLI::Option* parent = reg->add_option("--parent", a->reg.parent, "parent (default integration)");
   reg->add_flag("--root", a->reg.root, "create as a root (no parent)")->excludes(parent);
   reg->add_option("-f,--file", a->reg.files,
@@ -627,17 +642,40 @@ void AddBackupCommands(Commands* commands, Args* a) {
 
   CLI::App* restore = commands->AddOffline(
       "restore", "check a backup and copy it into a new data dir (offline, no server)",
-      [a](const Context& ctx) { return RunRestore(ctx, a->restore); });
-  restore->add_option("--backup", a->restore.backup_dir, "the backup directory")->required();
-  restore
-      ->add_option("--data-dir,--data_dir", a->restore.data_dir,
-                   "the new data dir (must not exist or be empty)")
-      ->required();
+      [a](const Context& ctx) {
+        // restore BACKUP DATA_DIR is restore --backup BACKUP --data-dir DATA_DIR.
+        for (auto [positional, flag, name] :
+             {std::tuple{&a->restore_backup, &a->restore.backup_dir, "BACKUP (or --backup)"},
+              std::tuple{&a->restore_data_dir, &a->restore.data_dir, "DATA_DIR (or --data-dir)"}}) {
+          if (!positional->empty() && !flag->empty() && *positional != *flag) {
+            return UsageError(absl::StrCat(name, ": given twice, differently"));
+          }
+          if (flag->empty()) *flag = *positional;
+          if (flag->empty()) return UsageError(absl::StrCat(name, " is required"));
+        }
+        return RunRestore(ctx, a->restore);
+      });
+  restore->add_option("BACKUP", a->restore_backup, "the backup directory");
+  restore->add_option("DATA_DIR", a->restore_data_dir,
+                      "the new data dir (must not exist or be empty)");
+  restore->add_option("--backup", a->restore.backup_dir, "the backup directory (as BACKUP)");
+  restore->add_option("--data-dir,--data_dir", a->restore.data_dir,
+                      "the new data dir (as DATA_DIR)");
 
   commands->Add("rotate-secret-key",
                 "re-read the server's secret key files and re-seal every secret value with its "
                 "new --secret_key_file (online)",
                 [](const Context& ctx) { return RunRotateSecretKey(ctx); });
+}
+
+void AddDoctorCommand(Commands* commands, Args* a) {
+  commands->Add(
+      "doctor",
+      "check connectivity, TLS, the token, the server's version and clock skew; says "
+      "what to fix",
+      [a](const Context& ctx) {
+        return RunDoctor(ctx, {a->global.server, a->global.used_context, a->global.credentials});
+      });
 }
 
 void AddContextCommands(Commands* commands, CLI::App* app, Args* a) {
@@ -673,6 +711,139 @@ void AddContextCommands(Commands* commands, CLI::App* app, Args* a) {
   set->add_option("--user", c->user, "sent as x-confcenter-user");
   set->add_option("-o,--output", c->output, "table, json or yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
+}
+
+// One example line per command (by its path under confctl), shown at the top of its help's
+// footer. A command without one fails HelpTest.EveryCommandHasAnExample.
+const std::map<std::string, std::string>& Examples() {
+  static const auto* examples = new std::map<std::string, std::string>{
+      {"put", "confctl put feat-x orders timeout 2s [--expected-revision 12]"},
+      {"get", "confctl get feat-x orders timeout"},
+      {"delete", "confctl delete feat-x orders timeout"},
+      {"mask", "confctl mask feat-x orders legacy.flag"},
+      {"list", "confctl list feat-x --service orders --prefix db."},
+      {"resolve", "confctl resolve feat-x orders"},
+      {"txn", "confctl txn -f changes.yaml -m \"pool sizes\""},
+      {"watch", "confctl watch feat-x orders --count 10"},
+      {"tenants", "confctl tenants"},
+      {"tenant", "confctl tenant feat-x"},
+      {"register", "confctl register feat-x orders payments --ttl 168h (or -f orders.yaml)"},
+      {"deps", "confctl deps feat-x orders"},
+      {"instances", "confctl instances feat-x orders"},
+      {"wait-applied", "confctl wait-applied feat-x orders --revision 42 --timeout 2m"},
+      {"touch", "confctl touch feat-x"},
+      {"deregister", "confctl deregister feat-x --all"},
+      {"tenant-name", "confctl tenant-name feature/Login_v2"},
+      {"import", "confctl import feat-x orders orders.yaml"},
+      {"export", "confctl export feat-x orders --format properties -f orders.properties"},
+      {"history", "confctl history feat-x orders timeout"},
+      {"explain", "confctl explain feat-x orders timeout"},
+      {"releases", "confctl releases feat-x --limit 20"},
+      {"release", "confctl release 42"},
+      {"rollback", "confctl rollback feat-x --service orders --to-revision 40 --dry-run"},
+      {"diff", "confctl diff feat-x --parent"},
+      {"audit", "confctl audit --tenant feat-x --since 1h"},
+      {"backup", "confctl backup /var/backups/confcenter-$(date +%F)"},
+      {"restore", "confctl restore /var/backups/confcenter-2026-12-07 /var/lib/confcenter.new"},
+      {"rotate-secret-key", "confctl rotate-secret-key"},
+      {"review", "confctl review pre-acme --drafts-required --publisher-not-author"},
+      {"drafts", "confctl drafts pre-acme"},
+      {"draft create", "confctl draft create pre-acme --set orders/timeout=2s -m \"slower db\""},
+      {"draft update", "confctl draft update pre-acme 42 --set orders/retries=3"},
+      {"draft show", "confctl draft show pre-acme 42"},
+      {"draft discard", "confctl draft discard pre-acme 42"},
+      {"draft publish", "confctl --user bob draft publish pre-acme 42"},
+      {"gray start", "confctl gray start pre-acme --draft 42 --selector zone=canary"},
+      {"gray show", "confctl gray show pre-acme"},
+      {"gray promote", "confctl gray promote pre-acme"},
+      {"gray abort", "confctl gray abort pre-acme"},
+      {"promote", "confctl promote integration pre-acme --dry-run"},
+      {"reset", "confctl reset perf --dry-run"},
+      {"routes render", "confctl routes render f1 --mesh istio | kubectl apply -f -"},
+      {"config get-contexts", "confctl config get-contexts"},
+      {"config current-context", "confctl config current-context"},
+      {"config use-context", "confctl config use-context pre"},
+      {"config set-context", "confctl config set-context pre --server 10.0.1.5:7070 --ca ca.pem"},
+      {"config delete-context", "confctl config delete-context pre"},
+      {"doctor", "confctl --context pre doctor"},
+  };
+  return *examples;
+}
+
+// Puts each command's example above the exit codes in its help (recursively).
+void AddExamples(CLI::App* app, const std::string& path) {
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) {
+    const std::string name = path.empty() ? sub->get_name() : path + " " + sub->get_name();
+    if (auto it = Examples().find(name); it != Examples().end()) {
+      sub->footer(absl::StrCat("Example:\n  ", it->second, "\n\n", kExitCodeHelp));
+    }
+    AddExamples(sub, name);
+  }
+}
+
+// Edit distance (insertions, deletions, substitutions) between two short words.
+size_t Distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t next =
+          std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = row[j];
+      row[j] = next;
+    }
+  }
+  return row[b.size()];
+}
+
+// The known flag or command nearest to `word` (an unknown one the parser refused), or "".
+std::string Nearest(const CLI::App& app, const std::string& word) {
+  std::vector<std::string> known;
+  std::function<void(const CLI::App&)> collect = [&](const CLI::App& a) {
+    for (const CLI::Option* option : a.get_options()) {
+      for (const std::string& name : option->get_lnames()) known.push_back("--" + name);
+    }
+    for (const CLI::App* sub : a.get_subcommands({})) {
+      known.push_back(sub->get_name());
+      collect(*sub);
+    }
+  };
+  collect(app);
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, word.size() / 4) + 1;
+  for (const std::string& candidate : known) {
+    if ((candidate.rfind("--", 0) == 0) != (word.rfind("--", 0) == 0)) continue;
+    const size_t d = Distance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+// " (did you mean --server for --sevrer?)" for each word of a parse error about unexpected
+// arguments, or for a mistyped command (the parser then says a subcommand is required).
+std::string Suggestions(const CLI::App& app, const std::string& message, int argc, char** argv) {
+  std::vector<std::string> words;
+  const std::string marker = "not expected: ";
+  if (const size_t at = message.find(marker); at != std::string::npos) {
+    words = absl::StrSplit(message.substr(at + marker.size()), ' ', absl::SkipEmpty());
+  } else if (absl::StrContains(message, "subcommand is required")) {
+    for (int i = 1; i < argc; ++i) {
+      if (argv[i][0] != '-') words.push_back(argv[i]);
+    }
+  }
+  std::string out;
+  for (absl::string_view word : words) {
+    std::string w(word.substr(0, word.find('=')));
+    if (std::string near = Nearest(app, w); !near.empty()) {
+      absl::StrAppend(&out, out.empty() ? " (" : "; ", "did you mean ", near, " for ", w, "?");
+    }
+  }
+  return out.empty() ? "" : out + ")";
 }
 
 absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
@@ -746,11 +917,15 @@ int Main(int argc, char** argv) {
   AddReleaseCommands(&commands, &app, &args);
   AddRoutesCommands(&commands, &app, &args);
   AddContextCommands(&commands, &app, &args);
+  AddDoctorCommand(&commands, &args);
+  AddExamples(&app, "");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    PrintError(UsageError(absl::StrCat(e.what(), " (see confctl --help)")), std::cerr);
+    PrintError(UsageError(absl::StrCat(e.what(), Suggestions(app, e.what(), argc, argv),
+                                       " (see confctl --help)")),
+               std::cerr);
     return kExitUsage;
   }
   // A context fills what flags and environment left open; offline commands need none (and

@@ -275,7 +275,8 @@ Client::Client(std::pair<std::shared_ptr<grpc::Channel>, absl::Status> channel,
       history_(v1::HistoryService::NewStub(channel_)),
       admin_(v1::AdminService::NewStub(channel_)),
       instances_(v1::InstanceService::NewStub(channel_)),
-      release_(v1::ReleaseService::NewStub(channel_)) {}
+      release_(v1::ReleaseService::NewStub(channel_)),
+      access_(v1::AccessService::NewStub(channel_)) {}
 
 absl::Status Client::Prepare(grpc::ClientContext* context) const {
   if (!channel_status_.ok()) return channel_status_;
@@ -351,6 +352,7 @@ CONFCENTER_UNARY(Rollback, history_, false)
 CONFCENTER_UNARY(Diff, history_, true)
 CONFCENTER_UNARY(QueryAudit, history_, true)
 CONFCENTER_UNARY(Explain, history_, true)
+CONFCENTER_UNARY(WhoAmI, access_, true)
 CONFCENTER_UNARY(RotateSecretKey, admin_, false)
 CONFCENTER_UNARY(ListInstances, instances_, true)
 CONFCENTER_UNARY(SetReview, release_, true)

@@ -2,6 +2,9 @@
 
 #include <string>
 
+#include "absl/time/clock.h"
+#include "google/protobuf/util/time_util.h"
+
 namespace confcenter {
 
 grpc::ServerUnaryReactor* AccessServiceImpl::WhoAmI(grpc::CallbackServerContext* ctx,
@@ -14,6 +17,10 @@ grpc::ServerUnaryReactor* AccessServiceImpl::WhoAmI(grpc::CallbackServerContext*
   if (access == nullptr) return refused;
   const auth::Identity& id = access->identity();
   resp->set_kind(auth::IdentityKindName(id.kind));
+  resp->set_server_version(CONFCENTER_VERSION);
+  resp->set_api_version("confcenter.v1");
+  *resp->mutable_server_time() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   resp->set_name(id.name);
   resp->set_issuer(id.issuer);
   for (const std::string& a : id.audiences) resp->add_audiences(a);

@@ -357,8 +357,8 @@ TEST_F(BackupTest, ARestoreStartsANewEpochAndResumesFromTheOldOneResyncInsteadOf
   server_->Stop();
 
   const std::string restored = Path("restored");
-  ConfctlResult restore =
-      RunConfctl({"restore", "--backup", Path("backup"), "--data_dir", restored}, "");
+  // The positional form, as people type it (restore BACKUP DATA_DIR).
+  ConfctlResult restore = RunConfctl({"restore", Path("backup"), restored}, "");
   ASSERT_EQ(restore.exit_code, 0) << restore.err;
   EXPECT_NE(restore.out.find(absl::StrCat("serve revision ", backup_revision, " in a new epoch")),
             std::string::npos)
@@ -466,6 +466,15 @@ TEST_F(BackupTest, RestoreRefusesADamagedBackupNamingTheFile) {
   // The target holds something: refused, untouched.
   fs::create_directories(Path("occupied"));
   std::ofstream(Path("occupied/keep")) << "x";
+  // Both forms given, differently; or the data dir missing: usage errors naming them.
+  result = RunConfctl({"restore", backup, Path("x"), "--backup", Path("y")}, "");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("BACKUP (or --backup): given twice, differently"), std::string::npos)
+      << result.err;
+  result = RunConfctl({"restore", backup}, "");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("DATA_DIR (or --data-dir) is required"), std::string::npos)
+      << result.err;
   result = RunConfctl({"restore", "--backup", backup, "--data-dir", Path("occupied")}, "");
   EXPECT_EQ(result.exit_code, 4);
   EXPECT_NE(result.err.find("is not empty"), std::string::npos) << result.err;

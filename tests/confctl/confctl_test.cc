@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -593,6 +594,58 @@ TEST_F(ConfctlTest, ImportRejectsBadFilesBeforeWriting) {
       Run({"import", "badimport", "a", "-", "--format", "properties"}, "a=\\uZZZZ\n");
   EXPECT_EQ(bad_escape.exit_code, 6) << bad_escape.err;
   EXPECT_EQ(Json::parse(Ok({"-o", "json", "list", "badimport"}))["entries"].size(), 0u);
+}
+
+// The forms people type: register TENANT SERVICE... beside --service; unknown flags and
+// commands get the nearest known one suggested.
+TEST_F(ConfctlTest, PositionalServicesAndSuggestions) {
+  Ok({"register", "pos-a", "orders", "payments", "--service", "users"});
+  const std::string tenant = Ok({"tenant", "pos-a"});
+  for (const char* service : {"orders", "payments", "users"}) {
+    EXPECT_NE(tenant.find(service), std::string::npos) << tenant;
+  }
+  ConfctlResult typo = Run({"--sevrer", "127.0.0.1:1", "tenants"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("did you mean --server for --sevrer?"), std::string::npos) << typo.err;
+  typo = Run({"regster", "pos-b"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("did you mean register for regster?"), std::string::npos) << typo.err;
+  typo = Run({"put", "pos-a", "orders", "k", "v", "--expected-revison=3"});
+  EXPECT_NE(typo.err.find("did you mean --expected-revision"), std::string::npos) << typo.err;
+  // Nothing near: no guess.
+  typo = Run({"tenants", "--zzzzzzzz"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_EQ(typo.err.find("did you mean"), std::string::npos) << typo.err;
+}
+
+// Every command's help ends with an example line, found by walking the command tree.
+TEST_F(ConfctlTest, EveryCommandHasAnExample) {
+  std::vector<std::vector<std::string>> pending = {{}};
+  int leaves = 0;
+  while (!pending.empty()) {
+    std::vector<std::string> path = pending.back();
+    pending.pop_back();
+    std::vector<std::string> args = path;
+    args.push_back("--help");
+    const std::string help = Run(args).out;
+    const size_t at = help.find("\nSubcommands:\n");
+    if (at == std::string::npos) {
+      ++leaves;
+      EXPECT_NE(help.find("\nExample:\n  confctl "), std::string::npos)
+          << absl::StrJoin(path, " ") << " has no example:\n"
+          << help;
+      continue;
+    }
+    const size_t end = help.find("\n\n", at + 1);
+    for (const std::string& line : Lines(
+             help.substr(at + 13, end == std::string::npos ? std::string::npos : end - at - 13))) {
+      std::vector<std::string> sub = path;
+      sub.push_back(std::string(absl::StripLeadingAsciiWhitespace(line).substr(
+          0, absl::StripLeadingAsciiWhitespace(line).find(' '))));
+      pending.push_back(sub);
+    }
+  }
+  EXPECT_GE(leaves, 45);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "confcenter/credentials.h"
+#include "confcenter/v1/access.grpc.pb.h"
 #include "confcenter/v1/admin.grpc.pb.h"
 #include "confcenter/v1/config.grpc.pb.h"
 #include "confcenter/v1/history.grpc.pb.h"
@@ -180,6 +181,10 @@ class Client {
   absl::StatusOr<v1::EndGrayResponse> PromoteGray(const v1::EndGrayRequest& request);
   absl::StatusOr<v1::EndGrayResponse> AbortGray(const v1::EndGrayRequest& request);
 
+  // AccessService.WhoAmI: who the server takes the caller for, its rights, and the server's
+  // release, API and clock.
+  absl::StatusOr<v1::WhoAmIResponse> WhoAmI(const v1::WhoAmIRequest& request);
+
   // AdminService.RotateSecretKey (not retried: it may run long; safe to call again).
   absl::StatusOr<v1::RotateSecretKeyResponse> RotateSecretKey(
       const v1::RotateSecretKeyRequest& request);
@@ -222,6 +227,7 @@ class Client {
   const std::unique_ptr<v1::AdminService::Stub> admin_;
   const std::unique_ptr<v1::InstanceService::Stub> instances_;
   const std::unique_ptr<v1::ReleaseService::Stub> release_;
+  const std::unique_ptr<v1::AccessService::Stub> access_;
 };
 
 // grpc::Status -> absl::Status, code and message unchanged.

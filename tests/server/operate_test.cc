@@ -202,14 +202,23 @@ TEST_F(OperateTest, MetricsCountRpcsCommitsSubscriptionsAndFanout) {
   ASSERT_TRUE(first.WaitForRevision(revision));
   ASSERT_TRUE(second.WaitForRevision(revision));
 
+  // The hub counts a fan-out once it has handed the event to every stream, and an RPC once
+  // its answer went out: a subscriber (or the caller) may be quicker than the counters.
+  const std::string put = "/confcenter.v1.ConfigService/Put";
   MetricsPage page = Scrape(server);
+  EXPECT_TRUE(testing::Eventually(
+      [&] {
+        page = Scrape(server);
+        return page.Get("confcenter_fanout_lag_seconds_count") == 1 &&
+               page.Get("confcenter_rpc_duration_seconds_count", {{"method", put}}) == 3;
+      },
+      absl::Seconds(10)));
   EXPECT_TRUE(page.bad_lines().empty()) << page.bad_lines().front();
   for (const auto& [name, type] : page.types()) {
     // Prometheus conventions: counters end in _total; no unit-less time.
     if (type == "counter") EXPECT_EQ(name.substr(name.size() - 6), "_total") << name;
     EXPECT_EQ(name.find("_milliseconds"), std::string::npos) << name;
   }
-  const std::string put = "/confcenter.v1.ConfigService/Put";
   EXPECT_EQ(page.Get("confcenter_rpc_requests_total", {{"method", put}, {"code", "OK"}}), 2);
   EXPECT_EQ(
       page.Get("confcenter_rpc_requests_total", {{"method", put}, {"code", "INVALID_ARGUMENT"}}),

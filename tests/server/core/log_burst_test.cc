@@ -3,7 +3,7 @@
 #include "server/core/log_burst.h"
 
 #include <memory>
-#include <sstream>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -11,23 +11,45 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/sinks/base_sink.h"
 
 namespace confcenter {
 namespace {
+
+// Keeps what is logged, readable while another thread logs (under the sink's own mutex).
+class LinesSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::string Text() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    text_.append(formatted.data(), formatted.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;
+};
 
 class LogBurstTest : public ::testing::Test {
  protected:
   void SetUp() override {
     previous_ = spdlog::default_logger();
-    auto logger = std::make_shared<spdlog::logger>(
-        "", std::make_shared<spdlog::sinks::ostream_sink_mt>(out_));
+    sink_ = std::make_shared<LinesSink>();
+    auto logger = std::make_shared<spdlog::logger>("", sink_);
     logger->set_pattern("%l %v");
     spdlog::set_default_logger(logger);
   }
   void TearDown() override { spdlog::set_default_logger(previous_); }
 
-  std::vector<std::string> Lines() { return absl::StrSplit(out_.str(), '\n', absl::SkipEmpty()); }
+  std::vector<std::string> Lines() {
+    return absl::StrSplit(sink_->Text(), '\n', absl::SkipEmpty());
+  }
   void CutOff(LogBurst& log, const std::string& tenant, int64_t revision) {
     log.Add(absl::StrCat("cut-off of ", tenant), spdlog::level::warn,
             absl::StrCat("a subscriber of ", tenant, " was cut off at ", revision), revision,
@@ -39,7 +61,7 @@ class LogBurstTest : public ::testing::Test {
             });
   }
 
-  std::ostringstream out_;
+  std::shared_ptr<LinesSink> sink_;
   std::shared_ptr<spdlog::logger> previous_;
   ManualClock clock_;
 };
@@ -57,7 +79,7 @@ TEST_F(LogBurstTest, AHundredOfOneKindWithinTheWindowAreOneLine) {
   EXPECT_TRUE(Lines().empty());
   clock_.Advance(absl::Milliseconds(1));  // a second after the first
   log.FlushDue();
-  ASSERT_EQ(Lines().size(), 1u) << out_.str();
+  ASSERT_EQ(Lines().size(), 1u) << sink_->Text();
   EXPECT_EQ(Lines()[0],
             "warning 100 subscribers of integration were cut off within 2ms; from 1040-1042; "
             "e.g. a subscriber of integration was cut off at 1040 | a subscriber of "
@@ -77,7 +99,7 @@ TEST_F(LogBurstTest, KindsAreKeptApartAndLoggedInTheOrderTheyBegan) {
   CutOff(log, "f2", 9);
   clock_.Advance(absl::Seconds(1));
   log.FlushDue();
-  ASSERT_EQ(Lines().size(), 2u) << out_.str();
+  ASSERT_EQ(Lines().size(), 2u) << sink_->Text();
   EXPECT_TRUE(absl::StartsWith(Lines()[0], "warning 2 subscribers of f2 were cut off within 0"));
   EXPECT_EQ(Lines()[1], "warning a subscriber of f1 was cut off at 8");
 }
@@ -104,7 +126,7 @@ TEST_F(LogBurstTest, TheBackgroundThreadLogsWhenTheWindowEnds) {
   for (int i = 0; i < 10; ++i) CutOff(log, "f1", i);
   // Bounded: the thread logs 20 ms after the first.
   for (int i = 0; i < 500 && Lines().empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
-  ASSERT_EQ(Lines().size(), 1u) << out_.str();
+  ASSERT_EQ(Lines().size(), 1u) << sink_->Text();
   EXPECT_TRUE(absl::StartsWith(Lines()[0], "warning 10 subscribers of f1"));
 }
 

@@ -233,7 +233,11 @@ class Router::Impl {
     };
     auto it = tenants_.find(name);
     if (it != tenants_.end() && !it->second->loaded && it->second->waited_in_vain) return false;
-    mu_.AwaitWithTimeout(absl::Condition(&settled), options_.first_request_wait);
+    // A zero wait never releases the lock, so a map that arrives meanwhile cannot make the
+    // answer depend on scheduling.
+    if (options_.first_request_wait > absl::ZeroDuration()) {
+      mu_.AwaitWithTimeout(absl::Condition(&settled), options_.first_request_wait);
+    }
     it = tenants_.find(name);
     if (it == tenants_.end()) return false;
     if (!it->second->loaded) it->second->waited_in_vain = true;

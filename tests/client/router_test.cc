@@ -55,7 +55,15 @@ class RouterTest : public ::testing::Test {
     ASSERT_TRUE(done.ok()) << done.status();
   }
 
-  std::unique_ptr<Router> StartRouter(RouterOptions options = {}) {
+  // A first-request wait generous enough for a loaded machine under a sanitizer: the tests
+  // that expect the map wait for it; none wait for time to pass.
+  static RouterOptions PatientOptions() {
+    RouterOptions options;
+    options.first_request_wait = absl::Seconds(10);
+    return options;
+  }
+
+  std::unique_ptr<Router> StartRouter(RouterOptions options = PatientOptions()) {
     options.tenant = "integration";
     options.dependencies = {"b"};
     absl::StatusOr<std::unique_ptr<Router>> router = Router::Start(server_->Channel(), options);
@@ -120,7 +128,7 @@ TEST_F(RouterTest, InvalidOrUnknownTenantsAreRoutedByTheOwnTenantAndCounted) {
 }
 
 TEST_F(RouterTest, TheLeastRecentlyUsedMapIsDroppedAtTheBound) {
-  RouterOptions options;
+  RouterOptions options = PatientOptions();
   options.max_tenants = 2;
   std::unique_ptr<Router> router = StartRouter(options);
   router->EndpointFor("b", "f1");

@@ -240,7 +240,7 @@ void Subscription::Run() {
       backoff = options_.initial_backoff;  // the server answered
       if (!changes.empty() || new_epoch) {
         SaveCache();
-        Notify(changes);
+        Notify(changes, message.revision());
       }
       absl::MutexLock lock(&mu_);
       notified_revision_ = revision_;  // callbacks for it have run: waiters may go on
@@ -345,7 +345,7 @@ bool Subscription::Apply(const v1::SubscribeResponse& message, std::vector<Confi
   return new_epoch;
 }
 
-void Subscription::Notify(const std::vector<ConfigChange>& changes) {
+void Subscription::Notify(const std::vector<ConfigChange>& changes, int64_t revision) {
   absl::MutexLock lock(&callbacks_mu_);
   for (const ConfigChange& change : changes) {
     for (const auto& [id, w] : watchers_) {
@@ -355,6 +355,8 @@ void Subscription::Notify(const std::vector<ConfigChange>& changes) {
       if (match) w.callback(change);
     }
   }
+  if (changes.empty()) return;
+  for (const auto& [id, callback] : batch_watchers_) callback(changes, revision);
 }
 
 void Subscription::LoadCache() {
@@ -504,9 +506,17 @@ int Subscription::OnChange(const std::string& service, const std::string& key, b
   return id;
 }
 
+int Subscription::OnChanges(BatchCallback callback) {
+  absl::MutexLock lock(&callbacks_mu_);
+  const int id = next_watcher_++;
+  batch_watchers_[id] = std::move(callback);
+  return id;
+}
+
 void Subscription::RemoveCallback(int id) {
   absl::MutexLock lock(&callbacks_mu_);
   watchers_.erase(id);
+  batch_watchers_.erase(id);
 }
 
 std::string Subscription::epoch() const {

@@ -155,6 +155,14 @@ class Subscription {
   // (a fresh snapshot after a gap) are reported too, as the differences. Callbacks must not
   // call OnChange or RemoveCallback.
   int OnChange(const std::string& service, const std::string& key, bool prefix, Callback callback);
+  // Calls `callback` (on the subscription's thread, without locks held) once for every message
+  // that changed the view: a snapshot (the differences from the view before), a resync, or the
+  // changes of one write, after the OnChange callbacks of them and before the revision counts
+  // as applied (WaitForRevision, the instance's report). For consumers of the view as a whole,
+  // e.g. one that writes it to a file. Returns an id for RemoveCallback. Same rules as OnChange.
+  using BatchCallback =
+      std::function<void(const std::vector<ConfigChange>& changes, int64_t revision)>;
+  int OnChanges(BatchCallback callback);
   void RemoveCallback(int id);
 
   // The revision the view reflects (0 before any).
@@ -188,7 +196,7 @@ class Subscription {
   // Applies one message; collects the changes for callbacks. True if it moved the view to
   // another epoch.
   bool Apply(const v1::SubscribeResponse& message, std::vector<ConfigChange>* changes);
-  void Notify(const std::vector<ConfigChange>& changes);
+  void Notify(const std::vector<ConfigChange>& changes, int64_t revision);
   // The reporting thread: applied revisions and self-checks (InstanceService).
   void ReportLoop();
   void LoadCache();
@@ -240,6 +248,7 @@ class Subscription {
   // Held while callbacks run (so RemoveCallback waits for a running one).
   mutable absl::Mutex callbacks_mu_;
   std::map<int, Watcher> watchers_ ABSL_GUARDED_BY(callbacks_mu_);
+  std::map<int, BatchCallback> batch_watchers_ ABSL_GUARDED_BY(callbacks_mu_);
   int next_watcher_ ABSL_GUARDED_BY(callbacks_mu_) = 1;
 
   std::thread thread_;

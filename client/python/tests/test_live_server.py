@@ -24,7 +24,7 @@ if CONFCENTERD:
 
     from confcenter.v1 import (admin_pb2, admin_pb2_grpc, config_pb2, config_pb2_grpc,
                                tenant_pb2, tenant_pb2_grpc)
-    from confcenter_client import Subscription, make_channel
+    from confcenter_client import Credentials, Subscription, make_channel
 
 
 def read_text(path):
@@ -47,8 +47,9 @@ def poll(predicate, timeout=10.0, interval=0.01):
 class Server:
     """confcenterd on 127.0.0.1 with its own data dir; restartable on the same port."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, *flags):
         self.data_dir = data_dir
+        self.flags = list(flags)
         self.port = 0
         self.proc = None
 
@@ -59,7 +60,7 @@ class Server:
         self.proc = subprocess.Popen(
             [CONFCENTERD, f"--listen=127.0.0.1:{self.port}", "--http_listen=",
              "--admin_listen=127.0.0.1:0", f"--data_dir={self.data_dir}",
-             f"--port_file={port_file}"],
+             f"--port_file={port_file}"] + self.flags,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert poll(lambda: read_text(port_file), 30), "confcenterd did not start"
         self.port = int(read_text(port_file))
@@ -224,6 +225,108 @@ class LiveServerTest(unittest.TestCase):
         sub2, _ = self.subscribe()
         self.assertTrue(sub2.wait_for_revision(rev, 10))
         self.assertEqual(len(changes), n)
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+@unittest.skipUnless(CONFCENTERD, "set CONFCENTERD to the confcenterd binary")
+class CredentialsLiveTest(unittest.TestCase):
+    """A bearer token from a file re-read on every reconnect, and mutual TLS."""
+
+    TOKEN = "py-client-token-0123456789"
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="confcenter-py-auth-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        d = self.dir
+        digest = subprocess.run(["sha256sum"], input=self.TOKEN.encode(), check=True,
+                                capture_output=True).stdout.split()[0].decode()
+        with open(os.path.join(d, "tokens.yaml"), "w") as f:
+            f.write(f"tokens:\n  - {{name: ops-py, sha256: {digest}}}\n")
+        with open(os.path.join(d, "policy.yaml"), "w") as f:
+            f.write(f"authentication:\n  static_tokens_file: {d}/tokens.yaml\n"
+                    "bindings:\n"
+                    "  - subjects: [{kind: token, name: \"ops-*\"}, "
+                    "{kind: certificate, name: py-client}]\n"
+                    "    roles: [admin]\n    tenants: [\"*\"]\n")
+
+    def start(self, *flags):
+        server = Server(os.path.join(self.dir, "data"), f"--auth_policy={self.dir}/policy.yaml",
+                        *flags)
+        server.start()
+        self.addCleanup(server.kill)
+        return server
+
+    def register(self, channel, token):
+        tenant_pb2_grpc.TenantServiceStub(channel).Register(
+            tenant_pb2.RegisterRequest(tenant="integration",
+                                       services=[tenant_pb2.ServiceDefinition(name="svc")]),
+            metadata=[("authorization", f"Bearer {token}")] if token else None,
+            timeout=10, wait_for_ready=True)
+
+    def test_token_file_is_read_again_on_every_reconnect(self):
+        server = self.start()
+        channel = make_channel(server.address)
+        self.addCleanup(channel.close)
+        self.register(channel, self.TOKEN)
+        token_file = os.path.join(self.dir, "token")
+        sub = Subscription(server.address, "integration", ["svc"], token_file=token_file,
+                           initial_backoff=0.05, max_backoff=0.2)
+        self.addCleanup(sub.close)
+        # No file: no call, UNAUTHENTICATED naming the file.
+        self.assertTrue(poll(lambda: sub.last_error is not None, 10))
+        self.assertEqual(sub.last_error.code, grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIn("token_file", sub.last_error.details)
+        # A wrong token: the server's UNAUTHENTICATED.
+        with open(token_file, "w") as f:
+            f.write("wrong\n")
+        self.assertTrue(poll(lambda: sub.last_error is not None
+                             and "token_file" not in sub.last_error.details, 10))
+        self.assertEqual(sub.last_error.code, grpc.StatusCode.UNAUTHENTICATED)
+        self.assertTrue(sub.stale)
+        # The right one, picked up at the next attempt.
+        with open(token_file + ".new", "w") as f:
+            f.write(self.TOKEN + "\n")
+        os.replace(token_file + ".new", token_file)
+        self.assertTrue(poll(lambda: not sub.stale, 10), sub.last_error)
+        self.assertIsNone(sub.last_error)
+
+    def test_mutual_tls(self):
+        d = self.dir
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+                "-keyout", "ca.key", "-out", "ca.crt", cwd=d)
+        for name, cn, ext in (("server", "localhost",
+                               "subjectAltName = IP:127.0.0.1, DNS:localhost\n"),
+                              ("client", "py-client", "extendedKeyUsage = clientAuth\n")):
+            openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                    "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
+            with open(os.path.join(d, f"{name}.ext"), "w") as f:
+                f.write(ext)
+            openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                    "-CAcreateserial", "-days", "1", "-extfile", f"{name}.ext",
+                    "-out", f"{name}.crt", cwd=d)
+        server = self.start(f"--tls_cert={d}/server.crt", f"--tls_key={d}/server.key",
+                            f"--tls_client_ca={d}/ca.crt", "--tls_client_auth=require")
+        creds = Credentials(ca_file=f"{d}/ca.crt", cert_file=f"{d}/client.crt",
+                            key_file=f"{d}/client.key")
+        channel = make_channel(server.address, creds)
+        self.addCleanup(channel.close)
+        self.register(channel, None)  # the client certificate is the identity
+        sub = Subscription(server.address, "integration", ["svc"], credentials=creds,
+                           initial_backoff=0.05, max_backoff=0.2)
+        self.addCleanup(sub.close)
+        self.assertTrue(poll(lambda: not sub.stale, 10), sub.last_error)
+        # Without the CA the server is not trusted: the stream never starts.
+        plain = Subscription(server.address, "integration", ["svc"],
+                             credentials=Credentials(ca_file=f"{d}/client.crt"),
+                             initial_backoff=0.05, max_backoff=0.2)
+        self.addCleanup(plain.close)
+        self.assertTrue(poll(lambda: plain.last_error is not None, 10))
+        self.assertEqual(plain.last_error.code, grpc.StatusCode.UNAVAILABLE)
+        self.assertTrue(plain.stale)
 
 
 if __name__ == "__main__":

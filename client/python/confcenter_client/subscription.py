@@ -95,46 +95,31 @@ def _value_of_entry(e) -> ConfigValue:
     return ConfigValue(e.value, e.content_type, e.source_tenant, e.revision, e.gray_release_id)
 
 
-class Subscription:
-    """Follows the resolved view of `tenant` for `services` (empty: every service).
+def _merge_token(credentials: Optional[Credentials], token: Optional[str],
+                 token_file: Optional[str]) -> Credentials:
+    credentials = credentials or Credentials()
+    if token is None and token_file is None:
+        return credentials
+    return Credentials(**{**credentials.__dict__,
+                          "token": token if token is not None else credentials.token,
+                          "token_file": token_file if token_file is not None
+                          else credentials.token_file})
 
-    channel_or_address: a grpc.Channel (yours: close() leaves it open), or an address
-        ("127.0.0.1:7070") for which a channel is made with make_channel(address,
-        credentials) (closed by close()).
-    cache_file: where the last good view is kept (see docs/clients.md, "Cache"); None = none.
-    credentials: Credentials (TLS is used only when the channel is made here; the token is
-        sent on every stream). token / token_file override the credentials' ones.
-    user: sent as x-confcenter-user.
-    initial_backoff, max_backoff: reconnect back-off in seconds (doubling, each wait cut by
-        up to 50% at random). Defaults 0.1 and 10.
-    instance: name this process on the stream (listed by `confctl instances`);
-        instance_id (default host:pid:random), instance_service (default the first
-        service) and labels describe it.
 
-    Starting never fails because the server is down: the thread keeps retrying, serving the
-    cache meanwhile. Use as a context manager, or call close().
-    """
+class _SubscriptionBase:
+    """The view, its callbacks, the cache and how stream messages change them; shared by
+    Subscription (a thread) and aio.AsyncSubscription (an asyncio task)."""
 
-    def __init__(self, channel_or_address: Union[grpc.Channel, str], tenant: str,
-                 services: Sequence[str] = (), cache_file: Optional[str] = None, *,
-                 credentials: Optional[Credentials] = None, token: Optional[str] = None,
-                 token_file: Optional[str] = None, user: Optional[str] = None,
-                 initial_backoff: float = 0.1, max_backoff: float = 10.0,
-                 instance: bool = True, instance_id: Optional[str] = None,
-                 instance_service: Optional[str] = None,
-                 labels: Optional[Mapping[str, str]] = None):
+    def __init__(self, tenant: str, services: Sequence[str], cache_file: Optional[str],
+                 credentials: Credentials, user: Optional[str], initial_backoff: float,
+                 max_backoff: float, instance: bool, instance_id: Optional[str],
+                 instance_service: Optional[str], labels: Optional[Mapping[str, str]]):
         if not tenant:
             raise ValueError("tenant: required")
         if isinstance(services, str):
             raise TypeError("services: a sequence of service names, not a string")
         if initial_backoff <= 0 or max_backoff < initial_backoff:
             raise ValueError("backoff: need 0 < initial_backoff <= max_backoff")
-        credentials = credentials or Credentials()
-        if token is not None or token_file is not None:
-            credentials = Credentials(**{**credentials.__dict__,
-                                         "token": token if token is not None else credentials.token,
-                                         "token_file": token_file if token_file is not None
-                                         else credentials.token_file})
         self._tenant = tenant
         self._services = list(services)
         self._cache_file = cache_file or None
@@ -142,15 +127,6 @@ class Subscription:
         self._initial_backoff = float(initial_backoff)
         self._max_backoff = float(max_backoff)
         self._token = TokenSource(credentials)
-        if isinstance(channel_or_address, str):
-            self._channel = make_channel(channel_or_address, credentials,
-                                         initial_backoff=initial_backoff,
-                                         max_backoff=max_backoff)
-            self._own_channel = True
-        else:
-            self._channel = channel_or_address
-            self._own_channel = False
-        self._stub = watch_pb2_grpc.WatchServiceStub(self._channel)
         self._instance_info: Optional[instances_pb2.InstanceInfo] = None
         if instance:
             info = instances_pb2.InstanceInfo(
@@ -186,41 +162,6 @@ class Subscription:
         self._next_watcher = 1
 
         self._load_cache()
-        # Tracks the channel's state (a reconnect ends the back-off early) and keeps it
-        # connecting while the stream is down.
-        self._channel.subscribe(self._on_connectivity, try_to_connect=True)
-        self._thread = threading.Thread(target=self._run, name=f"confcenter-sub-{tenant}",
-                                        daemon=True)
-        self._thread.start()
-
-    # ---- lifecycle ----
-
-    def close(self) -> None:
-        """Stops the stream and joins the thread: no callback runs after this returns (called
-        from a callback, the callbacks after the running one are skipped). Idempotent."""
-        with self._lock:
-            already = self._stopping
-            self._stopping = True
-            call = self._call
-            self._cond.notify_all()
-        if call is not None:
-            call.cancel()
-        if threading.current_thread() is not self._thread:
-            self._thread.join()
-        if already:
-            return
-        try:
-            self._channel.unsubscribe(self._on_connectivity)
-        except (ValueError, KeyError):
-            pass
-        if self._own_channel:
-            self._channel.close()
-
-    def __enter__(self) -> "Subscription":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # ---- reading the view ----
 
@@ -332,13 +273,6 @@ class Subscription:
         with self._lock:
             return dict(self._view)
 
-    def wait_for_revision(self, revision: int, timeout: Optional[float] = None) -> bool:
-        """True once the view is at `revision` or later, is not stale, and the callbacks up to
-        it have run; False if `timeout` seconds pass first (None: no limit)."""
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: self._notified_revision >= revision and not self._stale, timeout)
-
     # ---- callbacks ----
 
     def on_change(self, service: str, key: str, callback: Callback, *,
@@ -360,108 +294,67 @@ class Subscription:
         with self._watchers_lock:
             self._watchers.pop(callback_id, None)
 
-    # ---- the stream ----
+    # ---- the stream, shared steps ----
 
-    def _on_connectivity(self, state: grpc.ChannelConnectivity) -> None:
-        with self._lock:
-            self._conn_state = state
-            self._cond.notify_all()
-
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except Exception:  # a bug: say so rather than die silently
-            _log.exception("confcenter subscription thread failed")
-            with self._lock:
-                self._stale = True
-                self._cond.notify_all()
-
-    def _loop(self) -> None:
-        backoff = self._initial_backoff
-        rng = random.Random()
-        while True:
-            request = watch_pb2.SubscribeRequest(tenant=self._tenant, services=self._services)
-            if self._instance_info is not None:
-                request.instance.CopyFrom(self._instance_info)
-            with self._lock:
-                if self._stopping:
-                    return
-                if self._has_view and not self._restart_with_snapshot:
-                    # Resume: nothing missed, or a resync if the store was restored since.
-                    request.start_revision = self._revision
-                    request.epoch = self._epoch
-                self._restart_with_snapshot = False
-                self._incoming = {}
-                self._caught_up = False
-            status = None
-            try:
-                metadata = self._token.metadata()
-            except TokenError as e:
-                # Without the token, no call: the attempt fails as the server would fail it.
-                status = Status(grpc.StatusCode.UNAUTHENTICATED, str(e))
-            if status is None:
-                if self._user:
-                    metadata.append(("x-confcenter-user", self._user))
-                status = self._stream(request, metadata)
-                if status is None:
-                    return  # stopping
-            with self._lock:
-                self._call = None
-                self._stale = True
-                self._last_error = status
-                self._cond.notify_all()
-                if self._stopping:
-                    return
-                slow = status.code in _SLOW_CODES
-                wait = (self._max_backoff if slow else backoff) * rng.uniform(0.5, 1.0)
-                # After a lost connection, a new one ends the wait early.
-                watch = not slow and status.code == grpc.StatusCode.UNAVAILABLE
-                lost = _is_connect_failure(status)
-                _log.debug("confcenter stream ended (%s); retrying in %.3f s", status, wait)
-                deadline = time.monotonic() + wait
-                while not self._stopping:
-                    if watch:
-                        if self._conn_state != grpc.ChannelConnectivity.READY:
-                            lost = True
-                        elif lost:
-                            break
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
-                if self._stopping:
-                    return
-            backoff = min(backoff * 2, self._max_backoff)
-
-    def _stream(self, request, metadata) -> Optional[Status]:
-        """Runs one stream to its end; its final status (None if stopping)."""
-        call = self._stub.Subscribe(request, metadata=metadata)
+    def _next_request(self) -> Optional[watch_pb2.SubscribeRequest]:
+        """The request of the next attempt (a resume once there is a view); None if stopping."""
+        request = watch_pb2.SubscribeRequest(tenant=self._tenant, services=self._services)
+        if self._instance_info is not None:
+            request.instance.CopyFrom(self._instance_info)
         with self._lock:
             if self._stopping:
-                call.cancel()
                 return None
-            self._call = call
+            if self._has_view and not self._restart_with_snapshot:
+                # Resume: nothing missed, or a resync if the store was restored since.
+                request.start_revision = self._revision
+                request.epoch = self._epoch
+            self._restart_with_snapshot = False
+            self._incoming = {}
+            self._caught_up = False
+        return request
+
+    def _call_metadata(self) -> Tuple[List[Tuple[str, str]], Optional[Status]]:
+        """The metadata of a call, or the status that fails the attempt without one."""
         try:
-            for message in call:
-                changes, new_epoch = self._apply(message)
-                with self._lock:
-                    restart = self._restart_with_snapshot
-                if restart:
-                    call.cancel()
-                    break
-                if changes or new_epoch:
-                    self._save_cache()
-                    self._notify(changes)
-                with self._lock:
-                    # The callbacks for it have run: waiters may go on.
-                    self._notified_revision = self._revision
-                    self._cond.notify_all()
-            code, details = call.code(), call.details()
-        except grpc.RpcError as e:
-            code, details = e.code(), e.details()
-        if code == grpc.StatusCode.OK:
-            return Status(grpc.StatusCode.UNAVAILABLE, "the stream ended")
-        return Status(code, details or "")
+            metadata = self._token.metadata()
+        except TokenError as e:
+            # Without the token, no call: the attempt fails as the server would fail it.
+            return [], Status(grpc.StatusCode.UNAUTHENTICATED, str(e))
+        if self._user:
+            metadata.append(("x-confcenter-user", self._user))
+        return metadata, None
+
+    def _on_message(self, message) -> Tuple[List[ConfigChange], bool]:
+        """Applies a message and saves the cache; the changes to call back for (the caller
+        runs _notify, then _applied), and whether the stream must restart with a snapshot."""
+        changes, new_epoch = self._apply(message)
+        with self._lock:
+            if self._restart_with_snapshot:
+                return [], True
+        if changes or new_epoch:
+            self._save_cache()
+        return changes, False
+
+    def _applied(self) -> None:
+        """The callbacks of the last message have run: waiters may go on."""
+        with self._lock:
+            self._notified_revision = self._revision
+            self._cond.notify_all()
+
+    def _stream_ended(self, status: Status, backoff: float, rng: random.Random
+                      ) -> Tuple[float, bool, bool]:
+        """Records a finished attempt: (the wait before the next one, whether a reconnect of
+        the channel may end it early, whether the connection is known lost)."""
+        with self._lock:
+            self._call = None
+            self._stale = True
+            self._last_error = status
+            self._cond.notify_all()
+        slow = status.code in _SLOW_CODES
+        wait = (self._max_backoff if slow else backoff) * rng.uniform(0.5, 1.0)
+        _log.debug("confcenter stream ended (%s); retrying in %.3f s", status, wait)
+        watch = not slow and status.code == grpc.StatusCode.UNAVAILABLE
+        return wait, watch, _is_connect_failure(status)
 
     def _apply(self, message) -> Tuple[List[ConfigChange], bool]:
         """Applies one message; the changes for callbacks, and whether it moved the view to
@@ -566,3 +459,154 @@ class Subscription:
             _cache.save(self._cache_file, self._tenant, self._services, revision, epoch, view)
         except OSError as e:
             _log.warning("confcenter cache %s not written: %s", self._cache_file, e)
+
+
+class Subscription(_SubscriptionBase):
+    """Follows the resolved view of `tenant` for `services` (empty: every service), on a
+    background thread.
+
+    channel_or_address: a grpc.Channel (yours: close() leaves it open), or an address
+        ("127.0.0.1:7070") for which a channel is made with make_channel(address,
+        credentials) (closed by close()).
+    cache_file: where the last good view is kept (see docs/clients.md, "Cache"); None = none.
+    credentials: Credentials (TLS is used only when the channel is made here; the token is
+        sent on every stream). token / token_file override the credentials' ones.
+    user: sent as x-confcenter-user.
+    initial_backoff, max_backoff: reconnect back-off in seconds (doubling, each wait cut by
+        up to 50% at random). Defaults 0.1 and 10.
+    instance: name this process on the stream (listed by `confctl instances`);
+        instance_id (default host:pid:random), instance_service (default the first
+        service) and labels describe it.
+
+    Starting never fails because the server is down: the thread keeps retrying, serving the
+    cache meanwhile. Use as a context manager, or call close().
+    """
+
+    def __init__(self, channel_or_address: Union[grpc.Channel, str], tenant: str,
+                 services: Sequence[str] = (), cache_file: Optional[str] = None, *,
+                 credentials: Optional[Credentials] = None, token: Optional[str] = None,
+                 token_file: Optional[str] = None, user: Optional[str] = None,
+                 initial_backoff: float = 0.1, max_backoff: float = 10.0,
+                 instance: bool = True, instance_id: Optional[str] = None,
+                 instance_service: Optional[str] = None,
+                 labels: Optional[Mapping[str, str]] = None):
+        credentials = _merge_token(credentials, token, token_file)
+        super().__init__(tenant, services, cache_file, credentials, user, initial_backoff,
+                         max_backoff, instance, instance_id, instance_service, labels)
+        if isinstance(channel_or_address, str):
+            self._channel = make_channel(channel_or_address, credentials,
+                                         initial_backoff=initial_backoff,
+                                         max_backoff=max_backoff)
+            self._own_channel = True
+        else:
+            self._channel = channel_or_address
+            self._own_channel = False
+        self._stub = watch_pb2_grpc.WatchServiceStub(self._channel)
+        self._conn_state: Optional[grpc.ChannelConnectivity] = None
+        # Tracks the channel's state (a reconnect ends the back-off early) and keeps it
+        # connecting while the stream is down.
+        self._channel.subscribe(self._on_connectivity, try_to_connect=True)
+        self._thread = threading.Thread(target=self._run, name=f"confcenter-sub-{tenant}",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stops the stream and joins the thread: no callback runs after this returns (called
+        from a callback, the callbacks after the running one are skipped). Idempotent."""
+        with self._lock:
+            already = self._stopping
+            self._stopping = True
+            call = self._call
+            self._cond.notify_all()
+        if call is not None:
+            call.cancel()
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
+        if already:
+            return
+        try:
+            self._channel.unsubscribe(self._on_connectivity)
+        except (ValueError, KeyError):
+            pass
+        if self._own_channel:
+            self._channel.close()
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def wait_for_revision(self, revision: int, timeout: Optional[float] = None) -> bool:
+        """True once the view is at `revision` or later, is not stale, and the callbacks up to
+        it have run; False if `timeout` seconds pass first (None: no limit)."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._notified_revision >= revision and not self._stale, timeout)
+
+    def _on_connectivity(self, state: grpc.ChannelConnectivity) -> None:
+        with self._lock:
+            self._conn_state = state
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:  # a bug: say so rather than die silently
+            _log.exception("confcenter subscription thread failed")
+            with self._lock:
+                self._stale = True
+                self._cond.notify_all()
+
+    def _loop(self) -> None:
+        backoff = self._initial_backoff
+        rng = random.Random()
+        while True:
+            request = self._next_request()
+            if request is None:
+                return
+            metadata, status = self._call_metadata()
+            if status is None:
+                status = self._stream(request, metadata)
+                if status is None:
+                    return  # stopping
+            wait, watch, lost = self._stream_ended(status, backoff, rng)
+            with self._lock:
+                deadline = time.monotonic() + wait
+                while not self._stopping:
+                    if watch:
+                        # After a lost connection, a new one ends the wait early.
+                        if self._conn_state != grpc.ChannelConnectivity.READY:
+                            lost = True
+                        elif lost:
+                            break
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                if self._stopping:
+                    return
+            backoff = min(backoff * 2, self._max_backoff)
+
+    def _stream(self, request, metadata) -> Optional[Status]:
+        """Runs one stream to its end; its final status (None if stopping)."""
+        call = self._stub.Subscribe(request, metadata=metadata)
+        with self._lock:
+            if self._stopping:
+                call.cancel()
+                return None
+            self._call = call
+        try:
+            for message in call:
+                changes, restart = self._on_message(message)
+                if restart:
+                    call.cancel()
+                    break
+                self._notify(changes)
+                self._applied()
+            code, details = call.code(), call.details()
+        except grpc.RpcError as e:
+            code, details = e.code(), e.details()
+        if code == grpc.StatusCode.OK:
+            return Status(grpc.StatusCode.UNAVAILABLE, "the stream ended")
+        return Status(code, details or "")

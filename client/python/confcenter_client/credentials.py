@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 import grpc
+import grpc.aio
 
 
 class CredentialsError(ValueError):
@@ -100,14 +101,8 @@ def channel_credentials(credentials: Credentials) -> Optional[grpc.ChannelCreden
                                         certificate_chain=chain)
 
 
-def make_channel(address: str, credentials: Optional[Credentials] = None, *,
-                 initial_backoff: float = 0.1, max_backoff: float = 10.0,
-                 options: Sequence[Tuple[str, object]] = ()) -> grpc.Channel:
-    """A channel to `address` (host:port, or any gRPC target such as dns:///name:port), TLS if
-    credentials.ca_file is set. The channel's own reconnect back-off runs from
-    initial_backoff to max_backoff seconds. The token is not part of the channel: the
-    Subscription sends it per call (so a token file is re-read on every reconnect)."""
-    credentials = credentials or Credentials()
+def _channel_options(credentials: Credentials, initial_backoff: float, max_backoff: float,
+                     options: Sequence[Tuple[str, object]]) -> List[Tuple[str, object]]:
     opts: List[Tuple[str, object]] = [
         ("grpc.initial_reconnect_backoff_ms", max(1, int(initial_backoff * 1000))),
         ("grpc.min_reconnect_backoff_ms", max(1, int(initial_backoff * 1000))),
@@ -118,10 +113,34 @@ def make_channel(address: str, credentials: Optional[Credentials] = None, *,
     if credentials.server_name:
         opts.append(("grpc.ssl_target_name_override", credentials.server_name))
     opts.extend(options)
+    return opts
+
+
+def make_channel(address: str, credentials: Optional[Credentials] = None, *,
+                 initial_backoff: float = 0.1, max_backoff: float = 10.0,
+                 options: Sequence[Tuple[str, object]] = ()) -> grpc.Channel:
+    """A channel to `address` (host:port, or any gRPC target such as dns:///name:port), TLS if
+    credentials.ca_file is set. The channel's own reconnect back-off runs from
+    initial_backoff to max_backoff seconds. The token is not part of the channel: the
+    Subscription sends it per call (so a token file is re-read on every reconnect)."""
+    credentials = credentials or Credentials()
+    opts = _channel_options(credentials, initial_backoff, max_backoff, options)
     ssl = channel_credentials(credentials)
     if ssl is None:
         return grpc.insecure_channel(address, options=opts)
     return grpc.secure_channel(address, ssl, options=opts)
+
+
+def make_aio_channel(address: str, credentials: Optional[Credentials] = None, *,
+                     initial_backoff: float = 0.1, max_backoff: float = 10.0,
+                     options: Sequence[Tuple[str, object]] = ()) -> "grpc.aio.Channel":
+    """make_channel for asyncio: a grpc.aio channel (make it inside the running loop)."""
+    credentials = credentials or Credentials()
+    opts = _channel_options(credentials, initial_backoff, max_backoff, options)
+    ssl = channel_credentials(credentials)
+    if ssl is None:
+        return grpc.aio.insecure_channel(address, options=opts)
+    return grpc.aio.secure_channel(address, ssl, options=opts)
 
 
 class TokenSource:

@@ -74,8 +74,9 @@ class Server:
         self.proc.wait()
 
 
-@unittest.skipUnless(CONFCENTERD, "set CONFCENTERD to the confcenterd binary")
-class LiveServerTest(unittest.TestCase):
+class _ServerFixture(unittest.TestCase):
+    """A server with integration and feat registering svc; helpers to write."""
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="confcenter-py-")
         self.server = Server(os.path.join(self.dir, "data"))
@@ -123,6 +124,10 @@ class LiveServerTest(unittest.TestCase):
         sub.on_change("", "", record, prefix=True)
         return sub, changes
 
+
+
+@unittest.skipUnless(CONFCENTERD, "set CONFCENTERD to the confcenterd binary")
+class LiveServerTest(_ServerFixture):
     def test_view_getters_and_callbacks(self):
         self.put("integration", "n", "42")
         self.put("integration", "on", "Yes")
@@ -225,6 +230,48 @@ class LiveServerTest(unittest.TestCase):
         sub2, _ = self.subscribe()
         self.assertTrue(sub2.wait_for_revision(rev, 10))
         self.assertEqual(len(changes), n)
+
+
+@unittest.skipUnless(CONFCENTERD, "set CONFCENTERD to the confcenterd binary")
+class AsyncLiveServerTest(_ServerFixture):
+    """AsyncSubscription (grpc.aio): view, coroutine callbacks, resume after kill -9, close."""
+
+    def test_async_subscription(self):
+        import asyncio
+
+        from confcenter_client.aio import AsyncSubscription
+
+        async def scenario():
+            self.put("integration", "n", "1")
+            rev = self.put("feat", "p.k", "a")
+            heard = []
+
+            async def on_change(change):
+                await asyncio.sleep(0)
+                heard.append((change.key, change.old and change.old.value,
+                              change.new and change.new.value, change.revision))
+
+            async with AsyncSubscription(self.server.address, "feat", ["svc"],
+                                         cache_file=self.cache, initial_backoff=0.05,
+                                         max_backoff=1.0) as sub:
+                sub.on_change("", "p.", on_change, prefix=True)
+                self.assertTrue(await sub.wait_for_revision(rev, 10))
+                self.assertEqual(sub.get_int("svc", "n"), 1)
+                self.assertEqual(sub.get("svc", "p.k").source_tenant, "feat")
+                self.assertFalse(await sub.wait_for_revision(rev + 100, 0.05))
+                del heard[:]
+                self.server.kill()
+                self.server.start()
+                revs = [self.put("feat", "p.k", str(i)) for i in range(10)]
+                self.assertTrue(await sub.wait_for_revision(revs[-1], 20))
+                self.assertEqual([h[3] for h in heard], revs)
+                self.assertEqual([h[2] for h in heard], [str(i) for i in range(10)])
+            n = len(heard)
+            self.put("feat", "p.k", "after")
+            return n, heard
+
+        n, heard = asyncio.run(scenario())
+        self.assertEqual(len(heard), n)
 
 
 def openssl(*args, cwd):

@@ -55,6 +55,11 @@ protoc -I "$repo/proto" -I /usr/include \
 cp "$gen"/confcenter/v1/*.go "$pkgdir/confcenterpb/"
 
 cd "$pkgdir"
+unformatted="$(gofmt -l "$src")"
+if [ -n "$unformatted" ]; then
+  echo "go client: not gofmt'ed: $unformatted" >&2
+  exit 1
+fi
 go vet ./...
 go build -o "$out/bin/conformance_adapter" ./cmd/conformance_adapter
 go build -o "$out/bin/snapshot_bench" ./cmd/snapshot_bench

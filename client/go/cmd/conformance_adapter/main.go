@@ -276,4 +276,3 @@ func main() {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-

@@ -3,7 +3,8 @@
 #   client/go/build.sh BUILD_DIR
 # generates the protobuf/gRPC code from proto/ into BUILD_DIR/go/gopath (never committed),
 # runs go vet, builds BUILD_DIR/go/bin/{conformance_adapter,snapshot_bench} and runs the unit
-# tests. Set GO_CLIENT_SKIP_TESTS=1 to skip the tests. Exits non-zero on any failure.
+# tests (with CONFCENTERD=path/to/confcenterd also those against a real server). Set
+# GO_CLIENT_SKIP_TESTS=1 to skip the tests. Exits non-zero on any failure.
 set -euo pipefail
 if [ $# -ne 1 ]; then
   echo "usage: build.sh BUILD_DIR" >&2
@@ -54,6 +55,10 @@ protoc -I "$repo/proto" -I /usr/include \
   "${protos[@]}"
 cp "$gen"/confcenter/v1/*.go "$pkgdir/confcenterpb/"
 
+# Tests against a real server (CONFCENTERD) run in the package directory: an absolute path.
+if [ -n "${CONFCENTERD:-}" ]; then
+  export CONFCENTERD="$(realpath "$CONFCENTERD")"
+fi
 cd "$pkgdir"
 unformatted="$(gofmt -l "$src")"
 if [ -n "$unformatted" ]; then

@@ -30,6 +30,11 @@ type server struct {
 }
 
 func startServer(t *testing.T) *server {
+	return startServerWith(t, Credentials{})
+}
+
+// startServerWith starts confcenterd with flags and connects with creds.
+func startServerWith(t *testing.T, creds Credentials, flags ...string) *server {
 	binary := os.Getenv("CONFCENTERD")
 	if binary == "" {
 		t.Skip("CONFCENTERD is not set")
@@ -39,6 +44,7 @@ func startServer(t *testing.T) *server {
 	cmd := exec.Command(binary, "--listen=127.0.0.1:0", "--port_file="+portFile,
 		"--data_dir="+filepath.Join(dir, "data"), "--admin_listen=127.0.0.1:0",
 		"--http_listen=127.0.0.1:0", "--log_level=warn")
+	cmd.Args = append(cmd.Args, flags...)
 	logFile, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -66,12 +72,12 @@ func startServer(t *testing.T) *server {
 		data, _ := os.ReadFile(logFile.Name())
 		t.Fatalf("confcenterd wrote no port file:\n%s", data)
 	}
-	conn, err := Dial(address, Credentials{})
+	conn, err := Dial(address, creds)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	s := &server{address: address, conn: conn, tenants: pb.NewTenantServiceClient(conn),
+	s := &server{conn: conn, tenants: pb.NewTenantServiceClient(conn),
 		config: pb.NewConfigServiceClient(conn)}
 	// Up once it answers (bounded polling).
 	for deadline := time.Now().Add(30 * time.Second); ; {
@@ -87,6 +93,7 @@ func startServer(t *testing.T) *server {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	s.address = address
 	return s
 }
 

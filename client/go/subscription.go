@@ -189,6 +189,15 @@ func slowCode(c codes.Code) bool {
 
 func (s *Subscription) run() {
 	defer s.wg.Done()
+	defer func() {
+		// Stopped by Close or by the context: waiters give up.
+		s.mu.Lock()
+		if !s.closed {
+			s.closed = true
+			s.signal()
+		}
+		s.mu.Unlock()
+	}()
 	backoff := s.opts.InitialBackoff
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	for {

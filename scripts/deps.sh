@@ -17,6 +17,7 @@ build=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcjose-dev libjansson-dev libssl-dev
   prometheus-cpp-dev libcpp-httplib-dev libsystemd-dev libgoogle-perftools-dev
+  libkainjow-mustache-dev  # the agent's templates
 )
 # kubernetes-client: kubectl 1.20 renders the Kustomize manifests (tests/deploy/k8s_test.sh);
 # systemd: systemd-analyze verifies the unit (tests/deploy/systemd_test.sh);
@@ -24,7 +25,10 @@ build=(
 # etcd-client: etcdctl snapshot save/restore (the etcd restore test, tests/ha/).
 # chromium, fonts-liberation, nodejs, npm: the console's browser tests (tests/console/,
 # playwright-core from npm; the fonts for its screenshots).
-test=(etcd-server etcd-client gnuplot-nox kubernetes-client systemd clang libclang-rt-14-dev clang-format
+# golang-go ... protoc-gen-go-grpc, python3-grpcio, python3-protobuf: the Go and Python client
+# libraries (client/go, client/python), built offline from Debian's packages.
+test=(golang-go golang-google-grpc-dev golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc
+  python3-grpcio python3-protobuf etcd-server etcd-client gnuplot-nox kubernetes-client systemd clang libclang-rt-14-dev clang-format
   chromium fonts-liberation nodejs npm python3-kubernetes python3-jsonschema)
 container=(podman debootstrap curl)
 case "${1:-}" in

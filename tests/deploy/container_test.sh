@@ -7,8 +7,10 @@
 # starts from the image's ENTRYPOINT and CMD as the image's user, on a read-only root (as
 # Kubernetes' readOnlyRootFilesystem) with a fresh volume that holds lost+found (as a new
 # ext4 PersistentVolume), answers /healthz, /readyz, /metrics, the web console (/console/ on the
-# HTTP listener) and gRPC (the image's confctl and CD script), stops cleanly on SIGTERM and
-# finds its data again on restart. Prints the image's size and the build time.
+# HTTP listener) and gRPC (the image's confctl and CD script); its confcenter-agent answers
+# --version and, run with --once against that server as an init container would run it,
+# writes a file into a volume; the server stops cleanly on SIGTERM and finds its data again on
+# restart. Prints the image's size and the build time.
 # usage: container_test.sh SOURCE_DIR   (env CONFCENTER_IMAGE: tag to build, default
 #        localhost/confcenter/confcenter:test)
 set -euo pipefail
@@ -67,26 +69,30 @@ done
 container=$(podman create "$image")
 mkdir -p "$root"
 podman export "$container" | tar -x -C "$root"
-for f in usr/bin/confcenterd usr/bin/confctl usr/bin/confcenter-register usr/bin/confcenter-deregister usr/bin/confcenter-promote usr/bin/confcenter-routes; do
+for f in usr/bin/confcenterd usr/bin/confctl usr/bin/confcenter-agent usr/bin/confcenter-register usr/bin/confcenter-deregister usr/bin/confcenter-promote usr/bin/confcenter-routes; do
   [ -x "$root/$f" ] || fail "/$f missing from the image"
 done
 for f in usr/bin/g++ usr/bin/cmake usr/include/grpcpp; do
   [ ! -e "$root/$f" ] || fail "/$f is in the runtime image: build tools leaked from the build stage"
 done
-chroot "$root" ldd /usr/bin/confcenterd /usr/bin/confctl > "$work/ldd" || fail "ldd failed: $(cat "$work/ldd")"
+chroot "$root" ldd /usr/bin/confcenterd /usr/bin/confctl /usr/bin/confcenter-agent > "$work/ldd" || fail "ldd failed: $(cat "$work/ldd")"
 ! grep 'not found' "$work/ldd" || fail "shared libraries missing from the image"
 [ "$(stat -c %u "$root/var/lib/confcenter")" = "$uid" ] || fail "/var/lib/confcenter is not owned by UID $uid"
 
 # 4. Run it as a container runtime would: read-only root, a fresh volume (holding lost+found),
 # /tmp, /dev and /proc.
-mkdir -p "$work/volume/lost+found" "$work/tmp"
-chown "$uid:$gid" "$work/volume" && chmod 0750 "$work/volume"
+mkdir -p "$work/volume/lost+found" "$work/tmp" "$work/agent-config"
+chown "$uid:$gid" "$work/volume" "$work/agent-config" && chmod 0750 "$work/volume"
 chmod 1777 "$work/tmp"
+mkdir -p "$root/etc/app/config"
 bind() { mount --bind "$1" "$2" && mounts+=("$2"); }
 bind "$root" "$root"
 mount -o remount,bind,ro "$root" || fail "cannot remount the image's root read-only"
 bind "$work/volume" "$root/var/lib/confcenter"
 bind "$work/tmp" "$root/tmp"
+# The agent's output, as deploy/k8s/agent's emptyDir at /etc/app/config (its mount point made
+# before the remount above).
+bind "$work/agent-config" "$root/etc/app/config"
 bind /dev "$root/dev"
 mount -t proc proc "$root/proc" && mounts+=("$root/proc")
 as_user() { chroot --userspec="$uid:$gid" --groups="$gid" "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
@@ -137,6 +143,17 @@ as_user /usr/bin/confctl --server="$address" put integration login db.pool 8 > /
 tenant=$(as_user BRANCH=feat/Container_Test SERVICE=login CONFCENTER_ADDR="$address" /usr/bin/confcenter-register 2> "$work/register.err") \
   || fail "confcenter-register in the image: $(cat "$work/register.err")"
 [ "$tenant" = feat-container-test ] || fail "confcenter-register registered into '$tenant'"
+# confcenter-agent as the init container runs it (deploy/k8s/agent): --once, the file in a
+# volume, as the image's user on the read-only root.
+agent_version=$(as_user /usr/bin/confcenter-agent --version 2>&1) || fail "confcenter-agent --version: $agent_version"
+project_version=$(sed -n -E 's/^project\(confcenter VERSION ([0-9.]+).*/\1/p' "$src/CMakeLists.txt")
+[ "$agent_version" = "$project_version" ] || fail "confcenter-agent --version says '$agent_version', not $project_version"
+as_user CONFCENTER_ADDRESS="$address" /usr/bin/confcenter-agent --tenant=integration --service=login \
+  --path=/etc/app/config/login.env --format=env --once --once-timeout=10s > "$work/agent.log" 2>&1 \
+  || fail "confcenter-agent --once in the image: $(cat "$work/agent.log")"
+grep -qx 'DB_POOL=8' "$work/agent-config/login.env" || fail "the agent wrote: $(cat "$work/agent-config/login.env")"
+[ "$(stat -c '%u %a' "$work/agent-config/login.env")" = "$uid 600" ] \
+  || fail "login.env: owner and mode $(stat -c '%u %a' "$work/agent-config/login.env"), expected $uid 600"
 [ "$(http /metrics)" = 200 ] || fail "/metrics did not answer 200"
 grep -q '^confcenter_ready 1' "$work/body" || fail "/metrics lacks 'confcenter_ready 1'"
 grep -q '^confcenter_rpc_requests_total{' "$work/body" || fail "/metrics counts no RPC after several"

@@ -40,7 +40,8 @@ absl::Status CheckView(const ViewOptions& view, const std::string& field) {
     return absl::InvalidArgumentError(absl::StrCat(field, ".path: required"));
   }
   if (view.render.format == Format::kTemplate && view.render.templ == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".template: required with format template"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".template: required with format template"));
   }
   if (absl::Status s = CheckWritable(view.file.path); !s.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(field, ".path: ", s.message()));
@@ -66,8 +67,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(AgentOptions options) {
     }
     for (size_t j = 0; j < i; ++j) {
       if (options.views[j].file.path == options.views[i].file.path) {
-        return absl::InvalidArgumentError(absl::StrCat("views[", i, "].path: ",
-                                                       options.views[i].file.path,
+        return absl::InvalidArgumentError(absl::StrCat("views[", i,
+                                                       "].path: ", options.views[i].file.path,
                                                        " is written by views[", j, "] already"));
       }
     }
@@ -127,27 +128,35 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(AgentOptions options) {
     const std::string cache_dir = opts.cache_dir.empty()
                                       ? (path.parent_path() / ".confcenter-cache").string()
                                       : opts.cache_dir;
+    // Named by the view and its file's whole path: two views never share a cache.
     sub.cache_file = absl::StrCat(cache_dir, "/", view_options.tenant, ".", view_options.service,
-                                  ".", path.filename().string(), ".json");
+                                  ".", path.filename().string(), ".",
+                                  absl::Hex(std::hash<std::string>()(path.string())), ".json");
     std::error_code ignored;
     std::filesystem::create_directories(cache_dir, ignored);
     chmod(cache_dir.c_str(), 0700);
     sub.initial_backoff = opts.initial_backoff;
     sub.max_backoff = opts.max_backoff;
     sub.credentials = opts.client.credentials;
+    sub.instance.enabled = opts.report_instance;
     sub.instance.service = view_options.service;
     sub.instance.labels = opts.labels;
     sub.instance.labels["agent"] = "confcenter-agent";
-    view->subscription = Subscription::Start(agent->client_->channel(), sub);
     View* raw = view.get();
     Agent* self = agent.get();
-    // After every change the subscription applies: the file is rewritten before the revision
-    // counts as applied.
-    view->subscription->OnChanges(
-        [self, raw](const std::vector<ConfigChange>&, int64_t) { self->Sync(*raw, true); });
+    // After every change the subscription applies, from its first snapshot on: the file is
+    // rewritten before the revision counts as applied.
+    sub.on_changes = [self, raw](const std::vector<ConfigChange>&, int64_t) {
+      self->Sync(*raw, true);
+    };
+    {
+      // Held until `subscription` is set: a first snapshot's Sync waits for it.
+      absl::MutexLock lock(&view->mu);
+      view->subscription = Subscription::Start(agent->client_->channel(), sub);
+    }
     agent->views_.push_back(std::move(view));
   }
-  // A copy from the cache (or a snapshot that came before the callback was in place).
+  // A copy from the cache, to serve while the server is down.
   for (auto& view : agent->views_) agent->Sync(*view, false);
   return agent;
 }
@@ -168,8 +177,7 @@ void Agent::Sync(View& view, bool notify) {
     if (name.first != view.options.service) continue;
     if (!view.options.include_reserved && absl::StartsWith(name.second, "_")) continue;
     data.entries.push_back(Entry{name.second, value.value,
-                                 value.content_type == v1::CONTENT_TYPE_JSON,
-                                 value.source_tenant});
+                                 value.content_type == v1::CONTENT_TYPE_JSON, value.source_tenant});
   }
   absl::StatusOr<std::string> content = Render(data, view.options.render);
   const bool existed = std::filesystem::exists(view.options.file.path);
@@ -200,9 +208,13 @@ void Agent::Sync(View& view, bool notify) {
   if (stale != view.stale_flag_written) {
     if (stale) {
       FileSpec flag{view.stale_path, 0644, std::nullopt, std::nullopt};
+      const absl::Status error = sub.last_error();
       absl::StatusOr<bool> flagged = WriteFileIfChanged(
           flag, absl::StrCat("stale: ", view.options.file.path, " holds revision ", revision,
-                             ", not known to be current (", sub.last_error().ToString(), ")\n"));
+                             ", not known to be current (",
+                             error.ok() ? "from the cache; the server has not answered yet"
+                                        : error.ToString(),
+                             ")\n"));
       view.stale_flag_written = flagged.ok();
     } else {
       std::error_code ignored;
@@ -244,6 +256,8 @@ std::vector<ViewStatus> Agent::status() const {
   for (const auto& view : views_) {
     absl::MutexLock lock(&view->mu);
     out.push_back(view->status);
+    const absl::Status stream = view->subscription->last_error();
+    if (!stream.ok()) out.back().stream_error = stream.ToString();
   }
   return out;
 }

@@ -45,18 +45,22 @@ struct AgentOptions {
   NotifyOptions notify;
   // Reported with the instance of every view (InstanceService), with agent=confcenter-agent.
   std::map<std::string, std::string> labels;
+  // Each view's subscription is listed as an instance and reports what it applied (off for
+  // --once, which would leave a gone instance behind).
+  bool report_instance = true;
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(10);
 };
 
 // The state of one view, for /readyz, /metrics and --once.
 struct ViewStatus {
-  std::string name;  // "tenant/service -> path"
-  bool written = false;  // the file holds a view (from the server or the cache)
-  bool stale = true;     // ... that is not known to be current (stale flag file beside it)
-  int64_t revision = 0;  // the revision the file reflects
-  int64_t writes = 0;    // times the file was rewritten
-  std::string error;     // the last render or write error, empty if none
+  std::string name;          // "tenant/service -> path"
+  bool written = false;      // the file holds a view (from the server or the cache)
+  bool stale = true;         // ... that is not known to be current (stale flag file beside it)
+  int64_t revision = 0;      // the revision the file reflects
+  int64_t writes = 0;        // times the file was rewritten
+  std::string error;         // the last render or write error, empty if none
+  std::string stream_error;  // why the subscription's last attempt failed, empty if it did not
 };
 
 class Agent {

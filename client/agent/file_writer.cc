@@ -7,12 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <cstdlib>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -86,8 +85,8 @@ absl::StatusOr<bool> WriteFileIfChanged(const FileSpec& spec, const std::string&
     if (current.has_value() && *current == content) return false;
   }
   const std::string dir = Directory(spec.path);
-  std::string temp = absl::StrCat(dir, "/.", std::filesystem::path(spec.path).filename().string(),
-                                  ".tmp.XXXXXX");
+  std::string temp =
+      absl::StrCat(dir, "/.", std::filesystem::path(spec.path).filename().string(), ".tmp.XXXXXX");
   const int fd = mkstemp(temp.data());
   if (fd < 0) return Errno("cannot create a file in", dir);
   auto fail = [&](const std::string& what) {

@@ -26,6 +26,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "yaml-cpp/yaml.h"
 
@@ -47,15 +48,15 @@ struct ConfigError {
 
 absl::StatusOr<int> ParseSignal(std::string name) {
   static const std::map<std::string, int> kSignals = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"USR1", SIGUSR1},
       {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"WINCH", SIGWINCH}, {"CONT", SIGCONT}};
   int number = 0;
   if (absl::SimpleAtoi(name, &number) && number > 0 && number < NSIG) return number;
   name = absl::AsciiStrToUpper(name);
   if (absl::StartsWith(name, "SIG")) name = name.substr(3);
   if (auto it = kSignals.find(name); it != kSignals.end()) return it->second;
-  return absl::InvalidArgumentError(absl::StrCat("notify.signal: \"", name,
-                                                 "\" is no signal (HUP, USR1, USR2, TERM, ... or a number)"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "notify.signal: \"", name, "\" is no signal (HUP, USR1, USR2, TERM, ... or a number)"));
 }
 
 absl::Duration ParseDurationOr(const std::string& text, const std::string& field) {
@@ -81,7 +82,7 @@ std::string ReadText(const std::string& path, const std::string& field) {
 // The flags of one view, or one entry of the config file's `views`.
 struct ViewFlags {
   std::string tenant, service, format = "json", path, template_file, mode = "0600", owner,
-      env_prefix;
+                               env_prefix;
   bool nested = false, include_reserved = false;
   std::map<std::string, std::string> env_names;
 };
@@ -102,11 +103,15 @@ ViewOptions MakeView(const ViewFlags& flags, const std::string& field) {
     absl::StatusOr<std::shared_ptr<const confcenter::agent::Template>> parsed =
         confcenter::agent::Template::Parse(ReadText(flags.template_file, field + ".template"));
     if (!parsed.ok()) {
-      throw ConfigError{absl::StrCat(field, ".template: ", flags.template_file, ": ",
-                                     parsed.status().message())};
+      throw ConfigError{
+          absl::StrCat(field, ".template: ", flags.template_file, ": ", parsed.status().message())};
     }
     view.render.templ = *parsed;
     if (flags.format == "json") view.render.format = confcenter::agent::Format::kTemplate;
+    if (view.render.format != confcenter::agent::Format::kTemplate) {
+      throw ConfigError{
+          absl::StrCat(field, ".template: only with format template, not ", flags.format)};
+    }
   }
   absl::StatusOr<mode_t> mode = confcenter::agent::ParseMode(flags.mode, field + ".mode");
   Check(mode.status());
@@ -198,11 +203,11 @@ class HealthServer {
     server_.Get("/readyz", [agent](const httplib::Request&, httplib::Response& res) {
       std::string body;
       for (const confcenter::agent::ViewStatus& view : agent->status()) {
-        absl::StrAppend(&body, view.name, ": ",
-                        !view.written ? "not written yet"
-                                      : absl::StrCat("revision ", view.revision,
-                                                     view.stale ? " (stale)" : ""),
-                        view.error.empty() ? "" : absl::StrCat(" error: ", view.error), "\n");
+        absl::StrAppend(
+            &body, view.name, ": ",
+            !view.written ? "not written yet"
+                          : absl::StrCat("revision ", view.revision, view.stale ? " (stale)" : ""),
+            view.error.empty() ? "" : absl::StrCat(" error: ", view.error), "\n");
       }
       res.status = agent->ready() ? 200 : 503;
       res.set_content(body, "text/plain");
@@ -230,26 +235,29 @@ class HealthServer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"confcenter-agent: keeps views of confcenter as files and tells the application "
-               "when they change (docs/agent.md)"};
-  std::string config_file, listen = "127.0.0.1:7091", once_timeout = "30s", notify_signal,
-                           address, cache_dir;
+  // Logs go to stderr; stdout is left to nothing (a supervisor's log gets both anyway).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("confcenter-agent"));
+  CLI::App app{
+      "confcenter-agent: keeps views of confcenter as files and tells the application "
+      "when they change (docs/agent.md)"};
+  std::string config_file, listen = "127.0.0.1:7091", once_timeout = "30s", notify_signal, address,
+                           cache_dir;
   ViewFlags flags;
-  AgentOptions options;
-  options.client.credentials = confcenter::Credentials::FromEnvironment();
+  // The flags' own values: applied over the config file's, when given.
+  AgentOptions given;
   std::vector<std::string> labels;
   bool once = false;
   app.set_version_flag("--version", CONFCENTER_AGENT_VERSION);
   app.add_option("--config", config_file, "YAML file with settings and any number of views");
   app.add_option("--address", address,
-                 "confcenterd address (replicas comma-separated); default $CONFCENTER_ADDRESS "
+                 "confcenterd address (replicas comma-separated); default $CONFCENTER_ADDR "
                  "or 127.0.0.1:7070");
   app.add_option("--tenant", flags.tenant, "tenant of the view given by flags");
   app.add_option("--service", flags.service, "its service");
   app.add_option("--path", flags.path, "the file to keep");
   app.add_option("--format", flags.format, "json, yaml, properties, env or template")
       ->capture_default_str();
-  app.add_flag("--nested", flags.nested, "nest dotted keys (json, yaml, template)");
+  app.add_flag("--nested", flags.nested, "nest dotted keys (json, yaml)");
   app.add_option("--template", flags.template_file, "mustache template file (format template)");
   app.add_option("--mode", flags.mode, "file mode, octal")->capture_default_str();
   app.add_option("--owner", flags.owner, "file owner, user[:group]");
@@ -259,11 +267,11 @@ int main(int argc, char** argv) {
   app.add_option("--cache-dir", cache_dir,
                  "where the last good views are kept; default .confcenter-cache beside each file");
   app.add_option("--notify-signal", notify_signal, "signal the application: HUP, USR1, ...");
-  app.add_option("--notify-pid", options.notify.pid, "pid to signal");
-  app.add_option("--notify-pid-file", options.notify.pid_file, "file holding the pid to signal");
-  app.add_option("--notify-url", options.notify.url, "POST here after a change (http://...)");
-  app.add_option("--notify-command", options.notify.command, "run this (sh -c) after a change");
-  app.add_option("--notify-max-attempts", options.notify.max_attempts,
+  app.add_option("--notify-pid", given.notify.pid, "pid to signal");
+  app.add_option("--notify-pid-file", given.notify.pid_file, "file holding the pid to signal");
+  app.add_option("--notify-url", given.notify.url, "POST here after a change (http://...)");
+  app.add_option("--notify-command", given.notify.command, "run this (sh -c) after a change");
+  app.add_option("--notify-max-attempts", given.notify.max_attempts,
                  "tries per notification, with back-off")
       ->capture_default_str();
   app.add_option("--label", labels, "instance label key=value (repeatable)");
@@ -272,25 +280,51 @@ int main(int argc, char** argv) {
   app.add_flag("--once", once, "write the files and exit (Kubernetes init container)");
   app.add_option("--once-timeout", once_timeout, "how long --once waits for the server")
       ->capture_default_str();
-  app.add_option("--ca-file", options.client.credentials.ca_file, "TLS: CA ($CONFCENTER_CA)");
-  app.add_option("--cert-file", options.client.credentials.cert_file,
+  app.add_option("--ca-file", given.client.credentials.ca_file, "TLS: CA ($CONFCENTER_CA)");
+  app.add_option("--cert-file", given.client.credentials.cert_file,
                  "mutual TLS: client certificate ($CONFCENTER_CERT)");
-  app.add_option("--key-file", options.client.credentials.key_file,
+  app.add_option("--key-file", given.client.credentials.key_file,
                  "mutual TLS: its key ($CONFCENTER_KEY)");
-  app.add_option("--token-file", options.client.credentials.token_file,
+  app.add_option("--token-file", given.client.credentials.token_file,
                  "bearer token file, re-read when it changes ($CONFCENTER_TOKEN_FILE)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(stderr, "confcenter-agent: %s (--help lists the flags)\n", e.what());
+    return 2;
+  }
+  auto flag_given = [&app](const char* name) { return app.count(name) > 0; };
 
+  AgentOptions options;
+  options.client.credentials = confcenter::Credentials::FromEnvironment();
   std::unique_ptr<confcenter::agent::Agent> agent;
   std::unique_ptr<HealthServer> health;
   absl::Duration once_wait;
   try {
-    if (const char* env = std::getenv("CONFCENTER_ADDRESS"); env != nullptr && *env != '\0') {
+    // Precedence: a flag, else the config file, else the environment, else the default.
+    if (const char* env = std::getenv("CONFCENTER_ADDR"); env != nullptr && *env != '\0') {
       options.client.address = env;
     }
-    if (!config_file.empty()) LoadConfigFile(config_file, &options, &listen, &notify_signal);
-    if (!address.empty()) options.client.address = address;
-    if (!cache_dir.empty()) options.cache_dir = cache_dir;
+    std::string file_listen = listen, file_signal;
+    if (!config_file.empty()) LoadConfigFile(config_file, &options, &file_listen, &file_signal);
+    if (!flag_given("--listen")) listen = file_listen;
+    if (!flag_given("--notify-signal")) notify_signal = file_signal;
+    if (flag_given("--address")) options.client.address = address;
+    if (flag_given("--cache-dir")) options.cache_dir = cache_dir;
+    if (flag_given("--notify-pid")) options.notify.pid = given.notify.pid;
+    if (flag_given("--notify-pid-file")) options.notify.pid_file = given.notify.pid_file;
+    if (flag_given("--notify-url")) options.notify.url = given.notify.url;
+    if (flag_given("--notify-command")) options.notify.command = given.notify.command;
+    if (flag_given("--notify-max-attempts")) {
+      options.notify.max_attempts = given.notify.max_attempts;
+    }
+    confcenter::Credentials& credentials = options.client.credentials;
+    if (flag_given("--ca-file")) credentials.ca_file = given.client.credentials.ca_file;
+    if (flag_given("--cert-file")) credentials.cert_file = given.client.credentials.cert_file;
+    if (flag_given("--key-file")) credentials.key_file = given.client.credentials.key_file;
+    if (flag_given("--token-file")) credentials.token_file = given.client.credentials.token_file;
+    options.report_instance = !once;
     if (!flags.tenant.empty() || !flags.service.empty() || !flags.path.empty()) {
       options.views.push_back(MakeView(flags, absl::StrCat("views[", options.views.size(), "]")));
     }
@@ -328,10 +362,12 @@ int main(int argc, char** argv) {
     }
     for (const confcenter::agent::ViewStatus& view : agent->status()) {
       if (!view.written) {
+        const std::string why = !view.error.empty() ? view.error
+                                : !view.stream_error.empty()
+                                    ? view.stream_error
+                                    : "no answer from the server, no cache";
         std::fprintf(stderr, "confcenter-agent: %s: not written within %s (%s)\n",
-                     view.name.c_str(), once_timeout.c_str(),
-                     view.error.empty() ? "the server did not answer and there is no cache"
-                                        : view.error.c_str());
+                     view.name.c_str(), once_timeout.c_str(), why.c_str());
         return 1;
       }
       if (view.stale) {

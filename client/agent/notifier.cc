@@ -103,8 +103,13 @@ void Notifier::Run() {
       files_.clear();
     }
     absl::Duration backoff = options_.initial_backoff;
+    // A retry tries again only the ways that failed: the application hears each once.
+    const int all_channels = (options_.signal != 0 ? kSignal : 0) |
+                             (!options_.url.empty() ? kUrl : 0) |
+                             (!options_.command.empty() ? kCommand : 0);
+    int channels = all_channels;
     for (int attempt = 1;; ++attempt) {
-      const absl::Status status = Attempt(revision, files);
+      const absl::Status status = Attempt(revision, files, &channels);
       absl::MutexLock lock(&mu_);
       ++stats_.attempts;
       if (status.ok()) {
@@ -120,9 +125,11 @@ void Notifier::Run() {
                    absl::FormatDuration(backoff));
       if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff)) return;
       backoff = std::min(backoff * 2, options_.max_backoff);
-      // Changes meanwhile ride on this notification.
+      // Changes meanwhile ride on this notification, told by every way again: the ways that
+      // succeeded told of the older revision only.
       if (pending_) {
         pending_ = false;
+        channels = all_channels;
         revision = std::max(revision, revision_);
         for (std::string& file : files_) {
           if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
@@ -133,69 +140,85 @@ void Notifier::Run() {
   }
 }
 
-absl::Status Notifier::Attempt(int64_t revision, const std::vector<std::string>& files) {
-  if (options_.signal != 0) {
-    int pid = options_.pid;
-    if (pid <= 0) {
-      std::ifstream in(options_.pid_file);
-      std::string text;
-      if (!(in >> text) || !absl::SimpleAtoi(text, &pid) || pid <= 0) {
-        return absl::UnavailableError(
-            absl::StrCat("no pid in ", options_.pid_file));
-      }
+absl::Status Notifier::Attempt(int64_t revision, const std::vector<std::string>& files,
+                               int* channels) {
+  absl::Status first_error;
+  auto done = [&](Channel channel, absl::Status status) {
+    if (status.ok()) {
+      *channels &= ~channel;
+    } else if (first_error.ok()) {
+      first_error = std::move(status);
     }
-    if (kill(pid, options_.signal) != 0) {
-      return absl::UnavailableError(absl::StrCat("kill ", pid, ": ", std::strerror(errno)));
-    }
-  }
-  if (!options_.url.empty()) {
-    std::string origin, path;
-    SplitUrl(options_.url, &origin, &path);
-    httplib::Client client(origin);
-    client.set_connection_timeout(2);
-    client.set_read_timeout(10);
-    const nlohmann::json body = {{"revision", revision}, {"files", files}};
-    httplib::Result result = client.Post(path, body.dump(), "application/json");
-    if (!result) {
-      return absl::UnavailableError(
-          absl::StrCat("POST ", options_.url, ": ", httplib::to_string(result.error())));
-    }
-    if (result->status < 200 || result->status > 299) {
-      return absl::UnavailableError(
-          absl::StrCat("POST ", options_.url, ": HTTP ", result->status));
+  };
+  if (*channels & kSignal) done(kSignal, Signal());
+  if (*channels & kUrl) done(kUrl, Post(revision, files));
+  if (*channels & kCommand) done(kCommand, RunCommand(revision, files));
+  return first_error;
+}
+
+absl::Status Notifier::Signal() {
+  int pid = options_.pid;
+  if (pid <= 0) {
+    std::ifstream in(options_.pid_file);
+    std::string text;
+    if (!(in >> text) || !absl::SimpleAtoi(text, &pid) || pid <= 0) {
+      return absl::UnavailableError(absl::StrCat("no pid in ", options_.pid_file));
     }
   }
-  if (!options_.command.empty()) {
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-    env_strings.push_back(absl::StrCat("CONFCENTER_REVISION=", revision));
-    env_strings.push_back(absl::StrCat("CONFCENTER_FILES=", absl::StrJoin(files, " ")));
-    std::vector<char*> envp;
-    for (std::string& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string sh = "/bin/sh", dash_c = "-c", command = options_.command;
-    char* argv[] = {sh.data(), dash_c.data(), command.data(), nullptr};
-    pid_t child = 0;
-    if (posix_spawn(&child, "/bin/sh", nullptr, nullptr, argv, envp.data()) != 0) {
-      return absl::UnavailableError("cannot start /bin/sh");
-    }
-    // Bounded: the command gets command_timeout, then it is killed.
-    const absl::Time deadline = absl::Now() + options_.command_timeout;
-    int status = 0;
-    pid_t done = 0;
-    while ((done = waitpid(child, &status, WNOHANG)) == 0 && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    if (done == 0) {
-      kill(child, SIGKILL);
-      waitpid(child, &status, 0);
-      return absl::DeadlineExceededError(
-          absl::StrCat("command still running after ", absl::FormatDuration(options_.command_timeout)));
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "command exited with ", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)));
-    }
+  if (kill(pid, options_.signal) != 0) {
+    return absl::UnavailableError(absl::StrCat("kill ", pid, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Notifier::Post(int64_t revision, const std::vector<std::string>& files) {
+  std::string origin, path;
+  SplitUrl(options_.url, &origin, &path);
+  httplib::Client client(origin);
+  client.set_connection_timeout(2);
+  client.set_read_timeout(10);
+  const nlohmann::json body = {{"revision", revision}, {"files", files}};
+  httplib::Result result = client.Post(path, body.dump(), "application/json");
+  if (!result) {
+    return absl::UnavailableError(
+        absl::StrCat("POST ", options_.url, ": ", httplib::to_string(result.error())));
+  }
+  if (result->status < 200 || result->status > 299) {
+    return absl::UnavailableError(absl::StrCat("POST ", options_.url, ": HTTP ", result->status));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Notifier::RunCommand(int64_t revision, const std::vector<std::string>& files) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.push_back(absl::StrCat("CONFCENTER_REVISION=", revision));
+  env_strings.push_back(absl::StrCat("CONFCENTER_FILES=", absl::StrJoin(files, " ")));
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string sh = "/bin/sh", dash_c = "-c", command = options_.command;
+  char* argv[] = {sh.data(), dash_c.data(), command.data(), nullptr};
+  pid_t child = 0;
+  if (posix_spawn(&child, "/bin/sh", nullptr, nullptr, argv, envp.data()) != 0) {
+    return absl::UnavailableError("cannot start /bin/sh");
+  }
+  // Bounded: the command gets command_timeout, then it is killed.
+  const absl::Time deadline = absl::Now() + options_.command_timeout;
+  int status = 0;
+  pid_t done = 0;
+  while ((done = waitpid(child, &status, WNOHANG)) == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  if (done == 0) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    return absl::DeadlineExceededError(absl::StrCat(
+        "command still running after ", absl::FormatDuration(options_.command_timeout)));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "command exited with ", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)));
   }
   return absl::OkStatus();
 }

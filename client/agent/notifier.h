@@ -61,7 +61,13 @@ class Notifier {
 
  private:
   void Run();
-  absl::Status Attempt(int64_t revision, const std::vector<std::string>& files);
+  // The ways of telling (signal, url, command) that are configured.
+  enum Channel { kSignal = 1, kUrl = 2, kCommand = 4 };
+  // Tries each channel in `channels`; the ones that failed stay in it.
+  absl::Status Attempt(int64_t revision, const std::vector<std::string>& files, int* channels);
+  absl::Status Signal();
+  absl::Status Post(int64_t revision, const std::vector<std::string>& files);
+  absl::Status RunCommand(int64_t revision, const std::vector<std::string>& files);
 
   const NotifyOptions options_;
   mutable absl::Mutex mu_;

@@ -35,8 +35,8 @@ json Tree(const ViewData& view, bool nested) {
   std::vector<const Entry*> flat;
   for (size_t i = 0; i < view.entries.size(); ++i) {
     const Entry& entry = view.entries[i];
-    const bool parent = i + 1 < view.entries.size() &&
-                        absl::StartsWith(view.entries[i + 1].key, entry.key + ".");
+    const bool parent =
+        i + 1 < view.entries.size() && absl::StartsWith(view.entries[i + 1].key, entry.key + ".");
     std::vector<std::string> parts = absl::StrSplit(entry.key, '.');
     bool empty_part = false;
     for (const std::string& part : parts) empty_part |= part.empty();
@@ -101,12 +101,25 @@ std::string PropertiesEscape(const std::string& text, bool key) {
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\f': out += "\\f"; break;
-      case '=': case ':': case '#': case '!':
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '=':
+      case ':':
+      case '#':
+      case '!':
         out += key || i == 0 ? std::string("\\") + c : std::string(1, c);
         break;
       case ' ':
@@ -143,9 +156,18 @@ std::string EnvValue(const std::string& value) {
   std::string out = "\"";
   for (char c : value) {
     switch (c) {
-      case '\\': case '"': case '$': case '`': out += '\\'; out += c; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+      case '"':
+      case '$':
+      case '`':
+        out += '\\';
+        out += c;
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out + "\"";
@@ -204,8 +226,8 @@ absl::StatusOr<std::shared_ptr<const Template>> Template::Parse(const std::strin
   return std::shared_ptr<const Template>(new Template(std::move(impl)));
 }
 
-std::string Template::Render(const ViewData& view, bool nested) const {
-  json data = Tree(view, nested);
+std::string Template::Render(const ViewData& view) const {
+  json data = Tree(view, /*nested=*/true);
   json entries = json::array();
   for (const Entry& entry : view.entries) {
     entries.push_back(
@@ -249,7 +271,7 @@ absl::StatusOr<std::string> Render(const ViewData& view, const RenderOptions& op
       if (options.templ == nullptr) {
         return absl::InvalidArgumentError("template: required with format template");
       }
-      return options.templ->Render(view, options.nested);
+      return options.templ->Render(view);
   }
   return absl::InvalidArgumentError("format: unknown");
 }

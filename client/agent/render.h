@@ -39,7 +39,7 @@ class Template;
 
 struct RenderOptions {
   Format format = Format::kJson;
-  // JSON, YAML and templates: "db.pool.size" becomes {"db": {"pool": {"size": ...}}}. A key
+  // JSON and YAML: "db.pool.size" becomes {"db": {"pool": {"size": ...}}}. A key
   // that is also the parent of others ("db" and "db.pool") stays flat at the top level.
   bool nested = false;
   // Env files: a key's variable name is env_prefix + the key upper-cased with every
@@ -51,15 +51,16 @@ struct RenderOptions {
   std::shared_ptr<const Template> templ;
 };
 
-// A mustache template (kainjow/mustache). Its data: the view's keys (nested by dots, so
-// {{db.host}} works, or flat), and `_tenant`, `_service`, `_revision`, and `_entries`, a list
-// of {key, value, source_tenant} in key order. Values are not HTML-escaped.
+// A mustache template (kainjow/mustache). Its data: the view's keys nested by dots (so
+// {{db.host}} works; a key that is also a parent stays flat), and `_tenant`, `_service`,
+// `_revision`, and `_entries`, a list of {key, value, source_tenant} in key order. Values are
+// not HTML-escaped.
 class Template {
  public:
   // INVALID_ARGUMENT with the parser's reason (e.g. "Unclosed section \"x\" at 12").
   static absl::StatusOr<std::shared_ptr<const Template>> Parse(const std::string& text);
   ~Template();
-  std::string Render(const ViewData& view, bool nested) const;
+  std::string Render(const ViewData& view) const;
 
  private:
   struct Impl;

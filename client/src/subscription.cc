@@ -356,6 +356,7 @@ void Subscription::Notify(const std::vector<ConfigChange>& changes, int64_t revi
     }
   }
   if (changes.empty()) return;
+  if (options_.on_changes) options_.on_changes(changes, revision);
   for (const auto& [id, callback] : batch_watchers_) callback(changes, revision);
 }
 

@@ -16,7 +16,7 @@ in both (findings name the object and the rule):
   service account's name (spec.serviceAccountName, or that name literally);
 - the file lies in an emptyDir mounted writable into both agent containers and into an
   application container (read-only there);
-- CONFCENTER_ADDRESS is ADDRESS (the server overlay's Service); CONFCENTER_CA is a file of the
+- CONFCENTER_ADDR is ADDRESS (the server overlay's Service); CONFCENTER_CA is a file of the
   ConfigMap confcenter-ca mounted there; CONFCENTER_TOKEN_FILE a projected service-account
   token of audience confcenter mounted there; POD_NAME from metadata.name;
 - the sidecar notifies: by a signal with a pid file (shareProcessNamespace, the pid file on a
@@ -115,8 +115,8 @@ def check_pod(where, pod, image, address, findings):
         if not ((m and field_ref(env, m.group(1)) == "spec.serviceAccountName") or (sa and service == sa)):
             find(f"container {name}: --service {service!r} is not the service account's name "
                  f"({sa!r}; the access policy grants a pod the service named after its account)")
-        if (env.get("CONFCENTER_ADDRESS") or {}).get("value") != address:
-            find(f"container {name}: CONFCENTER_ADDRESS {(env.get('CONFCENTER_ADDRESS') or {}).get('value')!r} "
+        if (env.get("CONFCENTER_ADDR") or {}).get("value") != address:
+            find(f"container {name}: CONFCENTER_ADDR {(env.get('CONFCENTER_ADDR') or {}).get('value')!r} "
                  f"is not the server's Service {address!r}")
         if field_ref(env, "POD_NAME") != "metadata.name":
             find(f"container {name}: no POD_NAME from metadata.name (the instance id)")
@@ -319,9 +319,9 @@ def mutations():
          "--tenant .* is not the pod's namespace"),
         ("another service", "rendered", dep(set_arg("confcenter-agent", "--service", "payments")),
          "--service 'payments' is not the service account's name"),
-        ("another address", "rendered", dep(set_env("confcenter-init", "CONFCENTER_ADDRESS",
+        ("another address", "rendered", dep(set_env("confcenter-init", "CONFCENTER_ADDR",
                                                      {"value": "confcenter.default.svc:7070"})),
-         "CONFCENTER_ADDRESS 'confcenter.default.svc:7070' is not the server's Service"),
+         "CONFCENTER_ADDR 'confcenter.default.svc:7070' is not the server's Service"),
         ("another image", "rendered", dep(lambda s: find_container(s, "confcenter-agent").update(image="confcenter:latest")),
          "image 'confcenter:latest' is not the server's"),
         ("file outside the volume", "rendered", dep(lambda s: [set_arg(n, "--path", "/tmp/orders.env")(s)

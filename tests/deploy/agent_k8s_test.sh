@@ -94,7 +94,7 @@ container_cmd() {
     CONFCENTER_TENANT=integration CONFCENTER_SERVICE=orders)
   [ "${#cmd[@]}" -gt 0 ] || fail "no command for container $2"
 }
-run_agent() { env -i PATH=/usr/bin:/bin CONFCENTER_ADDRESS="$server" POD_NAME="$1" "$agent" "${@:2}"; }
+run_agent() { env -i PATH=/usr/bin:/bin CONFCENTER_ADDR="$server" POD_NAME="$1" "$agent" "${@:2}"; }
 
 container_cmd "$work/agent.yaml" confcenter-init 0
 [ "${cmd[0]}" = confcenter-agent ] || fail "the init container runs '${cmd[0]}'"

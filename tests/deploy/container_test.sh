@@ -148,7 +148,7 @@ tenant=$(as_user BRANCH=feat/Container_Test SERVICE=login CONFCENTER_ADDR="$addr
 agent_version=$(as_user /usr/bin/confcenter-agent --version 2>&1) || fail "confcenter-agent --version: $agent_version"
 project_version=$(sed -n -E 's/^project\(confcenter VERSION ([0-9.]+).*/\1/p' "$src/CMakeLists.txt")
 [ "$agent_version" = "$project_version" ] || fail "confcenter-agent --version says '$agent_version', not $project_version"
-as_user CONFCENTER_ADDRESS="$address" /usr/bin/confcenter-agent --tenant=integration --service=login \
+as_user CONFCENTER_ADDR="$address" /usr/bin/confcenter-agent --tenant=integration --service=login \
   --path=/etc/app/config/login.env --format=env --once --once-timeout=10s > "$work/agent.log" 2>&1 \
   || fail "confcenter-agent --once in the image: $(cat "$work/agent.log")"
 grep -qx 'DB_POOL=8' "$work/agent-config/login.env" || fail "the agent wrote: $(cat "$work/agent-config/login.env")"

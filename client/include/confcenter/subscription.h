@@ -33,6 +33,26 @@
 
 namespace confcenter {
 
+// One effective value of the view.
+struct ConfigValue {
+  std::string value;
+  v1::ContentType content_type = v1::CONTENT_TYPE_TEXT;
+  std::string source_tenant;  // the tenant of the chain it comes from
+  int64_t revision = 0;       // when that entry was written
+  // Non-zero: the value of the source tenant's gray release with this id, which this
+  // instance is in the audience of (docs/release.md); 0 for released values.
+  int64_t gray_release_id = 0;
+};
+
+// A change to one key of the view, as passed to callbacks.
+struct ConfigChange {
+  std::string service;
+  std::string key;
+  std::optional<ConfigValue> old_value;  // nullopt: the key was absent
+  std::optional<ConfigValue> new_value;  // nullopt: the key is gone
+  int64_t revision = 0;                  // the revision of the view after the change
+};
+
 struct SubscriptionOptions {
   // The tenant whose resolved view to follow. Required.
   std::string tenant;
@@ -87,26 +107,11 @@ struct SubscriptionOptions {
   // applied). Bounds the server's work at 10,000 instances under a burst of writes; a
   // WaitApplied sees a burst's last revision at most this late. Zero: no bound.
   absl::Duration report_interval = absl::Seconds(1);
-};
 
-// One effective value of the view.
-struct ConfigValue {
-  std::string value;
-  v1::ContentType content_type = v1::CONTENT_TYPE_TEXT;
-  std::string source_tenant;  // the tenant of the chain it comes from
-  int64_t revision = 0;       // when that entry was written
-  // Non-zero: the value of the source tenant's gray release with this id, which this
-  // instance is in the audience of (docs/release.md); 0 for released values.
-  int64_t gray_release_id = 0;
-};
-
-// A change to one key of the view, as passed to callbacks.
-struct ConfigChange {
-  std::string service;
-  std::string key;
-  std::optional<ConfigValue> old_value;  // nullopt: the key was absent
-  std::optional<ConfigValue> new_value;  // nullopt: the key is gone
-  int64_t revision = 0;                  // the revision of the view after the change
+  // Called as Subscription::OnChanges callbacks are (once per message that changed the view,
+  // after the OnChange callbacks, before the revision counts as applied), from the very first
+  // message on: a callback added after Start may miss what arrived before it. Unset = none.
+  std::function<void(const std::vector<ConfigChange>& changes, int64_t revision)> on_changes;
 };
 
 class Subscription {

@@ -189,6 +189,7 @@ TEST_F(AgentTest, WritesEveryFormatAtomicallyAndOnlyWhenTheContentChanges) {
 
   // A change outside the view (another service), or a write of the same value, rewrites
   // nothing: once every view has applied it, the files are the same inodes.
+  ASSERT_TRUE(WaitApplied(last));  // every view holds the last db.pool first
   const ino_t env_inode = Inode(out_ + "/orders.env");
   const ino_t properties_inode = Inode(out_ + "/orders.properties");
   Put("other", "db.pool", "1");

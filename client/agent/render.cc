@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/confctl/properties.h"
 #include "kainjow/mustache.hpp"
 #include "nlohmann/json.hpp"
 #include "yaml-cpp/yaml.h"
@@ -93,43 +94,6 @@ void EmitYaml(const json& value, YAML::Emitter& out) {
       out << value.dump();
       break;
   }
-}
-
-// Java .properties escaping (java.util.Properties.load reads it back unchanged).
-std::string PropertiesEscape(const std::string& text, bool key) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '=':
-      case ':':
-      case '#':
-      case '!':
-        out += key || i == 0 ? std::string("\\") + c : std::string(1, c);
-        break;
-      case ' ':
-        out += key || i == 0 ? "\\ " : " ";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string EnvName(const std::string& key, const RenderOptions& options) {
@@ -252,8 +216,8 @@ absl::StatusOr<std::string> Render(const ViewData& view, const RenderOptions& op
     case Format::kProperties: {
       std::string text;
       for (const Entry& entry : view.entries) {
-        absl::StrAppend(&text, PropertiesEscape(entry.key, true), "=",
-                        PropertiesEscape(entry.value, false), "\n");
+        absl::StrAppend(&text, confctl::EscapePropertiesKey(entry.key), "=",
+                        confctl::EscapePropertiesValue(entry.value), "\n");
       }
       return text;
     }

@@ -18,21 +18,7 @@ set -euo pipefail
 confcenterd=$(realpath "$1") confctl=$(realpath "$2") agent=$(realpath "$3") src=$(realpath "$4")
 kubectl=${KUBECTL:-kubectl}
 python=/usr/bin/python3  # Debian's, with python3-kubernetes
-work=$(mktemp -d)
-pids=() groups=()
-cleanup() {
-  local p
-  for p in "${groups[@]}"; do kill -- "-$p" 2> /dev/null || true; done  # the application and its sleep
-  for p in "${pids[@]}"; do
-    kill "$p" 2> /dev/null || true
-    wait "$p" 2> /dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# poll N CMD...: runs CMD every 50 ms until it succeeds, at most N times.
-poll() { local n=$1 i; shift; for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.05; done; return 1; }
+source "$(dirname "$0")/agent_test_lib.sh"
 version=$(sed -n -E 's/^project\(confcenter VERSION ([0-9.]+).*/\1/p' "$src/CMakeLists.txt")
 [ -n "$version" ] || fail "no project version in $src/CMakeLists.txt"
 "$python" -c 'import kubernetes, yaml' 2> /dev/null || fail "$python lacks python3-kubernetes (scripts/deps.sh installs it)"
@@ -58,14 +44,7 @@ EOF
   --image "$image" --address "$address" --self-test || fail "deploy/k8s/agent (rendered: $work/agent.yaml)"
 
 # 2. The containers, for real.
-"$confcenterd" --listen=127.0.0.1:0 --data_dir="$work/data" --port_file="$work/port" \
-  --admin_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --log_level=warn > "$work/server.log" 2>&1 &
-pids+=($!)
-poll 600 test -s "$work/port" || fail "confcenterd did not start: $(cat "$work/server.log")"
-server="127.0.0.1:$(cat "$work/port")"
-"$confctl" --server="$server" put integration orders db.host db1 > /dev/null
-"$confctl" --server="$server" put integration orders db.pool 8 > /dev/null
-free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+start_confcenterd
 # http_get PORT PATH: the status line's code (bash's /dev/tcp: no curl needed).
 http_get() {
   local code

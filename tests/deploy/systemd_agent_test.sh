@@ -15,16 +15,7 @@ set -euo pipefail
 agent=$(realpath "$1") confcenterd=$(realpath "$2") confctl=$(realpath "$3") src=$(realpath "$4")
 unit="$src/deploy/systemd/confcenter-agent.service"
 config="$src/deploy/systemd/confcenter-agent.yaml"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; wait "$p" 2> /dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-poll() { local n=$1 i; shift; for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.05; done; return 1; }
+source "$(dirname "$0")/agent_test_lib.sh"
 passed=0
 
 # 1. The unit.
@@ -58,14 +49,8 @@ else
 fi
 
 # 2. The example config, loaded by the real agent.
-"$confcenterd" --listen=127.0.0.1:0 --data_dir="$work/data" --port_file="$work/port" \
-  --admin_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 --log_level=warn > "$work/server.log" 2>&1 &
-pids+=($!)
-poll 600 test -s "$work/port" || fail "confcenterd did not start: $(cat "$work/server.log")"
-server="127.0.0.1:$(cat "$work/port")"
-"$confctl" --server="$server" put integration orders db.host db1 > /dev/null
-"$confctl" --server="$server" put integration orders db.pool 8 > /dev/null
-listen_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_confcenterd
+listen_port=$(free_port)
 state="$work/state"
 mkdir -p "$work/run"
 # The example as installed, but here: its directories under $work, the server on loopback,

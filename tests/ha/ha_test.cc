@@ -492,11 +492,20 @@ TEST_F(HaTest, AReplicaCutOffFromEtcdTurnsNotReadyAndCatchesUpWhenBack) {
   PutOutcome refused = Put(*stub_a, "k", "through-a", std::nullopt, absl::Seconds(20));
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << refused.status.error_message();
-  // b goes on meanwhile (the two other members keep a quorum).
+  // b goes on meanwhile (the two other members keep a quorum). b's watch may have been on
+  // the paused member too: then b refuses writes (UNAVAILABLE, "retry") until its watch has
+  // moved to another member, as a client would see it; it must get there by itself.
   auto stub_b = Stub(*b);
   int64_t last = 0;
   for (int i = 0; i < 20; ++i) {
-    PutOutcome put = Put(*stub_b, absl::StrCat("b", i), "x");
+    PutOutcome put;
+    ASSERT_TRUE(Eventually(
+        [&] {
+          put = Put(*stub_b, absl::StrCat("b", i), "x");
+          return put.status.error_code() != grpc::StatusCode::UNAVAILABLE;
+        },
+        absl::Seconds(15)))
+        << "b did not move off the paused member: " << put.status.error_message();
     ASSERT_TRUE(put.status.ok()) << put.status.error_message();
     last = put.revision;
   }

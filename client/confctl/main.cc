@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/confctl/commands.h"
+#include "client/confctl/completion.h"
 #include "client/confctl/errors.h"
 #include "client/confctl/output.h"
 
@@ -107,6 +108,8 @@ std::optional<int64_t> IfGiven(const CLI::Option* option, int64_t value) {
 // All the state the parsed command line writes into; it outlives parsing.
 struct Args {
   GlobalOptions global;
+  // completion SHELL; __complete KIND [TENANT].
+  std::string completion_shell, complete_kind, complete_tenant;
   PutArgs put;
   CLI::Option* put_expected = nullptr;
   int64_t put_expected_value = 0;
@@ -678,6 +681,28 @@ void AddDoctorCommand(Commands* commands, Args* a) {
       });
 }
 
+void AddCompletionCommands(Commands* commands, CLI::App* app, Args* a) {
+  CLI::App* completion = commands->AddOffline(
+      "completion",
+      "print the bash or zsh completion script (subcommands, flags, tenants, "
+      "services)",
+      [a, app](const Context& ctx) {
+        *ctx.out << (a->completion_shell == "zsh" ? ZshCompletion(*app) : BashCompletion(*app));
+        return absl::OkStatus();
+      });
+  completion->add_option("SHELL", a->completion_shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+  // For the scripts only: hidden from --help.
+  CLI::App* complete =
+      commands->Add("__complete", "names for the completion scripts", [a](const Context& ctx) {
+        return RunCompleteNames(ctx, a->complete_kind, a->complete_tenant);
+      });
+  complete->group("");
+  complete->add_option("KIND", a->complete_kind, "tenants or services")->required();
+  complete->add_option("TENANT", a->complete_tenant, "services: of this tenant");
+}
+
 void AddContextCommands(Commands* commands, CLI::App* app, Args* a) {
   CLI::App* config = app->add_subcommand(
       "config", "contexts: named servers, credentials and output formats (no server contact)");
@@ -728,6 +753,9 @@ const std::map<std::string, std::string>& Examples() {
       {"tenants", "confctl tenants"},
       {"tenant", "confctl tenant feat-x"},
       {"register", "confctl register feat-x orders payments --ttl 168h (or -f orders.yaml)"},
+      {"completion",
+       "confctl completion bash > ~/.local/share/bash-completion/completions/confctl"},
+      {"__complete", "confctl __complete services feat-x"},
       {"deps", "confctl deps feat-x orders"},
       {"instances", "confctl instances feat-x orders"},
       {"wait-applied", "confctl wait-applied feat-x orders --revision 42 --timeout 2m"},
@@ -918,6 +946,7 @@ int Main(int argc, char** argv) {
   AddRoutesCommands(&commands, &app, &args);
   AddContextCommands(&commands, &app, &args);
   AddDoctorCommand(&commands, &args);
+  AddCompletionCommands(&commands, &app, &args);
   AddExamples(&app, "");
   try {
     app.parse(argc, argv);

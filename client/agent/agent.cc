@@ -49,6 +49,14 @@ absl::Status CheckView(const ViewOptions& view, const std::string& field) {
   return absl::OkStatus();
 }
 
+// Makes `dir` (and its parents) if missing, 0700 when the agent makes it (the cached views may
+// hold secrets); a directory that exists is left as its owner set it (it may be shared, e.g.
+// --cache-dir /var/cache). Errors show at the first write.
+void MakePrivateDirectory(const std::string& dir) {
+  std::error_code ignored;
+  if (std::filesystem::create_directories(dir, ignored)) chmod(dir.c_str(), 0700);
+}
+
 }  // namespace
 
 Agent::Agent(AgentOptions options)
@@ -75,6 +83,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(AgentOptions options) {
   }
   if (absl::Status s = options.notify.Validate(); !s.ok()) return s;
   if (!options.cache_dir.empty()) {
+    MakePrivateDirectory(options.cache_dir);
     if (absl::Status s = CheckWritable(options.cache_dir + "/x"); !s.ok()) {
       return absl::FailedPreconditionError(absl::StrCat("cache_dir: ", s.message()));
     }
@@ -132,9 +141,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(AgentOptions options) {
     sub.cache_file = absl::StrCat(cache_dir, "/", view_options.tenant, ".", view_options.service,
                                   ".", path.filename().string(), ".",
                                   absl::Hex(std::hash<std::string>()(path.string())), ".json");
-    std::error_code ignored;
-    std::filesystem::create_directories(cache_dir, ignored);
-    chmod(cache_dir.c_str(), 0700);
+    MakePrivateDirectory(cache_dir);
     sub.initial_backoff = opts.initial_backoff;
     sub.max_backoff = opts.max_backoff;
     sub.credentials = opts.client.credentials;

@@ -736,6 +736,9 @@ void AddContextCommands(Commands* commands, CLI::App* app, Args* a) {
   set->add_option("--user", c->user, "sent as x-confcenter-user");
   set->add_option("-o,--output", c->output, "table, json or yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
+  set->add_option("--tenant", c->tenant,
+                  "default tenant: fills a TENANT left out (confctl resolve, confctl put SERVICE "
+                  "KEY VALUE)");
 }
 
 // One example line per command (by its path under confctl), shown at the top of its help's
@@ -927,6 +930,43 @@ absl::Status RunSelected(const Runner& runner, bool offline, const GlobalOptions
   return runner(ctx);
 }
 
+// A context's default tenant (`config set-context NAME --tenant T`) fills a TENANT left out:
+// when the line lacks a required argument, the command's first argument is TENANT and the
+// context that applies (--context, else the current one) has a tenant, the arguments with the
+// tenant put first. nullopt otherwise (the error stands). `confctl put orders timeout 2s`
+// becomes `confctl put T orders timeout 2s`; a command whose other arguments are optional
+// (`resolve TENANT [SERVICE...]`) takes the default only when given none.
+std::optional<std::vector<std::string>> WithDefaultTenant(const CLI::App& app,
+                                                          const GlobalOptions& global,
+                                                          const std::vector<std::string>& args) {
+  std::vector<const CLI::App*> path;
+  for (const CLI::App* command = &app; !command->get_subcommands().empty();) {
+    command = command->get_subcommands().front();
+    path.push_back(command);
+  }
+  if (path.empty()) return std::nullopt;
+  const CLI::App* command = path.back();
+  const std::vector<const CLI::Option*> options = command->get_options();
+  auto first = std::find_if(options.begin(), options.end(),
+                            [](const CLI::Option* o) { return o->get_positional(); });
+  if (first == options.end() || (*first)->get_name() != "TENANT") return std::nullopt;
+  absl::StatusOr<ContextFile> file = LoadContextFile(ContextFilePath(global.config_file));
+  if (!file.ok()) return std::nullopt;
+  const NamedContext* context =
+      file->Find(!global.context.empty() ? global.context : file->current_context);
+  if (context == nullptr || context->tenant.empty()) return std::nullopt;
+  // After the command's name on the line (its path's names, in order).
+  size_t at = 0;
+  for (const CLI::App* name : path) {
+    while (at < args.size() && args[at] != name->get_name()) ++at;
+    if (at == args.size()) return std::nullopt;
+    ++at;
+  }
+  std::vector<std::string> with = args;
+  with.insert(with.begin() + static_cast<std::ptrdiff_t>(at), context->tenant);
+  return with;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app("confctl: command line of the confcenter config center", "confctl");
   app.footer(kExitCodeHelp);
@@ -949,7 +989,17 @@ int Main(int argc, char** argv) {
   AddCompletionCommands(&commands, &app, &args);
   AddExamples(&app, "");
   try {
-    app.parse(argc, argv);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::RequiredError&) {
+      const std::vector<std::string> given(argv + 1, argv + argc);
+      std::optional<std::vector<std::string>> with = WithDefaultTenant(app, args.global, given);
+      if (!with.has_value()) throw;
+      std::vector<const char*> again = {argv[0]};
+      for (const std::string& arg : *with) again.push_back(arg.c_str());
+      app.clear();
+      app.parse(static_cast<int>(again.size()), again.data());
+    }
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     PrintError(UsageError(absl::StrCat(e.what(), Suggestions(app, e.what(), argc, argv),

@@ -9,17 +9,19 @@
 #include "client/confctl/contexts.h"
 #include "client/confctl/errors.h"
 #include "client/confctl/output.h"
+#include "common/names.h"
 
 namespace confcenter::confctl {
 
 absl::Status RunGetContexts(const Context& ctx, const std::string& path) {
   absl::StatusOr<ContextFile> file = LoadContextFile(path);
   if (!file.ok()) return file.status();
-  Table table({"CURRENT", "NAME", "SERVER", "USER", "TLS", "TOKEN", "OUTPUT"});
+  Table table({"CURRENT", "NAME", "SERVER", "USER", "TLS", "TOKEN", "OUTPUT", "TENANT"});
   for (const NamedContext& c : file->contexts) {
     table.AddRow({c.name == file->current_context ? "*" : "", c.name, c.server, c.user,
                   c.ca.empty() ? "" : (c.cert.empty() ? "ca" : "mtls"),
-                  !c.token_file.empty() ? "file" : (c.token.empty() ? "" : "inline"), c.output});
+                  !c.token_file.empty() ? "file" : (c.token.empty() ? "" : "inline"), c.output,
+                  c.tenant});
   }
   table.Print(*ctx.out);
   return absl::OkStatus();
@@ -55,6 +57,11 @@ absl::Status RunSetContext(const Context& ctx, const std::string& path, const Na
       given.output != "yaml") {
     return UsageError("--output must be table, json or yaml");
   }
+  if (!given.tenant.empty()) {
+    if (absl::Status s = ValidateTenantName("--tenant", given.tenant); !s.ok()) {
+      return UsageError(std::string(s.message()));
+    }
+  }
   absl::StatusOr<ContextFile> file = LoadContextFile(path);
   if (!file.ok()) return file.status();
   NamedContext* context = file->Find(given.name);
@@ -63,9 +70,10 @@ absl::Status RunSetContext(const Context& ctx, const std::string& path, const Na
     file->contexts.push_back(NamedContext{given.name});
     context = &file->contexts.back();
   }
-  for (auto member : {&NamedContext::server, &NamedContext::ca, &NamedContext::cert,
-                      &NamedContext::key, &NamedContext::server_name, &NamedContext::token,
-                      &NamedContext::token_file, &NamedContext::user, &NamedContext::output}) {
+  for (auto member :
+       {&NamedContext::server, &NamedContext::ca, &NamedContext::cert, &NamedContext::key,
+        &NamedContext::server_name, &NamedContext::token, &NamedContext::token_file,
+        &NamedContext::user, &NamedContext::output, &NamedContext::tenant}) {
     if (!(given.*member).empty()) context->*member = given.*member;
   }
   if (file->current_context.empty()) file->current_context = given.name;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/names.h"
 #include "yaml-cpp/yaml.h"
 
 namespace confcenter::confctl {
@@ -27,6 +28,7 @@ const std::vector<std::pair<const char*, std::string NamedContext::*>>& Fields()
       {"token-file", &NamedContext::token_file},
       {"user", &NamedContext::user},
       {"output", &NamedContext::output},
+      {"tenant", &NamedContext::tenant},
   };
   return *fields;
 }
@@ -110,6 +112,11 @@ absl::StatusOr<ContextFile> LoadContextFile(const std::string& path) {
           if (!context.output.empty() && context.output != "table" && context.output != "json" &&
               context.output != "yaml") {
             return invalid(where + ": output must be table, json or yaml");
+          }
+          if (!context.tenant.empty()) {
+            if (absl::Status s = ValidateTenantName(where + ".tenant", context.tenant); !s.ok()) {
+              return invalid(std::string(s.message()));
+            }
           }
           has_token = has_token || !context.token.empty();
           file.contexts.push_back(std::move(context));

@@ -36,6 +36,8 @@ struct NamedContext {
   std::string token_file;
   std::string user;
   std::string output;  // table, json or yaml
+  // Fills a TENANT argument left out: see DefaultTenantArgs.
+  std::string tenant;
 };
 
 struct ContextFile {

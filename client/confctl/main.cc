@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/confctl/commands.h"
+#include "client/confctl/completion.h"
 #include "client/confctl/errors.h"
 #include "client/confctl/output.h"
 
@@ -107,6 +108,8 @@ std::optional<int64_t> IfGiven(const CLI::Option* option, int64_t value) {
 // All the state the parsed command line writes into; it outlives parsing.
 struct Args {
   GlobalOptions global;
+  // completion SHELL; __complete KIND [TENANT].
+  std::string completion_shell, complete_kind, complete_tenant;
   PutArgs put;
   CLI::Option* put_expected = nullptr;
   int64_t put_expected_value = 0;
@@ -678,6 +681,28 @@ void AddDoctorCommand(Commands* commands, Args* a) {
       });
 }
 
+void AddCompletionCommands(Commands* commands, CLI::App* app, Args* a) {
+  CLI::App* completion = commands->AddOffline(
+      "completion",
+      "print the bash or zsh completion script (subcommands, flags, tenants, "
+      "services)",
+      [a, app](const Context& ctx) {
+        *ctx.out << (a->completion_shell == "zsh" ? ZshCompletion(*app) : BashCompletion(*app));
+        return absl::OkStatus();
+      });
+  completion->add_option("SHELL", a->completion_shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+  // For the scripts only: hidden from --help.
+  CLI::App* complete =
+      commands->Add("__complete", "names for the completion scripts", [a](const Context& ctx) {
+        return RunCompleteNames(ctx, a->complete_kind, a->complete_tenant);
+      });
+  complete->group("");
+  complete->add_option("KIND", a->complete_kind, "tenants or services")->required();
+  complete->add_option("TENANT", a->complete_tenant, "services: of this tenant");
+}
+
 void AddContextCommands(Commands* commands, CLI::App* app, Args* a) {
   CLI::App* config = app->add_subcommand(
       "config", "contexts: named servers, credentials and output formats (no server contact)");
@@ -711,6 +736,9 @@ void AddContextCommands(Commands* commands, CLI::App* app, Args* a) {
   set->add_option("--user", c->user, "sent as x-confcenter-user");
   set->add_option("-o,--output", c->output, "table, json or yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
+  set->add_option("--tenant", c->tenant,
+                  "default tenant: fills a TENANT left out (confctl resolve, confctl put SERVICE "
+                  "KEY VALUE)");
 }
 
 // One example line per command (by its path under confctl), shown at the top of its help's
@@ -728,6 +756,9 @@ const std::map<std::string, std::string>& Examples() {
       {"tenants", "confctl tenants"},
       {"tenant", "confctl tenant feat-x"},
       {"register", "confctl register feat-x orders payments --ttl 168h (or -f orders.yaml)"},
+      {"completion",
+       "confctl completion bash > ~/.local/share/bash-completion/completions/confctl"},
+      {"__complete", "confctl __complete services feat-x"},
       {"deps", "confctl deps feat-x orders"},
       {"instances", "confctl instances feat-x orders"},
       {"wait-applied", "confctl wait-applied feat-x orders --revision 42 --timeout 2m"},
@@ -899,6 +930,43 @@ absl::Status RunSelected(const Runner& runner, bool offline, const GlobalOptions
   return runner(ctx);
 }
 
+// A context's default tenant (`config set-context NAME --tenant T`) fills a TENANT left out:
+// when the line lacks a required argument, the command's first argument is TENANT and the
+// context that applies (--context, else the current one) has a tenant, the arguments with the
+// tenant put first. nullopt otherwise (the error stands). `confctl put orders timeout 2s`
+// becomes `confctl put T orders timeout 2s`; a command whose other arguments are optional
+// (`resolve TENANT [SERVICE...]`) takes the default only when given none.
+std::optional<std::vector<std::string>> WithDefaultTenant(const CLI::App& app,
+                                                          const GlobalOptions& global,
+                                                          const std::vector<std::string>& args) {
+  std::vector<const CLI::App*> path;
+  for (const CLI::App* command = &app; !command->get_subcommands().empty();) {
+    command = command->get_subcommands().front();
+    path.push_back(command);
+  }
+  if (path.empty()) return std::nullopt;
+  const CLI::App* command = path.back();
+  const std::vector<const CLI::Option*> options = command->get_options();
+  auto first = std::find_if(options.begin(), options.end(),
+                            [](const CLI::Option* o) { return o->get_positional(); });
+  if (first == options.end() || (*first)->get_name() != "TENANT") return std::nullopt;
+  absl::StatusOr<ContextFile> file = LoadContextFile(ContextFilePath(global.config_file));
+  if (!file.ok()) return std::nullopt;
+  const NamedContext* context =
+      file->Find(!global.context.empty() ? global.context : file->current_context);
+  if (context == nullptr || context->tenant.empty()) return std::nullopt;
+  // After the command's name on the line (its path's names, in order).
+  size_t at = 0;
+  for (const CLI::App* name : path) {
+    while (at < args.size() && args[at] != name->get_name()) ++at;
+    if (at == args.size()) return std::nullopt;
+    ++at;
+  }
+  std::vector<std::string> with = args;
+  with.insert(with.begin() + static_cast<std::ptrdiff_t>(at), context->tenant);
+  return with;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app("confctl: command line of the confcenter config center", "confctl");
   app.footer(kExitCodeHelp);
@@ -918,9 +986,20 @@ int Main(int argc, char** argv) {
   AddRoutesCommands(&commands, &app, &args);
   AddContextCommands(&commands, &app, &args);
   AddDoctorCommand(&commands, &args);
+  AddCompletionCommands(&commands, &app, &args);
   AddExamples(&app, "");
   try {
-    app.parse(argc, argv);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::RequiredError&) {
+      const std::vector<std::string> given(argv + 1, argv + argc);
+      std::optional<std::vector<std::string>> with = WithDefaultTenant(app, args.global, given);
+      if (!with.has_value()) throw;
+      std::vector<const char*> again = {argv[0]};
+      for (const std::string& arg : *with) again.push_back(arg.c_str());
+      app.clear();
+      app.parse(static_cast<int>(again.size()), again.data());
+    }
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     PrintError(UsageError(absl::StrCat(e.what(), Suggestions(app, e.what(), argc, argv),

@@ -9,6 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/api_client.h"
 #include "tests/confctl/confctl_process.h"
 #include "tests/test_util.h"
 
@@ -41,7 +42,8 @@ class ConfctlContextsTest : public ::testing::Test {
 
 TEST_F(ConfctlContextsTest, ContextsAndThePrecedenceOfFlagEnvironmentContext) {
   // No file yet: no contexts, no current one (NOT_FOUND, exit 3).
-  EXPECT_EQ(Ok({"config", "get-contexts"}), "CURRENT  NAME  SERVER  USER  TLS  TOKEN  OUTPUT\n");
+  EXPECT_EQ(Ok({"config", "get-contexts"}),
+            "CURRENT  NAME  SERVER  USER  TLS  TOKEN  OUTPUT  TENANT\n");
   EXPECT_EQ(Run({"config", "current-context"}).exit_code, 3);
   // The first context made is the current one; the file is written 0600.
   Ok({"config", "set-context", "local", "--server", server_->address(), "--user", "ops", "-o",
@@ -96,6 +98,29 @@ TEST_F(ConfctlContextsTest, ATokenInAFileOthersMayReadIsRefused) {
   EXPECT_EQ(broken.exit_code, 6);
   EXPECT_NE(broken.err.find("contexts[0]: unknown field \"srever\""), std::string::npos)
       << broken.err;
+}
+
+TEST_F(ConfctlContextsTest, TheContextsDefaultTenantFillsATenantLeftOut) {
+  ApiClient api(server_->Channel());
+  ASSERT_TRUE(api.Register("feat-x", {"orders"}).ok());
+  Ok({"config", "set-context", "feat", "--server", server_->address(), "--tenant", "feat-x"});
+  // put SERVICE KEY VALUE: one argument short, so the default tenant comes first.
+  Ok({"put", "orders", "timeout", "2s"});
+  EXPECT_NE(Ok({"get", "feat-x", "orders", "timeout"}).find("2s"), std::string::npos);
+  // resolve with no argument: the default tenant's view.
+  EXPECT_NE(Ok({"resolve"}).find("timeout"), std::string::npos);
+  // A tenant given explicitly is used as given.
+  EXPECT_NE(Ok({"resolve", "integration"}).find("SERVICE"), std::string::npos);
+  EXPECT_EQ(Ok({"resolve", "integration"}).find("timeout"), std::string::npos);
+  // Options before and after the command do not confuse where it goes.
+  Ok({"--output", "json", "put", "--content-type", "text", "orders", "retries", "3"});
+  EXPECT_NE(Ok({"get", "feat-x", "orders", "retries"}).find("3"), std::string::npos);
+  // Without a default tenant the missing argument is still an error (exit 2).
+  Ok({"config", "set-context", "plain", "--server", server_->address()});
+  EXPECT_EQ(Run({"--context", "plain", "put", "orders", "timeout", "3s"}).exit_code, 2);
+  // A context file with a tenant that is no tenant name is refused, naming it.
+  ConfctlResult bad = Run({"config", "set-context", "x", "--tenant", "Not_A_Tenant"});
+  EXPECT_NE(bad.exit_code, 0);
 }
 
 }  // namespace

@@ -9,6 +9,10 @@ flags=()
 work=$(mktemp -d) server=""
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
+# confctl's completion scripts land where bash-completion and zsh look, and bash loads them.
+bash -c "source '$work/prefix/share/bash-completion/completions/confctl' && complete -p confctl" \
+  | grep -qx 'complete -F _confctl confctl'
+grep -q 'bashcompinit' "$work/prefix/share/zsh/site-functions/_confctl"
 cmake -S "$src/tests/install_consumer" -B "$work/consumer" -G Ninja \
   -DCMAKE_PREFIX_PATH="$work/prefix" "${flags[@]}" >/dev/null
 cmake --build "$work/consumer" >/dev/null

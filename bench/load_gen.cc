@@ -21,10 +21,12 @@ std::vector<std::shared_ptr<grpc::Channel>> ConnectChannels(
     channels.push_back(grpc::CreateCustomChannel(
         address, credentials ? credentials : grpc::InsecureChannelCredentials(), args));
   }
-  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10) +
+                        std::chrono::milliseconds(2) * count;
   for (auto& c : channels) {
     if (!c->WaitForConnected(deadline)) {
-      std::fprintf(stderr, "cannot connect to %s\n", address.c_str());
+      std::fprintf(stderr, "cannot connect to %s: %zu of %d connections open\n", address.c_str(),
+                   static_cast<size_t>(&c - channels.data()), count);
       return {};
     }
   }
@@ -191,6 +193,7 @@ void Subscription::RecordEvent(const std::string& value, int64_t now_ns, StreamS
     return;
   }
   latencies_.insert(latencies_.end(), subscribers, now_ns - sent);
+  stats->messages.fetch_add(1);
   stats->last_event_ns.store(now_ns);
   if (stats->events.fetch_add(subscribers) + subscribers >= stats->notify_at_events.load()) {
     stats->Notify();

@@ -423,22 +423,22 @@ class Etcd final : public System {
         absl::StrCat(security_ ? "https" : "http", "://127.0.0.1:", port_);
     const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port);
     // One member, fsync on (etcd's default), loopback only.
-    std::vector<std::string> args = {"--name=bench",
-                                     "--data-dir=" + data_dir,
-                                     "--listen-client-urls=" + client_url,
-                                     "--advertise-client-urls=" + client_url,
-                                     "--listen-peer-urls=" + peer_url,
-                                     "--initial-advertise-peer-urls=" + peer_url,
-                                     "--initial-cluster=bench=" + peer_url,
-                                     "--initial-cluster-state=new",
-                                     "--logger=zap",
-                                     "--log-outputs=stderr",
-                                     "--log-level=info"};
+    std::vector<std::string> args = {
+        "--name=bench", "--data-dir=" + data_dir, "--listen-client-urls=" + client_url,
+        "--advertise-client-urls=" + client_url, "--listen-peer-urls=" + peer_url,
+        "--initial-advertise-peer-urls=" + peer_url, "--initial-cluster=bench=" + peer_url,
+        "--initial-cluster-state=new", "--logger=zap", "--log-outputs=stderr", "--log-level=info",
+        // 8 GiB, etcd's largest advised quota: the start-up
+        // workload's 10M versions outgrow the 2 GiB default.
+        "--quota-backend-bytes=8589934592"};
     if (security_) {
       args.push_back("--cert-file=" + security_->cert_file);
       args.push_back("--key-file=" + security_->key_file);
     }
-    process_ = std::make_unique<ChildProcess>(binary_, args, data_dir + ".log");
+    // A log of this start's own: the wait below looks for a line a former start on the same
+    // data (the start-up workload's restart) would have left there too.
+    process_ = std::make_unique<ChildProcess>(binary_, args,
+                                              absl::StrCat(data_dir, ".", ++starts_, ".log"));
     setup_channel_ = SetupChannel(address(), credentials());
     kv_setup_ = etcdserverpb::KV::NewStub(setup_channel_);
     // A connection that reaches etcd 3.4 before it serves clients stalls for ~10 s, so first
@@ -596,6 +596,7 @@ class Etcd final : public System {
   const std::string binary_;
   const Security* const security_;
   const std::string attached_;  // the address of a member the caller runs; "" = our own
+  int starts_ = 0;              // starts so far, each with a log file of its own
   std::string token_;           // root's token once authentication is enabled
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;

@@ -423,14 +423,20 @@ class Etcd final : public System {
         absl::StrCat(security_ ? "https" : "http", "://127.0.0.1:", port_);
     const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port);
     // One member, fsync on (etcd's default), loopback only.
-    std::vector<std::string> args = {
-        "--name=bench", "--data-dir=" + data_dir, "--listen-client-urls=" + client_url,
-        "--advertise-client-urls=" + client_url, "--listen-peer-urls=" + peer_url,
-        "--initial-advertise-peer-urls=" + peer_url, "--initial-cluster=bench=" + peer_url,
-        "--initial-cluster-state=new", "--logger=zap", "--log-outputs=stderr", "--log-level=info",
-        // 8 GiB, etcd's largest advised quota: the start-up
-        // workload's 10M versions outgrow the 2 GiB default.
-        "--quota-backend-bytes=8589934592"};
+    std::vector<std::string> args = {"--name=bench",
+                                     "--data-dir=" + data_dir,
+                                     "--listen-client-urls=" + client_url,
+                                     "--advertise-client-urls=" + client_url,
+                                     "--listen-peer-urls=" + peer_url,
+                                     "--initial-advertise-peer-urls=" + peer_url,
+                                     "--initial-cluster=bench=" + peer_url,
+                                     "--initial-cluster-state=new",
+                                     "--logger=zap",
+                                     "--log-outputs=stderr",
+                                     "--log-level=info"};
+    // 8 GiB, etcd's largest advised quota: the start-up workload's 10M versions outgrow the
+    // 2 GiB default.
+    args.push_back("--quota-backend-bytes=8589934592");
     if (security_) {
       args.push_back("--cert-file=" + security_->cert_file);
       args.push_back("--key-file=" + security_->key_file);

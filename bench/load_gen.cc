@@ -23,10 +23,10 @@ std::vector<std::shared_ptr<grpc::Channel>> ConnectChannels(
   }
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10) +
                         std::chrono::milliseconds(2) * count;
-  for (auto& c : channels) {
-    if (!c->WaitForConnected(deadline)) {
-      std::fprintf(stderr, "cannot connect to %s: %zu of %d connections open\n", address.c_str(),
-                   static_cast<size_t>(&c - channels.data()), count);
+  for (int i = 0; i < count; ++i) {
+    if (!channels[i]->WaitForConnected(deadline)) {
+      std::fprintf(stderr, "cannot connect to %s: %d of %d connections open\n", address.c_str(), i,
+                   count);
       return {};
     }
   }

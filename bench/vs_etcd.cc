@@ -1261,11 +1261,9 @@ int Main(int argc, char** argv) {
     cfg.startup_versions = 3;
   }
   // Every pod's connection is a descriptor here and in the server (which inherits the limit).
-  if (rlimit files; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &files);
-  }
   if (rlimit files; getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    files.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &files) != 0) getrlimit(RLIMIT_NOFILE, &files);
     for (int n : cfg.pod_subscribers) {
       if (static_cast<rlim_t>(n) + 1000 > files.rlim_cur) {
         std::fprintf(stderr,
@@ -1349,6 +1347,17 @@ int Main(int argc, char** argv) {
           },
           {"read"});
     }
+    // The servers of a fan-out of n subscribers, in this run's order: etcd only at the sizes
+    // of --subscribers_etcd.
+    auto fanout_systems = [&](int n) {
+      const bool with_etcd = std::find(cfg.subscribers_etcd.begin(), cfg.subscribers_etcd.end(),
+                                       n) != cfg.subscribers_etcd.end();
+      std::vector<System*> systems;
+      for (System* s : order) {
+        if (s != etcd.get() || with_etcd) systems.push_back(s);
+      }
+      return systems;
+    };
     if (wants("fanout")) {
       // Every size, a stream per subscriber, then (--fanout_shared) every size again with the
       // subscribers of a connection sharing one stream.
@@ -1362,12 +1371,7 @@ int Main(int argc, char** argv) {
               return RunFanout(s, cfg, n, cfg.fanout_connections, cfg.fanout_rate, 0, false, id);
             });
           }
-          const bool with_etcd = std::find(cfg.subscribers_etcd.begin(), cfg.subscribers_etcd.end(),
-                                           n) != cfg.subscribers_etcd.end();
-          std::vector<System*> systems;
-          for (System* s : order) {
-            if (s != etcd.get() || with_etcd) systems.push_back(s);
-          }
+          const std::vector<System*> systems = fanout_systems(n);
           if (shared) {
             OnAllFresh(systems, &rows, [&](const std::vector<System*>& all) {
               return RunSharedFanoutInterleaved(all, cfg, n, writes, id);
@@ -1388,13 +1392,9 @@ int Main(int argc, char** argv) {
       // The pod topology: a connection per subscriber. Each server alone (the other's open
       // streams would slow the load generator), at every rate.
       for (int n : cfg.pod_subscribers) {
-        const bool with_etcd = std::find(cfg.subscribers_etcd.begin(), cfg.subscribers_etcd.end(),
-                                         n) != cfg.subscribers_etcd.end() ||
-                               smoke;
         for (int rate : cfg.pod_rates) {
           const std::string id = PodRow(n, rate);
-          for (System* s : order) {
-            if (s == etcd.get() && !with_etcd) continue;
+          for (System* s : fanout_systems(n)) {
             OnFresh(*s, &rows, [&](System& sys) {
               return RunFanout(sys, cfg, n, n, rate, PodWrites(cfg, n, rate), false, id);
             });

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/confctl/contexts.h"
 #include "client/confctl/output.h"
@@ -129,6 +130,8 @@ absl::Status RunTxn(const Context& ctx, const std::string& file, const std::stri
 // Watch: streams events until --count EVENTS messages, the end of the stream, or an error.
 absl::Status RunWatch(const Context& ctx, const WatchArgs& args);
 
+// Every tenant, all pages of ListTenants in one response (its revision: the last page's).
+absl::StatusOr<v1::ListTenantsResponse> ListAllTenants(const Context& ctx);
 // Tenants: every page; table NAME PARENT SERVICES CHILDREN KEYS REVISION, or one
 // ListTenantsResponse with all tenants.
 absl::Status RunTenants(const Context& ctx);

@@ -131,15 +131,9 @@ absl::Status RunCompleteNames(const Context& ctx, const std::string& kind,
                               const std::string& tenant) {
   std::set<std::string> names;
   if (kind == "tenants") {
-    v1::ListTenantsRequest request;
-    request.set_page_size(1000);
-    for (int page = 0; page < 100; ++page) {  // bounded: 100,000 tenants
-      absl::StatusOr<v1::ListTenantsResponse> listed = ctx.client->ListTenants(request);
-      if (!listed.ok()) return listed.status();
-      for (const v1::Tenant& t : listed->tenants()) names.insert(t.name());
-      if (listed->next_page_token().empty()) break;
-      request.set_page_token(listed->next_page_token());
-    }
+    absl::StatusOr<v1::ListTenantsResponse> listed = ListAllTenants(ctx);
+    if (!listed.ok()) return listed.status();
+    for (const v1::Tenant& t : listed->tenants()) names.insert(t.name());
   } else if (kind == "services") {
     v1::GetTenantRequest request;
     request.set_tenant(tenant);

@@ -101,7 +101,7 @@ absl::StatusOr<std::map<std::string, std::string>> ParseLabels(
 
 }  // namespace
 
-absl::Status RunTenants(const Context& ctx) {
+absl::StatusOr<v1::ListTenantsResponse> ListAllTenants(const Context& ctx) {
   v1::ListTenantsRequest request;
   request.set_page_size(1000);
   v1::ListTenantsResponse all;
@@ -112,6 +112,13 @@ absl::Status RunTenants(const Context& ctx) {
     for (v1::Tenant& tenant : *page->mutable_tenants()) *all.add_tenants() = std::move(tenant);
     request.set_page_token(page->next_page_token());
   } while (!request.page_token().empty());
+  return all;
+}
+
+absl::Status RunTenants(const Context& ctx) {
+  absl::StatusOr<v1::ListTenantsResponse> listed = ListAllTenants(ctx);
+  if (!listed.ok()) return listed.status();
+  const v1::ListTenantsResponse& all = *listed;
   if (ctx.format != OutputFormat::kTable) {
     PrintMessage(all, ctx.format, *ctx.out);
     return absl::OkStatus();

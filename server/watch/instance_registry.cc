@@ -74,7 +74,7 @@ uint64_t InstanceRegistry::Attach(const InstanceStream& stream, const v1::Instan
       handle = named->second;
       Entry& entry = entries_[handle];
       entry.stream = stream;
-      entry.info = *info;
+      entry.named->info = *info;
       entry.connected = true;
       entry.connected_since = now;
       entry.attachment = next_id_++;
@@ -93,7 +93,8 @@ uint64_t InstanceRegistry::Attach(const InstanceStream& stream, const v1::Instan
   entry.connected_since = now;
   if (info != nullptr) {
     entry.instance_id = info->instance_id();
-    entry.info = *info;
+    entry.named = std::make_unique<Named>();
+    entry.named->info = *info;
     by_name_[{stream.tenant, entry.instance_id}] = handle;
   }
   by_tenant_[stream.tenant].push_back(handle);
@@ -192,7 +193,7 @@ absl::Status InstanceRegistry::Report(const v1::ReportInstanceRequest& request,
                        entry.stream.user, "; only that identity reports for it"));
     }
     entry.applied_revision = request.applied_revision();
-    if (request.has_self_check()) entry.self_check = request.self_check();
+    if (request.has_self_check()) entry.named->self_check = request.self_check();
     for (auto& [id, wait] : waits_) {
       if (wait.pending.contains(named->second) && Applied(entry, wait.revision)) {
         wait.pending.erase(named->second);
@@ -221,7 +222,13 @@ bool InstanceRegistry::Applied(const Entry& entry, int64_t revision) const {
 v1::Instance InstanceRegistry::Describe(const Entry& entry,
                                         const std::optional<WatchHub::StreamPosition>& at) const {
   v1::Instance out;
-  *out.mutable_info() = entry.info;
+  if (entry.named != nullptr) {
+    *out.mutable_info() = entry.named->info;
+    *out.mutable_self_check() = entry.named->self_check;
+  } else {  // present and empty, as for a named one that sent none
+    out.mutable_info();
+    out.mutable_self_check();
+  }
   out.set_tenant(entry.tenant);
   for (const std::string& s : entry.stream.services) out.add_services(s);
   out.set_peer(entry.stream.peer);
@@ -236,7 +243,6 @@ v1::Instance InstanceRegistry::Describe(const Entry& entry,
     out.set_current(entry.connected && !entry.instance_id.empty() && at->live &&
                     at->last_change_revision <= entry.applied_revision);
   }
-  *out.mutable_self_check() = entry.self_check;
   return out;
 }
 
@@ -390,14 +396,16 @@ InstanceStats InstanceRegistry::Stats() const {
   for (const auto& [handle, entry] : entries_) {
     if (!entry.connected) continue;
     ++stats.connected;
-    ++stats.per_service[{entry.tenant, entry.info.service()}];
+    ++stats.per_service[{entry.tenant, entry.named ? entry.named->info.service() : ""}];
     if (entry.instance_id.empty()) continue;
     ++stats.reporting;
     const std::optional<WatchHub::StreamPosition> at = hub_->Position(entry.stream.stream_id);
     if (!at.has_value() || !at->live || at->last_change_revision > entry.applied_revision) {
       ++stats.behind;
     }
-    if (entry.self_check.state() == v1::SelfCheck::STATE_FAILING) ++stats.self_check_failing;
+    if (entry.named->self_check.state() == v1::SelfCheck::STATE_FAILING) {
+      ++stats.self_check_failing;
+    }
   }
   return stats;
 }
